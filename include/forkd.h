@@ -1,0 +1,188 @@
+/* forkd.h: libforkd, the client library of the forkd forkserver daemon.
+ *
+ * A struct forkd is one authenticated connection to forkd. Calls are
+ * synchronous: each sends one request and waits for its reply, queueing any
+ * exit events that arrive meanwhile. For callers with their own event loop,
+ * forkd_fd() gives a pollable fd; when it is readable call forkd_process()
+ * and then collect events with forkd_next_exit().
+ *
+ * Errors: every function that can fail returns 0 (or a documented
+ * non-negative value) on success and a negative errno-style code on failure;
+ * forkd_strerror() describes a code, forkd_errmsg() gives the detail of the
+ * last failure on a connection (e.g. the daemon's reason for a refused
+ * spawn). -ECONNRESET means the daemon closed the connection; the handle is
+ * then dead and only forkd_close() may be called.
+ *
+ * Thread safety: a struct forkd must not be used by two threads at once;
+ * use one connection per thread or lock around calls. Distinct handles are
+ * independent. The library never logs, never raises signals (it uses
+ * MSG_NOSIGNAL), and allocates only what it returns or what a handle owns.
+ *
+ * Holding the authkey is holding the daemon's powers: whoever can read the
+ * key file can run code as the daemon's user.
+ */
+#ifndef FORKD_H
+#define FORKD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FORKD_LIB_VERSION		"0.1.0"
+/* Used when the argument is NULL and the environment variable is unset. */
+#define FORKD_DEFAULT_SOCKET		"/run/forkd/forkd.sock"
+#define FORKD_DEFAULT_KEY_FILE		"/var/lib/forkd/authkey"
+#define FORKD_ENV_SOCKET		"FORKD_SOCKET"
+#define FORKD_ENV_KEY_FILE		"FORKD_KEY_FILE"
+
+#define FORKD_NAME_MAX			64	/* bytes, without the NUL */
+#define FORKD_TARGET_MAX		4096
+#define FORKD_ERRMSG_MAX		256
+/* Wait without a time limit. */
+#define FORKD_INFINITE			(-1)
+
+#if defined(__GNUC__)
+#define FORKD_WUR __attribute__((warn_unused_result))
+#else
+#define FORKD_WUR
+#endif
+
+struct forkd;
+
+/* What to start. Initialise with forkd_spawn_opts_init(), then set fields. */
+struct forkd_spawn_opts {
+	const char		*target;	/* "MODULE:ENTRY" or absolute path */
+	const char *const	*argv;		/* NULL-terminated; NULL: { target } */
+	const char *const	*env;		/* NULL-terminated "K=V"; may be NULL */
+	int			 env_replace;	/* 1: env is the whole environment */
+	const char		*cwd;		/* NULL: "/" */
+	const char		*name;		/* NULL: daemon picks "<entry>-N" */
+	int			 daemon;	/* 1: killed when this connection closes */
+	int			 stdin_fd;	/* -1: /dev/null (the default) */
+	int			 stdout_fd;
+	int			 stderr_fd;
+};
+
+struct forkd_rusage {
+	uint64_t	utime_us;
+	uint64_t	stime_us;
+	uint64_t	maxrss_kb;
+};
+
+/* How a child ended. exitcode follows Python: the exit status, or -N when
+ * the child was killed by signal N. */
+struct forkd_exit {
+	pid_t			pid;
+	char			name[FORKD_NAME_MAX + 1];
+	int			exitcode;
+	struct forkd_rusage	rusage;
+};
+
+struct forkd_child {
+	pid_t		pid;
+	char		name[FORKD_NAME_MAX + 1];
+	char		target[FORKD_TARGET_MAX + 1];
+	int		daemon;
+	uid_t		owner_uid;
+	uint64_t	started_unix_ms;
+	int		owned;		/* spawned by this connection */
+};
+
+struct forkd_module_desc {
+	char		 *name;
+	char		 *path;
+	char		 *description;
+	size_t		  n_entries;
+	char		**entries;
+};
+
+struct forkd_status {
+	char			 version[32];
+	pid_t			 pid;
+	uint64_t		 uptime_ms;
+	uint32_t		 children;
+	uint32_t		 connections;
+	uint64_t		 spawned_total;
+	uint64_t		 spawn_failures;
+	uint64_t		 exited_total;
+	uint64_t		 auth_failures;
+	uint64_t		 protocol_errors;
+	size_t			 n_modules;
+	struct forkd_module_desc *modules;
+};
+
+/* Connect and authenticate. socket_path NULL: $FORKD_SOCKET, else
+ * FORKD_DEFAULT_SOCKET; key_file likewise with $FORKD_KEY_FILE. The key file
+ * is read and wiped from memory after use. -EKEYREJECTED: wrong key (or the
+ * daemon failed to prove it holds the same key). */
+int	forkd_connect(struct forkd **ret, const char *socket_path,
+	    const char *key_file) FORKD_WUR;
+/* As forkd_connect() with the key given in memory (keylen >= 32). */
+int	forkd_connect_key(struct forkd **ret, const char *socket_path,
+	    const void *key, size_t keylen) FORKD_WUR;
+/* Close the connection and free the handle. NULL is fine. Children spawned
+ * with the daemon flag on this connection are then terminated by forkd. */
+void	forkd_close(struct forkd *);
+
+/* The connection's socket, for poll()/epoll/libevent (readable = frames). */
+int	forkd_fd(const struct forkd *);
+/* Detail of the last failure on this handle ("" if none). */
+const char *forkd_errmsg(const struct forkd *);
+/* Describe an error code from this library. Never NULL. */
+const char *forkd_strerror(int err);
+
+void	forkd_spawn_opts_init(struct forkd_spawn_opts *);
+/* Start a child. On success *ret_pid is its pid and, if ret_name is not
+ * NULL, its name is copied there (namelen bytes, NUL-terminated). A spawn
+ * that fails before the target runs returns the failing step's -errno, with
+ * the daemon's explanation in forkd_errmsg(). */
+int	forkd_spawn(struct forkd *, const struct forkd_spawn_opts *,
+	    pid_t *ret_pid, char *ret_name, size_t namelen) FORKD_WUR;
+
+/* Send signal sig to a child, by pid (name NULL) or by name (pid 0).
+ * -ESRCH: no such child; -EPERM: another uid's child. */
+int	forkd_signal(struct forkd *, pid_t pid, const char *name, int sig)
+	    FORKD_WUR;
+/* forkd_signal() with SIGTERM / SIGKILL. */
+int	forkd_terminate(struct forkd *, pid_t pid) FORKD_WUR;
+int	forkd_kill(struct forkd *, pid_t pid) FORKD_WUR;
+
+/* Wait until a child (by pid, or by name when pid is 0) has ended, at most
+ * timeout_ms (FORKD_INFINITE: no limit; 0: just check). A child that already
+ * ended is reported at once while the daemon remembers it (its last 1024
+ * exits). -ETIMEDOUT when time ran out. */
+int	forkd_wait(struct forkd *, pid_t pid, const char *name, int timeout_ms,
+	    struct forkd_exit *ret) FORKD_WUR;
+/* Wait for the first of n children to end. */
+int	forkd_wait_any(struct forkd *, const pid_t *pids, size_t n,
+	    int timeout_ms, struct forkd_exit *ret) FORKD_WUR;
+
+/* Live children (of every uid when the caller is root, else the caller's
+ * uid). *ret is malloc'd; free() it. */
+int	forkd_list(struct forkd *, struct forkd_child **ret, size_t *ret_n)
+	    FORKD_WUR;
+/* Daemon status; free with forkd_status_free(). */
+int	forkd_status(struct forkd *, struct forkd_status **ret) FORKD_WUR;
+void	forkd_status_free(struct forkd_status *);
+/* Round trip to the daemon. */
+int	forkd_ping(struct forkd *) FORKD_WUR;
+
+/* Read every frame available now without blocking and queue exit events.
+ * Returns the number of exit events queued, or a negative error. */
+int	forkd_process(struct forkd *) FORKD_WUR;
+/* Take the oldest queued exit event of a child spawned on this connection:
+ * 0 and *ret filled, or -EAGAIN when none is queued. Never blocks. */
+int	forkd_next_exit(struct forkd *, struct forkd_exit *ret) FORKD_WUR;
+/* Block up to timeout_ms for the next exit event (see forkd_next_exit()). */
+int	forkd_wait_exit_event(struct forkd *, int timeout_ms,
+	    struct forkd_exit *ret) FORKD_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

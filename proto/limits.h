@@ -1,0 +1,16 @@
+/* limits.h: hard caps on what a peer controls, shared by forkd and libforkd.
+ * The daemon's configurable limits default to these and may only be lower.
+ * Changing one changes PROTOCOL.md ("Limits") too. */
+#ifndef FORKD_LIMITS_H
+#define FORKD_LIMITS_H
+
+#define LIMIT_ARGV_MAX		1024	/* argv entries per spawn */
+#define LIMIT_ENV_MAX		1024	/* env entries per spawn */
+#define LIMIT_STRING_MAX	4096	/* bytes in one argv/env/cwd/target string */
+#define LIMIT_NAME_MAX		64	/* bytes in a child name */
+#define LIMIT_FD_TARGET_MAX	63	/* highest child fd number a client may set */
+#define LIMIT_WAIT_MAX		64	/* children in one wait request */
+#define LIMIT_PING_MAX		1024	/* bytes of ping data */
+#define LIMIT_OUTQ_MAX		4096	/* queued outgoing frames per connection */
+
+#endif

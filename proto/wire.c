@@ -1,0 +1,258 @@
+/* wire.c: frame sealing, checking and datagram I/O with fds. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <sodium.h>
+
+#include "wire.h"
+
+static void
+put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
+}
+
+static void
+put_be64(unsigned char *p, uint64_t v)
+{
+	put_be32(p, v >> 32);
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static uint32_t
+get_be32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	    ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint64_t
+get_be64(const unsigned char *p)
+{
+	return ((uint64_t)get_be32(p) << 32) | get_be32(p + 4);
+}
+
+/* MAC over direction, header and payload under key. */
+static void
+wire_compute_mac(const unsigned char *key, uint8_t dir,
+    const unsigned char *frame, size_t hdr_and_payload,
+    unsigned char out[WIRE_MAC_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+
+	crypto_auth_hmacsha256_init(&st, key, WIRE_KEY_LEN);
+	crypto_auth_hmacsha256_update(&st, &dir, 1);
+	crypto_auth_hmacsha256_update(&st, frame, hdr_and_payload);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof st);
+}
+
+/* Set up MAC state for one side of a session. */
+void
+wire_mac_init(struct wire_mac *m, const unsigned char *key, int is_server)
+{
+	memset(m, 0, sizeof *m);
+	m->key = key;
+	m->send_dir = is_server ? WIRE_DIR_S2C : WIRE_DIR_C2S;
+	m->recv_dir = is_server ? WIRE_DIR_C2S : WIRE_DIR_S2C;
+}
+
+/* Build a frame around payload into out. */
+int
+wire_seal(struct wire_mac *mac, const void *payload, size_t len,
+    unsigned char *out, size_t outcap, size_t *ret_len)
+{
+	size_t	 total = WIRE_HDR_LEN + len + (mac ? WIRE_MAC_LEN : 0);
+	uint64_t seq = mac ? mac->send_seq + 1 : 0;
+
+	if (len > WIRE_FRAME_HARD_MAX || total > outcap)
+		return -EMSGSIZE;
+	out[0] = WIRE_MAGIC0;
+	out[1] = WIRE_MAGIC1;
+	out[2] = WIRE_VERSION;
+	out[3] = mac ? WIRE_F_MAC : 0;
+	put_be32(out + 4, (uint32_t)len);
+	put_be64(out + 8, seq);
+	if (len > 0)
+		memcpy(out + WIRE_HDR_LEN, payload, len);
+	if (mac != NULL) {
+		wire_compute_mac(mac->key, mac->send_dir, out,
+		    WIRE_HDR_LEN + len, out + WIRE_HDR_LEN + len);
+		mac->send_seq = seq;
+	}
+	*ret_len = total;
+	return 0;
+}
+
+/* Check a received frame; see wire.h for the error codes. */
+int
+wire_open(struct wire_mac *mac, const unsigned char *frame, size_t len,
+    size_t max_frame, const unsigned char **ret_payload, size_t *ret_len)
+{
+	unsigned char	expect[WIRE_MAC_LEN];
+	uint32_t	plen;
+	uint64_t	seq;
+	size_t		want;
+	int		has_mac;
+
+	if (len > max_frame)
+		return -EMSGSIZE;
+	if (len < WIRE_HDR_LEN)
+		return -EBADMSG;
+	if (frame[0] != WIRE_MAGIC0 || frame[1] != WIRE_MAGIC1)
+		return -EBADMSG;
+	if (frame[2] != WIRE_VERSION)
+		return -EPROTONOSUPPORT;
+	if ((frame[3] & ~WIRE_F_MAC) != 0)
+		return -EBADMSG;
+	has_mac = (frame[3] & WIRE_F_MAC) != 0;
+	if (has_mac != (mac != NULL))
+		return -EBADMSG;
+	plen = get_be32(frame + 4);
+	seq = get_be64(frame + 8);
+	/* Compare in size_t with no addition that could wrap. */
+	if (plen > max_frame)
+		return -EMSGSIZE;
+	want = WIRE_HDR_LEN + (size_t)plen + (has_mac ? WIRE_MAC_LEN : 0);
+	if (want != len)
+		return -EBADMSG;
+	if (mac == NULL) {
+		if (seq != 0)
+			return -EBADMSG;
+	} else {
+		wire_compute_mac(mac->key, mac->recv_dir, frame,
+		    WIRE_HDR_LEN + plen, expect);
+		if (crypto_verify_32(expect, frame + WIRE_HDR_LEN + plen) != 0)
+			return -EKEYREJECTED;
+		/* The MAC covers seq, so a mismatch is a replay or reorder. */
+		if (seq != mac->recv_seq + 1)
+			return -EPROTO;
+		mac->recv_seq = seq;
+	}
+	*ret_payload = frame + WIRE_HDR_LEN;
+	*ret_len = plen;
+	return 0;
+}
+
+/* Close n fds and mark them closed. */
+void
+wire_close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* Receive one datagram and its fds. */
+ssize_t
+wire_recv(int fd, unsigned char *buf, size_t cap, int *fds, size_t maxfds,
+    size_t *ret_nfds)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS)];
+	} cmsgbuf;
+	struct iovec	 iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr	 msg = { 0 };
+	struct cmsghdr	*cm;
+	size_t		 n = 0;
+	ssize_t		 r;
+	int		 bad = 0;
+
+	if (maxfds > WIRE_MAX_FDS)
+		maxfds = WIRE_MAX_FDS;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cmsgbuf.buf;
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS);
+	*ret_nfds = 0;
+
+	do {
+		r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t	 k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int	*p = (int *)CMSG_DATA(cm);
+
+			for (size_t i = 0; i < k; i++) {
+				int	 rfd;
+
+				memcpy(&rfd, p + i, sizeof rfd);
+				if (n < maxfds)
+					fds[n++] = rfd;
+				else {
+					close(rfd);
+					bad = 1;
+				}
+			}
+		} else
+			bad = 1;
+	}
+	if (bad || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		wire_close_fds(fds, n);
+		return -EMSGSIZE;
+	}
+	*ret_nfds = n;
+	return r;
+}
+
+/* Send one datagram with fds. */
+int
+wire_send(int fd, const unsigned char *buf, size_t len, const int *fds,
+    size_t nfds)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS)];
+	} cmsgbuf;
+	struct iovec	 iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr	 msg = { 0 };
+	ssize_t		 r;
+
+	if (nfds > WIRE_MAX_FDS)
+		return -EINVAL;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (nfds > 0) {
+		struct cmsghdr *cm;
+
+		memset(&cmsgbuf, 0, sizeof cmsgbuf);
+		msg.msg_control = cmsgbuf.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	do {
+		r = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if ((size_t)r != len)
+		return -EIO;
+	return 0;
+}
+
+/* Describe a wire_open() error. */
+const char *
+wire_strerror(int err)
+{
+	switch (err) {
+	case -EBADMSG:		return "malformed frame";
+	case -EPROTONOSUPPORT:	return "unsupported protocol version";
+	case -EMSGSIZE:		return "frame too large";
+	case -EKEYREJECTED:	return "frame MAC mismatch";
+	case -EPROTO:		return "frame out of sequence (replayed or reordered)";
+	default:		return strerror(-err);
+	}
+}
