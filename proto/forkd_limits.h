@@ -1,4 +1,4 @@
-/* limits.h: hard caps on what a peer controls, shared by forkd and libforkd.
+/* forkd_limits.h: hard caps on what a peer controls, shared by forkd and libforkd.
  * The daemon's configurable limits default to these and may only be lower.
  * Changing one changes PROTOCOL.md ("Limits") too. */
 #ifndef FORKD_LIMITS_H
