@@ -1,0 +1,37 @@
+/* log.h: the daemon's one log module. */
+#ifndef FORKD_LOG_H
+#define FORKD_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* syslog priorities, also the journald "<N>" prefixes. */
+enum log_level {
+	LOG_LVL_ERR = 3,
+	LOG_LVL_WARNING = 4,
+	LOG_LVL_NOTICE = 5,
+	LOG_LVL_INFO = 6,
+	LOG_LVL_DEBUG = 7,
+};
+
+void	log_init(int level, int journald);
+void	log_set_level(int level);
+int	log_get_level(void);
+/* Parse "err", "warning", "notice", "info", "debug"; -EINVAL otherwise. */
+int	log_level_parse(const char *s);
+const char *log_level_name(int level);
+
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_errx(const char *, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn, format(printf, 1, 2))) void fatal(const char *, ...);
+__attribute__((noreturn, format(printf, 1, 2))) void fatalx(const char *, ...);
+
+/* Copy a client-supplied string into dst with non-printable bytes escaped
+ * (\xNN), truncated to fit. Returns dst. */
+char	*log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
+
+#endif

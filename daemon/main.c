@@ -1,0 +1,157 @@
+/* main.c: forkd command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "forkd.h"
+#include "log.h"
+#include "server.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"Usage: forkd [OPTIONS]\n"
+"\n"
+"forkd is a forkserver daemon: it preloads modules once, then forks\n"
+"children from that warm image on request from authenticated clients\n"
+"(libforkd, forkctl) over a Unix socket. It runs in the foreground.\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE       read settings from FILE (INI; see forkd.conf(5));\n"
+"                          options given here override the file\n"
+"  -s, --socket PATH       listen on PATH (default " FORKD_DEFAULT_SOCKET ");\n"
+"                          ignored when systemd passes a socket\n"
+"      --socket-mode MODE  permissions of the socket file (octal, default 0600)\n"
+"  -k, --key FILE          authkey file (default " FORKD_DEFAULT_KEY_FILE ");\n"
+"                          must be owned by forkd's user and not\n"
+"                          group/world-writable or world-readable\n"
+"  -m, --module FILE.so[:OPTS]\n"
+"                          preload a module (repeatable); OPTS is passed to\n"
+"                          its init, e.g. bench.so:size_mb=256\n"
+"  -v, --verbose           debug log output\n"
+"  -q, --quiet             only warnings and errors\n"
+"  -h, --help              show this help and exit\n"
+"  -V, --version           show the version and exit\n"
+"\n"
+"Signals: SIGTERM/SIGINT stop accepting, terminate children spawned with\n"
+"the daemon flag, and exit 0. SIGHUP re-reads [limits] and log_level from\n"
+"the config file (modules are not reloaded).\n"
+"\n"
+"Security: whoever can read the key file can make forkd run code as its\n"
+"user. Keep it mode 0600 (or 0640 for a trusted group).\n"
+"\n"
+"Exit status: 0 after a clean stop, 1 on a start-up error, 2 on a usage\n"
+"error.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config",	required_argument, NULL, 'c' },
+		{ "socket",	required_argument, NULL, 's' },
+		{ "socket-mode", required_argument, NULL, 'M' },
+		{ "key",	required_argument, NULL, 'k' },
+		{ "module",	required_argument, NULL, 'm' },
+		{ "verbose",	no_argument,	   NULL, 'v' },
+		{ "quiet",	no_argument,	   NULL, 'q' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ "version",	no_argument,	   NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct config	 cfg;
+	const char	*config_path = NULL;
+	char		 err[1024];
+	int		 ch, verbose = 0, quiet = 0, journald;
+
+	config_init(&cfg);
+	journald = getenv("JOURNAL_STREAM") != NULL ||
+	    getenv("INVOCATION_ID") != NULL;
+	log_init(LOG_LVL_INFO, journald);
+
+	while ((ch = getopt_long(argc, argv, "c:s:k:m:vqhV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 's':
+			if (config_set(&cfg, "forkd", "socket", optarg, err,
+			    sizeof err) != 0)
+				goto badarg;
+			cfg.cli_set |= CONFIG_CLI_SOCKET;
+			break;
+		case 'M':
+			if (config_set(&cfg, "forkd", "socket_mode", optarg,
+			    err, sizeof err) != 0)
+				goto badarg;
+			cfg.cli_set |= CONFIG_CLI_MODE;
+			break;
+		case 'k':
+			if (config_set(&cfg, "forkd", "key_file", optarg, err,
+			    sizeof err) != 0)
+				goto badarg;
+			cfg.cli_set |= CONFIG_CLI_KEY;
+			break;
+		case 'm':
+			if (config_set(&cfg, "forkd", "module", optarg, err,
+			    sizeof err) != 0)
+				goto badarg;
+			cfg.cli_set |= CONFIG_CLI_MODULES;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("forkd %s\n", FORKD_VERSION_STRING);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'forkd --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "forkd: unexpected argument '%s'\n"
+		    "Try 'forkd --help'.\n", argv[optind]);
+		return 2;
+	}
+	if (verbose || quiet) {
+		cfg.log_level = quiet ? LOG_LVL_WARNING : LOG_LVL_DEBUG;
+		cfg.cli_set |= CONFIG_CLI_LOGLEVEL;
+	}
+	if (config_path != NULL &&
+	    config_load_file(&cfg, config_path, err, sizeof err) != 0) {
+		fprintf(stderr, "forkd: %s\n", err);
+		return 1;
+	}
+	if (cfg.key_file == NULL) {
+		const char *k = getenv(FORKD_ENV_KEY_FILE);
+
+		if (config_set(&cfg, "forkd", "key_file", k && *k ? k :
+		    FORKD_DEFAULT_KEY_FILE, err, sizeof err) != 0)
+			goto badarg;
+	}
+	if (config_validate(&cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "forkd: %s\n", err);
+		return 1;
+	}
+	log_set_level(cfg.log_level);
+	server_init(&cfg, config_path);
+	return server_loop();
+
+badarg:
+	fprintf(stderr, "forkd: %s\nTry 'forkd --help'.\n", err);
+	config_free(&cfg);
+	return 2;
+}

@@ -1,0 +1,27 @@
+/* module.h: preloaded modules (dlopen'd at start-up). */
+#ifndef FORKD_MODULE_INTERNAL_H
+#define FORKD_MODULE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "forkd_module.h"
+
+struct module {
+	char				*m_path;
+	char				*m_opts;
+	void				*m_handle;
+	const struct forkd_module	*m_info;
+};
+
+/* Load, check and init "PATH[:OPTS]". On error errbuf says why. */
+int	module_load(const char *spec, char *errbuf, size_t errlen);
+/* Find MODULE:ENTRY; returns the entry or NULL. */
+const struct forkd_module_entry *module_find_entry(const char *module,
+	    size_t modlen, const char *entry);
+size_t	module_count(void);
+const struct module *module_get(size_t i);
+/* Check that no thread besides the main one runs (fork safety). */
+int	module_check_single_threaded(char *errbuf, size_t errlen);
+void	module_unload_all(void);
+
+#endif

@@ -1,0 +1,292 @@
+/* request.c: the request dispatcher of an authenticated session. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forkd.pb-c.h"
+#include "forkd_limits.h"
+#include "log.h"
+#include "module.h"
+#include "request.h"
+#include "server.h"
+#include "session.h"
+#include "spawn.h"
+
+/* May session s act on a child of uid? Root may act on any. */
+static int
+request_may(const struct session *s, uid_t uid)
+{
+	return s->s_uid == 0 || s->s_uid == uid;
+}
+
+/* Resolve a ChildRef to a live child or a history record. */
+static int
+request_resolve(struct session *s, uint32_t id, const Forkd__ChildRef *ref,
+    struct spawn_child **ret_live, const struct exit_record **ret_done)
+{
+	const char *name = NULL;
+
+	*ret_live = NULL;
+	*ret_done = NULL;
+	if (ref == NULL || (ref->pid == 0 && (ref->name == NULL ||
+	    ref->name[0] == '\0')) || ref->pid < 0) {
+		session_reply_error(s, id, -EINVAL, 0, "no child given");
+		return -EINVAL;
+	}
+	if (ref->pid == 0) {
+		name = ref->name;
+		if (strlen(name) > LIMIT_NAME_MAX) {
+			session_reply_error(s, id, -EINVAL, 0, "name too long");
+			return -EINVAL;
+		}
+	}
+	*ret_live = spawn_find(ref->pid, name);
+	if (*ret_live == NULL)
+		*ret_done = spawn_history_find(ref->pid, name);
+	if (*ret_live == NULL && *ret_done == NULL) {
+		char esc[LIMIT_NAME_MAX * 4 + 1];
+
+		if (name != NULL)
+			session_reply_error(s, id, -ESRCH, 0, "no child named "
+			    "'%s'", log_escape(esc, sizeof esc, name,
+			    strlen(name)));
+		else
+			session_reply_error(s, id, -ESRCH, 0, "no child with "
+			    "pid %d", (int)ref->pid);
+		return -ESRCH;
+	}
+	if (!request_may(s, *ret_live ? (*ret_live)->c_uid :
+	    (*ret_done)->e_uid)) {
+		session_reply_error(s, id, -EPERM, 0, "child belongs to "
+		    "another user");
+		return -EPERM;
+	}
+	return 0;
+}
+
+static void
+request_signal(struct session *s, uint32_t id, const Forkd__SignalRequest *r)
+{
+	struct spawn_child		*c;
+	const struct exit_record	*done;
+
+	if (r->signal < 0 || r->signal >= NSIG) {
+		session_reply_error(s, id, -EINVAL, 0, "invalid signal %d",
+		    r->signal);
+		return;
+	}
+	if (request_resolve(s, id, r->child, &c, &done) != 0)
+		return;
+	if (c == NULL || c->c_reaped || c->c_state == SPAWN_FAILED) {
+		session_reply_error(s, id, -ESRCH, 0, "child has ended");
+		return;
+	}
+	if (kill(c->c_pid, r->signal) != 0) {
+		session_reply_error(s, id, -errno, 0, "kill: %s",
+		    strerror(errno));
+		return;
+	}
+	session_log(s, LOG_LVL_DEBUG, "signal %d to %d (%s)", r->signal,
+	    (int)c->c_pid, c->c_name);
+	session_reply_error(s, id, 0, 0, "%s", "");
+}
+
+static void
+request_wait(struct session *s, uint32_t id, const Forkd__WaitRequest *r)
+{
+	pid_t				 pids[LIMIT_WAIT_MAX];
+	struct spawn_child		*c;
+	const struct exit_record	*done;
+	int				 err;
+
+	if (r->n_children == 0 || r->n_children > LIMIT_WAIT_MAX) {
+		session_reply_error(s, id, -EINVAL, 0, "a wait names 1 to %d "
+		    "children", LIMIT_WAIT_MAX);
+		return;
+	}
+	for (size_t i = 0; i < r->n_children; i++) {
+		if (request_resolve(s, id, r->children[i], &c, &done) != 0)
+			return;
+		if (done != NULL) {
+			session_reply_wait(s, id, done);
+			return;
+		}
+		pids[i] = c->c_pid;
+	}
+	if (r->timeout_ms == 0) {
+		session_reply_error(s, id, -ETIMEDOUT, 0, "still running");
+		return;
+	}
+	if ((err = spawn_wait_add(s, id, pids, r->n_children,
+	    r->timeout_ms < 0 ? -1 : r->timeout_ms)) != 0)
+		session_reply_error(s, id, err, 0, "cannot wait: %s",
+		    strerror(-err));
+}
+
+static void
+request_list(struct session *s, uint32_t id)
+{
+	Forkd__Response		 resp = FORKD__RESPONSE__INIT;
+	Forkd__ListReply	 lr = FORKD__LIST_REPLY__INIT;
+	Forkd__ChildInfo	*infos = NULL, **ptrs = NULL;
+	struct spawn_child	*c;
+	size_t			 n = 0, k = 0;
+	Forkd__ServerMessage	 m = FORKD__SERVER_MESSAGE__INIT;
+
+	TAILQ_FOREACH(c, &spawn_children, c_entry)
+		n++;
+	if (n > 0 && ((infos = calloc(n, sizeof *infos)) == NULL ||
+	    (ptrs = calloc(n, sizeof *ptrs)) == NULL)) {
+		free(infos);
+		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
+		return;
+	}
+	TAILQ_FOREACH(c, &spawn_children, c_entry) {
+		Forkd__ChildInfo *ci = &infos[k];
+
+		if (c->c_state != SPAWN_RUNNING || c->c_reaped ||
+		    !request_may(s, c->c_uid))
+			continue;
+		forkd__child_info__init(ci);
+		ci->pid = c->c_pid;
+		ci->name = c->c_name;
+		ci->target = c->c_target;
+		ci->daemon = c->c_daemon;
+		ci->owner_uid = c->c_uid;
+		ci->started_unix_ms = c->c_started_ms;
+		ci->owned_by_me = c->c_session == s;
+		ptrs[k++] = ci;
+	}
+	lr.n_children = k;
+	lr.children = ptrs;
+	resp.id = id;
+	resp.body_case = FORKD__RESPONSE__BODY_LIST;
+	resp.list = &lr;
+	/* A reply larger than a frame cannot be sent: say so instead. */
+	m.body_case = FORKD__SERVER_MESSAGE__BODY_RESPONSE;
+	m.response = &resp;
+	if (forkd__server_message__get_packed_size(&m) + WIRE_OVERHEAD >
+	    WIRE_FRAME_HARD_MAX)
+		session_reply_error(s, id, -E2BIG, 0, "too many children to "
+		    "list in one reply");
+	else
+		session_reply(s, &resp);
+	free(infos);
+	free(ptrs);
+}
+
+static void
+request_status(struct session *s, uint32_t id)
+{
+	Forkd__Response		  resp = FORKD__RESPONSE__INIT;
+	Forkd__StatusReply	  st = FORKD__STATUS_REPLY__INIT;
+	Forkd__ModuleInfo	 *mi = NULL, **mp = NULL;
+	char			**ents = NULL;
+	size_t			  nm = module_count(), ne = 0, k = 0;
+
+	for (size_t i = 0; i < nm; i++)
+		for (const struct forkd_module_entry *e =
+		    module_get(i)->m_info->entries; e->name != NULL; e++)
+			ne++;
+	if ((nm > 0 && ((mi = calloc(nm, sizeof *mi)) == NULL ||
+	    (mp = calloc(nm, sizeof *mp)) == NULL)) ||
+	    (ne > 0 && (ents = calloc(ne, sizeof *ents)) == NULL)) {
+		free(mi);
+		free(mp);
+		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < nm; i++) {
+		const struct module *m = module_get(i);
+
+		forkd__module_info__init(&mi[i]);
+		mi[i].name = (char *)m->m_info->name;
+		mi[i].path = m->m_path;
+		mi[i].description = (char *)(m->m_info->description ?
+		    m->m_info->description : "");
+		mi[i].entries = &ents[k];
+		for (const struct forkd_module_entry *e = m->m_info->entries;
+		    e->name != NULL; e++) {
+			ents[k++] = (char *)e->name;
+			mi[i].n_entries++;
+		}
+		mp[i] = &mi[i];
+	}
+	st.version = FORKD_VERSION_STRING;
+	st.pid = getpid();
+	st.uptime_ms = spawn_now_ms() - server_started_ms;
+	st.modules = mp;
+	st.n_modules = nm;
+	st.children = spawn_stats.live;
+	st.connections = session_count();
+	st.spawned_total = spawn_stats.spawned;
+	st.spawn_failures = spawn_stats.failed;
+	st.exited_total = spawn_stats.exited;
+	st.auth_failures = server_stats.auth_failures;
+	st.protocol_errors = server_stats.protocol_errors;
+	resp.id = id;
+	resp.body_case = FORKD__RESPONSE__BODY_STATUS;
+	resp.status = &st;
+	session_reply(s, &resp);
+	free(mi);
+	free(mp);
+	free(ents);
+}
+
+static void
+request_ping(struct session *s, uint32_t id, const Forkd__PingRequest *r)
+{
+	Forkd__Response		resp = FORKD__RESPONSE__INIT;
+	Forkd__PingReply	pr = FORKD__PING_REPLY__INIT;
+
+	if (r->data.len > LIMIT_PING_MAX) {
+		session_reply_error(s, id, -EMSGSIZE, 0, "ping data over %d "
+		    "bytes", LIMIT_PING_MAX);
+		return;
+	}
+	pr.data = r->data;
+	resp.id = id;
+	resp.body_case = FORKD__RESPONSE__BODY_PING;
+	resp.ping = &pr;
+	session_reply(s, &resp);
+}
+
+/* Handle one decoded request. */
+void
+request_dispatch(struct session *s, const Forkd__Request *r, int *fds,
+    size_t nfds)
+{
+	if (r->body_case != FORKD__REQUEST__BODY_SPAWN && nfds > 0) {
+		wire_close_fds(fds, nfds);
+		session_reply_error(s, r->id, -EINVAL, 0, "fds are only "
+		    "accepted with a spawn request");
+		return;
+	}
+	switch (r->body_case) {
+	case FORKD__REQUEST__BODY_SPAWN:
+		spawn_request(s, r->id, r->spawn, fds, nfds);
+		break;
+	case FORKD__REQUEST__BODY_SIGNAL:
+		request_signal(s, r->id, r->signal);
+		break;
+	case FORKD__REQUEST__BODY_WAIT:
+		request_wait(s, r->id, r->wait);
+		break;
+	case FORKD__REQUEST__BODY_LIST:
+		request_list(s, r->id);
+		break;
+	case FORKD__REQUEST__BODY_STATUS:
+		request_status(s, r->id);
+		break;
+	case FORKD__REQUEST__BODY_PING:
+		request_ping(s, r->id, r->ping);
+		break;
+	default:
+		session_reply_error(s, r->id, -EINVAL, 0, "unknown or empty "
+		    "request");
+		break;
+	}
+}

@@ -1,0 +1,440 @@
+/* server.c: listening socket, accept, signals, sd_notify, shutdown. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+#include <systemd/sd-daemon.h>
+
+#include "auth.h"
+#include "forkd.h"
+#include "forkd.pb-c.h"
+#include "log.h"
+#include "module.h"
+#include "server.h"
+#include "session.h"
+#include "spawn.h"
+
+struct event_base	*server_base;
+struct config		 server_config;
+struct server_counters	 server_stats;
+const unsigned char	*server_key;
+size_t			 server_keylen;
+uint64_t		 server_started_ms;
+int			 server_shutting_down;
+int			 server_devnull = -1;
+
+static unsigned char	*server_key_rw;		/* same memory, for wiping */
+static int		 server_listen_fd = -1;
+static int		 server_unlink_socket;	/* we created the path */
+static const char	*server_config_path;
+static struct event	*server_accept_ev;
+static struct event	*server_accept_pause_ev;
+static struct event	*server_sig_ev[4];
+static struct event	*server_status_ev;
+static struct event	*server_stop_ev;
+static int		 server_notify;		/* NOTIFY_SOCKET was set */
+static int		 server_status_dirty;
+
+/* Wipe every key in a forked child; async-signal-safe. */
+void
+server_wipe_secrets(void)
+{
+	struct session *s;
+
+	if (server_key_rw != NULL) {
+		sodium_mprotect_readwrite(server_key_rw);
+		sodium_memzero(server_key_rw, server_keylen);
+		sodium_mprotect_noaccess(server_key_rw);
+	}
+	TAILQ_FOREACH(s, &sessions, s_entry)
+		if (s->s_key != NULL)
+			sodium_memzero(s->s_key, WIRE_KEY_LEN);
+}
+
+/* Mark the STATUS= line stale; a timer sends it at most once a second. */
+void
+server_status_changed(void)
+{
+	server_status_dirty = 1;
+}
+
+static void
+server_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (!server_status_dirty || !server_notify)
+		return;
+	server_status_dirty = 0;
+	sd_notifyf(0, "STATUS=%s: %u children, %u connections, %llu spawned",
+	    server_shutting_down ? "stopping" : "serving", spawn_stats.live,
+	    session_count(), (unsigned long long)spawn_stats.spawned);
+}
+
+/* Shutdown finishes once no daemon-flag child is left. */
+void
+server_check_shutdown(void)
+{
+	if (server_shutting_down && spawn_daemon_children_alive() == 0 &&
+	    server_base != NULL)
+		event_base_loopexit(server_base, NULL);
+}
+
+/* Last resort after the grace period. */
+static void
+server_stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warnx("daemon children still alive after the grace period; "
+	    "exiting anyway");
+	event_base_loopexit(server_base, NULL);
+}
+
+/* SIGTERM/SIGINT: stop accepting, terminate daemon children, then exit. */
+static void
+server_shutdown(void)
+{
+	struct timeval	tv;
+	unsigned int	left;
+
+	if (server_shutting_down)
+		return;
+	server_shutting_down = 1;
+	log_info("stopping: no new connections");
+	if (server_notify)
+		sd_notify(0, "STOPPING=1");
+	if (server_accept_ev != NULL)
+		event_del(server_accept_ev);
+	if (server_accept_pause_ev != NULL)
+		event_del(server_accept_pause_ev);
+	if (server_listen_fd >= 0) {
+		close(server_listen_fd);
+		server_listen_fd = -1;
+	}
+	if (server_unlink_socket && server_config.socket_path != NULL)
+		unlink(server_config.socket_path);
+	left = spawn_terminate_daemon_children();
+	if (left > 0) {
+		log_info("waiting for %u daemon children to exit", left);
+		/* SIGKILL comes at kill_grace_ms; give reaping a second more. */
+		tv.tv_sec = server_config.limits.kill_grace_ms / 1000 + 1;
+		tv.tv_usec = (server_config.limits.kill_grace_ms % 1000) * 1000;
+		server_stop_ev = evtimer_new(server_base,
+		    server_stop_timeout_cb, NULL);
+		if (server_stop_ev != NULL)
+			evtimer_add(server_stop_ev, &tv);
+	}
+	server_check_shutdown();
+}
+
+/* SIGHUP: re-read limits and log level; modules stay. */
+static void
+server_reload(void)
+{
+	struct config_limits	lim;
+	char			err[512];
+	int			level;
+
+	if (server_config_path == NULL) {
+		log_info("SIGHUP: no config file to re-read");
+		return;
+	}
+	if (config_reload_limits(server_config_path, &lim, &level, err,
+	    sizeof err) != 0) {
+		log_warnx("SIGHUP: %s; keeping the current limits", err);
+		return;
+	}
+	server_config.limits = lim;
+	if (!(server_config.cli_set & CONFIG_CLI_LOGLEVEL)) {
+		server_config.log_level = level;
+		log_set_level(level);
+	}
+	log_info("SIGHUP: limits re-read from %s", server_config_path);
+}
+
+static void
+server_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("%s received", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		server_shutdown();
+		break;
+	case SIGHUP:
+		server_reload();
+		break;
+	case SIGCHLD:
+		spawn_reap();
+		break;
+	}
+}
+
+static void
+server_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (!server_shutting_down && server_accept_ev != NULL)
+		event_add(server_accept_ev, NULL);
+}
+
+/* Refuse a connection over the limit with an unauthenticated error. */
+static void
+server_refuse(int fd, int code, const char *msg)
+{
+	Forkd__ServerMessage	m = FORKD__SERVER_MESSAGE__INIT;
+	Forkd__Error		e = FORKD__ERROR__INIT;
+	unsigned char		pbuf[256], fbuf[256 + WIRE_OVERHEAD];
+	size_t			plen, flen;
+
+	e.code = code;
+	e.message = (char *)msg;
+	m.body_case = FORKD__SERVER_MESSAGE__BODY_ERROR;
+	m.error = &e;
+	plen = forkd__server_message__get_packed_size(&m);
+	if (plen <= sizeof pbuf) {
+		forkd__server_message__pack(&m, pbuf);
+		if (wire_seal(NULL, pbuf, plen, fbuf, sizeof fbuf, &flen) == 0)
+			(void)wire_send(fd, fbuf, flen, NULL, 0);
+	}
+	close(fd);
+}
+
+static void
+server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct timeval	tv = { 1, 0 };
+	int		fd;
+
+	/* Accept a bounded batch, then let the loop run. */
+	for (int i = 0; i < 32; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* Do not spin: pause accepting for a second. */
+				log_warn("accept (pausing for 1 s)");
+				event_del(server_accept_ev);
+				evtimer_add(server_accept_pause_ev, &tv);
+				return;
+			}
+			log_warn("accept");
+			return;
+		}
+		if (session_count() >= server_config.limits.max_connections) {
+			server_stats.connections_refused++;
+			log_notice("connection refused: %u connections (limit "
+			    "max_connections)", session_count());
+			server_refuse(fd, -EUSERS, "too many connections");
+			continue;
+		}
+		if (session_create(fd) != 0) {
+			log_warnx("cannot set up a session: out of memory");
+			close(fd);
+		}
+	}
+}
+
+/* Is something accepting connections on path? */
+static int
+server_socket_live(const struct sockaddr_un *sun)
+{
+	int	fd, r;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	r = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
+	close(fd);
+	return r == 0;
+}
+
+/* Create, bind and listen on the configured path. */
+static int
+server_listen_path(const char *path, mode_t mode)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	struct stat		st;
+	mode_t			old;
+	int			fd;
+
+	if (strlen(path) >= sizeof sun.sun_path)
+		fatalx("socket path %s is %zu bytes; a Unix socket path must be "
+		    "shorter than %zu bytes (sun_path): choose a shorter path",
+		    path, strlen(path), sizeof sun.sun_path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			fatalx("socket path %s exists and is not a socket; "
+			    "refusing to replace it", path);
+		if (server_socket_live(&sun))
+			fatalx("socket path %s: another forkd is already "
+			    "listening there", path);
+		if (unlink(path) != 0)
+			fatal("socket path %s: cannot remove stale socket",
+			    path);
+		log_info("removed stale socket %s", path);
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fatal("socket");
+	/* Bind with the final mode already in force: no window in which
+	 * the socket is more open than configured. */
+	old = umask(0777 & ~mode);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		int e = errno;
+
+		umask(old);
+		errno = e;
+		fatal("socket path %s: bind", path);
+	}
+	umask(old);
+	if (chmod(path, mode) != 0)
+		fatal("socket path %s: chmod", path);
+	if (listen(fd, 128) != 0)
+		fatal("socket path %s: listen", path);
+	server_unlink_socket = 1;
+	return fd;
+}
+
+/* Take a socket from systemd, or create our own. */
+static int
+server_open_listener(struct config *cfg)
+{
+	int n, fd;
+
+	n = sd_listen_fds(1);
+	if (n < 0)
+		fatalx("sd_listen_fds: %s", strerror(-n));
+	if (n > 1)
+		fatalx("systemd passed %d sockets; forkd takes exactly one", n);
+	if (n == 1) {
+		fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
+			fatalx("the socket systemd passed is not a listening "
+			    "AF_UNIX SOCK_SEQPACKET socket (use "
+			    "ListenSequentialPacket=)");
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+			fatal("socket from systemd: fcntl");
+		log_info("listening on the socket passed by systemd");
+		return fd;
+	}
+	if (cfg->socket_path == NULL &&
+	    (cfg->socket_path = strdup(FORKD_DEFAULT_SOCKET)) == NULL)
+		fatal("strdup");
+	fd = server_listen_path(cfg->socket_path, cfg->socket_mode);
+	log_info("listening on %s (mode %04o)", cfg->socket_path,
+	    (unsigned)cfg->socket_mode);
+	return fd;
+}
+
+/* Everything before the loop; any failure is fatal and says why. */
+void
+server_init(struct config *cfg, const char *config_path)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	char		 err[1024];
+	struct timeval	 one = { 1, 0 };
+	unsigned char	*key;
+	size_t		 keylen;
+
+	server_config = *cfg;
+	server_config_path = config_path;
+	server_started_ms = spawn_now_ms();
+	server_notify = getenv("NOTIFY_SOCKET") != NULL;
+
+	if (sodium_init() < 0)
+		fatalx("libsodium failed to initialise");
+	if (auth_key_load(cfg->key_file, 1, &key, &keylen, err,
+	    sizeof err) != 0)
+		fatalx("%s", err);
+	server_key_rw = key;
+	server_key = key;
+	server_keylen = keylen;
+
+	server_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (server_devnull < 0)
+		fatal("/dev/null");
+
+	for (size_t i = 0; i < cfg->n_modules; i++)
+		if (module_load(cfg->modules[i], err, sizeof err) != 0)
+			fatalx("%s", err);
+	if (module_check_single_threaded(err, sizeof err) != 0)
+		fatalx("%s", err);
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((server_base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		server_sig_ev[i] = evsignal_new(server_base, sigs[i],
+		    server_signal_cb, NULL);
+		if (server_sig_ev[i] == NULL ||
+		    evsignal_add(server_sig_ev[i], NULL) != 0)
+			fatalx("cannot install signal handler %d", sigs[i]);
+	}
+	server_listen_fd = server_open_listener(&server_config);
+	server_accept_ev = event_new(server_base, server_listen_fd,
+	    EV_READ | EV_PERSIST, server_accept_cb, NULL);
+	server_accept_pause_ev = evtimer_new(server_base,
+	    server_accept_resume_cb, NULL);
+	server_status_ev = event_new(server_base, -1, EV_PERSIST,
+	    server_status_cb, NULL);
+	if (server_accept_ev == NULL || server_accept_pause_ev == NULL ||
+	    server_status_ev == NULL || event_add(server_accept_ev, NULL) != 0)
+		fatalx("cannot set up the accept event");
+	event_add(server_status_ev, &one);
+	/* Children reaped before the loop started (none yet) or after. */
+	log_info("forkd %s ready: %zu module%s, pid %d", FORKD_VERSION_STRING,
+	    module_count(), module_count() == 1 ? "" : "s", (int)getpid());
+}
+
+/* Run until shutdown. */
+int
+server_loop(void)
+{
+	if (server_notify)
+		sd_notifyf(0, "READY=1\nSTATUS=serving\nMAINPID=%d",
+		    (int)getpid());
+	event_base_dispatch(server_base);
+	session_flush_all();
+	log_info("stopped: %llu children spawned, %u still running",
+	    (unsigned long long)spawn_stats.spawned, spawn_stats.live);
+	session_free_all();
+	spawn_free_all();
+	for (size_t i = 0; i < sizeof server_sig_ev / sizeof server_sig_ev[0];
+	    i++)
+		if (server_sig_ev[i] != NULL)
+			event_free(server_sig_ev[i]);
+	if (server_accept_ev != NULL)
+		event_free(server_accept_ev);
+	if (server_accept_pause_ev != NULL)
+		event_free(server_accept_pause_ev);
+	if (server_status_ev != NULL)
+		event_free(server_status_ev);
+	if (server_stop_ev != NULL)
+		event_free(server_stop_ev);
+	event_base_free(server_base);
+	server_base = NULL;
+	if (server_listen_fd >= 0)
+		close(server_listen_fd);
+	if (server_unlink_socket && !server_shutting_down &&
+	    server_config.socket_path != NULL)
+		unlink(server_config.socket_path);
+	auth_key_free(server_key_rw, server_keylen);
+	server_key_rw = NULL;
+	server_key = NULL;
+	module_unload_all();
+	if (server_devnull >= 0)
+		close(server_devnull);
+	config_free(&server_config);
+	return 0;
+}

@@ -1,0 +1,38 @@
+/* server.h: the daemon's global state: loop, listener, key, signals. */
+#ifndef FORKD_SERVER_H
+#define FORKD_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct event_base;
+
+struct server_counters {
+	uint64_t	auth_failures;
+	uint64_t	protocol_errors;
+	uint64_t	connections_refused;
+};
+
+extern struct event_base	*server_base;
+extern struct config		 server_config;
+extern struct server_counters	 server_stats;
+extern const unsigned char	*server_key;
+extern size_t			 server_keylen;
+extern uint64_t			 server_started_ms;
+extern int			 server_shutting_down;
+extern int			 server_devnull;	/* O_RDONLY|O_RDWR /dev/null */
+
+/* Set up everything before the loop; fatal on error. */
+void	server_init(struct config *, const char *config_path);
+/* Run the loop until shutdown; returns the exit status. */
+int	server_loop(void);
+/* Called in a forked child: wipe the authkey and all session keys.
+ * Async-signal-safe. */
+void	server_wipe_secrets(void);
+/* A child or session changed: shutdown may complete, status may update. */
+void	server_check_shutdown(void);
+void	server_status_changed(void);
+
+#endif

@@ -1,0 +1,642 @@
+/* session.c: one client connection: handshake, frames, replies, teardown.
+ *
+ * States change only through session_set_state(). Before authentication
+ * only the handshake handler is reachable; after it, request_dispatch().
+ * A session is never freed inside its own callback: session_close() marks
+ * it CLOSING and a deferred event frees it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "forkd.pb-c.h"
+#include "forkd_limits.h"
+#include "log.h"
+#include "request.h"
+#include "server.h"
+#include "session.h"
+#include "spawn.h"
+
+/* Datagrams handled per read event, so one client cannot starve others. */
+#define SESSION_FRAMES_PER_EVENT	16
+
+struct session_list	 sessions = TAILQ_HEAD_INITIALIZER(sessions);
+static struct session_list session_dead = TAILQ_HEAD_INITIALIZER(session_dead);
+static struct event	*session_gc_ev;
+static uint64_t		 session_next_id = 1;
+static unsigned int	 session_n;
+/* One receive buffer for all sessions: the loop is single-threaded. */
+static unsigned char	 session_rbuf[WIRE_FRAME_HARD_MAX + 1];
+
+static const char *const session_state_names[SESSION_STATE_MAX] = {
+	[SESSION_HELLO_SENT] = "HELLO_SENT",
+	[SESSION_AUTHED] = "AUTHED",
+	[SESSION_CLOSING] = "CLOSING",
+};
+
+static void	session_read_cb(evutil_socket_t, short, void *);
+static void	session_write_cb(evutil_socket_t, short, void *);
+static void	session_timeout_cb(evutil_socket_t, short, void *);
+
+const char *
+session_state_name(enum session_state st)
+{
+	return st < SESSION_STATE_MAX ? session_state_names[st] : "?";
+}
+
+unsigned int
+session_count(void)
+{
+	return session_n;
+}
+
+/* Log a line prefixed with the session and its peer. */
+void
+session_log(const struct session *s, int level, const char *fmt, ...)
+{
+	char	buf[1024];
+	va_list	ap;
+
+	if (level > log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	switch (level) {
+	case LOG_LVL_ERR:
+	case LOG_LVL_WARNING:
+		log_warnx("session %llu (uid %u pid %d): %s",
+		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
+		    (int)s->s_pid, buf);
+		break;
+	case LOG_LVL_NOTICE:
+		log_notice("session %llu (uid %u pid %d): %s",
+		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
+		    (int)s->s_pid, buf);
+		break;
+	case LOG_LVL_INFO:
+		log_info("session %llu (uid %u pid %d): %s",
+		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
+		    (int)s->s_pid, buf);
+		break;
+	default:
+		log_debug("session %llu (uid %u pid %d): %s",
+		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
+		    (int)s->s_pid, buf);
+		break;
+	}
+}
+
+/* Move to a new state if the move is legal. */
+static int
+session_set_state(struct session *s, enum session_state to)
+{
+	enum session_state from = s->s_state;
+	int ok;
+
+	switch (to) {
+	case SESSION_AUTHED:
+		ok = from == SESSION_HELLO_SENT;
+		break;
+	case SESSION_CLOSING:
+		ok = from != SESSION_CLOSING;
+		break;
+	default:
+		ok = 0;
+		break;
+	}
+	if (!ok) {
+		session_log(s, LOG_LVL_WARNING, "illegal state change %s -> %s",
+		    session_state_name(from), session_state_name(to));
+		return -EINVAL;
+	}
+	session_log(s, LOG_LVL_DEBUG, "%s -> %s", session_state_name(from),
+	    session_state_name(to));
+	s->s_state = to;
+	return 0;
+}
+
+/* Free a closed session: from the loop, never from its own callback. */
+static void
+session_free(struct session *s)
+{
+	struct session_frame *f;
+
+	while ((f = STAILQ_FIRST(&s->s_outq)) != NULL) {
+		STAILQ_REMOVE_HEAD(&s->s_outq, f_entry);
+		free(f);
+	}
+	if (s->s_rev != NULL)
+		event_free(s->s_rev);
+	if (s->s_wev != NULL)
+		event_free(s->s_wev);
+	if (s->s_timer != NULL)
+		event_free(s->s_timer);
+	if (s->s_fd >= 0)
+		close(s->s_fd);
+	if (s->s_key != NULL)
+		sodium_free(s->s_key);
+	free(s);
+}
+
+static void
+session_gc_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s;
+
+	while ((s = TAILQ_FIRST(&session_dead)) != NULL) {
+		TAILQ_REMOVE(&session_dead, s, s_entry);
+		session_free(s);
+	}
+	server_check_shutdown();
+}
+
+/* Write queued frames until the socket would block. */
+static int
+session_flush(struct session *s)
+{
+	struct session_frame	*f;
+	int			 r;
+
+	while ((f = STAILQ_FIRST(&s->s_outq)) != NULL) {
+		r = wire_send(s->s_fd, f->f_data, f->f_len, NULL, 0);
+		if (r == -EAGAIN)
+			return -EAGAIN;
+		if (r != 0)
+			return r;
+		STAILQ_REMOVE_HEAD(&s->s_outq, f_entry);
+		s->s_outq_len--;
+		free(f);
+	}
+	return 0;
+}
+
+/* Pack, seal (MAC'd once authenticated) and send or queue a message. */
+static void
+session_send(struct session *s, const Forkd__ServerMessage *m)
+{
+	struct session_frame	*f;
+	static unsigned char	 pbuf[WIRE_FRAME_HARD_MAX];
+	size_t			 plen, flen;
+	int			 r;
+
+	if (s->s_fd < 0)
+		return;
+	plen = forkd__server_message__get_packed_size(m);
+	if (plen > sizeof pbuf - WIRE_OVERHEAD) {
+		session_log(s, LOG_LVL_WARNING, "reply of %zu bytes too large",
+		    plen);
+		session_close(s, "reply too large");
+		return;
+	}
+	forkd__server_message__pack(m, pbuf);
+	if (s->s_outq_len >= LIMIT_OUTQ_MAX) {
+		session_close(s, "client does not read its replies");
+		return;
+	}
+	f = malloc(sizeof *f + plen + WIRE_OVERHEAD);
+	if (f == NULL) {
+		session_close(s, "out of memory");
+		return;
+	}
+	r = wire_seal(s->s_state == SESSION_AUTHED ? &s->s_mac : NULL, pbuf,
+	    plen, f->f_data, plen + WIRE_OVERHEAD, &flen);
+	if (r != 0) {
+		free(f);
+		session_close(s, "cannot seal reply");
+		return;
+	}
+	f->f_len = flen;
+	STAILQ_INSERT_TAIL(&s->s_outq, f, f_entry);
+	s->s_outq_len++;
+	r = session_flush(s);
+	if (r == -EAGAIN) {
+		if (s->s_state != SESSION_CLOSING)
+			event_add(s->s_wev, NULL);
+	} else if (r != 0 && s->s_state != SESSION_CLOSING) {
+		errno = -r;
+		session_close(s, "write failed");
+	}
+}
+
+/* Socket writable again. */
+static void
+session_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	int		 r;
+
+	r = session_flush(s);
+	if (r == 0)
+		event_del(s->s_wev);
+	else if (r != -EAGAIN)
+		session_close(s, "write failed");
+}
+
+/* Send a fatal Error message (MAC'd once authenticated). */
+static void
+session_send_error(struct session *s, int code, const char *msg)
+{
+	Forkd__ServerMessage	m = FORKD__SERVER_MESSAGE__INIT;
+	Forkd__Error		e = FORKD__ERROR__INIT;
+
+	e.code = code;
+	e.message = (char *)msg;
+	m.body_case = FORKD__SERVER_MESSAGE__BODY_ERROR;
+	m.error = &e;
+	session_send(s, &m);
+}
+
+/* One teardown for every reason. */
+void
+session_close(struct session *s, const char *reason)
+{
+	if (s->s_state == SESSION_CLOSING)
+		return;
+	s->s_close_reason = reason;
+	session_log(s, LOG_LVL_DEBUG, "closing: %s", reason);
+	session_set_state(s, SESSION_CLOSING);
+	if (s->s_rev != NULL)
+		event_del(s->s_rev);
+	if (s->s_wev != NULL)
+		event_del(s->s_wev);
+	if (s->s_timer != NULL)
+		event_del(s->s_timer);
+	/* Best effort: push out what is queued (e.g. the error reply). */
+	(void)session_flush(s);
+	spawn_session_gone(s);
+	TAILQ_REMOVE(&sessions, s, s_entry);
+	session_n--;
+	TAILQ_INSERT_TAIL(&session_dead, s, s_entry);
+	event_active(session_gc_ev, EV_TIMEOUT, 0);
+	server_status_changed();
+}
+
+/* A protocol violation: count it, tell the peer when sensible, close. */
+static void
+session_protocol_error(struct session *s, int code, const char *what)
+{
+	server_stats.protocol_errors++;
+	session_log(s, LOG_LVL_NOTICE, "protocol error: %s", what);
+	session_send_error(s, code, what);
+	session_close(s, what);
+}
+
+/* Accept a new connection: credentials, Hello, handshake deadline. */
+int
+session_create(int fd)
+{
+	Forkd__ServerMessage	 m = FORKD__SERVER_MESSAGE__INIT;
+	Forkd__Hello		 h = FORKD__HELLO__INIT;
+	struct session		*s;
+	struct ucred		 uc;
+	socklen_t		 ucl = sizeof uc;
+	struct timeval		 tv;
+
+	if (session_gc_ev == NULL) {
+		session_gc_ev = event_new(server_base, -1, 0, session_gc_cb,
+		    NULL);
+		if (session_gc_ev == NULL)
+			return -ENOMEM;
+	}
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return -ENOMEM;
+	s->s_fd = fd;
+	s->s_id = session_next_id++;
+	s->s_state = SESSION_HELLO_SENT;
+	STAILQ_INIT(&s->s_outq);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ucl) == 0) {
+		s->s_uid = uc.uid;
+		s->s_gid = uc.gid;
+		s->s_pid = uc.pid;
+	} else {
+		/* Unknown peer: treat as nobody, never as root. */
+		s->s_uid = (uid_t)-2;
+		s->s_gid = (gid_t)-2;
+		s->s_pid = 0;
+	}
+	s->s_rev = event_new(server_base, fd, EV_READ | EV_PERSIST,
+	    session_read_cb, s);
+	s->s_wev = event_new(server_base, fd, EV_WRITE | EV_PERSIST,
+	    session_write_cb, s);
+	s->s_timer = evtimer_new(server_base, session_timeout_cb, s);
+	if (s->s_rev == NULL || s->s_wev == NULL || s->s_timer == NULL) {
+		s->s_fd = -1;	/* the caller closes fd */
+		session_free(s);
+		return -ENOMEM;
+	}
+	TAILQ_INSERT_TAIL(&sessions, s, s_entry);
+	session_n++;
+	session_log(s, LOG_LVL_DEBUG, "connected (gid %u)", (unsigned)s->s_gid);
+
+	auth_nonce(s->s_sn);
+	h.version = WIRE_VERSION;
+	h.server_nonce.data = s->s_sn;
+	h.server_nonce.len = sizeof s->s_sn;
+	h.max_frame = server_config.limits.max_frame;
+	m.body_case = FORKD__SERVER_MESSAGE__BODY_HELLO;
+	m.hello = &h;
+	tv.tv_sec = server_config.limits.handshake_timeout_ms / 1000;
+	tv.tv_usec = (server_config.limits.handshake_timeout_ms % 1000) * 1000;
+	evtimer_add(s->s_timer, &tv);
+	event_add(s->s_rev, NULL);
+	session_send(s, &m);
+	server_status_changed();
+	return 0;
+}
+
+/* Handshake deadline passed (slowloris). */
+static void
+session_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->s_state != SESSION_HELLO_SENT)
+		return;
+	server_stats.auth_failures++;
+	session_log(s, LOG_LVL_NOTICE, "handshake not finished within %u ms",
+	    server_config.limits.handshake_timeout_ms);
+	session_send_error(s, -ETIMEDOUT, "handshake timed out");
+	session_close(s, "handshake timed out");
+}
+
+/* The client's Auth: check version and proof, answer, derive the key. */
+static void
+session_handle_auth(struct session *s, const unsigned char *payload,
+    size_t len)
+{
+	Forkd__ServerMessage	 m = FORKD__SERVER_MESSAGE__INIT;
+	Forkd__AuthOk		 ok = FORKD__AUTH_OK__INIT;
+	Forkd__ClientMessage	*cm;
+	Forkd__Auth		*a;
+	unsigned char		 proof[AUTH_PROOF_LEN];
+
+	cm = forkd__client_message__unpack(NULL, len, payload);
+	if (cm == NULL || cm->body_case != FORKD__CLIENT_MESSAGE__BODY_AUTH) {
+		if (cm != NULL)
+			forkd__client_message__free_unpacked(cm, NULL);
+		server_stats.auth_failures++;
+		session_protocol_error(s, -EBADMSG, "expected an Auth message");
+		return;
+	}
+	a = cm->auth;
+	if (a->version != WIRE_VERSION) {
+		char msg[96];
+
+		snprintf(msg, sizeof msg, "protocol version %u not supported "
+		    "(server speaks %u)", a->version, WIRE_VERSION);
+		forkd__client_message__free_unpacked(cm, NULL);
+		server_stats.auth_failures++;
+		session_protocol_error(s, -EPROTONOSUPPORT, msg);
+		return;
+	}
+	if (a->client_nonce.len != AUTH_NONCE_LEN ||
+	    auth_proof_verify(server_key, server_keylen, AUTH_ROLE_CLIENT,
+	    s->s_sn, a->client_nonce.data, a->proof.data, a->proof.len) != 0) {
+		forkd__client_message__free_unpacked(cm, NULL);
+		server_stats.auth_failures++;
+		session_log(s, LOG_LVL_NOTICE, "authentication failed");
+		session_send_error(s, -EKEYREJECTED, "authentication failed");
+		session_close(s, "authentication failed");
+		return;
+	}
+	s->s_key = sodium_malloc(WIRE_KEY_LEN);
+	if (s->s_key == NULL) {
+		forkd__client_message__free_unpacked(cm, NULL);
+		session_send_error(s, -ENOMEM, "out of memory");
+		session_close(s, "out of secure memory");
+		return;
+	}
+	auth_session_key(server_key, server_keylen, s->s_sn,
+	    a->client_nonce.data, s->s_key);
+	auth_proof(server_key, server_keylen, AUTH_ROLE_SERVER, s->s_sn,
+	    a->client_nonce.data, proof);
+	forkd__client_message__free_unpacked(cm, NULL);
+
+	ok.proof.data = proof;
+	ok.proof.len = sizeof proof;
+	m.body_case = FORKD__SERVER_MESSAGE__BODY_AUTH_OK;
+	m.auth_ok = &ok;
+	session_send(s, &m);	/* still unauthenticated: no MAC */
+	if (s->s_state == SESSION_CLOSING)
+		return;
+	event_del(s->s_timer);
+	wire_mac_init(&s->s_mac, s->s_key, 1);
+	session_set_state(s, SESSION_AUTHED);
+	session_log(s, LOG_LVL_INFO, "authenticated");
+}
+
+/* One authenticated frame: check MAC and sequence, decode, dispatch. */
+static void
+session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
+{
+	const unsigned char	*payload;
+	Forkd__ClientMessage	*cm;
+	size_t			 plen;
+	int			 r;
+
+	r = wire_open(&s->s_mac, session_rbuf, len,
+	    server_config.limits.max_frame, &payload, &plen);
+	if (r != 0) {
+		wire_close_fds(fds, nfds);
+		/* Nothing the frame asked for is done. */
+		session_protocol_error(s, r == -EMSGSIZE ? -EMSGSIZE : -EPROTO,
+		    wire_strerror(r));
+		return;
+	}
+	cm = forkd__client_message__unpack(NULL, plen, payload);
+	if (cm == NULL || cm->body_case != FORKD__CLIENT_MESSAGE__BODY_REQUEST) {
+		if (cm != NULL)
+			forkd__client_message__free_unpacked(cm, NULL);
+		wire_close_fds(fds, nfds);
+		session_protocol_error(s, -EBADMSG, "undecodable request");
+		return;
+	}
+	s->s_requests++;
+	request_dispatch(s, cm->request, fds, nfds);
+	forkd__client_message__free_unpacked(cm, NULL);
+}
+
+/* Socket readable: handle a bounded number of datagrams. */
+static void
+session_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	int		 fds[WIRE_MAX_FDS];
+	size_t		 nfds;
+	ssize_t		 n;
+
+	for (int i = 0; i < SESSION_FRAMES_PER_EVENT; i++) {
+		if (s->s_state == SESSION_CLOSING)
+			return;
+		n = wire_recv(fd, session_rbuf, sizeof session_rbuf, fds,
+		    WIRE_MAX_FDS, &nfds);
+		if (n == -EAGAIN)
+			return;
+		if (n == -EMSGSIZE) {
+			session_protocol_error(s, -EMSGSIZE, "frame too large "
+			    "or too many fds");
+			return;
+		}
+		if (n < 0) {
+			errno = (int)-n;
+			session_close(s, "read failed");
+			return;
+		}
+		if (n == 0) {
+			session_close(s, "peer closed the connection");
+			return;
+		}
+		if (s->s_state == SESSION_HELLO_SENT) {
+			const unsigned char	*payload;
+			size_t			 plen;
+			int			 r;
+
+			if (nfds > 0) {
+				wire_close_fds(fds, nfds);
+				server_stats.auth_failures++;
+				session_protocol_error(s, -EBADMSG,
+				    "fds passed before authentication");
+				return;
+			}
+			r = wire_open(NULL, session_rbuf, (size_t)n,
+			    server_config.limits.max_frame, &payload, &plen);
+			if (r != 0) {
+				server_stats.auth_failures++;
+				session_protocol_error(s, r, wire_strerror(r));
+				return;
+			}
+			session_handle_auth(s, payload, plen);
+		} else
+			session_handle_frame(s, (size_t)n, fds, nfds);
+	}
+}
+
+/* Replies. */
+void
+session_reply(struct session *s, Forkd__Response *resp)
+{
+	Forkd__ServerMessage m = FORKD__SERVER_MESSAGE__INIT;
+
+	if (s == NULL || s->s_state != SESSION_AUTHED)
+		return;
+	m.body_case = FORKD__SERVER_MESSAGE__BODY_RESPONSE;
+	m.response = resp;
+	session_send(s, &m);
+}
+
+void
+session_reply_error(struct session *s, uint32_t id, int err, int step,
+    const char *fmt, ...)
+{
+	Forkd__Response	resp = FORKD__RESPONSE__INIT;
+	char		msg[512];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	resp.id = id;
+	resp.error = err < 0 ? err : -EIO;
+	resp.message = msg;
+	resp.spawn_step = step;
+	if (s != NULL)
+		session_log(s, LOG_LVL_DEBUG, "request %u: error %d: %s", id,
+		    resp.error, msg);
+	session_reply(s, &resp);
+}
+
+void
+session_reply_spawn(struct session *s, uint32_t id, pid_t pid, const char *name)
+{
+	Forkd__Response		resp = FORKD__RESPONSE__INIT;
+	Forkd__SpawnReply	sr = FORKD__SPAWN_REPLY__INIT;
+
+	sr.pid = pid;
+	sr.name = (char *)name;
+	resp.id = id;
+	resp.body_case = FORKD__RESPONSE__BODY_SPAWN;
+	resp.spawn = &sr;
+	session_reply(s, &resp);
+}
+
+/* Fill an ExitInfo from a record; the strings stay owned by e. */
+static void
+session_exit_info(const struct exit_record *e, Forkd__ExitInfo *xi,
+    Forkd__Rusage *ru)
+{
+	xi->pid = e->e_pid;
+	xi->name = (char *)e->e_name;
+	xi->exitcode = e->e_exitcode;
+	ru->utime_us = e->e_utime_us;
+	ru->stime_us = e->e_stime_us;
+	ru->maxrss_kb = e->e_maxrss_kb;
+	xi->rusage = ru;
+}
+
+void
+session_reply_wait(struct session *s, uint32_t id, const struct exit_record *e)
+{
+	Forkd__Response	resp = FORKD__RESPONSE__INIT;
+	Forkd__WaitReply wr = FORKD__WAIT_REPLY__INIT;
+	Forkd__ExitInfo	xi = FORKD__EXIT_INFO__INIT;
+	Forkd__Rusage	ru = FORKD__RUSAGE__INIT;
+
+	session_exit_info(e, &xi, &ru);
+	wr.exit = &xi;
+	resp.id = id;
+	resp.body_case = FORKD__RESPONSE__BODY_WAIT;
+	resp.wait = &wr;
+	session_reply(s, &resp);
+}
+
+void
+session_push_exit(struct session *s, const struct exit_record *e)
+{
+	Forkd__ServerMessage	m = FORKD__SERVER_MESSAGE__INIT;
+	Forkd__ExitEvent	ev = FORKD__EXIT_EVENT__INIT;
+	Forkd__ExitInfo		xi = FORKD__EXIT_INFO__INIT;
+	Forkd__Rusage		ru = FORKD__RUSAGE__INIT;
+
+	if (s->s_state != SESSION_AUTHED)
+		return;
+	session_exit_info(e, &xi, &ru);
+	ev.exit = &xi;
+	m.body_case = FORKD__SERVER_MESSAGE__BODY_EXIT;
+	m.exit = &ev;
+	session_send(s, &m);
+}
+
+/* Try once to flush every session (shutdown). */
+void
+session_flush_all(void)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, s_entry)
+		(void)session_flush(s);
+}
+
+/* Free everything now (exit path). */
+void
+session_free_all(void)
+{
+	struct session *s;
+
+	while ((s = TAILQ_FIRST(&sessions)) != NULL)
+		session_close(s, "forkd is stopping");
+	while ((s = TAILQ_FIRST(&session_dead)) != NULL) {
+		TAILQ_REMOVE(&session_dead, s, s_entry);
+		session_free(s);
+	}
+	if (session_gc_ev != NULL)
+		event_free(session_gc_ev);
+	session_gc_ev = NULL;
+}

@@ -1,0 +1,79 @@
+/* session.h: one client connection, an explicit state machine. */
+#ifndef FORKD_SESSION_H
+#define FORKD_SESSION_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "auth.h"
+#include "wire.h"
+
+struct event;
+struct exit_record;
+
+enum session_state {
+	SESSION_HELLO_SENT,	/* waiting for the client's Auth */
+	SESSION_AUTHED,		/* requests accepted */
+	SESSION_CLOSING,	/* no more reading; freed from the loop */
+	SESSION_STATE_MAX
+};
+
+struct session_frame {
+	STAILQ_ENTRY(session_frame)	 f_entry;
+	size_t				 f_len;
+	unsigned char			 f_data[];
+};
+
+struct session {
+	TAILQ_ENTRY(session)	 s_entry;
+	uint64_t		 s_id;
+	int			 s_fd;
+	enum session_state	 s_state;
+	struct event		*s_rev;
+	struct event		*s_wev;
+	struct event		*s_timer;	/* handshake deadline */
+	uid_t			 s_uid;
+	gid_t			 s_gid;
+	pid_t			 s_pid;
+	unsigned char		 s_sn[AUTH_NONCE_LEN];
+	unsigned char		*s_key;		/* sodium_malloc'd session key */
+	struct wire_mac		 s_mac;
+	STAILQ_HEAD(, session_frame) s_outq;
+	unsigned int		 s_outq_len;
+	const char		*s_close_reason;
+	uint64_t		 s_requests;
+	unsigned int		 s_children;	/* live children it owns */
+};
+
+TAILQ_HEAD(session_list, session);
+extern struct session_list sessions;
+
+const char *session_state_name(enum session_state);
+/* Take over an accepted fd; sends Hello. Returns 0 or -errno. */
+int	session_create(int fd);
+/* Tear down: log reason, disown children, free later from the loop. */
+void	session_close(struct session *, const char *reason);
+unsigned int session_count(void);
+/* Free every session now (shutdown). */
+void	session_free_all(void);
+/* Try to write queued frames of every session once, without blocking. */
+void	session_flush_all(void);
+
+/* Replies, built by request/spawn code. errmsg is printf-style. */
+void	session_reply_error(struct session *, uint32_t id, int err, int step,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void	session_reply_spawn(struct session *, uint32_t id, pid_t pid,
+	    const char *name);
+void	session_reply_wait(struct session *, uint32_t id,
+	    const struct exit_record *);
+void	session_push_exit(struct session *, const struct exit_record *);
+struct Forkd__Response;
+/* Send a built Response (no-op unless authenticated). */
+void	session_reply(struct session *, struct Forkd__Response *);
+
+/* Log with the session prefix. */
+void	session_log(const struct session *, int level, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,758 @@
+/* spawn.c: starting children, the child registry, reaping and waits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <event2/event.h>
+
+#include "child.h"
+#include "forkd.pb-c.h"
+#include "log.h"
+#include "module.h"
+#include "server.h"
+#include "session.h"
+#include "spawn.h"
+
+extern char **environ;
+
+struct spawn_child_list	spawn_children = TAILQ_HEAD_INITIALIZER(spawn_children);
+struct spawn_counters	spawn_stats;
+
+static struct exit_record spawn_history[SPAWN_HISTORY];
+static size_t		 spawn_history_len;	/* records in use */
+static size_t		 spawn_history_next;	/* next slot to write */
+static uint64_t		 spawn_name_counter;
+
+/* A pending wait request. */
+struct spawn_waiter {
+	TAILQ_ENTRY(spawn_waiter) w_entry;
+	struct session		*w_session;
+	uint32_t		 w_id;
+	struct event		*w_timer;
+	size_t			 w_n;
+	pid_t			 w_pids[];
+};
+static TAILQ_HEAD(, spawn_waiter) spawn_waiters =
+    TAILQ_HEAD_INITIALIZER(spawn_waiters);
+
+static const char *const spawn_state_names[SPAWN_STATE_MAX] = {
+	[SPAWN_STARTING] = "starting",
+	[SPAWN_RUNNING] = "running",
+	[SPAWN_FAILED] = "failed",
+};
+
+const char *
+spawn_state_name(enum spawn_child_state st)
+{
+	return st < SPAWN_STATE_MAX ? spawn_state_names[st] : "?";
+}
+
+/* Milliseconds since the epoch. */
+uint64_t
+spawn_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Python's convention: status, or -N when killed by signal N. */
+int
+spawn_exitcode(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return -WTERMSIG(wstatus);
+	return -1;
+}
+
+/* Is name acceptable for a child? */
+int
+spawn_name_valid(const char *name)
+{
+	size_t	n = 0;
+	int	digits = 1;
+
+	if (name == NULL || name[0] == '\0')
+		return 0;
+	for (; name[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)name[n];
+
+		if (n >= LIMIT_NAME_MAX || c <= 0x20 || c >= 0x7f || c == '/')
+			return 0;
+		if (c < '0' || c > '9')
+			digits = 0;
+	}
+	return !digits;
+}
+
+/* Next unique "<base>-N". */
+void
+spawn_name_generate(const char *base, char *out, size_t outlen)
+{
+	char	clean[LIMIT_NAME_MAX - 20];
+	size_t	i;
+
+	for (i = 0; base[i] != '\0' && i < sizeof clean - 1; i++) {
+		unsigned char c = (unsigned char)base[i];
+
+		clean[i] = (c <= 0x20 || c >= 0x7f || c == '/') ? '_' : (char)c;
+	}
+	clean[i] = '\0';
+	if (i == 0)
+		strcpy(clean, "child");
+	do {
+		snprintf(out, outlen, "%s-%llu", clean,
+		    (unsigned long long)++spawn_name_counter);
+	} while (spawn_find(0, out) != NULL);
+}
+
+/* Find a live child by pid, or by name when pid is 0. */
+struct spawn_child *
+spawn_find(pid_t pid, const char *name)
+{
+	struct spawn_child *c;
+
+	TAILQ_FOREACH(c, &spawn_children, c_entry) {
+		if (c->c_state == SPAWN_FAILED)
+			continue;
+		if (pid != 0 ? c->c_pid == pid :
+		    (name != NULL && strcmp(c->c_name, name) == 0))
+			return c;
+	}
+	return NULL;
+}
+
+/* Newest history record matching pid or name. */
+const struct exit_record *
+spawn_history_find(pid_t pid, const char *name)
+{
+	for (size_t k = 0; k < spawn_history_len; k++) {
+		size_t i = (spawn_history_next + SPAWN_HISTORY - 1 - k) %
+		    SPAWN_HISTORY;
+		const struct exit_record *e = &spawn_history[i];
+
+		if (pid != 0 ? e->e_pid == pid :
+		    (name != NULL && strcmp(e->e_name, name) == 0))
+			return e;
+	}
+	return NULL;
+}
+
+static void
+spawn_history_add(const struct exit_record *e)
+{
+	spawn_history[spawn_history_next] = *e;
+	spawn_history_next = (spawn_history_next + 1) % SPAWN_HISTORY;
+	if (spawn_history_len < SPAWN_HISTORY)
+		spawn_history_len++;
+}
+
+/* Free a child record and its events. */
+static void
+spawn_child_free(struct spawn_child *c)
+{
+	TAILQ_REMOVE(&spawn_children, c, c_entry);
+	if (c->c_errev != NULL)
+		event_free(c->c_errev);
+	if (c->c_errfd >= 0)
+		close(c->c_errfd);
+	if (c->c_killev != NULL)
+		event_free(c->c_killev);
+	if (c->c_session != NULL && c->c_session->s_children > 0)
+		c->c_session->s_children--;
+	if (spawn_stats.live > 0)
+		spawn_stats.live--;
+	free(c->c_target);
+	free(c);
+	server_status_changed();
+	server_check_shutdown();
+}
+
+/* Answer waits that name pid. e NULL: the child vanished (failed spawn). */
+static void
+spawn_wait_notify(pid_t pid, const struct exit_record *e)
+{
+	struct spawn_waiter *w, *tw;
+
+	TAILQ_FOREACH_SAFE(w, &spawn_waiters, w_entry, tw) {
+		size_t i;
+
+		for (i = 0; i < w->w_n && w->w_pids[i] != pid; i++)
+			;
+		if (i == w->w_n)
+			continue;
+		if (e != NULL)
+			session_reply_wait(w->w_session, w->w_id, e);
+		else
+			session_reply_error(w->w_session, w->w_id, -ESRCH, 0,
+			    "child %d failed to start", (int)pid);
+		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
+		event_free(w->w_timer);
+		free(w);
+	}
+}
+
+/* A started child has ended: report once, remember, free. */
+static void
+spawn_child_ended(struct spawn_child *c)
+{
+	struct exit_record e = { 0 };
+
+	e.e_pid = c->c_pid;
+	memcpy(e.e_name, c->c_name, sizeof e.e_name);
+	e.e_exitcode = spawn_exitcode(c->c_wstatus);
+	e.e_uid = c->c_uid;
+	e.e_utime_us = (uint64_t)c->c_rusage.ru_utime.tv_sec * 1000000 +
+	    (uint64_t)c->c_rusage.ru_utime.tv_usec;
+	e.e_stime_us = (uint64_t)c->c_rusage.ru_stime.tv_sec * 1000000 +
+	    (uint64_t)c->c_rusage.ru_stime.tv_usec;
+	e.e_maxrss_kb = (uint64_t)c->c_rusage.ru_maxrss;
+	spawn_stats.exited++;
+	spawn_history_add(&e);
+	log_debug("child %d (%s) ended: exitcode %d", (int)c->c_pid, c->c_name,
+	    e.e_exitcode);
+	if (c->c_session != NULL)
+		session_push_exit(c->c_session, &e);
+	spawn_wait_notify(c->c_pid, &e);
+	spawn_child_free(c);
+}
+
+/* Error pipe readable: set-up result of a starting child. */
+static void
+spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spawn_child	*c = arg;
+	struct child_error	 ce;
+	ssize_t			 n;
+
+	do {
+		n = read(fd, &ce, sizeof ce);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	event_free(c->c_errev);
+	c->c_errev = NULL;
+	close(c->c_errfd);
+	c->c_errfd = -1;
+
+	if (n == (ssize_t)sizeof ce) {
+		c->c_state = SPAWN_FAILED;
+		spawn_stats.failed++;
+		if (c->c_session != NULL) {
+			session_log(c->c_session, 6, "spawn %s failed at %s: %s",
+			    c->c_name, child_step_name(ce.ce_step),
+			    strerror(ce.ce_errno));
+			session_reply_error(c->c_session, c->c_req_id,
+			    -ce.ce_errno, ce.ce_step, "%s %s: %s",
+			    child_step_name(ce.ce_step),
+			    ce.ce_step == CHILD_STEP_CHDIR ? "failed" :
+			    c->c_target, strerror(ce.ce_errno));
+		}
+		spawn_wait_notify(c->c_pid, NULL);
+		if (c->c_reaped)
+			spawn_child_free(c);
+		return;
+	}
+	if (n != 0) {
+		/* A short read cannot come from child_fail(): treat the child
+		 * as broken, kill it and report. */
+		kill(c->c_pid, SIGKILL);
+		c->c_state = SPAWN_FAILED;
+		spawn_stats.failed++;
+		if (c->c_session != NULL)
+			session_reply_error(c->c_session, c->c_req_id, -EIO, 0,
+			    "child set-up reported garbage");
+		spawn_wait_notify(c->c_pid, NULL);
+		if (c->c_reaped)
+			spawn_child_free(c);
+		return;
+	}
+	c->c_state = SPAWN_RUNNING;
+	spawn_stats.spawned++;
+	if (c->c_session != NULL)
+		session_reply_spawn(c->c_session, c->c_req_id, c->c_pid,
+		    c->c_name);
+	if (c->c_reaped)
+		spawn_child_ended(c);
+}
+
+/* Reap every ended child. */
+void
+spawn_reap(void)
+{
+	struct spawn_child	*c;
+	struct rusage		 ru;
+	pid_t			 pid;
+	int			 st;
+
+	for (;;) {
+		pid = wait4(-1, &st, WNOHANG, &ru);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			break;
+		TAILQ_FOREACH(c, &spawn_children, c_entry)
+			if (c->c_pid == pid)
+				break;
+		if (c == NULL) {
+			log_debug("reaped unknown child %d", (int)pid);
+			continue;
+		}
+		c->c_reaped = 1;
+		c->c_wstatus = st;
+		c->c_rusage = ru;
+		if (c->c_killev != NULL)
+			event_del(c->c_killev);
+		switch (c->c_state) {
+		case SPAWN_STARTING:
+			/* The error pipe is at EOF or holds the failure; its
+			 * callback finishes the job. */
+			break;
+		case SPAWN_RUNNING:
+			spawn_child_ended(c);
+			break;
+		case SPAWN_FAILED:
+			if (c->c_errev == NULL)
+				spawn_child_free(c);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Grace period over: SIGKILL a daemon child that ignored SIGTERM. */
+static void
+spawn_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spawn_child *c = arg;
+
+	if (!c->c_reaped) {
+		log_info("child %d (%s) still alive after %u ms, sending "
+		    "SIGKILL", (int)c->c_pid, c->c_name,
+		    server_config.limits.kill_grace_ms);
+		kill(c->c_pid, SIGKILL);
+	}
+}
+
+/* SIGTERM a child now and SIGKILL it after the grace period. */
+static void
+spawn_terminate(struct spawn_child *c)
+{
+	struct timeval tv;
+
+	if (c->c_reaped)
+		return;
+	kill(c->c_pid, SIGTERM);
+	if (c->c_killev == NULL)
+		c->c_killev = evtimer_new(server_base, spawn_kill_cb, c);
+	if (c->c_killev == NULL) {
+		kill(c->c_pid, SIGKILL);
+		return;
+	}
+	tv.tv_sec = server_config.limits.kill_grace_ms / 1000;
+	tv.tv_usec = (server_config.limits.kill_grace_ms % 1000) * 1000;
+	evtimer_add(c->c_killev, &tv);
+}
+
+/* Disown a closing session's children; terminate its daemon children. */
+void
+spawn_session_gone(struct session *s)
+{
+	struct spawn_child *c;
+
+	TAILQ_FOREACH(c, &spawn_children, c_entry) {
+		if (c->c_session != s)
+			continue;
+		c->c_session = NULL;
+		if (c->c_daemon && c->c_state != SPAWN_FAILED) {
+			log_debug("child %d (%s): daemon child of closed "
+			    "session %llu, terminating", (int)c->c_pid,
+			    c->c_name, (unsigned long long)s->s_id);
+			spawn_terminate(c);
+		}
+	}
+	s->s_children = 0;
+	spawn_wait_session_gone(s);
+}
+
+/* Shutdown: terminate every daemon-flag child. */
+unsigned int
+spawn_terminate_daemon_children(void)
+{
+	struct spawn_child *c;
+
+	TAILQ_FOREACH(c, &spawn_children, c_entry)
+		if (c->c_daemon && c->c_state != SPAWN_FAILED)
+			spawn_terminate(c);
+	return spawn_daemon_children_alive();
+}
+
+unsigned int
+spawn_daemon_children_alive(void)
+{
+	struct spawn_child	*c;
+	unsigned int		 n = 0;
+
+	TAILQ_FOREACH(c, &spawn_children, c_entry)
+		if (c->c_daemon && !c->c_reaped)
+			n++;
+	return n;
+}
+
+/* Wait timed out. */
+static void
+spawn_wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spawn_waiter *w = arg;
+
+	session_reply_error(w->w_session, w->w_id, -ETIMEDOUT, 0,
+	    "no listed child ended in time");
+	TAILQ_REMOVE(&spawn_waiters, w, w_entry);
+	event_free(w->w_timer);
+	free(w);
+}
+
+/* Register a wait for the first of pids (all live) to end. */
+int
+spawn_wait_add(struct session *s, uint32_t id, const pid_t *pids, size_t n,
+    int64_t timeout_ms)
+{
+	struct spawn_waiter *w;
+
+	w = calloc(1, sizeof *w + n * sizeof(pid_t));
+	if (w == NULL)
+		return -ENOMEM;
+	w->w_session = s;
+	w->w_id = id;
+	w->w_n = n;
+	memcpy(w->w_pids, pids, n * sizeof(pid_t));
+	w->w_timer = evtimer_new(server_base, spawn_wait_timeout_cb, w);
+	if (w->w_timer == NULL) {
+		free(w);
+		return -ENOMEM;
+	}
+	if (timeout_ms >= 0) {
+		struct timeval tv = {
+			.tv_sec = timeout_ms / 1000,
+			.tv_usec = (timeout_ms % 1000) * 1000,
+		};
+		evtimer_add(w->w_timer, &tv);
+	}
+	TAILQ_INSERT_TAIL(&spawn_waiters, w, w_entry);
+	return 0;
+}
+
+/* Drop the waits of a closing session. */
+void
+spawn_wait_session_gone(struct session *s)
+{
+	struct spawn_waiter *w, *tw;
+
+	TAILQ_FOREACH_SAFE(w, &spawn_waiters, w_entry, tw) {
+		if (w->w_session != s)
+			continue;
+		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
+		event_free(w->w_timer);
+		free(w);
+	}
+}
+
+/* Free everything at exit (children keep running). */
+void
+spawn_free_all(void)
+{
+	struct spawn_child	*c;
+	struct spawn_waiter	*w;
+
+	while ((w = TAILQ_FIRST(&spawn_waiters)) != NULL) {
+		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
+		event_free(w->w_timer);
+		free(w);
+	}
+	while ((c = TAILQ_FIRST(&spawn_children)) != NULL) {
+		c->c_session = NULL;
+		spawn_child_free(c);
+	}
+}
+
+/* Is env entry "K=V" well formed? */
+static int
+spawn_env_ok(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	return eq != NULL && eq != s;
+}
+
+/* Variables of the daemon's own that children must not inherit. */
+static int
+spawn_env_private(const char *s)
+{
+	static const char *const names[] = {
+		"NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=",
+		"LISTEN_FDNAMES=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+		"INVOCATION_ID=", "CREDENTIALS_DIRECTORY=",
+	};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strncmp(s, names[i], strlen(names[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* Build the child's environment: the daemon's (minus private variables)
+ * overridden by the request's, or the request's alone. */
+static char **
+spawn_build_env(const Forkd__SpawnRequest *r)
+{
+	size_t	 n = 0, k = 0, cap;
+	char	**envp;
+
+	if (!r->env_replace)
+		for (char **e = environ; *e != NULL; e++)
+			n++;
+	cap = n + r->n_env + 1;
+	if ((envp = calloc(cap, sizeof *envp)) == NULL)
+		return NULL;
+	if (!r->env_replace) {
+		for (char **e = environ; *e != NULL; e++) {
+			size_t klen = strcspn(*e, "=");
+			int overridden = 0;
+
+			if (spawn_env_private(*e))
+				continue;
+			for (size_t j = 0; j < r->n_env; j++)
+				if (strncmp(r->env[j], *e, klen + 1) == 0)
+					overridden = 1;
+			if (!overridden)
+				envp[k++] = *e;
+		}
+	}
+	for (size_t j = 0; j < r->n_env; j++) {
+		size_t klen = strcspn(r->env[j], "=");
+		int later = 0;
+
+		/* With duplicate keys in the request, the last one wins. */
+		for (size_t l = j + 1; l < r->n_env; l++)
+			if (strncmp(r->env[l], r->env[j], klen + 1) == 0)
+				later = 1;
+		if (!later)
+			envp[k++] = r->env[j];
+	}
+	envp[k] = NULL;
+	return envp;
+}
+
+/* Reply with an early error and count it. */
+#define SPAWN_FAIL(err, ...) do {					\
+	spawn_stats.failed++;						\
+	session_reply_error(s, id, err, 0, __VA_ARGS__);		\
+	goto out;							\
+} while (0)
+
+/* Validate a spawn request, fork, and hand the child its plan. */
+void
+spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
+    int *fds, size_t nfds)
+{
+	const struct config_limits	*lim = &server_config.limits;
+	const struct forkd_module_entry	*entry = NULL;
+	struct child_plan		 plan;
+	struct spawn_child		*c = NULL;
+	char				 name[LIMIT_NAME_MAX + 1];
+	char				 esc[128];
+	const char			*argv0[2];
+	char				**envp = NULL;
+	const char			*colon, *base;
+	int				 errpipe[2] = { -1, -1 };
+	pid_t				 pid;
+
+	memset(&plan, 0, sizeof plan);
+	if (r->target == NULL || r->target[0] == '\0')
+		SPAWN_FAIL(-EINVAL, "no target given");
+	if (strlen(r->target) > LIMIT_STRING_MAX)
+		SPAWN_FAIL(-ENAMETOOLONG, "target longer than %d bytes",
+		    LIMIT_STRING_MAX);
+	if (r->n_argv > lim->max_argv)
+		SPAWN_FAIL(-E2BIG, "%zu argv entries, limit %u", r->n_argv,
+		    lim->max_argv);
+	if (r->n_env > lim->max_env)
+		SPAWN_FAIL(-E2BIG, "%zu env entries, limit %u", r->n_env,
+		    lim->max_env);
+	for (size_t i = 0; i < r->n_argv; i++)
+		if (strlen(r->argv[i]) > LIMIT_STRING_MAX)
+			SPAWN_FAIL(-E2BIG, "argv[%zu] longer than %d bytes", i,
+			    LIMIT_STRING_MAX);
+	for (size_t i = 0; i < r->n_env; i++) {
+		if (strlen(r->env[i]) > LIMIT_STRING_MAX)
+			SPAWN_FAIL(-E2BIG, "env[%zu] longer than %d bytes", i,
+			    LIMIT_STRING_MAX);
+		if (!spawn_env_ok(r->env[i]))
+			SPAWN_FAIL(-EINVAL, "env[%zu] is not KEY=VALUE", i);
+	}
+	if (r->cwd != NULL && r->cwd[0] != '\0') {
+		if (r->cwd[0] != '/')
+			SPAWN_FAIL(-EINVAL, "cwd must be an absolute path");
+		if (strlen(r->cwd) > LIMIT_STRING_MAX)
+			SPAWN_FAIL(-ENAMETOOLONG, "cwd longer than %d bytes",
+			    LIMIT_STRING_MAX);
+	}
+	if (nfds > lim->max_fds)
+		SPAWN_FAIL(-EMFILE, "%zu fds passed, limit %u", nfds,
+		    lim->max_fds);
+	if (r->n_fd_targets != nfds)
+		SPAWN_FAIL(-EINVAL, "%zu fds passed but %zu fd targets given",
+		    nfds, r->n_fd_targets);
+	if (spawn_stats.live >= lim->max_children)
+		SPAWN_FAIL(-EAGAIN, "too many children (limit %u)",
+		    lim->max_children);
+
+	/* Target: MODULE:ENTRY or an absolute path. */
+	if (r->target[0] == '/') {
+		base = strrchr(r->target, '/') + 1;
+		plan.cp_path = r->target;
+	} else if ((colon = strchr(r->target, ':')) != NULL) {
+		entry = module_find_entry(r->target,
+		    (size_t)(colon - r->target), colon + 1);
+		if (entry == NULL)
+			SPAWN_FAIL(-ENOENT, "no module entry '%s' (see 'forkctl "
+			    "status' for the loaded modules)", log_escape(esc,
+			    sizeof esc, r->target, strlen(r->target)));
+		base = colon + 1;
+	} else
+		SPAWN_FAIL(-EINVAL, "target '%s' is neither MODULE:ENTRY nor "
+		    "an absolute path", log_escape(esc, sizeof esc, r->target,
+		    strlen(r->target)));
+
+	if (r->name != NULL && r->name[0] != '\0') {
+		if (!spawn_name_valid(r->name))
+			SPAWN_FAIL(-EINVAL, "invalid name: 1 to %d printable "
+			    "bytes without spaces or '/', not all digits",
+			    LIMIT_NAME_MAX);
+		if (spawn_find(0, r->name) != NULL)
+			SPAWN_FAIL(-EEXIST, "a child named '%s' is running",
+			    r->name);
+		snprintf(name, sizeof name, "%s", r->name);
+	} else
+		spawn_name_generate(base, name, sizeof name);
+
+	/* The fd map: 0-2 default to /dev/null, others closed unless given. */
+	plan.cp_nfds = 3;
+	for (int t = 0; t <= LIMIT_FD_TARGET_MAX; t++)
+		plan.cp_fds[t] = t < 3 ? server_devnull : -1;
+	for (size_t i = 0; i < nfds; i++) {
+		uint32_t t = r->fd_targets[i];
+
+		if (t > LIMIT_FD_TARGET_MAX)
+			SPAWN_FAIL(-EBADF, "fd target %u above %d", t,
+			    LIMIT_FD_TARGET_MAX);
+		for (size_t j = 0; j < i; j++)
+			if (r->fd_targets[j] == t)
+				SPAWN_FAIL(-EINVAL, "fd target %u given twice",
+				    t);
+		plan.cp_fds[t] = fds[i];
+		if ((int)t + 1 > plan.cp_nfds)
+			plan.cp_nfds = (int)t + 1;
+	}
+
+	if ((envp = spawn_build_env(r)) == NULL)
+		SPAWN_FAIL(-ENOMEM, "out of memory");
+	if (r->n_argv > 0) {
+		plan.cp_argv = r->argv;
+		plan.cp_argc = (int)r->n_argv;
+	} else {
+		argv0[0] = r->target;
+		argv0[1] = NULL;
+		plan.cp_argv = (char **)argv0;
+		plan.cp_argc = 1;
+	}
+	plan.cp_entry = entry;
+	plan.cp_envp = envp;
+	plan.cp_cwd = (r->cwd != NULL && r->cwd[0] != '\0') ? r->cwd : "/";
+	plan.cp_name = name;
+
+	if ((c = calloc(1, sizeof *c)) == NULL ||
+	    (c->c_target = strdup(r->target)) == NULL)
+		SPAWN_FAIL(-ENOMEM, "out of memory");
+	c->c_errfd = -1;
+	if (pipe2(errpipe, O_CLOEXEC) != 0)
+		SPAWN_FAIL(-errno, "pipe: %s", strerror(errno));
+	plan.cp_errfd = errpipe[1];
+
+	/* protobuf-c made argv NULL-terminated? It did not: it gives a
+	 * counted array. Copy into a terminated one before fork. */
+	{
+		char **av = calloc((size_t)plan.cp_argc + 1, sizeof *av);
+
+		if (av == NULL)
+			SPAWN_FAIL(-ENOMEM, "out of memory");
+		memcpy(av, plan.cp_argv, (size_t)plan.cp_argc * sizeof *av);
+		plan.cp_argv = av;
+	}
+
+	/* No buffered output may be duplicated into the child. */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		child_run(&plan);
+	free(plan.cp_argv);
+	if (pid < 0) {
+		int err = errno;
+
+		log_warn("fork");
+		SPAWN_FAIL(-err, "fork: %s", strerror(err));
+	}
+
+	close(errpipe[1]);
+	errpipe[1] = -1;
+	c->c_pid = pid;
+	memcpy(c->c_name, name, sizeof c->c_name);
+	c->c_daemon = r->daemon;
+	c->c_uid = s->s_uid;
+	c->c_started_ms = spawn_now_ms();
+	c->c_state = SPAWN_STARTING;
+	c->c_session = s;
+	c->c_req_id = id;
+	c->c_errfd = errpipe[0];
+	errpipe[0] = -1;
+	fcntl(c->c_errfd, F_SETFL, O_NONBLOCK);
+	c->c_errev = event_new(server_base, c->c_errfd, EV_READ | EV_PERSIST,
+	    spawn_errpipe_cb, c);
+	TAILQ_INSERT_TAIL(&spawn_children, c, c_entry);
+	s->s_children++;
+	spawn_stats.live++;
+	if (c->c_errev == NULL || event_add(c->c_errev, NULL) != 0) {
+		/* Cannot learn the outcome: kill it; the reaper frees it. */
+		kill(pid, SIGKILL);
+		if (c->c_errev != NULL)
+			event_free(c->c_errev);
+		c->c_errev = NULL;
+		c->c_state = SPAWN_FAILED;
+		spawn_stats.failed++;
+		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
+	}
+	session_log(s, 7, "spawn %s (%s) pid %d", name, r->target, (int)pid);
+	c = NULL;
+	server_status_changed();
+out:
+	if (c != NULL) {
+		free(c->c_target);
+		free(c);
+	}
+	if (errpipe[0] >= 0)
+		close(errpipe[0]);
+	if (errpipe[1] >= 0)
+		close(errpipe[1]);
+	free(envp);
+	wire_close_fds(fds, nfds);
+}

@@ -1,0 +1,112 @@
+/* spawn.h: starting children, tracking them, reaping them, waiting. */
+#ifndef FORKD_SPAWN_H
+#define FORKD_SPAWN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "forkd_limits.h"
+
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);				\
+	    (var) && ((tvar) = TAILQ_NEXT(var, field), 1);		\
+	    (var) = (tvar))
+#endif
+
+struct event;
+struct session;
+struct Forkd__SpawnRequest;
+
+enum spawn_child_state {
+	SPAWN_STARTING,		/* forked; set-up not yet confirmed */
+	SPAWN_RUNNING,		/* target runs; reply sent */
+	SPAWN_FAILED,		/* set-up failed; error reply sent */
+	SPAWN_STATE_MAX
+};
+
+struct spawn_child {
+	TAILQ_ENTRY(spawn_child) c_entry;
+	pid_t			 c_pid;
+	char			 c_name[LIMIT_NAME_MAX + 1];
+	char			*c_target;
+	int			 c_daemon;
+	uid_t			 c_uid;
+	uint64_t		 c_started_ms;
+	enum spawn_child_state	 c_state;
+	struct session		*c_session;	/* owner, NULL once it left */
+	uint32_t		 c_req_id;	/* spawn request to answer */
+	int			 c_errfd;	/* error pipe read end */
+	struct event		*c_errev;
+	struct event		*c_killev;	/* SIGKILL after grace */
+	int			 c_reaped;
+	int			 c_wstatus;
+	struct rusage		 c_rusage;
+};
+
+/* An ended child, as reported to clients and kept in the history. */
+struct exit_record {
+	pid_t		e_pid;
+	char		e_name[LIMIT_NAME_MAX + 1];
+	int		e_exitcode;	/* status, or -N for signal N */
+	uid_t		e_uid;
+	uint64_t	e_utime_us;
+	uint64_t	e_stime_us;
+	uint64_t	e_maxrss_kb;
+};
+
+TAILQ_HEAD(spawn_child_list, spawn_child);
+extern struct spawn_child_list spawn_children;
+
+struct spawn_counters {
+	uint64_t	spawned;
+	uint64_t	failed;
+	uint64_t	exited;
+	unsigned int	live;
+};
+extern struct spawn_counters spawn_stats;
+
+#define SPAWN_HISTORY	1024
+
+const char *spawn_state_name(enum spawn_child_state);
+
+/* Start a child for a session's SpawnRequest; fds are consumed (closed)
+ * whatever happens. The reply is sent later, when the child's set-up
+ * succeeded or failed; an early failure is replied to here. */
+void	spawn_request(struct session *, uint32_t id,
+	    const struct Forkd__SpawnRequest *, int *fds, size_t nfds);
+
+/* A name is 1..LIMIT_NAME_MAX printable bytes, no '/', not all digits. */
+int	spawn_name_valid(const char *name);
+/* Write "<base>-N" to out for the next N that names no live child. */
+void	spawn_name_generate(const char *base, char *out, size_t outlen);
+
+/* Find a live child by pid, or by name when pid is 0. */
+struct spawn_child *spawn_find(pid_t pid, const char *name);
+/* Newest history record for pid (or name when pid is 0), or NULL. */
+const struct exit_record *spawn_history_find(pid_t pid, const char *name);
+
+/* Reap every ended child (SIGCHLD callback). */
+void	spawn_reap(void);
+/* The session is going away: disown its children, terminate daemon ones. */
+void	spawn_session_gone(struct session *);
+/* Send SIGTERM to every daemon-flag child and SIGKILL after the grace
+ * period; returns how many are still alive. */
+unsigned int spawn_terminate_daemon_children(void);
+unsigned int spawn_daemon_children_alive(void);
+
+/* Waits: reply to id on s when the first of pids ends, or after
+ * timeout_ms (< 0: never). */
+int	spawn_wait_add(struct session *, uint32_t id, const pid_t *pids,
+	    size_t n, int64_t timeout_ms);
+void	spawn_wait_session_gone(struct session *);
+
+/* Python's exitcode from a wait status. */
+int	spawn_exitcode(int wstatus);
+uint64_t spawn_now_ms(void);
+void	spawn_free_all(void);
+
+#endif
