@@ -172,6 +172,7 @@ spawn_child_free(struct spawn_child *c)
 	if (spawn_stats.live > 0)
 		spawn_stats.live--;
 	free(c->c_target);
+	free(c->c_cwd);
 	free(c);
 	server_status_changed();
 	server_check_shutdown();
@@ -254,7 +255,7 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 			session_reply_error(c->c_session, c->c_req_id,
 			    -ce.ce_errno, ce.ce_step, "%s %s: %s",
 			    child_step_name(ce.ce_step),
-			    ce.ce_step == CHILD_STEP_CHDIR ? "failed" :
+			    ce.ce_step == CHILD_STEP_CHDIR ? c->c_cwd :
 			    c->c_target, strerror(ce.ce_errno));
 		}
 		spawn_wait_notify(c->c_pid, NULL);
@@ -578,6 +579,8 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	pid_t				 pid;
 
 	memset(&plan, 0, sizeof plan);
+	if (server_shutting_down)
+		SPAWN_FAIL(-ESHUTDOWN, "forkd is stopping");
 	if (r->target == NULL || r->target[0] == '\0')
 		SPAWN_FAIL(-EINVAL, "no target given");
 	if (strlen(r->target) > LIMIT_STRING_MAX)
@@ -682,7 +685,8 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	plan.cp_name = name;
 
 	if ((c = calloc(1, sizeof *c)) == NULL ||
-	    (c->c_target = strdup(r->target)) == NULL)
+	    (c->c_target = strdup(r->target)) == NULL ||
+	    (c->c_cwd = strdup(plan.cp_cwd)) == NULL)
 		SPAWN_FAIL(-ENOMEM, "out of memory");
 	c->c_errfd = -1;
 	if (pipe2(errpipe, O_CLOEXEC) != 0)
@@ -747,6 +751,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 out:
 	if (c != NULL) {
 		free(c->c_target);
+		free(c->c_cwd);
 		free(c);
 	}
 	if (errpipe[0] >= 0)

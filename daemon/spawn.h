@@ -33,6 +33,7 @@ struct spawn_child {
 	pid_t			 c_pid;
 	char			 c_name[LIMIT_NAME_MAX + 1];
 	char			*c_target;
+	char			*c_cwd;		/* for error messages */
 	int			 c_daemon;
 	uid_t			 c_uid;
 	uint64_t		 c_started_ms;
