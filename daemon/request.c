@@ -91,7 +91,12 @@ request_signal(struct session *s, uint32_t id, const Forkd__SignalRequest *r)
 	}
 	session_log(s, LOG_LVL_DEBUG, "signal %d to %d (%s)", r->signal,
 	    (int)c->c_pid, c->c_name);
-	session_reply_error(s, id, 0, 0, "%s", "");
+	{
+		Forkd__Response resp = FORKD__RESPONSE__INIT;
+
+		resp.id = id;
+		session_reply(s, &resp);
+	}
 }
 
 static void

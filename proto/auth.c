@@ -113,11 +113,11 @@ auth_key_load(const char *path, int check_owner, unsigned char **ret_key,
 			goto out;
 		}
 	}
-	if (st.st_size < AUTH_KEY_MIN || st.st_size > AUTH_KEY_MAX) {
+	if (st.st_size < AUTH_KEY_MIN || st.st_size >= AUTH_KEY_MAX) {
 		r = -EINVAL;
 		snprintf(errbuf, errlen, "key file %s: %lld bytes; a key must "
 		    "be %d to %d bytes (make one with 'forkctl keygen')", path,
-		    (long long)st.st_size, AUTH_KEY_MIN, AUTH_KEY_MAX);
+		    (long long)st.st_size, AUTH_KEY_MIN, AUTH_KEY_MAX - 1);
 		goto out;
 	}
 	key = sodium_malloc(AUTH_KEY_MAX);
