@@ -1,0 +1,1403 @@
+/* client.c: libforkd, the client side of the forkd protocol.
+ *
+ * One struct forkd is one blocking AF_UNIX SOCK_SEQPACKET connection. Every
+ * call sends one request and reads frames until the response with the same
+ * id arrives, queueing exit events met on the way. Timeouts are poll()
+ * deadlines on a monotonic clock; sends are bounded by SO_SNDTIMEO. Only the
+ * 32-byte session key is kept, in sodium_malloc'd read-only memory; the
+ * authkey itself is wiped as soon as the handshake is over.
+ *
+ * Any protocol violation by the daemon (bad MAC, bad sequence, undecodable
+ * or unexpected message) makes the handle dead: the socket is shut down and
+ * every later call returns -ECONNRESET.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include <sodium.h>
+
+#include "forkd.h"
+#include "forkd.pb-c.h"
+#include "forkd_limits.h"
+#include "auth.h"
+#include "wire.h"
+
+#define FORKD_API		__attribute__((visibility("default")))
+
+/* The whole connect + handshake must finish within this. */
+#define CLIENT_HANDSHAKE_MS	10000
+/* Ordinary requests (and every send) must be answered within this. */
+#define CLIENT_REQUEST_MS	30000
+/* Added to a wait's own timeout: the daemon answers -ETIMEDOUT itself. */
+#define CLIENT_WAIT_MARGIN_MS	5000
+/* Exit event queue: grows on demand up to CLIENT_EVQ_MAX, then the oldest
+ * event is dropped for each new one. */
+#define CLIENT_EVQ_INIT		16
+#define CLIENT_EVQ_MAX		65536
+/* Most children accepted in one list reply (struct forkd_child is 4 KiB). */
+#define CLIENT_LIST_MAX		65536
+/* One byte more than any legal frame, so an oversized one is detected. */
+#define CLIENT_RBUF_LEN		(WIRE_FRAME_HARD_MAX + 1)
+/* Smallest frame limit a server may announce and still be usable. */
+#define CLIENT_MIN_FRAME	1024
+
+struct forkd {
+	int			 f_fd;
+	int			 f_dead;	/* 0, or why the handle died */
+	uint32_t		 f_next_id;
+	uint32_t		 f_abandoned;	/* requests given up on */
+	size_t			 f_max_frame;	/* the daemon's frame limit */
+	unsigned char		*f_sk;		/* session key, sodium_malloc */
+	struct wire_mac		 f_mac;
+	unsigned char		*f_rbuf;	/* CLIENT_RBUF_LEN bytes */
+	struct forkd_exit	*f_evq;		/* ring of exit events */
+	size_t			 f_evq_head;
+	size_t			 f_evq_len;
+	size_t			 f_evq_cap;
+	char			 f_errmsg[FORKD_ERRMSG_MAX];
+};
+
+/* Milliseconds on the monotonic clock. */
+static int64_t
+client_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Deadline timeout_ms from now; -1 (none) for a negative timeout. */
+static int64_t
+client_deadline(int64_t timeout_ms)
+{
+	if (timeout_ms < 0)
+		return -1;
+	return client_now_ms() + timeout_ms;
+}
+
+/* Write the detail of the current failure, replacing control characters. */
+static void __attribute__((format(printf, 2, 3)))
+client_seterr(struct forkd *f, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->f_errmsg, sizeof f->f_errmsg, fmt, ap);
+	va_end(ap);
+	for (char *p = f->f_errmsg; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+}
+
+/* Mark the handle dead and stop the socket both ways; returns err. */
+static int
+client_kill(struct forkd *f, int err)
+{
+	if (f->f_dead == 0) {
+		f->f_dead = err;
+		if (f->f_fd >= 0)
+			shutdown(f->f_fd, SHUT_RDWR);
+	}
+	return err;
+}
+
+/* Common start of every call on a handle. */
+static int
+client_begin(struct forkd *f)
+{
+	if (f == NULL)
+		return -EINVAL;
+	if (f->f_dead != 0) {
+		if (f->f_errmsg[0] == '\0')
+			client_seterr(f, "the connection to forkd is closed");
+		return -ECONNRESET;
+	}
+	f->f_errmsg[0] = '\0';
+	return 0;
+}
+
+/* Copy a string into a fixed buffer, truncating. */
+static void
+client_strcpy(char *dst, size_t dstlen, const char *src)
+{
+	size_t	n;
+
+	if (dstlen == 0)
+		return;
+	if (src == NULL)
+		src = "";
+	n = strnlen(src, dstlen - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* A plausible negative errno-style code from the daemon, or 0. */
+static int
+client_errcode(int32_t code)
+{
+	if (code < 0 && code > -4096)
+		return code;
+	return 0;
+}
+
+/* The daemon sent a fatal Error message: record it, kill the handle. */
+static int
+client_server_error(struct forkd *f, const Forkd__Error *e)
+{
+	int	code;
+
+	if (e == NULL) {
+		client_seterr(f, "forkd sent an empty error message");
+		return client_kill(f, -EBADMSG);
+	}
+	code = client_errcode(e->code);
+	if (code == 0) {
+		client_seterr(f, "forkd closed the connection with invalid "
+		    "error code %d: %s", (int)e->code,
+		    e->message != NULL ? e->message : "");
+		return client_kill(f, -EPROTO);
+	}
+	if (e->message != NULL && e->message[0] != '\0')
+		client_seterr(f, "%s", e->message);
+	else
+		client_seterr(f, "forkd closed the connection: %s",
+		    strerror(-code));
+	return client_kill(f, code);
+}
+
+/* Wait until the socket is readable or the deadline (-1: none) passes. */
+static int
+client_poll_in(struct forkd *f, int64_t deadline)
+{
+	struct pollfd	pfd;
+	int64_t		left;
+	int		tmo, r;
+
+	for (;;) {
+		tmo = -1;
+		if (deadline >= 0) {
+			left = deadline - client_now_ms();
+			if (left < 0)
+				left = 0;
+			tmo = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		pfd.fd = f->f_fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, tmo);
+		if (r > 0)
+			return 0;
+		if (r == 0) {
+			if (tmo == 0 || client_now_ms() >= deadline)
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		return -errno;
+	}
+}
+
+/* Receive and decode one frame, waiting until deadline (-1: none, 0: only
+ * if one is ready). Every failure except -ETIMEDOUT kills the handle. */
+static int
+client_recv(struct forkd *f, int64_t deadline, int handshake,
+    Forkd__ServerMessage **ret)
+{
+	const unsigned char	*payload;
+	Forkd__ServerMessage	*m;
+	int			 fds[WIRE_MAX_FDS];
+	size_t			 nfds = 0, plen;
+	ssize_t			 n;
+	int			 r;
+
+	r = client_poll_in(f, deadline);
+	if (r == -ETIMEDOUT)
+		return r;
+	if (r < 0) {
+		client_seterr(f, "poll: %s", strerror(-r));
+		return client_kill(f, r);
+	}
+	n = wire_recv(f->f_fd, f->f_rbuf, CLIENT_RBUF_LEN, fds, WIRE_MAX_FDS,
+	    &nfds);
+	/* forkd never sends fds; drop any so they cannot leak. */
+	wire_close_fds(fds, nfds);
+	if (n == 0 || n == -ECONNRESET || n == -EPIPE)
+		return client_kill(f, -ECONNRESET);
+	if (n == -EMSGSIZE) {
+		client_seterr(f, "frame from forkd is larger than %d bytes",
+		    WIRE_FRAME_HARD_MAX);
+		return client_kill(f, -EMSGSIZE);
+	}
+	if (n < 0) {
+		client_seterr(f, "receive: %s", strerror((int)-n));
+		return client_kill(f, (int)n);
+	}
+	r = wire_open(handshake ? NULL : &f->f_mac, f->f_rbuf, (size_t)n,
+	    WIRE_FRAME_HARD_MAX, &payload, &plen);
+	if (r < 0) {
+		client_seterr(f, "bad frame from forkd: %s", wire_strerror(r));
+		/* A bad MAC after the handshake is a protocol error, not a
+		 * key problem: keep -EKEYREJECTED for authentication. */
+		if (r == -EKEYREJECTED)
+			r = -EPROTO;
+		return client_kill(f, r);
+	}
+	m = forkd__server_message__unpack(NULL, plen, payload);
+	if (m == NULL) {
+		client_seterr(f, "undecodable message from forkd");
+		return client_kill(f, -EBADMSG);
+	}
+	*ret = m;
+	return 0;
+}
+
+/* Check an ExitInfo from the daemon and convert it. */
+static int
+client_exit_from(const Forkd__ExitInfo *e, struct forkd_exit *out)
+{
+	if (e == NULL || e->pid <= 0 || e->name == NULL ||
+	    strlen(e->name) > FORKD_NAME_MAX ||
+	    e->exitcode < -127 || e->exitcode > 255)
+		return -EBADMSG;
+	memset(out, 0, sizeof *out);
+	out->pid = e->pid;
+	client_strcpy(out->name, sizeof out->name, e->name);
+	out->exitcode = e->exitcode;
+	if (e->rusage != NULL) {
+		out->rusage.utime_us = e->rusage->utime_us;
+		out->rusage.stime_us = e->rusage->stime_us;
+		out->rusage.maxrss_kb = e->rusage->maxrss_kb;
+	}
+	return 0;
+}
+
+/* Append an exit event to the queue, growing it or dropping the oldest. */
+static int
+client_evq_push(struct forkd *f, const struct forkd_exit *ev)
+{
+	struct forkd_exit	*nq;
+	size_t			 ncap;
+
+	if (f->f_evq_len == f->f_evq_cap) {
+		ncap = f->f_evq_cap == 0 ? CLIENT_EVQ_INIT : f->f_evq_cap * 2;
+		if (ncap > CLIENT_EVQ_MAX)
+			ncap = CLIENT_EVQ_MAX;
+		nq = NULL;
+		if (ncap > f->f_evq_cap)
+			nq = calloc(ncap, sizeof *nq);
+		if (nq != NULL) {
+			for (size_t i = 0; i < f->f_evq_len; i++)
+				nq[i] = f->f_evq[(f->f_evq_head + i) %
+				    f->f_evq_cap];
+			free(f->f_evq);
+			f->f_evq = nq;
+			f->f_evq_cap = ncap;
+			f->f_evq_head = 0;
+		} else if (f->f_evq_cap == 0)
+			return -ENOMEM;
+		else {
+			/* Full: the oldest event nobody collected goes. */
+			f->f_evq_head = (f->f_evq_head + 1) % f->f_evq_cap;
+			f->f_evq_len--;
+		}
+	}
+	f->f_evq[(f->f_evq_head + f->f_evq_len) % f->f_evq_cap] = *ev;
+	f->f_evq_len++;
+	return 0;
+}
+
+/* Take the oldest queued exit event; -EAGAIN when none. */
+static int
+client_evq_pop(struct forkd *f, struct forkd_exit *ret)
+{
+	if (f->f_evq_len == 0)
+		return -EAGAIN;
+	if (ret != NULL)
+		*ret = f->f_evq[f->f_evq_head];
+	f->f_evq_head = (f->f_evq_head + 1) % f->f_evq_cap;
+	f->f_evq_len--;
+	return 0;
+}
+
+/* Handle a frame that is not the awaited response: queue exit events,
+ * drop late replies to abandoned requests. Returns 1 when an exit event was
+ * queued, 0 when the message was consumed, or a negative error. m is
+ * freed unless *ret_resp is set (the response with id want, want != 0). */
+static int
+client_dispatch(struct forkd *f, Forkd__ServerMessage *m, uint32_t want,
+    Forkd__ServerMessage **ret_resp)
+{
+	struct forkd_exit	ev;
+	Forkd__Response		*resp;
+	int			 r = 0;
+
+	switch (m->body_case) {
+	case FORKD__SERVER_MESSAGE__BODY_EXIT:
+		if (m->exit == NULL || client_exit_from(m->exit->exit,
+		    &ev) != 0) {
+			client_seterr(f, "malformed exit event from forkd");
+			r = client_kill(f, -EBADMSG);
+			break;
+		}
+		r = client_evq_push(f, &ev);
+		if (r == 0)
+			r = 1;
+		else
+			client_seterr(f, "out of memory queueing exit event");
+		break;
+	case FORKD__SERVER_MESSAGE__BODY_ERROR:
+		r = client_server_error(f, m->error);
+		break;
+	case FORKD__SERVER_MESSAGE__BODY_RESPONSE:
+		resp = m->response;
+		if (resp == NULL) {
+			client_seterr(f, "empty response from forkd");
+			r = client_kill(f, -EBADMSG);
+			break;
+		}
+		if (want != 0 && resp->id == want) {
+			*ret_resp = m;
+			return 0;
+		}
+		/* A reply to a request that timed out earlier. */
+		if (f->f_abandoned > 0 && resp->id != 0 &&
+		    (int32_t)(f->f_next_id - resp->id) > 0) {
+			f->f_abandoned--;
+			break;
+		}
+		client_seterr(f, "response from forkd with unexpected id %u",
+		    (unsigned)resp->id);
+		r = client_kill(f, -EBADMSG);
+		break;
+	default:
+		client_seterr(f, "unexpected message type %d from forkd",
+		    (int)m->body_case);
+		r = client_kill(f, -EBADMSG);
+		break;
+	}
+	forkd__server_message__free_unpacked(m, NULL);
+	return r;
+}
+
+/* Seal and send one message (with fds). On a failure that sent nothing
+ * the MAC sequence is given back so the connection stays usable. */
+static int
+client_send(struct forkd *f, const ProtobufCMessage *msg, int handshake,
+    const int *fds, size_t nfds)
+{
+	unsigned char	*payload = NULL, *frame = NULL;
+	size_t		 plen, flen, cap;
+	int		 r;
+
+	plen = protobuf_c_message_get_packed_size(msg);
+	cap = plen + WIRE_OVERHEAD;
+	if (cap > f->f_max_frame) {
+		client_seterr(f, "request of %zu bytes exceeds forkd's frame "
+		    "limit of %zu bytes", cap, f->f_max_frame);
+		return -EMSGSIZE;
+	}
+	payload = malloc(plen > 0 ? plen : 1);
+	frame = malloc(cap);
+	if (payload == NULL || frame == NULL) {
+		r = -ENOMEM;
+		client_seterr(f, "out of memory");
+		goto out;
+	}
+	protobuf_c_message_pack(msg, payload);
+	r = wire_seal(handshake ? NULL : &f->f_mac, payload, plen, frame, cap,
+	    &flen);
+	if (r < 0) {
+		client_seterr(f, "request too large");
+		goto out;
+	}
+	r = wire_send(f->f_fd, frame, flen, fds, nfds);
+	switch (r) {
+	case 0:
+		break;
+	case -EAGAIN:
+	case -EBADF:
+	case -EINVAL:
+	case -ENOMEM:
+	case -ENOBUFS:
+	case -ETOOMANYREFS:
+		/* Nothing went out: a datagram is sent whole or not at all. */
+		if (!handshake)
+			f->f_mac.send_seq--;
+		if (r == -EAGAIN) {
+			r = -ETIMEDOUT;
+			client_seterr(f, "forkd is not reading requests "
+			    "(send timed out)");
+		} else if (r == -EBADF && nfds > 0)
+			client_seterr(f, "passing fds: %s", strerror(-r));
+		else
+			client_seterr(f, "send: %s", strerror(-r));
+		break;
+	case -EPIPE:
+	case -ECONNRESET:
+	case -ENOTCONN:
+		r = client_kill(f, -ECONNRESET);
+		break;
+	default:
+		client_seterr(f, "send: %s", strerror(-r));
+		r = client_kill(f, r);
+		break;
+	}
+out:
+	if (payload != NULL)
+		sodium_memzero(payload, plen);
+	free(payload);
+	free(frame);
+	return r;
+}
+
+/* Send a request and wait for its response. timeout_ms < 0: no limit. On
+ * success *ret is the whole ServerMessage (free with
+ * forkd__server_message__free_unpacked) whose response has error 0 and
+ * body body (NOT_SET: any). */
+static int
+client_call(struct forkd *f, Forkd__Request *req, const int *fds,
+    size_t nfds, int64_t timeout_ms, Forkd__Response__BodyCase body,
+    Forkd__ServerMessage **ret)
+{
+	Forkd__ClientMessage	 cm = FORKD__CLIENT_MESSAGE__INIT;
+	Forkd__ServerMessage	*m = NULL, *resp = NULL;
+	Forkd__Response		*rs;
+	int64_t			 deadline;
+	int			 r, code;
+
+	req->id = f->f_next_id++;
+	if (f->f_next_id == 0)
+		f->f_next_id = 1;
+	cm.body_case = FORKD__CLIENT_MESSAGE__BODY_REQUEST;
+	cm.request = req;
+	r = client_send(f, &cm.base, 0, fds, nfds);
+	if (r < 0)
+		return r;
+
+	deadline = client_deadline(timeout_ms);
+	while (resp == NULL) {
+		r = client_recv(f, deadline, 0, &m);
+		if (r == -ETIMEDOUT) {
+			f->f_abandoned++;
+			client_seterr(f, "no reply from forkd within %lld ms",
+			    (long long)timeout_ms);
+			return r;
+		}
+		if (r < 0)
+			return r;
+		r = client_dispatch(f, m, req->id, &resp);
+		if (r < 0)
+			return r;
+	}
+
+	rs = resp->response;
+	if (rs->error != 0) {
+		code = client_errcode(rs->error);
+		if (code == 0) {
+			client_seterr(f, "forkd replied with invalid error "
+			    "code %d", (int)rs->error);
+			forkd__server_message__free_unpacked(resp, NULL);
+			return client_kill(f, -EBADMSG);
+		}
+		if (rs->message != NULL && rs->message[0] != '\0')
+			client_seterr(f, "%s", rs->message);
+		forkd__server_message__free_unpacked(resp, NULL);
+		return code;
+	}
+	if (body != FORKD__RESPONSE__BODY__NOT_SET && rs->body_case != body) {
+		client_seterr(f, "reply from forkd lacks its body "
+		    "(got type %d, want %d)", (int)rs->body_case, (int)body);
+		forkd__server_message__free_unpacked(resp, NULL);
+		return client_kill(f, -EBADMSG);
+	}
+	*ret = resp;
+	return 0;
+}
+
+/* Receive one handshake message of the expected type; a server Error
+ * becomes its code. */
+static int
+client_hs_recv(struct forkd *f, int64_t deadline,
+    Forkd__ServerMessage__BodyCase want, const char *what,
+    Forkd__ServerMessage **ret)
+{
+	Forkd__ServerMessage	*m = NULL;
+	int			 r;
+
+	r = client_recv(f, deadline, 1, &m);
+	if (r == -ETIMEDOUT) {
+		client_seterr(f, "no %s from forkd within %d ms", what,
+		    CLIENT_HANDSHAKE_MS);
+		return client_kill(f, r);
+	}
+	if (r < 0) {
+		if (r == -ECONNRESET)
+			client_seterr(f, "forkd closed the connection before "
+			    "sending %s", what);
+		return r;
+	}
+	if (m->body_case == FORKD__SERVER_MESSAGE__BODY_ERROR) {
+		r = client_server_error(f, m->error);
+		forkd__server_message__free_unpacked(m, NULL);
+		return r;
+	}
+	if (m->body_case != want || m->hello == NULL) {
+		client_seterr(f, "expected %s from forkd, got message type %d",
+		    what, (int)m->body_case);
+		forkd__server_message__free_unpacked(m, NULL);
+		return client_kill(f, -EBADMSG);
+	}
+	*ret = m;
+	return 0;
+}
+
+/* Mutual authentication and session key set-up (see proto/auth.h). */
+static int
+client_handshake(struct forkd *f, const unsigned char *key, size_t keylen,
+    int64_t deadline)
+{
+	Forkd__ServerMessage	*m = NULL;
+	Forkd__ClientMessage	 cm = FORKD__CLIENT_MESSAGE__INIT;
+	Forkd__Auth		 auth = FORKD__AUTH__INIT;
+	Forkd__AuthOk		*ok;
+	unsigned char		 sn[AUTH_NONCE_LEN], cn[AUTH_NONCE_LEN];
+	unsigned char		 proof[AUTH_PROOF_LEN];
+	int			 r;
+
+	r = client_hs_recv(f, deadline, FORKD__SERVER_MESSAGE__BODY_HELLO,
+	    "hello", &m);
+	if (r < 0)
+		return r;
+	if (m->hello->version != WIRE_VERSION) {
+		client_seterr(f, "forkd speaks protocol version %u, libforkd "
+		    "speaks %d", (unsigned)m->hello->version, WIRE_VERSION);
+		r = client_kill(f, -EPROTONOSUPPORT);
+		goto out;
+	}
+	if (m->hello->server_nonce.len != AUTH_NONCE_LEN ||
+	    m->hello->server_nonce.data == NULL) {
+		client_seterr(f, "hello from forkd has a bad nonce");
+		r = client_kill(f, -EBADMSG);
+		goto out;
+	}
+	memcpy(sn, m->hello->server_nonce.data, AUTH_NONCE_LEN);
+	f->f_max_frame = m->hello->max_frame;
+	if (f->f_max_frame == 0)
+		f->f_max_frame = WIRE_FRAME_DEFAULT_MAX;
+	if (f->f_max_frame > WIRE_FRAME_HARD_MAX)
+		f->f_max_frame = WIRE_FRAME_HARD_MAX;
+	if (f->f_max_frame < CLIENT_MIN_FRAME) {
+		client_seterr(f, "forkd announces an unusable frame limit of "
+		    "%zu bytes", f->f_max_frame);
+		r = client_kill(f, -EPROTO);
+		goto out;
+	}
+	forkd__server_message__free_unpacked(m, NULL);
+	m = NULL;
+
+	auth_nonce(cn);
+	auth_proof(key, keylen, AUTH_ROLE_CLIENT, sn, cn, proof);
+	auth.version = WIRE_VERSION;
+	auth.client_nonce.data = cn;
+	auth.client_nonce.len = sizeof cn;
+	auth.proof.data = proof;
+	auth.proof.len = sizeof proof;
+	cm.body_case = FORKD__CLIENT_MESSAGE__BODY_AUTH;
+	cm.auth = &auth;
+	r = client_send(f, &cm.base, 1, NULL, 0);
+	sodium_memzero(proof, sizeof proof);
+	if (r < 0) {
+		client_kill(f, r);
+		goto out;
+	}
+
+	r = client_hs_recv(f, deadline, FORKD__SERVER_MESSAGE__BODY_AUTH_OK,
+	    "authentication reply", &m);
+	if (r < 0) {
+		if (r == -EKEYREJECTED && f->f_errmsg[0] == '\0')
+			client_seterr(f, "forkd rejected the key");
+		goto out;
+	}
+	ok = m->auth_ok;
+	if (auth_proof_verify(key, keylen, AUTH_ROLE_SERVER, sn, cn,
+	    ok->proof.data, ok->proof.len) != 0) {
+		client_seterr(f, "the server failed to prove that it holds "
+		    "the key (not the forkd you meant?)");
+		r = client_kill(f, -EKEYREJECTED);
+		goto out;
+	}
+
+	f->f_sk = sodium_malloc(WIRE_KEY_LEN);
+	if (f->f_sk == NULL) {
+		client_seterr(f, "out of secure memory");
+		r = client_kill(f, -ENOMEM);
+		goto out;
+	}
+	auth_session_key(key, keylen, sn, cn, f->f_sk);
+	sodium_mprotect_readonly(f->f_sk);
+	wire_mac_init(&f->f_mac, f->f_sk, 0);
+	r = 0;
+out:
+	if (m != NULL)
+		forkd__server_message__free_unpacked(m, NULL);
+	return r;
+}
+
+/* Set the socket's send timeout. */
+static int
+client_sndtimeo(int fd, int64_t ms)
+{
+	struct timeval	tv;
+
+	if (ms < 1)
+		ms = 1;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+		return -errno;
+	return 0;
+}
+
+/* The environment variable's value, unless unset, empty or the process is
+ * privileged (a setuid caller must not let its user pick a key file). */
+static const char *
+client_getenv(const char *name, const char *dflt)
+{
+	const char	*v = secure_getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : dflt;
+}
+
+/* Allocate a handle. */
+static struct forkd *
+client_new(void)
+{
+	struct forkd	*f;
+
+	f = calloc(1, sizeof *f);
+	if (f == NULL)
+		return NULL;
+	f->f_fd = -1;
+	f->f_next_id = 1;
+	f->f_max_frame = WIRE_FRAME_DEFAULT_MAX;
+	f->f_rbuf = malloc(CLIENT_RBUF_LEN);
+	if (f->f_rbuf == NULL) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+/* Connect and authenticate with a key in memory. */
+FORKD_API int
+forkd_connect_key(struct forkd **ret, const char *socket_path,
+    const void *key, size_t keylen)
+{
+	struct sockaddr_un	 sun;
+	struct forkd		*f;
+	int64_t			 deadline;
+	int			 r;
+
+	if (ret == NULL || key == NULL || keylen < AUTH_KEY_MIN ||
+	    keylen > AUTH_KEY_MAX)
+		return -EINVAL;
+	if (sodium_init() < 0)
+		return -EIO;
+	if (socket_path == NULL)
+		socket_path = client_getenv(FORKD_ENV_SOCKET,
+		    FORKD_DEFAULT_SOCKET);
+	if (socket_path[0] == '\0')
+		return -EINVAL;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(socket_path) >= sizeof sun.sun_path)
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, socket_path, strlen(socket_path));
+
+	deadline = client_deadline(CLIENT_HANDSHAKE_MS);
+	f = client_new();
+	if (f == NULL)
+		return -ENOMEM;
+	f->f_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (f->f_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* A full listen backlog blocks connect() up to SO_SNDTIMEO. */
+	r = client_sndtimeo(f->f_fd, CLIENT_HANDSHAKE_MS);
+	if (r < 0)
+		goto fail;
+	do {
+		r = connect(f->f_fd, (struct sockaddr *)&sun, sizeof sun);
+	} while (r != 0 && errno == EINTR);
+	if (r != 0) {
+		r = -errno;
+		if (r == -EAGAIN || r == -EINPROGRESS)
+			r = -ETIMEDOUT;
+		goto fail;
+	}
+	r = client_handshake(f, key, keylen, deadline);
+	if (r < 0)
+		goto fail;
+	r = client_sndtimeo(f->f_fd, CLIENT_REQUEST_MS);
+	if (r < 0)
+		goto fail;
+	f->f_errmsg[0] = '\0';
+	*ret = f;
+	return 0;
+fail:
+	forkd_close(f);
+	return r;
+}
+
+/* Connect and authenticate with a key file. */
+FORKD_API int
+forkd_connect(struct forkd **ret, const char *socket_path,
+    const char *key_file)
+{
+	unsigned char	*key = NULL;
+	size_t		 keylen = 0;
+	char		 errbuf[FORKD_ERRMSG_MAX];
+	int		 r;
+
+	if (ret == NULL)
+		return -EINVAL;
+	if (sodium_init() < 0)
+		return -EIO;
+	if (key_file == NULL)
+		key_file = client_getenv(FORKD_ENV_KEY_FILE,
+		    FORKD_DEFAULT_KEY_FILE);
+	/* The daemon checks its key's owner; a client only reads it. */
+	r = auth_key_load(key_file, 0, &key, &keylen, errbuf, sizeof errbuf);
+	if (r < 0)
+		return r;
+	r = forkd_connect_key(ret, socket_path, key, keylen);
+	auth_key_free(key, keylen);
+	return r;
+}
+
+/* Close the connection and free the handle. */
+FORKD_API void
+forkd_close(struct forkd *f)
+{
+	if (f == NULL)
+		return;
+	if (f->f_fd >= 0)
+		close(f->f_fd);
+	if (f->f_sk != NULL)
+		sodium_free(f->f_sk);
+	free(f->f_rbuf);
+	free(f->f_evq);
+	free(f);
+}
+
+/* The connection's socket. */
+FORKD_API int
+forkd_fd(const struct forkd *f)
+{
+	if (f == NULL)
+		return -EINVAL;
+	return f->f_fd;
+}
+
+/* Detail of the last failure on this handle. */
+FORKD_API const char *
+forkd_errmsg(const struct forkd *f)
+{
+	if (f == NULL)
+		return "";
+	return f->f_errmsg;
+}
+
+/* Describe an error code. */
+FORKD_API const char *
+forkd_strerror(int err)
+{
+	if (err > 0)
+		err = -err;
+	switch (err) {
+	case 0:
+		return "success";
+	case -EKEYREJECTED:
+		return "authentication failed (wrong key?)";
+	case -EPROTO:
+		return "protocol error";
+	case -EPROTONOSUPPORT:
+		return "forkd speaks an unsupported protocol version";
+	case -EBADMSG:
+		return "malformed message from forkd";
+	case -EMSGSIZE:
+		return "message too large";
+	case -ECONNRESET:
+		return "connection closed by forkd";
+	case -ECONNREFUSED:
+		return "connection refused";
+	case -ETIMEDOUT:
+		return "timed out";
+	case -EUSERS:
+		return "forkd has too many connections";
+	case -ESRCH:
+		return "no such child";
+	case -ENAMETOOLONG:
+		return "name too long";
+	default:
+		return strerror(-err);
+	}
+}
+
+/* Defaults: inherit nothing, /dev/null for stdio. */
+FORKD_API void
+forkd_spawn_opts_init(struct forkd_spawn_opts *o)
+{
+	if (o == NULL)
+		return;
+	memset(o, 0, sizeof *o);
+	o->stdin_fd = -1;
+	o->stdout_fd = -1;
+	o->stderr_fd = -1;
+}
+
+/* Count a NULL-terminated string vector, checking the limits. */
+static int
+client_count_strv(struct forkd *f, const char *const *v, size_t max,
+    const char *what, int need_eq, size_t *ret_n)
+{
+	size_t	n = 0;
+
+	if (v == NULL) {
+		*ret_n = 0;
+		return 0;
+	}
+	for (; v[n] != NULL; n++) {
+		if (n >= max) {
+			client_seterr(f, "%s has more than %zu entries", what,
+			    max);
+			return -E2BIG;
+		}
+		if (strlen(v[n]) > LIMIT_STRING_MAX) {
+			client_seterr(f, "%s[%zu] is longer than %d bytes",
+			    what, n, LIMIT_STRING_MAX);
+			return -E2BIG;
+		}
+		if (need_eq && (v[n][0] == '=' || strchr(v[n], '=') == NULL)) {
+			client_seterr(f, "%s[%zu] is not KEY=VALUE", what, n);
+			return -EINVAL;
+		}
+	}
+	*ret_n = n;
+	return 0;
+}
+
+/* Start a child. */
+FORKD_API int
+forkd_spawn(struct forkd *f, const struct forkd_spawn_opts *o,
+    pid_t *ret_pid, char *ret_name, size_t namelen)
+{
+	Forkd__Request		 req = FORKD__REQUEST__INIT;
+	Forkd__SpawnRequest	 sp = FORKD__SPAWN_REQUEST__INIT;
+	Forkd__ServerMessage	*m = NULL;
+	Forkd__SpawnReply	*rep;
+	const int		 stdfds[3] = {
+	    o != NULL ? o->stdin_fd : -1,
+	    o != NULL ? o->stdout_fd : -1,
+	    o != NULL ? o->stderr_fd : -1 };
+	int			 fds[3];
+	uint32_t		 targets[3];
+	size_t			 nfds = 0, n;
+	int			 r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if (o == NULL || o->target == NULL || o->target[0] == '\0') {
+		client_seterr(f, "no target given");
+		return -EINVAL;
+	}
+	if (strlen(o->target) > FORKD_TARGET_MAX) {
+		client_seterr(f, "target is longer than %d bytes",
+		    FORKD_TARGET_MAX);
+		return -ENAMETOOLONG;
+	}
+	if (o->name != NULL && strlen(o->name) > FORKD_NAME_MAX) {
+		client_seterr(f, "name \"%.32s...\" is longer than %d bytes",
+		    o->name, FORKD_NAME_MAX);
+		return -ENAMETOOLONG;
+	}
+	if (o->cwd != NULL && strlen(o->cwd) > LIMIT_STRING_MAX) {
+		client_seterr(f, "cwd is longer than %d bytes",
+		    LIMIT_STRING_MAX);
+		return -ENAMETOOLONG;
+	}
+	if ((r = client_count_strv(f, o->argv, LIMIT_ARGV_MAX, "argv", 0,
+	    &n)) < 0)
+		return r;
+	sp.n_argv = n;
+	sp.argv = (char **)o->argv;
+	if ((r = client_count_strv(f, o->env, LIMIT_ENV_MAX, "env", 1,
+	    &n)) < 0)
+		return r;
+	sp.n_env = n;
+	sp.env = (char **)o->env;
+	sp.target = (char *)o->target;
+	sp.env_replace = o->env_replace != 0;
+	if (o->cwd != NULL)
+		sp.cwd = (char *)o->cwd;
+	if (o->name != NULL)
+		sp.name = (char *)o->name;
+	sp.daemon = o->daemon != 0;
+	for (int i = 0; i < 3; i++) {
+		if (stdfds[i] < 0)
+			continue;
+		fds[nfds] = stdfds[i];
+		targets[nfds] = (uint32_t)i;
+		nfds++;
+	}
+	sp.n_fd_targets = nfds;
+	sp.fd_targets = targets;
+	req.body_case = FORKD__REQUEST__BODY_SPAWN;
+	req.spawn = &sp;
+
+	r = client_call(f, &req, fds, nfds, CLIENT_REQUEST_MS,
+	    FORKD__RESPONSE__BODY_SPAWN, &m);
+	if (r < 0)
+		return r;
+	rep = m->response->spawn;
+	if (rep == NULL || rep->pid <= 0 || rep->name == NULL ||
+	    strlen(rep->name) > FORKD_NAME_MAX) {
+		client_seterr(f, "malformed spawn reply from forkd");
+		forkd__server_message__free_unpacked(m, NULL);
+		return client_kill(f, -EBADMSG);
+	}
+	if (ret_pid != NULL)
+		*ret_pid = rep->pid;
+	if (ret_name != NULL)
+		client_strcpy(ret_name, namelen, rep->name);
+	forkd__server_message__free_unpacked(m, NULL);
+	return 0;
+}
+
+/* Check a child reference (pid, or name when pid is 0) and fill ref. */
+static int
+client_childref(struct forkd *f, pid_t pid, const char *name,
+    Forkd__ChildRef *ref)
+{
+	forkd__child_ref__init(ref);
+	if (pid < 0 || (pid > 0 && name != NULL) ||
+	    (pid == 0 && (name == NULL || name[0] == '\0'))) {
+		client_seterr(f, "give a child's pid or its name");
+		return -EINVAL;
+	}
+	if (name != NULL && strlen(name) > FORKD_NAME_MAX) {
+		client_seterr(f, "name is longer than %d bytes",
+		    FORKD_NAME_MAX);
+		return -EINVAL;
+	}
+	ref->pid = pid;
+	if (name != NULL)
+		ref->name = (char *)name;
+	return 0;
+}
+
+/* Send a signal to a child. */
+FORKD_API int
+forkd_signal(struct forkd *f, pid_t pid, const char *name, int sig)
+{
+	Forkd__Request		 req = FORKD__REQUEST__INIT;
+	Forkd__SignalRequest	 sr = FORKD__SIGNAL_REQUEST__INIT;
+	Forkd__ChildRef		 ref;
+	Forkd__ServerMessage	*m = NULL;
+	int			 r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if ((r = client_childref(f, pid, name, &ref)) < 0)
+		return r;
+	if (sig < 0 || sig >= NSIG) {
+		client_seterr(f, "invalid signal number %d", sig);
+		return -EINVAL;
+	}
+	sr.child = &ref;
+	sr.signal = sig;
+	req.body_case = FORKD__REQUEST__BODY_SIGNAL;
+	req.signal = &sr;
+	r = client_call(f, &req, NULL, 0, CLIENT_REQUEST_MS,
+	    FORKD__RESPONSE__BODY__NOT_SET, &m);
+	if (r < 0)
+		return r;
+	forkd__server_message__free_unpacked(m, NULL);
+	return 0;
+}
+
+/* SIGTERM a child by pid. */
+FORKD_API int
+forkd_terminate(struct forkd *f, pid_t pid)
+{
+	return forkd_signal(f, pid, NULL, SIGTERM);
+}
+
+/* SIGKILL a child by pid. */
+FORKD_API int
+forkd_kill(struct forkd *f, pid_t pid)
+{
+	return forkd_signal(f, pid, NULL, SIGKILL);
+}
+
+/* Send a wait request for refs and convert the reply. */
+static int
+client_wait(struct forkd *f, Forkd__ChildRef **refs, size_t n,
+    int timeout_ms, struct forkd_exit *ret)
+{
+	Forkd__Request		 req = FORKD__REQUEST__INIT;
+	Forkd__WaitRequest	 wr = FORKD__WAIT_REQUEST__INIT;
+	Forkd__ServerMessage	*m = NULL;
+	struct forkd_exit	 ex;
+	int64_t			 client_ms;
+	int			 r;
+
+	if (timeout_ms < 0)
+		timeout_ms = FORKD_INFINITE;
+	wr.n_children = n;
+	wr.children = refs;
+	wr.timeout_ms = timeout_ms;
+	req.body_case = FORKD__REQUEST__BODY_WAIT;
+	req.wait = &wr;
+	/* The daemon times the wait; give its -ETIMEDOUT time to arrive. */
+	client_ms = timeout_ms < 0 ? -1 :
+	    (int64_t)timeout_ms + CLIENT_WAIT_MARGIN_MS;
+	r = client_call(f, &req, NULL, 0, client_ms,
+	    FORKD__RESPONSE__BODY_WAIT, &m);
+	if (r < 0)
+		return r;
+	if (m->response->wait == NULL ||
+	    client_exit_from(m->response->wait->exit, &ex) != 0) {
+		client_seterr(f, "malformed wait reply from forkd");
+		forkd__server_message__free_unpacked(m, NULL);
+		return client_kill(f, -EBADMSG);
+	}
+	forkd__server_message__free_unpacked(m, NULL);
+	if (ret != NULL)
+		*ret = ex;
+	return 0;
+}
+
+/* Wait for one child by pid or name. */
+FORKD_API int
+forkd_wait(struct forkd *f, pid_t pid, const char *name, int timeout_ms,
+    struct forkd_exit *ret)
+{
+	Forkd__ChildRef	 ref, *refs[1];
+	int		 r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if ((r = client_childref(f, pid, name, &ref)) < 0)
+		return r;
+	refs[0] = &ref;
+	return client_wait(f, refs, 1, timeout_ms, ret);
+}
+
+/* Wait for the first of n children to end. */
+FORKD_API int
+forkd_wait_any(struct forkd *f, const pid_t *pids, size_t n, int timeout_ms,
+    struct forkd_exit *ret)
+{
+	Forkd__ChildRef	 refv[LIMIT_WAIT_MAX], *refs[LIMIT_WAIT_MAX];
+	int		 r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if (pids == NULL || n == 0 || n > LIMIT_WAIT_MAX) {
+		client_seterr(f, "wait for 1 to %d children", LIMIT_WAIT_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (pids[i] <= 0) {
+			client_seterr(f, "invalid pid %ld", (long)pids[i]);
+			return -EINVAL;
+		}
+		forkd__child_ref__init(&refv[i]);
+		refv[i].pid = pids[i];
+		refs[i] = &refv[i];
+	}
+	return client_wait(f, refs, n, timeout_ms, ret);
+}
+
+/* List live children. */
+FORKD_API int
+forkd_list(struct forkd *f, struct forkd_child **ret, size_t *ret_n)
+{
+	Forkd__Request		 req = FORKD__REQUEST__INIT;
+	Forkd__ListRequest	 lr = FORKD__LIST_REQUEST__INIT;
+	Forkd__ServerMessage	*m = NULL;
+	Forkd__ListReply	*rep;
+	struct forkd_child	*v;
+	size_t			 n;
+	int			 r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if (ret == NULL || ret_n == NULL)
+		return -EINVAL;
+	req.body_case = FORKD__REQUEST__BODY_LIST;
+	req.list = &lr;
+	r = client_call(f, &req, NULL, 0, CLIENT_REQUEST_MS,
+	    FORKD__RESPONSE__BODY_LIST, &m);
+	if (r < 0)
+		return r;
+	rep = m->response->list;
+	n = rep != NULL ? rep->n_children : 0;
+	if (n > CLIENT_LIST_MAX) {
+		client_seterr(f, "forkd listed %zu children, more than %d", n,
+		    CLIENT_LIST_MAX);
+		r = client_kill(f, -EBADMSG);
+		goto out;
+	}
+	v = calloc(n > 0 ? n : 1, sizeof *v);
+	if (v == NULL) {
+		client_seterr(f, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const Forkd__ChildInfo *ci = rep->children[i];
+
+		if (ci == NULL || ci->pid <= 0 || ci->name == NULL ||
+		    ci->target == NULL || strlen(ci->name) > FORKD_NAME_MAX ||
+		    strlen(ci->target) > FORKD_TARGET_MAX) {
+			free(v);
+			client_seterr(f, "malformed child list from forkd");
+			r = client_kill(f, -EBADMSG);
+			goto out;
+		}
+		v[i].pid = ci->pid;
+		client_strcpy(v[i].name, sizeof v[i].name, ci->name);
+		client_strcpy(v[i].target, sizeof v[i].target, ci->target);
+		v[i].daemon = ci->daemon != 0;
+		v[i].owner_uid = ci->owner_uid;
+		v[i].started_unix_ms = ci->started_unix_ms;
+		v[i].owned = ci->owned_by_me != 0;
+	}
+	*ret = v;
+	*ret_n = n;
+	r = 0;
+out:
+	forkd__server_message__free_unpacked(m, NULL);
+	return r;
+}
+
+/* Free a status from forkd_status(). */
+FORKD_API void
+forkd_status_free(struct forkd_status *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->n_modules && st->modules != NULL; i++) {
+		struct forkd_module_desc *md = &st->modules[i];
+
+		free(md->name);
+		free(md->path);
+		free(md->description);
+		for (size_t j = 0; j < md->n_entries && md->entries != NULL;
+		    j++)
+			free(md->entries[j]);
+		free(md->entries);
+	}
+	free(st->modules);
+	free(st);
+}
+
+/* Copy one ModuleInfo; 0 or -ENOMEM (md is then freeable). */
+static int
+client_module_from(const Forkd__ModuleInfo *mi, struct forkd_module_desc *md)
+{
+	md->name = strdup(mi->name != NULL ? mi->name : "");
+	md->path = strdup(mi->path != NULL ? mi->path : "");
+	md->description = strdup(mi->description != NULL ?
+	    mi->description : "");
+	if (md->name == NULL || md->path == NULL || md->description == NULL)
+		return -ENOMEM;
+	if (mi->n_entries == 0)
+		return 0;
+	md->entries = calloc(mi->n_entries, sizeof *md->entries);
+	if (md->entries == NULL)
+		return -ENOMEM;
+	for (size_t j = 0; j < mi->n_entries; j++) {
+		md->entries[j] = strdup(mi->entries[j] != NULL ?
+		    mi->entries[j] : "");
+		if (md->entries[j] == NULL)
+			return -ENOMEM;
+		md->n_entries = j + 1;
+	}
+	return 0;
+}
+
+/* Daemon status. */
+FORKD_API int
+forkd_status(struct forkd *f, struct forkd_status **ret)
+{
+	Forkd__Request		 req = FORKD__REQUEST__INIT;
+	Forkd__StatusRequest	 sr = FORKD__STATUS_REQUEST__INIT;
+	Forkd__ServerMessage	*m = NULL;
+	Forkd__StatusReply	*rep;
+	struct forkd_status	*st = NULL;
+	int			 r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if (ret == NULL)
+		return -EINVAL;
+	req.body_case = FORKD__REQUEST__BODY_STATUS;
+	req.status = &sr;
+	r = client_call(f, &req, NULL, 0, CLIENT_REQUEST_MS,
+	    FORKD__RESPONSE__BODY_STATUS, &m);
+	if (r < 0)
+		return r;
+	rep = m->response->status;
+	if (rep == NULL || rep->pid <= 0) {
+		client_seterr(f, "malformed status reply from forkd");
+		r = client_kill(f, -EBADMSG);
+		goto out;
+	}
+	for (size_t i = 0; i < rep->n_modules; i++) {
+		if (rep->modules[i] == NULL) {
+			client_seterr(f, "malformed status reply from forkd");
+			r = client_kill(f, -EBADMSG);
+			goto out;
+		}
+	}
+	r = -ENOMEM;
+	st = calloc(1, sizeof *st);
+	if (st == NULL)
+		goto nomem;
+	client_strcpy(st->version, sizeof st->version, rep->version);
+	st->pid = rep->pid;
+	st->uptime_ms = rep->uptime_ms;
+	st->children = rep->children;
+	st->connections = rep->connections;
+	st->spawned_total = rep->spawned_total;
+	st->spawn_failures = rep->spawn_failures;
+	st->exited_total = rep->exited_total;
+	st->auth_failures = rep->auth_failures;
+	st->protocol_errors = rep->protocol_errors;
+	if (rep->n_modules > 0) {
+		st->modules = calloc(rep->n_modules, sizeof *st->modules);
+		if (st->modules == NULL)
+			goto nomem;
+	}
+	for (size_t i = 0; i < rep->n_modules; i++) {
+		st->n_modules = i + 1;
+		if (client_module_from(rep->modules[i], &st->modules[i]) != 0)
+			goto nomem;
+	}
+	*ret = st;
+	st = NULL;
+	r = 0;
+	goto out;
+nomem:
+	client_seterr(f, "out of memory");
+out:
+	forkd_status_free(st);
+	forkd__server_message__free_unpacked(m, NULL);
+	return r;
+}
+
+/* Round trip to the daemon. */
+FORKD_API int
+forkd_ping(struct forkd *f)
+{
+	Forkd__Request		 req = FORKD__REQUEST__INIT;
+	Forkd__PingRequest	 pr = FORKD__PING_REQUEST__INIT;
+	Forkd__ServerMessage	*m = NULL;
+	int			 r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	req.body_case = FORKD__REQUEST__BODY_PING;
+	req.ping = &pr;
+	r = client_call(f, &req, NULL, 0, CLIENT_REQUEST_MS,
+	    FORKD__RESPONSE__BODY_PING, &m);
+	if (r < 0)
+		return r;
+	forkd__server_message__free_unpacked(m, NULL);
+	return 0;
+}
+
+/* Read frames until deadline (0: only those ready now) or, when stop is
+ * set, until an exit event has been queued. Returns events queued. */
+static int
+client_pump(struct forkd *f, int64_t deadline, int stop)
+{
+	Forkd__ServerMessage	*m = NULL, *resp = NULL;
+	int			 r, queued = 0;
+
+	for (;;) {
+		r = client_recv(f, queued > 0 && stop ? 0 : deadline, 0, &m);
+		if (r == -ETIMEDOUT)
+			return queued;
+		if (r < 0)
+			return r;
+		r = client_dispatch(f, m, 0, &resp);
+		if (r < 0)
+			return r;
+		queued += r;
+	}
+}
+
+/* Read every frame available now and queue exit events. */
+FORKD_API int
+forkd_process(struct forkd *f)
+{
+	int	r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	return client_pump(f, 0, 0);
+}
+
+/* Take the oldest queued exit event. */
+FORKD_API int
+forkd_next_exit(struct forkd *f, struct forkd_exit *ret)
+{
+	if (f == NULL)
+		return -EINVAL;
+	if (client_evq_pop(f, ret) == 0)
+		return 0;
+	return f->f_dead != 0 ? -ECONNRESET : -EAGAIN;
+}
+
+/* Block up to timeout_ms for the next exit event. */
+FORKD_API int
+forkd_wait_exit_event(struct forkd *f, int timeout_ms,
+    struct forkd_exit *ret)
+{
+	int64_t	deadline;
+	int	r;
+
+	if (f == NULL)
+		return -EINVAL;
+	if (client_evq_pop(f, ret) == 0)
+		return 0;
+	if ((r = client_begin(f)) < 0)
+		return r;
+	deadline = client_deadline(timeout_ms);
+	r = client_pump(f, deadline, 1);
+	if (r < 0)
+		return r;
+	if (client_evq_pop(f, ret) == 0)
+		return 0;
+	client_seterr(f, "no exit event within %d ms", timeout_ms);
+	return -ETIMEDOUT;
+}

@@ -1,0 +1,206 @@
+/* cmd-wait.c: forkctl wait: wait for children to end. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forkctl.h"
+
+/* forkd_wait_any() takes at most this many children (LIMIT_WAIT_MAX). */
+#define CMD_WAIT_ANY_MAX	64
+
+static const struct option cmd_wait_longopts[] = {
+	{ "timeout",	required_argument,	NULL,	't' },
+	{ "any",	no_argument,		NULL,	'a' },
+	{ NULL,		0,			NULL,	0 }
+};
+
+/* Report one ended child. */
+static void
+cmd_wait_report(struct forkctl *fc, struct json *j,
+    const struct forkd_exit *ex)
+{
+	if (fc->fc_json) {
+		json_exit(j, ex);
+		return;
+	}
+	printf("%ld ", (long)ex->pid);
+	forkctl_puts_safe(ex->name, stdout);
+	printf(" %d\n", ex->exitcode);
+	fflush(stdout);
+}
+
+/* Milliseconds left until deadline (-1: none). */
+static int
+cmd_wait_left(int64_t deadline)
+{
+	int64_t	left;
+
+	if (deadline < 0)
+		return FORKD_INFINITE;
+	left = deadline - forkctl_now_ms(0);
+	return left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* Wait for every child in turn. */
+static int
+cmd_wait_all(struct forkctl *fc, struct args *a, struct json *j,
+    int64_t deadline)
+{
+	struct forkd_exit	 ex;
+	const char		*name;
+	pid_t			 pid;
+	int			 r, status = FORKCTL_EXIT_OK;
+
+	for (int i = 0; i < a->a_argc; i++) {
+		forkctl_parse_child(a->a_argv[i], &pid, &name);
+		r = forkd_wait(fc->fc_conn, pid, name, cmd_wait_left(deadline),
+		    &ex);
+		if (r == 0) {
+			cmd_wait_report(fc, j, &ex);
+			continue;
+		}
+		forkctl_error(fc, r, "wait %s", a->a_argv[i]);
+		if (r == -ETIMEDOUT)
+			return FORKCTL_EXIT_TIMEOUT;
+		status = FORKCTL_EXIT_ERROR;
+		if (r == -ECONNRESET)
+			break;
+	}
+	return status;
+}
+
+/* Wait for the first of the children to end. Names are resolved to pids
+ * with a list; a name not listed may have ended already, which a wait with
+ * timeout 0 reports from forkd's exit history. */
+static int
+cmd_wait_any(struct forkctl *fc, struct args *a, struct json *j,
+    int64_t deadline)
+{
+	struct forkd_child	*v = NULL;
+	struct forkd_exit	 ex;
+	const char		*name;
+	pid_t			 pids[CMD_WAIT_ANY_MAX];
+	size_t			 n = 0;
+	int			 r, status = FORKCTL_EXIT_OK;
+
+	for (int i = 0; i < a->a_argc; i++) {
+		forkctl_parse_child(a->a_argv[i], &pids[i], &name);
+		if (name == NULL)
+			continue;
+		if (v == NULL && (r = forkd_list(fc->fc_conn, &v, &n)) < 0)
+			return forkctl_error(fc, r, "wait: list children");
+		pids[i] = 0;
+		for (size_t k = 0; k < n && pids[i] == 0; k++) {
+			if (strcmp(v[k].name, name) == 0)
+				pids[i] = v[k].pid;
+		}
+		if (pids[i] != 0)
+			continue;
+		r = forkd_wait(fc->fc_conn, 0, name, 0, &ex);
+		if (r == 0) {
+			cmd_wait_report(fc, j, &ex);
+			goto out;
+		}
+		status = forkctl_error(fc, r, "wait %s", name);
+		goto out;
+	}
+	r = forkd_wait_any(fc->fc_conn, pids, (size_t)a->a_argc,
+	    cmd_wait_left(deadline), &ex);
+	if (r == 0)
+		cmd_wait_report(fc, j, &ex);
+	else {
+		forkctl_error(fc, r, "wait");
+		status = r == -ETIMEDOUT ? FORKCTL_EXIT_TIMEOUT :
+		    FORKCTL_EXIT_ERROR;
+	}
+out:
+	free(v);
+	return status;
+}
+
+/* forkctl wait [--timeout S] [--any] PID|NAME... */
+static int
+cmd_wait_exec(struct forkctl *fc, struct args *a)
+{
+	const char	*tspec = args_get(a, 't'), *name;
+	struct json	 j;
+	int64_t		 deadline = -1;
+	double		 secs;
+	char		*end;
+	pid_t		 pid;
+	int		 status;
+
+	if (tspec != NULL) {
+		errno = 0;
+		secs = strtod(tspec, &end);
+		if (errno != 0 || end == tspec || *end != '\0' ||
+		    !isfinite(secs) || secs < 0 || secs > INT_MAX / 1000)
+			return forkctl_usage_error(fc->fc_cmd,
+			    "bad timeout '%s' (seconds, e.g. 5 or 0.5)", tspec);
+		deadline = forkctl_now_ms(0) + (int64_t)(secs * 1000 + 0.5);
+	}
+	for (int i = 0; i < a->a_argc; i++) {
+		if (forkctl_parse_child(a->a_argv[i], &pid, &name) < 0)
+			return forkctl_usage_error(fc->fc_cmd,
+			    "'%s' is neither a pid nor a child name",
+			    a->a_argv[i]);
+	}
+	if (args_has(a, 'a') && a->a_argc > CMD_WAIT_ANY_MAX)
+		return forkctl_usage_error(fc->fc_cmd, "--any takes at most "
+		    "%d children", CMD_WAIT_ANY_MAX);
+
+	if ((status = forkctl_connect(fc)) != 0)
+		return status;
+	if (fc->fc_json) {
+		json_init(&j, stdout);
+		json_arr_begin(&j);
+	}
+	if (args_has(a, 'a'))
+		status = cmd_wait_any(fc, a, &j, deadline);
+	else
+		status = cmd_wait_all(fc, a, &j, deadline);
+	if (fc->fc_json) {
+		json_arr_end(&j);
+		json_finish(&j);
+	}
+	return status;
+}
+
+const struct forkctl_cmd cmd_wait_entry = {
+	.name = "wait",
+	.usage = "[-t|--timeout SECONDS] [-a|--any] PID|NAME...",
+	.lower = 1,
+	.upper = -1,
+	.shortopts = "t:a",
+	.longopts = cmd_wait_longopts,
+	.summary = "Wait for children to end",
+	.help =
+"Wait until each child, given by pid (all digits) or by name, has ended,\n"
+"and print \"PID NAME EXITCODE\" for each as it ends. EXITCODE is the\n"
+"child's exit status, or -N if signal N killed it. A child that ended\n"
+"before the wait started is still reported while forkd remembers it (its\n"
+"last 1024 exits). Any child may be waited for, not only those this\n"
+"forkctl spawned; a user other than root only for its own uid's.\n"
+"\n"
+"The exit status is 0 when every child was reported (whatever their exit\n"
+"codes), 124 when the timeout ran out first, and 1 if a child is unknown\n"
+"or another error happened.\n"
+"\n"
+"Options:\n"
+"  -t, --timeout SECONDS  Give up after SECONDS in all (fractions allowed;\n"
+"                         0 only checks). Default: no limit.\n"
+"  -a, --any              Return when the first of the children ends and\n"
+"                         report only that one (at most 64 children).\n"
+"\n"
+"With --json: an array of {pid, name, exitcode, signal, utime_us,\n"
+"stime_us, maxrss_kb} objects, one per child that ended.\n"
+"\n"
+"Examples:\n"
+"  forkctl wait worker-1 worker-2\n"
+"  forkctl wait --timeout 2.5 12345 || echo \"still running\"\n"
+"  forkctl wait --any job-a job-b job-c\n",
+	.exec = cmd_wait_exec,
+};

@@ -1,0 +1,387 @@
+/* bench.c: the benchmark module.
+ *
+ * init "size_mb=N" maps N MiB of private anonymous memory in the daemon and
+ * touches every page, so each child starts with that much state shared
+ * copy-on-write. The entries are tiny on purpose: they measure spawn cost,
+ * copy-on-write cost and what a child sees (fds, env, cwd, stdio).
+ */
+#include <sys/mman.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "forkd_module.h"
+
+#define BENCH_SIZE_MB_MAX	65536UL		/* 64 GiB */
+#define BENCH_SLEEP_MAX		(86400.0 * 365)	/* a year */
+
+extern char	**environ;
+
+static unsigned char	*bench_state;
+static size_t		 bench_state_size;
+static unsigned long	 bench_size_mb;
+static size_t		 bench_page_size;
+
+/* Parse a decimal unsigned long; 0 or -EINVAL / -ERANGE. */
+static int
+bench_parse_ulong(const char *s, size_t len, unsigned long *ret)
+{
+	char		 buf[32];
+	char		*end;
+	unsigned long	 v;
+
+	if (len == 0 || len >= sizeof buf || s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (*end != '\0')
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* Map size_mb MiB of private memory and write to every page of it. */
+static int
+bench_alloc(unsigned long size_mb)
+{
+	void	*p;
+	size_t	 size, off;
+
+	bench_page_size = (size_t)sysconf(_SC_PAGESIZE);
+	if (size_mb == 0)
+		return 0;
+	if (size_mb > SIZE_MAX >> 20) {
+		fprintf(stderr, "bench: %lu MiB does not fit in the address "
+		    "space\n", size_mb);
+		return -ERANGE;
+	}
+	size = (size_t)size_mb << 20;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "bench: cannot map %lu MiB: %s\n", size_mb,
+		    strerror(errno));
+		return -ENOMEM;
+	}
+	/* A known pattern, so "state" gives the same checksum everywhere. */
+	for (off = 0; off < size; off += bench_page_size)
+		((unsigned char *)p)[off] = (unsigned char)(off / bench_page_size);
+	bench_state = p;
+	bench_state_size = size;
+	bench_size_mb = size_mb;
+	return 0;
+}
+
+/* Parse "key=value,..." options (only size_mb is known) and allocate. */
+static int
+bench_init(const char *opts)
+{
+	const char	*p, *end, *eq;
+	unsigned long	 size_mb = 0;
+	size_t		 keylen;
+	int		 r;
+
+	for (p = opts; p != NULL && *p != '\0'; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		if (end == p)
+			continue;
+		eq = memchr(p, '=', (size_t)(end - p));
+		keylen = eq != NULL ? (size_t)(eq - p) : (size_t)(end - p);
+		if (keylen != strlen("size_mb") ||
+		    strncmp(p, "size_mb", keylen) != 0) {
+			fprintf(stderr, "bench: unknown option '%.*s' "
+			    "(known: size_mb=N)\n", (int)keylen, p);
+			return -EINVAL;
+		}
+		if (eq == NULL) {
+			fprintf(stderr, "bench: size_mb needs a value "
+			    "(size_mb=N)\n");
+			return -EINVAL;
+		}
+		r = bench_parse_ulong(eq + 1, (size_t)(end - eq - 1), &size_mb);
+		if (r == 0 && size_mb > BENCH_SIZE_MB_MAX)
+			r = -ERANGE;
+		if (r != 0) {
+			fprintf(stderr, "bench: bad size_mb '%.*s': want an "
+			    "integer from 0 to %lu\n", (int)(end - eq - 1),
+			    eq + 1, BENCH_SIZE_MB_MAX);
+			return r;
+		}
+	}
+	if (bench_state != NULL) {
+		munmap(bench_state, bench_state_size);
+		bench_state = NULL;
+		bench_state_size = 0;
+		bench_size_mb = 0;
+	}
+	return bench_alloc(size_mb);
+}
+
+/* Flush stdout: exit code 0, or 1 if the output could not be written. */
+static int
+bench_flush(void)
+{
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* Do nothing: the baseline spawn cost. */
+static int
+bench_noop(int argc, char **argv)
+{
+	return 0;
+}
+
+/* Write one byte in each page of the state (the first MB MiB if given). */
+static int
+bench_touch(int argc, char **argv)
+{
+	unsigned long	 mb;
+	size_t		 size = bench_state_size, off;
+
+	if (argc > 2 || (argc == 2 &&
+	    bench_parse_ulong(argv[1], strlen(argv[1]), &mb) != 0)) {
+		fputs("usage: bench:touch [MB]\n", stderr);
+		return 2;
+	}
+	if (argc == 2 && mb < bench_size_mb)
+		size = (size_t)mb << 20;
+	for (off = 0; off < size; off += bench_page_size)
+		bench_state[off]++;
+	return 0;
+}
+
+/* Exit with the code given. */
+static int
+bench_exit(int argc, char **argv)
+{
+	unsigned long	code;
+
+	if (argc != 2 || bench_parse_ulong(argv[1], strlen(argv[1]),
+	    &code) != 0 || code > 255) {
+		fputs("usage: bench:exit CODE (0-255)\n", stderr);
+		return 2;
+	}
+	return (int)code;
+}
+
+/* Sleep for a (fractional) number of seconds. */
+static int
+bench_sleep(int argc, char **argv)
+{
+	struct timespec	 ts;
+	double		 s;
+	char		*end;
+
+	if (argc != 2)
+		goto usage;
+	errno = 0;
+	s = strtod(argv[1], &end);
+	if (end == argv[1] || *end != '\0' || errno != 0 || !isfinite(s) ||
+	    s < 0 || s > BENCH_SLEEP_MAX)
+		goto usage;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	if (ts.tv_nsec > 999999999)
+		ts.tv_nsec = 999999999;
+	while (nanosleep(&ts, &ts) == -1) {
+		if (errno != EINTR) {
+			perror("bench:sleep: nanosleep");
+			return 1;
+		}
+	}
+	return 0;
+usage:
+	fputs("usage: bench:sleep SECONDS (may be fractional)\n", stderr);
+	return 2;
+}
+
+/* Compare two ints for qsort(). */
+static int
+bench_cmp_int(const void *a, const void *b)
+{
+	int	x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Print the open fds, sorted, without the one used to list them. */
+static int
+bench_fds(int argc, char **argv)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		*fds = NULL, *nfds, self;
+	size_t		 n = 0, cap = 0, i;
+	char		*end;
+	long		 fd;
+	int		 ret = 1;
+
+	if (argc > 1) {
+		fputs("usage: bench:fds\n", stderr);
+		return 2;
+	}
+	if ((d = opendir("/proc/self/fd")) == NULL) {
+		perror("bench:fds: /proc/self/fd");
+		return 1;
+	}
+	self = dirfd(d);
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		fd = strtol(de->d_name, &end, 10);
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' ||
+		    *end != '\0' || fd == self)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nfds = realloc(fds, cap * sizeof *fds)) == NULL) {
+				perror("bench:fds");
+				goto out;
+			}
+			fds = nfds;
+		}
+		fds[n++] = (int)fd;
+	}
+	if (errno != 0) {
+		perror("bench:fds: readdir");
+		goto out;
+	}
+	qsort(fds, n, sizeof *fds, bench_cmp_int);
+	for (i = 0; i < n; i++)
+		printf("%d\n", fds[i]);
+	ret = bench_flush();
+out:
+	closedir(d);
+	free(fds);
+	return ret;
+}
+
+/* Print the environment, one variable per line. */
+static int
+bench_env(int argc, char **argv)
+{
+	char	**e;
+
+	if (argc > 1) {
+		fputs("usage: bench:env\n", stderr);
+		return 2;
+	}
+	for (e = environ; e != NULL && *e != NULL; e++)
+		puts(*e);
+	return bench_flush();
+}
+
+/* Print the working directory. */
+static int
+bench_cwd(int argc, char **argv)
+{
+	char	*cwd;
+
+	if (argc > 1) {
+		fputs("usage: bench:cwd\n", stderr);
+		return 2;
+	}
+	if ((cwd = getcwd(NULL, 0)) == NULL) {
+		perror("bench:cwd: getcwd");
+		return 1;
+	}
+	puts(cwd);
+	free(cwd);
+	return bench_flush();
+}
+
+/* Die by SIGSEGV. */
+static int
+bench_crash(int argc, char **argv)
+{
+	/* Default action, so a sanitizer's handler cannot turn it into exit 1. */
+	signal(SIGSEGV, SIG_DFL);
+	raise(SIGSEGV);
+	return 1;
+}
+
+/* Copy stdin to stdout until end of file. */
+static int
+bench_echo(int argc, char **argv)
+{
+	char	 buf[65536];
+	ssize_t	 n, w;
+	size_t	 off;
+
+	if (argc > 1) {
+		fputs("usage: bench:echo\n", stderr);
+		return 2;
+	}
+	for (;;) {
+		n = read(STDIN_FILENO, buf, sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			perror("bench:echo: read");
+			return 1;
+		}
+		if (n == 0)
+			return 0;
+		for (off = 0; off < (size_t)n; off += (size_t)w) {
+			w = write(STDOUT_FILENO, buf + off, (size_t)n - off);
+			if (w == -1 && errno == EINTR)
+				w = 0;
+			else if (w == -1) {
+				perror("bench:echo: write");
+				return 1;
+			}
+		}
+	}
+}
+
+/* Print size_mb and an FNV-1a checksum of the state's 64-bit words. */
+static int
+bench_show_state(int argc, char **argv)
+{
+	const uint64_t	*w = (const uint64_t *)bench_state;
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+	size_t		 i, n = bench_state_size / sizeof *w;
+
+	if (argc > 1) {
+		fputs("usage: bench:state\n", stderr);
+		return 2;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ w[i]) * 0x100000001b3ULL;
+	printf("size_mb=%lu checksum=%016llx\n", bench_size_mb,
+	    (unsigned long long)h);
+	return bench_flush();
+}
+
+static const struct forkd_module_entry bench_entries[] = {
+	{ "noop", bench_noop, "return 0 at once" },
+	{ "touch", bench_touch, "[MB]: write one byte per page of the state" },
+	{ "exit", bench_exit, "CODE: exit with CODE" },
+	{ "sleep", bench_sleep, "SECONDS: sleep, fractions allowed" },
+	{ "fds", bench_fds, "print the open fd numbers, sorted" },
+	{ "env", bench_env, "print the environment" },
+	{ "cwd", bench_cwd, "print the working directory" },
+	{ "crash", bench_crash, "die by SIGSEGV" },
+	{ "echo", bench_echo, "copy stdin to stdout" },
+	{ "state", bench_show_state, "print size_mb and a checksum of the state" },
+	{ NULL, NULL, NULL }
+};
+
+__attribute__((visibility("default")))
+const struct forkd_module forkd_module_info = {
+	.abi_version = FORKD_MODULE_ABI_VERSION,
+	.name = "bench",
+	.description = "benchmark entries over N MiB of copy-on-write state",
+	.init = bench_init,
+	.entries = bench_entries,
+};

@@ -1,0 +1,278 @@
+/* test_keys.c: authentication against a real forkd, and key file checks at
+ * start-up. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+
+static struct harness H;
+
+/* A wrong key is refused; the right one still works, and the failure is
+ * counted. */
+static void
+test_wrong_key(void **state)
+{
+	unsigned char		 wrong[32], right[64];
+	struct forkd		*f = NULL, *g;
+	struct forkd_status	*st = NULL;
+	uint64_t		 before;
+	int			 r, fd;
+
+	g = harness_connect(&H);
+	EXPECT_OK(g, forkd_status(g, &st));
+	before = st->auth_failures;
+	forkd_status_free(st);
+
+	assert_int_equal(getrandom(wrong, sizeof wrong, 0), sizeof wrong);
+	r = forkd_connect_key(&f, H.h_sock, wrong, sizeof wrong);
+	if (r != -EKEYREJECTED)
+		fail_msg("connect with a wrong key: %d (%s), expected "
+		    "-EKEYREJECTED", r, forkd_strerror(r));
+	/* A key that is the right one plus a byte is a different key. */
+	fd = open(H.h_key, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(read(fd, right, sizeof right), 32);
+	close(fd);
+	right[32] = 'x';
+	r = forkd_connect_key(&f, H.h_sock, right, 33);
+	if (r != -EKEYREJECTED)
+		fail_msg("connect with the key plus one byte: %d (%s), "
+		    "expected -EKEYREJECTED", r, forkd_strerror(r));
+	/* Several in a row do not disturb the daemon. */
+	for (int i = 0; i < 5; i++) {
+		wrong[0] = (unsigned char)i;
+		r = forkd_connect_key(&f, H.h_sock, wrong, sizeof wrong);
+		EXPECT_INT(r, -EKEYREJECTED, "connect with a wrong key");
+	}
+
+	/* The right key, from memory and from the file. */
+	EXPECT_OK(g, forkd_ping(g));
+	r = forkd_connect_key(&f, H.h_sock, right, 32);
+	if (r != 0)
+		fail_msg("connect with the right key in memory: %d (%s)", r,
+		    forkd_strerror(r));
+	EXPECT_OK(f, forkd_ping(f));
+	forkd_close(f);
+	f = harness_connect(&H);
+	EXPECT_OK(f, forkd_ping(f));
+
+	EXPECT_OK(f, forkd_status(f, &st));
+	if (st->auth_failures < before + 7)
+		fail_msg("auth_failures went from %llu to %llu after 7 wrong "
+		    "keys", (unsigned long long)before,
+		    (unsigned long long)st->auth_failures);
+	forkd_status_free(st);
+	forkd_close(f);
+	forkd_close(g);
+}
+
+/* Argument errors of the client library. */
+static void
+test_client_args(void **state)
+{
+	unsigned char	 k[31] = { 0 };
+	struct forkd	*f = NULL;
+	char		 missing[HARNESS_PATH_MAX + 16];
+
+	EXPECT_INT(forkd_connect_key(&f, H.h_sock, k, sizeof k), -EINVAL,
+	    "connect with a 31-byte key");
+	snprintf(missing, sizeof missing, "%s/no-such-key", H.h_dir);
+	EXPECT_INT(forkd_connect(&f, H.h_sock, missing), -ENOENT,
+	    "connect with a missing key file");
+	snprintf(missing, sizeof missing, "%s/no-such.sock", H.h_dir);
+	{
+		int r = forkd_connect(&f, missing, H.h_key);
+
+		if (r != -ENOENT && r != -ECONNREFUSED)
+			fail_msg("connect to a missing socket: %d (%s)", r,
+			    forkd_strerror(r));
+	}
+}
+
+/* Run a second forkd with key file key on another socket; return its
+ * status and output. */
+static int
+run_forkd_with_key(const char *key, const char *sock, char *out,
+    size_t outlen)
+{
+	char		pi[HARNESS_PATH_MAX + 16];
+	const char	*argv[] = { harness_forkd_bin(), "-s", sock, "-k", key,
+	    "-m", pi, NULL };
+
+	snprintf(pi, sizeof pi, "%s/pi.so", harness_module_dir());
+	return harness_run(argv, out, outlen, 10000);
+}
+
+/* A key file that is too open: forkd exits 1 naming the file. */
+static void
+test_key_too_open(void **state)
+{
+	char		key[HARNESS_PATH_MAX + 16], sock[HARNESS_PATH_MAX + 16];
+	char		out[4096];
+	unsigned char	buf[32];
+	int		fd, st;
+
+	snprintf(key, sizeof key, "%s/open-key", H.h_dir);
+	snprintf(sock, sizeof sock, "%s/second.sock", H.h_dir);
+	assert_int_equal(getrandom(buf, sizeof buf, 0), sizeof buf);
+	fd = open(key, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, sizeof buf), sizeof buf);
+	close(fd);
+
+	assert_int_equal(chmod(key, 0644), 0);
+	st = run_forkd_with_key(key, sock, out, sizeof out);
+	if (st == -1)
+		fail_msg("forkd with a 0644 key did not exit within 10 s; "
+		    "output: %s", out);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
+		fail_msg("forkd with a 0644 key: status %#x, expected exit 1; "
+		    "output: %s", st, out);
+	EXPECT_CONTAINS(out, key, "forkd's message for a 0644 key");
+	if (access(sock, F_OK) == 0)
+		fail_msg("forkd that refused to start left socket %s", sock);
+
+	assert_int_equal(chmod(key, 0660), 0);
+	st = run_forkd_with_key(key, sock, out, sizeof out);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 1)
+		fail_msg("forkd with a 0660 key: status %#x, expected exit 1; "
+		    "output: %s", st, out);
+	EXPECT_CONTAINS(out, key, "forkd's message for a 0660 key");
+
+	/* A short key. */
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_int_equal(truncate(key, 16), 0);
+	st = run_forkd_with_key(key, sock, out, sizeof out);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 1)
+		fail_msg("forkd with a 16-byte key: status %#x, expected exit "
+		    "1; output: %s", st, out);
+	EXPECT_CONTAINS(out, key, "forkd's message for a 16-byte key");
+
+	/* A missing key. */
+	unlink(key);
+	st = run_forkd_with_key(key, sock, out, sizeof out);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 1)
+		fail_msg("forkd with a missing key: status %#x, expected exit "
+		    "1; output: %s", st, out);
+	EXPECT_CONTAINS(out, key, "forkd's message for a missing key");
+
+	/* The first forkd is unaffected. */
+	{
+		struct forkd *f = harness_connect(&H);
+
+		EXPECT_OK(f, forkd_ping(f));
+		forkd_close(f);
+	}
+}
+
+/* A second forkd on the socket of a running one refuses to start. */
+static void
+test_socket_in_use(void **state)
+{
+	char	out[4096];
+	int	st;
+
+	st = run_forkd_with_key(H.h_key, H.h_sock, out, sizeof out);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 1)
+		fail_msg("second forkd on a socket in use: status %#x, "
+		    "expected exit 1; output: %s", st, out);
+	EXPECT_CONTAINS(out, H.h_sock, "message of the second forkd");
+	{
+		struct forkd *f = harness_connect(&H);
+
+		EXPECT_OK(f, forkd_ping(f));
+		forkd_close(f);
+	}
+}
+
+/* Usage errors exit 2. */
+static void
+test_usage(void **state)
+{
+	char		out[8192];
+	const char	*bad[] = { harness_forkd_bin(), "--no-such-option",
+	    NULL };
+	const char	*extra[] = { harness_forkd_bin(), "stray-argument",
+	    NULL };
+	const char	*help[] = { harness_forkd_bin(), "--help", NULL };
+	const char	*ver[] = { harness_forkd_bin(), "-V", NULL };
+	int		st;
+
+	st = harness_run(bad, out, sizeof out, 10000);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 2)
+		fail_msg("forkd --no-such-option: status %#x, expected exit 2; "
+		    "output: %s", st, out);
+	st = harness_run(extra, out, sizeof out, 10000);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 2)
+		fail_msg("forkd stray-argument: status %#x, expected exit 2; "
+		    "output: %s", st, out);
+	st = harness_run(help, out, sizeof out, 10000);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("forkd --help: status %#x, expected exit 0", st);
+	EXPECT_CONTAINS(out, "--socket", "forkd --help");
+	EXPECT_CONTAINS(out, "--key", "forkd --help");
+	EXPECT_CONTAINS(out, "--module", "forkd --help");
+	st = harness_run(ver, out, sizeof out, 10000);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("forkd -V: status %#x, expected exit 0", st);
+	EXPECT_CONTAINS(out, "forkd", "forkd -V");
+}
+
+/* A module that does not exist stops start-up with exit 1. */
+static void
+test_bad_module(void **state)
+{
+	char		out[4096], sock[HARNESS_PATH_MAX + 16];
+	const char	*argv[] = { harness_forkd_bin(), "-s", sock, "-k",
+	    H.h_key, "-m", "/nonexistent/forkd-test-module.so", NULL };
+	int		st;
+
+	snprintf(sock, sizeof sock, "%s/third.sock", H.h_dir);
+	st = harness_run(argv, out, sizeof out, 10000);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 1)
+		fail_msg("forkd with a missing module: status %#x, expected "
+		    "exit 1; output: %s", st, out);
+	EXPECT_CONTAINS(out, "forkd-test-module.so", "message of forkd");
+}
+
+static void
+test_stop(void **state)
+{
+	harness_stop_ok(&H);
+}
+
+static int
+group_setup(void **state)
+{
+	return harness_start(&H, NULL);
+}
+
+static int
+group_teardown(void **state)
+{
+	if (H.h_pid > 0)
+		harness_stop(&H);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wrong_key),
+		cmocka_unit_test(test_client_args),
+		cmocka_unit_test(test_key_too_open),
+		cmocka_unit_test(test_socket_in_use),
+		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_bad_module),
+		cmocka_unit_test(test_stop),
+	};
+
+	return cmocka_run_group_tests_name("integration_keys", tests,
+	    group_setup, group_teardown);
+}

@@ -1,0 +1,629 @@
+/* test_spawn.c: spawning entries and executables, stdio, env, cwd, names,
+ * list and status, against a real forkd. */
+#include <fcntl.h>
+#include <limits.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+
+static struct harness H;
+
+/* Spawn target with argv (NULL-terminated list after target). */
+static pid_t
+spawn_argv(struct forkd *f, struct forkd_spawn_opts *o, char *name,
+    size_t namelen)
+{
+	pid_t	pid = -1;
+	int	r;
+
+	r = forkd_spawn(f, o, &pid, name, namelen);
+	if (r != 0)
+		fail_msg("forkd_spawn(%s): %d (%s), errmsg \"%s\"", o->target,
+		    r, forkd_strerror(r), forkd_errmsg(f));
+	if (pid <= 0)
+		fail_msg("forkd_spawn(%s): pid %d", o->target, (int)pid);
+	return pid;
+}
+
+/* Wait for the exit event of pid (the only child of f running). */
+static struct forkd_exit
+exit_event(struct forkd *f, pid_t pid)
+{
+	struct forkd_exit	ev;
+	int			r;
+
+	memset(&ev, 0, sizeof ev);
+	r = forkd_wait_exit_event(f, 10000, &ev);
+	if (r != 0)
+		fail_msg("no exit event for pid %d within 10 s: %d (%s) \"%s\"",
+		    (int)pid, r, forkd_strerror(r), forkd_errmsg(f));
+	EXPECT_INT(ev.pid, pid, "pid of the exit event");
+	return ev;
+}
+
+/* Does s match the extended regex re? */
+static int
+matches(const char *s, const char *re)
+{
+	regex_t	rx;
+	int	r;
+
+	assert_int_equal(regcomp(&rx, re, REG_EXTENDED | REG_NOSUB), 0);
+	r = regexec(&rx, s, 0, NULL, 0);
+	regfree(&rx);
+	return r == 0;
+}
+
+/* bench:exit 7 -> pushed exit event with exitcode 7. */
+static void
+test_spawn_entry_exit_event(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	const char		*argv[] = { "bench:exit", "7", NULL };
+	struct forkd_exit	 ev;
+	char			 name[FORKD_NAME_MAX + 1];
+	pid_t			 pid;
+
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:exit";
+	o.argv = argv;
+	pid = spawn_argv(f, &o, name, sizeof name);
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 7, "exitcode of bench:exit 7");
+	EXPECT_STR(ev.name, name, "name in the exit event");
+	/* Exactly once: no second event for it. */
+	EXPECT_ERR(f, forkd_wait_exit_event(f, 300, &ev), -ETIMEDOUT);
+	EXPECT_ERR(f, forkd_next_exit(f, &ev), -EAGAIN);
+	forkd_close(f);
+}
+
+/* Events queue up while other calls run; forkd_process + next_exit. */
+static void
+test_exit_event_queued(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	const char		*argv[] = { "bench:exit", "3", NULL };
+	struct forkd_exit	 ev;
+	pid_t			 pid;
+	int			 n = 0;
+
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:exit";
+	o.argv = argv;
+	pid = spawn_argv(f, &o, NULL, 0);
+	/* Poll with forkd_process() for up to 10 s. */
+	for (int64_t end = harness_now_ms() + 10000; n == 0 &&
+	    harness_now_ms() < end;) {
+		int r = forkd_process(f);
+
+		if (r < 0)
+			fail_msg("forkd_process: %d (%s)", r, forkd_strerror(r));
+		n = r;
+		if (n == 0)
+			harness_sleep_ms(5);
+	}
+	EXPECT_INT(n, 1, "exit events queued by forkd_process");
+	EXPECT_OK(f, forkd_next_exit(f, &ev));
+	EXPECT_INT(ev.pid, pid, "pid");
+	EXPECT_INT(ev.exitcode, 3, "exitcode");
+	EXPECT_ERR(f, forkd_next_exit(f, &ev), -EAGAIN);
+
+	/* An event arriving during a ping is kept for later. */
+	pid = spawn_argv(f, &o, NULL, 0);
+	harness_sleep_ms(300);
+	EXPECT_OK(f, forkd_ping(f));
+	EXPECT_OK(f, forkd_next_exit(f, &ev));
+	EXPECT_INT(ev.pid, pid, "pid of the event queued during a ping");
+	forkd_close(f);
+}
+
+/* /bin/sh -c 'exit 3' -> 3. */
+static void
+test_spawn_exec(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	const char		*argv[] = { "/bin/sh", "-c", "exit 3", NULL };
+	char			 name[FORKD_NAME_MAX + 1];
+	struct forkd_exit	 ev;
+	pid_t			 pid;
+
+	forkd_spawn_opts_init(&o);
+	o.target = "/bin/sh";
+	o.argv = argv;
+	pid = spawn_argv(f, &o, name, sizeof name);
+	if (!matches(name, "^sh-[0-9]+$"))
+		fail_msg("exec of /bin/sh named \"%s\", expected sh-N", name);
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 3, "exitcode of sh -c 'exit 3'");
+
+	/* Without argv: argv is { target }. */
+	o.argv = NULL;
+	o.target = "/bin/true";
+	pid = spawn_argv(f, &o, NULL, 0);
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 0, "exitcode of /bin/true");
+	forkd_close(f);
+}
+
+/* pi:hello with a pipe as stdout. */
+static void
+test_stdout_pipe(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	char			 out[256], want[64];
+	struct forkd_exit	 ev;
+	int			 pp[2];
+	pid_t			 pid;
+
+	harness_pipe(pp);
+	forkd_spawn_opts_init(&o);
+	o.target = "pi:hello";
+	o.stdout_fd = pp[1];
+	pid = spawn_argv(f, &o, NULL, 0);
+	close(pp[1]);
+	harness_read_all(pp[0], out, sizeof out, 10000);
+	close(pp[0]);
+	snprintf(want, sizeof want, "hello from forkd child %d\n", (int)pid);
+	EXPECT_STR(out, want, "stdout of pi:hello");
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 0, "exitcode of pi:hello");
+	forkd_close(f);
+}
+
+/* bench:echo copies a stdin pipe to a stdout pipe; stderr separate. */
+static void
+test_stdin_stdout_stderr(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	const char		*bad[] = { "bench:exit", "nope", NULL };
+	char			 out[256];
+	struct forkd_exit	 ev;
+	int			 in[2], op[2], ep[2];
+	pid_t			 pid;
+
+	harness_pipe(in);
+	harness_pipe(op);
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:echo";
+	o.stdin_fd = in[0];
+	o.stdout_fd = op[1];
+	pid = spawn_argv(f, &o, NULL, 0);
+	close(in[0]);
+	close(op[1]);
+	assert_int_equal(write(in[1], "ping\nline two\n", 14), 14);
+	close(in[1]);
+	harness_read_all(op[0], out, sizeof out, 10000);
+	close(op[0]);
+	EXPECT_STR(out, "ping\nline two\n", "bench:echo output");
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 0, "exitcode of bench:echo");
+
+	/* A usage error goes to the stderr pipe, not stdout. */
+	harness_pipe(op);
+	harness_pipe(ep);
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:exit";
+	o.argv = bad;
+	o.stdout_fd = op[1];
+	o.stderr_fd = ep[1];
+	pid = spawn_argv(f, &o, NULL, 0);
+	close(op[1]);
+	close(ep[1]);
+	harness_read_all(ep[0], out, sizeof out, 10000);
+	EXPECT_CONTAINS(out, "usage", "stderr of bench:exit nope");
+	harness_read_all(op[0], out, sizeof out, 10000);
+	EXPECT_STR(out, "", "stdout of bench:exit nope");
+	close(op[0]);
+	close(ep[0]);
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 2, "exitcode of bench:exit nope");
+
+	/* Without stdin: /dev/null, so echo ends at once. */
+	harness_pipe(op);
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:echo";
+	o.stdout_fd = op[1];
+	pid = spawn_argv(f, &o, NULL, 0);
+	close(op[1]);
+	harness_read_all(op[0], out, sizeof out, 10000);
+	close(op[0]);
+	EXPECT_STR(out, "", "bench:echo with /dev/null stdin");
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 0, "exitcode");
+	forkd_close(f);
+}
+
+/* Run bench:env / bench:cwd with o and return its output. */
+static const char *
+run_output(struct forkd *f, struct forkd_spawn_opts *o)
+{
+	static char		out[65536];
+	struct forkd_exit	ev;
+	int			pp[2];
+	pid_t			pid;
+
+	harness_pipe(pp);
+	o->stdout_fd = pp[1];
+	pid = spawn_argv(f, o, NULL, 0);
+	close(pp[1]);
+	harness_read_all(pp[0], out, sizeof out, 10000);
+	close(pp[0]);
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 0, o->target);
+	return out;
+}
+
+/* Lines of out equal to or starting with prefix. */
+static int
+count_lines(const char *out, const char *prefix)
+{
+	size_t	l = strlen(prefix);
+	int	n = 0;
+
+	for (const char *p = out; *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+
+		if (strncmp(p, prefix, l) == 0)
+			n++;
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* env added to the daemon's, replacing a variable, or the whole env. */
+static void
+test_env(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	const char		*add[] = { "FOO=bar", "EMPTY=", NULL };
+	const char		*repl[] = { "FORKD_TEST_MARKER=client", NULL };
+	const char		*only[] = { "ONLY=1", "TWO=2", NULL };
+	const char		*out;
+
+	/* The daemon's own environment reaches the child by default. */
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:env";
+	out = run_output(f, &o);
+	if (count_lines(out, "FORKD_TEST_MARKER=daemon\n") != 1)
+		fail_msg("bench:env without env: no FORKD_TEST_MARKER=daemon "
+		    "line in:\n%s", out);
+
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:env";
+	o.env = add;
+	out = run_output(f, &o);
+	if (count_lines(out, "FOO=bar\n") != 1 ||
+	    count_lines(out, "EMPTY=\n") != 1)
+		fail_msg("added FOO=bar and EMPTY= missing from:\n%s", out);
+	if (count_lines(out, "FORKD_TEST_MARKER=daemon\n") != 1)
+		fail_msg("adding variables lost the daemon's environment:\n%s",
+		    out);
+
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:env";
+	o.env = repl;
+	out = run_output(f, &o);
+	if (count_lines(out, "FORKD_TEST_MARKER=") != 1 ||
+	    count_lines(out, "FORKD_TEST_MARKER=client\n") != 1)
+		fail_msg("FORKD_TEST_MARKER=client should replace the daemon's "
+		    "value (one line); got:\n%s", out);
+
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:env";
+	o.env = only;
+	o.env_replace = 1;
+	out = run_output(f, &o);
+	EXPECT_STR(out, "ONLY=1\nTWO=2\n", "bench:env with env_replace");
+
+	/* Replace with nothing: empty environment. */
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:env";
+	o.env_replace = 1;
+	out = run_output(f, &o);
+	EXPECT_STR(out, "", "bench:env with an empty replaced env");
+	forkd_close(f);
+}
+
+/* cwd given, and "/" by default. */
+static void
+test_cwd(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	char			 want[PATH_MAX + 2], real[PATH_MAX];
+	const char		*out;
+
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:cwd";
+	out = run_output(f, &o);
+	EXPECT_STR(out, "/\n", "default cwd");
+
+	assert_non_null(realpath(H.h_dir, real));
+	snprintf(want, sizeof want, "%s\n", real);
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:cwd";
+	o.cwd = H.h_dir;
+	out = run_output(f, &o);
+	EXPECT_STR(out, want, "cwd of bench:cwd");
+
+	/* An exec target gets the cwd too. */
+	{
+		const char *argv[] = { "/bin/sh", "-c", "pwd", NULL };
+
+		forkd_spawn_opts_init(&o);
+		o.target = "/bin/sh";
+		o.argv = argv;
+		o.cwd = H.h_dir;
+		out = run_output(f, &o);
+		EXPECT_STR(out, want, "cwd of an exec'd /bin/sh");
+	}
+	forkd_close(f);
+}
+
+/* Automatic names: "<entry>-N", unique; custom names; duplicates. */
+static void
+test_names(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	const char		*ex[] = { "bench:exit", "0", NULL };
+	const char		*sl[] = { "bench:sleep", "30", NULL };
+	char			 n1[FORKD_NAME_MAX + 1], n2[FORKD_NAME_MAX + 1];
+	struct forkd_exit	 ev;
+	pid_t			 p1, p2;
+
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:exit";
+	o.argv = ex;
+	p1 = spawn_argv(f, &o, n1, sizeof n1);
+	ev = exit_event(f, p1);
+	p2 = spawn_argv(f, &o, n2, sizeof n2);
+	ev = exit_event(f, p2);
+	if (!matches(n1, "^exit-[0-9]+$") || !matches(n2, "^exit-[0-9]+$"))
+		fail_msg("automatic names \"%s\", \"%s\"; expected exit-N", n1,
+		    n2);
+	if (strcmp(n1, n2) == 0)
+		fail_msg("two spawns both named \"%s\"", n1);
+
+	/* A custom name, reported back and in the exit event. */
+	o.name = "my-worker.1";
+	p1 = spawn_argv(f, &o, n1, sizeof n1);
+	EXPECT_STR(n1, "my-worker.1", "custom name");
+	ev = exit_event(f, p1);
+	EXPECT_STR(ev.name, "my-worker.1", "custom name in the exit event");
+
+	/* The same name while the first runs: -EEXIST, also from another
+	 * connection. */
+	{
+		struct forkd *g = harness_connect(&H);
+
+		forkd_spawn_opts_init(&o);
+		o.target = "bench:sleep";
+		o.argv = sl;
+		o.name = "dup";
+		p1 = spawn_argv(f, &o, n1, sizeof n1);
+		EXPECT_ERR(f, forkd_spawn(f, &o, &p2, NULL, 0), -EEXIST);
+		EXPECT_ERR(g, forkd_spawn(g, &o, &p2, NULL, 0), -EEXIST);
+		EXPECT_CONTAINS(forkd_errmsg(g), "dup", "errmsg of -EEXIST");
+		/* Signal by name works; then the name is free again. */
+		EXPECT_OK(f, forkd_signal(f, 0, "dup", SIGKILL));
+		ev = exit_event(f, p1);
+		EXPECT_INT(ev.exitcode, -SIGKILL, "exitcode of dup");
+		o.argv = ex;
+		o.target = "bench:exit";
+		p2 = spawn_argv(g, &o, n2, sizeof n2);
+		EXPECT_STR(n2, "dup", "name reused after the child ended");
+		ev = exit_event(g, p2);
+		forkd_close(g);
+	}
+
+	/* Invalid names are refused. */
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:noop";
+	o.name = "has space";
+	EXPECT_ERR(f, forkd_spawn(f, &o, &p1, NULL, 0), -EINVAL);
+	o.name = "a/b";
+	EXPECT_ERR(f, forkd_spawn(f, &o, &p1, NULL, 0), -EINVAL);
+	o.name = "12345";
+	EXPECT_ERR(f, forkd_spawn(f, &o, &p1, NULL, 0), -EINVAL);
+	EXPECT_ERR(f, forkd_wait_exit_event(f, 200, &ev), -ETIMEDOUT);
+	forkd_close(f);
+}
+
+/* Find a module by name in a status reply. */
+static const struct forkd_module_desc *
+find_module(const struct forkd_status *st, const char *name)
+{
+	for (size_t i = 0; i < st->n_modules; i++)
+		if (strcmp(st->modules[i].name, name) == 0)
+			return &st->modules[i];
+	return NULL;
+}
+
+static int
+has_entry(const struct forkd_module_desc *m, const char *e)
+{
+	for (size_t i = 0; i < m->n_entries; i++)
+		if (strcmp(m->entries[i], e) == 0)
+			return 1;
+	return 0;
+}
+
+/* status: version, pid, modules with entries, counters. */
+static void
+test_status(void **state)
+{
+	static const char *const bench_entries[] = { "noop", "touch", "exit",
+	    "sleep", "fds", "env", "cwd", "crash", "echo", "state" };
+	struct forkd			*f = harness_connect(&H);
+	struct forkd			*g = harness_connect(&H);
+	struct forkd_status		*st = NULL, *st2 = NULL;
+	const struct forkd_module_desc	*m;
+	struct forkd_spawn_opts		 o;
+	struct forkd_exit		 ev;
+	pid_t				 pid;
+
+	EXPECT_OK(f, forkd_status(f, &st));
+	EXPECT_INT(st->pid, H.h_pid, "status pid");
+	if (st->version[0] == '\0')
+		fail_msg("status has an empty version");
+	if (st->connections < 2)
+		fail_msg("status: %u connections with 2 open", st->connections);
+	if ((m = find_module(st, "pi")) == NULL)
+		fail_msg("status lists %zu modules, none named pi",
+		    st->n_modules);
+	if (!has_entry(m, "leibniz") || !has_entry(m, "hello"))
+		fail_msg("module pi lacks leibniz/hello (%zu entries)",
+		    m->n_entries);
+	EXPECT_CONTAINS(m->path, "pi.so", "path of module pi");
+	if ((m = find_module(st, "bench")) == NULL)
+		fail_msg("status lists no module named bench");
+	for (size_t i = 0; i < sizeof bench_entries / sizeof bench_entries[0];
+	    i++)
+		if (!has_entry(m, bench_entries[i]))
+			fail_msg("module bench lacks entry %s",
+			    bench_entries[i]);
+
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:noop";
+	pid = spawn_argv(f, &o, NULL, 0);
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 0, "exitcode of bench:noop");
+	/* A failed spawn counts as a failure. */
+	o.target = "bench:nosuchentry";
+	EXPECT_ERR(f, forkd_spawn(f, &o, &pid, NULL, 0), -ENOENT);
+
+	EXPECT_OK(f, forkd_status(f, &st2));
+	if (st2->spawned_total < st->spawned_total + 1)
+		fail_msg("spawned_total %llu -> %llu after a spawn",
+		    (unsigned long long)st->spawned_total,
+		    (unsigned long long)st2->spawned_total);
+	if (st2->exited_total < st->exited_total + 1)
+		fail_msg("exited_total %llu -> %llu after a child ended",
+		    (unsigned long long)st->exited_total,
+		    (unsigned long long)st2->exited_total);
+	if (st2->uptime_ms < st->uptime_ms)
+		fail_msg("uptime went back: %llu -> %llu",
+		    (unsigned long long)st->uptime_ms,
+		    (unsigned long long)st2->uptime_ms);
+	forkd_status_free(st);
+	forkd_status_free(st2);
+	forkd_status_free(NULL);
+	forkd_close(g);
+	forkd_close(f);
+}
+
+/* list: a running child with name, target, daemon flag, owner. */
+static void
+test_list(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd		*g = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	const char		*sl[] = { "bench:sleep", "30", NULL };
+	struct forkd_child	*v = NULL;
+	struct forkd_exit	 ev;
+	size_t			 n = 0, i;
+	pid_t			 pid;
+
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:sleep";
+	o.argv = sl;
+	o.name = "lister";
+	o.daemon = 1;
+	pid = spawn_argv(f, &o, NULL, 0);
+
+	EXPECT_OK(f, forkd_list(f, &v, &n));
+	for (i = 0; i < n && v[i].pid != pid; i++)
+		;
+	if (i == n)
+		fail_msg("list from the owner: %zu children, pid %d missing", n,
+		    (int)pid);
+	EXPECT_STR(v[i].name, "lister", "listed name");
+	EXPECT_STR(v[i].target, "bench:sleep", "listed target");
+	EXPECT_INT(v[i].daemon, 1, "listed daemon flag");
+	EXPECT_INT(v[i].owned, 1, "owned flag for the spawning connection");
+	EXPECT_INT(v[i].owner_uid, getuid(), "owner uid");
+	if (v[i].started_unix_ms == 0)
+		fail_msg("listed start time is 0");
+	free(v);
+
+	v = NULL;
+	EXPECT_OK(g, forkd_list(g, &v, &n));
+	for (i = 0; i < n && v[i].pid != pid; i++)
+		;
+	if (i == n)
+		fail_msg("list from another connection: pid %d missing",
+		    (int)pid);
+	EXPECT_INT(v[i].owned, 0, "owned flag for another connection");
+	free(v);
+
+	EXPECT_OK(f, forkd_terminate(f, pid));
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, -SIGTERM, "exitcode after forkd_terminate");
+
+	/* Gone from the list. */
+	v = NULL;
+	EXPECT_OK(f, forkd_list(f, &v, &n));
+	for (i = 0; i < n; i++)
+		if (v[i].pid == pid)
+			fail_msg("ended child %d still listed", (int)pid);
+	free(v);
+	forkd_close(g);
+	forkd_close(f);
+}
+
+/* Last: forkd stops cleanly with exit status 0. */
+static void
+test_stop(void **state)
+{
+	harness_stop_ok(&H);
+}
+
+static int
+group_setup(void **state)
+{
+	return harness_start(&H, NULL);
+}
+
+static int
+group_teardown(void **state)
+{
+	if (H.h_pid > 0)
+		harness_stop(&H);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spawn_entry_exit_event),
+		cmocka_unit_test(test_exit_event_queued),
+		cmocka_unit_test(test_spawn_exec),
+		cmocka_unit_test(test_stdout_pipe),
+		cmocka_unit_test(test_stdin_stdout_stderr),
+		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_cwd),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_list),
+		cmocka_unit_test(test_stop),
+	};
+
+	return cmocka_run_group_tests_name("integration_spawn", tests,
+	    group_setup, group_teardown);
+}

@@ -1,0 +1,585 @@
+/* test_config.c: defaults, settings, INI files and reloads
+ * (daemon/config.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "forkd_limits.h"
+#include "log.h"
+#include "wire.h"
+
+static char	tmpdir[] = "/tmp/forkd-test-config.XXXXXX";
+
+#define EXPECT_RC(got, want, what) do {					\
+	int g_ = (got), w_ = (want);					\
+	if (g_ != w_)							\
+		fail_msg("%s: returned %d (%s), expected %d (%s)",	\
+		    (what), g_, g_ < 0 ? strerror(-g_) : "ok", w_,	\
+		    w_ < 0 ? strerror(-w_) : "ok");			\
+} while (0)
+
+#define EXPECT_MSG(msg, needle, what) do {				\
+	if (strstr((msg), (needle)) == NULL)				\
+		fail_msg("%s: message \"%s\" does not mention \"%s\"",	\
+		    (what), (msg), (needle));				\
+} while (0)
+
+#define EXPECT_STR(got, want, what) do {				\
+	const char *g_ = (got), *w_ = (want);				\
+	if (g_ == NULL || strcmp(g_, w_) != 0)				\
+		fail_msg("%s: \"%s\", expected \"%s\"", (what),		\
+		    g_ ? g_ : "(null)", w_);				\
+} while (0)
+
+#define EXPECT_UINT(got, want, what) do {				\
+	unsigned long long g_ = (got), w_ = (want);			\
+	if (g_ != w_)							\
+		fail_msg("%s: %llu, expected %llu", (what), g_, w_);	\
+} while (0)
+
+static int
+setup(void **state)
+{
+	log_init(LOG_LVL_ERR, 0);
+	return mkdtemp(tmpdir) != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Write text to tmpdir/name; returns the path (static buffer). */
+static const char *
+write_ini(const char *name, const char *text)
+{
+	static char	 path[256];
+	FILE		*f;
+
+	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Built-in defaults. */
+static void
+test_defaults(void **state)
+{
+	struct config c;
+
+	config_init(&c);
+	assert_null(c.socket_path);
+	assert_null(c.key_file);
+	assert_int_equal(c.n_modules, 0);
+	EXPECT_UINT(c.socket_mode, 0600, "socket_mode");
+	EXPECT_UINT(c.log_level, LOG_LVL_INFO, "log_level");
+	EXPECT_UINT(c.cli_set, 0, "cli_set");
+	EXPECT_UINT(c.limits.max_connections, 64, "max_connections");
+	EXPECT_UINT(c.limits.handshake_timeout_ms, 5000, "handshake_timeout_ms");
+	EXPECT_UINT(c.limits.max_frame, 65536, "max_frame");
+	EXPECT_UINT(c.limits.max_children, 1024, "max_children");
+	EXPECT_UINT(c.limits.max_argv, 1024, "max_argv");
+	EXPECT_UINT(c.limits.max_env, 1024, "max_env");
+	EXPECT_UINT(c.limits.max_fds, 16, "max_fds");
+	EXPECT_UINT(c.limits.kill_grace_ms, 2000, "kill_grace_ms");
+	config_free(&c);
+	config_free(&c);	/* twice is harmless */
+}
+
+/* Every [forkd] key, good and bad values. */
+static void
+test_set_forkd_keys(void **state)
+{
+	struct config	c;
+	char		err[256];
+
+	config_init(&c);
+	EXPECT_RC(config_set(&c, "forkd", "socket", "/run/x.sock", err,
+	    sizeof err), 0, "socket");
+	EXPECT_STR(c.socket_path, "/run/x.sock", "socket_path");
+	EXPECT_RC(config_set(&c, "", "socket", "/run/y.sock", err, sizeof err),
+	    0, "socket outside any section");
+	EXPECT_STR(c.socket_path, "/run/y.sock", "socket_path replaced");
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "forkd", "socket", "", err, sizeof err),
+	    -EINVAL, "empty socket");
+	EXPECT_MSG(err, "socket", "empty socket");
+	EXPECT_STR(c.socket_path, "/run/y.sock", "socket_path after a bad set");
+
+	EXPECT_RC(config_set(&c, "forkd", "key_file", "/k", err, sizeof err),
+	    0, "key_file");
+	EXPECT_STR(c.key_file, "/k", "key_file");
+	EXPECT_RC(config_set(&c, "forkd", "key_file", "", err, sizeof err),
+	    -EINVAL, "empty key_file");
+	EXPECT_MSG(err, "key_file", "empty key_file");
+
+	EXPECT_RC(config_set(&c, "forkd", "socket_mode", "0660", err,
+	    sizeof err), 0, "socket_mode 0660");
+	EXPECT_UINT(c.socket_mode, 0660, "socket_mode");
+	EXPECT_RC(config_set(&c, "forkd", "socket_mode", "600", err,
+	    sizeof err), 0, "socket_mode 600 (octal without 0)");
+	EXPECT_UINT(c.socket_mode, 0600, "socket_mode");
+	{
+		const char *bad[] = { "", "0999", "8", "01000", "rw-", "0660x",
+		    "-1", "77777777777777777777777" };
+
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			char what[64];
+
+			snprintf(what, sizeof what, "socket_mode '%s'", bad[i]);
+			err[0] = '\0';
+			EXPECT_RC(config_set(&c, "forkd", "socket_mode", bad[i],
+			    err, sizeof err), -EINVAL, what);
+			EXPECT_MSG(err, "socket_mode", what);
+			EXPECT_UINT(c.socket_mode, 0600, what);
+		}
+	}
+
+	EXPECT_RC(config_set(&c, "forkd", "module", "/m/a.so", err, sizeof err),
+	    0, "module 1");
+	EXPECT_RC(config_set(&c, "forkd", "module", "/m/b.so:size_mb=64", err,
+	    sizeof err), 0, "module 2");
+	assert_int_equal(c.n_modules, 2);
+	EXPECT_STR(c.modules[0], "/m/a.so", "modules[0]");
+	EXPECT_STR(c.modules[1], "/m/b.so:size_mb=64", "modules[1]");
+	EXPECT_RC(config_set(&c, "forkd", "module", "", err, sizeof err),
+	    -EINVAL, "empty module");
+	for (int i = 2; i < CONFIG_MODULES_MAX; i++)
+		EXPECT_RC(config_set(&c, "forkd", "module", "/m/x.so", err,
+		    sizeof err), 0, "module up to the maximum");
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "forkd", "module", "/m/one-too-many.so", err,
+	    sizeof err), -E2BIG, "module over CONFIG_MODULES_MAX");
+	EXPECT_MSG(err, "module", "too many modules");
+	assert_int_equal(c.n_modules, CONFIG_MODULES_MAX);
+
+	{
+		static const struct { const char *s; int l; } lv[] = {
+			{ "err", LOG_LVL_ERR }, { "warning", LOG_LVL_WARNING },
+			{ "notice", LOG_LVL_NOTICE }, { "info", LOG_LVL_INFO },
+			{ "debug", LOG_LVL_DEBUG }, { "DEBUG", LOG_LVL_DEBUG },
+		};
+
+		for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++) {
+			EXPECT_RC(config_set(&c, "forkd", "log_level", lv[i].s,
+			    err, sizeof err), 0, lv[i].s);
+			EXPECT_UINT(c.log_level, lv[i].l, lv[i].s);
+		}
+	}
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "forkd", "log_level", "loud", err, sizeof err),
+	    -EINVAL, "log_level loud");
+	EXPECT_MSG(err, "log_level", "log_level loud");
+	EXPECT_UINT(c.log_level, LOG_LVL_DEBUG, "log_level after a bad set");
+
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "forkd", "sockett", "/x", err, sizeof err),
+	    -ENOENT, "unknown key forkd.sockett");
+	EXPECT_MSG(err, "sockett", "unknown key");
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "forkdd", "socket", "/x", err, sizeof err),
+	    -ENOENT, "unknown section [forkdd]");
+	EXPECT_MSG(err, "forkdd", "unknown section");
+	config_free(&c);
+}
+
+/* One row of the [limits] table. */
+struct limit_case {
+	const char	*name;
+	size_t		 off;
+	unsigned int	 good;		/* a valid, non-default value */
+	const char	*too_small;	/* NULL: 0 is valid */
+	const char	*too_big;
+};
+
+#define LC(n, g, lo, hi) { #n, offsetof(struct config_limits, n), g, lo, hi }
+static const struct limit_case limit_cases[] = {
+	LC(max_connections, 7, "0", "4294967296"),
+	LC(max_children, 99, "0", "4294967296"),
+	LC(max_frame, 4096, "0", "262145"),	/* > WIRE_FRAME_HARD_MAX */
+	LC(handshake_timeout_ms, 250, "0", "4294967296"),
+	LC(max_argv, 10, "0", "1025"),		/* > LIMIT_ARGV_MAX */
+	LC(max_env, 0, NULL, "1025"),		/* > LIMIT_ENV_MAX */
+	LC(max_fds, 3, NULL, "17"),		/* > WIRE_MAX_FDS */
+	LC(kill_grace_ms, 0, NULL, "4294967296"),
+};
+#undef LC
+
+static unsigned int
+limit_get(const struct config *c, const struct limit_case *lc)
+{
+	return *(const unsigned int *)((const char *)&c->limits + lc->off);
+}
+
+/* Every [limits] key: good values, bad numbers, out of range. */
+static void
+test_set_limits(void **state)
+{
+	static const char *const junk[] = { "", "-1", "+5", "12abc", "0x10",
+	    "5 ", "1e3", "99999999999999999999999", "ten" };
+	struct config	c;
+	char		err[256], what[128], val[32];
+
+	for (size_t i = 0; i < sizeof limit_cases / sizeof limit_cases[0];
+	    i++) {
+		const struct limit_case *lc = &limit_cases[i];
+		unsigned int def;
+
+		config_init(&c);
+		def = limit_get(&c, lc);
+		snprintf(val, sizeof val, "%u", lc->good);
+		snprintf(what, sizeof what, "limits.%s = %s", lc->name, val);
+		EXPECT_RC(config_set(&c, "limits", lc->name, val, err,
+		    sizeof err), 0, what);
+		EXPECT_UINT(limit_get(&c, lc), lc->good, what);
+		config_init(&c);
+
+		for (size_t j = 0; j < sizeof junk / sizeof junk[0]; j++) {
+			snprintf(what, sizeof what, "limits.%s = '%s'",
+			    lc->name, junk[j]);
+			err[0] = '\0';
+			EXPECT_RC(config_set(&c, "limits", lc->name, junk[j],
+			    err, sizeof err), -EINVAL, what);
+			EXPECT_MSG(err, lc->name, what);
+			EXPECT_UINT(limit_get(&c, lc), def, what);
+		}
+		if (lc->too_small != NULL) {
+			snprintf(what, sizeof what, "limits.%s = %s (too "
+			    "small)", lc->name, lc->too_small);
+			EXPECT_RC(config_set(&c, "limits", lc->name,
+			    lc->too_small, err, sizeof err), -EINVAL, what);
+			EXPECT_UINT(limit_get(&c, lc), def, what);
+		} else {
+			snprintf(what, sizeof what, "limits.%s = 0", lc->name);
+			EXPECT_RC(config_set(&c, "limits", lc->name, "0", err,
+			    sizeof err), 0, what);
+			EXPECT_UINT(limit_get(&c, lc), 0, what);
+			config_init(&c);
+		}
+		snprintf(what, sizeof what, "limits.%s = %s (too big)",
+		    lc->name, lc->too_big);
+		err[0] = '\0';
+		EXPECT_RC(config_set(&c, "limits", lc->name, lc->too_big, err,
+		    sizeof err), -EINVAL, what);
+		EXPECT_MSG(err, lc->name, what);
+		EXPECT_UINT(limit_get(&c, lc), def, what);
+		config_free(&c);
+	}
+
+	/* The hard ceilings themselves are accepted. */
+	config_init(&c);
+	snprintf(val, sizeof val, "%d", WIRE_FRAME_HARD_MAX);
+	EXPECT_RC(config_set(&c, "limits", "max_frame", val, err, sizeof err),
+	    0, "max_frame = WIRE_FRAME_HARD_MAX");
+	snprintf(val, sizeof val, "%d", WIRE_MAX_FDS);
+	EXPECT_RC(config_set(&c, "limits", "max_fds", val, err, sizeof err), 0,
+	    "max_fds = WIRE_MAX_FDS");
+	snprintf(val, sizeof val, "%d", LIMIT_ARGV_MAX);
+	EXPECT_RC(config_set(&c, "limits", "max_argv", val, err, sizeof err),
+	    0, "max_argv = LIMIT_ARGV_MAX");
+
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "limits", "max_spoons", "3", err, sizeof err),
+	    -ENOENT, "unknown limit");
+	EXPECT_MSG(err, "max_spoons", "unknown limit");
+	/* Limits belong in [limits] only. */
+	EXPECT_RC(config_set(&c, "forkd", "max_children", "3", err, sizeof err),
+	    -ENOENT, "max_children in [forkd]");
+	config_free(&c);
+}
+
+/* A full file. */
+static void
+test_load_file(void **state)
+{
+	const char	*p;
+	struct config	 c;
+	char		 err[512] = "";
+
+	p = write_ini("full.conf",
+	    "; forkd test config\n"
+	    "# comment styles both\n"
+	    "[forkd]\n"
+	    "socket = /tmp/t.sock\n"
+	    "socket_mode = 0660\n"
+	    "key_file = /tmp/t.key\n"
+	    "module = /m/pi.so\n"
+	    "module = /m/bench.so:size_mb=8\n"
+	    "module = /m/third.so\n"
+	    "log_level = debug\n"
+	    "\n"
+	    "[limits]\n"
+	    "max_connections = 10\n"
+	    "max_children = 20\n"
+	    "max_frame = 2048\n"
+	    "handshake_timeout_ms = 100\n"
+	    "max_argv = 30\n"
+	    "max_env = 40\n"
+	    "max_fds = 5\n"
+	    "kill_grace_ms = 60\n");
+	config_init(&c);
+	if (config_load_file(&c, p, err, sizeof err) != 0)
+		fail_msg("config_load_file: %s", err);
+	EXPECT_STR(c.socket_path, "/tmp/t.sock", "socket");
+	EXPECT_UINT(c.socket_mode, 0660, "socket_mode");
+	EXPECT_STR(c.key_file, "/tmp/t.key", "key_file");
+	assert_int_equal(c.n_modules, 3);
+	EXPECT_STR(c.modules[0], "/m/pi.so", "module 0");
+	EXPECT_STR(c.modules[1], "/m/bench.so:size_mb=8", "module 1");
+	EXPECT_STR(c.modules[2], "/m/third.so", "module 2");
+	EXPECT_UINT(c.log_level, LOG_LVL_DEBUG, "log_level");
+	EXPECT_UINT(c.limits.max_connections, 10, "max_connections");
+	EXPECT_UINT(c.limits.max_children, 20, "max_children");
+	EXPECT_UINT(c.limits.max_frame, 2048, "max_frame");
+	EXPECT_UINT(c.limits.handshake_timeout_ms, 100, "handshake_timeout_ms");
+	EXPECT_UINT(c.limits.max_argv, 30, "max_argv");
+	EXPECT_UINT(c.limits.max_env, 40, "max_env");
+	EXPECT_UINT(c.limits.max_fds, 5, "max_fds");
+	EXPECT_UINT(c.limits.kill_grace_ms, 60, "kill_grace_ms");
+	EXPECT_RC(config_validate(&c, err, sizeof err), 0, "validate");
+	config_free(&c);
+
+	/* An empty file changes nothing. */
+	p = write_ini("empty.conf", "");
+	config_init(&c);
+	EXPECT_RC(config_load_file(&c, p, err, sizeof err), 0, "empty file");
+	EXPECT_UINT(c.limits.max_children, 1024, "max_children default");
+	config_free(&c);
+}
+
+/* Settings given on the command line win over the file. */
+static void
+test_cli_wins(void **state)
+{
+	const char	*p;
+	struct config	 c;
+	char		 err[512] = "";
+
+	p = write_ini("cli.conf",
+	    "[forkd]\n"
+	    "socket = /file.sock\n"
+	    "socket_mode = 0666\n"
+	    "key_file = /file.key\n"
+	    "module = /file/a.so\n"
+	    "module = /file/b.so\n"
+	    "log_level = err\n"
+	    "[limits]\n"
+	    "max_children = 5\n");
+	config_init(&c);
+	EXPECT_RC(config_set(&c, "forkd", "socket", "/cli.sock", err,
+	    sizeof err), 0, "cli socket");
+	EXPECT_RC(config_set(&c, "forkd", "socket_mode", "0640", err,
+	    sizeof err), 0, "cli mode");
+	EXPECT_RC(config_set(&c, "forkd", "key_file", "/cli.key", err,
+	    sizeof err), 0, "cli key");
+	EXPECT_RC(config_set(&c, "forkd", "module", "/cli/m.so", err,
+	    sizeof err), 0, "cli module");
+	c.log_level = LOG_LVL_DEBUG;
+	c.cli_set = CONFIG_CLI_SOCKET | CONFIG_CLI_KEY | CONFIG_CLI_MODULES |
+	    CONFIG_CLI_LOGLEVEL | CONFIG_CLI_MODE;
+	if (config_load_file(&c, p, err, sizeof err) != 0)
+		fail_msg("config_load_file: %s", err);
+	EXPECT_STR(c.socket_path, "/cli.sock", "socket (cli)");
+	EXPECT_UINT(c.socket_mode, 0640, "socket_mode (cli)");
+	EXPECT_STR(c.key_file, "/cli.key", "key_file (cli)");
+	if (c.n_modules != 1)
+		fail_msg("%zu modules after loading a file with 2 over 1 from "
+		    "the command line, expected only the command line's 1",
+		    c.n_modules);
+	EXPECT_STR(c.modules[0], "/cli/m.so", "module (cli)");
+	EXPECT_UINT(c.log_level, LOG_LVL_DEBUG, "log_level (cli)");
+	EXPECT_UINT(c.limits.max_children, 5, "limits still from the file");
+	config_free(&c);
+
+	/* Only the socket from the command line: the rest from the file. */
+	config_init(&c);
+	EXPECT_RC(config_set(&c, "forkd", "socket", "/cli.sock", err,
+	    sizeof err), 0, "cli socket");
+	c.cli_set = CONFIG_CLI_SOCKET;
+	if (config_load_file(&c, p, err, sizeof err) != 0)
+		fail_msg("config_load_file: %s", err);
+	EXPECT_STR(c.socket_path, "/cli.sock", "socket (cli)");
+	EXPECT_STR(c.key_file, "/file.key", "key_file (file)");
+	EXPECT_UINT(c.socket_mode, 0666, "socket_mode (file)");
+	assert_int_equal(c.n_modules, 2);
+	EXPECT_UINT(c.log_level, LOG_LVL_ERR, "log_level (file)");
+	config_free(&c);
+}
+
+/* Load path expecting failure want with "path:line:" and a needle. */
+static void
+expect_file_error(const char *name, const char *text, int want, int line,
+    const char *needle)
+{
+	const char	*p;
+	struct config	 c;
+	char		 err[512] = "", prefix[300], what[300];
+	int		 r;
+
+	p = write_ini(name, text);
+	snprintf(prefix, sizeof prefix, "%s:%d: ", p, line);
+	snprintf(what, sizeof what, "config file %s", name);
+	config_init(&c);
+	r = config_load_file(&c, p, err, sizeof err);
+	if (r != want)
+		fail_msg("%s: returned %d (%s) with message \"%s\", expected "
+		    "%d (%s)", what, r, strerror(-r), err, want,
+		    strerror(-want));
+	if (strncmp(err, prefix, strlen(prefix)) != 0)
+		fail_msg("%s: message \"%s\" does not start with \"%s\"", what,
+		    err, prefix);
+	if (needle != NULL)
+		EXPECT_MSG(err, needle, what);
+	config_free(&c);
+}
+
+/* Errors carry FILE:LINE. */
+static void
+test_file_errors(void **state)
+{
+	struct config	c;
+	char		err[512] = "", path[300];
+
+	expect_file_error("badnum.conf",
+	    "[forkd]\nsocket = /x\n[limits]\nmax_children = lots\n",
+	    -EINVAL, 4, "max_children");
+	expect_file_error("range.conf",
+	    "[limits]\n\n\nmax_fds = 99\n\n", -EINVAL, 4, "max_fds");
+	expect_file_error("unknown.conf",
+	    "[forkd]\nsocket = /x\nfrobnicate = yes\n", -ENOENT, 3,
+	    "frobnicate");
+	expect_file_error("section.conf",
+	    "[forkd]\nsocket = /x\n[nonsense]\nkey = 1\n", -ENOENT, 4,
+	    "nonsense");
+	expect_file_error("mode.conf",
+	    "[forkd]\nsocket_mode = 0999\n", -EINVAL, 2, "socket_mode");
+	expect_file_error("level.conf",
+	    "[forkd]\n; fine\nlog_level = chatty\n", -EINVAL, 3, "log_level");
+	expect_file_error("noequals.conf",
+	    "[forkd]\nsocket /x\n", -EINVAL, 2, NULL);
+
+	snprintf(path, sizeof path, "%s/does-not-exist.conf", tmpdir);
+	config_init(&c);
+	EXPECT_RC(config_load_file(&c, path, err, sizeof err), -ENOENT,
+	    "missing config file");
+	if (strstr(err, path) == NULL)
+		fail_msg("missing config file: message \"%s\" does not name "
+		    "the file", err);
+	config_free(&c);
+}
+
+/* A syntax error followed by a good line: the error is the syntax error,
+ * with its own line number (not a later line's message under the syntax
+ * error's line number). */
+static void
+test_file_syntax_error(void **state)
+{
+	expect_file_error("syntax.conf",
+	    "[forkd]\nsocket = /x\n[limits\nmax_fds = 2\n", -EINVAL, 3,
+	    NULL);
+	expect_file_error("syntax2.conf",
+	    "[forkd]\nsocket /x\nkey_file = /k\n", -EINVAL, 2, NULL);
+}
+
+/* SIGHUP reload: only [limits] and log_level; nothing changes on error. */
+static void
+test_reload_limits(void **state)
+{
+	const char		*p;
+	struct config_limits	 l;
+	char			 err[512] = "";
+	int			 level = -1;
+
+	p = write_ini("reload.conf",
+	    "[forkd]\n"
+	    "socket = /ignored.sock\n"
+	    "module = /ignored.so\n"
+	    "log_level = warning\n"
+	    "[limits]\n"
+	    "max_children = 3\n"
+	    "kill_grace_ms = 10\n");
+	memset(&l, 0xab, sizeof l);
+	if (config_reload_limits(p, &l, &level, err, sizeof err) != 0)
+		fail_msg("config_reload_limits: %s", err);
+	EXPECT_UINT(l.max_children, 3, "max_children");
+	EXPECT_UINT(l.kill_grace_ms, 10, "kill_grace_ms");
+	EXPECT_UINT(l.max_connections, 64, "max_connections (default)");
+	EXPECT_UINT(l.max_frame, 65536, "max_frame (default)");
+	EXPECT_UINT(level, LOG_LVL_WARNING, "log_level");
+
+	/* Without log_level in the file: the default level. */
+	p = write_ini("reload2.conf", "[limits]\nmax_fds = 2\n");
+	if (config_reload_limits(p, &l, &level, err, sizeof err) != 0)
+		fail_msg("config_reload_limits: %s", err);
+	EXPECT_UINT(l.max_fds, 2, "max_fds");
+	EXPECT_UINT(l.max_children, 1024, "max_children back to default");
+
+	/* A bad file: error with FILE:LINE, outputs untouched. */
+	p = write_ini("reload3.conf", "[limits]\nmax_fds = 1\nmax_frame = 1\n");
+	memset(&l, 0xcd, sizeof l);
+	level = 42;
+	EXPECT_RC(config_reload_limits(p, &l, &level, err, sizeof err),
+	    -EINVAL, "reload of a bad file");
+	{
+		char prefix[300];
+
+		snprintf(prefix, sizeof prefix, "%s:3: ", p);
+		if (strncmp(err, prefix, strlen(prefix)) != 0)
+			fail_msg("reload error \"%s\" does not start with "
+			    "\"%s\"", err, prefix);
+	}
+	EXPECT_UINT(l.max_fds, 0xcdcdcdcdu, "max_fds after failed reload");
+	EXPECT_UINT(level, 42, "level after failed reload");
+}
+
+/* Cross-field validation: a key file is required. */
+static void
+test_validate(void **state)
+{
+	struct config	c;
+	char		err[512] = "";
+
+	config_init(&c);
+	EXPECT_RC(config_validate(&c, err, sizeof err), -EINVAL,
+	    "validate without key");
+	EXPECT_MSG(err, "key", "validate without key");
+	EXPECT_RC(config_set(&c, "forkd", "key_file", "/k", err, sizeof err),
+	    0, "key_file");
+	EXPECT_RC(config_validate(&c, err, sizeof err), 0, "validate");
+	config_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_set_forkd_keys),
+		cmocka_unit_test(test_set_limits),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_cli_wins),
+		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_file_syntax_error),
+		cmocka_unit_test(test_reload_limits),
+		cmocka_unit_test(test_validate),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, setup, teardown);
+}
