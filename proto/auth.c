@@ -79,7 +79,8 @@ auth_key_load(const char *path, int check_owner, unsigned char **ret_key,
 	size_t		 got = 0;
 	int		 fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO must not hang; fstat() refuses it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(errbuf, errlen, "key file %s: %s", path, strerror(-r));
