@@ -713,7 +713,7 @@ forkd_connect_key(struct forkd **ret, const char *socket_path,
 	int			 r;
 
 	if (ret == NULL || key == NULL || keylen < AUTH_KEY_MIN ||
-	    keylen > AUTH_KEY_MAX)
+	    keylen >= AUTH_KEY_MAX)
 		return -EINVAL;
 	if (sodium_init() < 0)
 		return -EIO;
@@ -1336,7 +1336,10 @@ forkd_ping(struct forkd *f)
 }
 
 /* Read frames until deadline (0: only those ready now) or, when stop is
- * set, until an exit event has been queued. Returns events queued. */
+ * set, until an exit event has been queued. Returns events queued. An
+ * error after some events were queued (typically forkd exiting right after
+ * reporting its children) is left for the next call: the handle is dead
+ * by then, and the events are worth more than the news. */
 static int
 client_pump(struct forkd *f, int64_t deadline, int stop)
 {
@@ -1348,10 +1351,10 @@ client_pump(struct forkd *f, int64_t deadline, int stop)
 		if (r == -ETIMEDOUT)
 			return queued;
 		if (r < 0)
-			return r;
+			return queued > 0 ? queued : r;
 		r = client_dispatch(f, m, 0, &resp);
 		if (r < 0)
-			return r;
+			return queued > 0 ? queued : r;
 		queued += r;
 	}
 }

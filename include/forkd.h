@@ -118,12 +118,19 @@ struct forkd_status {
 /* Connect and authenticate. socket_path NULL: $FORKD_SOCKET, else
  * FORKD_DEFAULT_SOCKET; key_file likewise with $FORKD_KEY_FILE. The key file
  * is read and wiped from memory after use. -EKEYREJECTED: wrong key (or the
- * daemon failed to prove it holds the same key). */
+ * daemon failed to prove it holds the same key). Connecting and the
+ * handshake together give up after 10 s (-ETIMEDOUT). A socket path too
+ * long for sun_path (108 bytes with the NUL) is -ENAMETOOLONG. On failure
+ * *ret is untouched and there is no handle, hence no forkd_errmsg(). */
 int	forkd_connect(struct forkd **ret, const char *socket_path,
 	    const char *key_file) FORKD_WUR;
 /* As forkd_connect() with the key given in memory (keylen >= 32). */
 int	forkd_connect_key(struct forkd **ret, const char *socket_path,
 	    const void *key, size_t keylen) FORKD_WUR;
+/* Every other call that asks the daemon (all but the waits, which add a
+ * few seconds to their own timeout) gives up after 30 s without a reply
+ * with -ETIMEDOUT; the handle stays usable and a late reply is dropped. */
+
 /* Close the connection and free the handle. NULL is fine. Children spawned
  * with the daemon flag on this connection are then terminated by forkd. */
 void	forkd_close(struct forkd *);
@@ -172,12 +179,17 @@ void	forkd_status_free(struct forkd_status *);
 int	forkd_ping(struct forkd *) FORKD_WUR;
 
 /* Read every frame available now without blocking and queue exit events.
- * Returns the number of exit events queued, or a negative error. */
+ * Returns the number of exit events queued, or a negative error. The queue
+ * keeps at most 65536 events; past that the oldest uncollected one is
+ * dropped. */
 int	forkd_process(struct forkd *) FORKD_WUR;
 /* Take the oldest queued exit event of a child spawned on this connection:
- * 0 and *ret filled, or -EAGAIN when none is queued. Never blocks. */
+ * 0 and *ret filled, or -EAGAIN when none is queued. Never blocks. Events
+ * received before the connection closed are still returned; after them,
+ * -ECONNRESET. */
 int	forkd_next_exit(struct forkd *, struct forkd_exit *ret) FORKD_WUR;
-/* Block up to timeout_ms for the next exit event (see forkd_next_exit()). */
+/* Block up to timeout_ms for the next exit event (see forkd_next_exit()):
+ * -ETIMEDOUT when none arrived in time. */
 int	forkd_wait_exit_event(struct forkd *, int timeout_ms,
 	    struct forkd_exit *ret) FORKD_WUR;
 

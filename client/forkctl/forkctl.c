@@ -396,6 +396,7 @@ static const struct option forkctl_longopts[] = {
 	{ NULL,		0,			NULL,	0 }
 };
 
+/* Parse the global options, find the command, run it. */
 int
 main(int argc, char **argv)
 {

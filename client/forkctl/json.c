@@ -51,24 +51,28 @@ json_close(struct json *j, int c)
 		j->j_depth--;
 }
 
+/* Open an object. */
 void
 json_obj_begin(struct json *j)
 {
 	json_open(j, '{');
 }
 
+/* Close an object. */
 void
 json_obj_end(struct json *j)
 {
 	json_close(j, '}');
 }
 
+/* Open an array. */
 void
 json_arr_begin(struct json *j)
 {
 	json_open(j, '[');
 }
 
+/* Close an array. */
 void
 json_arr_end(struct json *j)
 {
@@ -150,6 +154,7 @@ json_key(struct json *j, const char *key)
 	j->j_after_key = 1;
 }
 
+/* A string value (NULL: null). */
 void
 json_str(struct json *j, const char *s)
 {
@@ -160,6 +165,7 @@ json_str(struct json *j, const char *s)
 		json_quote(j->j_f, s);
 }
 
+/* A signed number. */
 void
 json_int(struct json *j, long long v)
 {
@@ -167,6 +173,7 @@ json_int(struct json *j, long long v)
 	fprintf(j->j_f, "%lld", v);
 }
 
+/* An unsigned number. */
 void
 json_uint(struct json *j, unsigned long long v)
 {
@@ -174,6 +181,7 @@ json_uint(struct json *j, unsigned long long v)
 	fprintf(j->j_f, "%llu", v);
 }
 
+/* true or false. */
 void
 json_bool(struct json *j, int v)
 {
@@ -181,6 +189,7 @@ json_bool(struct json *j, int v)
 	fputs(v ? "true" : "false", j->j_f);
 }
 
+/* null. */
 void
 json_null(struct json *j)
 {

@@ -300,7 +300,10 @@ harness_stop(struct harness *h)
 		harness_sleep_ms(10);
 	}
 	h->h_pid = -1;
-	if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+	if (getenv("FORKD_TEST_KEEP") != NULL)
+		fprintf(stderr, "harness: FORKD_TEST_KEEP set; keeping %s\n",
+		    h->h_dir);
+	else if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		harness_cleanup(h);
 	else {
 		fprintf(stderr, "harness: forkd stopped with status %#x "
