@@ -1,0 +1,61 @@
+#!/bin/bash
+# install_test.sh BUILD_DIR SOURCE_DIR: install forkd to a temporary prefix,
+# build the README's library example against it with find_package() and with
+# pkg-config, and run it against the installed forkd and modules.
+set -euo pipefail
+build=$1 src=$2
+tmp=$(mktemp -d)
+forkd_pid=
+cleanup() {
+	[[ -n $forkd_pid ]] && kill -TERM "$forkd_pid" 2>/dev/null && wait "$forkd_pid" || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+prefix=$tmp/prefix
+cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
+	{ cat "$tmp/install.log"; fail "cmake --install"; }
+for f in sbin/forkd bin/forkctl include/forkd.h include/forkd_module.h \
+    lib/libforkd.a lib/pkgconfig/libforkd.pc lib/cmake/forkd/forkdConfig.cmake \
+    lib/forkd/modules/pi.so lib/forkd/modules/bench.so \
+    lib/systemd/system/forkd.service lib/systemd/system/forkd.socket \
+    share/man/man1/forkctl.1 share/man/man8/forkd.8 share/man/man5/forkd.conf.5; do
+	[[ -e $prefix/$f ]] || fail "not installed: $f"
+done
+ls "$prefix"/lib/libforkd.so* >/dev/null || fail "libforkd.so not installed"
+
+# find_package(forkd)
+mkdir "$tmp/consumer"
+cp "$src/tests/install/example.c" "$tmp/consumer/"
+cp "$src/tests/install/CMakeLists.txt.consumer" "$tmp/consumer/CMakeLists.txt"
+cmake -S "$tmp/consumer" -B "$tmp/consumer/b" -DCMAKE_PREFIX_PATH="$prefix" \
+    >"$tmp/c.log" 2>&1 && cmake --build "$tmp/consumer/b" >>"$tmp/c.log" 2>&1 ||
+	{ cat "$tmp/c.log"; fail "find_package(forkd) consumer does not build"; }
+
+# pkg-config
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+# shellcheck disable=SC2046
+cc -o "$tmp/example_pc" "$src/tests/install/example.c" \
+    $(pkg-config --cflags --libs libforkd) -Wl,-rpath,"$prefix/lib" ||
+	fail "pkg-config consumer does not build"
+
+# Run the installed daemon with the installed modules; run all three builds.
+head -c 32 /dev/urandom >"$tmp/key"
+chmod 600 "$tmp/key"
+"$prefix/sbin/forkd" -s "$tmp/s.sock" -k "$tmp/key" \
+    -m "$prefix/lib/forkd/modules/pi.so" 2>"$tmp/forkd.log" &
+forkd_pid=$!
+export FORKD_SOCKET=$tmp/s.sock FORKD_KEY_FILE=$tmp/key
+for ((i = 0; i < 50; i++)); do
+	"$prefix/bin/forkctl" ping >/dev/null 2>&1 && break
+	sleep 0.1
+done
+"$prefix/bin/forkctl" ping >/dev/null || { cat "$tmp/forkd.log"; fail "installed forkd does not answer"; }
+for ex in "$tmp/consumer/b/example" "$tmp/consumer/b/example_static" "$tmp/example_pc"; do
+	out=$(LD_LIBRARY_PATH=$prefix/lib "$ex") || fail "$ex exited $?"
+	# The child prints the partial sum of 10^6 terms, about 3.1415916535.
+	grep -q '^3\.14159' <<<"$out" || fail "$ex: no partial sum in: $out"
+	grep -q 'exited with 0' <<<"$out" || fail "$ex: no exit report in: $out"
+done
+echo "install test: 3 passed, 0 failed"
