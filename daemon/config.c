@@ -225,6 +225,14 @@ config_ini_handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
+/* inih callback that accepts everything (syntax check pass). */
+static int
+config_ini_accept(void *user, const char *section, const char *name,
+    const char *value)
+{
+	return 1;
+}
+
 /* Parse path with inih; map its line-number result to a message. */
 static int
 config_parse(struct config *c, const char *path, int only_limits, char *errbuf,
@@ -236,7 +244,15 @@ config_parse(struct config *c, const char *path, int only_limits, char *errbuf,
 
 	ctx.errbuf = inner;
 	ctx.errlen = sizeof inner;
-	r = ini_parse(path, config_ini_handler, &ctx);
+	/* inih goes on after a syntax error and reports only its line; find
+	 * syntax errors first so a later line's message cannot pose as it. */
+	r = ini_parse(path, config_ini_accept, NULL);
+	if (r > 0) {
+		snprintf(errbuf, errlen, "%s:%d: syntax error", path, r);
+		return -EINVAL;
+	}
+	if (r == 0)
+		r = ini_parse(path, config_ini_handler, &ctx);
 	if (r == -1) {
 		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
 		return -errno ? -errno : -ENOENT;

@@ -1,5 +1,6 @@
-/* test_keys.c: authentication against a real forkd, and key file checks at
- * start-up. */
+/* test_keys.c: authentication against a real forkd, key file checks and
+ * other start-up errors (exit 1 with a message naming the culprit; exit 2
+ * for usage errors). */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -240,6 +241,116 @@ test_bad_module(void **state)
 	EXPECT_CONTAINS(out, "forkd-test-module.so", "message of forkd");
 }
 
+/* Run forkd with extra arguments (socket in the temp dir, the good key);
+ * expect exit status want and output mentioning needle. */
+static void
+expect_startup(const char *const *extra, int want, const char *needle,
+    const char *what)
+{
+	char		 out[8192], sock[HARNESS_PATH_MAX + 16];
+	const char	*argv[32];
+	size_t		 n = 0;
+	int		 st;
+
+	snprintf(sock, sizeof sock, "%s/startup.sock", H.h_dir);
+	argv[n++] = harness_forkd_bin();
+	argv[n++] = "-s";
+	argv[n++] = sock;
+	argv[n++] = "-k";
+	argv[n++] = H.h_key;
+	for (size_t i = 0; extra[i] != NULL && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	st = harness_run(argv, out, sizeof out, 10000);
+	if (st == -1)
+		fail_msg("%s: forkd still running after 10 s; output: %s",
+		    what, out);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != want)
+		fail_msg("%s: status %#x (exit %d), expected exit %d; output: "
+		    "%s", what, st, WIFEXITED(st) ? WEXITSTATUS(st) : -1, want,
+		    out);
+	if (needle != NULL && strstr(out, needle) == NULL)
+		fail_msg("%s: output does not mention \"%s\": %s", what, needle,
+		    out);
+}
+
+/* Start-up errors other than the key. */
+static void
+test_startup_errors(void **state)
+{
+	char	longsock[300], conf[HARNESS_PATH_MAX + 16], mod[300],
+		needle[HARNESS_PATH_MAX + 32];
+	FILE	*f;
+
+	/* A socket path longer than sun_path. */
+	snprintf(longsock, sizeof longsock, "%s/%0150d.sock", H.h_dir, 7);
+	{
+		const char *extra[] = { "-s", longsock, NULL };
+
+		expect_startup(extra, 1, "0000000007.sock",
+		    "socket path of 180+ bytes");
+	}
+	/* A config file with an error on line 3. */
+	snprintf(conf, sizeof conf, "%s/bad.conf", H.h_dir);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs("[limits]\nmax_children = 4\nmax_fds = lots\n", f);
+	fclose(f);
+	snprintf(needle, sizeof needle, "%s:3", conf);
+	{
+		const char *extra[] = { "-c", conf, NULL };
+
+		expect_startup(extra, 1, needle, "config with a bad line 3");
+	}
+	/* A config file that does not exist. */
+	snprintf(conf, sizeof conf, "%s/missing.conf", H.h_dir);
+	{
+		const char *extra[] = { "-c", conf, NULL };
+
+		expect_startup(extra, 1, conf, "missing config file");
+	}
+	/* A module whose init fails (bad option). */
+	snprintf(mod, sizeof mod, "%s/bench.so:size_mb=lots",
+	    harness_module_dir());
+	{
+		const char *extra[] = { "-m", mod, NULL };
+
+		expect_startup(extra, 1, "bench", "bench.so:size_mb=lots");
+	}
+	/* A file that is no module. */
+	{
+		const char *extra[] = { "-m", H.h_key, NULL };
+
+		expect_startup(extra, 1, H.h_key, "key file as module");
+	}
+	/* The same module twice. */
+	snprintf(mod, sizeof mod, "%s/pi.so", harness_module_dir());
+	{
+		const char *extra[] = { "-m", mod, "-m", mod, NULL };
+
+		expect_startup(extra, 1, "pi", "pi.so loaded twice");
+	}
+	/* Bad option values are usage errors. */
+	{
+		const char *extra[] = { "--socket-mode", "rwx", NULL };
+
+		expect_startup(extra, 2, NULL, "--socket-mode rwx");
+	}
+}
+
+/* The socket is created with mode 0600. */
+static void
+test_socket_mode(void **state)
+{
+	struct stat st;
+
+	assert_int_equal(stat(H.h_sock, &st), 0);
+	if (!S_ISSOCK(st.st_mode))
+		fail_msg("%s is not a socket (mode %o)", H.h_sock,
+		    (unsigned)st.st_mode);
+	EXPECT_INT(st.st_mode & 07777, 0600, "mode of the socket file");
+}
+
 static void
 test_stop(void **state)
 {
@@ -270,6 +381,8 @@ main(void)
 		cmocka_unit_test(test_socket_in_use),
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_bad_module),
+		cmocka_unit_test(test_startup_errors),
+		cmocka_unit_test(test_socket_mode),
 		cmocka_unit_test(test_stop),
 	};
 

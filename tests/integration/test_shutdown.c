@@ -145,7 +145,7 @@ test_sigterm_stubborn_child(void **state)
 	const char		*sh[] = { "/bin/sh", "-c",
 	    "trap '' TERM; while :; do sleep 0.05; done", NULL };
 	struct harness		 h;
-	struct forkd		*f;
+	struct forkd		*f, *g;
 	struct forkd_spawn_opts	 o;
 	struct forkd_exit	 ev;
 	pid_t			 pid = -1;
@@ -160,9 +160,31 @@ test_sigterm_stubborn_child(void **state)
 	o.argv = sh;
 	o.daemon = 1;
 	EXPECT_OK(f, forkd_spawn(f, &o, &pid, NULL, 0));
+	g = harness_connect(&h);
 	harness_sleep_ms(200);
 	t0 = harness_now_ms();
 	kill(h.h_pid, SIGTERM);
+	/* While stopping: no new connections, no new children. */
+	harness_sleep_ms(200);
+	{
+		struct forkd		*x = NULL;
+		struct forkd_spawn_opts	 o2;
+		pid_t			 p2;
+
+		r = forkd_connect(&x, h.h_sock, h.h_key);
+		if (r == 0) {
+			forkd_close(x);
+			fail_msg("a new connection was accepted while forkd "
+			    "was stopping");
+		}
+		forkd_spawn_opts_init(&o2);
+		o2.target = "bench:noop";
+		r = forkd_spawn(g, &o2, &p2, NULL, 0);
+		if (r == 0)
+			fail_msg("spawn accepted while forkd was stopping "
+			    "(pid %d)", (int)p2);
+		EXPECT_INT(r, -ESHUTDOWN, "spawn while forkd is stopping");
+	}
 	r = forkd_wait_exit_event(f, 15000, &ev);
 	if (r != 0)
 		fail_msg("no exit event for a child ignoring SIGTERM: %d (%s)",
@@ -171,6 +193,7 @@ test_sigterm_stubborn_child(void **state)
 	if (harness_now_ms() - t0 < 1500)
 		fail_msg("stubborn child killed after %lld ms, before the "
 		    "2000 ms grace period", (long long)(harness_now_ms() - t0));
+	forkd_close(g);
 	forkd_close(f);
 	expect_clean_exit(&h, 0, "SIGTERM with a stubborn child");
 	harness_cleanup(&h);

@@ -443,6 +443,89 @@ test_names(void **state)
 	forkd_close(f);
 }
 
+/* Exit events go only to the connection that spawned the child. */
+static void
+test_events_to_owner_only(void **state)
+{
+	struct forkd		*a = harness_connect(&H);
+	struct forkd		*b = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	const char		*ea[] = { "bench:exit", "11", NULL };
+	const char		*eb[] = { "bench:exit", "22", NULL };
+	struct forkd_exit	 ev;
+	pid_t			 pa, pb;
+
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:exit";
+	o.argv = ea;
+	pa = spawn_argv(a, &o, NULL, 0);
+	o.argv = eb;
+	pb = spawn_argv(b, &o, NULL, 0);
+	ev = exit_event(a, pa);
+	EXPECT_INT(ev.exitcode, 11, "A's child");
+	ev = exit_event(b, pb);
+	EXPECT_INT(ev.exitcode, 22, "B's child");
+	EXPECT_ERR(a, forkd_wait_exit_event(a, 200, &ev), -ETIMEDOUT);
+	EXPECT_ERR(b, forkd_wait_exit_event(b, 200, &ev), -ETIMEDOUT);
+	forkd_close(a);
+	forkd_close(b);
+}
+
+/* A request larger than forkd's frame limit fails in the client with
+ * -EMSGSIZE; the connection stays usable. Big but legal requests work. */
+static void
+test_large_requests(void **state)
+{
+	enum { N = 1000 };
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	static char		 arg[N][101];
+	static const char	*argv[N + 2];
+	struct forkd_exit	 ev;
+	char			 out[65536];
+	int			 pp[2];
+	pid_t			 pid;
+
+	argv[0] = "bench:exit";
+	for (int i = 0; i < N; i++) {
+		memset(arg[i], 'a' + i % 26, 100);
+		arg[i][100] = '\0';
+		argv[i + 1] = arg[i];
+	}
+	argv[N + 1] = NULL;
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:exit";
+	o.argv = argv;
+	EXPECT_ERR(f, forkd_spawn(f, &o, &pid, NULL, 0), -EMSGSIZE);
+	EXPECT_OK(f, forkd_ping(f));
+
+	/* 299 arguments of 100 bytes (about 30 KB): fine, all arrive. */
+	{
+		const char *sh[303];
+
+		sh[0] = "/bin/sh";
+		sh[1] = "-c";
+		sh[2] = "echo $#";
+		for (int i = 0; i < 299; i++)
+			sh[3 + i] = arg[i];
+		sh[302] = NULL;
+		harness_pipe(pp);
+		forkd_spawn_opts_init(&o);
+		o.target = "/bin/sh";
+		o.argv = sh;
+		o.stdout_fd = pp[1];
+		pid = spawn_argv(f, &o, NULL, 0);
+		close(pp[1]);
+		harness_read_all(pp[0], out, sizeof out, 10000);
+		close(pp[0]);
+		/* $0 is the first extra argument, $# counts the other 298. */
+		EXPECT_STR(out, "298\n", "argument count seen by sh");
+		ev = exit_event(f, pid);
+		EXPECT_INT(ev.exitcode, 0, "exitcode");
+	}
+	forkd_close(f);
+}
+
 /* Find a module by name in a status reply. */
 static const struct forkd_module_desc *
 find_module(const struct forkd_status *st, const char *name)
@@ -619,6 +702,8 @@ main(void)
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_cwd),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_events_to_owner_only),
+		cmocka_unit_test(test_large_requests),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_stop),

@@ -206,6 +206,45 @@ test_wait_two_waiters(void **state)
 	forkd_close(f);
 }
 
+/* A connection that goes away while its wait is pending: forkd drops the
+ * wait and keeps serving when the child ends later. */
+static void
+test_waiter_disconnects(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	const char		*sl[] = { "bench:sleep", "30", NULL };
+	struct forkd_exit	 ev;
+	pid_t			 pid, helper;
+	int			 st;
+
+	pid = spawn(f, "bench:sleep", sl, NULL);
+	for (int i = 0; i < 3; i++) {
+		helper = fork();
+		assert_true(helper >= 0);
+		if (helper == 0) {
+			struct forkd *g = NULL;
+
+			if (forkd_connect(&g, H.h_sock, H.h_key) != 0)
+				_exit(1);
+			_exit(forkd_wait(g, pid, NULL, i == 0 ?
+			    FORKD_INFINITE : 60000, &ev) == 0 ? 2 : 3);
+		}
+		harness_sleep_ms(200);
+		kill(helper, SIGKILL);
+		waitpid(helper, &st, 0);
+		if (!WIFSIGNALED(st))
+			fail_msg("waiting helper ended by itself (status %#x) "
+			    "before it was killed", st);
+	}
+	harness_sleep_ms(100);
+	EXPECT_OK(f, forkd_ping(f));
+	EXPECT_OK(f, forkd_kill(f, pid));
+	EXPECT_OK(f, forkd_wait_exit_event(f, 10000, &ev));
+	EXPECT_INT(ev.exitcode, -SIGKILL, "exitcode");
+	EXPECT_OK(f, forkd_ping(f));
+	forkd_close(f);
+}
+
 static void
 test_stop(void **state)
 {
@@ -236,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_wait_unknown),
 		cmocka_unit_test(test_wait_any),
 		cmocka_unit_test(test_wait_two_waiters),
+		cmocka_unit_test(test_waiter_disconnects),
 		cmocka_unit_test(test_stop),
 	};
 
