@@ -14,9 +14,9 @@ FORKD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
     protobuf-c-compiler libsodium-dev libcmocka-dev libsystemd-dev
     libinih-dev python3)
 # Only for the tests: systemd-analyze checks the units (the systemd_units
-# test is not registered without it).
+# test is not registered without it); valgrind runs the memcheck suites.
 # shellcheck disable=SC2034 # used by the scripts that source this
-FORKD_TEST_DEPS=(systemd)
+FORKD_TEST_DEPS=(systemd valgrind)
 
 # Print the packages among "$@" that are not installed.
 forkd_deps_missing() {
