@@ -1,8 +1,10 @@
 /* bench.c: the benchmark module.
  *
- * init "size_mb=N" maps N MiB of private anonymous memory in the daemon and
- * touches every page, so each child starts with that much state shared
- * copy-on-write. The entries are tiny on purpose: they measure spawn cost,
+ * init "size_mb=N[,state=plain|huge|shared]" maps N MiB in the daemon and
+ * writes every page, so each child starts with that much state shared
+ * copy-on-write. state=huge (the default) and state=shared use the flat-
+ * fork-cost allocators of forkd_module.h; plain is ordinary 4 KiB pages,
+ * the baseline whose fork cost grows with size. The entries are tiny on purpose: they measure spawn cost,
  * copy-on-write cost and what a child sees (fds, env, cwd, stdio).
  */
 #include <sys/mman.h>
@@ -52,14 +54,28 @@ bench_parse_ulong(const char *s, size_t len, unsigned long *ret)
 	return 0;
 }
 
-/* Map size_mb MiB of private memory and write to every page of it. */
+/* How the state is allocated (init option state=...). */
+enum bench_kind {
+	BENCH_PLAIN,	/* private 4 KiB pages: fork cost grows with size */
+	BENCH_HUGE,	/* forkd_state_alloc_private(): transparent huge pages */
+	BENCH_SHARED,	/* forkd_state_alloc_shared() + seal: read-only */
+	BENCH_KIND_MAX
+};
+static const char *const bench_kind_names[BENCH_KIND_MAX] = {
+	"plain", "huge", "shared"
+};
+static enum bench_kind	 bench_kind = BENCH_HUGE;
+
+/* Allocate size_mb MiB of the chosen kind and write every page of it. */
 static int
-bench_alloc(unsigned long size_mb)
+bench_alloc(unsigned long size_mb, enum bench_kind kind)
 {
-	void	*p;
-	size_t	 size, off;
+	unsigned char	*p;
+	size_t		 size, off;
+	int		 fd = -1;
 
 	bench_page_size = (size_t)sysconf(_SC_PAGESIZE);
+	bench_kind = kind;
 	if (size_mb == 0)
 		return 0;
 	if (size_mb > SIZE_MAX >> 20) {
@@ -68,29 +84,52 @@ bench_alloc(unsigned long size_mb)
 		return -ERANGE;
 	}
 	size = (size_t)size_mb << 20;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		fprintf(stderr, "bench: cannot map %lu MiB: %s\n", size_mb,
-		    strerror(errno));
+	switch (kind) {
+	case BENCH_PLAIN:
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			p = NULL;
+		break;
+	case BENCH_HUGE:
+		p = forkd_state_alloc_private(size);
+		break;
+	default:
+		p = forkd_state_alloc_shared(size, &fd);
+		break;
+	}
+	if (p == NULL) {
+		fprintf(stderr, "bench: cannot map %lu MiB (state=%s): %s\n",
+		    size_mb, bench_kind_names[kind], strerror(errno));
 		return -ENOMEM;
 	}
 	/* A known pattern, so "state" gives the same checksum everywhere. */
 	for (off = 0; off < size; off += bench_page_size)
-		((unsigned char *)p)[off] = (unsigned char)(off / bench_page_size);
+		p[off] = (unsigned char)(off / bench_page_size);
+	if (kind == BENCH_SHARED) {
+		const void *ro = forkd_state_seal(p, size, fd);
+
+		if (ro == NULL) {
+			fprintf(stderr, "bench: cannot seal the state: %s\n",
+			    strerror(errno));
+			return -errno;
+		}
+		p = (unsigned char *)(uintptr_t)ro;
+	}
 	bench_state = p;
 	bench_state_size = size;
 	bench_size_mb = size_mb;
 	return 0;
 }
 
-/* Parse "key=value,..." options (only size_mb is known) and allocate. */
+/* Parse "size_mb=N,state=plain|huge|shared" and allocate. */
 static int
 bench_init(const char *opts)
 {
-	const char	*p, *end, *eq;
+	const char	*p, *end, *eq, *val;
 	unsigned long	 size_mb = 0;
-	size_t		 keylen;
+	enum bench_kind	 kind = BENCH_HUGE;
+	size_t		 keylen, vlen;
 	int		 r;
 
 	for (p = opts; p != NULL && *p != '\0'; p = *end ? end + 1 : end) {
@@ -99,25 +138,42 @@ bench_init(const char *opts)
 			continue;
 		eq = memchr(p, '=', (size_t)(end - p));
 		keylen = eq != NULL ? (size_t)(eq - p) : (size_t)(end - p);
-		if (keylen != strlen("size_mb") ||
-		    strncmp(p, "size_mb", keylen) != 0) {
-			fprintf(stderr, "bench: unknown option '%.*s' "
-			    "(known: size_mb=N)\n", (int)keylen, p);
-			return -EINVAL;
-		}
 		if (eq == NULL) {
-			fprintf(stderr, "bench: size_mb needs a value "
-			    "(size_mb=N)\n");
+			fprintf(stderr, "bench: option '%.*s' needs a value "
+			    "(size_mb=N, state=plain|huge|shared)\n",
+			    (int)keylen, p);
 			return -EINVAL;
 		}
-		r = bench_parse_ulong(eq + 1, (size_t)(end - eq - 1), &size_mb);
-		if (r == 0 && size_mb > BENCH_SIZE_MB_MAX)
-			r = -ERANGE;
-		if (r != 0) {
-			fprintf(stderr, "bench: bad size_mb '%.*s': want an "
-			    "integer from 0 to %lu\n", (int)(end - eq - 1),
-			    eq + 1, BENCH_SIZE_MB_MAX);
-			return r;
+		val = eq + 1;
+		vlen = (size_t)(end - val);
+		if (keylen == strlen("size_mb") &&
+		    strncmp(p, "size_mb", keylen) == 0) {
+			r = bench_parse_ulong(val, vlen, &size_mb);
+			if (r == 0 && size_mb > BENCH_SIZE_MB_MAX)
+				r = -ERANGE;
+			if (r != 0) {
+				fprintf(stderr, "bench: bad size_mb '%.*s': "
+				    "want an integer from 0 to %lu\n",
+				    (int)vlen, val, BENCH_SIZE_MB_MAX);
+				return r;
+			}
+		} else if (keylen == strlen("state") &&
+		    strncmp(p, "state", keylen) == 0) {
+			for (kind = 0; kind < BENCH_KIND_MAX; kind++)
+				if (strlen(bench_kind_names[kind]) == vlen &&
+				    strncmp(val, bench_kind_names[kind],
+				    vlen) == 0)
+					break;
+			if (kind == BENCH_KIND_MAX) {
+				fprintf(stderr, "bench: bad state '%.*s': want "
+				    "plain, huge or shared\n", (int)vlen, val);
+				return -EINVAL;
+			}
+		} else {
+			fprintf(stderr, "bench: unknown option '%.*s' (known: "
+			    "size_mb=N, state=plain|huge|shared)\n",
+			    (int)keylen, p);
+			return -EINVAL;
 		}
 	}
 	if (bench_state != NULL) {
@@ -126,7 +182,7 @@ bench_init(const char *opts)
 		bench_state_size = 0;
 		bench_size_mb = 0;
 	}
-	return bench_alloc(size_mb);
+	return bench_alloc(size_mb, kind);
 }
 
 /* Flush stdout: exit code 0, or 1 if the output could not be written. */
@@ -153,6 +209,11 @@ bench_touch(int argc, char **argv)
 	if (argc > 2 || (argc == 2 &&
 	    bench_parse_ulong(argv[1], strlen(argv[1]), &mb) != 0)) {
 		fputs("usage: bench:touch [MB]\n", stderr);
+		return 2;
+	}
+	if (bench_kind == BENCH_SHARED && size > 0) {
+		fputs("bench:touch: the state is sealed read-only "
+		    "(state=shared)\n", stderr);
 		return 2;
 	}
 	if (argc == 2 && mb < bench_size_mb)
@@ -358,7 +419,8 @@ bench_show_state(int argc, char **argv)
 	}
 	for (i = 0; i < n; i++)
 		h = (h ^ w[i]) * 0x100000001b3ULL;
-	printf("size_mb=%lu checksum=%016llx\n", bench_size_mb,
+	printf("size_mb=%lu state=%s checksum=%016llx\n", bench_size_mb,
+	    bench_kind_names[bench_kind],
 	    (unsigned long long)h);
 	return bench_flush();
 }
