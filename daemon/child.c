@@ -94,7 +94,8 @@ child_run(const struct child_plan *p)
 	(void)prctl(PR_SET_NAME, p->cp_name, 0, 0, 0);
 
 	/* Key material must not outlive the fork in a child's memory. */
-	server_wipe_secrets();
+	if (!p->cp_shared_vm)
+		server_wipe_secrets();
 
 	/* Move every source fd and the error pipe above every target, so the
 	 * dup2() calls below cannot clobber a source not yet placed. */

@@ -37,6 +37,9 @@ struct child_plan {
 	int				  cp_fds[LIMIT_FD_TARGET_MAX + 1];
 	int				  cp_nfds;	/* highest target + 1 */
 	int				  cp_errfd;	/* write end, O_CLOEXEC */
+	/* Running in a CLONE_VM child: memory is the daemon's own, so no
+	 * wiping (execve replaces the image anyway). */
+	int				  cp_shared_vm;
 };
 
 const char *child_step_name(int step);

@@ -1,9 +1,13 @@
 /* config.c: defaults, INI parsing (inih) and validation of settings. */
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -30,6 +34,11 @@ static const struct config_limit_def config_limit_defs[] = {
 	LIM(max_env, 0, LIMIT_ENV_MAX),
 	LIM(max_fds, 0, WIRE_MAX_FDS),
 	LIM(kill_grace_ms, 0, 600000),
+	LIM(pool_max, 0, 256),
+	LIM(pool_min, 0, 256),
+	LIM(max_children_per_uid, 1, 1048576),
+	LIM(max_spawn_rate, 0, 1000000),
+	LIM(idle_timeout_ms, 0, 86400000),
 };
 #undef LIM
 
@@ -48,6 +57,27 @@ config_init(struct config *c)
 	c->limits.max_env = LIMIT_ENV_MAX;
 	c->limits.max_fds = WIRE_MAX_FDS;
 	c->limits.kill_grace_ms = 2000;
+	c->limits.pool_max = 4;
+	c->limits.pool_min = 2;
+	c->limits.max_children_per_uid = 256;
+	c->limits.max_spawn_rate = 1000;
+	c->limits.idle_timeout_ms = 0;
+	c->policy.allow_exec = 1;
+}
+
+/* Free a policy's lists; what is left allows everything. */
+void
+config_policy_free(struct config_policy *p)
+{
+	for (size_t i = 0; i < p->n_targets; i++)
+		free(p->targets[i]);
+	free(p->targets);
+	for (size_t i = 0; i < p->n_exec_paths; i++)
+		free(p->exec_paths[i]);
+	free(p->exec_paths);
+	free(p->uids);
+	memset(p, 0, sizeof *p);
+	p->allow_exec = 1;
 }
 
 void
@@ -57,6 +87,7 @@ config_free(struct config *c)
 	free(c->key_file);
 	for (size_t i = 0; i < c->n_modules; i++)
 		free(c->modules[i]);
+	config_policy_free(&c->policy);
 	memset(c, 0, sizeof *c);
 }
 
@@ -113,6 +144,278 @@ config_set_limit(struct config_limits *l, const char *key, const char *value,
 	return -ENOENT;
 }
 
+/* Parse yes/no, true/false, on/off, 1/0. */
+static int
+config_parse_bool(const char *s, int *ret)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*ret = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*ret = 0;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Next item of a list separated by blanks or commas: 1 and the item in
+ * tok, 0 at the end, -ENAMETOOLONG for an item that does not fit. */
+static int
+config_list_next(const char **pp, char *tok, size_t toklen)
+{
+	const char	*p = *pp;
+	size_t		 n;
+
+	p += strspn(p, " \t,");
+	if (*p == '\0') {
+		*pp = p;
+		return 0;
+	}
+	n = strcspn(p, " \t,");
+	*pp = p + n;
+	if (n >= toklen)
+		return -ENAMETOOLONG;
+	memcpy(tok, p, n);
+	tok[n] = '\0';
+	return 1;
+}
+
+/* Number of items in a list value. */
+static size_t
+config_list_count(const char *value)
+{
+	size_t n = 0;
+
+	for (value += strspn(value, " \t,"); *value != '\0';
+	    value += strspn(value, " \t,")) {
+		value += strcspn(value, " \t,");
+		n++;
+	}
+	return n;
+}
+
+/* Check one allow_targets pattern: "*" or MODULE:ENTRY with '*'s. */
+static int
+config_norm_target(const char *item, char *out, size_t outlen, char *errbuf,
+    size_t errlen)
+{
+	const char *colon = strchr(item, ':');
+
+	for (const char *q = item; *q != '\0'; q++) {
+		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) {
+			snprintf(errbuf, errlen, "policy.allow_targets: "
+			    "pattern with a control or non-ASCII byte");
+			return -EINVAL;
+		}
+	}
+	if (item[0] == '/') {
+		snprintf(errbuf, errlen, "policy.allow_targets: '%s' is a "
+		    "path; allow_exec and allow_exec_paths govern path targets",
+		    item);
+		return -EINVAL;
+	}
+	if (strcmp(item, "*") != 0 && (colon == NULL || colon == item ||
+	    colon[1] == '\0')) {
+		snprintf(errbuf, errlen, "policy.allow_targets: '%s' is not a "
+		    "MODULE:ENTRY pattern (like pi:* or bench:noop, or * for "
+		    "all)", item);
+		return -EINVAL;
+	}
+	snprintf(out, outlen, "%s", item);
+	return 0;
+}
+
+/* Canonicalize one allow_exec_paths entry: an existing file, or an
+ * existing directory written with a trailing '/'. */
+static int
+config_norm_path(const char *item, char *out, size_t outlen, char *errbuf,
+    size_t errlen)
+{
+	char		real[PATH_MAX];
+	struct stat	st;
+	size_t		len = strlen(item);
+	int		dir = len > 0 && item[len - 1] == '/';
+
+	if (item[0] != '/') {
+		snprintf(errbuf, errlen, "policy.allow_exec_paths: '%s' is not "
+		    "an absolute path", item);
+		return -EINVAL;
+	}
+	if (realpath(item, real) == NULL || stat(real, &st) != 0) {
+		int err = errno;
+
+		snprintf(errbuf, errlen, "policy.allow_exec_paths: %s: %s",
+		    item, strerror(err));
+		return -err;
+	}
+	if (S_ISDIR(st.st_mode) && !dir) {
+		snprintf(errbuf, errlen, "policy.allow_exec_paths: %s is a "
+		    "directory: write %s/ to allow the programs in it", item,
+		    item);
+		return -EISDIR;
+	}
+	if (!S_ISDIR(st.st_mode) && dir) {
+		snprintf(errbuf, errlen, "policy.allow_exec_paths: %s is not a "
+		    "directory", item);
+		return -ENOTDIR;
+	}
+	if ((size_t)snprintf(out, outlen, "%s%s", real, dir &&
+	    strcmp(real, "/") != 0 ? "/" : "") >= outlen) {
+		snprintf(errbuf, errlen, "policy.allow_exec_paths: %s: path "
+		    "too long", item);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* Append the items of a list value to a string list, all or none. */
+static int
+config_list_add(char ***list, size_t *n, const char *key, const char *value,
+    int (*norm)(const char *, char *, size_t, char *, size_t),
+    char *errbuf, size_t errlen)
+{
+	char		 tok[PATH_MAX], item[PATH_MAX + 2];
+	char		**l;
+	const char	*p = value;
+	size_t		 add = config_list_count(value), k = 0;
+	int		 r;
+
+	if (add > CONFIG_POLICY_MAX - *n) {
+		snprintf(errbuf, errlen, "policy.%s: at most %d entries", key,
+		    CONFIG_POLICY_MAX);
+		return -E2BIG;
+	}
+	if (add == 0)
+		return 0;
+	if ((l = reallocarray(*list, *n + add, sizeof *l)) == NULL)
+		return -ENOMEM;
+	*list = l;
+	while ((r = config_list_next(&p, tok, sizeof tok)) != 0) {
+		if (r < 0) {
+			snprintf(errbuf, errlen, "policy.%s: entry longer than "
+			    "%zu bytes", key, sizeof tok - 1);
+			goto fail;
+		}
+		if ((r = norm(tok, item, sizeof item, errbuf, errlen)) != 0)
+			goto fail;
+		if ((l[*n + k] = strdup(item)) == NULL) {
+			snprintf(errbuf, errlen, "policy.%s: out of memory",
+			    key);
+			r = -ENOMEM;
+			goto fail;
+		}
+		k++;
+	}
+	*n += k;
+	return 0;
+fail:
+	while (k > 0)
+		free(l[*n + --k]);
+	return r;
+}
+
+/* Append the users of an allow_uids value (numbers or names looked up
+ * now), all or none. */
+static int
+config_uids_add(struct config_policy *pol, const char *value, char *errbuf,
+    size_t errlen)
+{
+	char		 tok[256];
+	const char	*p = value;
+	size_t		 add = config_list_count(value), k = 0;
+	uid_t		*u;
+	int		 r;
+
+	if (add > CONFIG_POLICY_MAX - pol->n_uids) {
+		snprintf(errbuf, errlen, "policy.allow_uids: at most %d "
+		    "entries", CONFIG_POLICY_MAX);
+		return -E2BIG;
+	}
+	if (add == 0)
+		return 0;
+	if ((u = reallocarray(pol->uids, pol->n_uids + add, sizeof *u)) ==
+	    NULL)
+		return -ENOMEM;
+	pol->uids = u;
+	while ((r = config_list_next(&p, tok, sizeof tok)) != 0) {
+		unsigned long long	 v;
+		struct passwd		*pw;
+		char			*end;
+
+		if (r < 0) {
+			snprintf(errbuf, errlen, "policy.allow_uids: entry "
+			    "longer than %zu bytes", sizeof tok - 1);
+			return -EINVAL;
+		}
+		if (tok[0] >= '0' && tok[0] <= '9') {
+			errno = 0;
+			v = strtoull(tok, &end, 10);
+			if (errno != 0 || *end != '\0' || v >= UINT32_MAX) {
+				snprintf(errbuf, errlen, "policy.allow_uids: "
+				    "'%s' is not a uid", tok);
+				return -EINVAL;
+			}
+			u[pol->n_uids + k++] = (uid_t)v;
+			continue;
+		}
+		errno = 0;
+		if ((pw = getpwnam(tok)) == NULL) {
+			snprintf(errbuf, errlen, "policy.allow_uids: no user "
+			    "'%s'%s%s", tok, errno != 0 ? ": " : "",
+			    errno != 0 ? strerror(errno) : "");
+			return -EINVAL;
+		}
+		u[pol->n_uids + k++] = pw->pw_uid;
+	}
+	pol->n_uids += k;
+	return 0;
+}
+
+/* Set one [policy] key. */
+static int
+config_set_policy(struct config_policy *pol, const char *key,
+    const char *value, char *errbuf, size_t errlen)
+{
+	int r;
+
+	if (strcmp(key, "allow_exec") == 0) {
+		if (config_parse_bool(value, &pol->allow_exec) != 0) {
+			snprintf(errbuf, errlen, "policy.allow_exec: '%s' is "
+			    "not yes or no", value);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strcmp(key, "allow_targets") == 0) {
+		r = config_list_add(&pol->targets, &pol->n_targets, key, value,
+		    config_norm_target, errbuf, errlen);
+		if (r == 0)
+			pol->targets_set = 1;
+		return r;
+	}
+	if (strcmp(key, "allow_exec_paths") == 0) {
+		r = config_list_add(&pol->exec_paths, &pol->n_exec_paths, key,
+		    value, config_norm_path, errbuf, errlen);
+		if (r == 0)
+			pol->exec_paths_set = 1;
+		return r;
+	}
+	if (strcmp(key, "allow_uids") == 0) {
+		r = config_uids_add(pol, value, errbuf, errlen);
+		if (r == 0)
+			pol->uids_set = 1;
+		return r;
+	}
+	snprintf(errbuf, errlen, "unknown setting policy.%s", key);
+	return -ENOENT;
+}
+
 /* Set one setting from its text form. */
 int
 config_set(struct config *c, const char *section, const char *key,
@@ -123,6 +426,9 @@ config_set(struct config *c, const char *section, const char *key,
 
 	if (strcmp(section, "limits") == 0)
 		return config_set_limit(&c->limits, key, value, errbuf, errlen);
+	if (strcmp(section, "policy") == 0)
+		return config_set_policy(&c->policy, key, value, errbuf,
+		    errlen);
 	if (strcmp(section, "forkd") != 0 && section[0] != '\0') {
 		snprintf(errbuf, errlen, "unknown section [%s]", section);
 		return -ENOENT;
@@ -217,6 +523,9 @@ config_ini_handler(void *user, const char *section, const char *name,
 		    (strcmp(name, "socket_mode") == 0 && (cli & CONFIG_CLI_MODE)))
 			return 1;
 	}
+	if (strcmp(section, "limits") == 0 && strcmp(name, "pool_max") == 0 &&
+	    (cli & CONFIG_CLI_POOL))
+		return 1;
 	r = config_set(c, section, name, value, ctx->errbuf, ctx->errlen);
 	if (r != 0) {
 		ctx->error = r;
@@ -280,10 +589,12 @@ config_load_file(struct config *c, const char *path, char *errbuf,
 	return config_parse(c, path, 0, errbuf, errlen);
 }
 
-/* Re-read limits and log level for SIGHUP; nothing changes on error. */
+/* Re-read limits, policy and log level for SIGHUP; nothing changes on
+ * error. */
 int
-config_reload_limits(const char *path, struct config_limits *ret_limits,
-    int *ret_level, char *errbuf, size_t errlen)
+config_reload(const char *path, struct config_limits *ret_limits,
+    struct config_policy *ret_policy, int *ret_level, char *errbuf,
+    size_t errlen)
 {
 	struct config	tmp;
 	int		r;
@@ -293,9 +604,22 @@ config_reload_limits(const char *path, struct config_limits *ret_limits,
 	if (r == 0) {
 		*ret_limits = tmp.limits;
 		*ret_level = tmp.log_level;
+		if (ret_policy != NULL) {
+			*ret_policy = tmp.policy;
+			memset(&tmp.policy, 0, sizeof tmp.policy);
+		}
 	}
 	config_free(&tmp);
 	return r;
+}
+
+/* Re-read limits and log level only. */
+int
+config_reload_limits(const char *path, struct config_limits *ret_limits,
+    int *ret_level, char *errbuf, size_t errlen)
+{
+	return config_reload(path, ret_limits, NULL, ret_level, errbuf,
+	    errlen);
 }
 
 /* Cross-field checks. */

@@ -17,6 +17,29 @@ struct config_limits {
 	unsigned int	max_env;
 	unsigned int	max_fds;
 	unsigned int	kill_grace_ms;
+	unsigned int	pool_max;	/* pre-forked children kept (0: off) */
+	unsigned int	pool_min;	/* refill when fewer are idle */
+	unsigned int	max_children_per_uid;	/* of one client uid */
+	unsigned int	max_spawn_rate;	/* per s and connection; 0: any */
+	unsigned int	idle_timeout_ms;	/* 0: never */
+};
+
+#define CONFIG_POLICY_MAX	256	/* entries in one [policy] list */
+
+/* [policy]: who may use forkd and which targets a spawn may name. SIGHUP
+ * may change it while running. A list never set allows everything; a list
+ * set to nothing allows nothing. */
+struct config_policy {
+	int		  allow_exec;		/* path targets at all */
+	int		  targets_set;
+	char		**targets;		/* MODULE:ENTRY, '*' */
+	size_t		  n_targets;
+	int		  exec_paths_set;
+	char		**exec_paths;		/* canonical, dirs/ */
+	size_t		  n_exec_paths;
+	int		  uids_set;
+	uid_t		 *uids;
+	size_t		  n_uids;
 };
 
 struct config {
@@ -27,6 +50,7 @@ struct config {
 	size_t			 n_modules;
 	int			 log_level;
 	struct config_limits	 limits;
+	struct config_policy	 policy;
 	/* Which settings came from the command line (they win over the file). */
 	unsigned int		 cli_set;
 };
@@ -36,6 +60,7 @@ struct config {
 #define CONFIG_CLI_MODULES	0x04
 #define CONFIG_CLI_LOGLEVEL	0x08
 #define CONFIG_CLI_MODE		0x10
+#define CONFIG_CLI_POOL		0x20
 
 void	config_init(struct config *);
 void	config_free(struct config *);
@@ -51,6 +76,14 @@ int	config_load_file(struct config *, const char *path, char *errbuf,
  * and *ret_level (for SIGHUP). */
 int	config_reload_limits(const char *path, struct config_limits *ret_limits,
 	    int *ret_level, char *errbuf, size_t errlen);
+/* Read [limits], [policy] and log_level from path (for SIGHUP). On success
+ * the outputs are replaced (*ret_policy is overwritten, not freed); on
+ * failure they are untouched. */
+int	config_reload(const char *path, struct config_limits *ret_limits,
+	    struct config_policy *ret_policy, int *ret_level, char *errbuf,
+	    size_t errlen);
+/* Free the lists of a policy and reset it to the defaults. */
+void	config_policy_free(struct config_policy *);
 /* Check cross-field rules after loading. */
 int	config_validate(const struct config *, char *errbuf, size_t errlen);
 

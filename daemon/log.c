@@ -179,3 +179,28 @@ log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
 	dst[o] = '\0';
 	return dst;
 }
+
+/* Fixed-window budget on the monotonic clock. */
+int
+log_ratelimit(struct log_ratelimit *rl, unsigned int interval_ms,
+    unsigned int burst, unsigned int *ret_suppressed)
+{
+	struct timespec		ts;
+	unsigned long long	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (unsigned long long)ts.tv_sec * 1000 +
+	    (unsigned long long)ts.tv_nsec / 1000000;
+	if (rl->rl_start_ms == 0 || now - rl->rl_start_ms >= interval_ms) {
+		rl->rl_start_ms = now;
+		rl->rl_lines = 0;
+	}
+	if (rl->rl_lines >= burst) {
+		rl->rl_suppressed++;
+		return 0;
+	}
+	rl->rl_lines++;
+	*ret_suppressed = rl->rl_suppressed;
+	rl->rl_suppressed = 0;
+	return 1;
+}

@@ -30,6 +30,19 @@ void	log_errx(const char *, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn, format(printf, 1, 2))) void fatal(const char *, ...);
 __attribute__((noreturn, format(printf, 1, 2))) void fatalx(const char *, ...);
 
+/* A budget of log lines for messages a client can cause at will (refused
+ * spawns, ...): at most burst lines per interval, the rest counted. */
+struct log_ratelimit {
+	unsigned long long	rl_start_ms;
+	unsigned int		rl_lines;
+	unsigned int		rl_suppressed;
+};
+
+/* May one more line be logged now? 1: yes, and *ret_suppressed is how many
+ * were dropped since the last one logged; 0: no (this one is counted). */
+int	log_ratelimit(struct log_ratelimit *, unsigned int interval_ms,
+	    unsigned int burst, unsigned int *ret_suppressed);
+
 /* Copy a client-supplied string into dst with non-printable bytes escaped
  * (\xNN), truncated to fit. Returns dst. */
 char	*log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);

@@ -33,14 +33,16 @@ usage(FILE *f)
 "  -m, --module FILE.so[:OPTS]\n"
 "                          preload a module (repeatable); OPTS is passed to\n"
 "                          its init, e.g. bench.so:size_mb=256\n"
+"      --pool N            keep N children pre-forked (default 4; 0: off);\n"
+"                          overrides pool_max in the config\n"
 "  -v, --verbose           debug log output\n"
 "  -q, --quiet             only warnings and errors\n"
 "  -h, --help              show this help and exit\n"
 "  -V, --version           show the version and exit\n"
 "\n"
 "Signals: SIGTERM/SIGINT stop accepting, terminate children spawned with\n"
-"the daemon flag, and exit 0. SIGHUP re-reads [limits] and log_level from\n"
-"the config file (modules are not reloaded).\n"
+"the daemon flag, and exit 0. SIGHUP re-reads [limits], [policy] and\n"
+"log_level from the config file (modules are not reloaded).\n"
 "\n"
 "Security: whoever can read the key file can make forkd run code as its\n"
 "user. Keep it mode 0600 (or 0640 for a trusted group).\n"
@@ -58,6 +60,7 @@ main(int argc, char **argv)
 		{ "socket-mode", required_argument, NULL, 'M' },
 		{ "key",	required_argument, NULL, 'k' },
 		{ "module",	required_argument, NULL, 'm' },
+		{ "pool",	required_argument, NULL, 'P' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "quiet",	no_argument,	   NULL, 'q' },
 		{ "help",	no_argument,	   NULL, 'h' },
@@ -103,6 +106,12 @@ main(int argc, char **argv)
 			    sizeof err) != 0)
 				goto badarg;
 			cfg.cli_set |= CONFIG_CLI_MODULES;
+			break;
+		case 'P':
+			if (config_set(&cfg, "limits", "pool_max", optarg, err,
+			    sizeof err) != 0)
+				goto badarg;
+			cfg.cli_set |= CONFIG_CLI_POOL;
 			break;
 		case 'v':
 			verbose++;

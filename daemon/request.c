@@ -10,6 +10,7 @@
 #include "forkd_limits.h"
 #include "log.h"
 #include "module.h"
+#include "policy.h"
 #include "request.h"
 #include "server.h"
 #include "session.h"
@@ -259,11 +260,41 @@ request_ping(struct session *s, uint32_t id, const Forkd__PingRequest *r)
 	session_reply(s, &resp);
 }
 
+/* allow_uids: a uid not listed gets -EPERM for every request; the
+ * connection stays open, so a SIGHUP that lists it takes effect at once. */
+static int
+request_uid_refused(struct session *s, uint32_t id, int *fds, size_t nfds)
+{
+	static struct log_ratelimit	rl;
+	unsigned int			suppressed;
+
+	if (policy_uid_allowed(&server_config.policy, s->s_uid))
+		return 0;
+	wire_close_fds(fds, nfds);
+	if (!s->s_uid_refused && log_ratelimit(&rl, 5000, 20, &suppressed)) {
+		s->s_uid_refused = 1;
+		if (suppressed > 0)
+			session_log(s, LOG_LVL_NOTICE, "uid %u is not in "
+			    "policy allow_uids: refusing its requests (%u "
+			    "similar lines not logged)", (unsigned)s->s_uid,
+			    suppressed);
+		else
+			session_log(s, LOG_LVL_NOTICE, "uid %u is not in "
+			    "policy allow_uids: refusing its requests",
+			    (unsigned)s->s_uid);
+	}
+	session_reply_error(s, id, -EPERM, 0, "uid %u may not use forkd "
+	    "(policy allow_uids)", (unsigned)s->s_uid);
+	return -EPERM;
+}
+
 /* Handle one decoded request. */
 void
 request_dispatch(struct session *s, const Forkd__Request *r, int *fds,
     size_t nfds)
 {
+	if (request_uid_refused(s, r->id, fds, nfds) != 0)
+		return;
 	if (r->body_case != FORKD__REQUEST__BODY_SPAWN && nfds > 0) {
 		wire_close_fds(fds, nfds);
 		session_reply_error(s, r->id, -EINVAL, 0, "fds are only "

@@ -19,6 +19,8 @@
 #include "forkd.pb-c.h"
 #include "log.h"
 #include "module.h"
+#include "policy.h"
+#include "pool.h"
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
@@ -119,6 +121,7 @@ server_shutdown(void)
 	}
 	if (server_unlink_socket && server_config.socket_path != NULL)
 		unlink(server_config.socket_path);
+	pool_shutdown();
 	left = spawn_terminate_daemon_children();
 	if (left > 0) {
 		log_info("waiting for %u daemon children to exit", left);
@@ -133,11 +136,12 @@ server_shutdown(void)
 	server_check_shutdown();
 }
 
-/* SIGHUP: re-read limits and log level; modules stay. */
+/* SIGHUP: re-read limits, policy and log level; modules stay. */
 static void
 server_reload(void)
 {
 	struct config_limits	lim;
+	struct config_policy	pol;
 	char			err[512];
 	int			level;
 
@@ -145,17 +149,26 @@ server_reload(void)
 		log_info("SIGHUP: no config file to re-read");
 		return;
 	}
-	if (config_reload_limits(server_config_path, &lim, &level, err,
+	if (config_reload(server_config_path, &lim, &pol, &level, err,
 	    sizeof err) != 0) {
-		log_warnx("SIGHUP: %s; keeping the current limits", err);
+		log_warnx("SIGHUP: %s; keeping the current limits and policy",
+		    err);
 		return;
 	}
+	if (server_config.cli_set & CONFIG_CLI_POOL)
+		lim.pool_max = server_config.limits.pool_max;
 	server_config.limits = lim;
 	if (!(server_config.cli_set & CONFIG_CLI_LOGLEVEL)) {
 		server_config.log_level = level;
 		log_set_level(level);
 	}
-	log_info("SIGHUP: limits re-read from %s", server_config_path);
+	config_policy_free(&server_config.policy);
+	server_config.policy = pol;
+	pool_config_changed();
+	session_limits_changed();
+	log_info("SIGHUP: limits and policy re-read from %s",
+	    server_config_path);
+	policy_log(&server_config.policy, "SIGHUP");
 }
 
 static void
@@ -392,9 +405,12 @@ server_init(struct config *cfg, const char *config_path)
 	    server_status_ev == NULL || event_add(server_accept_ev, NULL) != 0)
 		fatalx("cannot set up the accept event");
 	event_add(server_status_ev, &one);
+	/* Pre-fork after everything the children should inherit is set up. */
+	pool_init();
 	/* Children reaped before the loop started (none yet) or after. */
 	log_info("forkd %s ready: %zu module%s, pid %d", FORKD_VERSION_STRING,
 	    module_count(), module_count() == 1 ? "" : "s", (int)getpid());
+	policy_log(&server_config.policy, "start");
 }
 
 /* Run until shutdown. */
@@ -409,6 +425,7 @@ server_loop(void)
 	log_info("stopped: %llu children spawned, %u still running",
 	    (unsigned long long)spawn_stats.spawned, spawn_stats.live);
 	session_free_all();
+	pool_shutdown();
 	spawn_free_all();
 	for (size_t i = 0; i < sizeof server_sig_ev / sizeof server_sig_ev[0];
 	    i++)

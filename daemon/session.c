@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -55,6 +56,16 @@ unsigned int
 session_count(void)
 {
 	return session_n;
+}
+
+/* Milliseconds on the monotonic clock (idle time, spawn rate). */
+uint64_t
+session_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Log a line prefixed with the session and its peer. */
@@ -352,12 +363,97 @@ session_create(int fd)
 	return 0;
 }
 
-/* Handshake deadline passed (slowloris). */
+/* Let the idle timer of an authenticated session fire in ms; off when
+ * idle_timeout_ms is 0. */
+static void
+session_idle_arm(struct session *s, uint64_t ms)
+{
+	struct timeval tv;
+
+	if (s->s_state != SESSION_AUTHED)
+		return;
+	if (server_config.limits.idle_timeout_ms == 0) {
+		event_del(s->s_timer);
+		return;
+	}
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(s->s_timer, &tv);
+}
+
+/* Idle timer: close a connection that has asked nothing, been told
+ * nothing, owned no live child and waited for nothing for
+ * idle_timeout_ms. */
+static void
+session_idle_check(struct session *s)
+{
+	uint64_t	limit = server_config.limits.idle_timeout_ms, idle;
+	char		msg[96];
+
+	if (limit == 0)
+		return;
+	if (s->s_children > 0 || spawn_wait_count(s) > 0) {
+		session_idle_arm(s, limit);
+		return;
+	}
+	idle = session_now_ms() - s->s_active_ms;
+	if (idle < limit) {
+		session_idle_arm(s, limit - idle);
+		return;
+	}
+	session_log(s, LOG_LVL_INFO, "idle for %llu ms (idle_timeout_ms "
+	    "%llu): closing", (unsigned long long)idle,
+	    (unsigned long long)limit);
+	snprintf(msg, sizeof msg, "connection idle for %llu ms "
+	    "(idle_timeout_ms)", (unsigned long long)limit);
+	session_send_error(s, -ETIMEDOUT, msg);
+	session_close(s, "idle timeout");
+}
+
+/* The limits changed: let every idle timer look again soon. */
+void
+session_limits_changed(void)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, s_entry)
+		session_idle_arm(s, 0);
+}
+
+/* Token bucket of max_spawn_rate per second with a burst of as many; the
+ * bucket counts thousandths of a token. */
+int
+session_take_spawn_token(struct session *s)
+{
+	uint64_t	rate = server_config.limits.max_spawn_rate, cap, now;
+	uint64_t	add;
+
+	if (rate == 0)
+		return 0;
+	cap = rate * 1000;
+	now = session_now_ms();
+	add = (now - s->s_tokens_ms) * rate;
+	s->s_tokens_ms = now;
+	if (s->s_tokens >= cap || add >= cap - s->s_tokens)
+		s->s_tokens = cap;
+	else
+		s->s_tokens += add;
+	if (s->s_tokens < 1000)
+		return -EAGAIN;
+	s->s_tokens -= 1000;
+	return 0;
+}
+
+/* Handshake deadline passed (slowloris), or the idle timer. */
 static void
 session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 
+	if (s->s_state == SESSION_AUTHED) {
+		session_idle_check(s);
+		return;
+	}
 	if (s->s_state != SESSION_HELLO_SENT)
 		return;
 	server_stats.auth_failures++;
@@ -431,6 +527,10 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	wire_mac_init(&s->s_mac, s->s_key, 1);
 	session_set_state(s, SESSION_AUTHED);
 	session_log(s, LOG_LVL_INFO, "authenticated");
+	s->s_active_ms = session_now_ms();
+	s->s_tokens = UINT64_MAX;	/* full: capped at the first spawn */
+	s->s_tokens_ms = s->s_active_ms;
+	session_idle_arm(s, server_config.limits.idle_timeout_ms);
 }
 
 /* One authenticated frame: check MAC and sequence, decode, dispatch. */
@@ -460,6 +560,7 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 		return;
 	}
 	s->s_requests++;
+	s->s_active_ms = session_now_ms();
 	request_dispatch(s, cm->request, fds, nfds);
 	forkd__client_message__free_unpacked(cm, NULL);
 }
@@ -527,6 +628,7 @@ session_reply(struct session *s, Forkd__Response *resp)
 
 	if (s == NULL || s->s_state != SESSION_AUTHED)
 		return;
+	s->s_active_ms = session_now_ms();
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_RESPONSE;
 	m.response = resp;
 	session_send(s, &m);
@@ -607,6 +709,7 @@ session_push_exit(struct session *s, const struct exit_record *e)
 
 	if (s->s_state != SESSION_AUTHED)
 		return;
+	s->s_active_ms = session_now_ms();
 	session_exit_info(e, &xi, &ru);
 	ev.exit = &xi;
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_EXIT;

@@ -32,7 +32,7 @@ struct session {
 	enum session_state	 s_state;
 	struct event		*s_rev;
 	struct event		*s_wev;
-	struct event		*s_timer;	/* handshake deadline */
+	struct event		*s_timer;	/* handshake deadline, then idle */
 	uid_t			 s_uid;
 	gid_t			 s_gid;
 	pid_t			 s_pid;
@@ -44,6 +44,10 @@ struct session {
 	const char		*s_close_reason;
 	uint64_t		 s_requests;
 	unsigned int		 s_children;	/* live children it owns */
+	uint64_t		 s_active_ms;	/* last request or reply */
+	uint64_t		 s_tokens;	/* spawn tokens, in 1/1000 */
+	uint64_t		 s_tokens_ms;	/* last refill */
+	int			 s_uid_refused;	/* allow_uids refusal logged */
 };
 
 TAILQ_HEAD(session_list, session);
@@ -59,6 +63,13 @@ unsigned int session_count(void);
 void	session_free_all(void);
 /* Try to write queued frames of every session once, without blocking. */
 void	session_flush_all(void);
+/* The limits changed (SIGHUP): re-arm every idle timer. */
+void	session_limits_changed(void);
+/* Take one spawn token of max_spawn_rate: 0, or -EAGAIN when the bucket is
+ * empty. */
+int	session_take_spawn_token(struct session *);
+/* Milliseconds on the monotonic clock. */
+uint64_t session_now_ms(void);
 
 /* Replies, built by request/spawn code. errmsg is printf-style. */
 void	session_reply_error(struct session *, uint32_t id, int err, int step,

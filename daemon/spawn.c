@@ -1,6 +1,8 @@
 /* spawn.c: starting children, the child registry, reaping and waits. */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,8 @@
 #include "forkd.pb-c.h"
 #include "log.h"
 #include "module.h"
+#include "policy.h"
+#include "pool.h"
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
@@ -156,6 +160,64 @@ spawn_history_add(const struct exit_record *e)
 		spawn_history_len++;
 }
 
+/* Live children per uid, for max_children_per_uid: a small array, since
+ * few uids share one forkd. */
+struct spawn_uid {
+	uid_t		u_uid;
+	unsigned int	u_live;
+};
+static struct spawn_uid	*spawn_uids;
+static size_t		 spawn_uids_n, spawn_uids_cap;
+
+/* Live children of uid. */
+unsigned int
+spawn_uid_live(uid_t uid)
+{
+	for (size_t i = 0; i < spawn_uids_n; i++)
+		if (spawn_uids[i].u_uid == uid)
+			return spawn_uids[i].u_live;
+	return 0;
+}
+
+/* Make room for one more uid before fork, so spawn_uid_add() cannot fail
+ * after it. */
+static int
+spawn_uid_reserve(void)
+{
+	struct spawn_uid	*p;
+	size_t			 cap;
+
+	if (spawn_uids_n < spawn_uids_cap)
+		return 0;
+	cap = spawn_uids_cap > 0 ? spawn_uids_cap * 2 : 8;
+	if ((p = reallocarray(spawn_uids, cap, sizeof *p)) == NULL)
+		return -ENOMEM;
+	spawn_uids = p;
+	spawn_uids_cap = cap;
+	return 0;
+}
+
+/* Count a child of uid in (delta > 0) or out (delta < 0). */
+static void
+spawn_uid_add(uid_t uid, int delta)
+{
+	size_t i;
+
+	for (i = 0; i < spawn_uids_n && spawn_uids[i].u_uid != uid; i++)
+		;
+	if (i == spawn_uids_n) {
+		/* Room was reserved before the fork. */
+		if (delta < 0 || spawn_uids_n == spawn_uids_cap)
+			return;
+		spawn_uids[spawn_uids_n].u_uid = uid;
+		spawn_uids[spawn_uids_n++].u_live = 0;
+	}
+	if (delta > 0)
+		spawn_uids[i].u_live++;
+	else if (spawn_uids[i].u_live > 0 && --spawn_uids[i].u_live == 0)
+		spawn_uids[i] = spawn_uids[--spawn_uids_n];
+}
+
 /* Free a child record and its events. */
 static void
 spawn_child_free(struct spawn_child *c)
@@ -171,6 +233,7 @@ spawn_child_free(struct spawn_child *c)
 		c->c_session->s_children--;
 	if (spawn_stats.live > 0)
 		spawn_stats.live--;
+	spawn_uid_add(c->c_uid, -1);
 	free(c->c_target);
 	free(c->c_cwd);
 	free(c);
@@ -305,7 +368,8 @@ spawn_reap(void)
 			if (c->c_pid == pid)
 				break;
 		if (c == NULL) {
-			log_debug("reaped unknown child %d", (int)pid);
+			if (!pool_reaped(pid, st))
+				log_debug("reaped unknown child %d", (int)pid);
 			continue;
 		}
 		c->c_reaped = 1;
@@ -453,6 +517,19 @@ spawn_wait_add(struct session *s, uint32_t id, const pid_t *pids, size_t n,
 	return 0;
 }
 
+/* Pending waits of a session (for the idle timeout). */
+unsigned int
+spawn_wait_count(const struct session *s)
+{
+	struct spawn_waiter	*w;
+	unsigned int		 n = 0;
+
+	TAILQ_FOREACH(w, &spawn_waiters, w_entry)
+		if (w->w_session == s)
+			n++;
+	return n;
+}
+
 /* Drop the waits of a closing session. */
 void
 spawn_wait_session_gone(struct session *s)
@@ -484,6 +561,9 @@ spawn_free_all(void)
 		c->c_session = NULL;
 		spawn_child_free(c);
 	}
+	free(spawn_uids);
+	spawn_uids = NULL;
+	spawn_uids_n = spawn_uids_cap = 0;
 }
 
 /* Is env entry "K=V" well formed? */
@@ -554,11 +634,164 @@ spawn_build_env(const Forkd__SpawnRequest *r)
 	return envp;
 }
 
+/* Build a child's plan from a validated request: the entry (or exec_path),
+ * the fd map, argv and environment. Used by the daemon before fork() and by
+ * a pool child after it received the request. Free with spawn_plan_free(). */
+int
+spawn_plan_build(const Forkd__SpawnRequest *r, const int *fds, size_t nfds,
+    const char *name, const char *exec_path, struct child_plan *plan)
+{
+	const char	*colon;
+	char		**av;
+
+	memset(plan, 0, sizeof *plan);
+	plan->cp_errfd = -1;
+	if (exec_path != NULL)
+		plan->cp_path = exec_path;
+	else {
+		colon = strchr(r->target, ':');
+		if (colon == NULL || (plan->cp_entry = module_find_entry(
+		    r->target, (size_t)(colon - r->target), colon + 1)) == NULL)
+			return -ENOENT;
+	}
+	/* The fd map: 0-2 default to /dev/null, others closed unless given. */
+	plan->cp_nfds = 3;
+	for (int t = 0; t <= LIMIT_FD_TARGET_MAX; t++)
+		plan->cp_fds[t] = t < 3 ? server_devnull : -1;
+	for (size_t i = 0; i < nfds; i++) {
+		uint32_t t = r->fd_targets[i];
+
+		if (t > LIMIT_FD_TARGET_MAX)
+			return -EBADF;
+		plan->cp_fds[t] = fds[i];
+		if ((int)t + 1 > plan->cp_nfds)
+			plan->cp_nfds = (int)t + 1;
+	}
+	/* protobuf-c gives a counted argv; execve wants it NULL-terminated. */
+	plan->cp_argc = r->n_argv > 0 ? (int)r->n_argv : 1;
+	if ((av = calloc((size_t)plan->cp_argc + 1, sizeof *av)) == NULL)
+		return -ENOMEM;
+	if (r->n_argv > 0)
+		memcpy(av, r->argv, r->n_argv * sizeof *av);
+	else
+		av[0] = r->target;
+	plan->cp_argv = av;
+	if ((plan->cp_envp = spawn_build_env(r)) == NULL) {
+		spawn_plan_free(plan);
+		return -ENOMEM;
+	}
+	plan->cp_cwd = (r->cwd != NULL && r->cwd[0] != '\0') ? r->cwd : "/";
+	plan->cp_name = name;
+	return 0;
+}
+
+/* Free what spawn_plan_build() allocated; a zeroed plan is fine. */
+void
+spawn_plan_free(struct child_plan *plan)
+{
+	free(plan->cp_argv);
+	free(plan->cp_envp);
+	plan->cp_argv = NULL;
+	plan->cp_envp = NULL;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SPAWN_NO_CLONE_VM	1	/* ASan cannot follow a CLONE_VM child */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPAWN_NO_CLONE_VM	1
+#endif
+#endif
+
+#ifndef SPAWN_NO_CLONE_VM
+/* Stack of the CLONE_VM child; the daemon waits while it runs. */
+static char	spawn_clone_stack[64 * 1024] __attribute__((aligned(16)));
+
+static int
+spawn_clone_fn(void *arg)
+{
+	child_run(arg);
+}
+#endif
+
+/* Fork a child for plan (exec targets: clone(CLONE_VM|CLONE_VFORK), the
+ * posix_spawn way, which copies no page tables). Returns 0 with the pid and
+ * the read end of the child's error pipe, or -errno. */
+int
+spawn_start(struct child_plan *plan, pid_t *ret_pid, int *ret_errfd)
+{
+	int	p[2], err;
+	pid_t	pid;
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -errno;
+	plan->cp_errfd = p[1];
+	/* No buffered output may be duplicated into the child. */
+	fflush(NULL);
+#ifndef SPAWN_NO_CLONE_VM
+	if (plan->cp_entry == NULL) {
+		sigset_t all, old;
+
+		/* The child shares our memory until execve: no signal handler
+		 * of ours may run in it; it resets them, then unblocks. */
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, &old);
+		plan->cp_shared_vm = 1;
+		pid = clone(spawn_clone_fn, spawn_clone_stack +
+		    sizeof spawn_clone_stack, CLONE_VM | CLONE_VFORK | SIGCHLD,
+		    plan);
+		err = errno;
+		plan->cp_shared_vm = 0;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		errno = err;
+	} else
+#endif
+		pid = fork();
+	if (pid == 0)
+		child_run(plan);
+	err = errno;
+	close(p[1]);
+	plan->cp_errfd = -1;
+	if (pid < 0) {
+		close(p[0]);
+		return -err;
+	}
+	*ret_pid = pid;
+	*ret_errfd = p[0];
+	return 0;
+}
+
 /* Reply with an early error and count it. */
 #define SPAWN_FAIL(err, ...) do {					\
 	spawn_stats.failed++;						\
 	session_reply_error(s, id, err, 0, __VA_ARGS__);		\
 	goto out;							\
+} while (0)
+
+/* Refusals by limit or policy are logged too, within a budget of lines
+ * so that a flood of them cannot flood the journal. */
+static struct log_ratelimit spawn_refuse_rl;
+
+/* Log a refused spawn, rate-limited. */
+static void
+spawn_log_refusal(struct session *s, const char *msg)
+{
+	unsigned int suppressed;
+
+	if (!log_ratelimit(&spawn_refuse_rl, 5000, 20, &suppressed))
+		return;
+	if (suppressed > 0)
+		session_log(s, LOG_LVL_NOTICE, "spawn refused: %s (and %u "
+		    "more refusals not logged)", msg, suppressed);
+	else
+		session_log(s, LOG_LVL_NOTICE, "spawn refused: %s", msg);
+}
+
+/* Refuse by limit or policy: reply, log, count. */
+#define SPAWN_REFUSE(err, ...) do {					\
+	snprintf(refusal, sizeof refusal, __VA_ARGS__);			\
+	spawn_log_refusal(s, refusal);					\
+	SPAWN_FAIL(err, "%s", refusal);					\
 } while (0)
 
 /* Validate a spawn request, fork, and hand the child its plan. */
@@ -567,15 +800,13 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
     int *fds, size_t nfds)
 {
 	const struct config_limits	*lim = &server_config.limits;
-	const struct forkd_module_entry	*entry = NULL;
 	struct child_plan		 plan;
 	struct spawn_child		*c = NULL;
 	char				 name[LIMIT_NAME_MAX + 1];
-	char				 esc[128];
-	const char			*argv0[2];
-	char				**envp = NULL;
-	const char			*colon, *base;
-	int				 errpipe[2] = { -1, -1 };
+	char				 esc[128], refusal[512];
+	char				 exec_buf[PATH_MAX];
+	const char			*colon, *base, *exec_path = NULL;
+	int				 ctlfd = -1, err;
 	pid_t				 pid;
 
 	memset(&plan, 0, sizeof plan);
@@ -617,17 +848,32 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		SPAWN_FAIL(-EINVAL, "%zu fds passed but %zu fd targets given",
 		    nfds, r->n_fd_targets);
 	if (spawn_stats.live >= lim->max_children)
-		SPAWN_FAIL(-EAGAIN, "too many children (limit %u)",
+		SPAWN_REFUSE(-EAGAIN, "too many children (limit %u)",
 		    lim->max_children);
+	if (spawn_uid_live(s->s_uid) >= lim->max_children_per_uid)
+		SPAWN_REFUSE(-EAGAIN, "too many children for uid %u (limit %u, "
+		    "max_children_per_uid)", (unsigned)s->s_uid,
+		    lim->max_children_per_uid);
 
-	/* Target: MODULE:ENTRY or an absolute path. */
+	/* Target: MODULE:ENTRY or an absolute path; the policy first, so
+	 * that a refused client learns nothing about what exists. An exec
+	 * target runs as resolved here (../ and symlinks cannot escape
+	 * allow_exec_paths). */
 	if (r->target[0] == '/') {
 		base = strrchr(r->target, '/') + 1;
-		plan.cp_path = r->target;
+		if ((err = policy_exec_check(&server_config.policy, r->target,
+		    exec_buf, &exec_path, refusal, sizeof refusal)) != 0) {
+			if (err == -EPERM)
+				spawn_log_refusal(s, refusal);
+			SPAWN_FAIL(err, "%s", refusal);
+		}
 	} else if ((colon = strchr(r->target, ':')) != NULL) {
-		entry = module_find_entry(r->target,
-		    (size_t)(colon - r->target), colon + 1);
-		if (entry == NULL)
+		if (!policy_target_allowed(&server_config.policy, r->target))
+			SPAWN_REFUSE(-EPERM, "target %s is not in policy "
+			    "allow_targets", log_escape(esc, sizeof esc,
+			    r->target, strlen(r->target)));
+		if (module_find_entry(r->target, (size_t)(colon - r->target),
+		    colon + 1) == NULL)
 			SPAWN_FAIL(-ENOENT, "no module entry '%s' (see 'forkctl "
 			    "status' for the loaded modules)", log_escape(esc,
 			    sizeof esc, r->target, strlen(r->target)));
@@ -649,10 +895,6 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	} else
 		spawn_name_generate(base, name, sizeof name);
 
-	/* The fd map: 0-2 default to /dev/null, others closed unless given. */
-	plan.cp_nfds = 3;
-	for (int t = 0; t <= LIMIT_FD_TARGET_MAX; t++)
-		plan.cp_fds[t] = t < 3 ? server_devnull : -1;
 	for (size_t i = 0; i < nfds; i++) {
 		uint32_t t = r->fd_targets[i];
 
@@ -663,62 +905,31 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 			if (r->fd_targets[j] == t)
 				SPAWN_FAIL(-EINVAL, "fd target %u given twice",
 				    t);
-		plan.cp_fds[t] = fds[i];
-		if ((int)t + 1 > plan.cp_nfds)
-			plan.cp_nfds = (int)t + 1;
 	}
 
-	if ((envp = spawn_build_env(r)) == NULL)
+	/* Last check, as it uses up a token: the spawn rate. */
+	if (spawn_uid_reserve() != 0)
 		SPAWN_FAIL(-ENOMEM, "out of memory");
-	if (r->n_argv > 0) {
-		plan.cp_argv = r->argv;
-		plan.cp_argc = (int)r->n_argv;
-	} else {
-		argv0[0] = r->target;
-		argv0[1] = NULL;
-		plan.cp_argv = (char **)argv0;
-		plan.cp_argc = 1;
-	}
-	plan.cp_entry = entry;
-	plan.cp_envp = envp;
-	plan.cp_cwd = (r->cwd != NULL && r->cwd[0] != '\0') ? r->cwd : "/";
-	plan.cp_name = name;
+	if (session_take_spawn_token(s) != 0)
+		SPAWN_REFUSE(-EAGAIN, "spawn rate limit %u/s exceeded "
+		    "(max_spawn_rate)", lim->max_spawn_rate);
 
+	if ((err = spawn_plan_build(r, fds, nfds, name, exec_path,
+	    &plan)) != 0)
+		SPAWN_FAIL(err, "cannot prepare the child: %s", strerror(-err));
 	if ((c = calloc(1, sizeof *c)) == NULL ||
 	    (c->c_target = strdup(r->target)) == NULL ||
 	    (c->c_cwd = strdup(plan.cp_cwd)) == NULL)
 		SPAWN_FAIL(-ENOMEM, "out of memory");
 	c->c_errfd = -1;
-	if (pipe2(errpipe, O_CLOEXEC) != 0)
-		SPAWN_FAIL(-errno, "pipe: %s", strerror(errno));
-	plan.cp_errfd = errpipe[1];
 
-	/* protobuf-c made argv NULL-terminated? It did not: it gives a
-	 * counted array. Copy into a terminated one before fork. */
-	{
-		char **av = calloc((size_t)plan.cp_argc + 1, sizeof *av);
-
-		if (av == NULL)
-			SPAWN_FAIL(-ENOMEM, "out of memory");
-		memcpy(av, plan.cp_argv, (size_t)plan.cp_argc * sizeof *av);
-		plan.cp_argv = av;
+	/* An idle pre-forked child if there is one, else a new process. */
+	if (pool_launch(r, name, exec_path, fds, nfds, &pid, &ctlfd) != 0 &&
+	    (err = spawn_start(&plan, &pid, &ctlfd)) != 0) {
+		log_warnx("cannot start a child: %s", strerror(-err));
+		SPAWN_FAIL(err, "fork: %s", strerror(-err));
 	}
 
-	/* No buffered output may be duplicated into the child. */
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0)
-		child_run(&plan);
-	free(plan.cp_argv);
-	if (pid < 0) {
-		int err = errno;
-
-		log_warn("fork");
-		SPAWN_FAIL(-err, "fork: %s", strerror(err));
-	}
-
-	close(errpipe[1]);
-	errpipe[1] = -1;
 	c->c_pid = pid;
 	memcpy(c->c_name, name, sizeof c->c_name);
 	c->c_daemon = r->daemon;
@@ -727,14 +938,14 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	c->c_state = SPAWN_STARTING;
 	c->c_session = s;
 	c->c_req_id = id;
-	c->c_errfd = errpipe[0];
-	errpipe[0] = -1;
+	c->c_errfd = ctlfd;
 	fcntl(c->c_errfd, F_SETFL, O_NONBLOCK);
 	c->c_errev = event_new(server_base, c->c_errfd, EV_READ | EV_PERSIST,
 	    spawn_errpipe_cb, c);
 	TAILQ_INSERT_TAIL(&spawn_children, c, c_entry);
 	s->s_children++;
 	spawn_stats.live++;
+	spawn_uid_add(c->c_uid, 1);
 	if (c->c_errev == NULL || event_add(c->c_errev, NULL) != 0) {
 		/* Cannot learn the outcome: kill it; the reaper frees it. */
 		kill(pid, SIGKILL);
@@ -754,10 +965,6 @@ out:
 		free(c->c_cwd);
 		free(c);
 	}
-	if (errpipe[0] >= 0)
-		close(errpipe[0]);
-	if (errpipe[1] >= 0)
-		close(errpipe[1]);
-	free(envp);
+	spawn_plan_free(&plan);
 	wire_close_fds(fds, nfds);
 }

@@ -80,6 +80,15 @@ const char *spawn_state_name(enum spawn_child_state);
 void	spawn_request(struct session *, uint32_t id,
 	    const struct Forkd__SpawnRequest *, int *fds, size_t nfds);
 
+struct child_plan;
+/* Build / free a child's plan from a validated request (see spawn.c). */
+int	spawn_plan_build(const struct Forkd__SpawnRequest *, const int *fds,
+	    size_t nfds, const char *name, const char *exec_path,
+	    struct child_plan *);
+void	spawn_plan_free(struct child_plan *);
+/* Start a process for a plan: 0 with its pid and error-pipe read end. */
+int	spawn_start(struct child_plan *, pid_t *ret_pid, int *ret_errfd);
+
 /* A name is 1..LIMIT_NAME_MAX printable bytes, no '/', not all digits. */
 int	spawn_name_valid(const char *name);
 /* Write "<base>-N" to out for the next N that names no live child. */
@@ -104,6 +113,10 @@ unsigned int spawn_daemon_children_alive(void);
 int	spawn_wait_add(struct session *, uint32_t id, const pid_t *pids,
 	    size_t n, int64_t timeout_ms);
 void	spawn_wait_session_gone(struct session *);
+/* Pending waits of a session. */
+unsigned int spawn_wait_count(const struct session *);
+/* Live children of uid (what max_children_per_uid limits). */
+unsigned int spawn_uid_live(uid_t uid);
 
 /* Python's exitcode from a wait status. */
 int	spawn_exitcode(int wstatus);

@@ -14,9 +14,11 @@ FORKD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
     protobuf-c-compiler libsodium-dev libcmocka-dev libsystemd-dev
     libinih-dev python3)
 # Only for the tests: systemd-analyze checks the units (the systemd_units
-# test is not registered without it); valgrind runs the memcheck suites.
+# test is not registered without it); valgrind runs the memcheck suites;
+# clang and its runtime libraries (libFuzzer, sanitizers; Debian 12 names)
+# build the fuzz targets of tests/fuzz/.
 # shellcheck disable=SC2034 # used by the scripts that source this
-FORKD_TEST_DEPS=(systemd valgrind)
+FORKD_TEST_DEPS=(systemd valgrind clang libclang-rt-14-dev)
 
 # Print the packages among "$@" that are not installed.
 forkd_deps_missing() {

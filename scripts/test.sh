@@ -1,21 +1,28 @@
 #!/bin/bash
 # test.sh: build forkd and run every test, twice: a normal build in ./build,
-# then an AddressSanitizer + UBSan build in ./build-asan. What .ci/run runs.
+# then an AddressSanitizer + UBSan build in ./build-asan; then, when clang
+# can build libFuzzer targets, the fuzzers in ./build-fuzz for a bounded
+# time (tests/fuzz/run.sh). What .ci/run runs.
 #
-#   scripts/test.sh [--no-asan]
+#   scripts/test.sh [--no-asan] [--no-fuzz]
 #
 # Installs missing packages first (scripts/deps.sh). Parallelism: the
 # CMAKE_BUILD_PARALLEL_LEVEL and CTEST_PARALLEL_LEVEL variables, 2 each by
-# default. Exits non-zero if any build or test failed.
+# default. FORKD_FUZZ_SECONDS: seconds per fuzz target (default 60 when
+# CI=true, else 10; 0 skips the fuzz stage). Exits non-zero if any build,
+# test or fuzz target failed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 asan=1
-case ${1:-} in
-"") ;;
---no-asan) asan=0 ;;
-*) echo "usage: scripts/test.sh [--no-asan]" >&2; exit 2 ;;
-esac
+fuzz=1
+for arg in "$@"; do
+	case $arg in
+	--no-asan) asan=0 ;;
+	--no-fuzz) fuzz=0 ;;
+	*) echo "usage: scripts/test.sh [--no-asan] [--no-fuzz]" >&2; exit 2 ;;
+	esac
+done
 
 # shellcheck source=scripts/deps.sh
 . scripts/deps.sh
@@ -44,6 +51,42 @@ if ((asan)); then
 	export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1:detect_stack_use_after_return=1
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	suite build-asan -DFORKD_SANITIZE=ON || failed+=(build-asan)
+fi
+
+# Can clang build and link a libFuzzer target here?
+have_libfuzzer() {
+	local tmp rc
+	command -v clang >/dev/null || return 1
+	tmp=$(mktemp -d) || return 1
+	printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+	    'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);' \
+	    'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)' \
+	    '{ return 0; }' >"$tmp/t.c"
+	clang -fsanitize=fuzzer,address,undefined -o "$tmp/t" "$tmp/t.c" \
+	    >/dev/null 2>&1
+	rc=$?
+	rm -rf "$tmp"
+	return $rc
+}
+
+# Optional last stage: the libFuzzer targets of tests/fuzz/, built with clang
+# into ./build-fuzz and run FORKD_FUZZ_SECONDS each from their seed corpora.
+fuzz_secs=${FORKD_FUZZ_SECONDS:-$([[ ${CI:-} == true ]] && echo 60 || echo 10)}
+if ((fuzz)) && ((fuzz_secs > 0)); then
+	if have_libfuzzer; then
+		echo "==> build-fuzz: configure"
+		{ cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang \
+		    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
+		    -DFORKD_FUZZ=ON &&
+		echo "==> build-fuzz: build" &&
+		cmake --build build-fuzz --target fuzz &&
+		echo "==> build-fuzz: fuzz, ${fuzz_secs}s per target" &&
+		tests/fuzz/run.sh "$fuzz_secs" build-fuzz; } ||
+		    failed+=(build-fuzz)
+	else
+		echo "==> build-fuzz: skipped: clang cannot link libFuzzer" \
+		    "targets (Debian: apt-get install clang libclang-rt-14-dev)"
+	fi
 fi
 
 if ((${#failed[@]})); then

@@ -197,6 +197,13 @@ harness_start(struct harness *h, const char *const *extra)
 	argv[argc++] = pi;
 	argv[argc++] = "-m";
 	argv[argc++] = bench;
+	/* FORKD_TEST_POOL=N runs the suite with N pre-forked children (0:
+	 * pool off); ctest runs every integration suite both ways. */
+	if (getenv("FORKD_TEST_POOL") != NULL &&
+	    getenv("FORKD_TEST_POOL")[0] != '\0') {
+		argv[argc++] = "--pool";
+		argv[argc++] = getenv("FORKD_TEST_POOL");
+	}
 	for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 62;
 	    i++) {
 		/* A later -s wins in forkd; the harness must use it too. */
@@ -466,7 +473,26 @@ harness_pid_state(pid_t pid)
 	return state == 'Z' ? 2 : 1;
 }
 
-/* Children of ppid, by scanning /proc. */
+/* Is pidstr an idle pool child (comm "forkd-pool")? */
+static int
+harness_is_pool_child(const char *pidstr)
+{
+	char	path[300], comm[32] = "";
+	ssize_t	n;
+	int	fd;
+
+	snprintf(path, sizeof path, "/proc/%s/comm", pidstr);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, comm, sizeof comm - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	comm[n] = '\0';
+	return strcmp(comm, "forkd-pool\n") == 0;
+}
+
+/* Children of ppid, by scanning /proc (idle pool children left out). */
 void
 harness_children(pid_t ppid, int *ret_all, int *ret_zombies)
 {
@@ -484,9 +510,51 @@ harness_children(pid_t ppid, int *ret_all, int *ret_zombies)
 			continue;
 		if (proc_stat(de->d_name, &state, &pp) != 0 || pp != ppid)
 			continue;
+		/* Idle pre-forked pool children are forkd's own, not leaks. */
+		if (state != 'Z' && harness_is_pool_child(de->d_name))
+			continue;
 		(*ret_all)++;
 		if (state == 'Z')
 			(*ret_zombies)++;
 	}
 	closedir(d);
+}
+
+/* fd count once stable for 300 ms. */
+int
+harness_settled_fds(pid_t pid)
+{
+	int	n = harness_count_fds(pid), same = 0;
+
+	for (int64_t end = harness_now_ms() + 5000; same < 6 &&
+	    harness_now_ms() < end;) {
+		int m;
+
+		harness_sleep_ms(50);
+		m = harness_count_fds(pid);
+		same = m == n ? same + 1 : 0;
+		n = m;
+	}
+	return n;
+}
+
+/* Wait for pid's fd count to reach want. */
+int
+harness_wait_fds(pid_t pid, int want, int timeout_ms)
+{
+	int64_t	end = harness_now_ms() + timeout_ms;
+	int	n;
+
+	while ((n = harness_count_fds(pid)) != want && harness_now_ms() < end)
+		harness_sleep_ms(20);
+	return n;
+}
+
+/* Time factor for sanitizer builds. */
+int
+harness_slow(void)
+{
+	const char *s = getenv("ASAN_OPTIONS");
+
+	return s != NULL && *s != '\0' ? 3 : 1;
 }

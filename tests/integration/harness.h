@@ -59,13 +59,23 @@ ssize_t	harness_read_all(int fd, char *buf, size_t cap, int timeout_ms);
 int	harness_count_fds(pid_t pid);
 /* Does pid exist and is not a zombie? 1 running, 0 gone, 2 zombie. */
 int	harness_pid_state(pid_t pid);
-/* Processes whose parent is ppid: all of them and zombies among them. */
+/* Processes whose parent is ppid: all of them and zombies among them;
+ * forkd's idle pre-forked pool children (comm "forkd-pool") are left out. */
 void	harness_children(pid_t ppid, int *ret_all, int *ret_zombies);
 /* Milliseconds on the monotonic clock. */
 int64_t	harness_now_ms(void);
 void	harness_sleep_ms(int ms);
 /* Make a pipe with O_CLOEXEC; fails the test. */
 void	harness_pipe(int fds[2]);
+
+/* fd count of pid once it stayed the same for 300 ms (at most 5 s). */
+int	harness_settled_fds(pid_t pid);
+/* Poll pid's fd count until it equals want or timeout_ms passed; returns
+ * the last count seen. */
+int	harness_wait_fds(pid_t pid, int want, int timeout_ms);
+/* 3 in sanitizer builds (ASAN_OPTIONS set by ctest), else 1: a factor for
+ * time bounds. */
+int	harness_slow(void);
 
 /* Failure messages say what was observed. */
 #define EXPECT_OK(f, call) do {						\

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <limits.h>
+#include <pwd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -99,6 +102,14 @@ test_defaults(void **state)
 	EXPECT_UINT(c.limits.max_env, 1024, "max_env");
 	EXPECT_UINT(c.limits.max_fds, 16, "max_fds");
 	EXPECT_UINT(c.limits.kill_grace_ms, 2000, "kill_grace_ms");
+	EXPECT_UINT(c.limits.max_children_per_uid, 256, "max_children_per_uid");
+	EXPECT_UINT(c.limits.max_spawn_rate, 1000, "max_spawn_rate");
+	EXPECT_UINT(c.limits.idle_timeout_ms, 0, "idle_timeout_ms (off)");
+	/* The default policy allows everything. */
+	EXPECT_UINT(c.policy.allow_exec, 1, "policy.allow_exec");
+	EXPECT_UINT(c.policy.targets_set, 0, "policy.allow_targets set");
+	EXPECT_UINT(c.policy.exec_paths_set, 0, "policy.allow_exec_paths set");
+	EXPECT_UINT(c.policy.uids_set, 0, "policy.allow_uids set");
 	config_free(&c);
 	config_free(&c);	/* twice is harmless */
 }
@@ -219,6 +230,9 @@ static const struct limit_case limit_cases[] = {
 	LC(max_env, 0, NULL, "1025"),		/* > LIMIT_ENV_MAX */
 	LC(max_fds, 3, NULL, "17"),		/* > WIRE_MAX_FDS */
 	LC(kill_grace_ms, 0, NULL, "4294967296"),
+	LC(max_children_per_uid, 7, "0", "1048577"),
+	LC(max_spawn_rate, 5, NULL, "1000001"),	/* 0: unlimited */
+	LC(idle_timeout_ms, 1500, NULL, "86400001"),	/* 0: off */
 };
 #undef LC
 
@@ -549,6 +563,314 @@ test_reload_limits(void **state)
 	EXPECT_UINT(level, 42, "level after failed reload");
 }
 
+/* [policy] allow_exec: yes/no spellings; junk is refused. */
+static void
+test_policy_allow_exec(void **state)
+{
+	static const struct { const char *s; int v; } ok[] = {
+		{ "no", 0 }, { "yes", 1 }, { "false", 0 }, { "true", 1 },
+		{ "off", 0 }, { "on", 1 }, { "0", 0 }, { "1", 1 }, { "NO", 0 },
+		{ "Yes", 1 },
+	};
+	static const char *const bad[] = { "", "nope", "2", "yes please",
+	    "y" };
+	struct config	c;
+	char		err[256], what[64];
+
+	config_init(&c);
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		snprintf(what, sizeof what, "allow_exec = %s", ok[i].s);
+		EXPECT_RC(config_set(&c, "policy", "allow_exec", ok[i].s, err,
+		    sizeof err), 0, what);
+		EXPECT_UINT(c.policy.allow_exec, ok[i].v, what);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(what, sizeof what, "allow_exec = '%s'", bad[i]);
+		err[0] = '\0';
+		EXPECT_RC(config_set(&c, "policy", "allow_exec", bad[i], err,
+		    sizeof err), -EINVAL, what);
+		EXPECT_MSG(err, "allow_exec", what);
+		EXPECT_UINT(c.policy.allow_exec, 1, what);
+	}
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "policy", "allow_everything", "yes", err,
+	    sizeof err), -ENOENT, "unknown key policy.allow_everything");
+	EXPECT_MSG(err, "allow_everything", "unknown policy key");
+	config_free(&c);
+}
+
+/* [policy] allow_targets: lists split on blanks and commas, repeated
+ * lines add up, an empty value allows nothing, bad patterns refused. */
+static void
+test_policy_allow_targets(void **state)
+{
+	static const char *const bad[] = { "pi", "pi:", ":leibniz",
+	    "/bin/true", "pi:* nomodule", "pi:\x01", "pi:\xc3\xa9" };
+	struct config	c;
+	char		err[256], what[64];
+
+	config_init(&c);
+	EXPECT_RC(config_set(&c, "policy", "allow_targets", "pi:*, bench:noop",
+	    err, sizeof err), 0, "allow_targets = pi:*, bench:noop");
+	EXPECT_UINT(c.policy.targets_set, 1, "targets_set");
+	assert_int_equal(c.policy.n_targets, 2);
+	EXPECT_STR(c.policy.targets[0], "pi:*", "targets[0]");
+	EXPECT_STR(c.policy.targets[1], "bench:noop", "targets[1]");
+	EXPECT_RC(config_set(&c, "policy", "allow_targets", "\t*:hello  *",
+	    err, sizeof err), 0, "a second allow_targets line");
+	assert_int_equal(c.policy.n_targets, 4);
+	EXPECT_STR(c.policy.targets[2], "*:hello", "targets[2]");
+	EXPECT_STR(c.policy.targets[3], "*", "targets[3]");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(what, sizeof what, "allow_targets = '%s'", bad[i]);
+		err[0] = '\0';
+		EXPECT_RC(config_set(&c, "policy", "allow_targets", bad[i], err,
+		    sizeof err), -EINVAL, what);
+		EXPECT_MSG(err, "allow_targets", what);
+		/* All or nothing: a bad item adds none of the line. */
+		if (c.policy.n_targets != 4)
+			fail_msg("%s: %zu patterns after a refused line, "
+			    "expected the 4 from before", what,
+			    c.policy.n_targets);
+	}
+	config_free(&c);
+
+	/* Set to nothing: nothing allowed (set, but empty). */
+	config_init(&c);
+	EXPECT_RC(config_set(&c, "policy", "allow_targets", "", err,
+	    sizeof err), 0, "allow_targets = (empty)");
+	EXPECT_UINT(c.policy.targets_set, 1, "targets_set after empty value");
+	assert_int_equal(c.policy.n_targets, 0);
+	config_free(&c);
+
+	/* At most CONFIG_POLICY_MAX patterns. */
+	config_init(&c);
+	for (int i = 0; i < CONFIG_POLICY_MAX; i++)
+		EXPECT_RC(config_set(&c, "policy", "allow_targets", "m:e", err,
+		    sizeof err), 0, "patterns up to the maximum");
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "policy", "allow_targets", "one:more", err,
+	    sizeof err), -E2BIG, "pattern over CONFIG_POLICY_MAX");
+	EXPECT_MSG(err, "allow_targets", "too many patterns");
+	assert_int_equal(c.policy.n_targets, CONFIG_POLICY_MAX);
+	config_free(&c);
+}
+
+/* [policy] allow_exec_paths: canonicalized at load; directories need a
+ * trailing '/'; missing, relative and mistyped entries refused. */
+static void
+test_policy_allow_exec_paths(void **state)
+{
+	struct config	c;
+	char		err[512], real[PATH_MAX], want[PATH_MAX + 2];
+	char		dir[300], link[300], file[300], rel[640];
+	const char	*p;
+
+	p = write_ini("prog", "#!/bin/sh\n");
+	snprintf(file, sizeof file, "%s", p);
+	snprintf(dir, sizeof dir, "%s/", tmpdir);
+	snprintf(link, sizeof link, "%s/true-link", tmpdir);
+	unlink(link);
+	if (symlink("/bin/true", link) != 0)
+		fail_msg("symlink %s: %s", link, strerror(errno));
+
+	config_init(&c);
+	/* A symlinked name is stored as what it resolves to. */
+	EXPECT_RC(config_set(&c, "policy", "allow_exec_paths", link, err,
+	    sizeof err), 0, "allow_exec_paths = a symlink to /bin/true");
+	if (realpath("/bin/true", real) == NULL)
+		fail_msg("realpath /bin/true: %s", strerror(errno));
+	EXPECT_STR(c.policy.exec_paths[0], real, "exec_paths[0] (resolved)");
+	EXPECT_RC(config_set(&c, "policy", "allow_exec_paths", dir, err,
+	    sizeof err), 0, "allow_exec_paths = the temp dir/");
+	if (realpath(tmpdir, real) == NULL)
+		fail_msg("realpath %s: %s", tmpdir, strerror(errno));
+	snprintf(want, sizeof want, "%s/", real);
+	EXPECT_STR(c.policy.exec_paths[1], want, "exec_paths[1] (dir/)");
+	EXPECT_RC(config_set(&c, "policy", "allow_exec_paths", "/", err,
+	    sizeof err), 0, "allow_exec_paths = /");
+	EXPECT_STR(c.policy.exec_paths[2], "/", "exec_paths[2] (root)");
+	/* ../ in an entry is resolved too. */
+	snprintf(rel, sizeof rel, "%s/../%s/prog", tmpdir, strrchr(tmpdir,
+	    '/') + 1);
+	EXPECT_RC(config_set(&c, "policy", "allow_exec_paths", rel, err,
+	    sizeof err), 0, "allow_exec_paths with ../");
+	if (realpath(file, real) == NULL)
+		fail_msg("realpath %s: %s", file, strerror(errno));
+	EXPECT_STR(c.policy.exec_paths[3], real, "exec_paths[3] (../ gone)");
+	EXPECT_UINT(c.policy.exec_paths_set, 1, "exec_paths_set");
+
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "policy", "allow_exec_paths", tmpdir, err,
+	    sizeof err), -EISDIR, "a directory without the trailing /");
+	EXPECT_MSG(err, "directory", "a directory without the trailing /");
+	snprintf(rel, sizeof rel, "%s/", file);
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "policy", "allow_exec_paths", rel, err,
+	    sizeof err), -ENOTDIR, "a file with a trailing /");
+	EXPECT_MSG(err, "directory", "a file with a trailing /");
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "policy", "allow_exec_paths", "bin/true", err,
+	    sizeof err), -EINVAL, "a relative path");
+	EXPECT_MSG(err, "absolute", "a relative path");
+	err[0] = '\0';
+	EXPECT_RC(config_set(&c, "policy", "allow_exec_paths",
+	    "/bin/true /no/such/forkd-prog", err, sizeof err), -ENOENT,
+	    "a missing path");
+	EXPECT_MSG(err, "/no/such/forkd-prog", "a missing path");
+	if (c.policy.n_exec_paths != 4)
+		fail_msg("%zu exec paths after refused lines, expected the 4 "
+		    "from before", c.policy.n_exec_paths);
+	config_free(&c);
+
+	config_init(&c);
+	EXPECT_RC(config_set(&c, "policy", "allow_exec_paths", " ", err,
+	    sizeof err), 0, "allow_exec_paths = (blank)");
+	EXPECT_UINT(c.policy.exec_paths_set, 1, "exec_paths_set when blank");
+	assert_int_equal(c.policy.n_exec_paths, 0);
+	config_free(&c);
+	unlink(link);
+}
+
+/* [policy] allow_uids: numbers and user names (looked up at load). */
+static void
+test_policy_allow_uids(void **state)
+{
+	static const char *const bad[] = { "no-such-user-forkd", "12abc",
+	    "4294967295", "99999999999999999999", "-1", "0x10" };
+	struct passwd	*pw = getpwuid(0);
+	struct config	 c;
+	char		 err[256], what[64], val[48];
+
+	if (pw == NULL)
+		fail_msg("getpwuid(0): no user for uid 0");
+	config_init(&c);
+	snprintf(what, sizeof what, "1000, 65534 %s", pw->pw_name);
+	EXPECT_RC(config_set(&c, "policy", "allow_uids", what, err,
+	    sizeof err), 0, what);
+	EXPECT_UINT(c.policy.uids_set, 1, "uids_set");
+	assert_int_equal(c.policy.n_uids, 3);
+	EXPECT_UINT(c.policy.uids[0], 1000, "uids[0]");
+	EXPECT_UINT(c.policy.uids[1], 65534, "uids[1]");
+	EXPECT_UINT(c.policy.uids[2], 0, "uids[2] (root by name)");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(val, sizeof val, "5 %s", bad[i]);
+		snprintf(what, sizeof what, "allow_uids = %s", val);
+		err[0] = '\0';
+		EXPECT_RC(config_set(&c, "policy", "allow_uids", val, err,
+		    sizeof err), -EINVAL, what);
+		EXPECT_MSG(err, "allow_uids", what);
+		EXPECT_MSG(err, bad[i], what);
+		if (c.policy.n_uids != 3)
+			fail_msg("%s: %zu uids after a refused line, expected "
+			    "the 3 from before", what, c.policy.n_uids);
+	}
+	config_free(&c);
+
+	config_init(&c);
+	EXPECT_RC(config_set(&c, "policy", "allow_uids", "", err, sizeof err),
+	    0, "allow_uids = (empty)");
+	EXPECT_UINT(c.policy.uids_set, 1, "uids_set when empty");
+	assert_int_equal(c.policy.n_uids, 0);
+	config_free(&c);
+}
+
+/* A [policy] section in a file, errors with FILE:LINE, and the SIGHUP
+ * reload of limits and policy together. */
+static void
+test_policy_file_and_reload(void **state)
+{
+	const char		*p;
+	struct config		 c;
+	struct config_limits	 l;
+	struct config_policy	 pol;
+	char			 err[512] = "", path[300];
+	int			 level = -1;
+
+	p = write_ini("policy.conf",
+	    "[limits]\n"
+	    "max_children_per_uid = 3\n"
+	    "max_spawn_rate = 0\n"
+	    "idle_timeout_ms = 250\n"
+	    "[policy]\n"
+	    "allow_exec = no\n"
+	    "allow_targets = pi:* bench:noop\n"
+	    "allow_targets = bench:exit\n"
+	    "allow_exec_paths = /bin/true\n"
+	    "allow_uids = 0 65534\n");
+	config_init(&c);
+	if (config_load_file(&c, p, err, sizeof err) != 0)
+		fail_msg("config_load_file: %s", err);
+	EXPECT_UINT(c.limits.max_children_per_uid, 3, "max_children_per_uid");
+	EXPECT_UINT(c.limits.max_spawn_rate, 0, "max_spawn_rate");
+	EXPECT_UINT(c.limits.idle_timeout_ms, 250, "idle_timeout_ms");
+	EXPECT_UINT(c.policy.allow_exec, 0, "allow_exec");
+	assert_int_equal(c.policy.n_targets, 3);
+	EXPECT_STR(c.policy.targets[2], "bench:exit", "targets[2]");
+	assert_int_equal(c.policy.n_exec_paths, 1);
+	assert_int_equal(c.policy.n_uids, 2);
+	config_free(&c);
+	snprintf(path, sizeof path, "%s", p);	/* write_ini() reuses p */
+
+	expect_file_error("policy-bad.conf",
+	    "[policy]\nallow_exec = yes\n\nallow_targets = pi\n", -EINVAL, 4,
+	    "allow_targets");
+	expect_file_error("policy-unknown.conf",
+	    "[policy]\nallow_spawn = yes\n", -ENOENT, 2, "allow_spawn");
+	expect_file_error("policy-user.conf",
+	    "[policy]\nallow_uids = no-such-user-forkd\n", -EINVAL, 2,
+	    "no-such-user-forkd");
+
+	/* SIGHUP: limits, policy and log level come back together. */
+	memset(&pol, 0, sizeof pol);
+	if (config_reload(path, &l, &pol, &level, err, sizeof err) != 0)
+		fail_msg("config_reload: %s", err);
+	EXPECT_UINT(l.idle_timeout_ms, 250, "reloaded idle_timeout_ms");
+	EXPECT_UINT(pol.allow_exec, 0, "reloaded allow_exec");
+	assert_int_equal(pol.n_targets, 3);
+	EXPECT_STR(pol.targets[0], "pi:*", "reloaded targets[0]");
+	EXPECT_UINT(pol.uids_set, 1, "reloaded uids_set");
+	config_policy_free(&pol);
+	EXPECT_UINT(pol.allow_exec, 1, "allow_exec after config_policy_free");
+	EXPECT_UINT(pol.n_targets, 0, "n_targets after config_policy_free");
+
+	/* A bad [policy] keeps both limits and policy as they were. */
+	p = write_ini("policy-reload-bad.conf",
+	    "[limits]\nmax_children = 5\n[policy]\nallow_exec = maybe\n");
+	memset(&l, 0xcd, sizeof l);
+	memset(&pol, 0xcd, sizeof pol);
+	level = 42;
+	EXPECT_RC(config_reload(p, &l, &pol, &level, err, sizeof err),
+	    -EINVAL, "reload with a bad [policy]");
+	EXPECT_MSG(err, "allow_exec", "reload with a bad [policy]");
+	EXPECT_UINT(l.max_children, 0xcdcdcdcdu, "limits after failed reload");
+	EXPECT_UINT((unsigned)pol.allow_exec, 0xcdcdcdcdu,
+	    "policy after failed reload");
+	EXPECT_UINT(level, 42, "level after failed reload");
+}
+
+/* The sample config shipped for systemd (a restricted set-up) parses. */
+static void
+test_shipped_config(void **state)
+{
+	char		path[PATH_MAX], err[512] = "";
+	const char	*slash;
+	struct config	c;
+
+	/* __FILE__ is tests/unit/test_config.c in the source tree. */
+	slash = strstr(__FILE__, "tests/unit/test_config.c");
+	if (slash == NULL || __FILE__[0] != '/')
+		skip();
+	snprintf(path, sizeof path, "%.*ssystemd/forkd.conf.in",
+	    (int)(slash - __FILE__), __FILE__);
+	config_init(&c);
+	if (config_load_file(&c, path, err, sizeof err) != 0)
+		fail_msg("shipped config %s: %s", path, err);
+	EXPECT_UINT(c.policy.allow_exec, 0, "shipped allow_exec (no)");
+	EXPECT_UINT(c.policy.targets_set, 1, "shipped allow_targets set");
+	config_free(&c);
+}
+
 /* Cross-field validation: a key file is required. */
 static void
 test_validate(void **state)
@@ -578,6 +900,12 @@ main(void)
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_file_syntax_error),
 		cmocka_unit_test(test_reload_limits),
+		cmocka_unit_test(test_policy_allow_exec),
+		cmocka_unit_test(test_policy_allow_targets),
+		cmocka_unit_test(test_policy_allow_exec_paths),
+		cmocka_unit_test(test_policy_allow_uids),
+		cmocka_unit_test(test_policy_file_and_reload),
+		cmocka_unit_test(test_shipped_config),
 		cmocka_unit_test(test_validate),
 	};
 

@@ -1,0 +1,30 @@
+/* policy.h: the [policy] checks: who may use forkd, which targets run. */
+#ifndef FORKD_POLICY_H
+#define FORKD_POLICY_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+/* Does s match pattern, where '*' matches any run of bytes? 1 or 0. */
+int	policy_glob(const char *pattern, const char *s);
+/* May uid use forkd at all (allow_uids)? 1 or 0. */
+int	policy_uid_allowed(const struct config_policy *, uid_t);
+/* May a spawn run the module target "MODULE:ENTRY" (allow_targets)? */
+int	policy_target_allowed(const struct config_policy *,
+	    const char *target);
+/* Is path a listed file, or a file directly inside a listed directory
+ * (allow_exec_paths; subdirectories do not count)? 1 or 0. */
+int	policy_path_listed(const struct config_policy *, const char *path);
+/* Decide on an exec target before fork: 0 with *ret_exec the path to
+ * exec: path itself, or when allow_exec_paths is set its realpath() in
+ * buf (PATH_MAX bytes), so that ../ and symlinks cannot escape. -EPERM
+ * when the policy refuses it, or -errno when a path the policy would allow
+ * cannot be resolved; errbuf says why, with path escaped. */
+int	policy_exec_check(const struct config_policy *, const char *path,
+	    char *buf, const char **ret_exec, char *errbuf, size_t errlen);
+/* Log the policy in force in one line; when says why ("start", "SIGHUP"). */
+void	policy_log(const struct config_policy *, const char *when);
+
+#endif

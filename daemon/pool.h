@@ -1,0 +1,33 @@
+/* pool.h: children forked ahead of demand (like Android's USAP pool). */
+#ifndef FORKD_POOL_H
+#define FORKD_POOL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct Forkd__SpawnRequest;
+
+struct pool_counters {
+	unsigned int	idle;
+	unsigned long	launched;	/* spawns served by a pool child */
+	unsigned long	forked;		/* pool children made */
+	unsigned long	died_idle;	/* pool children that died unused */
+};
+extern struct pool_counters pool_stats;
+
+/* Fill the pool to its configured size now (start-up). */
+void	pool_init(void);
+/* Hand a validated request to an idle pool child. 0 with its pid and the
+ * daemon's end of its control socket (which acts as the error pipe), or
+ * -EAGAIN when none is idle; fds stay the caller's. */
+int	pool_launch(const struct Forkd__SpawnRequest *, const char *name,
+	    const char *exec_path, const int *fds, size_t nfds, pid_t *ret_pid,
+	    int *ret_ctlfd);
+/* The reaper found pid; returns 1 if it was an idle pool child. */
+int	pool_reaped(pid_t pid, int wstatus);
+/* Limits changed (SIGHUP): trim or refill. */
+void	pool_config_changed(void);
+/* Stop: close every idle child's socket (they exit) and free. */
+void	pool_shutdown(void);
+
+#endif

@@ -1,0 +1,126 @@
+/* fuzz_request.c: libFuzzer target for authenticated requests
+ * (daemon/session.c frame handling, daemon/request.c, the validation in
+ * daemon/spawn.c).
+ *
+ * Each input gets a session on which the target first completes a correct
+ * handshake as the client (auth_proof / auth_session_key); then every
+ * record's bytes (format in fuzz_session.h) are sealed with the client's
+ * wire_mac as the payload of the next frame, so arbitrary payloads pass
+ * the MAC and reach protobuf decoding, request_dispatch() and
+ * spawn_request()'s checks. A record flagged FUZZ_REC_RAW is sent as it
+ * is instead (post-handshake frame checks). Flag byte:
+ *   0x01  limits.max_children = 0: spawn fails with EAGAIN early
+ *   0x02  limits.max_frame = 1024
+ *   0x04  limits.max_argv = 2, max_env = 2, max_fds = 1: the count limits
+ *         are within reach of short inputs
+ *
+ * No process is ever started. No module is loaded, so MODULE:ENTRY targets
+ * fail with ENOENT; a request that passes every check (an absolute-path
+ * target) reaches fork(), which fuzz_session.c replaces with a stub that
+ * fails with EAGAIN, so forkd answers with its fork-failure error. (The
+ * max_children limit, which spawn_request() checks before the target is
+ * even looked at, would stop every spawn before fork() too, but it would
+ * also hide the target, name and fd-target checks that come after it; the
+ * 0x01 flag covers that branch.) Nothing else forkd does on a request
+ * (signal, wait) can touch a process: no child exists.
+ *
+ * Checked besides ASan/UBSan/LSan: a sealed payload that decodes as a
+ * request gets exactly one Response with its id and the connection stays
+ * open; anything else (undecodable, not a request, an over-large frame,
+ * too many fds, a raw frame) gets forkd to close the connection; every
+ * frame forkd sends opens under the session key and decodes; error
+ * Responses carry a negative code and no body; forkd frees the session
+ * once the peer is gone; no descriptor stays open.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "forkd.pb-c.h"
+#include "fuzz_session.h"
+#include "server.h"
+#include "wire.h"
+
+#define FLAG_NO_CHILDREN	0x01
+#define FLAG_SMALL_FRAME	0x02
+#define FLAG_SMALL_COUNTS	0x04
+
+static unsigned char	fuzz_frame[WIRE_FRAME_HARD_MAX + WIRE_OVERHEAD];
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Send one record; returns -1 once the connection is closed. */
+static int
+fuzz_request_record(struct fuzz_peer *p, const struct fuzz_record *r)
+{
+	Forkd__ClientMessage	*cm;
+	unsigned int		 nfds = r->flags & FUZZ_REC_FDS;
+	size_t			 flen;
+	uint32_t		 id = 0;
+	int			 is_request, must_close;
+
+	if (r->flags & FUZZ_REC_RAW)
+		return fuzz_session_send(p, r->data, r->len, nfds);
+
+	if (wire_seal(&p->mac, r->data, r->len, fuzz_frame, sizeof fuzz_frame,
+	    &flen) != 0)
+		fuzz_fail("seal %zu bytes", r->len);
+	/* What forkd will make of it: the same decoder, the same input. */
+	cm = forkd__client_message__unpack(NULL, r->len, r->data);
+	is_request = cm != NULL &&
+	    cm->body_case == FORKD__CLIENT_MESSAGE__BODY_REQUEST;
+	if (is_request)
+		id = cm->request->id;
+	if (cm != NULL)
+		forkd__client_message__free_unpacked(cm, NULL);
+	must_close = !is_request || flen > server_config.limits.max_frame ||
+	    nfds > WIRE_MAX_FDS;
+
+	fuzz_peer_clear(p);
+	fuzz_session_send(p, fuzz_frame, flen, nfds);
+	if (must_close) {
+		if (!p->got_error && !p->eof)
+			fuzz_fail("connection still open after a %s",
+			    !is_request ? "payload that is not a request" :
+			    nfds > WIRE_MAX_FDS ? "frame with too many fds" :
+			    "frame over max_frame");
+		return -1;
+	}
+	if (p->got_error || p->eof)
+		fuzz_fail("connection closed after request %u", id);
+	if (p->n_responses != 1 || p->response_ids[0] != id)
+		fuzz_fail("request %u: %zu responses (first id %u)", id,
+		    p->n_responses, p->n_responses ? p->response_ids[0] : 0);
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_peer	 p;
+	struct fuzz_record	 r;
+	const uint8_t		*q = data + (size > 0);
+	size_t			 left = size > 0 ? size - 1 : 0;
+	unsigned int		 flags = size > 0 ? data[0] : 0;
+
+	fuzz_session_setup();
+	config_free(&server_config);	/* fresh limits for every input */
+	config_init(&server_config);
+	if (flags & FLAG_NO_CHILDREN)
+		server_config.limits.max_children = 0;	/* below config's 1 */
+	if (flags & FLAG_SMALL_FRAME)
+		server_config.limits.max_frame = 1024;
+	if (flags & FLAG_SMALL_COUNTS) {
+		server_config.limits.max_argv = 2;
+		server_config.limits.max_env = 2;
+		server_config.limits.max_fds = 1;
+	}
+
+	fuzz_session_begin(&p);
+	fuzz_session_auth(&p);
+	while (fuzz_next_record(&q, &left, &r))
+		if (fuzz_request_record(&p, &r) != 0)
+			break;
+	fuzz_session_end(&p);
+	return 0;
+}

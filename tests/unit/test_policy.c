@@ -1,0 +1,276 @@
+/* test_policy.c: the [policy] checks (daemon/policy.c): wildcard patterns,
+ * uids, exec paths resolved against allow_exec_paths. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "log.h"
+#include "policy.h"
+
+static char	tmpdir[] = "/tmp/forkd-test-policy.XXXXXX";
+static char	realdir[PATH_MAX];
+
+#define EXPECT_RC(got, want, what) do {					\
+	int g_ = (got), w_ = (want);					\
+	if (g_ != w_)							\
+		fail_msg("%s: returned %d (%s), expected %d (%s)",	\
+		    (what), g_, g_ < 0 ? strerror(-g_) : "ok", w_,	\
+		    w_ < 0 ? strerror(-w_) : "ok");			\
+} while (0)
+
+#define EXPECT_MSG(msg, needle, what) do {				\
+	if (strstr((msg), (needle)) == NULL)				\
+		fail_msg("%s: message \"%s\" does not mention \"%s\"",	\
+		    (what), (msg), (needle));				\
+} while (0)
+
+static int
+setup(void **state)
+{
+	log_init(LOG_LVL_ERR, 0);
+	if (mkdtemp(tmpdir) == NULL || realpath(tmpdir, realdir) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Set a [policy] key or fail the test. */
+static void
+set(struct config *c, const char *key, const char *value)
+{
+	char err[512];
+
+	if (config_set(c, "policy", key, value, err, sizeof err) != 0)
+		fail_msg("policy.%s = %s: %s", key, value, err);
+}
+
+/* '*' matches any run of bytes, ':' included; nothing else is special. */
+static void
+test_glob(void **state)
+{
+	static const struct { const char *p, *s; int m; } cases[] = {
+		{ "*", "", 1 }, { "*", "pi:leibniz", 1 },
+		{ "pi:*", "pi:leibniz", 1 }, { "pi:*", "pi:", 1 },
+		{ "pi:*", "pix:leibniz", 0 }, { "pi:*", "bench:noop", 0 },
+		{ "bench:noop", "bench:noop", 1 },
+		{ "bench:noop", "bench:noopx", 0 },
+		{ "bench:noop", "bench:noo", 0 },
+		{ "*:hello", "pi:hello", 1 }, { "*:hello", "pi:hello2", 0 },
+		{ "b*h:*o*", "bench:echo", 1 }, { "b*h:*o*", "bench:exit", 0 },
+		{ "**", "x", 1 }, { "a*b*c", "aXbYbZc", 1 },
+		{ "a*b*c", "aXbYbZ", 0 }, { "?", "?", 1 }, { "?", "x", 0 },
+		{ "[a]", "a", 0 }, { "", "", 1 }, { "", "x", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (policy_glob(cases[i].p, cases[i].s) != cases[i].m)
+			fail_msg("policy_glob(\"%s\", \"%s\") = %d, expected "
+			    "%d", cases[i].p, cases[i].s, !cases[i].m,
+			    cases[i].m);
+}
+
+/* allow_targets and allow_uids: unset allows all, empty allows none. */
+static void
+test_targets_and_uids(void **state)
+{
+	struct config c;
+
+	config_init(&c);
+	assert_true(policy_target_allowed(&c.policy, "anything:at-all"));
+	assert_true(policy_uid_allowed(&c.policy, 0));
+	assert_true(policy_uid_allowed(&c.policy, 12345));
+	set(&c, "allow_targets", "pi:* bench:noop");
+	set(&c, "allow_uids", "0 1000");
+	if (!policy_target_allowed(&c.policy, "pi:leibniz"))
+		fail_msg("pi:leibniz refused by pi:* bench:noop");
+	if (!policy_target_allowed(&c.policy, "bench:noop"))
+		fail_msg("bench:noop refused by pi:* bench:noop");
+	if (policy_target_allowed(&c.policy, "bench:sleep"))
+		fail_msg("bench:sleep allowed by pi:* bench:noop");
+	if (!policy_uid_allowed(&c.policy, 1000) ||
+	    policy_uid_allowed(&c.policy, 65534))
+		fail_msg("allow_uids 0 1000: uid 1000 %d, uid 65534 %d",
+		    policy_uid_allowed(&c.policy, 1000),
+		    policy_uid_allowed(&c.policy, 65534));
+	config_free(&c);
+
+	config_init(&c);
+	set(&c, "allow_targets", "");
+	set(&c, "allow_uids", "");
+	if (policy_target_allowed(&c.policy, "pi:leibniz"))
+		fail_msg("an empty allow_targets allowed pi:leibniz");
+	if (policy_uid_allowed(&c.policy, 0))
+		fail_msg("an empty allow_uids allowed uid 0");
+	config_free(&c);
+}
+
+/* A listed file, or a file directly in a listed directory. */
+static void
+test_path_listed(void **state)
+{
+	struct config	c;
+	char		path[PATH_MAX + 64], dir[PATH_MAX + 2];
+
+	config_init(&c);
+	snprintf(dir, sizeof dir, "%s/", tmpdir);
+	set(&c, "allow_exec_paths", dir);
+	set(&c, "allow_exec_paths", "/");
+	snprintf(path, sizeof path, "%s/prog", realdir);
+	assert_true(policy_path_listed(&c.policy, path));
+	snprintf(path, sizeof path, "%s/sub/prog", realdir);
+	if (policy_path_listed(&c.policy, path))
+		fail_msg("%s listed: subdirectories must not count", path);
+	snprintf(path, sizeof path, "%s", realdir);
+	if (policy_path_listed(&c.policy, path))
+		fail_msg("the directory %s itself listed", path);
+	snprintf(path, sizeof path, "%s/", realdir);
+	if (policy_path_listed(&c.policy, path))
+		fail_msg("%s (empty name) listed", path);
+	snprintf(path, sizeof path, "%sX/prog", realdir);
+	if (policy_path_listed(&c.policy, path))
+		fail_msg("%s listed: a directory prefix is not a directory",
+		    path);
+	if (!policy_path_listed(&c.policy, "/vmlinuz"))
+		fail_msg("/vmlinuz not listed by /");
+	if (policy_path_listed(&c.policy, "/usr/bin/true") &&
+	    strcmp(realdir, "/usr/bin") != 0)
+		fail_msg("/usr/bin/true listed by / and the temp dir");
+	config_free(&c);
+}
+
+/* Write an executable script at tmpdir/name. */
+static void
+make_prog(const char *name)
+{
+	char	 path[PATH_MAX];
+	FILE	*f;
+
+	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+	if ((f = fopen(path, "w")) == NULL)
+		fail_msg("fopen %s: %s", path, strerror(errno));
+	fputs("#!/bin/sh\nexit 0\n", f);
+	fclose(f);
+	chmod(path, 0755);
+}
+
+/* allow_exec and allow_exec_paths: resolution, escapes, error codes. */
+static void
+test_exec_check(void **state)
+{
+	struct config	 c;
+	char		 buf[PATH_MAX], err[512], path[PATH_MAX + 64];
+	char		 want[PATH_MAX + 64], dir[PATH_MAX + 2];
+	const char	*exec = NULL;
+
+	make_prog("prog");
+	snprintf(path, sizeof path, "%s/sub", tmpdir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof path, "%s/escape", tmpdir);
+	unlink(path);
+	if (symlink("/bin/sh", path) != 0)
+		fail_msg("symlink %s: %s", path, strerror(errno));
+	snprintf(path, sizeof path, "%s/sub/inner", tmpdir);
+	unlink(path);
+	if (symlink("../prog", path) != 0)
+		fail_msg("symlink %s: %s", path, strerror(errno));
+
+	/* Default: any path, run as given. */
+	config_init(&c);
+	EXPECT_RC(policy_exec_check(&c.policy, "/no/such/x", buf, &exec, err,
+	    sizeof err), 0, "default policy, missing path");
+	if (exec == NULL || strcmp(exec, "/no/such/x") != 0)
+		fail_msg("default policy: exec path \"%s\", expected the "
+		    "request's own", exec ? exec : "(null)");
+
+	/* allow_exec = no refuses every path. */
+	set(&c, "allow_exec", "no");
+	err[0] = '\0';
+	EXPECT_RC(policy_exec_check(&c.policy, "/bin/true", buf, &exec, err,
+	    sizeof err), -EPERM, "allow_exec = no, /bin/true");
+	EXPECT_MSG(err, "allow_exec", "allow_exec = no");
+	config_free(&c);
+
+	/* A directory: what resolves directly inside it, and nothing else. */
+	config_init(&c);
+	snprintf(dir, sizeof dir, "%s/", tmpdir);
+	set(&c, "allow_exec_paths", dir);
+	snprintf(want, sizeof want, "%s/prog", realdir);
+	snprintf(path, sizeof path, "%s/prog", tmpdir);
+	EXPECT_RC(policy_exec_check(&c.policy, path, buf, &exec, err,
+	    sizeof err), 0, "a program in the allowed directory");
+	if (strcmp(exec, want) != 0)
+		fail_msg("exec path \"%s\", expected the resolved \"%s\"",
+		    exec, want);
+	/* In a subdirectory, but a symlink back into the directory: what
+	 * counts is where it resolves to. */
+	snprintf(path, sizeof path, "%s/sub/inner", tmpdir);
+	EXPECT_RC(policy_exec_check(&c.policy, path, buf, &exec, err,
+	    sizeof err), 0, "sub/inner -> ../prog");
+	if (strcmp(exec, want) != 0)
+		fail_msg("exec path \"%s\", expected \"%s\"", exec, want);
+	/* A symlink in the directory pointing outside. */
+	snprintf(path, sizeof path, "%s/escape", tmpdir);
+	err[0] = '\0';
+	EXPECT_RC(policy_exec_check(&c.policy, path, buf, &exec, err,
+	    sizeof err), -EPERM, "symlink escape to /bin/sh");
+	EXPECT_MSG(err, "allow_exec_paths", "symlink escape");
+	/* ../ out of the directory. */
+	snprintf(path, sizeof path, "%s/../../bin/sh", tmpdir);
+	EXPECT_RC(policy_exec_check(&c.policy, path, buf, &exec, err,
+	    sizeof err), -EPERM, "../ escape");
+	/* A missing program inside the directory: its own error. */
+	snprintf(path, sizeof path, "%s/missing", tmpdir);
+	err[0] = '\0';
+	EXPECT_RC(policy_exec_check(&c.policy, path, buf, &exec, err,
+	    sizeof err), -ENOENT, "missing program in the directory");
+	EXPECT_MSG(err, "No such file", "missing program in the directory");
+	/* A missing path elsewhere: EPERM, existence is not revealed. */
+	EXPECT_RC(policy_exec_check(&c.policy, "/no/such/x", buf, &exec, err,
+	    sizeof err), -EPERM, "missing path outside the directory");
+	EXPECT_RC(policy_exec_check(&c.policy, "/bin/true", buf, &exec, err,
+	    sizeof err), -EPERM, "/bin/true outside the directory");
+	config_free(&c);
+
+	/* A file entry: that file, under any name that resolves to it. */
+	config_init(&c);
+	set(&c, "allow_exec_paths", "/bin/true");
+	EXPECT_RC(policy_exec_check(&c.policy, "/bin/true", buf, &exec, err,
+	    sizeof err), 0, "/bin/true allowed by name");
+	EXPECT_RC(policy_exec_check(&c.policy, "/bin/../bin/true", buf, &exec,
+	    err, sizeof err), 0, "/bin/../bin/true");
+	EXPECT_RC(policy_exec_check(&c.policy, "/bin/sh", buf, &exec, err,
+	    sizeof err), -EPERM, "/bin/sh with only /bin/true allowed");
+	config_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_glob),
+		cmocka_unit_test(test_targets_and_uids),
+		cmocka_unit_test(test_path_listed),
+		cmocka_unit_test(test_exec_check),
+	};
+
+	return cmocka_run_group_tests_name("policy", tests, setup, teardown);
+}
