@@ -1292,6 +1292,8 @@ forkd_status(struct forkd *f, struct forkd_status **ret)
 	st->exited_total = rep->exited_total;
 	st->auth_failures = rep->auth_failures;
 	st->protocol_errors = rep->protocol_errors;
+	st->pool_idle = rep->pool_idle;
+	st->pool_spawns = rep->pool_spawns;
 	if (rep->n_modules > 0) {
 		st->modules = calloc(rep->n_modules, sizeof *st->modules);
 		if (st->modules == NULL)

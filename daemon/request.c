@@ -10,6 +10,7 @@
 #include "forkd_limits.h"
 #include "log.h"
 #include "module.h"
+#include "pool.h"
 #include "policy.h"
 #include "request.h"
 #include "server.h"
@@ -233,6 +234,8 @@ request_status(struct session *s, uint32_t id)
 	st.exited_total = spawn_stats.exited;
 	st.auth_failures = server_stats.auth_failures;
 	st.protocol_errors = server_stats.protocol_errors;
+	st.pool_idle = pool_stats.idle;
+	st.pool_spawns = pool_stats.launched;
 	resp.id = id;
 	resp.body_case = FORKD__RESPONSE__BODY_STATUS;
 	resp.status = &st;

@@ -111,6 +111,8 @@ struct forkd_status {
 	uint64_t		 exited_total;
 	uint64_t		 auth_failures;
 	uint64_t		 protocol_errors;
+	uint32_t		 pool_idle;	/* pre-forked children waiting */
+	uint64_t		 pool_spawns;	/* spawns served by the pool */
 	size_t			 n_modules;
 	struct forkd_module_desc *modules;
 };

@@ -31,6 +31,10 @@ cmd_status_json(const struct forkd_status *st)
 	json_uint(&j, st->auth_failures);
 	json_key(&j, "protocol_errors");
 	json_uint(&j, st->protocol_errors);
+	json_key(&j, "pool_idle");
+	json_uint(&j, st->pool_idle);
+	json_key(&j, "pool_spawns");
+	json_uint(&j, st->pool_spawns);
 	json_key(&j, "modules");
 	json_arr_begin(&j);
 	for (size_t i = 0; i < st->n_modules; i++) {
@@ -74,6 +78,8 @@ cmd_status_text(const struct forkd_status *st)
 	printf("auth failures:   %llu\n", (unsigned long long)st->auth_failures);
 	printf("protocol errors: %llu\n",
 	    (unsigned long long)st->protocol_errors);
+	printf("pool:            %u idle, %llu spawns served\n", st->pool_idle,
+	    (unsigned long long)st->pool_spawns);
 	printf("modules:         %zu\n", st->n_modules);
 	for (size_t i = 0; i < st->n_modules; i++) {
 		const struct forkd_module_desc *md = &st->modules[i];
@@ -132,8 +138,8 @@ const struct forkctl_cmd cmd_status_entry = {
 "\n"
 "With --json the same data is one JSON object: version, pid, uptime_ms,\n"
 "children, connections, spawned_total, spawn_failures, exited_total,\n"
-"auth_failures, protocol_errors, and modules: [{name, path, description,\n"
-"entries: [...]}].\n"
+"auth_failures, protocol_errors, pool_idle, pool_spawns, and modules:\n"
+"[{name, path, description, entries: [...]}].\n"
 "\n"
 "Examples:\n"
 "  forkctl status\n"
