@@ -75,6 +75,8 @@ child_run(const struct child_plan *p)
 	int			tmp[LIMIT_FD_TARGET_MAX + 1];
 	int			errfd = p->cp_errfd, base, r;
 
+	if (p->cp_presetup)
+		goto fds;
 	/* Signals first: dispositions set by the daemon (libevent's handlers)
 	 * must not run in the child, and the mask is inherited. */
 	memset(&sa, 0, sizeof sa);
@@ -91,11 +93,12 @@ child_run(const struct child_plan *p)
 	/* Own session and process group, detached from the daemon's tty. */
 	if (setsid() < 0)
 		child_fail(errfd, CHILD_STEP_SETSID, errno);
-	(void)prctl(PR_SET_NAME, p->cp_name, 0, 0, 0);
 
 	/* Key material must not outlive the fork in a child's memory. */
 	if (!p->cp_shared_vm)
 		server_wipe_secrets();
+fds:
+	(void)prctl(PR_SET_NAME, p->cp_name, 0, 0, 0);
 
 	/* Move every source fd and the error pipe above every target, so the
 	 * dup2() calls below cannot clobber a source not yet placed. */

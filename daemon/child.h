@@ -40,6 +40,9 @@ struct child_plan {
 	/* Running in a CLONE_VM child: memory is the daemon's own, so no
 	 * wiping (execve replaces the image anyway). */
 	int				  cp_shared_vm;
+	/* A pool child did the signal reset, setsid() and key wipe already,
+	 * before it waited for a request. */
+	int				  cp_presetup;
 };
 
 const char *child_step_name(int step);

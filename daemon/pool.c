@@ -105,6 +105,9 @@ pool_child_main(int ctl, pid_t daemon_pid)
 	(void)sigprocmask(SIG_SETMASK, &set, NULL);
 	(void)prctl(PR_SET_NAME, "forkd-pool", 0, 0, 0);
 	server_wipe_secrets();
+	/* What child_run() would do first, done now, off the critical path. */
+	if (setsid() < 0)
+		_exit(127);
 	/* Keep only the control socket and /dev/null (the plan's default
 	 * stdio); the listener and other clients' sockets must not linger. */
 	pool_close_all_but(ctl, server_devnull);
@@ -126,6 +129,7 @@ pool_child_main(int ctl, pid_t daemon_pid)
 	/* From here this is an ordinary child: it outlives forkd. */
 	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	plan.cp_errfd = ctl;
+	plan.cp_presetup = 1;
 	child_run(&plan);
 fail:
 	(void)!write(ctl, &ce, sizeof ce);
