@@ -99,6 +99,13 @@ child_run(const struct child_plan *p)
 		server_wipe_secrets();
 fds:
 	(void)prctl(PR_SET_NAME, p->cp_name, 0, 0, 0);
+	if (p->cp_daemon) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+			child_fail(errfd, CHILD_STEP_SIGNALS, errno);
+		/* forkd may have died before the prctl: then die now. */
+		if (getppid() != p->cp_parent)
+			_exit(128 + SIGKILL);
+	}
 
 	/* Move every source fd and the error pipe above every target, so the
 	 * dup2() calls below cannot clobber a source not yet placed. */

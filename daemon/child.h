@@ -43,6 +43,10 @@ struct child_plan {
 	/* A pool child did the signal reset, setsid() and key wipe already,
 	 * before it waited for a request. */
 	int				  cp_presetup;
+	/* Daemon-flag child: dies with forkd (PR_SET_PDEATHSIG), since the
+	 * connection that owns it cannot outlive forkd either. */
+	int				  cp_daemon;
+	pid_t				  cp_parent;	/* forkd's pid */
 };
 
 const char *child_step_name(int step);

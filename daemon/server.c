@@ -33,6 +33,7 @@ size_t			 server_keylen;
 uint64_t		 server_started_ms;
 int			 server_shutting_down;
 int			 server_devnull = -1;
+pid_t			 server_pid;
 
 static unsigned char	*server_key_rw;		/* same memory, for wiping */
 static int		 server_listen_fd = -1;
@@ -363,6 +364,7 @@ server_init(struct config *cfg, const char *config_path)
 	server_config = *cfg;
 	server_config_path = config_path;
 	server_started_ms = spawn_now_ms();
+	server_pid = getpid();
 	server_notify = getenv("NOTIFY_SOCKET") != NULL;
 
 	if (sodium_init() < 0)

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -22,7 +23,8 @@ extern const unsigned char	*server_key;
 extern size_t			 server_keylen;
 extern uint64_t			 server_started_ms;
 extern int			 server_shutting_down;
-extern int			 server_devnull;	/* O_RDONLY|O_RDWR /dev/null */
+extern int			 server_devnull;
+extern pid_t			 server_pid;		/* forkd's own pid */	/* O_RDONLY|O_RDWR /dev/null */
 
 /* Set up everything before the loop; fatal on error. */
 void	server_init(struct config *, const char *config_path);

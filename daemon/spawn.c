@@ -245,7 +245,8 @@ spawn_child_free(struct spawn_child *c)
 static void
 spawn_wait_notify(pid_t pid, const struct exit_record *e)
 {
-	struct spawn_waiter *w, *tw;
+	TAILQ_HEAD(, spawn_waiter)	 hit = TAILQ_HEAD_INITIALIZER(hit);
+	struct spawn_waiter		*w, *tw;
 
 	TAILQ_FOREACH_SAFE(w, &spawn_waiters, w_entry, tw) {
 		size_t i;
@@ -254,12 +255,20 @@ spawn_wait_notify(pid_t pid, const struct exit_record *e)
 			;
 		if (i == w->w_n)
 			continue;
+		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
+		TAILQ_INSERT_TAIL(&hit, w, w_entry);
+	}
+	/* Reply only now: a reply may close its session (client not
+	 * reading), which frees that session's waits still on spawn_waiters,
+	 * so walking that list while replying would touch freed waits. A
+	 * closed session is still allocated here and ignores replies. */
+	while ((w = TAILQ_FIRST(&hit)) != NULL) {
+		TAILQ_REMOVE(&hit, w, w_entry);
 		if (e != NULL)
 			session_reply_wait(w->w_session, w->w_id, e);
 		else
 			session_reply_error(w->w_session, w->w_id, -ESRCH, 0,
 			    "child %d failed to start", (int)pid);
-		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
 		event_free(w->w_timer);
 		free(w);
 	}
@@ -480,9 +489,11 @@ spawn_wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct spawn_waiter *w = arg;
 
+	/* Off the list first: the reply may close the session, which frees
+	 * the session's waits on the list (this one would be freed twice). */
+	TAILQ_REMOVE(&spawn_waiters, w, w_entry);
 	session_reply_error(w->w_session, w->w_id, -ETIMEDOUT, 0,
 	    "no listed child ended in time");
-	TAILQ_REMOVE(&spawn_waiters, w, w_entry);
 	event_free(w->w_timer);
 	free(w);
 }
@@ -682,6 +693,8 @@ spawn_plan_build(const Forkd__SpawnRequest *r, const int *fds, size_t nfds,
 	}
 	plan->cp_cwd = (r->cwd != NULL && r->cwd[0] != '\0') ? r->cwd : "/";
 	plan->cp_name = name;
+	plan->cp_daemon = r->daemon;
+	plan->cp_parent = server_pid;
 	return 0;
 }
 

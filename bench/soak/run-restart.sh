@@ -47,6 +47,13 @@ then
 	echo "run-restart: build failed; see $build/restart-build.log" >&2
 	exit 2
 fi
+# What was built: the commit, and the files that differed from it then.
+head=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo '?')
+srcdesc="$src at $head"
+dirty=$(git -C "$src" --no-optional-locks status --porcelain -- daemon client \
+    proto modules include 2>/dev/null | wc -l || true)
+srcdesc+=" (built $(date +%H:%M:%S); $dirty uncommitted changes in daemon/"
+srcdesc+=" client/ proto/ modules/ include/)"
 forkd=$build/daemon/forkd
 forkctl=$build/client/forkctl/forkctl
 soak=$build/bench/soak/forkd-soak
@@ -183,10 +190,7 @@ fi
 
 echo
 echo "==== run-restart.sh: summary ===="
-echo "source:          $src, HEAD $(git -C "$src" rev-parse --short HEAD \
-    2>/dev/null || echo '?') + $(git -C "$src" --no-optional-locks status \
-    --porcelain -- daemon client proto 2>/dev/null | wc -l) changed files" \
-    "in daemon/ client/ proto/"
+echo "source:          $srcdesc"
 echo "supervisor:      $starts forkd starts, $killed ended by SIGKILL" \
     "(status 137), the last one ended with status $last_status after" \
     "SIGTERM; $stale starts removed a stale socket"

@@ -42,6 +42,13 @@ then
 	echo "run-soak: build failed; see $build/soak-build.log" >&2
 	exit 2
 fi
+# What was built: the commit, and the files that differed from it then.
+head=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo '?')
+srcdesc="$src at $head"
+dirty=$(git -C "$src" --no-optional-locks status --porcelain -- daemon client \
+    proto modules include 2>/dev/null | wc -l || true)
+srcdesc+=" (built $(date +%H:%M:%S); $dirty uncommitted changes in daemon/"
+srcdesc+=" client/ proto/ modules/ include/)"
 forkd=$build/daemon/forkd
 forkctl=$build/client/forkctl/forkctl
 soak=$build/bench/soak/forkd-soak
@@ -153,10 +160,7 @@ echo "==== run-soak.sh: summary ===="
 echo "build:           $build (RelWithDebInfo), forkd $("$forkd" --version)"
 echo "machine:         $(nproc) CPUs, kernel $(uname -r)," \
     "pid_max $(cat /proc/sys/kernel/pid_max)"
-echo "source:          $src, HEAD $(git -C "$src" rev-parse --short HEAD \
-    2>/dev/null || echo '?') + $(git -C "$src" --no-optional-locks status \
-    --porcelain -- daemon client proto 2>/dev/null | wc -l) changed files" \
-    "in daemon/ client/ proto/"
+echo "source:          $srcdesc"
 echo "run:             $clients clients, $cycles cycles of bench:noop," \
     "bench.so:size_mb=$size_mb, time limit ${limit} s"
 echo "$base"

@@ -17,6 +17,9 @@
  * at each kill: do they keep running, who becomes their parent, do they turn
  * into zombies, does the new forkd know them.
  *
+ * forkd-soak forkbase: fork + exit + waitpid of a process of the same size,
+ * without forkd: the floor under the cycle numbers on this machine.
+ *
  * A benchmark: it reports numbers, it does not judge speed. Exit status:
  * 0 every correctness check held; 1 a check failed (lost or duplicated
  * event, zombie, growth, a libforkd call that did not return in time);
@@ -873,6 +876,7 @@ soak_err_slot(int err)
 struct soak_kill {
 	int64_t		 k_t;		/* when SIGKILL was sent */
 	pid_t		 k_old, k_new;
+	int64_t		 k_started;	/* supervisor's new forkd in the pid file */
 	int64_t		 k_back;	/* first successful connect after it */
 	int64_t		 k_first_ok;	/* first cycle begun after it done */
 	int64_t		 k_all_ok;	/* every client has done such a cycle */
@@ -1252,17 +1256,50 @@ soak_spawn_probes(struct forkd *h, const char *pdeath_exec, pid_t *ret,
 	return n;
 }
 
-static void
-soak_restart_usage(FILE *f)
+/* Start the probes, then SIGKILL the forkd of the pid file. The probes'
+ * connection must fail at once: record how. 0, or -1 if there was no live
+ * forkd to kill (try again later). */
+static int
+soak_kill_forkd(struct forkd **probe, const char *pidfile, const char *pdeath,
+    int kills)
 {
-	fprintf(f,
-"usage: forkd-soak restart -s SOCKET -k KEYFILE -P PIDFILE [-c CLIENTS]\n"
-"           [-K KILLS] [-f FIRST_KILL_S] [-I KILL_INTERVAL_S]\n"
-"           [-t TIME_LIMIT_S] [-x SETPRIV_PATH]\n"
-"  PIDFILE holds the pid of the forkd now running (a supervisor rewrites it\n"
-"  on every restart). Defaults: 6 clients, 4 kills, the first at 4 s, then\n"
-"  one every 8 s once every client has recovered, time limit 300 s.\n"
-"  -x: also start a probe through setpriv --pdeathsig KILL (the mitigation).\n");
+	struct forkd_exit	 ex;
+	struct soak_kill	*kl;
+	enum soak_kind		 pkinds[3];
+	pid_t			 ppids[3], old;
+	int64_t			 t;
+	int			 np = 0, r = 0;
+
+	if ((old = soak_read_pidfile(pidfile)) == 0)
+		return -1;
+	if (*probe == NULL)
+		*probe = soak_connect_retry(2000);
+	if (*probe != NULL)
+		np = soak_spawn_probes(*probe, pdeath, ppids, pkinds);
+	soak_sleep_ms(50);	/* let them get going */
+	pthread_mutex_lock(&soak_r.lock);
+	kl = &soak_r.kills[soak_r.nkills];
+	kl->k_t = soak_now();
+	kl->k_old = old;
+	soak_r.nkills++;
+	for (int p = 0; p < np; p++)
+		soak_orphan_add(ppids[p], pkinds[p], soak_r.nkills - 1);
+	pthread_mutex_unlock(&soak_r.lock);
+	kill(old, SIGKILL);
+	printf("  [%6.1f s] SIGKILL forkd pid %d (kill %d of %d, %d probes "
+	    "running)\n", soak_secs(kl->k_t), (int)old, soak_r.nkills, kills,
+	    np);
+	fflush(stdout);
+	t = soak_now();
+	if (*probe != NULL)
+		r = forkd_wait_exit_event(*probe, 5000, &ex);
+	pthread_mutex_lock(&soak_r.lock);
+	kl->k_probe_err = r;
+	kl->k_probe_ns = soak_now() - t;
+	pthread_mutex_unlock(&soak_r.lock);
+	forkd_close(*probe);
+	*probe = NULL;
+	return 0;
 }
 
 /* Sum of the per-error counts. */
@@ -1291,6 +1328,168 @@ soak_print_errs(const unsigned *v)
 	}
 	if (!any)
 		printf("-");
+}
+
+/* One row per kill: failures, errors and recovery times. */
+static void
+soak_kill_table(void)
+{
+	printf("\nper restart (times from the SIGKILL):\n\n");
+	printf("| # | t (s) | forkd pid old -> new | cycles failed |"
+	    " errors of the failed cycles | failed connects (errors) |"
+	    " new forkd started (ms) | first connect ok (ms) |"
+	    " first cycle ok (ms) | all %d clients ok (ms) |"
+	    " probe connection's error (ms) |\n", soak_r.clients);
+	printf("| ---: | ---: | --- | ---: | --- | --- | ---: | ---: | ---: |"
+	    " ---: | --- |\n");
+	for (int k = 0; k < soak_r.nkills; k++) {
+		struct soak_kill	*kl = &soak_r.kills[k];
+		unsigned		 cyc[SOAK_NERRS], nconn = 0;
+
+		for (size_t e = 0; e < SOAK_NERRS; e++) {
+			cyc[e] = kl->k_fail[SOAK_OP_SPAWN][e] +
+			    kl->k_fail[SOAK_OP_WAIT][e];
+			nconn += kl->k_fail[SOAK_OP_CONNECT][e];
+		}
+		printf("| %d | %.2f | %d -> %d | %u (spawn %u, wait %u) | ",
+		    k + 1, soak_secs(kl->k_t), (int)kl->k_old, (int)kl->k_new,
+		    kl->k_fail_cycles, soak_sum(kl->k_fail[SOAK_OP_SPAWN]),
+		    soak_sum(kl->k_fail[SOAK_OP_WAIT]));
+		soak_print_errs(cyc);
+		printf(" | %u (", nconn);
+		soak_print_errs(kl->k_fail[SOAK_OP_CONNECT]);
+		printf(") | %.0f | %.0f | %.0f | %.0f | %s (%.1f) |\n",
+		    kl->k_started ? soak_ms(kl->k_started - kl->k_t) : -1,
+		    kl->k_back ? soak_ms(kl->k_back - kl->k_t) : -1,
+		    kl->k_first_ok ? soak_ms(kl->k_first_ok - kl->k_t) : -1,
+		    kl->k_all_ok ? soak_ms(kl->k_all_ok - kl->k_t) : -1,
+		    kl->k_probe_err ? soak_errname(kl->k_probe_err) : "none",
+		    soak_ms(kl->k_probe_ns));
+	}
+}
+
+/* The children running at the kills, by kind, and what became of them. */
+static void
+soak_orphan_table(void)
+{
+	printf("\nchildren that were running when forkd was killed (followed "
+	    "in /proc every 20 ms; first look once the old forkd is dead, "
+	    ">= 100 ms after the kill):\n\n");
+	printf("| kind | n | running at the first look | their parent then |"
+	    " ended before the first look | those running: lived on after the"
+	    " kill, max (s) |"
+	    " exit status read as zombie | zombie of pid / longest (ms) |"
+	    " known to the new forkd (wait/list) |\n");
+	printf("| --- | ---: | ---: | --- | ---: | ---: | --- | ---: | --- |\n");
+	for (int kind = 0; kind < SOAK_KIND_MAX; kind++) {
+		int	n = 0, alive = 0, known = 0, listed = 0, asked = 0;
+		int	dead_at_check = 0, nst = 0, st_v[8], st_n[8];
+		double	zmax = 0, lived = 0;
+		char	parents[128] = "", sts[160] = "", lived_s[16];
+		char	zpar[64] = "";
+
+		for (int i = 0; i < soak_r.norphans; i++) {
+			struct soak_orphan	*o = &soak_r.orphans[i];
+			int64_t			 end_t;
+
+			if ((int)o->o_kind != kind)
+				continue;
+			n++;
+			alive += o->o_alive;
+			dead_at_check += o->o_checked && !o->o_alive;
+			if (o->o_alive && o->o_ppid > 0) {
+				char one[48];
+
+				snprintf(one, sizeof one, "%d (%s)",
+				    (int)o->o_ppid, o->o_pcomm);
+				if (strstr(parents, one) == NULL &&
+				    strlen(parents) + strlen(one) + 3 <
+				    sizeof parents) {
+					if (parents[0])
+						strcat(parents, ", ");
+					strcat(parents, one);
+				}
+			}
+			end_t = o->o_zombie_t ? o->o_zombie_t : o->o_gone_t;
+			if (o->o_alive && end_t != 0 && soak_ms(end_t -
+			    soak_r.kills[o->o_kill].k_t) / 1e3 > lived)
+				lived = soak_ms(end_t -
+				    soak_r.kills[o->o_kill].k_t) / 1e3;
+			if (o->o_zombie_t) {
+				double zd = soak_ms((o->o_gone_t ? o->o_gone_t :
+				    soak_now()) - o->o_zombie_t);
+				char one[16];
+
+				if (zd > zmax)
+					zmax = zd;
+				snprintf(one, sizeof one, "%d",
+				    (int)o->o_zombie_ppid);
+				if (strstr(zpar, one) == NULL &&
+				    strlen(zpar) + strlen(one) + 3 < sizeof zpar) {
+					if (zpar[0])
+						strcat(zpar, ", ");
+					strcat(zpar, one);
+				}
+			}
+			if (o->o_zombie_t && o->o_exit >= 0) {
+				int j;
+
+				for (j = 0; j < nst && st_v[j] != o->o_exit; j++)
+					;
+				if (j == nst && nst < 8) {
+					st_v[nst] = o->o_exit;
+					st_n[nst++] = 0;
+				}
+				if (j < nst)
+					st_n[j]++;
+			}
+			if (o->o_known != -1) {
+				asked++;
+				known += o->o_known != -ESRCH;
+			}
+			listed += o->o_listed;
+		}
+		if (n == 0)
+			continue;
+		for (int j = 0; j < nst; j++) {
+			char one[48];
+
+			if (WIFSIGNALED(st_v[j]))
+				snprintf(one, sizeof one, "%ssignal %d x%d",
+				    j ? ", " : "", WTERMSIG(st_v[j]), st_n[j]);
+			else
+				snprintf(one, sizeof one, "%sexit %d x%d",
+				    j ? ", " : "", WEXITSTATUS(st_v[j]),
+				    st_n[j]);
+			if (strlen(sts) + strlen(one) < sizeof sts)
+				strcat(sts, one);
+		}
+		if (alive > 0)
+			snprintf(lived_s, sizeof lived_s, "%.2f", lived);
+		else
+			snprintf(lived_s, sizeof lived_s, "-");
+		printf("| %s | %d | %d | %s | %d | %s | %s | %s / %.0f | %d of "
+		    "%d asked / %d listed |\n", soak_kind_names[kind], n, alive,
+		    parents[0] ? parents : "-", dead_at_check, lived_s,
+		    sts[0] ? sts : "-", zpar[0] ? zpar : "-", zmax, known, asked,
+		    listed);
+	}
+	if (soak_r.orphans_dropped)
+		printf("(%d more children not followed: table full)\n",
+		    soak_r.orphans_dropped);
+}
+
+static void
+soak_restart_usage(FILE *f)
+{
+	fprintf(f,
+"usage: forkd-soak restart -s SOCKET -k KEYFILE -P PIDFILE [-c CLIENTS]\n"
+"           [-K KILLS] [-f FIRST_KILL_S] [-I KILL_INTERVAL_S]\n"
+"           [-t TIME_LIMIT_S] [-x SETPRIV_PATH]\n"
+"  PIDFILE holds the pid of the forkd now running (a supervisor rewrites it\n"
+"  on every restart). Defaults: 6 clients, 4 kills, the first at 4 s, then\n"
+"  one every 8 s once every client has recovered, time limit 300 s.\n"
+"  -x: also start a probe through setpriv --pdeathsig KILL (the mitigation).\n");
 }
 
 static int
@@ -1356,7 +1555,7 @@ soak_restart(int argc, char **argv)
 
 	for (;;) {
 		int64_t now = soak_now();
-		int nk, all_back;
+		int nk, all_back, back, verified;
 
 		soak_follow_orphans();
 		if (now >= hard_end) {
@@ -1368,64 +1567,30 @@ soak_restart(int argc, char **argv)
 		pthread_mutex_lock(&soak_r.lock);
 		nk = soak_r.nkills;
 		all_back = nk == 0 || soak_r.kills[nk - 1].k_all_ok != 0;
+		back = nk > 0 && soak_r.kills[nk - 1].k_back != 0;
+		verified = nk == 0 || soak_r.kills[nk - 1].k_verified;
+		if (nk > 0 && soak_r.kills[nk - 1].k_started == 0) {
+			pid_t np = soak_read_pidfile(pidfile);
+
+			if (np != 0 && np != soak_r.kills[nk - 1].k_old)
+				soak_r.kills[nk - 1].k_started = soak_now();
+		}
 		pthread_mutex_unlock(&soak_r.lock);
 
 		/* Forkd is back after the last kill: ask it about the
 		 * orphans, and keep that connection for the next probes. */
-		if (nk > 0 && !soak_r.kills[nk - 1].k_verified &&
-		    soak_r.kills[nk - 1].k_back != 0) {
+		if (!verified && back) {
 			if (probe == NULL)
 				probe = soak_connect_retry(2000);
 			if (probe != NULL)
 				soak_verify_kill(probe, nk - 1, pidfile);
 		}
 
-		if (nk < kills && now >= t_next && all_back &&
-		    (nk == 0 || soak_r.kills[nk - 1].k_verified)) {
-			pid_t			 ppids[3], old;
-			enum soak_kind		 pkinds[3];
-			struct forkd_exit	 ex;
-			struct soak_kill	*kl;
-			int			 np = 0, r;
-			int64_t			 t;
-
-			if ((old = soak_read_pidfile(pidfile)) == 0) {
-				soak_sleep_ms(20);
-				continue;
-			}
-			if (probe == NULL)
-				probe = soak_connect_retry(2000);
-			if (probe != NULL)
-				np = soak_spawn_probes(probe, pdeath, ppids,
-				    pkinds);
-			soak_sleep_ms(50);	/* let them get going */
-			pthread_mutex_lock(&soak_r.lock);
-			kl = &soak_r.kills[soak_r.nkills];
-			kl->k_t = soak_now();
-			kl->k_old = old;
-			soak_r.nkills++;
-			for (int p = 0; p < np; p++)
-				soak_orphan_add(ppids[p], pkinds[p],
-				    soak_r.nkills - 1);
-			pthread_mutex_unlock(&soak_r.lock);
-			kill(old, SIGKILL);
-			printf("  [%6.1f s] SIGKILL forkd pid %d (kill %d of %d, "
-			    "%d probes running)\n", soak_secs(kl->k_t),
-			    (int)old, nk + 1, kills, np);
-			fflush(stdout);
-			/* The probes' connection must fail at once. */
-			t = soak_now();
-			r = probe != NULL ? forkd_wait_exit_event(probe, 5000,
-			    &ex) : 0;
-			kl->k_probe_err = r;
-			kl->k_probe_ns = soak_now() - t;
-			forkd_close(probe);
-			probe = NULL;
+		if (nk < kills && now >= t_next && all_back && verified &&
+		    soak_kill_forkd(&probe, pidfile, pdeath, kills) == 0)
 			t_next = soak_now() + (int64_t)(interval_s * 1e9);
-		}
 
-		if (nk == kills && now >= t_next && all_back &&
-		    soak_r.kills[nk - 1].k_verified) {
+		if (nk == kills && now >= t_next && all_back && verified) {
 			int following = 0;
 
 			pthread_mutex_lock(&soak_r.lock);
@@ -1496,128 +1661,8 @@ soak_restart(int argc, char **argv)
 			hung = 1;
 	}
 
-	printf("\nper restart (times from the SIGKILL):\n\n");
-	printf("| # | t (s) | forkd pid old -> new | cycles failed |"
-	    " errors of the failed cycles | failed connects (errors) |"
-	    " first connect ok (ms) | first cycle ok (ms) |"
-	    " all %d clients ok (ms) | probe connection's error (ms) |\n",
-	    soak_r.clients);
-	printf("| ---: | ---: | --- | ---: | --- | --- | ---: | ---: | ---: |"
-	    " --- |\n");
-	for (int k = 0; k < soak_r.nkills; k++) {
-		struct soak_kill	*kl = &soak_r.kills[k];
-		unsigned		 cyc[SOAK_NERRS], nconn = 0;
-
-		for (size_t e = 0; e < SOAK_NERRS; e++) {
-			cyc[e] = kl->k_fail[SOAK_OP_SPAWN][e] +
-			    kl->k_fail[SOAK_OP_WAIT][e];
-			nconn += kl->k_fail[SOAK_OP_CONNECT][e];
-		}
-		printf("| %d | %.2f | %d -> %d | %u (spawn %u, wait %u) | ",
-		    k + 1, soak_secs(kl->k_t), (int)kl->k_old, (int)kl->k_new,
-		    kl->k_fail_cycles, soak_sum(kl->k_fail[SOAK_OP_SPAWN]),
-		    soak_sum(kl->k_fail[SOAK_OP_WAIT]));
-		soak_print_errs(cyc);
-		printf(" | %u (", nconn);
-		soak_print_errs(kl->k_fail[SOAK_OP_CONNECT]);
-		printf(") | %.0f | %.0f | %.0f | %s (%.1f) |\n",
-		    kl->k_back ? soak_ms(kl->k_back - kl->k_t) : -1,
-		    kl->k_first_ok ? soak_ms(kl->k_first_ok - kl->k_t) : -1,
-		    kl->k_all_ok ? soak_ms(kl->k_all_ok - kl->k_t) : -1,
-		    kl->k_probe_err ? soak_errname(kl->k_probe_err) : "none",
-		    soak_ms(kl->k_probe_ns));
-	}
-
-	/* Children running at the kills, by kind. */
-	printf("\nchildren that were running when forkd was killed (followed "
-	    "in /proc every 20 ms; first look once the old forkd is dead, "
-	    ">= 100 ms after the kill):\n\n");
-	printf("| kind | n | running at the first look | their parent then |"
-	    " ended before the first look | lived on after the kill, max (s) |"
-	    " exit status read as zombie | zombie of the new parent, longest "
-	    "(ms) | known to the new forkd (wait/list) |\n");
-	printf("| --- | ---: | ---: | --- | ---: | ---: | --- | ---: | --- |\n");
-	for (int kind = 0; kind < SOAK_KIND_MAX; kind++) {
-		int	n = 0, alive = 0, known = 0, listed = 0, asked = 0;
-		int	dead_at_check = 0, nst = 0, st_v[8], st_n[8];
-		double	zmax = 0, lived = 0;
-		char	parents[128] = "", sts[160] = "";
-
-		for (int i = 0; i < soak_r.norphans; i++) {
-			struct soak_orphan	*o = &soak_r.orphans[i];
-			int64_t			 end_t;
-
-			if ((int)o->o_kind != kind)
-				continue;
-			n++;
-			alive += o->o_alive;
-			dead_at_check += o->o_checked && !o->o_alive;
-			if (o->o_alive && o->o_ppid > 0) {
-				char one[48];
-
-				snprintf(one, sizeof one, "%d (%s)",
-				    (int)o->o_ppid, o->o_pcomm);
-				if (strstr(parents, one) == NULL &&
-				    strlen(parents) + strlen(one) + 3 <
-				    sizeof parents) {
-					if (parents[0])
-						strcat(parents, ", ");
-					strcat(parents, one);
-				}
-			}
-			end_t = o->o_zombie_t ? o->o_zombie_t : o->o_gone_t;
-			if (end_t != 0 && soak_ms(end_t -
-			    soak_r.kills[o->o_kill].k_t) / 1e3 > lived)
-				lived = soak_ms(end_t -
-				    soak_r.kills[o->o_kill].k_t) / 1e3;
-			if (o->o_zombie_t) {
-				double zd = soak_ms((o->o_gone_t ? o->o_gone_t :
-				    soak_now()) - o->o_zombie_t);
-
-				if (zd > zmax)
-					zmax = zd;
-			}
-			if (o->o_zombie_t && o->o_exit >= 0) {
-				int j;
-
-				for (j = 0; j < nst && st_v[j] != o->o_exit; j++)
-					;
-				if (j == nst && nst < 8) {
-					st_v[nst] = o->o_exit;
-					st_n[nst++] = 0;
-				}
-				if (j < nst)
-					st_n[j]++;
-			}
-			if (o->o_known != -1) {
-				asked++;
-				known += o->o_known != -ESRCH;
-			}
-			listed += o->o_listed;
-		}
-		if (n == 0)
-			continue;
-		for (int j = 0; j < nst; j++) {
-			char one[48];
-
-			if (WIFSIGNALED(st_v[j]))
-				snprintf(one, sizeof one, "%ssignal %d x%d",
-				    j ? ", " : "", WTERMSIG(st_v[j]), st_n[j]);
-			else
-				snprintf(one, sizeof one, "%sexit %d x%d",
-				    j ? ", " : "", WEXITSTATUS(st_v[j]),
-				    st_n[j]);
-			if (strlen(sts) + strlen(one) < sizeof sts)
-				strcat(sts, one);
-		}
-		printf("| %s | %d | %d | %s | %d | %.2f | %s | %.0f | %d of %d "
-		    "asked / %d listed |\n", soak_kind_names[kind], n, alive,
-		    parents[0] ? parents : "-", dead_at_check, lived,
-		    sts[0] ? sts : "-", zmax, known, asked, listed);
-	}
-	if (soak_r.orphans_dropped)
-		printf("(%d more children not followed: table full)\n",
-		    soak_r.orphans_dropped);
+	soak_kill_table();
+	soak_orphan_table();
 
 	for (int k = 0; k < soak_r.nkills; k++)
 		recovered += soak_r.kills[k].k_all_ok != 0;
