@@ -256,12 +256,11 @@ anchor_serve(int fd, unsigned long mb)
 	}
 }
 
+/* Fork an anchor worker that loads mb MiB. */
 void
-anchor_start(struct anchor *a, unsigned long mb)
+anchor_launch(struct anchor *a, unsigned long mb)
 {
 	int	sv[2];
-	char	c;
-	int	r;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		util_die("socketpair: %s", strerror(errno));
@@ -277,8 +276,17 @@ anchor_start(struct anchor *a, unsigned long mb)
 	close(sv[1]);
 	a->a_fd = sv[0];
 	a->a_mb = mb;
+}
+
+/* Wait until a launched worker holds its state. */
+void
+anchor_ready(struct anchor *a)
+{
+	char	c;
+	int	r;
+
 	if ((r = util_read_full(a->a_fd, &c, 1, ANCHOR_TIMEOUT_MS)) != 0)
-		util_die("anchor worker (%lu MiB) did not start: %s", mb,
+		util_die("anchor worker (%lu MiB) did not start: %s", a->a_mb,
 		    strerror(-r));
 }
 
@@ -301,18 +309,21 @@ anchor_call(struct anchor *a, uint32_t cmd, const char *what)
 	return (uint64_t)ns;
 }
 
+/* Time one in-process fork to first byte. */
 uint64_t
 anchor_ttfi(struct anchor *a)
 {
 	return anchor_call(a, ANCHOR_CMD_TTFI, "fork ttfi");
 }
 
+/* Time one in-process fork/_exit/waitpid. */
 uint64_t
 anchor_cycle(struct anchor *a)
 {
 	return anchor_call(a, ANCHOR_CMD_CYCLE, "fork cycle");
 }
 
+/* Run one fork-loop throughput trial in the worker. */
 void
 anchor_loop(struct anchor *a, unsigned workers, unsigned ms,
     uint64_t *ret_cycles, uint64_t *ret_elapsed_ns, struct stats *lat)
@@ -346,6 +357,7 @@ anchor_loop(struct anchor *a, unsigned workers, unsigned ms,
 	*ret_elapsed_ns = rep.al_elapsed_ns;
 }
 
+/* Ask the worker to quit and reap it. */
 void
 anchor_stop(struct anchor *a)
 {
@@ -377,6 +389,7 @@ anchor_echo_serve(int fd)
 	}
 }
 
+/* Fork the SOCK_SEQPACKET echo process. */
 void
 anchor_echo_start(struct anchor_echo *e)
 {
@@ -397,6 +410,7 @@ anchor_echo_start(struct anchor_echo *e)
 	e->e_fd = sv[0];
 }
 
+/* Time one 1-byte round trip through the echo process. */
 uint64_t
 anchor_echo_rtt(struct anchor_echo *e)
 {
@@ -416,6 +430,7 @@ anchor_echo_rtt(struct anchor_echo *e)
 	return t1 - t0;
 }
 
+/* Close the echo socket and reap the process. */
 void
 anchor_echo_stop(struct anchor_echo *e)
 {

@@ -26,8 +26,10 @@ struct anchor_echo {
 	int		e_fd;		/* SOCK_SEQPACKET to the echo process */
 };
 
-/* Start a worker holding mb MiB; returns once the state is in place. */
-void	anchor_start(struct anchor *, unsigned long mb);
+/* Fork a worker that allocates mb MiB; anchor_ready() waits until the state
+ * is in place (launch several, then wait, so they load side by side). */
+void	anchor_launch(struct anchor *, unsigned long mb);
+void	anchor_ready(struct anchor *);
 /* One fork(): child writes a byte to a pipe as its first act; ns until the
  * parent has read it. */
 uint64_t anchor_ttfi(struct anchor *);

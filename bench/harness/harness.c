@@ -1,12 +1,14 @@
 /* harness.c: forkd-bench, the benchmark harness of issue 4.
  *
- * It starts, for every preloaded state size, a forkd with the bench module
- * (bench.so:size_mb=N), an in-process anchor worker holding the same N MiB,
- * and a Python multiprocessing forkserver with N MiB preloaded; plus one
- * SOCK_SEQPACKET echo process. Then it measures in rounds: each round runs
- * every method once, against every state, in a fresh random order, so the
- * drift of a noisy shared machine hits all methods alike. Throughput trials
- * are interleaved the same way. Last, it counts the memory of live children.
+ * It starts, for every preloaded state size, two forkds with the bench
+ * module (bench.so:size_mb=N): one as configured by default (pre-forked
+ * pool on) and one with --pool 0; an in-process anchor worker holding N MiB
+ * in plain pages; and a Python multiprocessing forkserver with N MiB
+ * preloaded; plus one SOCK_SEQPACKET echo process. Then it measures in
+ * rounds: each round runs every method once, against every state, in a
+ * fresh random order, so the drift of a noisy shared machine hits all
+ * methods alike. Throughput trials are interleaved the same way. Last, it
+ * counts the memory of live children.
  *
  * Only this process talks to forkd; the anchors time themselves in-process
  * and report nanoseconds. Every helper is forked before the first thread
@@ -19,6 +21,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +53,7 @@ extern char **environ;
 struct h_forkd {
 	pid_t		 d_pid;
 	unsigned long	 d_mb;
+	int		 d_pool;	/* 0: started with --pool 0 */
 	char		 d_sock[108];
 	char		 d_log[4096];
 	struct forkd	*d_main;
@@ -59,7 +63,8 @@ struct h_forkd {
 
 /* Everything live for one state size. */
 struct h_target {
-	struct h_forkd	 t_forkd;
+	struct h_forkd	 t_forkd;	/* pool on (forkd's default) */
+	struct h_forkd	 t_forkd_np;	/* --pool 0 */
 	struct anchor	 t_anchor;
 	struct pyfs	 t_py;
 	struct h_state	*t_state;
@@ -82,6 +87,20 @@ static int		h_spawn_rfd = -1, h_spawn_wfd = -1;
 static posix_spawn_file_actions_t h_spawn_fa;
 
 static uint64_t		h_rng = 0x9e3779b97f4a7c15ULL;
+static uint64_t		h_t0;		/* start of the run, for progress */
+
+/* A progress line on stderr, with the seconds since the start. */
+static void __attribute__((format(printf, 1, 2)))
+h_progress(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "[%5.1f s] ", (double)(util_now_ns() - h_t0) / 1e9);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
 
 /* xorshift64*: the shuffle of each round. */
 static uint64_t
@@ -93,6 +112,7 @@ h_rand(void)
 	return h_rng * 0x2545f4914f6cdd1dULL;
 }
 
+/* Fisher-Yates shuffle of a round's jobs. */
 static void
 h_shuffle(unsigned *v, size_t n)
 {
@@ -210,6 +230,7 @@ h_forkd_cycle(struct forkd *h, const char *target, struct stats *lat)
 	return t1 - t0;
 }
 
+/* Time one forkd_ping(). */
 static uint64_t
 h_forkd_ping(struct forkd *h)
 {
@@ -281,8 +302,9 @@ h_connect(struct h_forkd *d, int wait_ms)
 			char	cmd[4200];
 
 			util_untrack(d->d_pid);
-			fprintf(stderr, "forkd (%lu MiB) exited at start-up; "
-			    "its log:\n", d->d_mb);
+			fprintf(stderr, "forkd (%lu MiB, pool %s) exited at "
+			    "start-up; its log:\n", d->d_mb,
+			    d->d_pool ? "on" : "off");
 			snprintf(cmd, sizeof cmd, "cat '%s' >&2", d->d_log);
 			(void)!system(cmd);
 			util_die("cannot start forkd");
@@ -295,23 +317,27 @@ h_connect(struct h_forkd *d, int wait_ms)
 	}
 }
 
-/* Start forkd with bench.so:size_mb=mb and open its connections. */
+/* Start forkd with bench.so:size_mb=mb (pool on, or --pool 0);
+ * h_forkd_ready() connects once it is up. */
 static void
-h_forkd_start(struct h_forkd *d, const struct h_config *c, unsigned long mb,
-    const char *keyfile, size_t nclients)
+h_forkd_launch(struct h_forkd *d, const struct h_config *c,
+    unsigned long mb, int pool, const char *keyfile, const char *conffile)
 {
-	char	mod[4200];
-	int	fd;
+	const char	*tag = pool ? "pool" : "nopool";
+	char		 mod[4200];
+	int		 fd;
 
 	memset(d, 0, sizeof *d);
 	d->d_mb = mb;
-	if ((size_t)snprintf(d->d_sock, sizeof d->d_sock, "%s/forkd-%lu.sock",
-	    c->c_tmpdir, mb) >= sizeof d->d_sock)
+	d->d_pool = pool;
+	if ((size_t)snprintf(d->d_sock, sizeof d->d_sock,
+	    "%s/forkd-%lu-%s.sock", c->c_tmpdir, mb, tag) >= sizeof d->d_sock)
 		util_die("temporary directory %s: socket path longer than "
 		    "sun_path (108 bytes)", c->c_tmpdir);
-	snprintf(d->d_log, sizeof d->d_log, "%s/forkd-%lu.log", c->c_tmpdir,
-	    mb);
-	snprintf(mod, sizeof mod, "%s:size_mb=%lu", c->c_bench_so, mb);
+	snprintf(d->d_log, sizeof d->d_log, "%s/forkd-%lu-%s.log",
+	    c->c_tmpdir, mb, tag);
+	snprintf(mod, sizeof mod, "%s:size_mb=%lu%s%s", c->c_bench_so, mb,
+	    c->c_bench_opts ? "," : "", c->c_bench_opts ? c->c_bench_opts : "");
 	fflush(NULL);
 	d->d_pid = fork();
 	if (d->d_pid < 0)
@@ -330,16 +356,29 @@ h_forkd_start(struct h_forkd *d, const struct h_config *c, unsigned long mb,
 		fd = open("/dev/null", O_RDONLY);
 		if (fd < 0 || dup2(fd, 0) < 0)
 			_exit(127);
-		execl(c->c_forkd, "forkd", "-s", d->d_sock, "-k", keyfile,
-		    "-m", mod, "-q", (char *)NULL);
+		if (pool)
+			execl(c->c_forkd, "forkd", "-c", conffile, "-s",
+			    d->d_sock, "-k", keyfile, "-m", mod, "-q",
+			    (char *)NULL);
+		else
+			execl(c->c_forkd, "forkd", "-c", conffile, "-s",
+			    d->d_sock, "-k", keyfile, "-m", mod, "--pool", "0",
+			    "-q", (char *)NULL);
 		_exit(127);
 	}
 	util_track(d->d_pid);
+}
+
+/* Wait for a launched forkd and open its main and client connections. */
+static void
+h_forkd_ready(struct h_forkd *d, size_t nclients)
+{
 	d->d_main = h_connect(d, H_START_MS);
 	for (; d->d_nclients < nclients; d->d_nclients++)
 		d->d_clients[d->d_nclients] = h_connect(d, 10000);
 }
 
+/* Close the connections, stop forkd, remove its files. */
 static void
 h_forkd_stop(struct h_forkd *d)
 {
@@ -382,6 +421,9 @@ h_lat_job(struct h_results *res, unsigned job, int keep)
 	case H_FORKD_TTFI:
 		ns = h_forkd_ttfi(tg->t_forkd.d_main, "bench:echo", NULL, 1);
 		break;
+	case H_FORKD_NP_TTFI:
+		ns = h_forkd_ttfi(tg->t_forkd_np.d_main, "bench:echo", NULL, 1);
+		break;
 	case H_FORK_TTFI:
 		ns = anchor_ttfi(&tg->t_anchor);
 		break;
@@ -390,6 +432,9 @@ h_lat_job(struct h_results *res, unsigned job, int keep)
 		break;
 	case H_FORKD_CYCLE:
 		ns = h_forkd_cycle(tg->t_forkd.d_main, "bench:noop", NULL);
+		break;
+	case H_FORKD_NP_CYCLE:
+		ns = h_forkd_cycle(tg->t_forkd_np.d_main, "bench:noop", NULL);
 		break;
 	case H_FORK_CYCLE:
 		ns = anchor_cycle(&tg->t_anchor);
@@ -400,9 +445,16 @@ h_lat_job(struct h_results *res, unsigned job, int keep)
 	case H_FORKD_EXEC_CYCLE:
 		ns = h_forkd_cycle(tg->t_forkd.d_main, "/bin/true", NULL);
 		break;
+	case H_FORKD_NP_EXEC_CYCLE:
+		ns = h_forkd_cycle(tg->t_forkd_np.d_main, "/bin/true", NULL);
+		break;
 	case H_FORKD_EXEC_TTFI:
 		ns = h_forkd_ttfi(tg->t_forkd.d_main, "/bin/echo", echo_argv,
 		    0);
+		break;
+	case H_FORKD_NP_EXEC_TTFI:
+		ns = h_forkd_ttfi(tg->t_forkd_np.d_main, "/bin/echo",
+		    echo_argv, 0);
 		break;
 	case H_FORKD_PING:
 	default:
@@ -432,10 +484,11 @@ h_latency_phase(struct h_results *res, const struct h_config *c)
 	for (unsigned g = 0; g < H_GLOB_MAX; g++)
 		jobs[njobs++] = (unsigned)h_ntargets * H_LAT_MAX + g;
 
-	fprintf(stderr, "latency: %zu methods per round, %u warm-up + up to "
-	    "%u rounds, budget %u s\n", njobs, c->c_warmup, c->c_rounds,
+	h_progress("latency: %zu methods per round, %u warm-up + up to "
+	    "%u rounds, budget %u s", njobs, c->c_warmup, c->c_rounds,
 	    c->c_budget_s);
-	warm_end = util_now_ns() + (uint64_t)H_WARMUP_MAX_S * 1000000000ULL;
+	warm_end = util_now_ns() + (uint64_t)(c->c_quick ? H_WARMUP_MAX_S / 4 :
+	    H_WARMUP_MAX_S) * 1000000000ULL;
 	for (round = 0; round < c->c_warmup + c->c_rounds; round++) {
 		int keep;
 
@@ -451,8 +504,7 @@ h_latency_phase(struct h_results *res, const struct h_config *c)
 		if (keep)
 			res->r_rounds++;
 		if (keep && res->r_rounds % 50 == 0)
-			fprintf(stderr, "  round %u, %.0f s\n", res->r_rounds,
-			    (double)(util_now_ns() - start) / 1e9);
+			h_progress("  round %u", res->r_rounds);
 		if (keep && res->r_rounds >= c->c_min_rounds &&
 		    util_now_ns() - start >= (uint64_t)c->c_budget_s *
 		    1000000000ULL) {
@@ -473,6 +525,7 @@ struct h_tput_client {
 	struct stats		 tc_lat;
 };
 
+/* Client thread: spawn/wait cycles until the deadline. */
 static void *
 h_tput_client_run(void *arg)
 {
@@ -529,21 +582,26 @@ h_tput_forkd(struct h_forkd *d, struct h_tput *tp, unsigned k, unsigned ms)
 static void
 h_tput_phase(struct h_results *res, const struct h_config *c)
 {
-	unsigned	jobs[H_STATES_MAX * (H_CLIENTS_MAX + 1)];
-	size_t		njobs = 0, per = c->c_nclients + 1;
+	unsigned	jobs[H_STATES_MAX * (2 * H_CLIENTS_MAX + 1)];
+	size_t		njobs = 0, per = 2 * c->c_nclients + 1;
 
+	/* Per state: forkd pool on with each client count, the same with
+	 * --pool 0, then the fork loop. */
 	for (unsigned t = 0; t < h_ntargets; t++) {
 		struct h_state *s = h_targets[t].t_state;
 
 		s->s_ntput = per;
 		for (size_t k = 0; k < per; k++) {
-			s->s_tput[k].t_fork_loop = k == c->c_nclients;
-			s->s_tput[k].t_clients = k < c->c_nclients ?
-			    c->c_clients[k] : c->c_loop_workers;
+			struct h_tput *tp = &s->s_tput[k];
+
+			tp->t_fork_loop = k == per - 1;
+			tp->t_pool = k < c->c_nclients;
+			tp->t_clients = tp->t_fork_loop ? c->c_loop_workers :
+			    c->c_clients[k % c->c_nclients];
 			jobs[njobs++] = t * (unsigned)per + (unsigned)k;
 		}
 	}
-	fprintf(stderr, "throughput: %zu configurations x %u trials of %u ms\n",
+	h_progress("throughput: %zu configurations x %u trials of %u ms",
 	    njobs, c->c_trials, c->c_trial_ms);
 	for (unsigned round = 0; round < c->c_trials; round++) {
 		h_shuffle(jobs, njobs);
@@ -560,11 +618,30 @@ h_tput_phase(struct h_results *res, const struct h_config *c)
 				tp->t_rate[tp->t_ntrials++] = el ?
 				    (double)cyc * 1e9 / (double)el : 0;
 			} else
-				h_tput_forkd(&tg->t_forkd, tp, tp->t_clients,
+				h_tput_forkd(tp->t_pool ? &tg->t_forkd :
+				    &tg->t_forkd_np, tp, tp->t_clients,
 				    c->c_trial_ms);
 		}
 	}
 	(void)res;
+}
+
+/* Record how many spawns each forkd of a state served from its pool, so
+ * far (phase 0: after the latency rounds, 1: after the trials). */
+static void
+h_pool_status(struct h_target *tg, int phase)
+{
+	struct h_forkd	*d[2] = { &tg->t_forkd, &tg->t_forkd_np };
+	struct forkd_status *st;
+	int		 r;
+
+	for (int i = 0; i < 2; i++) {
+		if ((r = forkd_status(d[i]->d_main, &st)) < 0)
+			util_die("status: %s", forkd_strerror(r));
+		tg->t_state->s_spawned[phase][i] = st->spawned_total;
+		tg->t_state->s_pool_spawns[phase][i] = st->pool_spawns;
+		forkd_status_free(st);
+	}
 }
 
 /* Sum "Key:  N kB" lines of a /proc file into *acc; 0 or -1. */
@@ -634,6 +711,21 @@ h_mem_phase(struct h_target *tg, unsigned n)
 	forkd_close(h);
 }
 
+/* forkd's config: no spawn rate limit, as its README asks of benchmarks
+ * that measure throughput; everything else as shipped. */
+static void
+h_write_conf(const char *path)
+{
+	static const char conf[] = "# forkd-bench\n[limits]\n"
+	    "max_spawn_rate = 0\n";
+	int	fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || util_write_full(fd, conf, sizeof conf - 1) != 0 ||
+	    close(fd) != 0)
+		util_die("%s: %s", path, strerror(errno));
+}
+
 /* Write the authkey file (32 random bytes, mode 0600). */
 static void
 h_write_key(const char *path)
@@ -669,6 +761,7 @@ h_parse_list(const char *s, unsigned long *v, size_t max, const char *what)
 	return n;
 }
 
+/* Parse a non-negative option value. */
 static unsigned
 h_parse_uint(const char *s, const char *what)
 {
@@ -682,11 +775,13 @@ h_parse_uint(const char *s, const char *what)
 	return (unsigned)v;
 }
 
+/* Print the usage. */
 static void
 h_usage(FILE *f)
 {
 	fputs(
 "usage: forkd-bench --forkd PATH --bench-so PATH --tmpdir DIR --out FILE\n"
+"                   [--bench-opts OPTS]\n"
 "                   [--python PATH --pyscript PATH] [--quick] [--label TEXT]\n"
 "                   [--sizes MB,...] [--clients N,...] [--rounds N]\n"
 "                   [--budget SECONDS] [--trials N] [--trial-ms MS]\n"
@@ -695,12 +790,14 @@ h_usage(FILE *f)
 	    f);
 }
 
+/* Start everything, measure, report. */
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "forkd", required_argument, NULL, 'f' },
 		{ "bench-so", required_argument, NULL, 'b' },
+		{ "bench-opts", required_argument, NULL, 'O' },
 		{ "python", required_argument, NULL, 'p' },
 		{ "pyscript", required_argument, NULL, 'P' },
 		{ "tmpdir", required_argument, NULL, 't' },
@@ -723,7 +820,7 @@ main(int argc, char **argv)
 	const char		*sizes = "0,256,1024", *clients = "1,2,8,32";
 	long			 rounds = -1, budget = -1, trials = -1;
 	long			 trial_ms = -1;
-	char			 keyfile[4096], err[256];
+	char			 keyfile[4096], conffile[4096], err[256];
 	size_t			 maxc = 0;
 	pthread_t		 reader;
 	uint64_t		 t_start;
@@ -739,6 +836,7 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'f': c.c_forkd = optarg; break;
 		case 'b': c.c_bench_so = optarg; break;
+		case 'O': c.c_bench_opts = optarg; break;
 		case 'p': c.c_python = optarg; break;
 		case 'P': c.c_pyscript = optarg; break;
 		case 't': c.c_tmpdir = optarg; break;
@@ -774,15 +872,15 @@ main(int argc, char **argv)
 	}
 	if (c.c_children < 1 || c.c_children > H_CHILDREN_MAX)
 		util_die("--children: 1 to %d", H_CHILDREN_MAX);
-	/* Full: about 4.5 min of rounds and 1.5 min of trials; quick: under
-	 * a minute all told. */
+	/* Full: 3.5 min of rounds and about 2 min of trials; quick: well
+	 * under a minute of both. */
 	c.c_rounds = rounds >= 0 ? (unsigned)rounds : c.c_quick ? 150 : 2000;
-	c.c_budget_s = budget >= 0 ? (unsigned)budget : c.c_quick ? 30 : 270;
-	c.c_trials = trials >= 0 ? (unsigned)trials : c.c_quick ? 3 : 7;
+	c.c_budget_s = budget >= 0 ? (unsigned)budget : c.c_quick ? 20 : 210;
+	c.c_trials = trials >= 0 ? (unsigned)trials : c.c_quick ? 3 : 5;
 	c.c_trial_ms = trial_ms >= 0 ? (unsigned)trial_ms :
-	    c.c_quick ? 250 : 800;
-	c.c_warmup = c.c_quick ? 3 : 10;
-	c.c_min_rounds = 20;
+	    c.c_quick ? 200 : 800;
+	c.c_warmup = c.c_quick ? 2 : 10;
+	c.c_min_rounds = c.c_quick ? 10 : 30;
 	if (c.c_trials < 1 || c.c_trials > H_TRIALS_MAX || c.c_trial_ms < 10)
 		util_die("--trials 1 to %d, --trial-ms at least 10",
 		    H_TRIALS_MAX);
@@ -797,6 +895,8 @@ main(int argc, char **argv)
 	report_header(stdout, &res);
 	fflush(stdout);
 	t_start = util_now_ns();
+	h_t0 = t_start;
+	h_progress("starting the anchors");
 
 	/* Helpers first, while this process is single-threaded. */
 	anchor_echo_start(&h_echo);
@@ -805,37 +905,50 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < c.c_nsizes; i++) {
 		h_targets[i].t_state = &res.r_states[i];
 		res.r_states[i].s_mb = c.c_sizes[i];
-		anchor_start(&h_targets[i].t_anchor, c.c_sizes[i]);
+		anchor_launch(&h_targets[i].t_anchor, c.c_sizes[i]);
 	}
 	h_python_ok = c.c_python != NULL;
 	if (!h_python_ok)
 		snprintf(res.r_python_err, sizeof res.r_python_err,
 		    "no python3 given");
-	for (size_t i = 0; h_python_ok && i < c.c_nsizes; i++) {
-		fprintf(stderr, "starting Python forkserver with %lu MiB\n",
+	for (size_t i = 0; h_python_ok && i < c.c_nsizes; i++)
+		pyfs_launch(&h_targets[i].t_py, c.c_python, c.c_pyscript,
 		    c.c_sizes[i]);
-		if (pyfs_start(&h_targets[i].t_py, c.c_python, c.c_pyscript,
-		    c.c_sizes[i], err, sizeof err) != 0) {
-			fprintf(stderr, "forkd-bench: Python forkserver anchor "
-			    "unavailable: %s\n", err);
-			snprintf(res.r_python_err, sizeof res.r_python_err,
-			    "%s", err);
-			for (size_t j = 0; j < i; j++)
-				pyfs_stop(&h_targets[j].t_py);
-			h_python_ok = 0;
-		}
+	snprintf(keyfile, sizeof keyfile, "%s/authkey", c.c_tmpdir);
+	h_write_key(keyfile);
+	snprintf(conffile, sizeof conffile, "%s/forkd.conf", c.c_tmpdir);
+	h_write_conf(conffile);
+	for (size_t i = 0; i < c.c_nsizes; i++) {
+		h_forkd_launch(&h_targets[i].t_forkd, &c, c.c_sizes[i], 1,
+		    keyfile, conffile);
+		h_forkd_launch(&h_targets[i].t_forkd_np, &c, c.c_sizes[i], 0,
+		    keyfile, conffile);
+	}
+
+	/* Everything loads its state side by side; now wait for each. */
+	for (size_t i = 0; i < c.c_nsizes; i++)
+		anchor_ready(&h_targets[i].t_anchor);
+	h_progress("anchors ready; waiting for the Python forkservers");
+	for (size_t i = 0; h_python_ok && i < c.c_nsizes; i++) {
+		if (pyfs_ready(&h_targets[i].t_py, err, sizeof err) == 0)
+			continue;
+		fprintf(stderr, "forkd-bench: Python forkserver anchor "
+		    "unavailable: %s\n", err);
+		snprintf(res.r_python_err, sizeof res.r_python_err, "%s", err);
+		for (size_t j = 0; j < c.c_nsizes; j++)
+			pyfs_stop(&h_targets[j].t_py);
+		h_python_ok = 0;
 	}
 	res.r_python_ok = h_python_ok;
 	if (h_python_ok)
 		snprintf(res.r_python_version, sizeof res.r_python_version,
 		    "%s", h_targets[0].t_py.py_version);
-	snprintf(keyfile, sizeof keyfile, "%s/authkey", c.c_tmpdir);
-	h_write_key(keyfile);
+	h_progress("waiting for forkd (bench.so:size_mb=N%s%s, pool on and "
+	    "off)", c.c_bench_opts ? "," : "",
+	    c.c_bench_opts ? c.c_bench_opts : "");
 	for (size_t i = 0; i < c.c_nsizes; i++) {
-		fprintf(stderr, "starting forkd with bench.so:size_mb=%lu\n",
-		    c.c_sizes[i]);
-		h_forkd_start(&h_targets[i].t_forkd, &c, c.c_sizes[i], keyfile,
-		    maxc);
+		h_forkd_ready(&h_targets[i].t_forkd, maxc);
+		h_forkd_ready(&h_targets[i].t_forkd_np, maxc);
 	}
 
 	if (pipe2(p, O_CLOEXEC) != 0)
@@ -854,19 +967,26 @@ main(int argc, char **argv)
 	pthread_detach(reader);
 
 	h_latency_phase(&res, &c);
+	for (size_t i = 0; i < h_ntargets; i++)
+		h_pool_status(&h_targets[i], 0);
 	h_tput_phase(&res, &c);
-	fprintf(stderr, "memory: %u live children per state\n", c.c_children);
+	for (size_t i = 0; i < h_ntargets; i++)
+		h_pool_status(&h_targets[i], 1);
+	h_progress("memory: %u live children per state", c.c_children);
 	for (size_t i = 0; i < h_ntargets; i++)
 		h_mem_phase(&h_targets[i], c.c_children);
 
+	h_progress("stopping");
 	for (size_t i = 0; i < h_ntargets; i++) {
 		h_forkd_stop(&h_targets[i].t_forkd);
+		h_forkd_stop(&h_targets[i].t_forkd_np);
 		anchor_stop(&h_targets[i].t_anchor);
 		if (h_python_ok)
 			pyfs_stop(&h_targets[i].t_py);
 	}
 	anchor_echo_stop(&h_echo);
 	unlink(keyfile);
+	unlink(conffile);
 	res.r_elapsed_s = (double)(util_now_ns() - t_start) / 1e9;
 	report_loadavg(res.r_load_end, sizeof res.r_load_end);
 

@@ -13,16 +13,21 @@
 #define H_TRIALS_MAX	64
 #define H_CHILDREN_MAX	512	/* live children for the PSS figure */
 
-/* Latency figures measured against each preloaded state. */
+/* Latency figures measured against each preloaded state. "forkd" is forkd
+ * as configured by default (pool on); "NP" the same forkd with --pool 0. */
 enum h_lat {
 	H_FORKD_TTFI,		/* forkd bench:echo, first byte on a pipe */
+	H_FORKD_NP_TTFI,
 	H_FORK_TTFI,		/* in-process fork(), child writes a byte */
 	H_PY_TTFI,		/* Python forkserver, child writes a byte */
 	H_FORKD_CYCLE,		/* forkd bench:noop spawn -> exit event */
+	H_FORKD_NP_CYCLE,
 	H_FORK_CYCLE,		/* in-process fork/_exit/waitpid */
 	H_PY_CYCLE,		/* Python forkserver start()+join() */
 	H_FORKD_EXEC_CYCLE,	/* forkd /bin/true spawn -> exit event */
+	H_FORKD_NP_EXEC_CYCLE,
 	H_FORKD_EXEC_TTFI,	/* forkd /bin/echo -n x, first byte */
+	H_FORKD_NP_EXEC_TTFI,
 	H_FORKD_PING,		/* forkd_ping() round trip */
 	H_LAT_MAX
 };
@@ -46,6 +51,7 @@ extern const struct h_method h_glob_methods[H_GLOB_MAX];
 struct h_config {
 	const char	*c_forkd;	/* forkd binary */
 	const char	*c_bench_so;	/* bench.so */
+	const char	*c_bench_opts;	/* more bench init options, or NULL */
 	const char	*c_python;	/* NULL: no Python anchor */
 	const char	*c_pyscript;	/* pyfs_worker.py */
 	const char	*c_tmpdir;	/* sockets, key, logs */
@@ -70,6 +76,7 @@ struct h_config {
 struct h_tput {
 	unsigned	t_clients;	/* forkd clients or fork-loop workers */
 	int		t_fork_loop;	/* 1: the in-process fork loop anchor */
+	int		t_pool;		/* forkd: 1 pool on, 0 --pool 0 */
 	size_t		t_ntrials;
 	double		t_rate[H_TRIALS_MAX];	/* cycles/s of each trial */
 	uint64_t	t_cycles;
@@ -89,8 +96,12 @@ struct h_state {
 	unsigned long	 s_mb;
 	struct stats	 s_lat[H_LAT_MAX];
 	size_t		 s_ntput;
-	struct h_tput	 s_tput[H_CLIENTS_MAX + 1];
+	struct h_tput	 s_tput[2 * H_CLIENTS_MAX + 1];
 	struct h_mem	 s_mem;
+	/* forkd_status() counters after [0] the latency rounds, [1] the
+	 * throughput trials; of [.][0] pool on, [.][1] --pool 0 */
+	uint64_t	 s_spawned[2][2];
+	uint64_t	 s_pool_spawns[2][2];
 };
 
 struct h_results {

@@ -66,12 +66,13 @@ pyfs_readline(struct pyfs *p, char *line, size_t linelen, int timeout_ms)
 	}
 }
 
-int
-pyfs_start(struct pyfs *p, const char *python, const char *script,
-    unsigned long mb, char *err, size_t errlen)
+/* Fork and exec the Python worker. */
+void
+pyfs_launch(struct pyfs *p, const char *python, const char *script,
+    unsigned long mb)
 {
-	char	line[256], mbenv[64];
-	int	in[2], out[2], r;
+	char	mbenv[64];
+	int	in[2], out[2];
 
 	memset(p, 0, sizeof *p);
 	p->py_mb = mb;
@@ -102,6 +103,15 @@ pyfs_start(struct pyfs *p, const char *python, const char *script,
 	close(out[1]);
 	p->py_in = in[1];
 	p->py_out = out[0];
+}
+
+/* Wait for the worker's "ready" line. */
+int
+pyfs_ready(struct pyfs *p, char *err, size_t errlen)
+{
+	char	line[256];
+	int	r;
+
 	r = pyfs_readline(p, line, sizeof line, PYFS_START_MS);
 	if (r == 0 && strncmp(line, "ready ", 6) == 0) {
 		const char *v = strchr(line + 6, ' ');
@@ -116,6 +126,7 @@ pyfs_start(struct pyfs *p, const char *python, const char *script,
 	return r != 0 ? r : -EIO;
 }
 
+/* Have the worker time one run; its nanoseconds. */
 uint64_t
 pyfs_measure(struct pyfs *p, const char *cmd)
 {
@@ -137,6 +148,7 @@ pyfs_measure(struct pyfs *p, const char *cmd)
 	return ns;
 }
 
+/* Ask the worker to quit and reap it. */
 void
 pyfs_stop(struct pyfs *p)
 {

@@ -18,10 +18,12 @@ struct pyfs {
 	size_t		py_len;
 };
 
-/* Start python script (pyfs_worker.py) with mb MiB preloaded. 0, or -errno
- * with a reason in err when Python or its forkserver is unusable. */
-int	pyfs_start(struct pyfs *, const char *python, const char *script,
-	    unsigned long mb, char *err, size_t errlen);
+/* Start python script (pyfs_worker.py) with mb MiB preloaded; pyfs_ready()
+ * waits for its forkserver: 0, or -errno with a reason in err when Python
+ * or its forkserver is unusable (the worker is then stopped). */
+void	pyfs_launch(struct pyfs *, const char *python, const char *script,
+	    unsigned long mb);
+int	pyfs_ready(struct pyfs *, char *err, size_t errlen);
 /* "ttfi" or "cycle": the nanoseconds measured by the worker. */
 uint64_t pyfs_measure(struct pyfs *, const char *cmd);
 void	pyfs_stop(struct pyfs *);

@@ -13,16 +13,23 @@
 
 const struct h_method h_lat_methods[H_LAT_MAX] = {
 	[H_FORKD_TTFI] = { "forkd.ttfi", "forkd bench:echo" },
+	[H_FORKD_NP_TTFI] = { "forkd_nopool.ttfi", "forkd bench:echo, --pool 0" },
 	[H_FORK_TTFI] = { "fork.ttfi", "in-process fork()" },
 	[H_PY_TTFI] = { "python_forkserver.ttfi", "Python forkserver" },
 	[H_FORKD_CYCLE] = { "forkd.cycle", "forkd bench:noop" },
+	[H_FORKD_NP_CYCLE] = { "forkd_nopool.cycle",
+	    "forkd bench:noop, --pool 0" },
 	[H_FORK_CYCLE] = { "fork.cycle", "in-process fork()+waitpid" },
 	[H_PY_CYCLE] = { "python_forkserver.cycle",
 	    "Python forkserver start+join" },
 	[H_FORKD_EXEC_CYCLE] = { "forkd.exec_true.cycle",
 	    "forkd /bin/true cycle" },
+	[H_FORKD_NP_EXEC_CYCLE] = { "forkd_nopool.exec_true.cycle",
+	    "forkd /bin/true cycle, --pool 0" },
 	[H_FORKD_EXEC_TTFI] = { "forkd.exec_echo.ttfi",
 	    "forkd /bin/echo ttfi" },
+	[H_FORKD_NP_EXEC_TTFI] = { "forkd_nopool.exec_echo.ttfi",
+	    "forkd /bin/echo ttfi, --pool 0" },
 	[H_FORKD_PING] = { "forkd.ping", "forkd_ping() round trip" },
 };
 
@@ -75,6 +82,7 @@ report_grep(const char *path, const char *key, char *out, size_t outlen)
 	return found;
 }
 
+/* Read /proc/loadavg. */
 void
 report_loadavg(char *buf, size_t len)
 {
@@ -89,6 +97,7 @@ report_loadavg(char *buf, size_t len)
 		fclose(f);
 }
 
+/* CPU, kernel, memory and THP mode of this machine. */
 void
 report_machine(struct h_results *res)
 {
@@ -120,6 +129,7 @@ report_machine(struct h_results *res)
 	}
 }
 
+/* Print the run and machine lines. */
 void
 report_header(FILE *out, const struct h_results *res)
 {
@@ -132,6 +142,10 @@ report_header(FILE *out, const struct h_results *res)
 	    res->r_ncpu, res->r_cpu, res->r_kernel,
 	    (double)res->r_mem_kb / (1024.0 * 1024.0), res->r_thp);
 	fprintf(out, "load average at start: %s\n", res->r_load_start);
+	fprintf(out, "forkd: bench.so:size_mb=N%s%s; \"forkd\" rows: pool on (the "
+	    "default), \"--pool 0\": pool off; max_spawn_rate = 0\n",
+	    c->c_bench_opts ? "," : "", c->c_bench_opts ? c->c_bench_opts :
+	    " (module default state kind)");
 }
 
 /* Format nanoseconds as microseconds in at most 8 columns. */
@@ -151,6 +165,7 @@ report_us(char *buf, size_t len, double ns)
 	return buf;
 }
 
+/* Format a state size as MiB or GiB. */
 static const char *
 report_size(char *buf, size_t len, unsigned long mb)
 {
@@ -171,6 +186,7 @@ report_state(struct h_results *res, unsigned long mb)
 	return NULL;
 }
 
+/* Median of a few doubles. */
 static double
 report_median_d(const double *v, size_t n)
 {
@@ -189,14 +205,18 @@ report_median_d(const double *v, size_t n)
 	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 
-/* A forkd throughput entry with k clients, or the fork loop (k 0). */
+/* A forkd throughput entry with k clients (pool on or off), or the fork
+ * loop (k 0). */
 static struct h_tput *
-report_tput(struct h_state *s, unsigned k)
+report_tput(struct h_state *s, unsigned k, int pool)
 {
-	for (size_t i = 0; s != NULL && i < s->s_ntput; i++)
-		if (k == 0 ? s->s_tput[i].t_fork_loop :
-		    (!s->s_tput[i].t_fork_loop && s->s_tput[i].t_clients == k))
-			return &s->s_tput[i];
+	for (size_t i = 0; s != NULL && i < s->s_ntput; i++) {
+		struct h_tput *tp = &s->s_tput[i];
+
+		if (k == 0 ? tp->t_fork_loop : (!tp->t_fork_loop &&
+		    tp->t_clients == k && tp->t_pool == pool))
+			return tp;
+	}
 	return NULL;
 }
 
@@ -209,6 +229,7 @@ report_ratio(struct stats *a, struct stats *b)
 	return x > 0 && y > 0 ? x / y : NAN;
 }
 
+/* Append a target to the list. */
 static void
 report_add(struct report_target *t, size_t *n, double value, int le,
     double target, const char *unit, const char *note, const char *fmt, ...)
@@ -249,14 +270,17 @@ report_targets(struct h_results *res, struct report_target *t)
 	char		 sz[32];
 
 	report_add(t, &n, s0 ? report_ratio(&s0->s_lat[H_FORKD_TTFI],
-	    &s0->s_lat[H_FORK_TTFI]) : NAN, 1, 0.3, "x",
-	    "the target assumes the pre-forked pool",
+	    &s0->s_lat[H_FORK_TTFI]) : NAN, 1, 0.3, "x", NULL,
 	    "ttfi p50, 0 MiB: forkd / in-process fork()");
 	report_add(t, &n, s0 && s1g ? report_ratio(&s1g->s_lat[H_FORKD_TTFI],
 	    &s0->s_lat[H_FORKD_TTFI]) : NAN, 1, 1.5, "x", NULL,
 	    "ttfi p50: forkd 1 GiB / forkd 0 MiB");
-	t8 = report_tput(s0, 8);
-	tl = report_tput(s0, 0);
+	report_add(t, &n, s0 && s1g ?
+	    report_ratio(&s1g->s_lat[H_FORKD_NP_TTFI],
+	    &s0->s_lat[H_FORKD_NP_TTFI]) : NAN, 1, 1.5, "x", NULL,
+	    "ttfi p50, --pool 0: forkd 1 GiB / forkd 0 MiB");
+	t8 = report_tput(s0, 8, 1);
+	tl = report_tput(s0, 0, 0);
 	report_add(t, &n, t8 && tl && t8->t_ntrials && tl->t_ntrials ?
 	    report_median_d(t8->t_rate, t8->t_ntrials) /
 	    report_median_d(tl->t_rate, tl->t_ntrials) : NAN, 0, 0.8, "x",
@@ -270,14 +294,17 @@ report_targets(struct h_results *res, struct report_target *t)
 	    report_ratio(&s256->s_lat[H_PY_CYCLE],
 	    &s256->s_lat[H_FORKD_CYCLE]) : NAN, 0, 20, "x", NULL,
 	    "start+join p50, 256 MiB: Python forkserver / forkd");
-	for (size_t i = 0; i < res->r_nstates; i++) {
-		struct h_state *s = &res->r_states[i];
+	for (int pool = 1; pool >= 0; pool--)
+		for (size_t i = 0; i < res->r_nstates; i++) {
+			struct h_state *s = &res->r_states[i];
 
-		report_add(t, &n, report_ratio(&s->s_lat[H_FORKD_EXEC_CYCLE],
-		    &res->r_glob[H_SPAWN_CYCLE]), 1, 1.3, "x", NULL,
-		    "exec /bin/true cycle p50, %s: forkd / posix_spawn",
-		    report_size(sz, sizeof sz, s->s_mb));
-	}
+			report_add(t, &n, report_ratio(&s->s_lat[pool ?
+			    H_FORKD_EXEC_CYCLE : H_FORKD_NP_EXEC_CYCLE],
+			    &res->r_glob[H_SPAWN_CYCLE]), 1, 1.3, "x", NULL,
+			    "exec /bin/true cycle p50, %s%s: forkd / "
+			    "posix_spawn", report_size(sz, sizeof sz, s->s_mb),
+			    pool ? "" : ", --pool 0");
+		}
 	report_add(t, &n, spss && spss->s_mem.m_valid ?
 	    (double)spss->s_mem.m_pss_kb / (1024.0 * 1024.0) : NAN, 1, 1.3,
 	    " GiB", NULL, "summed PSS of %u live children, %s state",
@@ -286,12 +313,14 @@ report_targets(struct h_results *res, struct report_target *t)
 	return n;
 }
 
+/* Did the target hold? */
 static int
 report_pass(const struct report_target *t)
 {
 	return t->t_le ? t->t_value <= t->t_target : t->t_value >= t->t_target;
 }
 
+/* Print every table and the targets. */
 void
 report_print(FILE *out, struct h_results *res)
 {
@@ -304,10 +333,13 @@ report_print(FILE *out, struct h_results *res)
 		size_t		 n;
 	} groups[] = {
 		{ "time to first instruction (spawn request -> first byte "
-		    "on a pipe)", { H_FORKD_TTFI, H_FORK_TTFI, H_PY_TTFI }, 3 },
+		    "on a pipe)", { H_FORKD_TTFI, H_FORKD_NP_TTFI, H_FORK_TTFI,
+		    H_PY_TTFI }, 4 },
 		{ "cycle (spawn -> child exits -> status known)",
-		    { H_FORKD_CYCLE, H_FORK_CYCLE, H_PY_CYCLE }, 3 },
-		{ "exec targets", { H_FORKD_EXEC_CYCLE, H_FORKD_EXEC_TTFI }, 2 },
+		    { H_FORKD_CYCLE, H_FORKD_NP_CYCLE, H_FORK_CYCLE,
+		    H_PY_CYCLE }, 4 },
+		{ "exec targets", { H_FORKD_EXEC_CYCLE, H_FORKD_NP_EXEC_CYCLE,
+		    H_FORKD_EXEC_TTFI, H_FORKD_NP_EXEC_TTFI }, 4 },
 		{ "request floor", { H_FORKD_PING }, 1 },
 	};
 
@@ -316,11 +348,11 @@ report_print(FILE *out, struct h_results *res)
 	fprintf(out, "\nLatency in microseconds, p50 / p99 over %u interleaved "
 	    "rounds%s\n", res->r_rounds, res->r_budget_hit ?
 	    " (stopped by the time budget)" : "");
-	fprintf(out, "%-36s", "preloaded state:");
+	fprintf(out, "%-40s", "preloaded state:");
 	for (size_t i = 0; i < res->r_nstates; i++)
 		fprintf(out, " %18s", report_size(sz, sizeof sz,
 		    res->r_states[i].s_mb));
-	fprintf(out, "\n%-36s", "");
+	fprintf(out, "\n%-40s", "");
 	for (size_t i = 0; i < res->r_nstates; i++)
 		fprintf(out, " %9s%9s", "p50", "p99");
 	fputc('\n', out);
@@ -332,7 +364,7 @@ report_print(FILE *out, struct h_results *res)
 			if ((m == H_PY_TTFI || m == H_PY_CYCLE) &&
 			    !res->r_python_ok)
 				continue;
-			fprintf(out, "  %-34s", h_lat_methods[m].m_label);
+			fprintf(out, "  %-38s", h_lat_methods[m].m_label);
 			for (size_t i = 0; i < res->r_nstates; i++) {
 				struct stats *st = &res->r_states[i].s_lat[m];
 
@@ -345,24 +377,48 @@ report_print(FILE *out, struct h_results *res)
 	}
 	fprintf(out, "no preloaded state (in-process anchors)\n");
 	for (int m = 0; m < H_GLOB_MAX; m++)
-		fprintf(out, "  %-34s %9s%9s\n", h_glob_methods[m].m_label,
+		fprintf(out, "  %-38s %9s%9s\n", h_glob_methods[m].m_label,
 		    report_us(a, sizeof a, stats_pct(&res->r_glob[m], 50)),
 		    report_us(b, sizeof b, stats_pct(&res->r_glob[m], 99)));
+
+	for (int ph = 0; ph < 2; ph++)
+		for (int pool = 0; pool < 2; pool++) {
+			fprintf(out, "  %-38s", ph == 0 ? (pool == 0 ?
+			    "spawns from the pool, latency rounds" :
+			    "  the same, --pool 0") : (pool == 0 ?
+			    "spawns from the pool, trials" :
+			    "  the same, --pool 0"));
+			for (size_t i = 0; i < res->r_nstates; i++) {
+				struct h_state *s = &res->r_states[i];
+				uint64_t sp = s->s_spawned[ph][pool] -
+				    (ph ? s->s_spawned[0][pool] : 0);
+				uint64_t pl = s->s_pool_spawns[ph][pool] -
+				    (ph ? s->s_pool_spawns[0][pool] : 0);
+				char v[48];
+
+				snprintf(v, sizeof v, "%llu/%llu",
+				    (unsigned long long)pl,
+				    (unsigned long long)sp);
+				fprintf(out, " %18s", v);
+			}
+			fputc('\n', out);
+		}
 
 	fprintf(out, "\nThroughput in cycles/s (median of %u trials of %u ms) "
 	    "and p99 cycle latency under load (us)\n",
 	    res->r_cfg->c_trials, res->r_cfg->c_trial_ms);
-	fprintf(out, "%-36s", "preloaded state:");
+	fprintf(out, "%-40s", "preloaded state:");
 	for (size_t i = 0; i < res->r_nstates; i++)
 		fprintf(out, " %18s", report_size(sz, sizeof sz,
 		    res->r_states[i].s_mb));
-	fprintf(out, "\n%-36s", "");
+	fprintf(out, "\n%-40s", "");
 	for (size_t i = 0; i < res->r_nstates; i++)
 		fprintf(out, " %9s%9s", "cycles/s", "p99");
 	fputc('\n', out);
-	for (size_t k = 0; k <= res->r_cfg->c_nclients; k++) {
-		unsigned cl = k < res->r_cfg->c_nclients ?
-		    res->r_cfg->c_clients[k] : 0;
+	for (size_t k = 0; k <= 2 * res->r_cfg->c_nclients; k++) {
+		size_t nc = res->r_cfg->c_nclients;
+		int pool = k < nc;
+		unsigned cl = k < 2 * nc ? res->r_cfg->c_clients[k % nc] : 0;
 		char label[64];
 
 		if (cl == 0)
@@ -370,10 +426,12 @@ report_print(FILE *out, struct h_results *res)
 			    res->r_cfg->c_loop_workers);
 		else
 			snprintf(label, sizeof label, "forkd bench:noop, %u "
-			    "client%s", cl, cl == 1 ? "" : "s");
-		fprintf(out, "  %-34s", label);
+			    "client%s%s", cl, cl == 1 ? "" : "s",
+			    pool ? "" : ", --pool 0");
+		fprintf(out, "  %-38s", label);
 		for (size_t i = 0; i < res->r_nstates; i++) {
-			struct h_tput *tp = report_tput(&res->r_states[i], cl);
+			struct h_tput *tp = report_tput(&res->r_states[i], cl,
+			    pool);
 
 			if (tp == NULL || tp->t_ntrials == 0) {
 				fprintf(out, " %9s%9s", "-", "-");
@@ -386,9 +444,9 @@ report_print(FILE *out, struct h_results *res)
 		fputc('\n', out);
 	}
 
-	fprintf(out, "\nMemory: %u live bench:sleep children\n",
-	    res->r_cfg->c_children);
-	fprintf(out, "%-36s", "preloaded state:");
+	fprintf(out, "\nMemory: %u live bench:sleep children of forkd (pool "
+	    "on)\n", res->r_cfg->c_children);
+	fprintf(out, "%-40s", "preloaded state:");
 	for (size_t i = 0; i < res->r_nstates; i++)
 		fprintf(out, " %18s", report_size(sz, sizeof sz,
 		    res->r_states[i].s_mb));
@@ -402,7 +460,7 @@ report_print(FILE *out, struct h_results *res)
 		};
 
 		for (int r = 0; r < 4; r++) {
-			fprintf(out, "  %-34s", rows[r]);
+			fprintf(out, "  %-38s", rows[r]);
 			for (size_t i = 0; i < res->r_nstates; i++) {
 				struct h_mem *m = &res->r_states[i].s_mem;
 				uint64_t v = r == 0 ? m->m_pss_kb : r == 1 ?
@@ -420,9 +478,9 @@ report_print(FILE *out, struct h_results *res)
 	}
 
 	ntg = report_targets(res, tg);
-	fprintf(out, "\nTargets of issue 4 (the pool and the flat-cost memory "
-	    "API are not built yet)\n");
-	fprintf(out, "  %-56s %9s %9s  %s\n", "", "measured", "target",
+	fprintf(out, "\nTargets of issue 4 (forkd as configured by default, "
+	    "and --pool 0 where named)\n");
+	fprintf(out, "  %-62s %9s %9s  %s\n", "", "measured", "target",
 	    "result");
 	for (size_t i = 0; i < ntg; i++) {
 		char v[32], tv[32], r[64];
@@ -442,7 +500,7 @@ report_print(FILE *out, struct h_results *res)
 		}
 		snprintf(tv, sizeof tv, "%s %.2g%s", tg[i].t_le ? "<=" : ">=",
 		    tg[i].t_target, tg[i].t_unit);
-		fprintf(out, "  %-56s %9s %9s  %s%s%s\n", tg[i].t_name, v, tv,
+		fprintf(out, "  %-62s %9s %9s  %s%s%s\n", tg[i].t_name, v, tv,
 		    r, tg[i].t_note ? "; " : "", tg[i].t_note ? tg[i].t_note :
 		    "");
 	}
@@ -476,6 +534,7 @@ report_jstats(FILE *f, struct stats *st)
 	    stats_mean(st) / 1e3, stats_min(st) / 1e3, stats_max(st) / 1e3);
 }
 
+/* Write the run as JSON. */
 int
 report_json(const char *path, struct h_results *res)
 {
@@ -492,7 +551,10 @@ report_json(const char *path, struct h_results *res)
 	fprintf(f, ",\n  \"mode\": \"%s\",\n  \"label\": ",
 	    c->c_quick ? "quick" : "full");
 	report_jstr(f, c->c_label ? c->c_label : "");
-	fprintf(f, ",\n  \"elapsed_s\": %.1f,\n", res->r_elapsed_s);
+	fprintf(f, ",\n  \"elapsed_s\": %.1f,\n  \"bench_opts\": ",
+	    res->r_elapsed_s);
+	report_jstr(f, c->c_bench_opts ? c->c_bench_opts : "");
+	fprintf(f, ",\n");
 	fprintf(f, "  \"machine\": {\"ncpu\": %ld, \"cpu\": ", res->r_ncpu);
 	report_jstr(f, res->r_cpu);
 	fprintf(f, ", \"kernel\": ");
@@ -548,8 +610,9 @@ report_json(const char *path, struct h_results *res)
 			fprintf(f, "%s\n    {\"method\": \"%s\", "
 			    "\"state_mb\": %lu, \"%s\": %u, "
 			    "\"median_cycles_per_s\": %.1f, \"trials\": [",
-			    first ? "" : ",", tp->t_fork_loop ?
-			    "fork_loop" : "forkd.noop", s->s_mb,
+			    first ? "" : ",", tp->t_fork_loop ? "fork_loop" :
+			    tp->t_pool ? "forkd.noop" : "forkd_nopool.noop",
+			    s->s_mb,
 			    tp->t_fork_loop ? "workers" : "clients",
 			    tp->t_clients,
 			    report_median_d(tp->t_rate, tp->t_ntrials));
@@ -562,6 +625,24 @@ report_json(const char *path, struct h_results *res)
 			fprintf(f, "}}");
 			first = 0;
 		}
+	}
+	fprintf(f, "\n  ],\n  \"pool_spawns\": [");
+	for (size_t i = 0; i < res->r_nstates; i++) {
+		struct h_state *s = &res->r_states[i];
+
+		fprintf(f, "%s\n    {\"state_mb\": %lu", i ? "," : "", s->s_mb);
+		for (int ph = 0; ph < 2; ph++)
+			for (int pool = 0; pool < 2; pool++)
+				fprintf(f, ", \"%s_%s\": {\"spawned\": %llu, "
+				    "\"from_pool\": %llu}",
+				    ph ? "trials" : "latency",
+				    pool ? "pool_off" : "pool_on",
+				    (unsigned long long)(s->s_spawned[ph][pool] -
+				    (ph ? s->s_spawned[0][pool] : 0)),
+				    (unsigned long long)
+				    (s->s_pool_spawns[ph][pool] -
+				    (ph ? s->s_pool_spawns[0][pool] : 0)));
+		fputc('}', f);
 	}
 	fprintf(f, "\n  ],\n  \"memory\": [");
 	first = 1;

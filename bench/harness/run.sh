@@ -5,11 +5,14 @@
 #                        [--no-python] [-- FORKD-BENCH-OPTIONS...]
 #
 # Builds forkd, the bench module and forkd-bench (Release, in
-# ./build-bench unless --build-dir), then runs forkd against its anchors at
-# 0 MiB, 256 MiB and 1 GiB of preloaded state, prints the table and writes
-# JSON to FILE (default bench/results/<UTC timestamp>.json). A full run takes
-# about 7 minutes, --quick about 1. Needs ~5 GiB of free memory; python3 is
-# optional (without it the Python forkserver rows are left out). No network.
+# ./build-bench unless --build-dir), then runs forkd (pool on, and --pool 0)
+# against its anchors at 0 MiB, 256 MiB and 1 GiB of preloaded state, prints
+# the table and writes JSON to FILE (default bench/results/<UTC time>.json).
+# A full run takes 7 to 8 minutes, --quick 1 to 2. Needs ~8 GiB of free
+# memory; python3 is optional (without it the Python rows are left out).
+# Options after -- go to forkd-bench (--help lists them), e.g.
+# -- --bench-opts state=plain. No network; every process it starts is
+# stopped on exit or interrupt.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +23,7 @@ quick=""
 python=$(command -v python3 || true)
 
 usage() {
-	sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do

@@ -6,6 +6,7 @@
 #include "stats.h"
 #include "util.h"
 
+/* Append a sample. */
 void
 stats_add(struct stats *s, uint64_t v)
 {
@@ -22,6 +23,7 @@ stats_add(struct stats *s, uint64_t v)
 	s->st_sorted = 0;
 }
 
+/* Append every sample of another set. */
 void
 stats_merge(struct stats *s, const struct stats *from)
 {
@@ -29,6 +31,7 @@ stats_merge(struct stats *s, const struct stats *from)
 		stats_add(s, from->st_v[i]);
 }
 
+/* Compare two samples for qsort(). */
 static int
 stats_cmp(const void *a, const void *b)
 {
@@ -37,6 +40,7 @@ stats_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Sort once, before the first percentile. */
 static void
 stats_sort(struct stats *s)
 {
@@ -45,6 +49,7 @@ stats_sort(struct stats *s)
 	s->st_sorted = 1;
 }
 
+/* Nearest-rank percentile. */
 double
 stats_pct(struct stats *s, double p)
 {
@@ -61,6 +66,7 @@ stats_pct(struct stats *s, double p)
 	return (double)s->st_v[rank - 1];
 }
 
+/* Arithmetic mean. */
 double
 stats_mean(const struct stats *s)
 {
@@ -73,18 +79,21 @@ stats_mean(const struct stats *s)
 	return sum / (double)s->st_n;
 }
 
+/* Smallest sample. */
 double
 stats_min(struct stats *s)
 {
 	return stats_pct(s, 0.0000001);
 }
 
+/* Largest sample. */
 double
 stats_max(struct stats *s)
 {
 	return stats_pct(s, 100);
 }
 
+/* Free the samples and empty the set. */
 void
 stats_free(struct stats *s)
 {

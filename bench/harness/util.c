@@ -17,6 +17,7 @@
 
 static volatile pid_t	util_tracked[UTIL_TRACK_MAX];
 
+/* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t
 util_now_ns(void)
 {
@@ -26,6 +27,7 @@ util_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Remember a helper process. */
 void
 util_track(pid_t pid)
 {
@@ -38,6 +40,7 @@ util_track(pid_t pid)
 	util_die("more than %d helper processes", UTIL_TRACK_MAX);
 }
 
+/* Forget a helper process. */
 void
 util_untrack(pid_t pid)
 {
@@ -55,6 +58,7 @@ util_kill_tracked(void)
 			kill(util_tracked[i], SIGTERM);
 }
 
+/* Stop the helpers, print the message, exit 1. */
 void
 util_die(const char *fmt, ...)
 {
@@ -81,6 +85,7 @@ util_on_signal(int sig)
 	_exit(128 + sig);
 }
 
+/* Stop the helpers on SIGINT/SIGTERM/SIGHUP; ignore SIGPIPE. */
 void
 util_install_signals(void)
 {
@@ -95,6 +100,7 @@ util_install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Read exactly n bytes, with an optional timeout. */
 int
 util_read_full(int fd, void *buf, size_t n, int timeout_ms)
 {
@@ -134,6 +140,7 @@ util_read_full(int fd, void *buf, size_t n, int timeout_ms)
 	return 0;
 }
 
+/* Write exactly n bytes. */
 int
 util_write_full(int fd, const void *buf, size_t n)
 {
@@ -152,6 +159,7 @@ util_write_full(int fd, const void *buf, size_t n)
 	return 0;
 }
 
+/* Reap pid, killing it if it outlives timeout_ms. */
 int
 util_reap(pid_t pid, int timeout_ms, int *ret_status)
 {
@@ -179,6 +187,7 @@ util_reap(pid_t pid, int timeout_ms, int *ret_status)
 	return 0;
 }
 
+/* Map mb MiB of plain private pages and write each one. */
 void *
 util_state_alloc(unsigned long mb)
 {

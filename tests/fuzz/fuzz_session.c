@@ -2,13 +2,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <event2/event.h>
 #include <sodium.h>
@@ -25,8 +28,8 @@
 
 /* Most descriptors one record may send (FUZZ_REC_FDS). */
 #define FUZZ_FDS_MAX		31
-/* Descriptors above the ones open before the first input that are checked
- * to be closed after each input; one input never has more open at once. */
+/* Descriptors, from the lowest one free at set-up, that must be closed
+ * after each input; one input never has more open at once. */
 #define FUZZ_FD_SCAN		128
 
 const unsigned char fuzz_authkey[32] = {
@@ -49,17 +52,107 @@ static int		fuzz_fd_base = -1;
 static unsigned char	fuzz_fd_preset[FUZZ_FD_SCAN];
 static unsigned char	fuzz_rbuf[WIRE_FRAME_HARD_MAX + 1];
 
-/* Never fork from a fuzzer. spawn_request() calls fork() only after every
- * check of the request has passed; this definition takes the place of
- * libc's for the daemon objects linked into the fuzzers, so such a request
- * ends in forkd's own fork-failure path (an EAGAIN error Response) instead
- * of a process running a fuzzer-chosen target. libc and the sanitizer
- * runtimes do not call fork() through this symbol. */
-pid_t fork(void);
+/* Never start a process from a fuzzer (fuzz_session.h): these definitions
+ * take the place of libc's for the daemon objects linked into the fuzzers.
+ * libc itself (system(), posix_spawn(), raise()), libevent and the
+ * sanitizer runtimes do not go through these symbols. */
+int		fuzz_fake_children;
+
+/* A fake child: alive until ended, then dead until reaped. */
+static struct fuzz_fake {
+	pid_t	pid;
+	int	dead;		/* an exit is queued for wait4() */
+	int	wstatus;
+} fuzz_fakes[FUZZ_FAKE_MAX];
+static size_t	fuzz_nfakes;
+static pid_t	fuzz_fake_next = FUZZ_FAKE_PID_BASE;
+static int	fuzz_sleeps;
+
+static struct fuzz_fake *
+fuzz_fake_find(pid_t pid)
+{
+	for (size_t i = 0; i < fuzz_nfakes; i++)
+		if (fuzz_fakes[i].pid == pid)
+			return &fuzz_fakes[i];
+	return NULL;
+}
+
+/* forkd asks for a child: none, or a fake one. */
+static pid_t
+fuzz_fake_start(void)
+{
+	if (!fuzz_fake_children || fuzz_nfakes == FUZZ_FAKE_MAX) {
+		errno = EAGAIN;
+		return -1;
+	}
+	fuzz_fakes[fuzz_nfakes].pid = fuzz_fake_next++;
+	fuzz_fakes[fuzz_nfakes].dead = 0;
+	return fuzz_fakes[fuzz_nfakes++].pid;
+}
+
 pid_t
 fork(void)
 {
-	errno = EAGAIN;
+	return fuzz_fake_start();
+}
+
+int
+clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	return fuzz_fake_start();
+}
+
+int
+kill(pid_t pid, int sig)
+{
+	struct fuzz_fake *f = fuzz_fake_find(pid);
+
+	if (f == NULL && pid >= FUZZ_FAKE_PID_BASE && pid < fuzz_fake_next)
+		fuzz_fail("forkd sent signal %d to pid %d after reaping it (by "
+		    "now the pid may be another process's)", sig, (int)pid);
+	if (f == NULL)
+		fuzz_fail("forkd sent signal %d to pid %d, which it never "
+		    "started", sig, (int)pid);
+	if (sig < 0 || sig >= NSIG) {
+		errno = EINVAL;
+		return -1;
+	}
+	switch (sig) {
+	case 0: case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH:
+	case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
+		return 0;
+	}
+	if (!f->dead) {
+		f->dead = 1;
+		f->wstatus = sig;	/* killed by sig, as W_EXITCODE(0, sig) */
+	}
+	return 0;
+}
+
+pid_t
+wait4(pid_t pid, int *wstatus, int options, struct rusage *ru)
+{
+	if (pid != -1 || !(options & WNOHANG))
+		fuzz_fail("wait4(%d, %#x): forkd's reaper waits for any child "
+		    "without blocking", (int)pid, options);
+	for (size_t i = 0; i < fuzz_nfakes; i++) {
+		struct fuzz_fake f = fuzz_fakes[i];
+
+		if (!f.dead)
+			continue;
+		fuzz_fakes[i] = fuzz_fakes[--fuzz_nfakes];
+		if (wstatus != NULL)
+			*wstatus = f.wstatus;
+		if (ru != NULL) {
+			memset(ru, 0, sizeof *ru);
+			ru->ru_utime.tv_usec = 1000;
+			ru->ru_maxrss = 1024;
+		}
+		return f.pid;
+	}
+	if (fuzz_nfakes > 0)
+		return 0;
+	errno = ECHILD;
 	return -1;
 }
 
@@ -167,12 +260,20 @@ fuzz_peer_frame(struct fuzz_peer *p, const unsigned char *frame, size_t len)
 			fuzz_fail("Response %u: error %d with body %d",
 			    m->response->id, m->response->error,
 			    (int)m->response->body_case);
+		if (m->response->body_case == FORKD__RESPONSE__BODY_SPAWN &&
+		    m->response->spawn->pid < FUZZ_FAKE_PID_BASE)
+			fuzz_fail("spawn reply with pid %d, which forkd never "
+			    "started", m->response->spawn->pid);
 		if (p->n_responses < FUZZ_MAX_RESPONSES)
 			p->response_ids[p->n_responses] = m->response->id;
 		p->n_responses++;
 		break;
 	case FORKD__SERVER_MESSAGE__BODY_EXIT:
-		fuzz_fail("ExitEvent, but no child was ever started");
+		if (!p->authed || !fuzz_fake_children ||
+		    m->exit->exit == NULL ||
+		    m->exit->exit->pid < FUZZ_FAKE_PID_BASE)
+			fuzz_fail("ExitEvent for a child forkd never started");
+		break;
 	case FORKD__SERVER_MESSAGE__BODY_ERROR:
 		if (m->error->code >= 0)
 			fuzz_fail("Error with code %d", m->error->code);
@@ -192,7 +293,7 @@ fuzz_peer_drain(struct fuzz_peer *p)
 	struct msghdr	msg;
 	ssize_t		n;
 
-	while (!p->eof) {
+	while (!p->eof && !p->shut_rd) {
 		memset(&msg, 0, sizeof msg);
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
@@ -377,12 +478,60 @@ fuzz_session_end(struct fuzz_peer *p)
 			fuzz_fail("event_base_loop");
 	if (session_count() != 0)
 		fuzz_fail("forkd kept a session whose peer is gone");
-	/* One more turn for the deferred free, then free anything left (and
-	 * the gc event) so nothing carries over to the next input. */
+	/* One more turn for the deferred free, then free anything left (the
+	 * gc event, fake children and their waits) so that nothing but the
+	 * exit history carries over to the next input. */
 	if (event_base_loop(server_base, EVLOOP_NONBLOCK) < 0)
 		fuzz_fail("event_base_loop");
 	session_free_all();
+	spawn_reap();		/* daemon children killed at the close */
+	spawn_free_all();
+	fuzz_nfakes = 0;
+	fuzz_sleeps = 0;
 	fuzz_check_fds();
+}
+
+void
+fuzz_fake_event(struct fuzz_peer *p, const uint8_t *data, size_t len)
+{
+	size_t alive = 0, k;
+
+	if (len == 0) {
+		/* Time passes, a little and not too often. */
+		if (fuzz_sleeps++ < 4)
+			usleep(5000);
+	} else if (data[0] == 0xff) {
+		/* forkd's sends fail with EPIPE from now on. */
+		if (shutdown(p->fd, SHUT_RD) != 0)
+			fuzz_fail("shutdown: %s", strerror(errno));
+		p->shut_rd = 1;
+	} else {
+		for (size_t i = 0; i < fuzz_nfakes; i++)
+			alive += !fuzz_fakes[i].dead;
+		if (alive > 0) {
+			k = data[0] % alive;
+			for (size_t i = 0; i < fuzz_nfakes; i++) {
+				struct fuzz_fake *f = &fuzz_fakes[i];
+				int how = len > 1 ? data[1] : 0;
+
+				if (f->dead || k-- > 0)
+					continue;
+				f->dead = 1;
+				f->wstatus = how < 128 ? W_EXITCODE(how, 0) :
+				    W_EXITCODE(0, (how - 128) % 31 + 1);
+				break;
+			}
+		}
+	}
+	fuzz_fake_reap(p);
+}
+
+void
+fuzz_fake_reap(struct fuzz_peer *p)
+{
+	/* What forkd's SIGCHLD callback does. */
+	spawn_reap();
+	fuzz_run(p);
 }
 
 int

@@ -15,9 +15,10 @@ Input formats (see the targets' comments):
   fuzz_wire       one frame, as received
   fuzz_handshake  flag byte, then records (byte h, 2-byte big-endian
   fuzz_request    length, bytes): h & 0x1f fds to send, h & 0x20 raw
-                  (fuzz_request: do not seal); fuzz_handshake sends each
-                  record as a datagram, fuzz_request seals each as a
-                  payload (a ClientMessage)
+                  (fuzz_request: do not seal), h & 0x40 an event (fuzz_request
+                  with fake children); fuzz_handshake sends each record as a
+                  datagram, fuzz_request seals each as a payload (a
+                  ClientMessage)
   fuzz_config     a config file
 """
 
@@ -45,6 +46,20 @@ HS_SMALL_FRAME = 0x02
 RQ_NO_CHILDREN = 0x01
 RQ_SMALL_FRAME = 0x02
 RQ_SMALL_COUNTS = 0x04
+RQ_POLICY = 0x08
+RQ_STRANGER = 0x10
+RQ_FAKE = 0x20
+REC_EVENT = 0x40
+
+
+def child_ends(which=0, how=0):
+    """fuzz_request, fake children: child number which ends; how < 128 is
+    its exit status, else it is killed by a signal."""
+    return (REC_EVENT, bytes([which, how]))
+
+
+STOP_READING = (REC_EVENT, b"\xff")
+TIME_PASSES = (REC_EVENT, b"")  # 5 ms, for wait timeouts
 
 
 def cmsg(body):
@@ -270,9 +285,66 @@ def request_seeds():
     s["spawn-small-counts"] = records(RQ_SMALL_COUNTS, (2, spawn(
         29, target="/bin/true", argv=["a", "b", "c"], env=["A=1", "B=2",
         "C=3"], fd_targets=[0, 1])))
+    s["spawn-env-too-long"] = records(0, spawn(
+        33, target="/bin/true", env=["A=" + "a" * 4095]))
+    s["spawn-cwd-too-long"] = records(0, spawn(
+        34, target="/bin/true", cwd="/" + "c" * 4096))
+    s["spawn-rate-limit"] = records(RQ_SMALL_COUNTS, spawn(
+        35, target="/bin/true"), spawn(36, target="/bin/true"))
+    s["policy-exec-allowed"] = records(RQ_POLICY, spawn(
+        37, target="/bin/true"), spawn(38, target="/usr/bin/env"))
+    s["policy-exec-refused"] = records(RQ_POLICY, spawn(
+        39, target="/etc/passwd"), spawn(40, target="/usr/bin/../sbin/nope"))
+    s["policy-target-refused"] = records(RQ_POLICY, spawn(
+        41, target="bench:sleep"), spawn(42, target="pi:leibniz"))
+    s["policy-stranger"] = records(RQ_STRANGER, req(43, ping={}), spawn(
+        44, target="/bin/true"), req(45, list={}))
     s["fds-on-ping"] = records(0, (1, req(30, ping={"data": b"fd"})))
     s["ping-over-small-frame"] = records(RQ_SMALL_FRAME, req(
         31, ping={"data": b"y" * 1000}))
+    # Fake children (flag 0x20): spawns succeed with children that never
+    # run; events end them.
+    true = {"target": "/bin/true"}
+    s["fake-spawn-wait-exit"] = records(RQ_FAKE, spawn(
+        60, name="worker", **true), req(61, wait={
+            "children": [{"name": "worker"}], "timeout_ms": -1}),
+        child_ends(0, 7), req(62, wait={"children": [{"name": "worker"}]}))
+    s["fake-signal-term"] = records(RQ_FAKE, spawn(63, name="w1", **true),
+                                    req(64, signal={"child": {"name": "w1"},
+                                                    "signal": 15}),
+                                    req(65, signal={"child": {"name": "w1"},
+                                                    "signal": 0}))
+    s["fake-daemon-child-at-close"] = records(RQ_FAKE, spawn(
+        66, name="d1", daemon=True, **true), req(67, list={}),
+        req(68, wait={"children": [{"name": "d1"}], "timeout_ms": 60000}))
+    s["fake-wait-timeout"] = records(RQ_FAKE, spawn(69, name="slow", **true),
+                                     req(70, wait={"children": [{"name": "slow"}],
+                                                   "timeout_ms": 1}),
+                                     TIME_PASSES, req(71, status={}))
+    s["fake-two-children"] = records(RQ_FAKE, spawn(72, name="a", **true),
+                                     spawn(73, name="b", daemon=True, **true),
+                                     spawn(74, name="a", **true),
+                                     req(75, wait={"children": [
+                                         {"name": "a"}, {"name": "b"}]}),
+                                     req(76, wait={"children": [
+                                         {"name": "b"}], "timeout_ms": 0}),
+                                     child_ends(1, 128 + 8),
+                                     req(77, list={}))
+    s["fake-fds-and-history"] = records(RQ_FAKE, (3, spawn(
+        78, target="/bin/true", fd_targets=[0, 1, 2])), child_ends(0, 0),
+        req(79, wait={"children": [{"name": "true-1"}]}))
+    # The client stops reading: the reply to a wait fails and closes the
+    # session from inside the code that sends it.
+    s["fake-wait-reply-fails"] = records(RQ_FAKE, spawn(
+        80, name="x", **true), spawn(81, name="y", **true), req(82, wait={
+            "children": [{"name": "x"}], "timeout_ms": -1}), req(83, wait={
+            "children": [{"name": "x"}, {"name": "y"}], "timeout_ms": -1}),
+        STOP_READING, child_ends(0, 3))
+    s["fake-wait-timeout-reply-fails"] = records(RQ_FAKE, spawn(
+        84, name="z", **true), req(85, wait={
+            "children": [{"name": "z"}], "timeout_ms": 1}), req(86, wait={
+            "children": [{"name": "z"}], "timeout_ms": 1}),
+        STOP_READING, TIME_PASSES)
     # wait and signal: no child exists, so every lookup fails.
     s["wait-pid"] = records(0, req(40, wait={"children": [{"pid": 1}],
                                              "timeout_ms": 1000}))
@@ -281,6 +353,8 @@ def request_seeds():
     s["wait-empty"] = records(0, req(42, wait={}))
     s["wait-65"] = records(0, req(43, wait={
         "children": [{"pid": i + 1} for i in range(65)], "timeout_ms": -1}))
+    s["wait-long-name"] = records(0, req(46, wait={
+        "children": [{"name": "w" * 65}]}))
     s["wait-empty-ref"] = records(0, req(44, wait={"children": [{}]}))
     s["signal-term"] = records(0, req(50, signal={
         "child": {"name": "worker"}, "signal": 15}))
@@ -352,6 +426,27 @@ kill_grace_ms = 600000
         "comments-only": "# nothing\n; nothing either\n\n",
         "inline-comment": "[limits]\nmax_fds = 4 ; four\n",
         "empty": "",
+        "policy": """[policy]
+allow_exec = no
+allow_targets = pi:* bench:exit
+allow_targets = bench:sleep
+allow_exec_paths = /usr/bin/ /bin/true
+allow_uids = 0, 1000
+""",
+        "policy-empty-lists": "[policy]\nallow_targets =\nallow_uids =\n",
+        "policy-bad": """[policy]
+allow_exec = maybe
+allow_exec_paths = usr/bin
+allow_exec_paths = /usr/bin
+allow_uids = -1 abc
+""",
+        "limits-newer": """[limits]
+max_children_per_uid = 8
+max_spawn_rate = 100
+idle_timeout_ms = 60000
+pool_min = 1
+pool_max = 4
+""",
     }
     return {k: v.encode() for k, v in s.items()}
 

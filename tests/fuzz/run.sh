@@ -14,7 +14,8 @@
 #   BUILD_DIR/tests/fuzz/fuzz_TARGET FILE
 # (FORKD_FUZZ_LOG=debug shows forkd's log for the session targets). Prints
 # each target's executions per second and libFuzzer's final coverage (cov:
-# edges, ft: features).
+# edges, ft: features). With FORKD_FUZZ_CORPUS_OUT=DIR the grown corpora are
+# kept in DIR/fuzz_TARGET (e.g. to pick new seeds, or for a coverage report).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -65,6 +66,7 @@ for t in "${targets[@]}"; do
 	cp "$seeds"/* "$work/$t/"
 	nseeds=$(find "$work/$t" -type f | wc -l)
 	echo "==> fuzz_$t: ${secs}s from $nseeds seeds"
+	touch "$work/$t.start"
 	# shellcheck disable=SC2086 # extra options are words
 	timeout --kill-after=30 $((secs + 120)) "$bin" \
 	    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
@@ -83,12 +85,16 @@ for t in "${targets[@]}"; do
 	summary+=("$(printf '%-15s %-6s %10s %8s %6s %6s %6s' "fuzz_$t" \
 	    "$( ((rc == 0)) && echo ok || echo FAIL)" "${execs:-?}" \
 	    "${eps:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}")")
+	if [[ -n ${FORKD_FUZZ_CORPUS_OUT:-} ]]; then
+		mkdir -p "$FORKD_FUZZ_CORPUS_OUT/fuzz_$t"
+		cp "$work/$t"/* "$FORKD_FUZZ_CORPUS_OUT/fuzz_$t/" 2>/dev/null
+	fi
 	if ((rc != 0)); then
 		cp "$work/$t.log" "$art/fuzz_$t.log"
 		echo "run.sh: fuzz_$t FAILED (exit $rc); its log ends:" >&2
 		tail -n 60 "$work/$t.log" >&2
 		echo "run.sh: full log $art/fuzz_$t.log; inputs:" >&2
-		find "$art" -type f ! -name '*.log' -newer "$work/$t" >&2
+		find "$art" -type f ! -name '*.log' -newer "$work/$t.start" >&2
 		failed+=("$t")
 	else
 		echo "    $status"

@@ -9,7 +9,8 @@
  * wrong keys, slowloris, oversized requests, more than 16 fds) need a
  * client that can forge frames: they are in tests/pyclient/test_attacks.py.
  * Here: unknown targets and unrunnable paths, fds of unusual kinds, 1,000
- * connections at once, and clients SIGKILLed in the middle of their work. */
+ * connections at once, forkd out of fds, and clients SIGKILLed in the
+ * middle of their work. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -92,7 +93,8 @@ par_end(struct par *p, const char *marker)
 	par_serving(p, "after the attack");
 	forkd_close(p->p_w);
 	p->p_w = NULL;
-	n = harness_wait_fds(H.h_pid, p->p_fds, 5000 * harness_slow());
+	/* Sessions close and the pool refills asynchronously. */
+	n = harness_wait_fds(H.h_pid, p->p_fds, 10000 * harness_slow());
 	if (n != p->p_fds)
 		fail_msg("%s: forkd had %d fds open before the attack and %d "
 		    "after it (with every connection closed)", p->p_what,
@@ -491,20 +493,137 @@ test_thousand_connections(void **state)
 	forkd_close(late);
 }
 
+/* utime + stime of pid in clock ticks, from /proc/PID/stat. */
+static long long
+cpu_ticks(pid_t pid)
+{
+	char		 path[64], buf[1024], *p;
+	long long	 ut = -1, st = -1;
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0 || (p = strrchr((buf[n] = '\0', buf), ')')) == NULL)
+		return -1;
+	/* Fields 14 and 15 (utime, stime); p is at the end of field 2. */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld "
+	    "%lld", &ut, &st) != 2)
+		return -1;
+	return ut + st;
+}
+
+/* forkd out of fds (its RLIMIT_NOFILE lowered to what it uses plus a few,
+ * then a flood of connections): it pauses accepting instead of spinning,
+ * W keeps its connection and gets answers (a spawn may fail, with a clear
+ * error), and once the flood is gone and the limit restored everything
+ * is as before. */
+static void
+test_fd_exhaustion(void **state)
+{
+	enum { NFLOOD = 100 };
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	struct rlimit		 old, low;
+	struct par		 p;
+	struct forkd_spawn_opts	 o;
+	struct forkd_exit	 ev;
+	struct forkd		*late = NULL;
+	const char		*argv[] = { "bench:exit", "3", NULL };
+	int			 s[NFLOOD], used, r;
+	long long		 t0, t1;
+	pid_t			 pid;
+
+	memcpy(sun.sun_path, H.h_sock, strlen(H.h_sock) + 1);
+	par_begin(&p, "fd exhaustion");
+	used = harness_settled_fds(H.h_pid);
+	if (prlimit(H.h_pid, RLIMIT_NOFILE, NULL, &old) != 0)
+		fail_msg("prlimit get: %s", strerror(errno));
+	low = old;
+	low.rlim_cur = (rlim_t)used + 4;
+	if (prlimit(H.h_pid, RLIMIT_NOFILE, &low, NULL) != 0)
+		fail_msg("prlimit set: %s", strerror(errno));
+	for (int i = 0; i < NFLOOD; i++) {
+		s[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (s[i] < 0)
+			fail_msg("socket: %s", strerror(errno));
+		(void)connect(s[i], (struct sockaddr *)&sun, sizeof sun);
+	}
+	harness_sleep_ms(300);
+	if (harness_count_fds(H.h_pid) > used + 4)
+		fail_msg("forkd has %d fds open with RLIMIT_NOFILE %d",
+		    harness_count_fds(H.h_pid), used + 4);
+
+	/* No busy loop while out of fds. */
+	t0 = cpu_ticks(H.h_pid);
+	harness_sleep_ms(1000);
+	t1 = cpu_ticks(H.h_pid);
+	if (t0 < 0 || t1 < 0)
+		fail_msg("cannot read forkd's CPU time");
+	if (t1 - t0 > sysconf(_SC_CLK_TCK) / 4 * harness_slow())
+		fail_msg("forkd used %lld ticks of CPU in 1 s while out of fds "
+		    "(%ld ticks per second): spinning", t1 - t0,
+		    sysconf(_SC_CLK_TCK));
+
+	/* W is answered; a spawn (which needs fds in forkd) works or fails
+	 * with an error reply, never silence, and W stays connected. */
+	EXPECT_OK(p.p_w, forkd_ping(p.p_w));
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:exit";
+	o.argv = argv;
+	r = forkd_spawn(p.p_w, &o, &pid, NULL, 0);
+	if (r == 0) {
+		EXPECT_OK(p.p_w, forkd_wait_exit_event(p.p_w, 10000 *
+		    harness_slow(), &ev));
+		EXPECT_INT(ev.exitcode, 3, "exitcode of W's spawn while forkd "
+		    "is out of fds");
+	} else if (r == -ECONNRESET || r == -ETIMEDOUT ||
+	    forkd_errmsg(p.p_w)[0] == '\0')
+		fail_msg("W's spawn while forkd is out of fds: %d (%s) \"%s\"",
+		    r, forkd_strerror(r), forkd_errmsg(p.p_w));
+	EXPECT_OK(p.p_w, forkd_ping(p.p_w));
+
+	if (prlimit(H.h_pid, RLIMIT_NOFILE, &old, NULL) != 0)
+		fail_msg("prlimit restore: %s", strerror(errno));
+	for (int i = 0; i < NFLOOD; i++)
+		close(s[i]);
+	/* The pool may be refilling with back-off. */
+	harness_sleep_ms(1000);
+	par_end(&p, NULL);
+	r = forkd_connect(&late, H.h_sock, H.h_key);
+	if (r != 0)
+		fail_msg("connect after the fd exhaustion: %d (%s)", r,
+		    forkd_strerror(r));
+	EXPECT_OK(late, forkd_ping(late));
+	forkd_close(late);
+}
+
 /* Read n pids from fd (a pipe from a forked client), 20 s at most. */
 static void
 read_pids(int fd, pid_t *pids, size_t n)
 {
-	char	buf[64];
-	ssize_t	got;
+	size_t	want = n * sizeof *pids, got = 0;
+	int64_t	end = harness_now_ms() + 20000 * harness_slow();
 
-	if (n * sizeof *pids >= sizeof buf)
-		fail_msg("read_pids: %zu pids do not fit", n);
-	got = harness_read_all(fd, buf, sizeof buf, 20000 * harness_slow());
-	if (got != (ssize_t)(n * sizeof *pids))
-		fail_msg("forked client sent %zd of %zu bytes of pids", got,
-		    n * sizeof *pids);
-	memcpy(pids, buf, n * sizeof *pids);
+	while (got < want && harness_now_ms() < end) {
+		struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+		ssize_t		r;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		r = read(fd, (char *)pids + got, want - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got != want)
+		fail_msg("forked client sent %zu of %zu bytes of pids", got,
+		    want);
 }
 
 /* In a forked client: spawn target/argv with the daemon flag or not. */
@@ -717,6 +836,7 @@ main(void)
 		cmocka_unit_test(test_unknown_targets),
 		cmocka_unit_test(test_fds_of_unusual_kinds),
 		cmocka_unit_test(test_thousand_connections),
+		cmocka_unit_test(test_fd_exhaustion),
 		cmocka_unit_test(test_client_killed_mid_request),
 		cmocka_unit_test(test_many_clients_killed),
 		cmocka_unit_test(test_stop),

@@ -7,6 +7,7 @@
  *
  * Exit statuses 0..255 of module entries and the SIGSEGV of bench:crash are
  * in test_exitcodes.c; here the exec path gets every status. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -388,9 +389,22 @@ test_never_exit(void **state)
 	/* SIGTERM ends two; the third ignores it. */
 	for (int k = 0; k < 3; k++)
 		EXPECT_OK(f, forkd_terminate(f, pid[k]));
-	EXPECT_INT(exitcode_of(f, pid[0], "bench:sleep 1000"), -SIGTERM, "exitcode of bench:sleep 1000 after SIGTERM");
-	EXPECT_INT(exitcode_of(f, pid[1], "/bin/sleep 1000"), -SIGTERM,
-	    "exitcode of /bin/sleep 1000 after SIGTERM");
+	/* Their two events, in either order. */
+	for (int k = 0; k < 2; k++) {
+		int r = forkd_wait_exit_event(f, 10000 * harness_slow(), &ev);
+
+		if (r != 0)
+			fail_msg("%d of 2 exit events after SIGTERM to bench:sleep "
+			    "and /bin/sleep: %d (%s)", k, r, forkd_strerror(r));
+		if (ev.pid != pid[0] && ev.pid != pid[1])
+			fail_msg("exit event for pid %d (exitcode %d), expected "
+			    "%d or %d", (int)ev.pid, ev.exitcode, (int)pid[0],
+			    (int)pid[1]);
+		EXPECT_INT(ev.exitcode, -SIGTERM, ev.pid == pid[0] ?
+		    "exitcode of bench:sleep 1000 after SIGTERM" :
+		    "exitcode of /bin/sleep 1000 after SIGTERM");
+		pid[ev.pid == pid[0] ? 0 : 1] = -1;
+	}
 	expect_no_event(f, 300, "a child ignoring SIGTERM");
 	EXPECT_OK(f, forkd_kill(f, pid[2]));
 	EXPECT_INT(exitcode_of(f, pid[2], "sh ignoring SIGTERM"), -SIGKILL,
@@ -457,6 +471,118 @@ test_burst_after(void **state)
 		forkd_close(f[c]);
 }
 
+/* Idle pre-forked pool children of forkd (comm "forkd-pool"). */
+static int
+pool_children(pid_t *out, int max)
+{
+	DIR		*d = opendir("/proc");
+	struct dirent	*de;
+	int		 n = 0;
+
+	if (d == NULL)
+		fail_msg("opendir /proc: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL && n < max) {
+		char	path[64], comm[32] = "";
+		pid_t	pid = (pid_t)atoi(de->d_name);
+		ssize_t	r;
+		int	fd;
+
+		if (pid <= 0 || ppid_of(pid) != H.h_pid)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		r = read(fd, comm, sizeof comm - 1);
+		close(fd);
+		if (r > 0 && strncmp(comm, "forkd-pool\n", 11) == 0 &&
+		    harness_pid_state(pid) == 1)
+			out[n++] = pid;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The OOM killer may well pick forkd's idle pre-forked children (they
+ * share its big state): kill -9 every idle pool child, then spawn at
+ * once, five times over. A spawn racing with the kills may land on a
+ * pool child that is already dying: it then either reports exit -9 (the
+ * dying child took the request: as if the child were killed right after
+ * it started) or fails with an error reply; it must not hang, and forkd
+ * must not lose track. Once the killed pool children are reaped, every
+ * spawn runs its target; nothing is left behind and the pool refills.
+ * (Without a pool this is just the spawns.) */
+static void
+test_pool_children_killed(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	const char		*ex[] = { "bench:exit", "7", NULL };
+	const char		*sh[] = { "sh", "-c", "exit 9", NULL };
+	pid_t			 pool[64], pid;
+	int			 killed = 0, lost = 0, refused = 0, r, code;
+
+	for (int round = 0; round < 10; round++) {
+		int n = pool_children(pool, 64);
+
+		for (int i = 0; i < n; i++)
+			if (kill(pool[i], SIGKILL) == 0)
+				killed++;
+		/* Right away: may race with the dying pool children. */
+		forkd_spawn_opts_init(&o);
+		o.target = round % 2 ? "/bin/sh" : "bench:exit";
+		o.argv = round % 2 ? sh : ex;
+		r = forkd_spawn(f, &o, &pid, NULL, 0);
+		if (r == -ECONNRESET || r == -ETIMEDOUT ||
+		    (r != 0 && forkd_errmsg(f)[0] == '\0'))
+			fail_msg("spawn of %s right after kill -9 of the idle pool "
+			    "children: %d (%s) \"%s\"", o.target, r,
+			    forkd_strerror(r), forkd_errmsg(f));
+		if (r != 0)
+			refused++;
+		else if ((code = exitcode_of(f, pid, o.target)) == -SIGKILL)
+			lost++;
+		else
+			EXPECT_INT(code, round % 2 ? 9 : 7, "exitcode of a spawn "
+			    "right after the idle pool children got kill -9");
+		/* Once forkd has reaped them, no dead pool child is used. */
+		harness_sleep_ms(200);
+		pid = spawn(f, "bench:exit", ex);
+		EXPECT_INT(exitcode_of(f, pid, "bench:exit 7"), 7,
+		    "exitcode of bench:exit 7 spawned 200 ms after the idle pool "
+		    "children got kill -9");
+		pid = spawn(f, "/bin/sh", sh);
+		EXPECT_INT(exitcode_of(f, pid, "sh -c 'exit 9'"), 9,
+		    "exitcode of sh -c 'exit 9' spawned 200 ms after the idle "
+		    "pool children got kill -9");
+	}
+	if (lost + refused > 0)
+		print_message("note: %d of 10 spawns racing with kill -9 of the "
+		    "idle pool children reported exit -9 without running their "
+		    "target, %d got an error reply\n", lost, refused);
+	expect_no_event(f, 200, "after the pool kills");
+	/* The killed pool children were reaped, not left as zombies. */
+	expect_no_zombies("after killing pool children", 1);
+	if (getenv("FORKD_TEST_POOL") == NULL ||
+	    strcmp(getenv("FORKD_TEST_POOL"), "0") != 0) {
+		int n = 0;
+
+		/* The pool was on (default 4): there was something to kill,
+		 * and forkd refills it (back-off at most 5 s). */
+		if (killed == 0)
+			fail_msg("no idle forkd-pool child found to kill in 10 "
+			    "rounds, with the pool on");
+		for (int64_t end = harness_now_ms() + 10000 * harness_slow();
+		    (n = pool_children(pool, 64)) == 0 &&
+		    harness_now_ms() < end;)
+			harness_sleep_ms(50);
+		if (n == 0)
+			fail_msg("the pool was not refilled within 10 s after %d "
+			    "idle pool children were killed", killed);
+	}
+	EXPECT_OK(f, forkd_ping(f));
+	forkd_close(f);
+}
+
 static void
 test_stop(void **state)
 {
@@ -486,6 +612,7 @@ main(void)
 		cmocka_unit_test(test_killed_from_outside),
 		cmocka_unit_test(test_grandchildren),
 		cmocka_unit_test(test_never_exit),
+		cmocka_unit_test(test_pool_children_killed),
 		cmocka_unit_test(test_burst_after),
 		cmocka_unit_test(test_stop),
 	};

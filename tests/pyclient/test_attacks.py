@@ -88,6 +88,9 @@ class Env:
                "-m", os.path.join(self.moddir, "bench.so")]
         if self.args.verbose:
             cmd.insert(1, "-v")
+        # As the C harness: FORKD_TEST_POOL=N sets the pre-forked pool.
+        if os.environ.get("FORKD_TEST_POOL"):
+            cmd += ["--pool", os.environ["FORKD_TEST_POOL"]]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log,
                                      cwd=self.tmp)
@@ -132,7 +135,8 @@ class Env:
         return n
 
     def children(self):
-        """[(pid, state, comm)] of forkd's child processes."""
+        """[(pid, state, comm)] of forkd's child processes, idle pool
+        children (comm forkd-pool, forkd's own) left out."""
         out = []
         for d in os.listdir("/proc"):
             if not d.isdigit():
@@ -144,8 +148,10 @@ class Env:
                 continue
             r = s.rfind(")")
             fields = s[r + 2:].split()
-            if int(fields[1]) == self.pid:
-                out.append((int(d), fields[0], s[s.find("(") + 1:r]))
+            comm = s[s.find("(") + 1:r]
+            if int(fields[1]) == self.pid and not (
+                    comm == "forkd-pool" and fields[0] != "Z"):
+                out.append((int(d), fields[0], comm))
         return out
 
     def stop(self):
@@ -808,34 +814,53 @@ def t_request_limits(env):
     parallel(env, "request limits", attack)
 
 
-def t_unknown_targets(env):
-    """Unknown module, unknown entry, a script that is not executable and
-    one without #!: error Responses naming the target."""
+# ---- clients that do not read ---------------------------------------------
+
+def t_unread_wait_replies(env):
+    """A client queues 6,000 waits on one child and reads nothing; then the
+    child ends (and, second round, the waits time out instead). forkd
+    answers them all at once, so more than LIMIT_OUTQ_MAX (4096) replies
+    queue up for a client that does not read: forkd closes that connection
+    in the middle of answering the waits, and must not touch the waits it
+    freed with it (a use-after-free that crashed forkd)."""
     def attack(m, w):
-        noexec = os.path.join(env.tmp, "touch-noexec.sh")
-        noshebang = os.path.join(env.tmp, "touch-noshebang")
-        for path, mode, text in ((noexec, 0o644, "#!/bin/sh\n"),
-                                 (noshebang, 0o755, "")):
-            with open(path, "w") as f:
-                f.write(text + "touch '%s'\n" % m)
-            os.chmod(path, mode)
-        c = env.connect()
-        try:
-            for target, code, needles in (
-                    ("nosuchmodule:sh", -errno.ENOENT, ["nosuchmodule:sh"]),
-                    ("bench:nosuchentry", -errno.ENOENT,
-                     ["bench:nosuchentry"]),
-                    (noexec, -errno.EACCES, ["exec", noexec]),
-                    (noshebang, -errno.ENOEXEC, ["exec", noshebang]),
-                    ("/nonexistent-forkd/sh", -errno.ENOENT,
-                     ["exec", "/nonexistent-forkd/sh"]),
-                    (env.tmp, -errno.EACCES, ["exec", env.tmp])):
-                expect_error(code, needles, c.request, "spawn",
-                             touch_spawn(m, target=target))
-                check(c.ping(b"t") == b"t", "ping after %s" % target)
-        finally:
-            c.close()
-    parallel(env, "unknown targets", attack)
+        for how in ("child ends", "waits time out"):
+            c = env.connect()
+            try:
+                pid, _ = c.spawn("bench:sleep", argv=["sleep", "60"],
+                                 daemon=True)
+                timeout = -1 if how == "child ends" else 300
+                for i in range(6000):
+                    try:
+                        c.send_message({"request": {"id": 100 + i, "wait": {
+                            "children": [{"pid": pid}],
+                            "timeout_ms": timeout}}})
+                    except fc.ConnectionClosed:
+                        # Timeouts fired while we were still sending (a
+                        # slow machine): closed already, as it should be.
+                        check(how != "child ends", "connection closed "
+                              "after %d waits, before the child ended" % i)
+                        break
+                # All queued in forkd: a ping answered after them.
+                check(w.ping(b"queued") == b"queued", "W's ping")
+                if how == "child ends":
+                    w.signal(pid, signal.SIGKILL)
+                else:
+                    time.sleep(1.0 * SLOW)   # every timeout has fired
+                expect_closed(c, "6000 unread wait replies (%s)" % how, None)
+                check(env.proc.poll() is None, "forkd died (status %s) "
+                      "answering 6000 waits of a client that does not read "
+                      "(%s)" % (env.proc.returncode, how))
+                check(w.ping(b"after") == b"after", "W's ping after the "
+                      "unread wait replies (%s)" % how)
+                # The daemon-flag child went with the connection.
+                code = w.wait(pid, 10000 * SLOW)["exitcode"]
+                check(code in (-signal.SIGKILL, -signal.SIGTERM), "the "
+                      "daemon-flag child of the closed connection (%s): "
+                      "exitcode %d" % (how, code))
+            finally:
+                c.close()
+    parallel(env, "unread wait replies", attack)
 
 
 # ---- clients killed at bad moments ---------------------------------------
@@ -986,7 +1011,7 @@ CHECKS = [
     t_cross_session_key,
     t_too_many_fds,
     t_request_limits,
-    t_unknown_targets,
+    t_unread_wait_replies,
     t_killed_between_request_and_reply,
     t_killed_mid_handshake,
 ]
