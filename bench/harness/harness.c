@@ -872,10 +872,10 @@ main(int argc, char **argv)
 	}
 	if (c.c_children < 1 || c.c_children > H_CHILDREN_MAX)
 		util_die("--children: 1 to %d", H_CHILDREN_MAX);
-	/* Full: 3.5 min of rounds and about 2 min of trials; quick: well
+	/* Full: 4.5 min of rounds and about 2 min of trials; quick: well
 	 * under a minute of both. */
 	c.c_rounds = rounds >= 0 ? (unsigned)rounds : c.c_quick ? 150 : 2000;
-	c.c_budget_s = budget >= 0 ? (unsigned)budget : c.c_quick ? 20 : 210;
+	c.c_budget_s = budget >= 0 ? (unsigned)budget : c.c_quick ? 20 : 270;
 	c.c_trials = trials >= 0 ? (unsigned)trials : c.c_quick ? 3 : 5;
 	c.c_trial_ms = trial_ms >= 0 ? (unsigned)trial_ms :
 	    c.c_quick ? 200 : 800;

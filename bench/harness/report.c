@@ -346,8 +346,9 @@ report_print(FILE *out, struct h_results *res)
 	fprintf(out, "\nload average at end: %s (start: %s); %.0f s\n",
 	    res->r_load_end, res->r_load_start, res->r_elapsed_s);
 	fprintf(out, "\nLatency in microseconds, p50 / p99 over %u interleaved "
-	    "rounds%s\n", res->r_rounds, res->r_budget_hit ?
-	    " (stopped by the time budget)" : "");
+	    "rounds%s%s\n", res->r_rounds, res->r_budget_hit ?
+	    " (stopped by the time budget)" : "", res->r_rounds < 100 ?
+	    ";\nwith fewer than 100 rounds, p99 is the largest sample" : "");
 	fprintf(out, "%-40s", "preloaded state:");
 	for (size_t i = 0; i < res->r_nstates; i++)
 		fprintf(out, " %18s", report_size(sz, sizeof sz,

@@ -8,7 +8,7 @@
 # ./build-bench unless --build-dir), then runs forkd (pool on, and --pool 0)
 # against its anchors at 0 MiB, 256 MiB and 1 GiB of preloaded state, prints
 # the table and writes JSON to FILE (default bench/results/<UTC time>.json).
-# A full run takes 7 to 8 minutes, --quick 1 to 2. Needs ~8 GiB of free
+# A full run takes 7 to 9 minutes, --quick 1 to 2. Needs ~8 GiB of free
 # memory; python3 is optional (without it the Python rows are left out).
 # Options after -- go to forkd-bench (--help lists them), e.g.
 # -- --bench-opts state=plain. No network; every process it starts is

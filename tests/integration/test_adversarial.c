@@ -173,7 +173,8 @@ test_unknown_targets(void **state)
 	struct par		 p;
 	struct forkd		*a;
 	struct forkd_spawn_opts	 o;
-	char			 m[HARNESS_PATH_MAX + 32], cmd[HARNESS_PATH_MAX * 2];
+	char			 m[HARNESS_PATH_MAX + 32];
+	char			 cmd[HARNESS_PATH_MAX * 2];
 	char			 noexec[HARNESS_PATH_MAX + 32];
 	char			 noshebang[HARNESS_PATH_MAX + 32];
 	char			 loop[HARNESS_PATH_MAX + 32];
@@ -466,9 +467,9 @@ test_thousand_connections(void **state)
 		    "10 s; an Error code other than -EUSERS: %d", NCONN, hello,
 		    refused, closed, other, badcode);
 	if (hello < 1 || hello > 63)
-		fail_msg("%d of %d connections got a Hello with W connected and "
-		    "max_connections 64 (refused %d, closed %d)", hello, NCONN,
-		    refused, closed);
+		fail_msg("%d of %d connections got a Hello with W connected "
+		    "and max_connections 64 (refused %d, closed %d)", hello,
+		    NCONN, refused, closed);
 	/* Full house: one more connection is refused, W still served. */
 	if (hello == 63) {
 		r = forkd_connect(&late, H.h_sock, H.h_key);
@@ -776,8 +777,8 @@ test_many_clients_killed(void **state)
 	harness_children(H.h_pid, &all, &z);
 	if (all != NCLIENT || z != 0)
 		fail_msg("forkd has %d children (%d zombies) after the daemon "
-		    "children of %d killed clients ended; expected the %d plain "
-		    "ones", all, z, NCLIENT, NCLIENT);
+		    "children of %d killed clients ended; expected the %d "
+		    "plain ones", all, z, NCLIENT, NCLIENT);
 	for (int i = 0; i < NCLIENT; i++)
 		EXPECT_OK(p.p_w, forkd_kill(p.p_w, pids[i][2]));
 	for (int i = 0; i < NCLIENT; i++) {

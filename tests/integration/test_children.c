@@ -1,6 +1,6 @@
 /* test_children.c: children that end badly or oddly: crashes and aborts,
  * SIGKILL (or SIGSTOP) from outside forkd, grandchildren left behind,
- * children that never exit. forkd reports each exit once, with the right
+ * children that never exit, idle pool children killed. forkd reports each exit once, with the right
  * code (-N for signal N), never hangs on what a child leaves behind, and
  * keeps reaping: a burst of 200 short children afterwards all report, and
  * no zombie is ever left among forkd's children.
@@ -165,8 +165,9 @@ test_exec_exit_statuses(void **state)
 		pids[i] = spawn(f, "/bin/sh", argv);
 	}
 	for (int n = 0; n < 256; n++) {
-		int r = forkd_wait_exit_event(f, 10000 * harness_slow(), &ev), i;
+		int r, i;
 
+		r = forkd_wait_exit_event(f, 10000 * harness_slow(), &ev);
 		if (r != 0)
 			fail_msg("only %d of 256 exit events arrived: %d (%s)",
 			    n, r, forkd_strerror(r));
@@ -178,7 +179,8 @@ test_exec_exit_statuses(void **state)
 			fail_msg("second exit event for pid %d (sh -c 'exit "
 			    "%d')", (int)ev.pid, i);
 		if (ev.exitcode != i)
-			fail_msg("sh -c 'exit %d': exitcode %d", i, ev.exitcode);
+			fail_msg("sh -c 'exit %d': exitcode %d", i,
+			    ev.exitcode);
 	}
 	expect_no_event(f, 200, "after 256 exit events");
 	expect_no_zombies("after 256 exec'd children", 1);
@@ -345,8 +347,8 @@ test_grandchildren(void **state)
 	EXPECT_OK(f, forkd_ping(f));
 	harness_children(H.h_pid, &all, &z);
 	if (all != 0)
-		fail_msg("forkd has %d children (%d zombies) after two children "
-		    "exited leaving grandchildren", all, z);
+		fail_msg("forkd has %d children (%d zombies) after two "
+		    "children exited leaving grandchildren", all, z);
 	for (int i = 0; i < 2; i++)
 		if (g[i] > 0 && harness_pid_state(g[i]) == 1)
 			kill(g[i], SIGKILL);
@@ -394,12 +396,13 @@ test_never_exit(void **state)
 		int r = forkd_wait_exit_event(f, 10000 * harness_slow(), &ev);
 
 		if (r != 0)
-			fail_msg("%d of 2 exit events after SIGTERM to bench:sleep "
-			    "and /bin/sleep: %d (%s)", k, r, forkd_strerror(r));
+			fail_msg("%d of 2 exit events after SIGTERM to "
+			    "bench:sleep and /bin/sleep: %d (%s)", k, r,
+			    forkd_strerror(r));
 		if (ev.pid != pid[0] && ev.pid != pid[1])
-			fail_msg("exit event for pid %d (exitcode %d), expected "
-			    "%d or %d", (int)ev.pid, ev.exitcode, (int)pid[0],
-			    (int)pid[1]);
+			fail_msg("exit event for pid %d (exitcode %d), "
+			    "expected %d or %d", (int)ev.pid, ev.exitcode,
+			    (int)pid[0], (int)pid[1]);
 		EXPECT_INT(ev.exitcode, -SIGTERM, ev.pid == pid[0] ?
 		    "exitcode of bench:sleep 1000 after SIGTERM" :
 		    "exitcode of /bin/sleep 1000 after SIGTERM");
@@ -534,31 +537,32 @@ test_pool_children_killed(void **state)
 		r = forkd_spawn(f, &o, &pid, NULL, 0);
 		if (r == -ECONNRESET || r == -ETIMEDOUT ||
 		    (r != 0 && forkd_errmsg(f)[0] == '\0'))
-			fail_msg("spawn of %s right after kill -9 of the idle pool "
-			    "children: %d (%s) \"%s\"", o.target, r,
+			fail_msg("spawn of %s right after kill -9 of the idle "
+			    "pool children: %d (%s) \"%s\"", o.target, r,
 			    forkd_strerror(r), forkd_errmsg(f));
 		if (r != 0)
 			refused++;
 		else if ((code = exitcode_of(f, pid, o.target)) == -SIGKILL)
 			lost++;
 		else
-			EXPECT_INT(code, round % 2 ? 9 : 7, "exitcode of a spawn "
-			    "right after the idle pool children got kill -9");
+			EXPECT_INT(code, round % 2 ? 9 : 7, "exitcode of a "
+			    "spawn right after the idle pool children got "
+			    "kill -9");
 		/* Once forkd has reaped them, no dead pool child is used. */
 		harness_sleep_ms(200);
 		pid = spawn(f, "bench:exit", ex);
 		EXPECT_INT(exitcode_of(f, pid, "bench:exit 7"), 7,
-		    "exitcode of bench:exit 7 spawned 200 ms after the idle pool "
-		    "children got kill -9");
+		    "exitcode of bench:exit 7 spawned 200 ms after the idle "
+		    "pool children got kill -9");
 		pid = spawn(f, "/bin/sh", sh);
 		EXPECT_INT(exitcode_of(f, pid, "sh -c 'exit 9'"), 9,
 		    "exitcode of sh -c 'exit 9' spawned 200 ms after the idle "
 		    "pool children got kill -9");
 	}
 	if (lost + refused > 0)
-		print_message("note: %d of 10 spawns racing with kill -9 of the "
-		    "idle pool children reported exit -9 without running their "
-		    "target, %d got an error reply\n", lost, refused);
+		print_message("note: %d of 10 spawns racing with kill -9 of "
+		    "the idle pool children reported exit -9 without running "
+		    "their target, %d got an error reply\n", lost, refused);
 	expect_no_event(f, 200, "after the pool kills");
 	/* The killed pool children were reaped, not left as zombies. */
 	expect_no_zombies("after killing pool children", 1);
@@ -576,8 +580,8 @@ test_pool_children_killed(void **state)
 		    harness_now_ms() < end;)
 			harness_sleep_ms(50);
 		if (n == 0)
-			fail_msg("the pool was not refilled within 10 s after %d "
-			    "idle pool children were killed", killed);
+			fail_msg("the pool was not refilled within 10 s after "
+			    "%d idle pool children were killed", killed);
 	}
 	EXPECT_OK(f, forkd_ping(f));
 	forkd_close(f);

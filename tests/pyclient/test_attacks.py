@@ -31,7 +31,6 @@ import select
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -107,7 +106,8 @@ class Env:
             except (OSError, fc.ForkdError) as e:
                 last = e
             time.sleep(0.05)
-        raise RuntimeError("forkd not ready after %d s: %r" % (15 * SLOW, last))
+        raise RuntimeError("forkd not ready after %d s: %r"
+                           % (15 * SLOW, last))
 
     def connect(self, **kw):
         return fc.connect(self.sock, self.key, timeout=10 * SLOW, **kw)
@@ -251,10 +251,6 @@ def expect_closed(c, what, codes, strict=True):
                              % (what, err["code"], errname(err["code"]),
                                 err["message"],
                                 "/".join(errname(x) for x in codes)))
-
-
-def authed_attacker(env):
-    return env.connect()
 
 
 def parallel(env, name, attack):
@@ -1052,7 +1048,8 @@ def main():
     ap.add_argument("--module-dir", required=True,
                     help="directory holding pi.so and bench.so")
     ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("-k", dest="pattern", help="run only checks containing this")
+    ap.add_argument("-k", dest="pattern",
+                    help="run only checks containing this")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
