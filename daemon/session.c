@@ -592,6 +592,8 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		if (n == 0) {
+			/* An empty datagram may still carry fds. */
+			wire_close_fds(fds, nfds);
 			session_close(s, "peer closed the connection");
 			return;
 		}

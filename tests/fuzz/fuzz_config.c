@@ -5,12 +5,13 @@
  * /proc/self/fd/N, the path forkd would be given with -c. Per input:
  * config_load_file() over the defaults, once as is and once with every
  * setting already given on the command line (cli_set), then
- * config_validate() and config_free(); and config_reload_limits(), the
- * SIGHUP path. Checked besides ASan/UBSan/LSan: a failure comes with a
- * message; a success leaves every limit within its documented bounds and
- * the log level and socket mode valid; command-line settings are never
- * overridden; config_reload_limits() leaves its outputs untouched on
- * failure, and succeeds with the same limits and level whenever the full
+ * config_validate() and config_free(); and the SIGHUP path,
+ * config_reload() (limits, policy, log level) and config_reload_limits().
+ * Checked besides ASan/UBSan/LSan: a failure comes with a message; a
+ * success leaves every limit within its documented bounds and the log
+ * level and socket mode valid; command-line settings are never overridden;
+ * the reloads leave their outputs untouched on failure, agree with each
+ * other, and succeed with the same limits and level whenever the full
  * load did.
  */
 #include <errno.h>
@@ -163,9 +164,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct config_limits	lim, sentinel, full_lim;
+	struct config_limits	lim, sentinel, full_lim, lim2;
+	struct config_policy	pol, pol_sentinel;
 	char			err[512];
-	int			level, full_level = 0, r, full;
+	int			level, level2, full_level = 0, r, r2, full;
 
 	if (ftruncate(fuzz_fd, 0) != 0 ||
 	    (size > 0 && pwrite(fuzz_fd, data, size, 0) != (ssize_t)size)) {
@@ -196,6 +198,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(memcmp(&lim, &full_lim, sizeof lim) == 0 &&
 			    level == full_level, "reload read other limits "
 			    "than the load");
+	}
+
+	/* The same with the policy. */
+	memset(&pol_sentinel, 0xa5, sizeof pol_sentinel);
+	pol = pol_sentinel;
+	lim2 = sentinel;
+	level2 = -12345;
+	memset(err, 'x', sizeof err);
+	r2 = config_reload(fuzz_path, &lim2, &pol, &level2, err, sizeof err);
+	CHECK(r2 == r, "config_reload returned %d, config_reload_limits %d",
+	    r2, r);
+	if (r2 != 0) {
+		fuzz_check_errbuf(err, sizeof err);
+		CHECK(memcmp(&lim2, &sentinel, sizeof lim2) == 0 &&
+		    memcmp(&pol, &pol_sentinel, sizeof pol) == 0 &&
+		    level2 == -12345, "outputs changed on failure");
+	} else {
+		CHECK(memcmp(&lim2, &lim, sizeof lim2) == 0 && level2 == level,
+		    "the two reloads read different limits");
+		config_policy_free(&pol);
 	}
 	return 0;
 }

@@ -28,6 +28,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "pyclient"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import forkd_client as fc  # noqa: E402
 
