@@ -473,23 +473,41 @@ harness_pid_state(pid_t pid)
 	return state == 'Z' ? 2 : 1;
 }
 
-/* Is pidstr an idle pool child (comm "forkd-pool")? */
+/* comm of /proc/<pidstr> into buf (with its newline); 0 ok. */
 static int
-harness_is_pool_child(const char *pidstr)
+harness_comm(const char *pidstr, char *buf, size_t len)
 {
-	char	path[300], comm[32] = "";
+	char	path[300];
 	ssize_t	n;
 	int	fd;
 
 	snprintf(path, sizeof path, "/proc/%s/comm", pidstr);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, comm, sizeof comm - 1);
+		return -1;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Is pidstr an idle pool child (comm "forkd-pool"), or a child of ppid
+ * forked a moment ago that has not named itself yet (its comm still the
+ * parent's): a pool child being made or a spawn in its first
+ * microseconds, not a leak. */
+static int
+harness_is_pool_child(const char *pidstr, pid_t ppid)
+{
+	char	comm[32] = "", pcomm[32] = "", pp[32];
+
+	if (harness_comm(pidstr, comm, sizeof comm) != 0)
 		return 0;
-	comm[n] = '\0';
-	return strcmp(comm, "forkd-pool\n") == 0;
+	if (strcmp(comm, "forkd-pool\n") == 0)
+		return 1;
+	snprintf(pp, sizeof pp, "%d", (int)ppid);
+	return harness_comm(pp, pcomm, sizeof pcomm) == 0 &&
+	    strcmp(comm, pcomm) == 0;
 }
 
 /* Children of ppid, by scanning /proc (idle pool children left out). */
@@ -511,7 +529,7 @@ harness_children(pid_t ppid, int *ret_all, int *ret_zombies)
 		if (proc_stat(de->d_name, &state, &pp) != 0 || pp != ppid)
 			continue;
 		/* Idle pre-forked pool children are forkd's own, not leaks. */
-		if (state != 'Z' && harness_is_pool_child(de->d_name))
+		if (state != 'Z' && harness_is_pool_child(de->d_name, ppid))
 			continue;
 		(*ret_all)++;
 		if (state == 'Z')

@@ -136,7 +136,11 @@ class Env:
 
     def children(self):
         """[(pid, state, comm)] of forkd's child processes, idle pool
-        children (comm forkd-pool, forkd's own) left out."""
+        children (comm forkd-pool, forkd's own) left out, and children
+        forked a moment ago that have not named themselves yet (comm
+        still forkd's)."""
+        with open("/proc/%d/comm" % self.pid) as f:
+            own = f.read().strip()
         out = []
         for d in os.listdir("/proc"):
             if not d.isdigit():
@@ -150,7 +154,7 @@ class Env:
             fields = s[r + 2:].split()
             comm = s[s.find("(") + 1:r]
             if int(fields[1]) == self.pid and not (
-                    comm == "forkd-pool" and fields[0] != "Z"):
+                    comm in ("forkd-pool", own) and fields[0] != "Z"):
                 out.append((int(d), fields[0], comm))
         return out
 
@@ -832,17 +836,23 @@ def t_unread_wait_replies(env):
                             "children": [{"pid": pid}],
                             "timeout_ms": timeout}}})
                     except fc.ConnectionClosed:
-                        # Timeouts fired while we were still sending (a
-                        # slow machine): closed already, as it should be.
+                        # The timeouts overflowed the queue while we were
+                        # still sending: closed already, as it should be.
                         check(how != "child ends", "connection closed "
                               "after %d waits, before the child ended" % i)
                         break
-                # All queued in forkd: a ping answered after them.
-                check(w.ping(b"queued") == b"queued", "W's ping")
                 if how == "child ends":
+                    # Once this ping is answered forkd holds all 6000 waits
+                    # (nothing else is sent to c before the child ends).
+                    check(c.ping(b"sync") == b"sync", "ping after the waits")
                     w.signal(pid, signal.SIGKILL)
-                else:
-                    time.sleep(1.0 * SLOW)   # every timeout has fired
+                # Wait for forkd to hang up without reading a byte (a
+                # reader as fast as forkd's writing would keep it open).
+                pl = select.poll()
+                pl.register(c.sock, select.POLLRDHUP)
+                check(pl.poll(30000 * SLOW), "6000 wait replies (%s) not "
+                      "read for %d s: forkd did not hang up"
+                      % (how, 30 * SLOW))
                 expect_closed(c, "6000 unread wait replies (%s)" % how, None)
                 check(env.proc.poll() is None, "forkd died (status %s) "
                       "answering 6000 waits of a client that does not read "
