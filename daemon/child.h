@@ -3,6 +3,10 @@
 #ifndef FORKD_CHILD_H
 #define FORKD_CHILD_H
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
 #include "forkd_limits.h"
 #include "forkd_module.h"
 
@@ -15,8 +19,27 @@ enum child_step {
 	CHILD_STEP_CLOSE_FDS,
 	CHILD_STEP_CHDIR,
 	CHILD_STEP_EXEC,
+	/* Issue 5 set-up steps; numbers are protocol (spawn_step), so new
+	 * steps are appended, whatever order they run in (see child.c). */
+	CHILD_STEP_CGROUP,		/* 7: joining the child's cgroup */
+	CHILD_STEP_RLIMITS,		/* 8 */
+	CHILD_STEP_UMASK,		/* 9 (cannot fail; kept for the table) */
+	CHILD_STEP_NICE,		/* 10 */
+	CHILD_STEP_AFFINITY,		/* 11 */
+	CHILD_STEP_PGROUP,		/* 12: setpgid() */
+	CHILD_STEP_NAMESPACES,		/* 13: unshare() */
+	CHILD_STEP_GROUPS,		/* 14: setgroups() */
+	CHILD_STEP_GID,			/* 15: setresgid() */
+	CHILD_STEP_UID,			/* 16: setresuid() */
+	CHILD_STEP_USERNS,		/* 17: uid_map / gid_map */
+	CHILD_STEP_CAPS,		/* 18: bounding / ambient / capset */
+	CHILD_STEP_NO_NEW_PRIVS,	/* 19 */
+	CHILD_STEP_PDEATHSIG,		/* 20 */
 	CHILD_STEP_MAX
 };
+
+#define CHILD_RLIMIT_MAX	16	/* RLIMIT_NLIMITS on Linux */
+#define CHILD_GROUPS_MAX	LIMIT_GROUPS_MAX
 
 /* What the error pipe carries when a step fails; nothing means started. */
 struct child_error {
@@ -47,6 +70,32 @@ struct child_plan {
 	 * connection that owns it cannot outlive forkd either. */
 	int				  cp_daemon;
 	pid_t				  cp_parent;	/* forkd's pid */
+
+	/* Issue 5 set-up; zero values mean "leave as inherited". */
+	struct child_rlimit {
+		int	resource;
+		rlim_t	soft, hard;
+	}				  cp_rlimits[CHILD_RLIMIT_MAX];
+	int				  cp_nrlimits;
+	int				  cp_umask;	/* -1: inherit */
+	int				  cp_nice_set;
+	int				  cp_nice;
+	int				  cp_ncpus;	/* 0: inherit affinity */
+	cpu_set_t			  cp_cpus;
+	int				  cp_pgroup_only; /* setpgid, not setsid */
+	int				  cp_identity;	/* change uid/gid/groups */
+	uid_t				  cp_uid;
+	gid_t				  cp_gid;
+	int				  cp_ngroups;
+	gid_t				  cp_groups[CHILD_GROUPS_MAX];
+	int				  cp_no_new_privs;
+	int				  cp_drop_caps;
+	/* Namespaces to unshare() in the child (CLONE_NEW* flags; PID is
+	 * done by the daemon at clone time and not repeated here). */
+	int				  cp_unshare;
+	/* cgroup.procs of the child's cgroup when it must join it itself
+	 * (no CLONE_INTO_CGROUP); -1 otherwise. */
+	int				  cp_cgroup_procs_fd;
 };
 
 const char *child_step_name(int step);

@@ -40,6 +40,10 @@ struct config_policy {
 	int		  uids_set;
 	uid_t		 *uids;
 	size_t		  n_uids;
+	/* allow_identity: client uids that may ask for a uid/gid/groups
+	 * change (only honoured when forkd runs as root). Never set: none. */
+	uid_t		 *identity_uids;
+	size_t		  n_identity_uids;
 };
 
 struct config {
@@ -51,6 +55,11 @@ struct config {
 	int			 log_level;
 	struct config_limits	 limits;
 	struct config_policy	 policy;
+	/* [forkd] cgroup_root: cgroup v2 directory under which per-spawn
+	 * cgroups are made: NULL or "auto" (forkd's own cgroup, moving forkd
+	 * into a "forkd" leaf when it must), "none" (cgroup spawns refused),
+	 * or an absolute path under the cgroup2 mount. Not reloaded. */
+	char			*cgroup_root;
 	/* Which settings came from the command line (they win over the file). */
 	unsigned int		 cli_set;
 };

@@ -32,7 +32,7 @@
 extern "C" {
 #endif
 
-#define FORKD_LIB_VERSION		"0.1.0"
+#define FORKD_LIB_VERSION		"0.2.0"
 /* Used when the argument is NULL and the environment variable is unset. */
 #define FORKD_DEFAULT_SOCKET		"/run/forkd/forkd.sock"
 #define FORKD_DEFAULT_KEY_FILE		"/var/lib/forkd/authkey"
@@ -65,6 +65,72 @@ struct forkd_spawn_opts {
 	int			 stdin_fd;	/* -1: /dev/null (the default) */
 	int			 stdout_fd;
 	int			 stderr_fd;
+
+	/* Child set-up. forkd_spawn_opts_init() sets "inherit / none" for
+	 * all of these; the child runs them in the order listed in the README
+	 * ("Child set-up") and a failing step fails the spawn with its -errno
+	 * and the step's name in forkd_errmsg(). */
+	const struct forkd_rlimit *rlimits;	/* setrlimit() each */
+	size_t			 n_rlimits;
+	int			 umask;		/* -1: forkd's umask */
+	int			 nice_set;	/* 1: setpriority(nice) */
+	int			 nice;		/* -20..19 */
+	const int		*cpus;		/* CPU affinity; NULL: inherit */
+	size_t			 n_cpus;
+	int			 pgroup;	/* FORKD_PGROUP_* */
+	/* Wall-clock limit: SIGTERM to the child's process group after
+	 * timeout_ms, SIGKILL kill_grace_ms later (0: 2000); the exit
+	 * event then has timed_out set. 0: no limit. */
+	unsigned int		 timeout_ms;
+	unsigned int		 kill_grace_ms;
+	/* Identity: only when forkd runs as root and its policy lets this
+	 * caller's uid ask (allow_identity); else the spawn fails -EPERM. */
+	int			 identity_set;	/* 1: use uid, gid, groups */
+	uid_t			 uid;
+	gid_t			 gid;
+	const gid_t		*groups;	/* supplementary; may be NULL */
+	size_t			 n_groups;
+	int			 no_new_privs;	/* 1: PR_SET_NO_NEW_PRIVS */
+	int			 drop_caps;	/* 1: drop every capability */
+	/* cgroup v2: cgroup 1 gives the child a new cgroup of its own under
+	 * forkd's cgroup root, with these limits (0: none); the exit event
+	 * then has oom_killed set when the memory limit killed it. */
+	int			 cgroup;
+	uint64_t		 memory_max;	/* bytes */
+	uint32_t		 pids_max;
+	uint32_t		 cpu_quota_us;	/* cpu.max: quota per period */
+	uint32_t		 cpu_period_us;	/* 0: 100000 */
+	unsigned int		 namespaces;	/* FORKD_NS_* ORed */
+	int			 want_pidfd;	/* 1: get the child's pidfd */
+};
+
+/* One resource limit: resource is RLIMIT_* from <sys/resource.h>. */
+struct forkd_rlimit {
+	int		resource;
+	uint64_t	soft;
+	uint64_t	hard;
+};
+#define FORKD_RLIM_INFINITY	UINT64_MAX
+
+#define FORKD_PGROUP_SESSION	0	/* setsid(): own session (default) */
+#define FORKD_PGROUP_GROUP	1	/* setpgid(): own group, forkd's session */
+
+#define FORKD_NS_PID		0x01	/* pid in replies stays forkd's view */
+#define FORKD_NS_MOUNT		0x02
+#define FORKD_NS_NET		0x04
+#define FORKD_NS_IPC		0x08
+#define FORKD_NS_UTS		0x10
+#define FORKD_NS_USER		0x20	/* maps the child's uid/gid to 0 */
+
+/* What forkd_spawn_ex() returns. */
+struct forkd_spawned {
+	pid_t	pid;
+	char	name[FORKD_NAME_MAX + 1];
+	/* The child's pidfd when want_pidfd was set (from CLONE_PIDFD, so it
+	 * can never refer to another process), else -1. The caller owns it:
+	 * poll() it for the exit, pidfd_send_signal() it, close() it. */
+	int	pidfd;
+	char	cgroup[FORKD_TARGET_MAX + 1];	/* "" when none */
 };
 
 struct forkd_rusage {
@@ -80,6 +146,8 @@ struct forkd_exit {
 	char			name[FORKD_NAME_MAX + 1];
 	int			exitcode;
 	struct forkd_rusage	rusage;
+	int			timed_out;	/* forkd killed it at timeout_ms */
+	int			oom_killed;	/* its cgroup's memory limit did */
 };
 
 struct forkd_child {
@@ -151,6 +219,10 @@ void	forkd_spawn_opts_init(struct forkd_spawn_opts *);
  * the daemon's explanation in forkd_errmsg(). */
 int	forkd_spawn(struct forkd *, const struct forkd_spawn_opts *,
 	    pid_t *ret_pid, char *ret_name, size_t namelen) FORKD_WUR;
+/* forkd_spawn() returning everything the daemon replied, including the
+ * pidfd (-1 unless opts->want_pidfd) and the cgroup. */
+int	forkd_spawn_ex(struct forkd *, const struct forkd_spawn_opts *,
+	    struct forkd_spawned *ret) FORKD_WUR;
 
 /* Send signal sig to a child, by pid (name NULL) or by name (pid 0).
  * -ESRCH: no such child; -EPERM: another uid's child. */

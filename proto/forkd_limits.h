@@ -11,6 +11,9 @@
 #define LIMIT_FD_TARGET_MAX	63	/* highest child fd number a client may set */
 #define LIMIT_WAIT_MAX		64	/* children in one wait request */
 #define LIMIT_PING_MAX		1024	/* bytes of ping data */
+#define LIMIT_GROUPS_MAX	64	/* supplementary groups in a spawn's identity */
+#define LIMIT_CPUS_MAX		1024	/* CPUs named in a spawn's affinity (CPU_SETSIZE) */
+#define LIMIT_TIMEOUT_MS_MAX	(7U * 24 * 3600 * 1000)	/* a week */
 #define LIMIT_OUTQ_MAX		4096	/* queued outgoing frames per connection */
 
 #endif
