@@ -39,6 +39,51 @@ child_step_name(int step)
 	return child_step_names[step];
 }
 
+/* Signals whose disposition differs from SIG_DFL in forkd (libevent's
+ * handlers, SIGPIPE ignored, anything a module set at load): children
+ * reset these, one sigaction() each instead of one per signal. */
+static sigset_t	child_sig_changed;
+static int	child_sig_known;
+
+/* Record which dispositions differ from the default; called once the
+ * daemon's handlers are installed, before any child is forked. */
+void
+child_signals_init(void)
+{
+	struct sigaction old;
+
+	sigemptyset(&child_sig_changed);
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, NULL, &old) != 0 ||
+		    (old.sa_flags & SA_SIGINFO) != 0 ||
+		    old.sa_handler != SIG_DFL)
+			sigaddset(&child_sig_changed, sig);
+	}
+	child_sig_known = 1;
+}
+
+/* Back to default dispositions and an empty mask; async-signal-safe. */
+int
+child_signals_reset(void)
+{
+	struct sigaction	sa;
+	sigset_t		set;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (child_sig_known && sigismember(&child_sig_changed, sig) != 1)
+			continue;
+		(void)sigaction(sig, &sa, NULL);
+	}
+	sigemptyset(&set);
+	return sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
 /* Report a failed step to the daemon and exit. */
 static __attribute__((noreturn)) void
 child_fail(int errfd, int step, int err)
@@ -70,8 +115,6 @@ child_close_from(int lo)
 void
 child_run(const struct child_plan *p)
 {
-	struct sigaction	sa;
-	sigset_t		set;
 	int			tmp[LIMIT_FD_TARGET_MAX + 1];
 	int			errfd = p->cp_errfd, base, r;
 
@@ -79,15 +122,7 @@ child_run(const struct child_plan *p)
 		goto fds;
 	/* Signals first: dispositions set by the daemon (libevent's handlers)
 	 * must not run in the child, and the mask is inherited. */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		(void)sigaction(sig, &sa, NULL);
-	}
-	sigemptyset(&set);
-	if (sigprocmask(SIG_SETMASK, &set, NULL) != 0)
+	if (child_signals_reset() != 0)
 		child_fail(errfd, CHILD_STEP_SIGNALS, errno);
 
 	/* Own session and process group, detached from the daemon's tty. */

@@ -99,6 +99,11 @@ struct child_plan {
 };
 
 const char *child_step_name(int step);
+/* Note which signal dispositions the daemon changed (after its handlers
+ * are installed); children then reset just those. */
+void	child_signals_init(void);
+/* In a child: default dispositions, empty mask. Async-signal-safe. */
+int	child_signals_reset(void);
 /* Run in the child after fork(); never returns. */
 __attribute__((noreturn)) void child_run(const struct child_plan *);
 

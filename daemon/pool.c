@@ -9,6 +9,17 @@
  * the fork is off the critical path, and the pid, exit events and set-up
  * errors are those of a directly forked child. The daemon refills the pool
  * from a timer after demand, with back-off if pool children die unused.
+ *
+ * The forking is done by a zygote: a child forked once from the warm image
+ * (no keys, no client sockets, signals reset) that makes pool children on
+ * request with clone3(CLONE_PARENT), so they are forkd's own children
+ * (forkd reaps them, their pids and exit events are as before) while
+ * forkd itself never forks for the pool. That keeps fork()'s cost off the
+ * daemon's event loop (the zygote runs on another core), and spares forkd
+ * the copy-on-write faults (and, on a VM, the TLB shoot-down IPIs) that
+ * every fork costs the parent on its next writes: the zygote's working set
+ * is a few pages, the daemon's is not. Without clone3, or if the zygote
+ * dies, forkd forks pool children itself as before.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <sched.h>
+#include <linux/sched.h>
 #include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -52,6 +66,27 @@ static unsigned int	 pool_failures;	/* consecutive deaths while idle */
 static uint64_t		 pool_backoff_until;	/* ms; no refill before */
 static unsigned char	 pool_buf[WIRE_FRAME_HARD_MAX + 1];
 
+/* The zygote, from the daemon's side. */
+static pid_t		 pool_zygote_pid = -1;
+static int		 pool_zygote_fd = -1;
+static struct event	*pool_zygote_ev;
+static unsigned int	 pool_pending;	/* asked of the zygote, not yet here */
+static int		 pool_zygote_off;	/* gave up on it: fork here */
+
+/* What the zygote sends per child (with the daemon's socket end). */
+struct pool_zygote_msg {
+	int32_t	zm_pid;		/* > 0, or 0 with zm_errno */
+	int32_t	zm_errno;
+};
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_NO_ZYGOTE	1	/* ASan's fork bookkeeping needs glibc fork() */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_NO_ZYGOTE	1
+#endif
+#endif
+
 /* Close [lo, hi] with close_range(), or one by one where it is missing. */
 static void
 pool_close_range(unsigned int lo, unsigned int hi)
@@ -76,6 +111,45 @@ pool_close_all_but(int a, int b)
 	pool_close_range(hi + 1, ~0U);
 }
 
+/* Write now, while idle, to the pages that specializing will write: the
+ * receive buffer, the stack, the malloc arena that unpacking and the plan
+ * use, libc's environ. Right after fork() each is a shared copy-on-write
+ * page, and a fault costs tens of microseconds in a VM: taken here they
+ * are off the critical path of the spawn that picks this child. */
+static void
+pool_child_warm(void)
+{
+	extern char		**environ;
+	Forkd__SpawnRequest	  req = FORKD__SPAWN_REQUEST__INIT;
+	Forkd__PoolSpawn	  ps = FORKD__POOL_SPAWN__INIT, *up;
+	struct child_plan	  plan;
+	char			 *argv[] = { "warm", NULL };
+	volatile char		  stack[48 * 1024];
+	char			**volatile env = environ;
+	size_t			  len;
+
+	for (size_t i = 0; i < sizeof stack; i += 1024)
+		stack[i] = 0;
+	environ = env;
+	memset(pool_buf, 0, 2 * 4096);
+	req.target = argv[0];
+	req.n_argv = 1;
+	req.argv = argv;
+	ps.request = &req;
+	ps.name = argv[0];
+	ps.exec_path = "/";
+	len = forkd__pool_spawn__get_packed_size(&ps);
+	if (len > sizeof pool_buf)
+		return;
+	forkd__pool_spawn__pack(&ps, pool_buf);
+	if ((up = forkd__pool_spawn__unpack(NULL, len, pool_buf)) == NULL)
+		return;
+	if (spawn_plan_build(up->request, NULL, 0, up->name, up->exec_path,
+	    &plan) == 0)
+		spawn_plan_free(&plan);
+	forkd__pool_spawn__free_unpacked(up, NULL);
+}
+
 /* In a new pool child: wait for one request, then become that child. */
 static __attribute__((noreturn)) void
 pool_child_main(int ctl, pid_t daemon_pid)
@@ -85,8 +159,6 @@ pool_child_main(int ctl, pid_t daemon_pid)
 	static Forkd__PoolSpawn	*volatile ps;
 	static struct child_plan plan;
 	struct child_error	 ce = { CHILD_STEP_NONE, 0 };
-	struct sigaction	 sa;
-	sigset_t		 set;
 	int			 fds[WIRE_MAX_FDS];
 	size_t			 nfds;
 	ssize_t			 n;
@@ -96,13 +168,7 @@ pool_child_main(int ctl, pid_t daemon_pid)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != daemon_pid)
 		_exit(0);
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&set);
-	(void)sigprocmask(SIG_SETMASK, &set, NULL);
+	(void)child_signals_reset();
 	(void)prctl(PR_SET_NAME, "forkd-pool", 0, 0, 0);
 	server_wipe_secrets();
 	/* What child_run() would do first, done now, off the critical path. */
@@ -111,6 +177,7 @@ pool_child_main(int ctl, pid_t daemon_pid)
 	/* Keep only the control socket and /dev/null (the plan's default
 	 * stdio); the listener and other clients' sockets must not linger. */
 	pool_close_all_but(ctl, server_devnull);
+	pool_child_warm();
 
 	n = wire_recv(ctl, pool_buf, sizeof pool_buf, fds, WIRE_MAX_FDS,
 	    &nfds);
@@ -134,6 +201,261 @@ pool_child_main(int ctl, pid_t daemon_pid)
 fail:
 	(void)!write(ctl, &ce, sizeof ce);
 	_exit(127);
+}
+
+
+#ifndef POOL_NO_ZYGOTE
+/* In the zygote: glibc's thread descriptor keeps the thread's tid, which
+ * raise(), abort() and pthread_kill() use. glibc's fork() sets it in the
+ * child (CLONE_CHILD_SETTID); a raw clone3() must do the same, so find the
+ * field: the one int in the descriptor's first KiB equal to our tid, as
+ * fork() left it. NULL when not exactly one matches. */
+static pid_t *
+pool_zygote_tid_field(void)
+{
+	pid_t	 me = (pid_t)syscall(SYS_gettid);
+	pid_t	*p = (pid_t *)(void *)pthread_self(), *found = NULL;
+
+	for (size_t i = 0; i < 1024 / sizeof *p; i++) {
+		if (p[i] != me)
+			continue;
+		if (found != NULL)
+			return NULL;
+		found = &p[i];
+	}
+	return found;
+}
+
+/* fork() for the zygote, but the child's parent is forkd. */
+static pid_t
+pool_zygote_clone(pid_t *tidp)
+{
+	struct clone_args ca;
+
+	memset(&ca, 0, sizeof ca);
+	ca.flags = CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+	ca.child_tid = (uint64_t)(uintptr_t)tidp;
+	/* With CLONE_PARENT the kernel takes the exit signal from the caller
+	 * (the zygote's: SIGCHLD) and refuses one given here. */
+	ca.exit_signal = 0;
+	return (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+}
+
+/* Can this zygote make working children? Check with one that is its own
+ * child: its tid field must be right (pthread_kill() to itself works). */
+static int
+pool_zygote_selftest(pid_t *tidp)
+{
+	struct clone_args	ca;
+	pid_t			pid;
+	int			st;
+
+	memset(&ca, 0, sizeof ca);
+	ca.flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+	ca.child_tid = (uint64_t)(uintptr_t)tidp;
+	ca.exit_signal = SIGCHLD;
+	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		_exit(*tidp == (pid_t)syscall(SYS_gettid) &&
+		    pthread_kill(pthread_self(), 0) == 0 ? 0 : 1);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static __attribute__((noreturn)) void pool_child_main(int, pid_t);
+
+/* The zygote: read a count, make that many pool children, send each one's
+ * pid and socket to forkd. It holds nothing a client sent and no key. */
+static __attribute__((noreturn)) void
+pool_zygote_main(int zfd, pid_t daemon_pid)
+{
+	struct pool_zygote_msg	 m;
+	pid_t			*tidp;
+	uint32_t		 count;
+	ssize_t			 n;
+	int			 sv[2];
+
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != daemon_pid)
+		_exit(0);
+	(void)child_signals_reset();
+	(void)prctl(PR_SET_NAME, "forkd-zygote", 0, 0, 0);
+	server_wipe_secrets();
+	pool_close_all_but(zfd, server_devnull);
+	if ((tidp = pool_zygote_tid_field()) == NULL ||
+	    pool_zygote_selftest(tidp) != 0) {
+		m.zm_pid = 0;
+		m.zm_errno = ENOTSUP;
+		(void)!write(zfd, &m, sizeof m);
+		_exit(0);
+	}
+	for (;;) {
+		n = recv(zfd, &count, sizeof count, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof count)
+			_exit(0);	/* forkd closed the socket, or nonsense */
+		while (count-- > 0) {
+			pid_t pid;
+
+			m.zm_pid = 0;
+			m.zm_errno = 0;
+			if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
+			    0, sv) != 0) {
+				m.zm_errno = errno;
+				(void)wire_send(zfd, (unsigned char *)&m,
+				    sizeof m, NULL, 0);
+				break;
+			}
+			pid = pool_zygote_clone(tidp);
+			if (pid == 0) {
+				close(zfd);
+				close(sv[0]);
+				pool_child_main(sv[1], daemon_pid);
+			}
+			close(sv[1]);
+			if (pid < 0)
+				m.zm_errno = errno;
+			else
+				m.zm_pid = pid;
+			if (wire_send(zfd, (unsigned char *)&m, sizeof m,
+			    pid > 0 ? &sv[0] : NULL, pid > 0 ? 1 : 0) != 0) {
+				if (pid > 0)
+					kill(pid, SIGKILL);
+				_exit(0);
+			}
+			close(sv[0]);
+			if (pid < 0)
+				break;
+		}
+	}
+}
+#endif /* !POOL_NO_ZYGOTE */
+
+static void	pool_schedule(unsigned int);
+
+/* Pool children (and errors) arriving from the zygote. */
+static void
+pool_zygote_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool_zygote_msg	 m;
+	struct pool_child	*pc;
+	size_t			 nfds = 0;
+	ssize_t			 n;
+	int			 cfd[1];
+
+	for (;;) {
+		n = wire_recv(pool_zygote_fd, (unsigned char *)&m, sizeof m, cfd,
+		    1, &nfds);
+		if (n == -EAGAIN || n == -EINTR)
+			return;
+		if (n <= 0 || n != (ssize_t)sizeof m ||
+		    (m.zm_pid > 0) != (nfds == 1)) {
+			if (nfds == 1)
+				close(cfd[0]);
+			/* The zygote is gone (the reaper logs how). */
+			log_warnx("pool: zygote %s; forking pool children in "
+			    "forkd from now on", n == 0 ? "exited" :
+			    "sent nonsense");
+			event_free(pool_zygote_ev);
+			pool_zygote_ev = NULL;
+			close(pool_zygote_fd);
+			pool_zygote_fd = -1;
+			if (pool_zygote_pid > 0)
+				kill(pool_zygote_pid, SIGKILL);
+			pool_zygote_off = 1;
+			pool_pending = 0;
+			pool_schedule(POOL_REFILL_DELAY_MS);
+			return;
+		}
+		if (m.zm_pid <= 0) {
+			if (m.zm_errno == ENOTSUP)
+				log_info("pool: zygote cannot clone here; "
+				    "forking pool children in forkd");
+			else
+				log_warnx("pool: zygote cannot fork: %s",
+				    strerror(m.zm_errno));
+			pool_pending = 0;
+			if (m.zm_errno == ENOTSUP) {
+				pool_zygote_off = 1;
+				pool_schedule(POOL_REFILL_DELAY_MS);
+			}
+			continue;
+		}
+		if (pool_pending > 0)
+			pool_pending--;
+		if (server_shutting_down ||
+		    pool_stats.idle >= server_config.limits.pool_max ||
+		    (pc = calloc(1, sizeof *pc)) == NULL) {
+			close(cfd[0]);	/* it sees EOF and exits */
+			continue;
+		}
+		fcntl(cfd[0], F_SETFL, O_NONBLOCK);
+		pc->p_pid = m.zm_pid;
+		pc->p_fd = cfd[0];
+		TAILQ_INSERT_TAIL(&pool_idle, pc, p_entry);
+		pool_stats.idle++;
+		pool_stats.forked++;
+	}
+}
+
+/* Start the zygote; -errno when there is none (forkd forks itself). */
+static int
+pool_zygote_start(void)
+{
+#ifdef POOL_NO_ZYGOTE
+	return -ENOTSUP;
+#else
+	pid_t	pid, self = getpid();
+	int	sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		pool_zygote_main(sv[1], self);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		int err = errno;
+
+		close(sv[0]);
+		return -err;
+	}
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	pool_zygote_ev = event_new(server_base, sv[0], EV_READ | EV_PERSIST,
+	    pool_zygote_cb, NULL);
+	if (pool_zygote_ev == NULL || event_add(pool_zygote_ev, NULL) != 0) {
+		if (pool_zygote_ev != NULL)
+			event_free(pool_zygote_ev);
+		pool_zygote_ev = NULL;
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		return -ENOMEM;
+	}
+	pool_zygote_pid = pid;
+	pool_zygote_fd = sv[0];
+	return 0;
+#endif
+}
+
+/* Ask the zygote for n more children. */
+static int
+pool_zygote_ask(unsigned int n)
+{
+	uint32_t count = n;
+
+	if (send(pool_zygote_fd, &count, sizeof count, MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof count)
+		return -errno;
+	pool_pending += n;
+	return 0;
 }
 
 /* Fork one pool child. */
@@ -173,8 +495,6 @@ pool_fork_one(void)
 	return 0;
 }
 
-static void	pool_schedule(unsigned int);
-
 /* Top the pool up to pool_max. */
 static void
 pool_fill(void)
@@ -186,6 +506,17 @@ pool_fill(void)
 		return;
 	if (now < pool_backoff_until) {
 		pool_schedule((unsigned int)(pool_backoff_until - now));
+		return;
+	}
+	if (pool_zygote_fd >= 0) {
+		unsigned int have = pool_stats.idle + pool_pending;
+		unsigned int room = server_config.limits.max_children;
+
+		room = room > spawn_stats.live + have ?
+		    room - spawn_stats.live - have : 0;
+		if (have < max && room > 0 && pool_zygote_ask(
+		    max - have < room ? max - have : room) != 0)
+			log_warnx("pool: cannot reach the zygote");
 		return;
 	}
 	while (pool_stats.idle < max &&
@@ -223,9 +554,19 @@ pool_schedule(unsigned int delay_ms)
 void
 pool_init(void)
 {
+	int r;
+
+	if (server_config.limits.pool_max > 0 && !pool_zygote_off &&
+	    (r = pool_zygote_start()) != 0) {
+		log_info("pool: no zygote (%s); forkd forks pool children",
+		    strerror(-r));
+		pool_zygote_off = 1;
+	}
 	pool_fill();
 	if (server_config.limits.pool_max > 0)
-		log_info("pool: %u children pre-forked", pool_stats.idle);
+		log_info("pool: %u children %s", pool_stats.idle +
+		    pool_pending, pool_zygote_fd >= 0 ? "asked of the zygote" :
+		    "pre-forked");
 }
 
 /* Remove and free an idle entry (its process is not touched). */
@@ -262,7 +603,10 @@ pool_launch(const Forkd__SpawnRequest *r, const char *name,
 			 * the reaper collects the process. */
 			log_debug("pool: child %d unusable: %s", (int)pc->p_pid,
 			    strerror(-err));
-			kill(pc->p_pid, SIGKILL);
+			/* Alive but not reading: kill it. Otherwise it is gone
+			 * (perhaps reaped already: its pid may be reused). */
+			if (err == -EAGAIN)
+				kill(pc->p_pid, SIGKILL);
 			close(pc->p_fd);
 			pool_drop(pc);
 			continue;
@@ -272,13 +616,23 @@ pool_launch(const Forkd__SpawnRequest *r, const char *name,
 		pool_drop(pc);
 		pool_stats.launched++;
 		pool_failures = 0;
-		/* Below pool_min: refill at once; else top up lazily. */
-		pool_schedule(pool_stats.idle < server_config.limits.pool_min ?
-		    POOL_REFILL_DELAY_MS : POOL_REFILL_LAZY_MS);
+		/* The zygote forks on another core: ask it for a replacement
+		 * now. Forking here: below pool_min refill at once, else top
+		 * up lazily, so that the current spawns go first. */
+		if (pool_zygote_fd >= 0)
+			pool_fill();
+		else
+			pool_schedule(pool_stats.idle <
+			    server_config.limits.pool_min ?
+			    POOL_REFILL_DELAY_MS : POOL_REFILL_LAZY_MS);
 		return 0;
 	}
-	if (server_config.limits.pool_max > 0)
-		pool_schedule(POOL_REFILL_DELAY_MS);
+	if (server_config.limits.pool_max > 0) {
+		if (pool_zygote_fd >= 0)
+			pool_fill();
+		else
+			pool_schedule(POOL_REFILL_DELAY_MS);
+	}
 	return -EAGAIN;
 }
 
@@ -289,6 +643,13 @@ pool_reaped(pid_t pid, int wstatus)
 	struct pool_child	*pc;
 	unsigned int		 delay;
 
+	if (pid == pool_zygote_pid) {
+		pool_zygote_pid = -1;
+		if (!server_shutting_down)
+			log_warnx("pool: zygote %d ended (exitcode %d)", (int)pid,
+			    spawn_exitcode(wstatus));
+		return 1;
+	}
 	TAILQ_FOREACH(pc, &pool_idle, p_entry)
 		if (pc->p_pid == pid)
 			break;
@@ -340,4 +701,15 @@ pool_shutdown(void)
 		event_free(pool_refill_ev);
 		pool_refill_ev = NULL;
 	}
+	/* The zygote sees EOF and exits; children it made meanwhile see EOF
+	 * on their sockets (closed with its end) and exit too. */
+	if (pool_zygote_ev != NULL) {
+		event_free(pool_zygote_ev);
+		pool_zygote_ev = NULL;
+	}
+	if (pool_zygote_fd >= 0) {
+		close(pool_zygote_fd);
+		pool_zygote_fd = -1;
+	}
+	pool_pending = 0;
 }

@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "auth.h"
+#include "child.h"
 #include "forkd.h"
 #include "forkd.pb-c.h"
 #include "log.h"
@@ -36,6 +39,8 @@ int			 server_devnull = -1;
 pid_t			 server_pid;
 
 static unsigned char	*server_key_rw;		/* same memory, for wiping */
+/* Some secret could not be marked MADV_WIPEONFORK: children wipe by hand. */
+static int		 server_wipe_by_hand;
 static int		 server_listen_fd = -1;
 static int		 server_unlink_socket;	/* we created the path */
 static const char	*server_config_path;
@@ -47,12 +52,36 @@ static struct event	*server_stop_ev;
 static int		 server_notify;		/* NOTIFY_SOCKET was set */
 static int		 server_status_dirty;
 
-/* Wipe every key in a forked child; async-signal-safe. */
+/* Secret memory (sodium_malloc'd) reads as zeroes in every fork() child:
+ * the kernel wipes it (MADV_WIPEONFORK, Linux 4.14), so a child neither
+ * inherits a key nor spends a page fault and an mprotect() wiping one. */
+void
+server_secret_wipeonfork(void *p, size_t len)
+{
+	long		pg = sysconf(_SC_PAGESIZE);
+	uintptr_t	lo, hi;
+
+	if (p == NULL || len == 0 || pg <= 0)
+		return;
+	lo = (uintptr_t)p & ~((uintptr_t)pg - 1);
+	hi = ((uintptr_t)p + len + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+	if (madvise((void *)lo, hi - lo, MADV_WIPEONFORK) != 0) {
+		if (!server_wipe_by_hand)
+			log_debug("MADV_WIPEONFORK: %s; children wipe keys "
+			    "themselves", strerror(errno));
+		server_wipe_by_hand = 1;
+	}
+}
+
+/* Wipe every key in a forked child; async-signal-safe. Nothing to do when
+ * the kernel did it at fork. */
 void
 server_wipe_secrets(void)
 {
 	struct session *s;
 
+	if (!server_wipe_by_hand)
+		return;
 	if (server_key_rw != NULL) {
 		sodium_mprotect_readwrite(server_key_rw);
 		sodium_memzero(server_key_rw, server_keylen);
@@ -375,6 +404,7 @@ server_init(struct config *cfg, const char *config_path)
 	server_key_rw = key;
 	server_key = key;
 	server_keylen = keylen;
+	server_secret_wipeonfork(key, AUTH_KEY_MAX);
 
 	server_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (server_devnull < 0)
@@ -407,6 +437,8 @@ server_init(struct config *cfg, const char *config_path)
 	    server_status_ev == NULL || event_add(server_accept_ev, NULL) != 0)
 		fatalx("cannot set up the accept event");
 	event_add(server_status_ev, &one);
+	/* Children reset only what differs from the defaults now. */
+	child_signals_init();
 	/* Pre-fork after everything the children should inherit is set up. */
 	pool_init();
 	/* Children reaped before the loop started (none yet) or after. */

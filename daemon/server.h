@@ -33,6 +33,8 @@ int	server_loop(void);
 /* Called in a forked child: wipe the authkey and all session keys.
  * Async-signal-safe. */
 void	server_wipe_secrets(void);
+/* Mark secret memory to read as zeroes in fork() children. */
+void	server_secret_wipeonfork(void *, size_t);
 /* A child or session changed: shutdown may complete, status may update. */
 void	server_check_shutdown(void);
 void	server_status_changed(void);

@@ -510,6 +510,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 		session_close(s, "out of secure memory");
 		return;
 	}
+	server_secret_wipeonfork(s->s_key, WIRE_KEY_LEN);
 	auth_session_key(server_key, server_keylen, s->s_sn,
 	    a->client_nonce.data, s->s_key);
 	auth_proof(server_key, server_keylen, AUTH_ROLE_SERVER, s->s_sn,

@@ -492,7 +492,8 @@ harness_comm(const char *pidstr, char *buf, size_t len)
 	return 0;
 }
 
-/* Is pidstr an idle pool child (comm "forkd-pool"), or a child of ppid
+/* Is pidstr an idle pool child (comm "forkd-pool") or the pool's zygote
+ * (comm "forkd-zygote"), or a child of ppid
  * forked a moment ago that has not named itself yet (its comm still the
  * parent's): a pool child being made or a spawn in its first
  * microseconds, not a leak. */
@@ -503,7 +504,8 @@ harness_is_pool_child(const char *pidstr, pid_t ppid)
 
 	if (harness_comm(pidstr, comm, sizeof comm) != 0)
 		return 0;
-	if (strcmp(comm, "forkd-pool\n") == 0)
+	if (strcmp(comm, "forkd-pool\n") == 0 ||
+	    strcmp(comm, "forkd-zygote\n") == 0)
 		return 1;
 	snprintf(pp, sizeof pp, "%d", (int)ppid);
 	return harness_comm(pp, pcomm, sizeof pcomm) == 0 &&

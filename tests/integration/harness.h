@@ -60,7 +60,8 @@ int	harness_count_fds(pid_t pid);
 /* Does pid exist and is not a zombie? 1 running, 0 gone, 2 zombie. */
 int	harness_pid_state(pid_t pid);
 /* Processes whose parent is ppid: all of them and zombies among them;
- * forkd's idle pre-forked pool children (comm "forkd-pool") are left out. */
+ * forkd's idle pre-forked pool children (comm "forkd-pool") and the pool's
+ * zygote (comm "forkd-zygote") are left out. */
 void	harness_children(pid_t ppid, int *ret_all, int *ret_zombies);
 /* Milliseconds on the monotonic clock. */
 int64_t	harness_now_ms(void);

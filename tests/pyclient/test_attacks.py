@@ -136,7 +136,8 @@ class Env:
 
     def children(self):
         """[(pid, state, comm)] of forkd's child processes, idle pool
-        children (comm forkd-pool, forkd's own) left out, and children
+        children (comm forkd-pool, forkd's own), the pool's zygote (comm
+        forkd-zygote) left out, and children
         forked a moment ago that have not named themselves yet (comm
         still forkd's)."""
         with open("/proc/%d/comm" % self.pid) as f:
@@ -154,7 +155,8 @@ class Env:
             fields = s[r + 2:].split()
             comm = s[s.find("(") + 1:r]
             if int(fields[1]) == self.pid and not (
-                    comm in ("forkd-pool", own) and fields[0] != "Z"):
+                    comm in ("forkd-pool", "forkd-zygote", own) and
+                    fields[0] != "Z"):
                 out.append((int(d), fields[0], comm))
         return out
 
