@@ -826,6 +826,65 @@ test_identity_nonroot_daemon(void **state)
 	harness_stop_ok(&h2);
 }
 
+/* A daemon-flag child with an identity still dies with forkd: the uid
+ * change clears the parent-death signal, so it must be set after it. */
+static void
+test_pdeathsig_identity(void **state)
+{
+	Forkd__SpawnRequest	 sp = FORKD__SPAWN_REQUEST__INIT;
+	Forkd__Identity		 id = FORKD__IDENTITY__INIT;
+	const char		*argv[] = { "bench:sleep", "60", NULL };
+	char			 conf2[HARNESS_PATH_MAX + 32];
+	const char		*extra[] = { "-c", conf2, NULL };
+	struct harness		 h2;
+	struct raw		 c;
+	struct result		 res;
+	int64_t			 end;
+	FILE			*f;
+	int			 fd, st;
+
+	if (geteuid() != 0)
+		skip();	/* identity needs a root forkd */
+	snprintf(conf2, sizeof conf2, "%s.2", conf);
+	if ((fd = open(conf2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) < 0 || (f = fdopen(fd, "w")) == NULL)
+		fail_msg("%s: %s", conf2, strerror(errno));
+	fprintf(f, "[policy]\nallow_identity = 0\n");
+	fclose(f);
+	if (harness_start(&h2, extra) != 0) {
+		unlink(conf2);
+		fail_msg("cannot start a second forkd");
+	}
+	unlink(conf2);
+	raw_connect(&c, &h2);
+	id.uid = id.gid = NOBODY;
+	sp.identity = &id;
+	sp.daemon = 1;
+	sp.target = (char *)argv[0];
+	sp.argv = (char **)argv;
+	sp.n_argv = 2;
+	raw_spawn(&c, &sp, NULL, NULL, 0, &res);
+	if (res.err != 0) {
+		harness_stop(&h2);
+		fail_msg("spawn: error %d (%s) \"%s\"", res.err,
+		    strerror(-res.err), res.msg);
+	}
+	/* forkd dies without a chance to terminate its children. */
+	kill(h2.h_pid, SIGKILL);
+	waitpid(h2.h_pid, &st, 0);
+	h2.h_pid = -1;
+	raw_close(&c);
+	end = harness_now_ms() + 5000 * harness_slow();
+	while (harness_pid_state(res.pid) == 1 && harness_now_ms() < end)
+		harness_sleep_ms(10);
+	harness_cleanup(&h2);
+	if (harness_pid_state(res.pid) == 1) {
+		kill(res.pid, SIGKILL);
+		fail_msg("daemon child %d (uid %d) outlived its forkd",
+		    (int)res.pid, NOBODY);
+	}
+}
+
 /* Mount, network, IPC and UTS namespaces: new ones in the child, user
  * and PID namespaces unchanged. */
 static void
@@ -1238,6 +1297,7 @@ main(void)
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_identity_not_allowed),
 		cmocka_unit_test(test_identity_nonroot_daemon),
+		cmocka_unit_test(test_pdeathsig_identity),
 		cmocka_unit_test(test_namespaces),
 		cmocka_unit_test(test_userns),
 		cmocka_unit_test(test_userns_exec),
