@@ -116,17 +116,17 @@ child_idmap_line(char *buf, unsigned int id)
 	return len;
 }
 
-/* capget/capset without libcap; a zeroed data pair clears the set. */
+/* Raw capset() (no libcap): clear the inheritable set, and with keep 0
+ * the permitted and effective sets too; keep 1 leaves those as they are. */
 static int
-child_capset(int keep_effective)
+child_capset(int keep)
 {
 	struct __user_cap_header_struct	hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct	data[_LINUX_CAPABILITY_U32S_3];
 
 	memset(data, 0, sizeof data);
-	if (keep_effective &&
-	    syscall(SYS_capget, &hdr, data) != 0)
+	if (keep && syscall(SYS_capget, &hdr, data) != 0)
 		return -1;
 	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
 		data[i].inheritable = 0;
