@@ -7,13 +7,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+
+#include <linux/capability.h>
 
 #include "child.h"
 #include "server.h"
@@ -28,6 +32,20 @@ static const char *const child_step_names[CHILD_STEP_MAX] = {
 	[CHILD_STEP_CLOSE_FDS] = "close-fds",
 	[CHILD_STEP_CHDIR] = "chdir",
 	[CHILD_STEP_EXEC] = "exec",
+	[CHILD_STEP_CGROUP] = "cgroup",
+	[CHILD_STEP_RLIMITS] = "rlimits",
+	[CHILD_STEP_UMASK] = "umask",
+	[CHILD_STEP_NICE] = "nice",
+	[CHILD_STEP_AFFINITY] = "affinity",
+	[CHILD_STEP_PGROUP] = "pgroup",
+	[CHILD_STEP_NAMESPACES] = "namespaces",
+	[CHILD_STEP_GROUPS] = "groups",
+	[CHILD_STEP_GID] = "gid",
+	[CHILD_STEP_UID] = "uid",
+	[CHILD_STEP_USERNS] = "userns",
+	[CHILD_STEP_CAPS] = "caps",
+	[CHILD_STEP_NO_NEW_PRIVS] = "no-new-privs",
+	[CHILD_STEP_PDEATHSIG] = "pdeathsig",
 };
 
 /* Name of a set-up step, for error messages. */
@@ -94,6 +112,136 @@ child_fail(int errfd, int step, int err)
 	_exit(127);
 }
 
+/* errno, or EIO when a call failed without setting it (a short write). */
+static int
+child_errno(void)
+{
+	return errno != 0 ? errno : EIO;
+}
+
+/* Write all of buf[0..len) to path (open/write/close only). 0 or -1. */
+static int
+child_write_file(const char *path, const char *buf, size_t len)
+{
+	ssize_t	n;
+	int	fd, err;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -1;
+	errno = 0;
+	n = write(fd, buf, len);
+	err = child_errno();
+	(void)close(fd);
+	if (n != (ssize_t)len) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/* "0 <id> 1\n" for a uid_map or gid_map, formatted by hand (snprintf is
+ * not async-signal-safe). Returns the length. */
+static size_t
+child_idmap_line(char *buf, unsigned int id)
+{
+	char	digits[10];
+	size_t	n = 0, len = 0;
+
+	do {
+		digits[n++] = (char)('0' + id % 10);
+		id /= 10;
+	} while (id != 0);
+	buf[len++] = '0';
+	buf[len++] = ' ';
+	while (n > 0)
+		buf[len++] = digits[--n];
+	buf[len++] = ' ';
+	buf[len++] = '1';
+	buf[len++] = '\n';
+	return len;
+}
+
+/* Raw capset() (no libcap): clear the inheritable set, and with keep 0
+ * the permitted and effective sets too; keep 1 leaves those as they are. */
+static int
+child_capset(int keep)
+{
+	struct __user_cap_header_struct	hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct	data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof data);
+	if (keep && syscall(SYS_capget, &hdr, data) != 0)
+		return -1;
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		data[i].inheritable = 0;
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* drop_caps, part 1 (still privileged): empty the bounding set, the
+ * ambient set and the inheritable set. Needs CAP_SETPCAP. */
+static int
+child_drop_bounding(const struct child_plan *p)
+{
+	for (int cap = 0; cap <= p->cp_cap_last; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		/* A kernel older than the header it was read from: its
+		 * last capability is below cap. */
+		if (errno == EINVAL && cap > 0)
+			break;
+		return -1;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 &&
+	    errno != EINVAL)
+		return -1;
+	return child_capset(1);
+}
+
+/* User namespace (step 10): unshare, then map the uid and gid we have now
+ * to 0 inside. Returns the failing step or 0. */
+static int
+child_userns(const struct child_plan *p)
+{
+	char	line[32];
+	size_t	len;
+	uid_t	uid = (uid_t)syscall(SYS_geteuid);
+	gid_t	gid = (gid_t)syscall(SYS_getegid);
+	int	dumpable;
+
+	/* A CLONE_VM child shares the daemon's mm: the kernel refuses a new
+	 * user namespace there (spawn_start() must fork for NS_USER). */
+	if (p->cp_shared_vm) {
+		errno = EINVAL;
+		return CHILD_STEP_USERNS;
+	}
+	/* After a uid change the process is not dumpable (fs.suid_dumpable),
+	 * which makes /proc/self/ root-owned and its maps unwritable to us.
+	 * The memory was wiped of keys at fork and is the target's to see
+	 * anyway; dumpable is restored right after the maps are written. */
+	if ((dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)) == 0 &&
+	    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
+		return CHILD_STEP_USERNS;
+	if (unshare(CLONE_NEWUSER) != 0)
+		return CHILD_STEP_USERNS;
+	/* "deny" first: unprivileged gid_map writes need it (Linux 3.19+). */
+	if (child_write_file("/proc/self/setgroups", "deny", 4) != 0 &&
+	    errno != ENOENT)
+		return CHILD_STEP_USERNS;
+	len = child_idmap_line(line, (unsigned int)uid);
+	if (child_write_file("/proc/self/uid_map", line, len) != 0)
+		return CHILD_STEP_USERNS;
+	len = child_idmap_line(line, (unsigned int)gid);
+	if (child_write_file("/proc/self/gid_map", line, len) != 0)
+		return CHILD_STEP_USERNS;
+	if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return CHILD_STEP_USERNS;
+	if ((p->cp_unshare & ~CLONE_NEWUSER) != 0 &&
+	    unshare(p->cp_unshare & ~CLONE_NEWUSER) != 0)
+		return CHILD_STEP_NAMESPACES;
+	return 0;
+}
+
 /* Close every fd from lo up, with close_range() or a loop as fallback. */
 static int
 child_close_from(int lo)
@@ -111,39 +259,121 @@ child_close_from(int lo)
 	return 0;
 }
 
-/* Specialize the child and run its target. */
+/* Specialize the child and run its target, in the order of PROTOCOL.md
+ * "Child set-up" (steps 1-13): limits and namespaces while privileged,
+ * capabilities and identity after, no_new_privs last before the target. */
 void
 child_run(const struct child_plan *p)
 {
 	int			tmp[LIMIT_FD_TARGET_MAX + 1];
 	int			errfd = p->cp_errfd, base, r;
 
-	if (p->cp_presetup)
-		goto fds;
-	/* Signals first: dispositions set by the daemon (libevent's handlers)
-	 * must not run in the child, and the mask is inherited. */
-	if (child_signals_reset() != 0)
+	/* 1. Signals (a pool child did this, setsid() and the key wipe when
+	 * it was forked): dispositions set by the daemon (libevent's
+	 * handlers) must not run in the child, and the mask is inherited. */
+	if (!p->cp_presetup && child_signals_reset() != 0)
 		child_fail(errfd, CHILD_STEP_SIGNALS, errno);
 
-	/* Own session and process group, detached from the daemon's tty. */
-	if (setsid() < 0)
+	/* 2. Own session (detached from the daemon's tty), or only an own
+	 * process group in forkd's session. A pool child is a session leader
+	 * already and cannot leave its session: spawn.c does not hand it a
+	 * PGROUP_GROUP request. */
+	if (p->cp_pgroup_only) {
+		if (p->cp_presetup)
+			child_fail(errfd, CHILD_STEP_PGROUP, EINVAL);
+		if (setpgid(0, 0) != 0)
+			child_fail(errfd, CHILD_STEP_PGROUP, errno);
+	} else if (!p->cp_presetup && setsid() < 0)
 		child_fail(errfd, CHILD_STEP_SETSID, errno);
 
 	/* Key material must not outlive the fork in a child's memory. */
-	if (!p->cp_shared_vm)
+	if (!p->cp_presetup && !p->cp_shared_vm)
 		server_wipe_secrets();
-fds:
 	(void)prctl(PR_SET_NAME, p->cp_name, 0, 0, 0);
+
+	/* 3. Join the cgroup when it could not be done at clone time. */
+	if (p->cp_cgroup_procs_fd >= 0) {
+		errno = 0;
+		if (write(p->cp_cgroup_procs_fd, "0", 1) != 1)
+			child_fail(errfd, CHILD_STEP_CGROUP, child_errno());
+	}
+
+	/* 4. Limits, all before any privilege is dropped: raising a hard
+	 * limit needs CAP_SYS_RESOURCE. */
+	for (int i = 0; i < p->cp_nrlimits; i++) {
+		struct rlimit rl = { p->cp_rlimits[i].soft,
+		    p->cp_rlimits[i].hard };
+
+		if (setrlimit(p->cp_rlimits[i].resource, &rl) != 0)
+			child_fail(errfd, CHILD_STEP_RLIMITS, errno);
+	}
+
+	/* 5. Scheduling and file mode mask. */
+	if (p->cp_nice_set && setpriority(PRIO_PROCESS, 0, p->cp_nice) != 0)
+		child_fail(errfd, CHILD_STEP_NICE, errno);
+	if (p->cp_ncpus > 0 &&
+	    sched_setaffinity(0, sizeof p->cp_cpus, &p->cp_cpus) != 0)
+		child_fail(errfd, CHILD_STEP_AFFINITY, errno);
+	if (p->cp_umask >= 0)
+		(void)umask((mode_t)p->cp_umask);
+
+	/* 6. Namespaces other than user (PID is made at clone time) while
+	 * still privileged; with a user namespace they come in step 10,
+	 * owned by it. */
+	if (p->cp_unshare != 0 && !(p->cp_unshare & CLONE_NEWUSER) &&
+	    unshare(p->cp_unshare) != 0)
+		child_fail(errfd, CHILD_STEP_NAMESPACES, errno);
+
+	/* 7. Bounding, ambient and inheritable sets: needs CAP_SETPCAP, so
+	 * before the uid change takes it away. */
+	if (p->cp_drop_caps && child_drop_bounding(p) != 0)
+		child_fail(errfd, CHILD_STEP_CAPS, errno);
+
+	/* 8. Identity: groups, then gid, then uid (after the uid no longer
+	 * 0 the others could not change). Raw syscalls: glibc's wrappers
+	 * broadcast to all threads through its setxid machinery, which a
+	 * CLONE_VM child sharing the daemon's memory must not touch; the
+	 * kernel call changes this task only, which is what we want. */
+	if (p->cp_identity) {
+		if (syscall(SYS_setgroups, (size_t)p->cp_ngroups,
+		    p->cp_groups) != 0)
+			child_fail(errfd, CHILD_STEP_GROUPS, errno);
+		if (syscall(SYS_setresgid, p->cp_gid, p->cp_gid,
+		    p->cp_gid) != 0)
+			child_fail(errfd, CHILD_STEP_GID, errno);
+		if (syscall(SYS_setresuid, p->cp_uid, p->cp_uid,
+		    p->cp_uid) != 0)
+			child_fail(errfd, CHILD_STEP_UID, errno);
+	}
+
+	/* 9. Daemon-flag children die with forkd. A credential change clears
+	 * the parent-death signal, so it is set after step 8. */
 	if (p->cp_daemon) {
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
-			child_fail(errfd, CHILD_STEP_SIGNALS, errno);
+			child_fail(errfd, CHILD_STEP_PDEATHSIG, errno);
 		/* forkd may have died before the prctl: then die now. */
 		if (getppid() != p->cp_parent)
 			_exit(128 + SIGKILL);
 	}
 
-	/* Move every source fd and the error pipe above every target, so the
-	 * dup2() calls below cannot clobber a source not yet placed. */
+	/* 10. User namespace, mapping the identity of step 8 to 0 inside,
+	 * then the namespaces of step 6 owned by it. */
+	if ((p->cp_unshare & CLONE_NEWUSER) && (r = child_userns(p)) != 0)
+		child_fail(errfd, r, errno);
+
+	/* 11. Effective and permitted sets (they matter when the uid stayed
+	 * 0, or inside a new user namespace). */
+	if (p->cp_drop_caps && child_capset(0) != 0)
+		child_fail(errfd, CHILD_STEP_CAPS, errno);
+
+	/* 12. Nothing the target execs may gain privileges (setuid bits,
+	 * file capabilities). */
+	if (p->cp_no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		child_fail(errfd, CHILD_STEP_NO_NEW_PRIVS, errno);
+
+	/* 13. fds, working directory and the target. Move every source fd
+	 * and the error pipe above every target, so the dup2() calls below
+	 * cannot clobber a source not yet placed. */
 	base = p->cp_nfds + 1;
 	if ((r = fcntl(errfd, F_DUPFD_CLOEXEC, base)) < 0)
 		child_fail(errfd, CHILD_STEP_FDS, errno);

@@ -96,6 +96,9 @@ struct child_plan {
 	/* cgroup.procs of the child's cgroup when it must join it itself
 	 * (no CLONE_INTO_CGROUP); -1 otherwise. */
 	int				  cp_cgroup_procs_fd;
+	/* Highest capability number of the running kernel, read before
+	 * fork (/proc/sys/kernel/cap_last_cap) for drop_caps. */
+	int				  cp_cap_last;
 };
 
 const char *child_step_name(int step);

@@ -76,6 +76,7 @@ config_policy_free(struct config_policy *p)
 		free(p->exec_paths[i]);
 	free(p->exec_paths);
 	free(p->uids);
+	free(p->identity_uids);
 	memset(p, 0, sizeof *p);
 	p->allow_exec = 1;
 }
@@ -320,11 +321,11 @@ fail:
 	return r;
 }
 
-/* Append the users of an allow_uids value (numbers or names looked up
- * now), all or none. */
+/* Append the users of an allow_uids or allow_identity value (numbers or
+ * names looked up now) to *list, all or none. */
 static int
-config_uids_add(struct config_policy *pol, const char *value, char *errbuf,
-    size_t errlen)
+config_uids_add(uid_t **list, size_t *n, const char *key, const char *value,
+    char *errbuf, size_t errlen)
 {
 	char		 tok[256];
 	const char	*p = value;
@@ -332,48 +333,47 @@ config_uids_add(struct config_policy *pol, const char *value, char *errbuf,
 	uid_t		*u;
 	int		 r;
 
-	if (add > CONFIG_POLICY_MAX - pol->n_uids) {
-		snprintf(errbuf, errlen, "policy.allow_uids: at most %d "
-		    "entries", CONFIG_POLICY_MAX);
+	if (add > CONFIG_POLICY_MAX - *n) {
+		snprintf(errbuf, errlen, "policy.%s: at most %d entries", key,
+		    CONFIG_POLICY_MAX);
 		return -E2BIG;
 	}
 	if (add == 0)
 		return 0;
-	if ((u = reallocarray(pol->uids, pol->n_uids + add, sizeof *u)) ==
-	    NULL)
+	if ((u = reallocarray(*list, *n + add, sizeof *u)) == NULL)
 		return -ENOMEM;
-	pol->uids = u;
+	*list = u;
 	while ((r = config_list_next(&p, tok, sizeof tok)) != 0) {
 		unsigned long long	 v;
 		struct passwd		*pw;
 		char			*end;
 
 		if (r < 0) {
-			snprintf(errbuf, errlen, "policy.allow_uids: entry "
-			    "longer than %zu bytes", sizeof tok - 1);
+			snprintf(errbuf, errlen, "policy.%s: entry longer than "
+			    "%zu bytes", key, sizeof tok - 1);
 			return -EINVAL;
 		}
 		if (tok[0] >= '0' && tok[0] <= '9') {
 			errno = 0;
 			v = strtoull(tok, &end, 10);
 			if (errno != 0 || *end != '\0' || v >= UINT32_MAX) {
-				snprintf(errbuf, errlen, "policy.allow_uids: "
-				    "'%s' is not a uid", tok);
+				snprintf(errbuf, errlen, "policy.%s: '%s' is "
+				    "not a uid", key, tok);
 				return -EINVAL;
 			}
-			u[pol->n_uids + k++] = (uid_t)v;
+			u[*n + k++] = (uid_t)v;
 			continue;
 		}
 		errno = 0;
 		if ((pw = getpwnam(tok)) == NULL) {
-			snprintf(errbuf, errlen, "policy.allow_uids: no user "
-			    "'%s'%s%s", tok, errno != 0 ? ": " : "",
+			snprintf(errbuf, errlen, "policy.%s: no user '%s'%s%s",
+			    key, tok, errno != 0 ? ": " : "",
 			    errno != 0 ? strerror(errno) : "");
 			return -EINVAL;
 		}
-		u[pol->n_uids + k++] = pw->pw_uid;
+		u[*n + k++] = pw->pw_uid;
 	}
-	pol->n_uids += k;
+	*n += k;
 	return 0;
 }
 
@@ -407,11 +407,15 @@ config_set_policy(struct config_policy *pol, const char *key,
 		return r;
 	}
 	if (strcmp(key, "allow_uids") == 0) {
-		r = config_uids_add(pol, value, errbuf, errlen);
+		r = config_uids_add(&pol->uids, &pol->n_uids, key, value,
+		    errbuf, errlen);
 		if (r == 0)
 			pol->uids_set = 1;
 		return r;
 	}
+	if (strcmp(key, "allow_identity") == 0)
+		return config_uids_add(&pol->identity_uids,
+		    &pol->n_identity_uids, key, value, errbuf, errlen);
 	snprintf(errbuf, errlen, "unknown setting policy.%s", key);
 	return -ENOENT;
 }

@@ -49,6 +49,16 @@ policy_uid_allowed(const struct config_policy *p, uid_t uid)
 	return 0;
 }
 
+/* allow_identity: unset allows nobody. */
+int
+policy_identity_allowed(const struct config_policy *p, uid_t uid)
+{
+	for (size_t i = 0; i < p->n_identity_uids; i++)
+		if (p->identity_uids[i] == uid)
+			return 1;
+	return 0;
+}
+
 /* allow_targets: unset allows every module entry. */
 int
 policy_target_allowed(const struct config_policy *p, const char *target)
@@ -166,5 +176,11 @@ policy_log(const struct config_policy *p, const char *when)
 	for (size_t i = 0; p->uids_set && i < p->n_uids; i++)
 		policy_append(buf, sizeof buf, &off, " %u",
 		    (unsigned)p->uids[i]);
+	policy_append(buf, sizeof buf, &off, "; identity changes for");
+	if (p->n_identity_uids == 0)
+		policy_append(buf, sizeof buf, &off, " none");
+	for (size_t i = 0; i < p->n_identity_uids; i++)
+		policy_append(buf, sizeof buf, &off, " %u",
+		    (unsigned)p->identity_uids[i]);
 	log_info("policy (%s): %s", when, buf);
 }

@@ -11,6 +11,9 @@
 int	policy_glob(const char *pattern, const char *s);
 /* May uid use forkd at all (allow_uids)? 1 or 0. */
 int	policy_uid_allowed(const struct config_policy *, uid_t);
+/* May a client of uid ask for a child identity (allow_identity; never
+ * set: nobody)? 1 or 0. forkd must also run as root (spawn.c checks). */
+int	policy_identity_allowed(const struct config_policy *, uid_t);
 /* May a spawn run the module target "MODULE:ENTRY" (allow_targets)? */
 int	policy_target_allowed(const struct config_policy *,
 	    const char *target);

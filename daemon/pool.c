@@ -589,6 +589,10 @@ pool_launch(const Forkd__SpawnRequest *r, const char *name,
 	size_t			 len;
 	int			 err;
 
+	/* A pool child is a session leader already (setsid() at fork) and
+	 * cannot join a process group of forkd's session: fork afresh. */
+	if (r->pgroup == FORKD__PROCESS_GROUP__PGROUP_GROUP)
+		return -EOPNOTSUPP;
 	while ((pc = TAILQ_FIRST(&pool_idle)) != NULL) {
 		ps.request = (Forkd__SpawnRequest *)r;
 		ps.name = (char *)name;

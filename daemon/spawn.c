@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include <linux/capability.h>
+
 #include <event2/event.h>
 
 #include "child.h"
@@ -645,6 +647,195 @@ spawn_build_env(const Forkd__SpawnRequest *r)
 	return envp;
 }
 
+/* The namespaces a request may name (Namespace values ORed). */
+#define SPAWN_NS_KNOWN	(FORKD__NAMESPACE__NS_PID | FORKD__NAMESPACE__NS_MOUNT | \
+	FORKD__NAMESPACE__NS_NET | FORKD__NAMESPACE__NS_IPC |		\
+	FORKD__NAMESPACE__NS_UTS | FORKD__NAMESPACE__NS_USER)
+
+/* Check the child set-up fields of a request (rlimits, umask, nice, cpus,
+ * pgroup, identity, namespaces) for a client of uid. 0, or -errno with
+ * the reason in errbuf; -EPERM is a policy refusal. Every count and value
+ * is the client's choice: nothing is trusted, nothing allocated. */
+static int
+spawn_check_setup(const Forkd__SpawnRequest *r, uid_t uid, char *errbuf,
+    size_t errlen)
+{
+	unsigned int seen = 0;
+
+	if (r->n_rlimits > CHILD_RLIMIT_MAX) {
+		snprintf(errbuf, errlen, "%zu rlimits, at most %d", r->n_rlimits,
+		    CHILD_RLIMIT_MAX);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < r->n_rlimits; i++) {
+		const Forkd__Rlimit *rl = r->rlimits[i];
+
+		if (rl == NULL || rl->resource >= CHILD_RLIMIT_MAX) {
+			snprintf(errbuf, errlen, "rlimits[%zu]: resource %u is "
+			    "not an RLIMIT_* number (0..%d)", i,
+			    rl != NULL ? rl->resource : 0U, CHILD_RLIMIT_MAX - 1);
+			return -EINVAL;
+		}
+		if (seen & (1U << rl->resource)) {
+			snprintf(errbuf, errlen, "rlimits[%zu]: resource %u "
+			    "given twice", i, rl->resource);
+			return -EINVAL;
+		}
+		seen |= 1U << rl->resource;
+		if (rl->soft > rl->hard) {
+			snprintf(errbuf, errlen, "rlimits[%zu]: soft limit %llu "
+			    "above hard limit %llu", i,
+			    (unsigned long long)rl->soft,
+			    (unsigned long long)rl->hard);
+			return -EINVAL;
+		}
+	}
+	if (r->umask != NULL && r->umask->value > 0777) {
+		snprintf(errbuf, errlen, "umask %#o is not a file mode mask "
+		    "(0..0777)", r->umask->value);
+		return -EINVAL;
+	}
+	if (r->nice != NULL && (r->nice->value < -20 || r->nice->value > 19)) {
+		snprintf(errbuf, errlen, "nice %d out of range (-20..19)",
+		    (int)r->nice->value);
+		return -EINVAL;
+	}
+	if (r->n_cpus > LIMIT_CPUS_MAX) {
+		snprintf(errbuf, errlen, "%zu cpus, at most %d", r->n_cpus,
+		    LIMIT_CPUS_MAX);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < r->n_cpus; i++)
+		if (r->cpus[i] >= CPU_SETSIZE) {
+			snprintf(errbuf, errlen, "cpu %u above %d", r->cpus[i],
+			    CPU_SETSIZE - 1);
+			return -EINVAL;
+		}
+	if (r->pgroup != FORKD__PROCESS_GROUP__PGROUP_SESSION &&
+	    r->pgroup != FORKD__PROCESS_GROUP__PGROUP_GROUP) {
+		snprintf(errbuf, errlen, "unknown pgroup %d", (int)r->pgroup);
+		return -EINVAL;
+	}
+	if ((r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN) != 0) {
+		snprintf(errbuf, errlen, "unknown namespace bits %#x",
+		    r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN);
+		return -EINVAL;
+	}
+	if (r->identity != NULL) {
+		const Forkd__Identity *id = r->identity;
+
+		if (geteuid() != 0) {
+			snprintf(errbuf, errlen, "identity changes need forkd "
+			    "to run as root");
+			return -EPERM;
+		}
+		if (!policy_identity_allowed(&server_config.policy, uid)) {
+			snprintf(errbuf, errlen, "uid %u may not ask for an "
+			    "identity (policy allow_identity)", (unsigned)uid);
+			return -EPERM;
+		}
+		if (id->n_groups > CHILD_GROUPS_MAX) {
+			snprintf(errbuf, errlen, "identity: %zu groups, at "
+			    "most %d", id->n_groups, CHILD_GROUPS_MAX);
+			return -E2BIG;
+		}
+		/* (uid_t)-1 means "unchanged" to setresuid(): not a uid. */
+		if (id->uid == UINT32_MAX || id->gid == UINT32_MAX) {
+			snprintf(errbuf, errlen, "identity: uid and gid must be "
+			    "below %u", UINT32_MAX);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < id->n_groups; i++)
+			if (id->groups[i] == UINT32_MAX) {
+				snprintf(errbuf, errlen, "identity: group %u is "
+				    "not a gid", id->groups[i]);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
+/* Highest capability of the running kernel (for drop_caps), read once;
+ * CAP_LAST_CAP of the headers when /proc does not say. */
+static int
+spawn_cap_last(void)
+{
+	static int	cap_last = -1;
+	char		buf[16];
+	ssize_t		n;
+	int		fd, v;
+
+	if (cap_last >= 0)
+		return cap_last;
+	cap_last = CAP_LAST_CAP;
+	if ((fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY |
+	    O_CLOEXEC)) < 0)
+		return cap_last;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		v = atoi(buf);
+		if (v > 0 && v < 64)
+			cap_last = v;
+	}
+	return cap_last;
+}
+
+/* Translate a validated request's set-up fields into the plan (cgroup,
+ * pidfd, timeout and NS_PID are the daemon's, at clone time and after). */
+static void
+spawn_plan_setup(const Forkd__SpawnRequest *r, struct child_plan *plan)
+{
+	uint32_t ns = r->namespaces;
+
+	for (size_t i = 0; i < r->n_rlimits && i < CHILD_RLIMIT_MAX; i++) {
+		const Forkd__Rlimit *rl = r->rlimits[i];
+
+		plan->cp_rlimits[i].resource = (int)rl->resource;
+		plan->cp_rlimits[i].soft = rl->soft == UINT64_MAX ?
+		    RLIM_INFINITY : (rlim_t)rl->soft;
+		plan->cp_rlimits[i].hard = rl->hard == UINT64_MAX ?
+		    RLIM_INFINITY : (rlim_t)rl->hard;
+		plan->cp_nrlimits++;
+	}
+	plan->cp_umask = r->umask != NULL ? (int)(r->umask->value & 0777) : -1;
+	if (r->nice != NULL) {
+		plan->cp_nice_set = 1;
+		plan->cp_nice = r->nice->value;
+	}
+	CPU_ZERO(&plan->cp_cpus);
+	for (size_t i = 0; i < r->n_cpus && i < LIMIT_CPUS_MAX; i++)
+		if (r->cpus[i] < CPU_SETSIZE)
+			CPU_SET(r->cpus[i], &plan->cp_cpus);
+	plan->cp_ncpus = CPU_COUNT(&plan->cp_cpus);
+	plan->cp_pgroup_only = r->pgroup == FORKD__PROCESS_GROUP__PGROUP_GROUP;
+	if (r->identity != NULL) {
+		const Forkd__Identity *id = r->identity;
+
+		plan->cp_identity = 1;
+		plan->cp_uid = (uid_t)id->uid;
+		plan->cp_gid = (gid_t)id->gid;
+		for (size_t i = 0; i < id->n_groups && i < CHILD_GROUPS_MAX; i++)
+			plan->cp_groups[plan->cp_ngroups++] =
+			    (gid_t)id->groups[i];
+	}
+	plan->cp_no_new_privs = r->no_new_privs;
+	plan->cp_drop_caps = r->drop_caps;
+	if (plan->cp_drop_caps)
+		plan->cp_cap_last = spawn_cap_last();
+	if (ns & FORKD__NAMESPACE__NS_MOUNT)
+		plan->cp_unshare |= CLONE_NEWNS;
+	if (ns & FORKD__NAMESPACE__NS_NET)
+		plan->cp_unshare |= CLONE_NEWNET;
+	if (ns & FORKD__NAMESPACE__NS_IPC)
+		plan->cp_unshare |= CLONE_NEWIPC;
+	if (ns & FORKD__NAMESPACE__NS_UTS)
+		plan->cp_unshare |= CLONE_NEWUTS;
+	if (ns & FORKD__NAMESPACE__NS_USER)
+		plan->cp_unshare |= CLONE_NEWUSER;
+}
+
 /* Build a child's plan from a validated request: the entry (or exec_path),
  * the fd map, argv and environment. Used by the daemon before fork() and by
  * a pool child after it received the request. Free with spawn_plan_free(). */
@@ -657,6 +848,8 @@ spawn_plan_build(const Forkd__SpawnRequest *r, const int *fds, size_t nfds,
 
 	memset(plan, 0, sizeof *plan);
 	plan->cp_errfd = -1;
+	plan->cp_umask = -1;
+	plan->cp_cgroup_procs_fd = -1;
 	if (exec_path != NULL)
 		plan->cp_path = exec_path;
 	else {
@@ -695,6 +888,7 @@ spawn_plan_build(const Forkd__SpawnRequest *r, const int *fds, size_t nfds,
 	plan->cp_name = name;
 	plan->cp_daemon = r->daemon;
 	plan->cp_parent = server_pid;
+	spawn_plan_setup(r, plan);
 	return 0;
 }
 
@@ -907,6 +1101,13 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		snprintf(name, sizeof name, "%s", r->name);
 	} else
 		spawn_name_generate(base, name, sizeof name);
+
+	if ((err = spawn_check_setup(r, s->s_uid, refusal,
+	    sizeof refusal)) != 0) {
+		if (err == -EPERM)
+			spawn_log_refusal(s, refusal);
+		SPAWN_FAIL(err, "%s", refusal);
+	}
 
 	for (size_t i = 0; i < nfds; i++) {
 		uint32_t t = r->fd_targets[i];

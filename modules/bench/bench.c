@@ -405,6 +405,59 @@ bench_echo(int argc, char **argv)
 	}
 }
 
+/* Copy each file named to stdout (what a child sees in /proc/self). */
+static int
+bench_cat(int argc, char **argv)
+{
+	char	 buf[8192];
+	size_t	 n;
+	FILE	*f;
+	int	 ret = 0;
+
+	if (argc < 2) {
+		fputs("usage: bench:cat FILE...\n", stderr);
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		if ((f = fopen(argv[i], "r")) == NULL) {
+			fprintf(stderr, "bench:cat: %s: %s\n", argv[i],
+			    strerror(errno));
+			ret = 1;
+			continue;
+		}
+		while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+			fwrite(buf, 1, n, stdout);
+		fclose(f);
+	}
+	return bench_flush() != 0 ? 1 : ret;
+}
+
+/* Print the target of each symbolic link named, one per line (namespace
+ * links in /proc/self/ns). */
+static int
+bench_readlink(int argc, char **argv)
+{
+	char	buf[4096];
+	ssize_t	n;
+	int	ret = 0;
+
+	if (argc < 2) {
+		fputs("usage: bench:readlink LINK...\n", stderr);
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		if ((n = readlink(argv[i], buf, sizeof buf - 1)) < 0) {
+			fprintf(stderr, "bench:readlink: %s: %s\n", argv[i],
+			    strerror(errno));
+			ret = 1;
+			continue;
+		}
+		buf[n] = '\0';
+		puts(buf);
+	}
+	return bench_flush() != 0 ? 1 : ret;
+}
+
 /* Print size_mb and an FNV-1a checksum of the state's 64-bit words. */
 static int
 bench_show_state(int argc, char **argv)
@@ -435,6 +488,8 @@ static const struct forkd_module_entry bench_entries[] = {
 	{ "cwd", bench_cwd, "print the working directory" },
 	{ "crash", bench_crash, "die by SIGSEGV" },
 	{ "echo", bench_echo, "copy stdin to stdout" },
+	{ "cat", bench_cat, "FILE...: copy files to stdout" },
+	{ "readlink", bench_readlink, "LINK...: print symbolic link targets" },
 	{ "state", bench_show_state, "print size_mb and a checksum of the state" },
 	{ NULL, NULL, NULL }
 };

@@ -775,6 +775,50 @@ test_policy_allow_uids(void **state)
 	config_free(&c);
 }
 
+/* [policy] allow_identity: parsed like allow_uids into its own list. */
+static void
+test_policy_allow_identity(void **state)
+{
+	static const char *const bad[] = { "no-such-user-forkd", "12abc",
+	    "4294967295", "-1", "0x10" };
+	struct passwd	*pw = getpwuid(0);
+	struct config	 c;
+	char		 err[256], what[96], val[48];
+
+	if (pw == NULL)
+		fail_msg("getpwuid(0): no user for uid 0");
+	config_init(&c);
+	EXPECT_UINT(c.policy.n_identity_uids, 0, "default n_identity_uids");
+	snprintf(what, sizeof what, "1000, 65534 %s", pw->pw_name);
+	EXPECT_RC(config_set(&c, "policy", "allow_identity", what, err,
+	    sizeof err), 0, what);
+	assert_int_equal(c.policy.n_identity_uids, 3);
+	EXPECT_UINT(c.policy.identity_uids[0], 1000, "identity_uids[0]");
+	EXPECT_UINT(c.policy.identity_uids[1], 65534, "identity_uids[1]");
+	EXPECT_UINT(c.policy.identity_uids[2], 0,
+	    "identity_uids[2] (root by name)");
+	/* Its own list: allow_uids is untouched. */
+	EXPECT_UINT(c.policy.uids_set, 0, "uids_set after allow_identity");
+	EXPECT_UINT(c.policy.n_uids, 0, "n_uids after allow_identity");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(val, sizeof val, "5 %s", bad[i]);
+		snprintf(what, sizeof what, "allow_identity = %s", val);
+		err[0] = '\0';
+		EXPECT_RC(config_set(&c, "policy", "allow_identity", val, err,
+		    sizeof err), -EINVAL, what);
+		EXPECT_MSG(err, "allow_identity", what);
+		EXPECT_MSG(err, bad[i], what);
+		if (c.policy.n_identity_uids != 3)
+			fail_msg("%s: %zu uids after a refused line, expected "
+			    "the 3 from before", what,
+			    c.policy.n_identity_uids);
+	}
+	config_free(&c);
+	EXPECT_UINT(c.policy.n_identity_uids, 0, "after config_free");
+	if (c.policy.identity_uids != NULL)
+		fail_msg("identity_uids not freed by config_free");
+}
+
 /* A [policy] section in a file, errors with FILE:LINE, and the SIGHUP
  * reload of limits and policy together. */
 static void
@@ -797,7 +841,8 @@ test_policy_file_and_reload(void **state)
 	    "allow_targets = pi:* bench:noop\n"
 	    "allow_targets = bench:exit\n"
 	    "allow_exec_paths = /bin/true\n"
-	    "allow_uids = 0 65534\n");
+	    "allow_uids = 0 65534\n"
+	    "allow_identity = 65534\n");
 	config_init(&c);
 	if (config_load_file(&c, p, err, sizeof err) != 0)
 		fail_msg("config_load_file: %s", err);
@@ -809,6 +854,8 @@ test_policy_file_and_reload(void **state)
 	EXPECT_STR(c.policy.targets[2], "bench:exit", "targets[2]");
 	assert_int_equal(c.policy.n_exec_paths, 1);
 	assert_int_equal(c.policy.n_uids, 2);
+	assert_int_equal(c.policy.n_identity_uids, 1);
+	EXPECT_UINT(c.policy.identity_uids[0], 65534, "file identity_uids[0]");
 	config_free(&c);
 	snprintf(path, sizeof path, "%s", p);	/* write_ini() reuses p */
 
@@ -830,7 +877,11 @@ test_policy_file_and_reload(void **state)
 	assert_int_equal(pol.n_targets, 3);
 	EXPECT_STR(pol.targets[0], "pi:*", "reloaded targets[0]");
 	EXPECT_UINT(pol.uids_set, 1, "reloaded uids_set");
+	assert_int_equal(pol.n_identity_uids, 1);
+	EXPECT_UINT(pol.identity_uids[0], 65534, "reloaded identity_uids[0]");
 	config_policy_free(&pol);
+	EXPECT_UINT(pol.n_identity_uids, 0,
+	    "n_identity_uids after config_policy_free");
 	EXPECT_UINT(pol.allow_exec, 1, "allow_exec after config_policy_free");
 	EXPECT_UINT(pol.n_targets, 0, "n_targets after config_policy_free");
 
@@ -904,6 +955,7 @@ main(void)
 		cmocka_unit_test(test_policy_allow_targets),
 		cmocka_unit_test(test_policy_allow_exec_paths),
 		cmocka_unit_test(test_policy_allow_uids),
+		cmocka_unit_test(test_policy_allow_identity),
 		cmocka_unit_test(test_policy_file_and_reload),
 		cmocka_unit_test(test_shipped_config),
 		cmocka_unit_test(test_validate),

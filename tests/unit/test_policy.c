@@ -123,6 +123,41 @@ test_targets_and_uids(void **state)
 	config_free(&c);
 }
 
+/* allow_identity: never set allows nobody (root included), a list allows
+ * exactly its uids, lines add up, and it is independent of allow_uids. */
+static void
+test_identity(void **state)
+{
+	struct config c;
+
+	config_init(&c);
+	for (uid_t u = 0; u < 3; u++)
+		if (policy_identity_allowed(&c.policy, u))
+			fail_msg("no allow_identity allowed uid %u", (unsigned)u);
+	if (policy_identity_allowed(&c.policy, 65534))
+		fail_msg("no allow_identity allowed uid 65534");
+	set(&c, "allow_uids", "0 1000 2000");
+	set(&c, "allow_identity", "1000");
+	set(&c, "allow_identity", "3000");
+	if (!policy_identity_allowed(&c.policy, 1000) ||
+	    !policy_identity_allowed(&c.policy, 3000))
+		fail_msg("allow_identity 1000 / 3000: uid 1000 %d, uid 3000 %d",
+		    policy_identity_allowed(&c.policy, 1000),
+		    policy_identity_allowed(&c.policy, 3000));
+	if (policy_identity_allowed(&c.policy, 0) ||
+	    policy_identity_allowed(&c.policy, 2000))
+		fail_msg("allow_identity 1000 3000 allowed uid 0 (%d) or uid "
+		    "2000 (%d)", policy_identity_allowed(&c.policy, 0),
+		    policy_identity_allowed(&c.policy, 2000));
+	config_free(&c);
+
+	config_init(&c);
+	set(&c, "allow_identity", "");
+	if (policy_identity_allowed(&c.policy, 0))
+		fail_msg("an empty allow_identity allowed uid 0");
+	config_free(&c);
+}
+
 /* A listed file, or a file directly in a listed directory. */
 static void
 test_path_listed(void **state)
@@ -268,6 +303,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_glob),
 		cmocka_unit_test(test_targets_and_uids),
+		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_path_listed),
 		cmocka_unit_test(test_exec_check),
 	};
