@@ -79,6 +79,8 @@ struct pool_zygote_msg {
 	int32_t	zm_errno;
 };
 
+static void	pool_schedule(unsigned int);
+
 #if defined(__SANITIZE_ADDRESS__)
 #define POOL_NO_ZYGOTE	1	/* ASan's fork bookkeeping needs glibc fork() */
 #elif defined(__has_feature)
@@ -334,9 +336,6 @@ pool_zygote_main(int zfd, pid_t daemon_pid)
 		}
 	}
 }
-#endif /* !POOL_NO_ZYGOTE */
-
-static void	pool_schedule(unsigned int);
 
 /* Pool children (and errors) arriving from the zygote. */
 static void
@@ -402,6 +401,8 @@ pool_zygote_cb(evutil_socket_t fd, short what, void *arg)
 		pool_stats.forked++;
 	}
 }
+
+#endif /* !POOL_NO_ZYGOTE */
 
 /* Start the zygote; -errno when there is none (forkd forks itself). */
 static int
