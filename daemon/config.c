@@ -57,8 +57,8 @@ config_init(struct config *c)
 	c->limits.max_env = LIMIT_ENV_MAX;
 	c->limits.max_fds = WIRE_MAX_FDS;
 	c->limits.kill_grace_ms = 2000;
-	c->limits.pool_max = 4;
-	c->limits.pool_min = 2;
+	c->limits.pool_max = 8;
+	c->limits.pool_min = 4;
 	c->limits.max_children_per_uid = 256;
 	c->limits.max_spawn_rate = 1000;
 	c->limits.idle_timeout_ms = 0;

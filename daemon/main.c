@@ -33,7 +33,7 @@ usage(FILE *f)
 "  -m, --module FILE.so[:OPTS]\n"
 "                          preload a module (repeatable); OPTS is passed to\n"
 "                          its init, e.g. bench.so:size_mb=256\n"
-"      --pool N            keep N children pre-forked (default 4; 0: off);\n"
+"      --pool N            keep N children pre-forked (default 8; 0: off);\n"
 "                          overrides pool_max in the config\n"
 "  -v, --verbose           debug log output\n"
 "  -q, --quiet             only warnings and errors\n"
