@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "auth.h"
+#include "cgroup.h"
 #include "forkd.h"
 #include "forkd.pb-c.h"
 #include "log.h"
@@ -407,6 +408,8 @@ server_init(struct config *cfg, const char *config_path)
 	    server_status_ev == NULL || event_add(server_accept_ev, NULL) != 0)
 		fatalx("cannot set up the accept event");
 	event_add(server_status_ev, &one);
+	/* Before the pool forks: forkd may move itself into a leaf cgroup. */
+	cgroup_init(server_config.cgroup_root);
 	/* Pre-fork after everything the children should inherit is set up. */
 	pool_init();
 	/* Children reaped before the loop started (none yet) or after. */
@@ -429,6 +432,7 @@ server_loop(void)
 	session_free_all();
 	pool_shutdown();
 	spawn_free_all();
+	cgroup_shutdown();
 	for (size_t i = 0; i < sizeof server_sig_ev / sizeof server_sig_ev[0];
 	    i++)
 		if (server_sig_ev[i] != NULL)
