@@ -1068,7 +1068,7 @@ spawn_check_life(const struct session *s, const Forkd__SpawnRequest *r,
 	if (r->want_pidfd) {
 		if (spawn_clone3_missing()) {
 			snprintf(msg, msglen, "pidfd: this kernel has no "
-			    "clone3()");
+			    "clone3() (CLONE_PIDFD needs it)");
 			return -EOPNOTSUPP;
 		}
 		if (!spawn_peer_same_pidns(s->s_pid)) {
@@ -1355,6 +1355,9 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	    exec_path, fds, nfds, &pid, &ctlfd) != 0) &&
 	    (err = spawn_start_ex(&plan, &life.l_create, &pid, &ctlfd,
 	    &life.l_pidfd)) != 0) {
+		if (err == -EOPNOTSUPP)
+			SPAWN_FAIL(err, "pidfd: this kernel has no clone3() "
+			    "(CLONE_PIDFD needs it)");
 		log_warnx("cannot start a child: %s", strerror(-err));
 		SPAWN_FAIL(err, "fork: %s", strerror(-err));
 	}
