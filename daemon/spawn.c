@@ -748,7 +748,7 @@ spawn_clone_fn(void *arg)
 #define SPAWN_STR_(x)	#x
 #define SPAWN_STR(x)	SPAWN_STR_(x)
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(FORKD_NO_CLONE3_STUB)
 /* clone3() for a CLONE_VM child, which must start on its own stack and
  * cannot return through a C function (the caller's frame is the parent's):
  * long spawn_clone3_vm(struct clone_args *, size_t, int (*fn)(void *),
@@ -843,6 +843,13 @@ spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
 		else
 			flags |= CLONE_INTO_CGROUP;
 	}
+#ifndef SPAWN_HAVE_CLONE3_VM
+	/* No clone3 stub for CLONE_VM here: spawn_start_ex() sent pidfd and
+	 * cgroup requests down the fork path; CLONE_NEWPID alone goes
+	 * through clone() below. */
+	if (vm)
+		flags &= ~(uint64_t)CLONE_NEWPID;
+#endif
 	while (flags != 0 && !spawn_no_clone3) {
 		memset(&ca, 0, sizeof ca);
 		ca.flags = flags;

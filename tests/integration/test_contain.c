@@ -270,6 +270,29 @@ test_timeout_term(void **state)
 	forkd__server_message__free_unpacked(m, NULL);
 }
 
+/* A module entry's timeout (a pool child, unless the pool is off). */
+static void
+test_timeout_entry(void **state)
+{
+	const char		*argv[] = { "bench:sleep", "100", NULL };
+	Forkd__SpawnRequest	 sr;
+	Forkd__ServerMessage	*m;
+	struct raw_exit		 x;
+	pid_t			 pid;
+	int			 fd;
+
+	req_init(&sr, argv);
+	sr.timeout_ms = 150;
+	sr.kill_grace_ms = 5000;
+	m = spawn_ok(&sr, -1, &fd);
+	pid = m->response->spawn->pid;
+	forkd__server_message__free_unpacked(m, NULL);
+	if (rawclient_exit(&RC, pid, 10000 * harness_slow(), &x) != 0)
+		fail_msg("bench:sleep 100 with timeout_ms 150: no exit in 10 s");
+	EXPECT_INT(x.x_exitcode, -SIGTERM, "exitcode after the timeout");
+	EXPECT_INT(x.x_timed_out, 1, "timed_out");
+}
+
 /* SIGTERM ignored: SIGKILL after kill_grace_ms. */
 static void
 test_timeout_kill(void **state)
@@ -399,6 +422,46 @@ test_cgroup_placement(void **state)
 		harness_sleep_ms(20);
 	if (access(dir, F_OK) == 0)
 		fail_msg("cgroup %s still exists after the entry ended", dir);
+}
+
+/* A grandchild keeps the cgroup busy after the child was reaped: forkd
+ * retries the removal until it is gone. */
+static void
+test_cgroup_busy_removal(void **state)
+{
+	const char		*argv[] = { "/bin/sh", "-c",
+	    "sleep 1 & exit 0", NULL };
+	Forkd__SpawnRequest	 sr;
+	Forkd__CgroupSpec	 cs = FORKD__CGROUP_SPEC__INIT;
+	Forkd__ServerMessage	*m;
+	struct raw_exit		 x;
+	char			 dir[600];
+	pid_t			 pid;
+	int			 fd, i, busy;
+
+	if (cg_root[0] == '\0')
+		skip_msg("%s", cg_skip);
+	if (forkd_lacks_clone3())
+		skip_msg("forkd cannot use clone3() here (under valgrind?)");
+	req_init(&sr, argv);
+	sr.cgroup = &cs;
+	m = spawn_ok(&sr, -1, &fd);
+	pid = m->response->spawn->pid;
+	snprintf(dir, sizeof dir, "%s%s", cg_mount,
+	    m->response->spawn->cgroup);
+	forkd__server_message__free_unpacked(m, NULL);
+	if (rawclient_exit(&RC, pid, 5000 * harness_slow(), &x) != 0)
+		fail_msg("no exit event");
+	EXPECT_INT(x.x_exitcode, 0, "sh's exitcode");
+	busy = access(dir, F_OK) == 0;
+	for (i = 0; i < 250 && access(dir, F_OK) == 0; i++)
+		harness_sleep_ms(20);
+	if (access(dir, F_OK) == 0)
+		fail_msg("cgroup %s still exists 5 s after its grandchild's "
+		    "sleep 1", dir);
+	if (!busy)
+		fprintf(stderr, "note: %s was gone at the exit event already\n",
+		    dir);
 }
 
 /* Is controller in cgroup_root's cgroup.controllers? */
@@ -754,8 +817,10 @@ main(void)
 		cmocka_unit_test_teardown(test_pidfd_exec, cleanup),
 		cmocka_unit_test_teardown(test_pidfd_entry, cleanup),
 		cmocka_unit_test_teardown(test_timeout_term, cleanup),
+		cmocka_unit_test_teardown(test_timeout_entry, cleanup),
 		cmocka_unit_test_teardown(test_timeout_kill, cleanup),
 		cmocka_unit_test_teardown(test_cgroup_placement, cleanup),
+		cmocka_unit_test_teardown(test_cgroup_busy_removal, cleanup),
 		cmocka_unit_test_teardown(test_cgroup_limits, cleanup),
 		cmocka_unit_test_teardown(test_cgroup_oom, cleanup),
 		cmocka_unit_test_teardown(test_cgroup_no_controller, cleanup),
