@@ -881,9 +881,10 @@ spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
 		}
 		return -1;
 	}
-	if (sc->sc_cgroup_fd >= 0 && !(flags & CLONE_INTO_CGROUP))
+	/* No clone3() made it: the child joins its cgroup itself. */
+	if (sc->sc_cgroup_fd >= 0)
 		plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
-	if (flags & CLONE_PIDFD) {
+	if (sc->sc_want_pidfd) {
 		/* A pidfd_open() after the fact could name a reused pid. */
 		errno = EOPNOTSUPP;
 		return -1;
