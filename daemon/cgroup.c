@@ -299,7 +299,7 @@ cgroup_enable_controllers(int at_hierarchy_root, int auto_mode)
 void
 cgroup_init(const char *setting)
 {
-	char		mroot[PATH_MAX], self[PATH_MAX];
+	char		mroot[PATH_MAX], self[PATH_MAX], limits[32];
 	const char	*rel;
 	struct stat	st;
 	int		r, auto_mode, at_top;
@@ -371,11 +371,14 @@ cgroup_init(const char *setting)
 	cgroup_enable_controllers(at_top, auto_mode);
 	cg.enabled = 1;
 	r = cgroup_controllers(cg.root, "cgroup.subtree_control");
-	log_info("cgroup: per-spawn cgroups under %s (limits: %s%s%s%s)",
-	    cg.root, r > 0 && (r & 1 << CGROUP_CTRL_MEMORY) ? " memory" : "",
-	    r > 0 && (r & 1 << CGROUP_CTRL_PIDS) ? " pids" : "",
-	    r > 0 && (r & 1 << CGROUP_CTRL_CPU) ? " cpu" : "",
-	    r > 0 ? "" : " none");
+	limits[0] = '\0';
+	for (int c = 0; c < CGROUP_CTRL_MAX; c++)
+		if (r > 0 && (r & (1 << c))) {
+			strcat(limits, limits[0] ? " " : "");
+			strcat(limits, cgroup_ctrl_names[c]);
+		}
+	log_info("cgroup: per-spawn cgroups under %s (limits: %s)", cg.root,
+	    limits[0] ? limits : "none");
 }
 
 /* Can a spawn with these limits get a cgroup? */
