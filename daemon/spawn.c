@@ -912,7 +912,7 @@ spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
 int
 spawn_start(struct child_plan *plan, pid_t *ret_pid, int *ret_errfd)
 {
-	struct spawn_create sc = { 0, -1, -1, 0, 0 };
+	struct spawn_create sc = { .sc_cgroup_fd = -1, .sc_procs_fd = -1 };
 
 	return spawn_start_ex(plan, &sc, ret_pid, ret_errfd, NULL);
 }
@@ -1226,8 +1226,10 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	const struct config_limits	*lim = &server_config.limits;
 	struct child_plan		 plan;
 	struct spawn_child		*c = NULL;
-	struct spawn_life		 life = { { 0, -1, -1, 0, 0 }, NULL, -1,
-					    0 };
+	struct spawn_life		 life = {
+		.l_create = { .sc_cgroup_fd = -1, .sc_procs_fd = -1 },
+		.l_pidfd = -1,
+	};
 	char				 name[LIMIT_NAME_MAX + 1];
 	char				 esc[128], refusal[512];
 	char				 exec_buf[PATH_MAX];

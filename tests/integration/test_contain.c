@@ -708,9 +708,25 @@ test_validation(void **state)
 static void
 test_no_fd_leak(void **state)
 {
-	int n;
+	const char		*argv[] = { "/bin/sleep", "0.3", NULL };
+	Forkd__SpawnRequest	 sr;
+	Forkd__ServerMessage	*m = NULL;
+	struct rawclient	 rc2;
+	int			 n, fd = -1;
 
 	cleanup(state);
+	/* A client that leaves before its pidfd reply: forkd must not keep
+	 * the pidfd (nor the cgroup's fds). */
+	if (rawclient_connect(&rc2, H.h_sock, H.h_key) != 0)
+		fail_msg("second raw client cannot connect");
+	req_init(&sr, argv);
+	sr.want_pidfd = 1;
+	if (rawclient_spawn(&rc2, &sr, NULL, 0, 0, &m, &fd) == 0) {
+		forkd__server_message__free_unpacked(m, NULL);
+		if (fd >= 0)
+			close(fd);
+	}
+	rawclient_close(&rc2);
 	n = harness_wait_fds(H.h_pid, fds_at_start, 10000 * harness_slow());
 	EXPECT_INT(n, fds_at_start, "forkd's open fds after the suite");
 }
