@@ -86,6 +86,7 @@ config_free(struct config *c)
 {
 	free(c->socket_path);
 	free(c->key_file);
+	free(c->cgroup_root);
 	for (size_t i = 0; i < c->n_modules; i++)
 		free(c->modules[i]);
 	config_policy_free(&c->policy);
@@ -480,6 +481,20 @@ config_set(struct config *c, const char *section, const char *key,
 			return -ENOMEM;
 		c->n_modules++;
 		return 0;
+	}
+	if (strcmp(key, "cgroup_root") == 0) {
+		/* auto | none | an absolute path (under the cgroup2 mount;
+		 * checked at start, where the mount is known). */
+		if (strcmp(value, "auto") != 0 && strcmp(value, "none") != 0 &&
+		    (value[0] != '/' || strlen(value) >= 4096 ||
+		    strstr(value, "/../") != NULL ||
+		    (strlen(value) >= 3 &&
+		    strcmp(value + strlen(value) - 3, "/..") == 0))) {
+			snprintf(errbuf, errlen, "cgroup_root: '%s' is not auto, "
+			    "none or an absolute path", value);
+			return -EINVAL;
+		}
+		return config_strset(&c->cgroup_root, value);
 	}
 	if (strcmp(key, "log_level") == 0) {
 		if ((r = log_level_parse(value)) < 0) {

@@ -17,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "auth.h"
+#include "cgroup.h"
 #include "child.h"
 #include "forkd.h"
 #include "forkd.pb-c.h"
@@ -439,6 +440,8 @@ server_init(struct config *cfg, const char *config_path)
 	event_add(server_status_ev, &one);
 	/* Children reset only what differs from the defaults now. */
 	child_signals_init();
+	/* Before the pool forks: forkd may move itself into a leaf cgroup. */
+	cgroup_init(server_config.cgroup_root);
 	/* Pre-fork after everything the children should inherit is set up. */
 	pool_init();
 	/* Children reaped before the loop started (none yet) or after. */
@@ -461,6 +464,7 @@ server_loop(void)
 	session_free_all();
 	pool_shutdown();
 	spawn_free_all();
+	cgroup_shutdown();
 	for (size_t i = 0; i < sizeof server_sig_ev / sizeof server_sig_ev[0];
 	    i++)
 		if (server_sig_ev[i] != NULL)

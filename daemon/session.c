@@ -142,6 +142,8 @@ session_free(struct session *s)
 
 	while ((f = STAILQ_FIRST(&s->s_outq)) != NULL) {
 		STAILQ_REMOVE_HEAD(&s->s_outq, f_entry);
+		if (f->f_fd >= 0)
+			close(f->f_fd);
 		free(f);
 	}
 	if (s->s_rev != NULL)
@@ -177,21 +179,26 @@ session_flush(struct session *s)
 	int			 r;
 
 	while ((f = STAILQ_FIRST(&s->s_outq)) != NULL) {
-		r = wire_send(s->s_fd, f->f_data, f->f_len, NULL, 0);
+		r = wire_send(s->s_fd, f->f_data, f->f_len,
+		    f->f_fd >= 0 ? &f->f_fd : NULL, f->f_fd >= 0 ? 1 : 0);
 		if (r == -EAGAIN)
 			return -EAGAIN;
 		if (r != 0)
 			return r;
 		STAILQ_REMOVE_HEAD(&s->s_outq, f_entry);
 		s->s_outq_len--;
+		if (f->f_fd >= 0)
+			close(f->f_fd);
 		free(f);
 	}
 	return 0;
 }
 
-/* Pack, seal (MAC'd once authenticated) and send or queue a message. */
+/* Pack, seal (MAC'd once authenticated) and send or queue a message with
+ * fd (or -1), which is consumed: sent and closed, or closed when the frame
+ * is dropped. */
 static void
-session_send(struct session *s, const Forkd__ServerMessage *m)
+session_send_fd(struct session *s, const Forkd__ServerMessage *m, int fd)
 {
 	struct session_frame	*f;
 	static unsigned char	 pbuf[WIRE_FRAME_HARD_MAX];
@@ -199,32 +206,33 @@ session_send(struct session *s, const Forkd__ServerMessage *m)
 	int			 r;
 
 	if (s->s_fd < 0)
-		return;
+		goto drop;
 	plen = forkd__server_message__get_packed_size(m);
 	if (plen > sizeof pbuf - WIRE_OVERHEAD) {
 		session_log(s, LOG_LVL_WARNING, "reply of %zu bytes too large",
 		    plen);
 		session_close(s, "reply too large");
-		return;
+		goto drop;
 	}
 	forkd__server_message__pack(m, pbuf);
 	if (s->s_outq_len >= LIMIT_OUTQ_MAX) {
 		session_close(s, "client does not read its replies");
-		return;
+		goto drop;
 	}
 	f = malloc(sizeof *f + plen + WIRE_OVERHEAD);
 	if (f == NULL) {
 		session_close(s, "out of memory");
-		return;
+		goto drop;
 	}
 	r = wire_seal(s->s_state == SESSION_AUTHED ? &s->s_mac : NULL, pbuf,
 	    plen, f->f_data, plen + WIRE_OVERHEAD, &flen);
 	if (r != 0) {
 		free(f);
 		session_close(s, "cannot seal reply");
-		return;
+		goto drop;
 	}
 	f->f_len = flen;
+	f->f_fd = fd;
 	STAILQ_INSERT_TAIL(&s->s_outq, f, f_entry);
 	s->s_outq_len++;
 	r = session_flush(s);
@@ -235,6 +243,16 @@ session_send(struct session *s, const Forkd__ServerMessage *m)
 		errno = -r;
 		session_close(s, "write failed");
 	}
+	return;
+drop:
+	if (fd >= 0)
+		close(fd);
+}
+
+static void
+session_send(struct session *s, const Forkd__ServerMessage *m)
+{
+	session_send_fd(s, m, -1);
 }
 
 /* Socket writable again. */
@@ -623,18 +641,28 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Send a Response with fd (or -1), which is consumed either way. */
+static void
+session_reply_fd(struct session *s, Forkd__Response *resp, int fd)
+{
+	Forkd__ServerMessage m = FORKD__SERVER_MESSAGE__INIT;
+
+	if (s == NULL || s->s_state != SESSION_AUTHED) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	s->s_active_ms = session_now_ms();
+	m.body_case = FORKD__SERVER_MESSAGE__BODY_RESPONSE;
+	m.response = resp;
+	session_send_fd(s, &m, fd);
+}
+
 /* Replies. */
 void
 session_reply(struct session *s, Forkd__Response *resp)
 {
-	Forkd__ServerMessage m = FORKD__SERVER_MESSAGE__INIT;
-
-	if (s == NULL || s->s_state != SESSION_AUTHED)
-		return;
-	s->s_active_ms = session_now_ms();
-	m.body_case = FORKD__SERVER_MESSAGE__BODY_RESPONSE;
-	m.response = resp;
-	session_send(s, &m);
+	session_reply_fd(s, resp, -1);
 }
 
 void
@@ -659,17 +687,21 @@ session_reply_error(struct session *s, uint32_t id, int err, int step,
 }
 
 void
-session_reply_spawn(struct session *s, uint32_t id, pid_t pid, const char *name)
+session_reply_spawn(struct session *s, uint32_t id, pid_t pid, const char *name,
+    int pidfd, const char *cgroup)
 {
 	Forkd__Response		resp = FORKD__RESPONSE__INIT;
 	Forkd__SpawnReply	sr = FORKD__SPAWN_REPLY__INIT;
 
 	sr.pid = pid;
 	sr.name = (char *)name;
+	sr.pidfd = pidfd >= 0;
+	if (cgroup != NULL)
+		sr.cgroup = (char *)cgroup;
 	resp.id = id;
 	resp.body_case = FORKD__RESPONSE__BODY_SPAWN;
 	resp.spawn = &sr;
-	session_reply(s, &resp);
+	session_reply_fd(s, &resp, pidfd);
 }
 
 /* Fill an ExitInfo from a record; the strings stay owned by e. */
@@ -680,6 +712,8 @@ session_exit_info(const struct exit_record *e, Forkd__ExitInfo *xi,
 	xi->pid = e->e_pid;
 	xi->name = (char *)e->e_name;
 	xi->exitcode = e->e_exitcode;
+	xi->timed_out = e->e_timed_out != 0;
+	xi->oom_killed = e->e_oom_killed != 0;
 	ru->utime_us = e->e_utime_us;
 	ru->stime_us = e->e_stime_us;
 	ru->maxrss_kb = e->e_maxrss_kb;

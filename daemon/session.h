@@ -22,6 +22,8 @@ enum session_state {
 struct session_frame {
 	STAILQ_ENTRY(session_frame)	 f_entry;
 	size_t				 f_len;
+	int				 f_fd;	/* sent with it (SCM_RIGHTS), or -1;
+						 * closed once sent or dropped */
 	unsigned char			 f_data[];
 };
 
@@ -74,8 +76,10 @@ uint64_t session_now_ms(void);
 /* Replies, built by request/spawn code. errmsg is printf-style. */
 void	session_reply_error(struct session *, uint32_t id, int err, int step,
 	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* pidfd (>= 0) goes with the reply and is consumed either way; cgroup is
+ * the child's cgroup path or NULL. */
 void	session_reply_spawn(struct session *, uint32_t id, pid_t pid,
-	    const char *name);
+	    const char *name, int pidfd, const char *cgroup);
 void	session_reply_wait(struct session *, uint32_t id,
 	    const struct exit_record *);
 void	session_push_exit(struct session *, const struct exit_record *);

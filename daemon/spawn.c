@@ -9,12 +9,16 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/sched.h>	/* struct clone_args, CLONE_PIDFD, CLONE_INTO_CGROUP */
 
 #include <linux/capability.h>
 
 #include <event2/event.h>
 
+#include "cgroup.h"
 #include "child.h"
 #include "forkd.pb-c.h"
 #include "log.h"
@@ -231,6 +235,11 @@ spawn_child_free(struct spawn_child *c)
 		close(c->c_errfd);
 	if (c->c_killev != NULL)
 		event_free(c->c_killev);
+	if (c->c_timeoutev != NULL)
+		event_free(c->c_timeoutev);
+	if (c->c_pidfd >= 0)
+		close(c->c_pidfd);
+	cgroup_release(c->c_cgroup);
 	if (c->c_session != NULL && c->c_session->s_children > 0)
 		c->c_session->s_children--;
 	if (spawn_stats.live > 0)
@@ -291,10 +300,13 @@ spawn_child_ended(struct spawn_child *c)
 	e.e_stime_us = (uint64_t)c->c_rusage.ru_stime.tv_sec * 1000000 +
 	    (uint64_t)c->c_rusage.ru_stime.tv_usec;
 	e.e_maxrss_kb = (uint64_t)c->c_rusage.ru_maxrss;
+	e.e_timed_out = c->c_timed_out;
+	e.e_oom_killed = cgroup_oom_killed(c->c_cgroup);
 	spawn_stats.exited++;
 	spawn_history_add(&e);
-	log_debug("child %d (%s) ended: exitcode %d", (int)c->c_pid, c->c_name,
-	    e.e_exitcode);
+	log_debug("child %d (%s) ended: exitcode %d%s%s", (int)c->c_pid,
+	    c->c_name, e.e_exitcode, e.e_timed_out ? ", timed out" : "",
+	    e.e_oom_killed ? ", OOM-killed" : "");
 	if (c->c_session != NULL)
 		session_push_exit(c->c_session, &e);
 	spawn_wait_notify(c->c_pid, &e);
@@ -353,9 +365,13 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	c->c_state = SPAWN_RUNNING;
 	spawn_stats.spawned++;
-	if (c->c_session != NULL)
+	if (c->c_session != NULL) {
+		/* The reply takes the pidfd (sent, or closed if dropped). */
 		session_reply_spawn(c->c_session, c->c_req_id, c->c_pid,
-		    c->c_name);
+		    c->c_name, c->c_pidfd, c->c_cgroup != NULL ?
+		    c->c_cgroup->cu_rel : NULL);
+		c->c_pidfd = -1;
+	}
 	if (c->c_reaped)
 		spawn_child_ended(c);
 }
@@ -388,6 +404,9 @@ spawn_reap(void)
 		c->c_rusage = ru;
 		if (c->c_killev != NULL)
 			event_del(c->c_killev);
+		/* No signal may reach a reused pid. */
+		if (c->c_timeoutev != NULL)
+			event_del(c->c_timeoutev);
 		switch (c->c_state) {
 		case SPAWN_STARTING:
 			/* The error pipe is at EOF or holds the failure; its
@@ -919,24 +938,211 @@ spawn_clone_fn(void *arg)
 {
 	child_run(arg);
 }
+
+#define SPAWN_STR_(x)	#x
+#define SPAWN_STR(x)	SPAWN_STR_(x)
+
+#if defined(__x86_64__) && !defined(FORKD_NO_CLONE3_STUB)
+/* clone3() for a CLONE_VM child, which must start on its own stack and
+ * cannot return through a C function (the caller's frame is the parent's):
+ * long spawn_clone3_vm(struct clone_args *, size_t, int (*fn)(void *),
+ * void *arg) returns the pid or -errno in the parent; the child calls
+ * fn(arg) on args->stack and exits with its value (fn never returns here:
+ * child_run() ends in execve or _exit). rdi, rsi are the syscall's
+ * arguments; fn and arg wait in r8, r9, which the kernel preserves and
+ * copies to the child. */
+#define SPAWN_HAVE_CLONE3_VM	1
+long	spawn_clone3_vm(struct clone_args *, size_t, int (*)(void *), void *);
+__asm__(
+	".text\n"
+	".type spawn_clone3_vm, @function\n"
+	"spawn_clone3_vm:\n"
+	"	movq %rdx, %r8\n"
+	"	movq %rcx, %r9\n"
+	"	movl $" SPAWN_STR(SYS_clone3) ", %eax\n"
+	"	syscall\n"
+	"	testq %rax, %rax\n"
+	"	jnz 1f\n"
+	"	xorl %ebp, %ebp\n"
+	"	movq %r9, %rdi\n"
+	"	callq *%r8\n"
+	"	movl %eax, %edi\n"
+	"	movl $" SPAWN_STR(SYS_exit) ", %eax\n"
+	"	syscall\n"
+	"	hlt\n"
+	"1:	ret\n"
+	".size spawn_clone3_vm, .-spawn_clone3_vm\n");
+#endif
 #endif
 
-/* Fork a child for plan (exec targets: clone(CLONE_VM|CLONE_VFORK), the
+/* What this kernel lacks, learned at the first refusal. */
+static int	spawn_no_clone3;	/* ENOSYS */
+static int	spawn_no_into_cgroup;	/* CLONE_INTO_CGROUP refused */
+
+/* Is clone3() known to be missing? */
+static int
+spawn_clone3_missing(void)
+{
+	return spawn_no_clone3;
+}
+
+/* One clone3() call: the child runs child_run(plan) (CLONE_VM: on the
+ * static stack, through spawn_clone3_vm()). Parent: pid or -1 with errno. */
+static pid_t
+spawn_clone3(struct clone_args *ca, struct child_plan *plan, int vm)
+{
+	long r;
+
+#ifdef SPAWN_HAVE_CLONE3_VM
+	if (vm) {
+		ca->stack = (uint64_t)(uintptr_t)spawn_clone_stack;
+		ca->stack_size = sizeof spawn_clone_stack;
+		r = spawn_clone3_vm(ca, sizeof *ca, spawn_clone_fn, plan);
+		if (r < 0) {
+			errno = (int)-r;
+			return -1;
+		}
+		return (pid_t)r;
+	}
+#else
+	if (vm) {
+		errno = EINVAL;	/* not reached: spawn_start_ex() */
+		return -1;
+	}
+#endif
+	/* Like fork(): the child returns here with a copy of our memory. */
+	r = syscall(SYS_clone3, ca, sizeof *ca);
+	if (r == 0)
+		child_run(plan);
+	return (pid_t)r;
+}
+
+/* Create the process: clone3() when a creation flag asks for it, else
+ * (and as the fallback) clone()/fork(). Parent: pid or -1 with errno. */
+static pid_t
+spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
+    int vm, int *ret_pidfd)
+{
+	struct clone_args	ca;
+	uint64_t		flags = 0;
+	pid_t			pid;
+
+	if (sc->sc_want_pidfd)
+		flags |= CLONE_PIDFD;
+	if (sc->sc_newpid)
+		flags |= CLONE_NEWPID;
+	if (sc->sc_cgroup_fd >= 0) {
+		if (spawn_no_into_cgroup)
+			plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
+		else
+			flags |= CLONE_INTO_CGROUP;
+	}
+#ifndef SPAWN_HAVE_CLONE3_VM
+	/* No clone3 stub for CLONE_VM here: spawn_start_ex() sent pidfd and
+	 * cgroup requests down the fork path; CLONE_NEWPID alone goes
+	 * through clone() below. */
+	if (vm)
+		flags &= ~(uint64_t)CLONE_NEWPID;
+#endif
+	while (flags != 0 && !spawn_no_clone3) {
+		memset(&ca, 0, sizeof ca);
+		ca.flags = flags;
+		if (vm)
+			ca.flags |= CLONE_VM | CLONE_VFORK;
+		ca.pidfd = (uint64_t)(uintptr_t)ret_pidfd;
+		ca.cgroup = (flags & CLONE_INTO_CGROUP) ?
+		    (uint64_t)sc->sc_cgroup_fd : 0;
+		ca.exit_signal = SIGCHLD;
+		pid = spawn_clone3(&ca, plan, vm);
+		if (pid >= 0)
+			return pid;
+		if (errno == ENOSYS) {
+			spawn_no_clone3 = 1;
+			break;
+		}
+		if ((errno == EINVAL || errno == E2BIG) &&
+		    (flags & CLONE_INTO_CGROUP)) {
+			/* Before 5.7: the child joins its cgroup itself. */
+			log_info("clone3: CLONE_INTO_CGROUP not supported (%s); "
+			    "children join their cgroup themselves",
+			    strerror(errno));
+			spawn_no_into_cgroup = 1;
+			flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+			plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
+			if (flags != 0)
+				continue;
+			break;
+		}
+		return -1;
+	}
+	/* No clone3() made it: the child joins its cgroup itself. */
+	if (sc->sc_cgroup_fd >= 0)
+		plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
+	if (sc->sc_want_pidfd) {
+		/* A pidfd_open() after the fact could name a reused pid. */
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+#ifndef SPAWN_NO_CLONE_VM
+	if (vm)
+		return clone(spawn_clone_fn, spawn_clone_stack +
+		    sizeof spawn_clone_stack, CLONE_VM | CLONE_VFORK | SIGCHLD |
+		    (sc->sc_newpid ? CLONE_NEWPID : 0), plan);
+#endif
+	if (sc->sc_newpid) {
+		/* fork() with CLONE_NEWPID: the child returns here. */
+		pid = (pid_t)syscall(SYS_clone, SIGCHLD | CLONE_NEWPID, 0, NULL,
+		    NULL, 0);
+		if (pid == 0)
+			child_run(plan);
+		return pid;
+	}
+	return fork();
+}
+
+/* Fork a child for plan (exec targets: CLONE_VM|CLONE_VFORK, the
  * posix_spawn way, which copies no page tables). Returns 0 with the pid and
  * the read end of the child's error pipe, or -errno. */
 int
 spawn_start(struct child_plan *plan, pid_t *ret_pid, int *ret_errfd)
 {
-	int	p[2], err;
+	struct spawn_create sc = { .sc_cgroup_fd = -1, .sc_procs_fd = -1 };
+
+	return spawn_start_ex(plan, &sc, ret_pid, ret_errfd, NULL);
+}
+
+/* spawn_start() with creation-time flags (clone3): CLONE_PIDFD,
+ * CLONE_INTO_CGROUP, CLONE_NEWPID. */
+int
+spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
+    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd)
+{
+	int	p[2], err, pidfd = -1, vm = 0;
 	pid_t	pid;
 
+	if (ret_pidfd != NULL)
+		*ret_pidfd = -1;
+	if (sc->sc_want_pidfd && (ret_pidfd == NULL || spawn_clone3_missing()))
+		return -EOPNOTSUPP;
+	plan->cp_cgroup_procs_fd = -1;
+	/* In a new PID namespace getppid() is 0: forkd is outside it. */
+	if (sc->sc_newpid)
+		plan->cp_parent = 0;
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return -errno;
 	plan->cp_errfd = p[1];
 	/* No buffered output may be duplicated into the child. */
 	fflush(NULL);
 #ifndef SPAWN_NO_CLONE_VM
-	if (plan->cp_entry == NULL) {
+	/* unshare(CLONE_NEWUSER) is refused while the mm is shared. */
+	vm = plan->cp_entry == NULL && !sc->sc_newuser;
+#ifndef SPAWN_HAVE_CLONE3_VM
+	/* No clone3 stub for a CLONE_VM child on this architecture: a
+	 * request that needs clone3 takes the fork path. */
+	if (sc->sc_want_pidfd || sc->sc_cgroup_fd >= 0)
+		vm = 0;
+#endif
+	if (vm) {
 		sigset_t all, old;
 
 		/* The child shares our memory until execve: no signal handler
@@ -944,19 +1150,18 @@ spawn_start(struct child_plan *plan, pid_t *ret_pid, int *ret_errfd)
 		sigfillset(&all);
 		sigprocmask(SIG_SETMASK, &all, &old);
 		plan->cp_shared_vm = 1;
-		pid = clone(spawn_clone_fn, spawn_clone_stack +
-		    sizeof spawn_clone_stack, CLONE_VM | CLONE_VFORK | SIGCHLD,
-		    plan);
+		pid = spawn_create_process(plan, sc, 1, &pidfd);
 		err = errno;
 		plan->cp_shared_vm = 0;
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		errno = err;
 	} else
 #endif
-		pid = fork();
+		pid = spawn_create_process(plan, sc, 0, &pidfd);
 	if (pid == 0)
 		child_run(plan);
 	err = errno;
+	(void)vm;
 	close(p[1]);
 	plan->cp_errfd = -1;
 	if (pid < 0) {
@@ -965,7 +1170,213 @@ spawn_start(struct child_plan *plan, pid_t *ret_pid, int *ret_errfd)
 	}
 	*ret_pid = pid;
 	*ret_errfd = p[0];
+	if (ret_pidfd != NULL)
+		*ret_pidfd = sc->sc_want_pidfd ? pidfd : -1;
 	return 0;
+}
+
+/* Issue 5, the child's life as forkd decides it: creation flags, the
+ * cgroup, the pidfd and the timeout of one spawn. */
+struct spawn_life {
+	struct spawn_create	 l_create;
+	struct cgroup_unit	*l_cgroup;
+	int			 l_pidfd;
+	int			 l_bypass_pool;	/* creation-time flags */
+};
+
+#define SPAWN_NS_KNOWN	(FORKD__NAMESPACE__NS_PID | FORKD__NAMESPACE__NS_MOUNT | \
+	FORKD__NAMESPACE__NS_NET | FORKD__NAMESPACE__NS_IPC |		\
+	FORKD__NAMESPACE__NS_UTS | FORKD__NAMESPACE__NS_USER)
+#define SPAWN_GRACE_MS_MAX	600000	/* as [limits] kill_grace_ms */
+#define SPAWN_CPU_PERIOD_MIN	1000	/* cpu.max bounds of the kernel */
+#define SPAWN_CPU_PERIOD_MAX	1000000
+#define SPAWN_CPU_QUOTA_MIN	1000
+
+/* Is the peer in forkd's PID namespace? A pidfd and the pid in the reply
+ * mean the same process only there. Unknown (no /proc access): yes. */
+static int
+spawn_peer_same_pidns(pid_t peer)
+{
+	struct stat	a, b;
+	char		path[64];
+
+	if (peer <= 0)
+		return 0;	/* SO_PEERCRED: a peer in an outer namespace */
+	snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)peer);
+	if (stat("/proc/self/ns/pid", &a) != 0 || stat(path, &b) != 0)
+		return 1;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* The request's cgroup limits. */
+static void
+spawn_cgroup_limits(const Forkd__CgroupSpec *cs, struct cgroup_limits *l)
+{
+	memset(l, 0, sizeof *l);
+	l->cl_memory_max = cs->memory_max;
+	l->cl_pids_max = cs->pids_max;
+	l->cl_cpu_quota_us = cs->cpu_quota_us;
+	l->cl_cpu_period_us = cs->cpu_period_us;
+}
+
+/* Check the life options of a request (timeout, grace, namespaces, cgroup,
+ * pidfd): 0, or -errno with a message for the client. */
+static int
+spawn_check_life(const struct session *s, const Forkd__SpawnRequest *r,
+    char *msg, size_t msglen)
+{
+	if (r->timeout_ms > LIMIT_TIMEOUT_MS_MAX) {
+		snprintf(msg, msglen, "timeout_ms %u above the limit %u",
+		    r->timeout_ms, (unsigned)LIMIT_TIMEOUT_MS_MAX);
+		return -EINVAL;
+	}
+	if (r->kill_grace_ms > SPAWN_GRACE_MS_MAX) {
+		snprintf(msg, msglen, "kill_grace_ms %u above the limit %u",
+		    r->kill_grace_ms, SPAWN_GRACE_MS_MAX);
+		return -EINVAL;
+	}
+	if (r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN) {
+		snprintf(msg, msglen, "unknown namespace bits 0x%x",
+		    r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN);
+		return -EINVAL;
+	}
+	if (r->cgroup != NULL) {
+		const Forkd__CgroupSpec	*cs = r->cgroup;
+		struct cgroup_limits	 l;
+
+		if (cs->cpu_period_us != 0 &&
+		    (cs->cpu_period_us < SPAWN_CPU_PERIOD_MIN ||
+		    cs->cpu_period_us > SPAWN_CPU_PERIOD_MAX)) {
+			snprintf(msg, msglen, "cpu_period_us %u outside %u..%u",
+			    cs->cpu_period_us, SPAWN_CPU_PERIOD_MIN,
+			    SPAWN_CPU_PERIOD_MAX);
+			return -EINVAL;
+		}
+		if (cs->cpu_quota_us != 0 &&
+		    cs->cpu_quota_us < SPAWN_CPU_QUOTA_MIN) {
+			snprintf(msg, msglen, "cpu_quota_us %u below %u",
+			    cs->cpu_quota_us, SPAWN_CPU_QUOTA_MIN);
+			return -EINVAL;
+		}
+		if (cs->cpu_period_us != 0 && cs->cpu_quota_us == 0) {
+			snprintf(msg, msglen, "cpu_period_us without "
+			    "cpu_quota_us");
+			return -EINVAL;
+		}
+		spawn_cgroup_limits(cs, &l);
+		if (cgroup_check(&l, msg, msglen) != 0)
+			return -EOPNOTSUPP;
+	}
+	if (r->want_pidfd) {
+		if (spawn_clone3_missing()) {
+			snprintf(msg, msglen, "pidfd: this kernel has no "
+			    "clone3() (CLONE_PIDFD needs it)");
+			return -EOPNOTSUPP;
+		}
+		if (!spawn_peer_same_pidns(s->s_pid)) {
+			snprintf(msg, msglen, "pidfd: the client is not in "
+			    "forkd's PID namespace");
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
+/* Before the child is created: its cgroup and creation flags. */
+static int
+spawn_life_prepare(const Forkd__SpawnRequest *r, struct spawn_life *l,
+    char *msg, size_t msglen)
+{
+	struct cgroup_limits	lim;
+	int			err, fd;
+
+	l->l_create.sc_want_pidfd = r->want_pidfd;
+	l->l_create.sc_newpid = (r->namespaces & FORKD__NAMESPACE__NS_PID) != 0;
+	l->l_create.sc_newuser = (r->namespaces & FORKD__NAMESPACE__NS_USER) != 0;
+	if (r->cgroup != NULL) {
+		spawn_cgroup_limits(r->cgroup, &lim);
+		if ((err = cgroup_create(&lim, &l->l_cgroup, msg, msglen)) != 0)
+			return err;
+		l->l_create.sc_cgroup_fd = l->l_cgroup->cu_dirfd;
+		/* Only needed where CLONE_INTO_CGROUP is not: cheap anyway. */
+		if ((fd = cgroup_procs_open(l->l_cgroup)) < 0) {
+			snprintf(msg, msglen, "cannot open %s/cgroup.procs: %s",
+			    l->l_cgroup->cu_path, strerror(-fd));
+			return fd;
+		}
+		l->l_create.sc_procs_fd = fd;
+	}
+	l->l_bypass_pool = r->want_pidfd || r->cgroup != NULL ||
+	    l->l_create.sc_newpid;
+	return 0;
+}
+
+/* Release what a spawn_life still holds (after a failure, or what the
+ * child record did not take). */
+static void
+spawn_life_free(struct spawn_life *l)
+{
+	if (l->l_create.sc_procs_fd >= 0)
+		close(l->l_create.sc_procs_fd);
+	l->l_create.sc_procs_fd = -1;
+	l->l_create.sc_cgroup_fd = -1;
+	if (l->l_pidfd >= 0)
+		close(l->l_pidfd);
+	l->l_pidfd = -1;
+	cgroup_release(l->l_cgroup);
+	l->l_cgroup = NULL;
+}
+
+/* timeout_ms passed: SIGTERM to the child's process group and the child;
+ * the grace later, SIGKILL likewise. */
+static void
+spawn_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spawn_child	*c = arg;
+	struct timeval		 tv;
+
+	if (c->c_reaped)
+		return;
+	if (c->c_timeout_stage == 0) {
+		c->c_timeout_stage = 1;
+		c->c_timed_out = 1;
+		log_info("child %d (%s): timeout, sending SIGTERM (SIGKILL in "
+		    "%u ms)", (int)c->c_pid, c->c_name, c->c_grace_ms);
+		(void)kill(-c->c_pid, SIGTERM);
+		(void)kill(c->c_pid, SIGTERM);
+		tv.tv_sec = c->c_grace_ms / 1000;
+		tv.tv_usec = (c->c_grace_ms % 1000) * 1000;
+		evtimer_add(c->c_timeoutev, &tv);
+		return;
+	}
+	c->c_timeout_stage = 2;
+	log_info("child %d (%s): still alive %u ms after the timeout's "
+	    "SIGTERM, sending SIGKILL", (int)c->c_pid, c->c_name,
+	    c->c_grace_ms);
+	(void)kill(-c->c_pid, SIGKILL);
+	(void)kill(c->c_pid, SIGKILL);
+}
+
+/* The child exists: hand it the pidfd and cgroup, arm its timeout. */
+static int
+spawn_life_attach(struct spawn_child *c, const Forkd__SpawnRequest *r,
+    struct spawn_life *l)
+{
+	struct timeval tv;
+
+	c->c_pidfd = l->l_pidfd;
+	l->l_pidfd = -1;
+	c->c_cgroup = l->l_cgroup;
+	l->l_cgroup = NULL;
+	if (r->timeout_ms == 0)
+		return 0;
+	c->c_grace_ms = r->kill_grace_ms > 0 ? r->kill_grace_ms : 2000;
+	if ((c->c_timeoutev = evtimer_new(server_base, spawn_timeout_cb,
+	    c)) == NULL)
+		return -ENOMEM;
+	tv.tv_sec = r->timeout_ms / 1000;
+	tv.tv_usec = (r->timeout_ms % 1000) * 1000;
+	return evtimer_add(c->c_timeoutev, &tv) == 0 ? 0 : -ENOMEM;
 }
 
 /* Reply with an early error and count it. */
@@ -1009,6 +1420,10 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	const struct config_limits	*lim = &server_config.limits;
 	struct child_plan		 plan;
 	struct spawn_child		*c = NULL;
+	struct spawn_life		 life = {
+		.l_create = { .sc_cgroup_fd = -1, .sc_procs_fd = -1 },
+		.l_pidfd = -1,
+	};
 	char				 name[LIMIT_NAME_MAX + 1];
 	char				 esc[128], refusal[512];
 	char				 exec_buf[PATH_MAX];
@@ -1121,6 +1536,9 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 				    t);
 	}
 
+	if ((err = spawn_check_life(s, r, refusal, sizeof refusal)) != 0)
+		SPAWN_FAIL(err, "%s", refusal);
+
 	/* Last check, as it uses up a token: the spawn rate. */
 	if (spawn_uid_reserve() != 0)
 		SPAWN_FAIL(-ENOMEM, "out of memory");
@@ -1136,13 +1554,21 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	    (c->c_cwd = strdup(plan.cp_cwd)) == NULL)
 		SPAWN_FAIL(-ENOMEM, "out of memory");
 	c->c_errfd = -1;
+	c->c_pidfd = -1;
+	if ((err = spawn_life_prepare(r, &life, refusal, sizeof refusal)) != 0)
+		SPAWN_FAIL(err, "%s", refusal);
 
 	/* Module entries: an idle pre-forked child if there is one, else a
 	 * fork. Exec targets skip the pool: spawn_start()'s CLONE_VM path
-	 * copies no page tables, and measured faster than a pool hand-over. */
-	if ((exec_path != NULL || pool_launch(r, name, exec_path, fds, nfds,
-	    &pid, &ctlfd) != 0) &&
-	    (err = spawn_start(&plan, &pid, &ctlfd)) != 0) {
+	 * copies no page tables, and measured faster than a pool hand-over.
+	 * A pidfd, a cgroup or a PID namespace is had at creation only. */
+	if ((exec_path != NULL || life.l_bypass_pool || pool_launch(r, name,
+	    exec_path, fds, nfds, &pid, &ctlfd) != 0) &&
+	    (err = spawn_start_ex(&plan, &life.l_create, &pid, &ctlfd,
+	    &life.l_pidfd)) != 0) {
+		if (err == -EOPNOTSUPP)
+			SPAWN_FAIL(err, "pidfd: this kernel has no clone3() "
+			    "(CLONE_PIDFD needs it)");
 		log_warnx("cannot start a child: %s", strerror(-err));
 		SPAWN_FAIL(err, "fork: %s", strerror(-err));
 	}
@@ -1163,7 +1589,8 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	s->s_children++;
 	spawn_stats.live++;
 	spawn_uid_add(c->c_uid, 1);
-	if (c->c_errev == NULL || event_add(c->c_errev, NULL) != 0) {
+	if (spawn_life_attach(c, r, &life) != 0 ||
+	    c->c_errev == NULL || event_add(c->c_errev, NULL) != 0) {
 		/* Cannot learn the outcome: kill it; the reaper frees it. */
 		kill(pid, SIGKILL);
 		if (c->c_errev != NULL)
@@ -1182,6 +1609,7 @@ out:
 		free(c->c_cwd);
 		free(c);
 	}
+	spawn_life_free(&life);
 	spawn_plan_free(&plan);
 	wire_close_fds(fds, nfds);
 }

@@ -17,6 +17,7 @@
 	    (var) = (tvar))
 #endif
 
+struct cgroup_unit;
 struct event;
 struct session;
 struct Forkd__SpawnRequest;
@@ -43,6 +44,14 @@ struct spawn_child {
 	int			 c_errfd;	/* error pipe read end */
 	struct event		*c_errev;
 	struct event		*c_killev;	/* SIGKILL after grace */
+	/* Issue 5 life: timeout_ms timer (SIGTERM, then SIGKILL after
+	 * c_grace_ms), the pidfd until the reply takes it, the cgroup. */
+	struct event		*c_timeoutev;
+	uint32_t		 c_grace_ms;
+	int			 c_timeout_stage; /* 0 armed, 1 TERM sent, 2 KILL */
+	int			 c_timed_out;
+	int			 c_pidfd;
+	struct cgroup_unit	*c_cgroup;
 	int			 c_reaped;
 	int			 c_wstatus;
 	struct rusage		 c_rusage;
@@ -57,6 +66,8 @@ struct exit_record {
 	uint64_t	e_utime_us;
 	uint64_t	e_stime_us;
 	uint64_t	e_maxrss_kb;
+	int		e_timed_out;	/* killed by forkd for timeout_ms */
+	int		e_oom_killed;	/* its cgroup counted an OOM kill */
 };
 
 TAILQ_HEAD(spawn_child_list, spawn_child);
@@ -88,6 +99,19 @@ int	spawn_plan_build(const struct Forkd__SpawnRequest *, const int *fds,
 void	spawn_plan_free(struct child_plan *);
 /* Start a process for a plan: 0 with its pid and error-pipe read end. */
 int	spawn_start(struct child_plan *, pid_t *ret_pid, int *ret_errfd);
+
+/* What must happen at creation (clone3 flags), for spawn_start_ex(). */
+struct spawn_create {
+	int	sc_want_pidfd;	/* CLONE_PIDFD: *ret_pidfd gets it */
+	int	sc_cgroup_fd;	/* CLONE_INTO_CGROUP target dir, or -1 */
+	int	sc_procs_fd;	/* its cgroup.procs for the fallback, or -1 */
+	int	sc_newpid;	/* CLONE_NEWPID */
+	int	sc_newuser;	/* the child unshares a user ns: no CLONE_VM */
+};
+/* spawn_start() with creation flags; ret_pidfd gets the pidfd or -1.
+ * -EOPNOTSUPP when a pidfd is wanted and clone3 is missing. */
+int	spawn_start_ex(struct child_plan *, const struct spawn_create *,
+	    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd);
 
 /* A name is 1..LIMIT_NAME_MAX printable bytes, no '/', not all digits. */
 int	spawn_name_valid(const char *name);

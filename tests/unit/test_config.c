@@ -939,6 +939,37 @@ test_validate(void **state)
 	config_free(&c);
 }
 
+/* [forkd] cgroup_root: auto | none | an absolute path; default unset
+ * (auto). */
+static void
+test_cgroup_root(void **state)
+{
+	static const char *const bad[] = { "", "relative/dir", "Auto",
+	    "/sys/fs/cgroup/../etc", "/sys/fs/cgroup/a/..", NULL };
+	struct config	c;
+	char		err[256];
+
+	config_init(&c);
+	assert_null(c.cgroup_root);
+	assert_int_equal(config_set(&c, "forkd", "cgroup_root", "none", err,
+	    sizeof err), 0);
+	assert_string_equal(c.cgroup_root, "none");
+	assert_int_equal(config_set(&c, "forkd", "cgroup_root", "auto", err,
+	    sizeof err), 0);
+	assert_string_equal(c.cgroup_root, "auto");
+	assert_int_equal(config_set(&c, "", "cgroup_root",
+	    "/sys/fs/cgroup/forkd", err, sizeof err), 0);
+	assert_string_equal(c.cgroup_root, "/sys/fs/cgroup/forkd");
+	for (int i = 0; bad[i] != NULL; i++) {
+		err[0] = '\0';
+		assert_int_equal(config_set(&c, "forkd", "cgroup_root", bad[i],
+		    err, sizeof err), -EINVAL);
+		assert_non_null(strstr(err, "cgroup_root"));
+		assert_string_equal(c.cgroup_root, "/sys/fs/cgroup/forkd");
+	}
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -959,6 +990,7 @@ main(void)
 		cmocka_unit_test(test_policy_file_and_reload),
 		cmocka_unit_test(test_shipped_config),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_cgroup_root),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);
