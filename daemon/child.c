@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,6 +81,37 @@ child_signals_init(void)
 			sigaddset(&child_sig_changed, sig);
 	}
 	child_sig_known = 1;
+	(void)child_tid_field();
+}
+
+/* glibc's thread descriptor keeps the thread's id (mutex owners, robust
+ * lists). glibc's fork() sets it in the child (CLONE_CHILD_SETTID);
+ * forkd's raw clone3() children have the kernel do the same, so they are
+ * like fork() children to glibc. Find the field: the one int in the
+ * descriptor's first KiB equal to our tid. Computed once in the daemon (child_signals_init())
+ * and inherited; NULL when not exactly one int matches. */
+pid_t *
+child_tid_field(void)
+{
+	static pid_t	*field;
+	static int	 done;
+	pid_t		 me, *p;
+
+	if (done)
+		return field;
+	done = 1;
+	me = (pid_t)syscall(SYS_gettid);
+	p = (pid_t *)(void *)pthread_self();
+	for (size_t i = 0; i < 1024 / sizeof *p; i++) {
+		if (p[i] != me)
+			continue;
+		if (field != NULL) {
+			field = NULL;
+			break;
+		}
+		field = &p[i];
+	}
+	return field;
 }
 
 /* Back to default dispositions and an empty mask; async-signal-safe. */

@@ -105,6 +105,9 @@ const char *child_step_name(int step);
 /* Note which signal dispositions the daemon changed (after its handlers
  * are installed); children then reset just those. */
 void	child_signals_init(void);
+/* Where glibc keeps this thread's tid (for CLONE_CHILD_SETTID in raw
+ * clone3() children), or NULL if unknown. */
+pid_t	*child_tid_field(void);
 /* In a child: default dispositions, empty mask. Async-signal-safe. */
 int	child_signals_reset(void);
 /* Run in the child after fork(); never returns. */

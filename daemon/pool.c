@@ -207,27 +207,6 @@ fail:
 
 
 #ifndef POOL_NO_ZYGOTE
-/* In the zygote: glibc's thread descriptor keeps the thread's tid, which
- * raise(), abort() and pthread_kill() use. glibc's fork() sets it in the
- * child (CLONE_CHILD_SETTID); a raw clone3() must do the same, so find the
- * field: the one int in the descriptor's first KiB equal to our tid, as
- * fork() left it. NULL when not exactly one matches. */
-static pid_t *
-pool_zygote_tid_field(void)
-{
-	pid_t	 me = (pid_t)syscall(SYS_gettid);
-	pid_t	*p = (pid_t *)(void *)pthread_self(), *found = NULL;
-
-	for (size_t i = 0; i < 1024 / sizeof *p; i++) {
-		if (p[i] != me)
-			continue;
-		if (found != NULL)
-			return NULL;
-		found = &p[i];
-	}
-	return found;
-}
-
 /* fork() for the zygote, but the child's parent is forkd. */
 static pid_t
 pool_zygote_clone(pid_t *tidp)
@@ -244,7 +223,7 @@ pool_zygote_clone(pid_t *tidp)
 }
 
 /* Can this zygote make working children? Check with one that is its own
- * child: its tid field must be right (pthread_kill() to itself works). */
+ * child: clone3() must work and put the child's tid in the field. */
 static int
 pool_zygote_selftest(pid_t *tidp)
 {
@@ -288,7 +267,7 @@ pool_zygote_main(int zfd, pid_t daemon_pid)
 	(void)prctl(PR_SET_NAME, "forkd-zygote", 0, 0, 0);
 	server_wipe_secrets();
 	pool_close_all_but(zfd, server_devnull);
-	if ((tidp = pool_zygote_tid_field()) == NULL ||
+	if ((tidp = child_tid_field()) == NULL ||
 	    pool_zygote_selftest(tidp) != 0) {
 		m.zm_pid = 0;
 		m.zm_errno = ENOTSUP;

@@ -1053,6 +1053,12 @@ spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
 		ca.cgroup = (flags & CLONE_INTO_CGROUP) ?
 		    (uint64_t)sc->sc_cgroup_fd : 0;
 		ca.exit_signal = SIGCHLD;
+		/* Like glibc's fork(): the child's thread descriptor gets its
+		 * own tid, or raise()/abort() there would miss it. */
+		if (!vm && child_tid_field() != NULL) {
+			ca.flags |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+			ca.child_tid = (uint64_t)(uintptr_t)child_tid_field();
+		}
 		pid = spawn_clone3(&ca, plan, vm);
 		if (pid >= 0)
 			return pid;
