@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1153,12 +1154,19 @@ spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
 
 		/* The child shares our memory until execve: no signal handler
 		 * of ours may run in it; it resets them, then unblocks. */
+		int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+
 		sigfillset(&all);
 		sigprocmask(SIG_SETMASK, &all, &old);
 		plan->cp_shared_vm = 1;
 		pid = spawn_create_process(plan, sc, 1, &pidfd);
 		err = errno;
 		plan->cp_shared_vm = 0;
+		/* "Dumpable" belongs to the memory, which the child shared
+		 * until execve: its uid change cleared ours. Put it back. */
+		if (dumpable >= 0 &&
+		    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable)
+			(void)prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		errno = err;
 	} else
