@@ -421,8 +421,12 @@ cgroup_limit(const char *dir, const char *file, const char *value,
 	char	path[PATH_MAX];
 	int	r;
 
-	snprintf(path, sizeof path, "%s/%s", dir, file);
-	if ((r = cgroup_write(path, value)) != 0)
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >=
+	    sizeof path)
+		r = -ENAMETOOLONG;
+	else
+		r = cgroup_write(path, value);
+	if (r != 0)
 		snprintf(errbuf, errlen, "cgroup %s = %s: %s", file, value,
 		    strerror(-r));
 	return r;

@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -51,6 +52,7 @@
 #define POOL_REFILL_DELAY_MS	1	/* let the current spawns go first */
 #define POOL_REFILL_LAZY_MS	20	/* top up to pool_max when quiet */
 #define POOL_BACKOFF_MAX_MS	5000
+#define POOL_ZYGOTE_WAIT_MS	2	/* for its next child, when empty */
 
 struct pool_child {
 	TAILQ_ENTRY(pool_child)	 p_entry;
@@ -573,6 +575,18 @@ pool_launch(const Forkd__SpawnRequest *r, const char *name,
 	 * cannot join a process group of forkd's session: fork afresh. */
 	if (r->pgroup == FORKD__PROCESS_GROUP__PGROUP_GROUP)
 		return -EOPNOTSUPP;
+	/* Empty, but the zygote is making children: its next one comes
+	 * sooner than a fork here would finish, and costs this loop no
+	 * copy-on-write faults. Wait for it a little (the loop is blocked
+	 * either way), then fork if it is late. */
+#ifndef POOL_NO_ZYGOTE
+	if (TAILQ_EMPTY(&pool_idle) && pool_zygote_fd >= 0 && pool_pending > 0) {
+		struct pollfd pfd = { pool_zygote_fd, POLLIN, 0 };
+
+		if (poll(&pfd, 1, POOL_ZYGOTE_WAIT_MS) == 1)
+			pool_zygote_cb(pool_zygote_fd, EV_READ, NULL);
+	}
+#endif
 	while ((pc = TAILQ_FIRST(&pool_idle)) != NULL) {
 		ps.request = (Forkd__SpawnRequest *)r;
 		ps.name = (char *)name;
