@@ -80,7 +80,8 @@ struct forkd_spawn_opts {
 	int			 nice_set;	/* 1: setpriority(nice) */
 	int			 nice;		/* -20..19 */
 	const int		*cpus;		/* CPU affinity, each 0..1023,
-						 * at most 1024; NULL: inherit */
+						 * at most 1024; NULL: inherit
+						 */
 	size_t			 n_cpus;
 	int			 pgroup;	/* FORKD_PGROUP_*; default
 						 * SESSION */

@@ -12,8 +12,9 @@
 
 #include "parse.h"
 
-/* Most digits after the point that are taken into account. */
-#define PARSE_FRAC_DIGITS	6	/* keeps int * 2^40 * 10^6 in 128 bits */
+/* Most digits after the point taken into account: int * 2^40 * 10^6
+ * stays within 128 bits. */
+#define PARSE_FRAC_DIGITS	6
 
 /* Write an explanation into err and return code. */
 static int __attribute__((format(printf, 4, 5)))

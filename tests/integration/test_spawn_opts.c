@@ -170,8 +170,8 @@ test_bad_opts(void **state)
 		memset(&sp, 0x5a, sizeof sp);
 		r = forkd_spawn_ex(f, &o, &sp);
 		if (r != -EINVAL)
-			fail_msg("%s: returned %d (%s), errmsg \"%s\"; expected "
-			    "-EINVAL", bc->what, r, forkd_strerror(r),
+			fail_msg("%s: returned %d (%s), errmsg \"%s\"; "
+			    "expected -EINVAL", bc->what, r, forkd_strerror(r),
 			    forkd_errmsg(f));
 		if (strstr(forkd_errmsg(f), bc->needle) == NULL)
 			fail_msg("%s: errmsg \"%s\" lacks \"%s\"", bc->what,
