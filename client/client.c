@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -178,6 +179,23 @@ client_server_error(struct forkd *f, const Forkd__Error *e)
 	return client_kill(f, code);
 }
 
+/* fds that came with one frame: at most one is kept (cf_fd, or -1);
+ * cf_extra counts those that came and were closed at once. */
+struct client_fds {
+	int	cf_fd;
+	size_t	cf_extra;
+};
+
+/* Close the kept fd, if any. NULL is fine. */
+static void
+client_fds_close(struct client_fds *cf)
+{
+	if (cf != NULL && cf->cf_fd >= 0) {
+		close(cf->cf_fd);
+		cf->cf_fd = -1;
+	}
+}
+
 /* Wait until the socket is readable or the deadline (-1: none) passes. */
 static int
 client_poll_in(struct forkd *f, int64_t deadline)
@@ -215,7 +233,7 @@ client_poll_in(struct forkd *f, int64_t deadline)
  * if one is ready). Every failure except -ETIMEDOUT kills the handle. */
 static int
 client_recv(struct forkd *f, int64_t deadline, int handshake,
-    Forkd__ServerMessage **ret)
+    Forkd__ServerMessage **ret, struct client_fds *ret_fds)
 {
 	const unsigned char	*payload;
 	Forkd__ServerMessage	*m;
@@ -233,7 +251,18 @@ client_recv(struct forkd *f, int64_t deadline, int handshake,
 	}
 	n = wire_recv(f->f_fd, f->f_rbuf, CLIENT_RBUF_LEN, fds, WIRE_MAX_FDS,
 	    &nfds);
-	/* forkd never sends fds; drop any so they cannot leak. */
+	/* Only a spawn reply may carry an fd (the pidfd), and only one: keep
+	 * a single fd for the caller to judge once the frame is decoded and
+	 * authenticated, close everything else so nothing leaks. */
+	if (n > 0 && ret_fds != NULL && nfds == 1 && !handshake) {
+		ret_fds->cf_fd = fds[0];
+		ret_fds->cf_extra = 0;
+		fds[0] = -1;
+		nfds = 0;
+	} else if (ret_fds != NULL) {
+		ret_fds->cf_fd = -1;
+		ret_fds->cf_extra = nfds;
+	}
 	wire_close_fds(fds, nfds);
 	if (n == 0 || n == -ECONNRESET || n == -EPIPE)
 		return client_kill(f, -ECONNRESET);
@@ -249,6 +278,7 @@ client_recv(struct forkd *f, int64_t deadline, int handshake,
 	r = wire_open(handshake ? NULL : &f->f_mac, f->f_rbuf, (size_t)n,
 	    WIRE_FRAME_HARD_MAX, &payload, &plen);
 	if (r < 0) {
+		client_fds_close(ret_fds);
 		client_seterr(f, "bad frame from forkd: %s", wire_strerror(r));
 		/* A bad MAC after the handshake is a protocol error, not a
 		 * key problem: keep -EKEYREJECTED for authentication. */
@@ -258,6 +288,7 @@ client_recv(struct forkd *f, int64_t deadline, int handshake,
 	}
 	m = forkd__server_message__unpack(NULL, plen, payload);
 	if (m == NULL) {
+		client_fds_close(ret_fds);
 		client_seterr(f, "undecodable message from forkd");
 		return client_kill(f, -EBADMSG);
 	}
@@ -277,6 +308,8 @@ client_exit_from(const Forkd__ExitInfo *e, struct forkd_exit *out)
 	out->pid = e->pid;
 	client_strcpy(out->name, sizeof out->name, e->name);
 	out->exitcode = e->exitcode;
+	out->timed_out = e->timed_out != 0;
+	out->oom_killed = e->oom_killed != 0;
 	if (e->rusage != NULL) {
 		out->rusage.utime_us = e->rusage->utime_us;
 		out->rusage.stime_us = e->rusage->stime_us;
@@ -469,13 +502,14 @@ out:
  * forkd__server_message__free_unpacked) whose response has error 0 and
  * body body (NOT_SET: any). */
 static int
-client_call(struct forkd *f, Forkd__Request *req, const int *fds,
+client_call_fds(struct forkd *f, Forkd__Request *req, const int *fds,
     size_t nfds, int64_t timeout_ms, Forkd__Response__BodyCase body,
-    Forkd__ServerMessage **ret)
+    Forkd__ServerMessage **ret, struct client_fds *ret_fds)
 {
 	Forkd__ClientMessage	 cm = FORKD__CLIENT_MESSAGE__INIT;
 	Forkd__ServerMessage	*m = NULL, *resp = NULL;
 	Forkd__Response		*rs;
+	struct client_fds	 cf = { -1, 0 };
 	int64_t			 deadline;
 	int			 r, code;
 
@@ -490,7 +524,7 @@ client_call(struct forkd *f, Forkd__Request *req, const int *fds,
 
 	deadline = client_deadline(timeout_ms);
 	while (resp == NULL) {
-		r = client_recv(f, deadline, 0, &m);
+		r = client_recv(f, deadline, 0, &m, &cf);
 		if (r == -ETIMEDOUT) {
 			f->f_abandoned++;
 			client_seterr(f, "no reply from forkd within %lld ms",
@@ -500,11 +534,16 @@ client_call(struct forkd *f, Forkd__Request *req, const int *fds,
 		if (r < 0)
 			return r;
 		r = client_dispatch(f, m, req->id, &resp);
+		/* An fd on any frame but the awaited reply is not kept. */
+		if (resp == NULL || ret_fds == NULL)
+			client_fds_close(&cf);
 		if (r < 0)
 			return r;
 	}
 
 	rs = resp->response;
+	if (rs->error != 0)
+		client_fds_close(&cf);
 	if (rs->error != 0) {
 		code = client_errcode(rs->error);
 		if (code == 0) {
@@ -519,13 +558,27 @@ client_call(struct forkd *f, Forkd__Request *req, const int *fds,
 		return code;
 	}
 	if (body != FORKD__RESPONSE__BODY__NOT_SET && rs->body_case != body) {
+		client_fds_close(&cf);
 		client_seterr(f, "reply from forkd lacks its body "
 		    "(got type %d, want %d)", (int)rs->body_case, (int)body);
 		forkd__server_message__free_unpacked(resp, NULL);
 		return client_kill(f, -EBADMSG);
 	}
 	*ret = resp;
+	if (ret_fds != NULL)
+		*ret_fds = cf;
 	return 0;
+}
+
+/* client_call_fds() for replies that carry no fd (any that came is
+ * closed). */
+static int
+client_call(struct forkd *f, Forkd__Request *req, const int *fds,
+    size_t nfds, int64_t timeout_ms, Forkd__Response__BodyCase body,
+    Forkd__ServerMessage **ret)
+{
+	return client_call_fds(f, req, fds, nfds, timeout_ms, body, ret,
+	    NULL);
 }
 
 /* Receive one handshake message of the expected type; a server Error
@@ -538,7 +591,7 @@ client_hs_recv(struct forkd *f, int64_t deadline,
 	Forkd__ServerMessage	*m = NULL;
 	int			 r;
 
-	r = client_recv(f, deadline, 1, &m);
+	r = client_recv(f, deadline, 1, &m, NULL);
 	if (r == -ETIMEDOUT) {
 		client_seterr(f, "no %s from forkd within %d ms", what,
 		    CLIENT_HANDSHAKE_MS);
@@ -859,7 +912,8 @@ forkd_strerror(int err)
 	}
 }
 
-/* Defaults: inherit nothing, /dev/null for stdio. */
+/* Defaults: inherit nothing, /dev/null for stdio, no child set-up (all
+ * zero but umask, whose "inherit" is -1). */
 FORKD_API void
 forkd_spawn_opts_init(struct forkd_spawn_opts *o)
 {
@@ -869,6 +923,8 @@ forkd_spawn_opts_init(struct forkd_spawn_opts *o)
 	o->stdin_fd = -1;
 	o->stdout_fd = -1;
 	o->stderr_fd = -1;
+	o->umask = -1;
+	o->pgroup = FORKD_PGROUP_SESSION;
 }
 
 /* Count a NULL-terminated string vector, checking the limits. */
@@ -902,15 +958,255 @@ client_count_strv(struct forkd *f, const char *const *v, size_t max,
 	return 0;
 }
 
-/* Start a child. */
+/* RLIMIT_* numbers the protocol carries (Linux x86-64/aarch64: 0..15). */
+#define CLIENT_RLIMIT_MAX	16
+/* CPU numbers must be below this (glibc's CPU_SETSIZE). */
+#define CLIENT_CPU_MAX		1024
+/* cpu.max bounds of the kernel (kernel/sched/core.c): 1 ms .. 1 s period,
+ * quota at least 1 ms. */
+#define CLIENT_CPU_PERIOD_MIN	1000
+#define CLIENT_CPU_PERIOD_MAX	1000000
+#define CLIENT_CPU_QUOTA_MIN	1000
+#define CLIENT_NS_ALL		(FORKD_NS_PID | FORKD_NS_MOUNT | \
+    FORKD_NS_NET | FORKD_NS_IPC | FORKD_NS_UTS | FORKD_NS_USER)
+
+/* Everything the encoder points into while the request is sent. */
+struct client_setup {
+	Forkd__Rlimit		 cs_rl[CLIENT_RLIMIT_MAX];
+	Forkd__Rlimit		*cs_rlp[CLIENT_RLIMIT_MAX];
+	Forkd__UInt32Value	 cs_umask;
+	Forkd__Int32Value	 cs_nice;
+	uint32_t		 cs_cpus[LIMIT_CPUS_MAX];
+	Forkd__Identity		 cs_id;
+	uint32_t		 cs_groups[LIMIT_GROUPS_MAX];
+	Forkd__CgroupSpec	 cs_cg;
+};
+
+/* Check the child set-up fields of o (obviously bad values: the daemon
+ * checks again, with what only it knows) and encode them into sp. */
+static int
+client_encode_setup(struct forkd *f, const struct forkd_spawn_opts *o,
+    struct client_setup *cs, Forkd__SpawnRequest *sp)
+{
+	unsigned int	seen = 0;
+
+	if (o->n_rlimits > CLIENT_RLIMIT_MAX || (o->n_rlimits > 0 &&
+	    o->rlimits == NULL)) {
+		client_seterr(f, o->rlimits == NULL ? "n_rlimits is %zu but "
+		    "rlimits is NULL" : "%zu rlimits, at most 16 (one per "
+		    "resource)", o->n_rlimits);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < o->n_rlimits; i++) {
+		const struct forkd_rlimit *rl = &o->rlimits[i];
+
+		if (rl->resource < 0 || rl->resource >= CLIENT_RLIMIT_MAX) {
+			client_seterr(f, "rlimits[%zu]: unknown resource %d",
+			    i, rl->resource);
+			return -EINVAL;
+		}
+		if (seen & (1U << rl->resource)) {
+			client_seterr(f, "rlimits[%zu]: resource %d given "
+			    "twice", i, rl->resource);
+			return -EINVAL;
+		}
+		seen |= 1U << rl->resource;
+		if (rl->soft > rl->hard) {
+			client_seterr(f, "rlimits[%zu]: soft limit %llu is "
+			    "above the hard limit %llu", i,
+			    (unsigned long long)rl->soft,
+			    (unsigned long long)rl->hard);
+			return -EINVAL;
+		}
+		forkd__rlimit__init(&cs->cs_rl[i]);
+		cs->cs_rl[i].resource = (uint32_t)rl->resource;
+		cs->cs_rl[i].soft = rl->soft;	/* UINT64_MAX: infinity */
+		cs->cs_rl[i].hard = rl->hard;
+		cs->cs_rlp[i] = &cs->cs_rl[i];
+	}
+	sp->n_rlimits = o->n_rlimits;
+	sp->rlimits = cs->cs_rlp;
+
+	if (o->umask != -1) {
+		if (o->umask < 0 || o->umask > 0777) {
+			client_seterr(f, "umask %#o is not -1 or 0..0777",
+			    (unsigned)o->umask);
+			return -EINVAL;
+		}
+		forkd__uint32_value__init(&cs->cs_umask);
+		cs->cs_umask.value = (uint32_t)o->umask;
+		sp->umask = &cs->cs_umask;
+	}
+	if (o->nice_set) {
+		if (o->nice < -20 || o->nice > 19) {
+			client_seterr(f, "nice %d is not in -20..19", o->nice);
+			return -EINVAL;
+		}
+		forkd__int32_value__init(&cs->cs_nice);
+		cs->cs_nice.value = o->nice;
+		sp->nice = &cs->cs_nice;
+	}
+
+	if (o->n_cpus > LIMIT_CPUS_MAX || (o->n_cpus > 0 && o->cpus == NULL)) {
+		client_seterr(f, o->cpus == NULL ? "n_cpus is %zu but cpus is "
+		    "NULL" : "%zu cpus, at most 1024", o->n_cpus);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < o->n_cpus; i++) {
+		if (o->cpus[i] < 0 || o->cpus[i] >= CLIENT_CPU_MAX) {
+			client_seterr(f, "cpus[%zu]: CPU %d is not in 0..%d", i,
+			    o->cpus[i], CLIENT_CPU_MAX - 1);
+			return -EINVAL;
+		}
+		cs->cs_cpus[i] = (uint32_t)o->cpus[i];
+	}
+	sp->n_cpus = o->n_cpus;
+	sp->cpus = cs->cs_cpus;
+
+	switch (o->pgroup) {
+	case FORKD_PGROUP_SESSION:
+		sp->pgroup = FORKD__PROCESS_GROUP__PGROUP_SESSION;
+		break;
+	case FORKD_PGROUP_GROUP:
+		sp->pgroup = FORKD__PROCESS_GROUP__PGROUP_GROUP;
+		break;
+	default:
+		client_seterr(f, "unknown pgroup %d", o->pgroup);
+		return -EINVAL;
+	}
+
+	if (o->timeout_ms > LIMIT_TIMEOUT_MS_MAX ||
+	    o->kill_grace_ms > LIMIT_TIMEOUT_MS_MAX) {
+		client_seterr(f, "%s of %u ms is over the limit of %u ms (a "
+		    "week)", o->timeout_ms > LIMIT_TIMEOUT_MS_MAX ?
+		    "timeout_ms" : "kill_grace_ms",
+		    o->timeout_ms > LIMIT_TIMEOUT_MS_MAX ? o->timeout_ms :
+		    o->kill_grace_ms, LIMIT_TIMEOUT_MS_MAX);
+		return -EINVAL;
+	}
+	if (o->kill_grace_ms > 0 && o->timeout_ms == 0) {
+		client_seterr(f, "kill_grace_ms without timeout_ms");
+		return -EINVAL;
+	}
+	sp->timeout_ms = o->timeout_ms;
+	sp->kill_grace_ms = o->kill_grace_ms;
+
+	if (o->n_groups > 0 && !o->identity_set) {
+		client_seterr(f, "groups given but identity_set is 0");
+		return -EINVAL;
+	}
+	if (o->identity_set) {
+		if (o->n_groups > LIMIT_GROUPS_MAX || (o->n_groups > 0 &&
+		    o->groups == NULL)) {
+			client_seterr(f, o->groups == NULL ? "n_groups is %zu "
+			    "but groups is NULL" : "%zu supplementary groups, "
+			    "at most 64", o->n_groups);
+			return -EINVAL;
+		}
+		if (o->uid == (uid_t)-1 || o->gid == (gid_t)-1) {
+			client_seterr(f, "uid and gid must not be -1");
+			return -EINVAL;
+		}
+		forkd__identity__init(&cs->cs_id);
+		cs->cs_id.uid = (uint32_t)o->uid;
+		cs->cs_id.gid = (uint32_t)o->gid;
+		for (size_t i = 0; i < o->n_groups; i++) {
+			if (o->groups[i] == (gid_t)-1) {
+				client_seterr(f, "groups[%zu] is -1", i);
+				return -EINVAL;
+			}
+			cs->cs_groups[i] = (uint32_t)o->groups[i];
+		}
+		cs->cs_id.n_groups = o->n_groups;
+		cs->cs_id.groups = cs->cs_groups;
+		sp->identity = &cs->cs_id;
+	}
+	sp->no_new_privs = o->no_new_privs != 0;
+	sp->drop_caps = o->drop_caps != 0;
+
+	if (!o->cgroup && (o->memory_max != 0 || o->pids_max != 0 ||
+	    o->cpu_quota_us != 0 || o->cpu_period_us != 0)) {
+		client_seterr(f, "cgroup limits given but cgroup is 0");
+		return -EINVAL;
+	}
+	if (o->cgroup) {
+		if (o->cpu_period_us != 0 && o->cpu_quota_us == 0) {
+			client_seterr(f, "cpu_period_us without cpu_quota_us");
+			return -EINVAL;
+		}
+		if (o->cpu_period_us != 0 &&
+		    (o->cpu_period_us < CLIENT_CPU_PERIOD_MIN ||
+		    o->cpu_period_us > CLIENT_CPU_PERIOD_MAX)) {
+			client_seterr(f, "cpu_period_us %u is not in "
+			    "1000..1000000", o->cpu_period_us);
+			return -EINVAL;
+		}
+		if (o->cpu_quota_us != 0 &&
+		    o->cpu_quota_us < CLIENT_CPU_QUOTA_MIN) {
+			client_seterr(f, "cpu_quota_us %u is below 1000",
+			    o->cpu_quota_us);
+			return -EINVAL;
+		}
+		forkd__cgroup_spec__init(&cs->cs_cg);
+		cs->cs_cg.memory_max = o->memory_max;
+		cs->cs_cg.pids_max = o->pids_max;
+		cs->cs_cg.cpu_quota_us = o->cpu_quota_us;
+		cs->cs_cg.cpu_period_us = o->cpu_period_us;
+		sp->cgroup = &cs->cs_cg;
+	}
+
+	if (o->namespaces & ~(unsigned int)CLIENT_NS_ALL) {
+		client_seterr(f, "unknown namespace bits %#x",
+		    o->namespaces & ~(unsigned int)CLIENT_NS_ALL);
+		return -EINVAL;
+	}
+	sp->namespaces = o->namespaces;
+	sp->want_pidfd = o->want_pidfd != 0;
+	return 0;
+}
+
+/* Is fd a pidfd of pid? Judged from /proc/self/fdinfo ("Pid:" is only
+ * there for pidfds; -1 once the process is gone, 0 when it is outside
+ * our PID namespace). Without /proc nothing can be checked: yes. */
+static int
+client_is_pidfd(int fd, pid_t pid)
+{
+	char	 path[64], buf[1024], *p;
+	ssize_t	 n;
+	long	 v;
+	int	 pfd;
+
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	pfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pfd < 0)
+		return 1;
+	n = read(pfd, buf, sizeof buf - 1);
+	close(pfd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	p = strstr(buf, "\nPid:");
+	if (p == NULL)
+		p = strncmp(buf, "Pid:", 4) == 0 ? buf : NULL;
+	else
+		p++;
+	if (p == NULL)
+		return 0;
+	v = strtol(p + 4, NULL, 10);
+	return v <= 0 || v == (long)pid;
+}
+
+/* Start a child and return all of the reply. */
 FORKD_API int
-forkd_spawn(struct forkd *f, const struct forkd_spawn_opts *o,
-    pid_t *ret_pid, char *ret_name, size_t namelen)
+forkd_spawn_ex(struct forkd *f, const struct forkd_spawn_opts *o,
+    struct forkd_spawned *ret)
 {
 	Forkd__Request		 req = FORKD__REQUEST__INIT;
 	Forkd__SpawnRequest	 sp = FORKD__SPAWN_REQUEST__INIT;
 	Forkd__ServerMessage	*m = NULL;
 	Forkd__SpawnReply	*rep;
+	struct client_setup	*cs = NULL;
+	struct client_fds	 cf = { -1, 0 };
 	const int		 stdfds[3] = {
 	    o != NULL ? o->stdin_fd : -1,
 	    o != NULL ? o->stdout_fd : -1,
@@ -967,25 +1263,79 @@ forkd_spawn(struct forkd *f, const struct forkd_spawn_opts *o,
 	}
 	sp.n_fd_targets = nfds;
 	sp.fd_targets = targets;
+	/* About 5 KiB: on the heap, not on a caller's small stack. */
+	cs = calloc(1, sizeof *cs);
+	if (cs == NULL) {
+		client_seterr(f, "out of memory");
+		return -ENOMEM;
+	}
+	if ((r = client_encode_setup(f, o, cs, &sp)) < 0)
+		goto out;
 	req.body_case = FORKD__REQUEST__BODY_SPAWN;
 	req.spawn = &sp;
 
-	r = client_call(f, &req, fds, nfds, CLIENT_REQUEST_MS,
-	    FORKD__RESPONSE__BODY_SPAWN, &m);
+	r = client_call_fds(f, &req, fds, nfds, CLIENT_REQUEST_MS,
+	    FORKD__RESPONSE__BODY_SPAWN, &m, &cf);
 	if (r < 0)
-		return r;
+		goto out;
 	rep = m->response->spawn;
 	if (rep == NULL || rep->pid <= 0 || rep->name == NULL ||
-	    strlen(rep->name) > FORKD_NAME_MAX) {
+	    strlen(rep->name) > FORKD_NAME_MAX || (rep->cgroup != NULL &&
+	    strlen(rep->cgroup) > FORKD_TARGET_MAX)) {
 		client_seterr(f, "malformed spawn reply from forkd");
-		forkd__server_message__free_unpacked(m, NULL);
-		return client_kill(f, -EBADMSG);
+		r = client_kill(f, -EBADMSG);
+		goto out;
 	}
+	/* Exactly one fd, and only when we asked and the reply says so. */
+	if (rep->pidfd ? (!o->want_pidfd || cf.cf_fd < 0 || cf.cf_extra > 0) :
+	    (cf.cf_fd >= 0 || cf.cf_extra > 0)) {
+		client_seterr(f, "spawn reply from forkd %s", rep->pidfd ?
+		    (o->want_pidfd ? "announces a pidfd but does not carry "
+		    "exactly one fd" : "carries a pidfd nobody asked for") :
+		    "carries fds it does not announce");
+		r = client_kill(f, -EBADMSG);
+		goto out;
+	}
+	if (cf.cf_fd >= 0 && !client_is_pidfd(cf.cf_fd, rep->pid)) {
+		client_seterr(f, "the fd in forkd's spawn reply is not the "
+		    "pidfd of child %ld", (long)rep->pid);
+		r = client_kill(f, -EBADMSG);
+		goto out;
+	}
+	if (ret != NULL) {
+		memset(ret, 0, sizeof *ret);
+		ret->pid = rep->pid;
+		client_strcpy(ret->name, sizeof ret->name, rep->name);
+		ret->pidfd = cf.cf_fd;
+		cf.cf_fd = -1;
+		client_strcpy(ret->cgroup, sizeof ret->cgroup, rep->cgroup);
+	}
+	r = 0;
+out:
+	client_fds_close(&cf);
+	if (m != NULL)
+		forkd__server_message__free_unpacked(m, NULL);
+	free(cs);
+	return r;
+}
+
+/* Start a child: forkd_spawn_ex() without the pidfd. */
+FORKD_API int
+forkd_spawn(struct forkd *f, const struct forkd_spawn_opts *o,
+    pid_t *ret_pid, char *ret_name, size_t namelen)
+{
+	struct forkd_spawned	sp;
+	int			r;
+
+	r = forkd_spawn_ex(f, o, &sp);
+	if (r < 0)
+		return r;
+	if (sp.pidfd >= 0)
+		close(sp.pidfd);
 	if (ret_pid != NULL)
-		*ret_pid = rep->pid;
+		*ret_pid = sp.pid;
 	if (ret_name != NULL)
-		client_strcpy(ret_name, namelen, rep->name);
-	forkd__server_message__free_unpacked(m, NULL);
+		client_strcpy(ret_name, namelen, sp.name);
 	return 0;
 }
 
@@ -1349,7 +1699,8 @@ client_pump(struct forkd *f, int64_t deadline, int stop)
 	int			 r, queued = 0;
 
 	for (;;) {
-		r = client_recv(f, queued > 0 && stop ? 0 : deadline, 0, &m);
+		r = client_recv(f, queued > 0 && stop ? 0 : deadline, 0, &m,
+		    NULL);
 		if (r == -ETIMEDOUT)
 			return queued;
 		if (r < 0)

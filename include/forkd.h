@@ -69,48 +69,63 @@ struct forkd_spawn_opts {
 	/* Child set-up. forkd_spawn_opts_init() sets "inherit / none" for
 	 * all of these; the child runs them in the order listed in the README
 	 * ("Child set-up") and a failing step fails the spawn with its -errno
-	 * and the step's name in forkd_errmsg(). */
-	const struct forkd_rlimit *rlimits;	/* setrlimit() each */
+	 * and the step's name in forkd_errmsg(). Obviously bad values (the
+	 * limits below, a NULL array with a non-zero count, unknown bits or
+	 * enum values) are refused by libforkd with -EINVAL and a message
+	 * before anything is sent. Arrays are only read during the call. */
+	const struct forkd_rlimit *rlimits;	/* setrlimit() each; at most
+						 * 16, one per resource */
 	size_t			 n_rlimits;
-	int			 umask;		/* -1: forkd's umask */
+	int			 umask;		/* -1: forkd's; else 0..0777 */
 	int			 nice_set;	/* 1: setpriority(nice) */
 	int			 nice;		/* -20..19 */
-	const int		*cpus;		/* CPU affinity; NULL: inherit */
+	const int		*cpus;		/* CPU affinity, each 0..1023,
+						 * at most 1024; NULL: inherit
+						 */
 	size_t			 n_cpus;
-	int			 pgroup;	/* FORKD_PGROUP_* */
+	int			 pgroup;	/* FORKD_PGROUP_*; default
+						 * SESSION */
 	/* Wall-clock limit: SIGTERM to the child's process group after
 	 * timeout_ms, SIGKILL kill_grace_ms later (0: 2000); the exit
-	 * event then has timed_out set. 0: no limit. */
+	 * event then has timed_out set. 0: no limit. Both at most a week
+	 * (LIMIT_TIMEOUT_MS_MAX); kill_grace_ms needs timeout_ms. */
 	unsigned int		 timeout_ms;
 	unsigned int		 kill_grace_ms;
 	/* Identity: only when forkd runs as root and its policy lets this
 	 * caller's uid ask (allow_identity); else the spawn fails -EPERM. */
 	int			 identity_set;	/* 1: use uid, gid, groups */
-	uid_t			 uid;
-	gid_t			 gid;
-	const gid_t		*groups;	/* supplementary; may be NULL */
+	uid_t			 uid;		/* not (uid_t)-1 */
+	gid_t			 gid;		/* not (gid_t)-1 */
+	const gid_t		*groups;	/* supplementary, at most 64;
+						 * none: NULL / 0 */
 	size_t			 n_groups;
 	int			 no_new_privs;	/* 1: PR_SET_NO_NEW_PRIVS */
 	int			 drop_caps;	/* 1: drop every capability */
 	/* cgroup v2: cgroup 1 gives the child a new cgroup of its own under
-	 * forkd's cgroup root, with these limits (0: none); the exit event
-	 * then has oom_killed set when the memory limit killed it. */
+	 * forkd's cgroup root, with these limits (0: none; a limit with
+	 * cgroup 0 is -EINVAL); the exit event then has oom_killed set when
+	 * the memory limit killed it. -EOPNOTSUPP from forkd: no usable
+	 * cgroup2 root, or a limit's controller is not enabled there. */
 	int			 cgroup;
 	uint64_t		 memory_max;	/* bytes */
 	uint32_t		 pids_max;
-	uint32_t		 cpu_quota_us;	/* cpu.max: quota per period */
-	uint32_t		 cpu_period_us;	/* 0: 100000 */
+	uint32_t		 cpu_quota_us;	/* cpu.max: quota per period,
+						 * >= 1000 */
+	uint32_t		 cpu_period_us;	/* 0: 100000; else 1000..10^6,
+						 * needs a quota */
 	unsigned int		 namespaces;	/* FORKD_NS_* ORed */
-	int			 want_pidfd;	/* 1: get the child's pidfd */
+	int			 want_pidfd;	/* 1: get the child's pidfd
+						 * (forkd_spawn_ex()) */
 };
 
-/* One resource limit: resource is RLIMIT_* from <sys/resource.h>. */
+/* One resource limit: resource is RLIMIT_* from <sys/resource.h> (0..15
+ * on Linux); soft <= hard, either may be FORKD_RLIM_INFINITY. */
 struct forkd_rlimit {
 	int		resource;
 	uint64_t	soft;
 	uint64_t	hard;
 };
-#define FORKD_RLIM_INFINITY	UINT64_MAX
+#define FORKD_RLIM_INFINITY	UINT64_MAX	/* RLIM_INFINITY */
 
 #define FORKD_PGROUP_SESSION	0	/* setsid(): own session (default) */
 #define FORKD_PGROUP_GROUP	1	/* setpgid(): own group, forkd's session */
@@ -124,13 +139,17 @@ struct forkd_rlimit {
 
 /* What forkd_spawn_ex() returns. */
 struct forkd_spawned {
-	pid_t	pid;
+	pid_t	pid;				/* as forkd sees it */
 	char	name[FORKD_NAME_MAX + 1];
 	/* The child's pidfd when want_pidfd was set (from CLONE_PIDFD, so it
 	 * can never refer to another process), else -1. The caller owns it:
-	 * poll() it for the exit, pidfd_send_signal() it, close() it. */
+	 * poll() it for the exit (POLLIN), pidfd_send_signal() it, close()
+	 * it. It is O_CLOEXEC. The exit status still comes from forkd
+	 * (forkd_wait(), exit events). */
 	int	pidfd;
-	char	cgroup[FORKD_TARGET_MAX + 1];	/* "" when none */
+	/* The child's cgroup, relative to the cgroup2 mount (as in
+	 * /proc/PID/cgroup), when cgroup was set; else "". */
+	char	cgroup[FORKD_TARGET_MAX + 1];
 };
 
 struct forkd_rusage {
@@ -220,7 +239,13 @@ void	forkd_spawn_opts_init(struct forkd_spawn_opts *);
 int	forkd_spawn(struct forkd *, const struct forkd_spawn_opts *,
 	    pid_t *ret_pid, char *ret_name, size_t namelen) FORKD_WUR;
 /* forkd_spawn() returning everything the daemon replied, including the
- * pidfd (-1 unless opts->want_pidfd) and the cgroup. */
+ * pidfd (-1 unless opts->want_pidfd) and the cgroup; *ret is untouched on
+ * failure. A forkd that does not pass pidfds gives pidfd -1 even with
+ * want_pidfd. libforkd accepts an fd only as the single fd of a spawn
+ * reply that announces it, after want_pidfd; an fd on any other frame is
+ * closed at once, and a spawn reply with an unannounced or extra fd is a
+ * protocol error (-EBADMSG, the handle is dead). forkd_spawn() is this
+ * with the pidfd closed. */
 int	forkd_spawn_ex(struct forkd *, const struct forkd_spawn_opts *,
 	    struct forkd_spawned *ret) FORKD_WUR;
 

@@ -8,10 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "forkctl.h"
+#include "forkd_limits.h"
+#include "parse.h"
 
 /* SIGINTs after which spawn --wait sends SIGKILL instead. */
 #define CMD_SPAWN_KILL_AFTER	3
@@ -23,8 +28,32 @@ static const struct option cmd_spawn_longopts[] = {
 	{ "env",	required_argument,	NULL,	'e' },
 	{ "clear-env",	no_argument,		NULL,	OPT_CLEAR_ENV },
 	{ "cwd",	required_argument,	NULL,	'C' },
+	{ "rlimit",	required_argument,	NULL,	OPT_RLIMIT },
+	{ "umask",	required_argument,	NULL,	OPT_UMASK },
+	{ "nice",	required_argument,	NULL,	OPT_NICE },
+	{ "cpus",	required_argument,	NULL,	OPT_CPUS },
+	{ "pgroup",	no_argument,		NULL,	OPT_PGROUP },
+	{ "session",	no_argument,		NULL,	OPT_SESSION },
+	{ "timeout",	required_argument,	NULL,	OPT_TIMEOUT },
+	{ "kill-grace",	required_argument,	NULL,	OPT_KILL_GRACE },
+	{ "uid",	required_argument,	NULL,	OPT_UID },
+	{ "gid",	required_argument,	NULL,	OPT_GID },
+	{ "groups",	required_argument,	NULL,	OPT_GROUPS },
+	{ "no-new-privs", no_argument,		NULL,	OPT_NO_NEW_PRIVS },
+	{ "drop-caps",	no_argument,		NULL,	OPT_DROP_CAPS },
+	{ "cgroup",	no_argument,		NULL,	OPT_CGROUP },
+	{ "memory-max",	required_argument,	NULL,	OPT_MEMORY_MAX },
+	{ "pids-max",	required_argument,	NULL,	OPT_PIDS_MAX },
+	{ "cpu-max",	required_argument,	NULL,	OPT_CPU_MAX },
+	{ "ns",		required_argument,	NULL,	OPT_NS },
+	{ "pidfd",	no_argument,		NULL,	OPT_PIDFD },
 	{ NULL,		0,			NULL,	0 }
 };
+
+/* RLIMIT_* resources the protocol carries. */
+#define CMD_SPAWN_RLIMITS	16
+/* CPUs are numbered below this (CPU_SETSIZE). */
+#define CMD_SPAWN_CPU_LIMIT	1024
 
 /* What the spawn request is built from; everything here is owned. */
 struct spawn_req {
@@ -33,6 +62,12 @@ struct spawn_req {
 	const char	**argv;
 	char		**env;
 	size_t		  n_env;
+	struct forkd_rlimit rlimits[CMD_SPAWN_RLIMITS];
+	size_t		  n_rlimits;
+	int		  cpus[LIMIT_CPUS_MAX];
+	size_t		  n_cpus;
+	gid_t		  groups[LIMIT_GROUPS_MAX];
+	size_t		  n_groups;
 };
 
 /* Free a spawn_req. */
@@ -189,10 +224,222 @@ nomem:
 	return FORKCTL_EXIT_ERROR;
 }
 
+/* Build the child set-up part of o from the options (o is initialised);
+ * returns 0 or an exit status (usage error, reported). */
+static int
+cmd_spawn_setup(struct forkctl *fc, struct args *a, struct spawn_req *sr,
+    struct forkd_spawn_opts *o)
+{
+	const struct forkctl_cmd *cmd = fc->fc_cmd;
+	char			 err[PARSE_ERR_MAX], user[256];
+	char *const		*vals;
+	const char		*v;
+	struct forkd_rlimit	 rl;
+	uint64_t		 u;
+	long			 l;
+	size_t			 n, k;
+	int			 um, ng;
+
+	vals = args_values(a, OPT_RLIMIT, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (parse_rlimit(vals[i], &rl, err, sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--rlimit: %s", err);
+		/* A later --rlimit for the same resource replaces one. */
+		for (k = 0; k < sr->n_rlimits; k++) {
+			if (sr->rlimits[k].resource == rl.resource)
+				break;
+		}
+		if (k == CMD_SPAWN_RLIMITS)
+			return forkctl_usage_error(cmd, "too many --rlimit");
+		sr->rlimits[k] = rl;
+		if (k == sr->n_rlimits)
+			sr->n_rlimits++;
+	}
+	o->rlimits = sr->rlimits;
+	o->n_rlimits = sr->n_rlimits;
+
+	if ((v = args_get(a, OPT_UMASK)) != NULL) {
+		if (parse_umask(v, &um, err, sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--umask: %s", err);
+		o->umask = um;
+	}
+	if ((v = args_get(a, OPT_NICE)) != NULL) {
+		if (parse_int(v, -20, 19, &l, err, sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--nice: %s", err);
+		o->nice_set = 1;
+		o->nice = (int)l;
+	}
+	if ((v = args_get(a, OPT_CPUS)) != NULL) {
+		if (parse_cpus(v, sr->cpus, LIMIT_CPUS_MAX,
+		    CMD_SPAWN_CPU_LIMIT, &sr->n_cpus, err, sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--cpus: %s", err);
+		o->cpus = sr->cpus;
+		o->n_cpus = sr->n_cpus;
+	}
+	if (args_has(a, OPT_PGROUP) && args_has(a, OPT_SESSION))
+		return forkctl_usage_error(cmd, "--pgroup and --session "
+		    "exclude each other");
+	o->pgroup = args_has(a, OPT_PGROUP) ? FORKD_PGROUP_GROUP :
+	    FORKD_PGROUP_SESSION;
+
+	if ((v = args_get(a, OPT_TIMEOUT)) != NULL) {
+		if (parse_duration_ms(v, LIMIT_TIMEOUT_MS_MAX, &u, err,
+		    sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--timeout: %s", err);
+		if (u == 0)
+			return forkctl_usage_error(cmd, "--timeout: '%s' is "
+			    "zero (leave the option out for no limit)", v);
+		o->timeout_ms = (unsigned int)u;
+	}
+	if ((v = args_get(a, OPT_KILL_GRACE)) != NULL) {
+		if (o->timeout_ms == 0)
+			return forkctl_usage_error(cmd, "--kill-grace needs "
+			    "--timeout");
+		if (parse_duration_ms(v, LIMIT_TIMEOUT_MS_MAX, &u, err,
+		    sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--kill-grace: %s",
+			    err);
+		if (u == 0)
+			return forkctl_usage_error(cmd, "--kill-grace: '%s' "
+			    "is zero (at least 1ms)", v);
+		o->kill_grace_ms = (unsigned int)u;
+	}
+
+	if ((args_has(a, OPT_GID) || args_has(a, OPT_GROUPS)) &&
+	    !args_has(a, OPT_UID))
+		return forkctl_usage_error(cmd, "--gid and --groups need "
+		    "--uid");
+	if ((v = args_get(a, OPT_UID)) != NULL) {
+		if (parse_user(v, &o->uid, &o->gid, user, sizeof user, err,
+		    sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--uid: %s", err);
+		o->identity_set = 1;
+		if ((v = args_get(a, OPT_GID)) != NULL &&
+		    parse_group(v, &o->gid, err, sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--gid: %s", err);
+		if (o->gid == (gid_t)-1)
+			return forkctl_usage_error(cmd, "--uid %s: no such "
+			    "user in the passwd database; give --gid",
+			    args_get(a, OPT_UID));
+		if ((v = args_get(a, OPT_GROUPS)) != NULL) {
+			if (parse_groups(v, sr->groups, LIMIT_GROUPS_MAX,
+			    &sr->n_groups, err, sizeof err) < 0)
+				return forkctl_usage_error(cmd, "--groups: %s",
+				    err);
+		} else if (user[0] != '\0') {
+			/* As login, su and sudo: the user's own groups. */
+			ng = LIMIT_GROUPS_MAX;
+			if (getgrouplist(user, o->gid, sr->groups, &ng) < 0)
+				return forkctl_usage_error(cmd, "--uid %s: in "
+				    "more than %d groups; give --groups",
+				    user, LIMIT_GROUPS_MAX);
+			sr->n_groups = (size_t)ng;
+		}
+		o->groups = sr->groups;
+		o->n_groups = sr->n_groups;
+	}
+	o->no_new_privs = args_has(a, OPT_NO_NEW_PRIVS);
+	o->drop_caps = args_has(a, OPT_DROP_CAPS);
+
+	/* A cgroup limit implies --cgroup. */
+	if ((v = args_get(a, OPT_MEMORY_MAX)) != NULL) {
+		if (parse_size(v, &o->memory_max, err, sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--memory-max: %s",
+			    err);
+		if (o->memory_max == 0)
+			return forkctl_usage_error(cmd, "--memory-max: '%s' "
+			    "is zero", v);
+		o->cgroup = 1;
+	}
+	if ((v = args_get(a, OPT_PIDS_MAX)) != NULL) {
+		if (parse_uint(v, 1, UINT32_MAX, &u, err, sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--pids-max: %s", err);
+		o->pids_max = (uint32_t)u;
+		o->cgroup = 1;
+	}
+	if ((v = args_get(a, OPT_CPU_MAX)) != NULL) {
+		if (parse_cpu_max(v, &o->cpu_quota_us, &o->cpu_period_us,
+		    err, sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--cpu-max: %s", err);
+		o->cgroup = 1;
+	}
+	if (args_has(a, OPT_CGROUP))
+		o->cgroup = 1;
+
+	vals = args_values(a, OPT_NS, &n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned int ns;
+
+		if (parse_namespaces(vals[i], &ns, err, sizeof err) < 0)
+			return forkctl_usage_error(cmd, "--ns: %s", err);
+		o->namespaces |= ns;
+	}
+	o->want_pidfd = args_has(a, OPT_PIDFD);
+	return 0;
+}
+
+/* Send sig to the child through its pidfd (no pid reuse race). */
+static int
+cmd_spawn_pidfd_signal(int pidfd, int sig)
+{
+	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* spawn --pidfd --wait: poll the pidfd (forwarding signals through it)
+ * until the child has ended, then fetch its exit record from forkd. */
+static int
+cmd_spawn_wait_pidfd(struct forkctl *fc, int sfd, int pidfd, pid_t pid,
+    struct forkd_exit *ret)
+{
+	struct signalfd_siginfo	 si;
+	struct pollfd		 pfd[2];
+	int			 r, sig, nint = 0;
+
+	for (;;) {
+		pfd[0].fd = pidfd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sfd;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			forkctl_warnx("poll: %s", strerror(errno));
+			return FORKCTL_EXIT_ERROR;
+		}
+		if (pfd[0].revents != 0)
+			break;
+		if (pfd[1].revents & POLLIN) {
+			if (read(sfd, &si, sizeof si) != sizeof si)
+				continue;
+			sig = (int)si.ssi_signo;
+			if (sig == SIGINT && ++nint >= CMD_SPAWN_KILL_AFTER)
+				sig = SIGKILL;
+			r = cmd_spawn_pidfd_signal(pidfd, sig);
+			/* -ESRCH: it ended; the pidfd is readable now. */
+			if (r < 0 && r != -ESRCH) {
+				forkctl_warnx("forward signal %d to %ld: %s",
+				    sig, (long)pid, strerror(-r));
+				return FORKCTL_EXIT_ERROR;
+			}
+		}
+	}
+	/* The child is gone; forkd reaps it and answers from its exit
+	 * record (the exit event may also be queued: not needed then). */
+	r = forkd_wait(fc->fc_conn, pid, NULL, 30000, ret);
+	if (r < 0)
+		return forkctl_error(fc, r, "exit status of %ld", (long)pid);
+	return FORKCTL_EXIT_OK;
+}
+
 /* The exit status forkctl takes over from a child. */
 static int
 cmd_spawn_status(const struct forkd_exit *ex)
 {
+	if (ex->timed_out)
+		return FORKCTL_EXIT_TIMEOUT;
 	if (ex->exitcode < 0)
 		return 128 + (-ex->exitcode & 0x7f);
 	return ex->exitcode & 0xff;
@@ -253,30 +500,37 @@ static int
 cmd_spawn_exec(struct forkctl *fc, struct args *a)
 {
 	struct forkd_spawn_opts	 o;
-	struct spawn_req	 sr;
+	struct forkd_spawned	 sp;
+	struct spawn_req	*sr;
 	struct forkd_exit	 ex;
 	struct json		 j;
 	sigset_t		 mask, omask;
-	char			 name[FORKD_NAME_MAX + 1];
 	pid_t			 pid;
 	int			 r, sfd = -1, wait = args_has(a, 'w');
 
-	memset(&sr, 0, sizeof sr);
+	sp.pidfd = -1;
 	if (args_has(a, 'd') && !wait)
 		return forkctl_usage_error(fc->fc_cmd, "--daemon needs --wait "
 		    "(the child would be killed as soon as forkctl exits)");
-	if ((r = cmd_spawn_build(fc, a, &sr)) != 0)
+	/* Over 8 KiB with the CPU and group arrays: not on the stack. */
+	if ((sr = calloc(1, sizeof *sr)) == NULL) {
+		forkctl_warnx("spawn: %s", strerror(errno));
+		return FORKCTL_EXIT_ERROR;
+	}
+	forkd_spawn_opts_init(&o);
+	if ((r = cmd_spawn_build(fc, a, sr)) != 0)
+		goto out;
+	if ((r = cmd_spawn_setup(fc, a, sr, &o)) != 0)
 		goto out;
 
 	if ((r = forkctl_connect(fc)) != 0)
 		goto out;
 
-	forkd_spawn_opts_init(&o);
-	o.target = sr.target;
-	o.argv = sr.argv;
-	o.env = (const char *const *)sr.env;
+	o.target = sr->target;
+	o.argv = sr->argv;
+	o.env = (const char *const *)sr->env;
 	o.env_replace = args_has(a, OPT_CLEAR_ENV);
-	o.cwd = sr.cwd;
+	o.cwd = sr->cwd;
 	o.name = args_get(a, 'n');
 	o.daemon = args_has(a, 'd');
 	/* The child gets forkctl's stdio, those of it that are open. */
@@ -302,10 +556,21 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 	}
 
 	fflush(stdout);
-	r = forkd_spawn(fc->fc_conn, &o, &pid, name, sizeof name);
+	r = forkd_spawn_ex(fc->fc_conn, &o, &sp);
 	if (r < 0) {
+		sp.pidfd = -1;
 		r = forkctl_error(fc, r, "spawn %s", a->a_argv[0]);
 		goto out;
+	}
+	pid = sp.pid;
+	if (o.want_pidfd && sp.pidfd < 0) {
+		/* A daemon that predates pidfds ignores the request. */
+		forkctl_warnx("spawn: forkd did not pass a pidfd for %ld "
+		    "(too old a forkd?)", (long)pid);
+		if (!wait) {
+			r = FORKCTL_EXIT_ERROR;
+			goto out;
+		}
 	}
 
 	if (!wait) {
@@ -315,40 +580,65 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 			json_key(&j, "pid");
 			json_int(&j, pid);
 			json_key(&j, "name");
-			json_str(&j, name);
+			json_str(&j, sp.name);
+			if (o.want_pidfd) {
+				json_key(&j, "pidfd");
+				json_bool(&j, sp.pidfd >= 0);
+			}
+			if (sp.cgroup[0] != '\0') {
+				json_key(&j, "cgroup");
+				json_str(&j, sp.cgroup);
+			}
 			json_obj_end(&j);
 			json_finish(&j);
 		} else {
 			printf("%ld ", (long)pid);
-			forkctl_puts_safe(name, stdout);
+			forkctl_puts_safe(sp.name, stdout);
 			fputc('\n', stdout);
 		}
 		r = FORKCTL_EXIT_OK;
 		goto out;
 	}
 
-	r = cmd_spawn_wait(fc, sfd, pid, &ex);
+	if (sp.pidfd >= 0)
+		r = cmd_spawn_wait_pidfd(fc, sfd, sp.pidfd, pid, &ex);
+	else
+		r = cmd_spawn_wait(fc, sfd, pid, &ex);
 	if (r != FORKCTL_EXIT_OK)
 		goto out;
 	if (fc->fc_json) {
 		json_init(&j, stdout);
 		json_exit(&j, &ex);
 		json_finish(&j);
+	} else if (ex.timed_out || ex.oom_killed) {
+		fflush(stdout);
+		fprintf(stderr, "forkctl: %ld ", (long)pid);
+		forkctl_puts_safe(ex.name, stderr);
+		if (ex.timed_out)
+			fprintf(stderr, " timed out after %u ms and was "
+			    "killed", o.timeout_ms);
+		if (ex.oom_killed)
+			fprintf(stderr, "%s OOM-killed (memory.max of its "
+			    "cgroup)", ex.timed_out ? "; it was" : " was");
+		fprintf(stderr, " (exit code %d)\n", ex.exitcode);
 	}
 	r = cmd_spawn_status(&ex);
 out:
+	if (sp.pidfd >= 0)
+		close(sp.pidfd);
 	if (sfd >= 0) {
 		close(sfd);
 		sigprocmask(SIG_SETMASK, &omask, NULL);
 	}
-	cmd_spawn_req_free(&sr);
+	cmd_spawn_req_free(sr);
+	free(sr);
 	return r;
 }
 
 const struct forkctl_cmd cmd_spawn_entry = {
 	.name = "spawn",
 	.usage = "[-w] [-n NAME] [-d] [-e KEY=VALUE]... [--clear-env] "
-	    "[-C DIR] TARGET [--] [ARG...]",
+	    "[-C DIR] [SET-UP OPTIONS] TARGET [--] [ARG...]",
 	.lower = 1,
 	.upper = -1,
 	.flags = CMD_STOPARGS,
@@ -377,11 +667,13 @@ const struct forkctl_cmd cmd_spawn_entry = {
 "\n"
 "Options:\n"
 "  -w, --wait           Wait for the child to end and exit with its exit\n"
-"                       status, or 128+N if signal N killed it; print\n"
-"                       nothing else. SIGINT, SIGTERM, SIGHUP and SIGQUIT\n"
-"                       that forkctl receives meanwhile are sent on to the\n"
-"                       child (it is not in the terminal's process group);\n"
-"                       the third SIGINT sends SIGKILL.\n"
+"                       status, or 128+N if signal N killed it, or 124 if\n"
+"                       --timeout killed it; print nothing else (but a\n"
+"                       line on stderr for a timeout or an OOM kill).\n"
+"                       SIGINT, SIGTERM, SIGHUP and SIGQUIT that forkctl\n"
+"                       receives meanwhile are sent on to the child (it is\n"
+"                       not in the terminal's process group); the third\n"
+"                       SIGINT sends SIGKILL.\n"
 "  -n, --name NAME      Name the child (at most 64 bytes, unique among\n"
 "                       forkd's children). Default: chosen by forkd,\n"
 "                       ENTRY-N or PROGRAM-N.\n"
@@ -395,14 +687,88 @@ const struct forkctl_cmd cmd_spawn_entry = {
 "  -C, --cwd DIR        The child's working directory (relative to\n"
 "                       forkctl's current directory). Default: /.\n"
 "\n"
-"With --json: {pid, name}; with --wait, after the child ended, {pid, name,\n"
-"exitcode, signal, utime_us, stime_us, maxrss_kb}, following whatever the\n"
-"child itself wrote to standard output.\n"
+"Set-up options (forkd applies them in the child, in the order listed in\n"
+"forkctl(1) and the README; a step that fails makes the spawn fail with\n"
+"the step's name and errno, exit status 1):\n"
+"      --rlimit NAME=SOFT[:HARD]\n"
+"                       Set a resource limit; repeatable (a later one for\n"
+"                       the same NAME wins). NAME: as, core, cpu, data,\n"
+"                       fsize, locks, memlock, msgqueue, nice, nofile,\n"
+"                       nproc, rss, rtprio, rttime, sigpending, stack (any\n"
+"                       case, RLIMIT_ prefix allowed). A value is a number,\n"
+"                       'unlimited' or 'infinity'; byte limits (as, core,\n"
+"                       data, fsize, memlock, msgqueue, rss, stack) take\n"
+"                       K, M, G, T suffixes (1024-based). HARD omitted:\n"
+"                       the same as SOFT. Raising a hard limit needs a\n"
+"                       root forkd.\n"
+"      --umask OCTAL    The child's umask, e.g. 077. Default: forkd's.\n"
+"      --nice N         Scheduling niceness -20..19 (below forkd's own\n"
+"                       needs a root forkd). Default: forkd's.\n"
+"      --cpus LIST      CPU affinity, e.g. 0,2-3. Default: forkd's.\n"
+"      --session        The child leads a new session (setsid; default).\n"
+"      --pgroup         The child leads a new process group in forkd's\n"
+"                       session instead (setpgid).\n"
+"      --timeout DURATION\n"
+"                       Wall-clock limit: forkd sends SIGTERM to the\n"
+"                       child's process group when it runs out, SIGKILL\n"
+"                       after the grace period, and the exit record says\n"
+"                       \"timed out\". DURATION: 500ms, 2s, 1.5m, 1h, 1d\n"
+"                       (a bare number is seconds); at most a week.\n"
+"      --kill-grace DURATION\n"
+"                       Time from SIGTERM to SIGKILL after --timeout.\n"
+"                       Default: 2s.\n"
+"      --uid USER|UID   Run as this user (setresuid). Needs forkd to run\n"
+"                       as root and its [policy] allow_identity to list\n"
+"                       your uid; else the spawn fails (EPERM). The group\n"
+"                       defaults to the user's primary group and the\n"
+"                       supplementary groups to the user's groups (as\n"
+"                       login and su do); a uid without a passwd entry\n"
+"                       needs --gid.\n"
+"      --gid GROUP|GID  The child's group (with --uid).\n"
+"      --groups LIST    Supplementary groups, comma-separated names or\n"
+"                       gids, at most 64; '' for none (with --uid).\n"
+"      --no-new-privs   Set PR_SET_NO_NEW_PRIVS: execve() of setuid or\n"
+"                       file-capability programs gains nothing.\n"
+"      --drop-caps      Drop every capability (bounding, ambient and\n"
+"                       inheritable sets; all of them for a uid 0 child).\n"
+"      --cgroup         Place the child in a new cgroup v2 of its own\n"
+"                       under forkd's cgroup root, from its creation.\n"
+"                       Fails (EOPNOTSUPP) where forkd has no usable\n"
+"                       cgroup2 hierarchy (cgroup_root none).\n"
+"      --memory-max SIZE\n"
+"                       cgroup memory.max (implies --cgroup), e.g. 256M;\n"
+"                       a child killed by it is reported \"OOM-killed\".\n"
+"      --pids-max N     cgroup pids.max (implies --cgroup).\n"
+"      --cpu-max QUOTA[/PERIOD]\n"
+"                       cgroup cpu.max in microseconds (implies --cgroup):\n"
+"                       QUOTA >= 1000 per PERIOD of 1000..1000000\n"
+"                       (default 100000); 50000/100000 is half a CPU.\n"
+"                       The limits fail (EOPNOTSUPP) unless forkd's\n"
+"                       cgroup root has the controller enabled.\n"
+"      --ns LIST        New namespaces, comma-separated: pid, mount (mnt),\n"
+"                       net, ipc, uts, user, or all; repeatable. With pid\n"
+"                       the printed PID is still the host's. With user the\n"
+"                       child is uid/gid 0 inside, mapped to its own ids.\n"
+"      --pidfd          Have forkd pass the child's pidfd (from\n"
+"                       CLONE_PIDFD) back over the socket; with --wait\n"
+"                       forkctl waits by polling it and forwards signals\n"
+"                       with pidfd_send_signal(). Fails if the pidfd does\n"
+"                       not come (forkd in another PID namespace).\n"
+"\n"
+"With --json: {pid, name}, plus pidfd (true/false) with --pidfd and\n"
+"cgroup (its path) when the child got one; with --wait, after the child\n"
+"ended, {pid, name, exitcode, signal, utime_us, stime_us, maxrss_kb,\n"
+"timed_out, oom_killed}, following whatever the child itself wrote to\n"
+"standard output.\n"
 "\n"
 "Examples:\n"
 "  forkctl spawn --wait pi:hello\n"
 "  forkctl spawn --wait pi:leibniz 0 100000000\n"
 "  forkctl spawn --name job-1 --cwd /srv/data bench:sleep 60 </dev/null\n"
-"  forkctl spawn -w -e LANG=C.UTF-8 --clear-env /usr/bin/env\n",
+"  forkctl spawn -w -e LANG=C.UTF-8 --clear-env /usr/bin/env\n"
+"  forkctl spawn -w --timeout 30s --rlimit nofile=256 --rlimit as=1G \\\n"
+"      --umask 077 --ns net,ipc --no-new-privs ./fuzz-case input\n"
+"  forkctl spawn -w --uid nobody --drop-caps --cgroup --memory-max 512M \\\n"
+"      --pids-max 64 --cpu-max 50000 --pidfd /usr/bin/tenant-job\n",
 	.exec = cmd_spawn_exec,
 };

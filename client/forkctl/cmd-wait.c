@@ -28,7 +28,7 @@ cmd_wait_report(struct forkctl *fc, struct json *j,
 	}
 	printf("%ld ", (long)ex->pid);
 	forkctl_puts_safe(ex->name, stdout);
-	printf(" %d\n", ex->exitcode);
+	printf(" %d%s\n", ex->exitcode, forkctl_exit_note(ex));
 	fflush(stdout);
 }
 
@@ -180,7 +180,9 @@ const struct forkctl_cmd cmd_wait_entry = {
 	.help =
 "Wait until each child, given by pid (all digits) or by name, has ended,\n"
 "and print \"PID NAME EXITCODE\" for each as it ends. EXITCODE is the\n"
-"child's exit status, or -N if signal N killed it. A child that ended\n"
+"child's exit status, or -N if signal N killed it; \" (timed out)\" follows\n"
+"when forkd killed it at its spawn --timeout, \" (OOM-killed)\" when its\n"
+"cgroup's memory limit did. A child that ended\n"
 "before the wait started is still reported while forkd remembers it (its\n"
 "last 1024 exits). Any child may be waited for, not only those this\n"
 "forkctl spawned; a user other than root only for its own uid's.\n"
@@ -196,7 +198,8 @@ const struct forkctl_cmd cmd_wait_entry = {
 "                         report only that one (at most 64 children).\n"
 "\n"
 "With --json: an array of {pid, name, exitcode, signal, utime_us,\n"
-"stime_us, maxrss_kb} objects, one per child that ended.\n"
+"stime_us, maxrss_kb, timed_out, oom_killed} objects, one per child that\n"
+"ended.\n"
 "\n"
 "Examples:\n"
 "  forkctl wait worker-1 worker-2\n"

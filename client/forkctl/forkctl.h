@@ -25,6 +25,25 @@ enum {
 	OPT_CLEAR_ENV,
 	OPT_ANY,
 	OPT_TIMEOUT,
+	/* spawn's child set-up */
+	OPT_RLIMIT,
+	OPT_UMASK,
+	OPT_NICE,
+	OPT_CPUS,
+	OPT_PGROUP,
+	OPT_SESSION,
+	OPT_KILL_GRACE,
+	OPT_UID,
+	OPT_GID,
+	OPT_GROUPS,
+	OPT_NO_NEW_PRIVS,
+	OPT_DROP_CAPS,
+	OPT_CGROUP,
+	OPT_MEMORY_MAX,
+	OPT_PIDS_MAX,
+	OPT_CPU_MAX,
+	OPT_NS,
+	OPT_PIDFD,
 	OPT_MAX
 };
 
@@ -125,5 +144,7 @@ void	json_bool(struct json *, int);
 void	json_null(struct json *);
 void	json_finish(struct json *);
 void	json_exit(struct json *, const struct forkd_exit *);
+/* " (timed out)", " (OOM-killed)" or "" for an exit record. */
+const char *forkctl_exit_note(const struct forkd_exit *);
 
 #endif

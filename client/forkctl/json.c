@@ -227,5 +227,22 @@ json_exit(struct json *j, const struct forkd_exit *ex)
 	json_uint(j, ex->rusage.stime_us);
 	json_key(j, "maxrss_kb");
 	json_uint(j, ex->rusage.maxrss_kb);
+	json_key(j, "timed_out");
+	json_bool(j, ex->timed_out);
+	json_key(j, "oom_killed");
+	json_bool(j, ex->oom_killed);
 	json_obj_end(j);
+}
+
+/* What an exit line says beyond the exit code. */
+const char *
+forkctl_exit_note(const struct forkd_exit *ex)
+{
+	if (ex->timed_out && ex->oom_killed)
+		return " (timed out, OOM-killed)";
+	if (ex->timed_out)
+		return " (timed out)";
+	if (ex->oom_killed)
+		return " (OOM-killed)";
+	return "";
 }

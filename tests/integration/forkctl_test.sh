@@ -26,13 +26,27 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/forkctl-test.XXXXXX")
 sock=$tmp/forkd.sock
 key=$tmp/authkey
 forkd_pid=
+forkd2_pid=
+cgroot=
 passed=0
 failed=0
+skipped=0
 
 cleanup() {
 	if [[ -n $forkd_pid ]] && kill -0 "$forkd_pid" 2>/dev/null; then
 		kill -KILL "$forkd_pid" 2>/dev/null
 		wait "$forkd_pid" 2>/dev/null
+	fi
+	if [[ -n $forkd2_pid ]] && kill -0 "$forkd2_pid" 2>/dev/null; then
+		kill -KILL "$forkd2_pid" 2>/dev/null
+		wait "$forkd2_pid" 2>/dev/null
+	fi
+	# The test's own cgroup root: leaf cgroups first.
+	if [[ -n $cgroot && -d $cgroot ]]; then
+		find "$cgroot" -mindepth 1 -depth -type d -exec rmdir {} + \
+		    2>/dev/null
+		rmdir "$cgroot" 2>/dev/null ||
+		    echo "forkctl_test: could not remove $cgroot" >&2
 	fi
 	if ((failed == 0)); then
 		rm -rf "$tmp"
@@ -45,6 +59,11 @@ trap cleanup EXIT
 pass() {
 	passed=$((passed + 1))
 	echo "ok   $1"
+}
+
+skip() {
+	skipped=$((skipped + 1))
+	echo "skip $1: $2"
 }
 
 fail() {
@@ -61,8 +80,8 @@ fail() {
 # forkctl passes its stdio to the child even without --wait, and a child
 # holding a pipe would keep $(...) waiting until it ends.
 fc() {
-	"$FORKCTL" -s "$sock" -k "$key" "$@" </dev/null >"$tmp/stdout" \
-	    2>"$tmp/stderr"
+	"$FORKCTL" -s "${fc_sock:-$sock}" -k "$key" "$@" </dev/null \
+	    >"$tmp/stdout" 2>"$tmp/stderr"
 	rc=$?
 	out=$(cat "$tmp/stdout")
 	err=$(cat "$tmp/stderr")
@@ -463,6 +482,291 @@ else
 	fail "ping with a wrong key exits 1" "exit $rc: $out"
 fi
 
+# ---- child set-up (issue 5) --------------------------------------------------
+#
+# Each option of `forkctl spawn` is checked in the child itself (ulimit,
+# /proc/self/{limits,status,stat,cgroup,ns}). These need the daemon side
+# of issue 5: a forkd without it ignores the new request fields, and
+# every check below that reads the child's state then FAILS (on purpose:
+# none of them passes when the option is ignored). Usage errors are
+# forkctl's own and pass with any daemon.
+
+# expect_out NAME WANT: the last fc exited 0 and printed exactly WANT.
+expect_out() {
+	if ((rc == 0)) && [[ $out == "$2" ]]; then
+		pass "$1"
+		return 0
+	fi
+	fail "$1" "exit $rc, expected 0" "stdout: $out (expected: $2)" \
+	    "stderr: $err"
+	return 1
+}
+
+# Usage errors: exit 2 and a message naming the option.
+for args in "--rlimit nofile" "--rlimit nofiles=5" "--rlimit nofile=5:1" \
+    "--rlimit nofile=1K" "--umask 999" "--nice 20" "--cpus 2-1" \
+    "--cpus 4096" "--timeout 5x" "--timeout 0" "--kill-grace 1s" \
+    "--timeout 8d" "--gid 0" "--uid no-such-user-forkctl" \
+    "--memory-max 12Q" "--pids-max 0" "--cpu-max 10" "--ns pid,cgroup" \
+    "--pgroup --session"; do
+	opt=${args%% *}
+	# shellcheck disable=SC2086
+	fc spawn $args bench:noop
+	if ((rc == 2)) && [[ $err == *"$opt"* ]]; then
+		pass "usage error exits 2: spawn $args"
+	else
+		fail "usage error exits 2: spawn $args" "exit $rc" \
+		    "stderr: $err"
+	fi
+done
+help_mentions spawn --rlimit --umask --nice --cpus --pgroup --session \
+    --timeout --kill-grace --uid --gid --groups --no-new-privs \
+    --drop-caps --cgroup --memory-max --pids-max --cpu-max --ns --pidfd
+
+# rlimits: counts, sizes with suffixes, unlimited.
+fc spawn -w --rlimit nofile=64 -- /bin/sh -c 'ulimit -n'
+expect_out "spawn --rlimit nofile=64: ulimit -n in the child" 64
+fc spawn -w --rlimit NOFILE=64:128 -- /bin/sh -c 'ulimit -Hn'
+expect_out "spawn --rlimit NOFILE=64:128: hard limit 128" 128
+# /proc/self/limits: "Max file size  SOFT  HARD  bytes" (file size first).
+fc spawn -w --rlimit fsize=1M --rlimit core=0:unlimited -- /bin/sh -c \
+    'awk "/^Max (file size|core file size) / { print \$(NF-2), \$(NF-1) }" \
+    /proc/self/limits'
+expect_out "spawn --rlimit fsize=1M --rlimit core=0:unlimited" \
+    "1048576 1048576
+0 unlimited"
+
+# umask, nice, CPU affinity.
+fc spawn -w --umask 027 -- /bin/sh -c umask
+expect_out "spawn --umask 027" 0027
+fc spawn -w --nice 7 -- /bin/sh -c 'exec nice'
+expect_out "spawn --nice 7" 7
+fc spawn -w --cpus 0 -- /bin/sh -c \
+    'sed -n "s/^Cpus_allowed_list:[[:space:]]*//p" /proc/self/status'
+expect_out "spawn --cpus 0" 0
+# A step that fails is a spawn error naming it (no CPU 1000 here).
+if [[ ! -e /sys/devices/system/cpu/cpu1000 ]]; then
+	fc spawn -w --cpus 1000 -- /bin/true
+	if ((rc == 1)) && [[ $err == *[Aa]ffinity* || $err == *[Cc][Pp][Uu]* ]]
+	then
+		pass "spawn --cpus 1000 is a spawn error naming affinity/CPU"
+	else
+		fail "spawn --cpus 1000 is a spawn error naming affinity/CPU" \
+		    "exit $rc" "stderr: $err"
+	fi
+fi
+
+# Session (default) or process group: fields 1, 5, 6 of /proc/PID/stat.
+fc spawn -w -- /bin/sh -c 'cut -d" " -f1,5,6 /proc/$$/stat'
+if ((rc == 0)) && [[ $out =~ ^([0-9]+)\ ([0-9]+)\ ([0-9]+)$ ]] &&
+    [[ ${BASH_REMATCH[1]} == "${BASH_REMATCH[2]}" &&
+    ${BASH_REMATCH[1]} == "${BASH_REMATCH[3]}" ]]; then
+	pass "spawn: the child leads a new session by default"
+else
+	fail "spawn: the child leads a new session by default" "exit $rc" \
+	    "pid pgrp sid: $out" "stderr: $err"
+fi
+fc spawn -w --pgroup -- /bin/sh -c 'cut -d" " -f1,5,6 /proc/$$/stat'
+if ((rc == 0)) && [[ $out =~ ^([0-9]+)\ ([0-9]+)\ ([0-9]+)$ ]] &&
+    [[ ${BASH_REMATCH[1]} == "${BASH_REMATCH[2]}" &&
+    ${BASH_REMATCH[1]} != "${BASH_REMATCH[3]}" ]]; then
+	pass "spawn --pgroup: own process group, not a session leader"
+else
+	fail "spawn --pgroup: own process group, not a session leader" \
+	    "exit $rc" "pid pgrp sid: $out" "stderr: $err"
+fi
+
+# Timeout: SIGTERM, exit status 124, "timed out" on stderr and in JSON.
+t0=$(date +%s%N)
+fc spawn -w --timeout 300ms -- /bin/sh -c 'sleep 5'
+t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+if ((rc == 124 && ms < 10000)) && [[ $err == *"timed out"* ]]; then
+	pass "spawn -w --timeout 300ms: killed after $ms ms, exit 124"
+else
+	fail "spawn -w --timeout 300ms" "exit $rc after $ms ms" \
+	    "stderr: $err"
+fi
+# A child that ignores SIGTERM gets SIGKILL after --kill-grace.
+fc --json spawn -w --timeout 200ms --kill-grace 300ms -- /bin/sh -c \
+    'trap "" TERM; sleep 5'
+if ((rc == 124)) && python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read().strip().splitlines()[-1])
+assert d["timed_out"] is True and d["exitcode"] == -9, d
+assert d["oom_killed"] is False, d
+' <<<"$out" 2>"$tmp/json.err"; then
+	pass "spawn --timeout --kill-grace: SIGKILL, timed_out in JSON"
+else
+	fail "spawn --timeout --kill-grace: SIGKILL, timed_out in JSON" \
+	    "exit $rc" "stdout: $out" "stderr: $err" "$(cat "$tmp/json.err")"
+fi
+fc spawn --name tmo --timeout 200ms bench:sleep -- 5
+fc wait --timeout 10 tmo
+if ((rc == 0)) && [[ $out =~ ^[0-9]+\ tmo\ -15\ \(timed\ out\)$ ]]; then
+	pass "wait says '(timed out)'"
+else
+	fail "wait says '(timed out)'" "exit $rc" "stdout: $out" \
+	    "stderr: $err"
+fi
+
+# no_new_privs, capabilities.
+fc spawn -w --no-new-privs -- /bin/sh -c \
+    'sed -n "s/^NoNewPrivs:[[:space:]]*//p" /proc/self/status'
+expect_out "spawn --no-new-privs" 1
+fc spawn -w --drop-caps -- /bin/sh -c \
+    'grep -E "^Cap(Inh|Bnd|Amb)" /proc/self/status | cut -f2 | sort -u'
+expect_out "spawn --drop-caps: empty bounding, inheritable, ambient sets" \
+    0000000000000000
+
+# Namespaces: inodes differ from forkctl's (= forkd's); pid 1 inside.
+for ns in uts ipc net mnt; do
+	opt=$ns
+	[[ $ns == mnt ]] && opt=mount
+	mine=$(readlink "/proc/self/ns/$ns")
+	fc spawn -w --ns "$opt" -- /bin/sh -c "readlink /proc/self/ns/$ns"
+	if ((rc == 0)) && [[ -n $out && $out != "$mine" ]]; then
+		pass "spawn --ns $opt: a new $ns namespace ($out)"
+	else
+		fail "spawn --ns $opt: a new $ns namespace" "exit $rc" \
+		    "child: $out, forkctl: $mine" "stderr: $err"
+	fi
+done
+fc spawn -w --ns pid -- /bin/sh -c 'echo $$'
+expect_out "spawn --ns pid: the child is pid 1 inside" 1
+fc spawn --ns pid --name pidns bench:sleep -- 30
+if ((rc == 0)) && [[ $out =~ ^([0-9]+)\ pidns$ ]] &&
+    [[ -d /proc/${BASH_REMATCH[1]} &&
+    $(readlink "/proc/${BASH_REMATCH[1]}/ns/pid") != \
+    "$(readlink /proc/self/ns/pid)" ]]; then
+	pass "spawn --ns pid prints the pid as the host sees it"
+else
+	fail "spawn --ns pid prints the pid as the host sees it" "exit $rc" \
+	    "stdout: $out" "stderr: $err"
+fi
+fc kill -s KILL pidns
+fc spawn -w --ns user -- /bin/sh -c 'id -u; readlink /proc/self/ns/user'
+if ((rc == 0)) && [[ $(head -1 <<<"$out") == 0 &&
+    $(tail -1 <<<"$out") != "$(readlink /proc/self/ns/user)" ]]; then
+	pass "spawn --ns user: uid 0 in a new user namespace"
+else
+	fail "spawn --ns user: uid 0 in a new user namespace" "exit $rc" \
+	    "stdout: $out" "stderr: $err"
+fi
+
+# pidfds: passed back, and spawn --wait waits on it.
+fc --json spawn --pidfd bench:sleep -- 0.1
+if ((rc == 0)) && python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d["pidfd"] is True, d
+' <<<"$out" 2>"$tmp/json.err"; then
+	pass "spawn --pidfd: forkd passes the pidfd"
+else
+	fail "spawn --pidfd: forkd passes the pidfd" "exit $rc" \
+	    "stdout: $out" "stderr: $err" "$(cat "$tmp/json.err")"
+fi
+fc spawn -w --pidfd -- /bin/sh -c 'sleep 0.2; exit 7'
+if ((rc == 7)) && [[ -z $err ]]; then
+	pass "spawn -w --pidfd waits on the pidfd, exit status 7"
+else
+	fail "spawn -w --pidfd waits on the pidfd" "exit $rc" \
+	    "stderr: $err"
+fi
+
+# Identity: refused by a forkd whose policy does not allow it (this one has
+# no config, so allow_identity is nobody) ...
+fc spawn -w --uid nobody -- /bin/sh -c 'id -u'
+if ((rc == 1)) && [[ $err == *"ermission"* || $err == *"not permitted"* ]]
+then
+	pass "spawn --uid without allow_identity is refused (EPERM)"
+else
+	fail "spawn --uid without allow_identity is refused (EPERM)" \
+	    "exit $rc" "stdout: $out" "stderr: $err"
+fi
+
+# ... and applied by a second forkd whose config allows root to ask, and
+# which has a cgroup root of its own for the cgroup cases.
+# The cgroup2 mount: the fstype follows the "-" after the optional fields.
+cg2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") {
+	if ($(i + 1) == "cgroup2") { print $5; exit } ; break } }' \
+    /proc/self/mountinfo)
+if [[ -n $cg2 && -w $cg2 ]]; then
+	cgroot=$cg2/forkctl-test-$$
+	mkdir "$cgroot" || cgroot=
+fi
+sock2=$tmp/forkd2.sock
+{
+	echo "[forkd]"
+	if [[ -n $cgroot ]]; then
+		echo "cgroup_root = $cgroot"
+	else
+		echo "cgroup_root = none"
+	fi
+	echo "[policy]"
+	echo "allow_identity = $(id -u)"
+} >"$tmp/forkd2.conf"
+"$FORKD" -c "$tmp/forkd2.conf" -s "$sock2" -k "$key" \
+    -m "$MODDIR/bench.so" </dev/null >"$tmp/forkd2.log" 2>&1 &
+forkd2_pid=$!
+ready=0
+for _ in $(seq 1 400); do
+	if "$FORKCTL" -s "$sock2" -k "$key" ping >/dev/null 2>&1; then
+		ready=1
+		break
+	fi
+	kill -0 "$forkd2_pid" 2>/dev/null || break
+	sleep 0.05
+done
+if ((ready)); then
+	pass "forkd with allow_identity and cgroup_root starts"
+else
+	fail "forkd with allow_identity and cgroup_root starts" \
+	    "$(tail -5 "$tmp/forkd2.log")"
+fi
+if ((ready)) && (($(id -u) != 0)); then
+	skip "spawn --uid/--gid/--groups" "forkd is not root here"
+elif ((ready)); then
+	fc_sock=$sock2 fc spawn -w --uid nobody --gid 65534 --groups 1,2 -- \
+	    /bin/sh -c 'id -u; id -g; id -G'
+	expect_out "spawn --uid nobody --gid 65534 --groups 1,2" \
+	    "$(id -u nobody)
+65534
+65534 1 2"
+fi
+if ((ready)) && [[ -z $cgroot ]]; then
+	skip "spawn --cgroup" "no writable cgroup2 hierarchy"
+elif ((ready)); then
+	fc_sock=$sock2 fc spawn -w --cgroup -- /bin/sh -c \
+	    'sed -n "s/^0:://p" /proc/self/cgroup'
+	if ((rc == 0)) && [[ $out == "${cgroot#"$cg2"}"/* ]]; then
+		pass "spawn --cgroup: the child has a cgroup of its own ($out)"
+	else
+		fail "spawn --cgroup: the child has a cgroup of its own" \
+		    "exit $rc" "cgroup: $out (root ${cgroot#"$cg2"})" \
+		    "stderr: $err"
+	fi
+	# Limits: each needs its controller delegated to forkd's root.
+	for lim in "memory --memory-max 64M memory.max 67108864" \
+	    "pids --pids-max 16 pids.max 16" \
+	    "cpu --cpu-max 50000 cpu.max 50000 100000"; do
+		read -r ctl opt val file want <<<"$lim"
+		if ! grep -qw "$ctl" "$cg2/cgroup.controllers"; then
+			skip "spawn $opt" "no delegated $ctl controller"
+			continue
+		fi
+		fc_sock=$sock2 fc spawn -w "$opt" "$val" -- /bin/sh -c \
+		    "cat $cg2\$(sed -n 's/^0:://p' /proc/self/cgroup)/$file"
+		expect_out "spawn $opt $val: $file in the child's cgroup" \
+		    "$want"
+	done
+fi
+if [[ -n $forkd2_pid ]]; then
+	kill -TERM "$forkd2_pid" 2>/dev/null
+	wait "$forkd2_pid" 2>/dev/null
+	forkd2_pid=
+fi
+
 # ---- the pi demo: 4 parallel slices --------------------------------------------
 
 slice=1000000
@@ -514,5 +818,5 @@ else
 	    "$(tail -20 "$tmp/forkd.log")"
 fi
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 ((failed == 0))
