@@ -128,7 +128,7 @@ pool_child_warm(void)
 	Forkd__PoolSpawn	  ps = FORKD__POOL_SPAWN__INIT, *up;
 	struct child_plan	  plan;
 	char			 *argv[] = { "warm", NULL };
-	volatile char		  stack[48 * 1024];
+	volatile char		  stack[16 * 1024];
 	char			**volatile env = environ;
 	size_t			  len;
 
