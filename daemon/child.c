@@ -439,8 +439,15 @@ child_run(const struct child_plan *p)
 		child_fail(errfd, CHILD_STEP_EXEC, errno);
 	}
 
-	/* An entry runs in this image; closing the pipe says it started. */
+	/* An entry runs in this image: say "started" ({NONE, 0}), then
+	 * close the pipe. A pipe closed without it means the child died
+	 * before its target ran. */
 	environ = p->cp_envp;
+	{
+		struct child_error started = { CHILD_STEP_NONE, 0 };
+
+		(void)!write(errfd, &started, sizeof started);
+	}
 	(void)close(errfd);
 	r = p->cp_entry->fn(p->cp_argc, p->cp_argv);
 	fflush(NULL);

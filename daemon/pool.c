@@ -685,6 +685,22 @@ pool_config_changed(void)
 	pool_schedule(0);
 }
 
+/* Kill every idle pool child (a stopped one would not see EOF) and let the
+ * zygote make fresh ones: after a pool child hung in set-up, the others
+ * may be stopped too. */
+void
+pool_flush_idle(void)
+{
+	struct pool_child *pc;
+
+	while ((pc = TAILQ_FIRST(&pool_idle)) != NULL) {
+		kill(pc->p_pid, SIGKILL);	/* unreaped: the pid is ours */
+		close(pc->p_fd);
+		pool_drop(pc);
+	}
+	pool_schedule(POOL_REFILL_DELAY_MS);
+}
+
 /* Close every idle child's socket: each exits on EOF. */
 void
 pool_shutdown(void)

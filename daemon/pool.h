@@ -27,6 +27,8 @@ int	pool_launch(const struct Forkd__SpawnRequest *, const char *name,
 int	pool_reaped(pid_t pid, int wstatus);
 /* Limits changed (SIGHUP): trim or refill. */
 void	pool_config_changed(void);
+/* Kill the idle pool children and refill (a pool child hung). */
+void	pool_flush_idle(void);
 /* Stop: close every idle child's socket (they exit) and free. */
 void	pool_shutdown(void);
 

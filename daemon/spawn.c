@@ -232,6 +232,8 @@ spawn_child_free(struct spawn_child *c)
 	TAILQ_REMOVE(&spawn_children, c, c_entry);
 	if (c->c_errev != NULL)
 		event_free(c->c_errev);
+	if (c->c_setupev != NULL)
+		event_free(c->c_setupev);
 	if (c->c_errfd >= 0)
 		close(c->c_errfd);
 	if (c->c_killev != NULL)
@@ -314,6 +316,43 @@ spawn_child_ended(struct spawn_child *c)
 	spawn_child_free(c);
 }
 
+#define SPAWN_SETUP_DEADLINE_MS	10000
+
+/* The child's set-up (steps between fork and its target) did not finish in
+ * time: it is stopped or hung (a pool child SIGSTOPped from outside, a
+ * chdir into a dead NFS mount). Kill it and fail the spawn, rather than
+ * leave the client waiting forever. */
+static void
+spawn_setup_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spawn_child *c = arg;
+
+	if (c->c_state != SPAWN_STARTING)
+		return;
+	log_warnx("child %d (%s): set-up not finished after %u ms; killed",
+	    (int)c->c_pid, c->c_name, SPAWN_SETUP_DEADLINE_MS);
+	if (!c->c_reaped)
+		kill(c->c_pid, SIGKILL);
+	/* If it was a pool child stopped from outside, its idle siblings
+	 * may be stopped too: start the pool afresh. */
+	pool_flush_idle();
+	if (c->c_errev != NULL)
+		event_free(c->c_errev);
+	c->c_errev = NULL;
+	if (c->c_errfd >= 0)
+		close(c->c_errfd);
+	c->c_errfd = -1;
+	c->c_state = SPAWN_FAILED;
+	spawn_stats.failed++;
+	if (c->c_session != NULL)
+		session_reply_error(c->c_session, c->c_req_id, -ETIMEDOUT, 0,
+		    "set-up of %s did not finish in %u ms (stopped or hung; "
+		    "killed)", c->c_name, SPAWN_SETUP_DEADLINE_MS);
+	spawn_wait_notify(c->c_pid, NULL);
+	if (c->c_reaped)
+		spawn_child_free(c);
+}
+
 /* Error pipe readable: set-up result of a starting child. */
 static void
 spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
@@ -331,7 +370,30 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 	c->c_errev = NULL;
 	close(c->c_errfd);
 	c->c_errfd = -1;
+	if (c->c_setupev != NULL)
+		event_del(c->c_setupev);
 
+	/* A module entry says "started" ({NONE, 0}) before its target runs;
+	 * an exec target says it by the pipe closing at execve. */
+	if (n == (ssize_t)sizeof ce && ce.ce_step == CHILD_STEP_NONE &&
+	    ce.ce_errno == 0)
+		n = 0;
+	else if (n == 0 && c->c_is_entry) {
+		/* Closed without a word: it died before its target ran
+		 * (e.g. an idle pool child killed from outside). That is a
+		 * failed spawn, not a child that ran and was killed. */
+		kill(c->c_pid, SIGKILL);
+		c->c_state = SPAWN_FAILED;
+		spawn_stats.failed++;
+		if (c->c_session != NULL)
+			session_reply_error(c->c_session, c->c_req_id, -ECHILD,
+			    0, "%s died before its target started (killed "
+			    "from outside?)", c->c_name);
+		spawn_wait_notify(c->c_pid, NULL);
+		if (c->c_reaped)
+			spawn_child_free(c);
+		return;
+	}
 	if (n == (ssize_t)sizeof ce) {
 		c->c_state = SPAWN_FAILED;
 		spawn_stats.failed++;
@@ -1431,6 +1493,9 @@ void
 spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
     int *fds, size_t nfds)
 {
+	struct timeval			 setup_tv = {
+		SPAWN_SETUP_DEADLINE_MS / 1000,
+		(SPAWN_SETUP_DEADLINE_MS % 1000) * 1000 };
 	const struct config_limits	*lim = &server_config.limits;
 	struct child_plan		 plan;
 	struct spawn_child		*c = NULL;
@@ -1596,15 +1661,18 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	c->c_session = s;
 	c->c_req_id = id;
 	c->c_errfd = ctlfd;
+	c->c_is_entry = exec_path == NULL;
 	fcntl(c->c_errfd, F_SETFL, O_NONBLOCK);
 	c->c_errev = event_new(server_base, c->c_errfd, EV_READ | EV_PERSIST,
 	    spawn_errpipe_cb, c);
+	c->c_setupev = evtimer_new(server_base, spawn_setup_deadline_cb, c);
 	TAILQ_INSERT_TAIL(&spawn_children, c, c_entry);
 	s->s_children++;
 	spawn_stats.live++;
 	spawn_uid_add(c->c_uid, 1);
-	if (spawn_life_attach(c, r, &life) != 0 ||
-	    c->c_errev == NULL || event_add(c->c_errev, NULL) != 0) {
+	if (spawn_life_attach(c, r, &life) != 0 || c->c_errev == NULL ||
+	    event_add(c->c_errev, NULL) != 0 || c->c_setupev == NULL ||
+	    event_add(c->c_setupev, &setup_tv) != 0) {
 		/* Cannot learn the outcome: kill it; the reaper frees it. */
 		kill(pid, SIGKILL);
 		if (c->c_errev != NULL)

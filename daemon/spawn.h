@@ -43,6 +43,8 @@ struct spawn_child {
 	uint32_t		 c_req_id;	/* spawn request to answer */
 	int			 c_errfd;	/* error pipe read end */
 	struct event		*c_errev;
+	struct event		*c_setupev;	/* set-up deadline */
+	int			 c_is_entry;	/* a module entry: says "started" */
 	struct event		*c_killev;	/* SIGKILL after grace */
 	/* Issue 5 life: timeout_ms timer (SIGTERM, then SIGKILL after
 	 * c_grace_ms), the pidfd until the reply takes it, the cgroup. */
