@@ -127,6 +127,13 @@ request_wait(struct session *s, uint32_t id, const Forkd__WaitRequest *r)
 		session_reply_error(s, id, -ETIMEDOUT, 0, "still running");
 		return;
 	}
+	/* Each pending wait holds memory and a timer: bounded per
+	 * connection like everything else a client can pile up. */
+	if (spawn_wait_count(s) >= LIMIT_WAITS_PENDING_MAX) {
+		session_reply_error(s, id, -EAGAIN, 0, "%d waits already "
+		    "pending on this connection", LIMIT_WAITS_PENDING_MAX);
+		return;
+	}
 	if ((err = spawn_wait_add(s, id, pids, r->n_children,
 	    r->timeout_ms < 0 ? -1 : r->timeout_ms)) != 0)
 		session_reply_error(s, id, err, 0, "cannot wait: %s",

@@ -46,6 +46,7 @@ struct session {
 	const char		*s_close_reason;
 	uint64_t		 s_requests;
 	unsigned int		 s_children;	/* live children it owns */
+	unsigned int		 s_waits;	/* pending waits (spawn.c) */
 	uint64_t		 s_active_ms;	/* last request or reply */
 	uint64_t		 s_tokens;	/* spawn tokens, in 1/1000 */
 	uint64_t		 s_tokens_ms;	/* last refill */

@@ -255,6 +255,14 @@ spawn_child_free(struct spawn_child *c)
 	server_check_shutdown();
 }
 
+/* A waiter left the list: its session has one wait fewer. */
+static void
+spawn_waiter_unlink(struct spawn_waiter *w)
+{
+	if (w->w_session != NULL && w->w_session->s_waits > 0)
+		w->w_session->s_waits--;
+}
+
 /* Answer waits that name pid. e NULL: the child vanished (failed spawn). */
 static void
 spawn_wait_notify(pid_t pid, const struct exit_record *e)
@@ -270,6 +278,7 @@ spawn_wait_notify(pid_t pid, const struct exit_record *e)
 		if (i == w->w_n)
 			continue;
 		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
+		spawn_waiter_unlink(w);
 		TAILQ_INSERT_TAIL(&hit, w, w_entry);
 	}
 	/* Reply only now: a reply may close its session (client not
@@ -576,6 +585,7 @@ spawn_wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	/* Off the list first: the reply may close the session, which frees
 	 * the session's waits on the list (this one would be freed twice). */
 	TAILQ_REMOVE(&spawn_waiters, w, w_entry);
+	spawn_waiter_unlink(w);
 	session_reply_error(w->w_session, w->w_id, -ETIMEDOUT, 0,
 	    "no listed child ended in time");
 	event_free(w->w_timer);
@@ -609,6 +619,7 @@ spawn_wait_add(struct session *s, uint32_t id, const pid_t *pids, size_t n,
 		evtimer_add(w->w_timer, &tv);
 	}
 	TAILQ_INSERT_TAIL(&spawn_waiters, w, w_entry);
+	s->s_waits++;
 	return 0;
 }
 
@@ -616,13 +627,7 @@ spawn_wait_add(struct session *s, uint32_t id, const pid_t *pids, size_t n,
 unsigned int
 spawn_wait_count(const struct session *s)
 {
-	struct spawn_waiter	*w;
-	unsigned int		 n = 0;
-
-	TAILQ_FOREACH(w, &spawn_waiters, w_entry)
-		if (w->w_session == s)
-			n++;
-	return n;
+	return s->s_waits;
 }
 
 /* Drop the waits of a closing session. */
@@ -635,6 +640,7 @@ spawn_wait_session_gone(struct session *s)
 		if (w->w_session != s)
 			continue;
 		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
+		spawn_waiter_unlink(w);
 		event_free(w->w_timer);
 		free(w);
 	}

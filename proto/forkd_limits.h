@@ -9,6 +9,7 @@
 #define LIMIT_STRING_MAX	4096	/* bytes in one argv/env/cwd/target string */
 #define LIMIT_NAME_MAX		64	/* bytes in a child name */
 #define LIMIT_FD_TARGET_MAX	63	/* highest child fd number a client may set */
+#define LIMIT_WAITS_PENDING_MAX	1024	/* unanswered waits per connection */
 #define LIMIT_WAIT_MAX		64	/* children in one wait request */
 #define LIMIT_PING_MAX		1024	/* bytes of ping data */
 #define LIMIT_GROUPS_MAX	64	/* supplementary groups in a spawn's identity */

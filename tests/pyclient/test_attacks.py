@@ -819,12 +819,16 @@ def t_request_limits(env):
 # ---- clients that do not read ---------------------------------------------
 
 def t_unread_wait_replies(env):
-    """A client queues 6,000 waits on one child and reads nothing; then the
-    child ends (and, second round, the waits time out instead). forkd
-    answers them all at once, so more than LIMIT_OUTQ_MAX (4096) replies
-    queue up for a client that does not read: forkd closes that connection
-    in the middle of answering the waits, and must not touch the waits it
-    freed with it (a use-after-free that crashed forkd)."""
+    """A client queues as many waits on one child as forkd allows (1024,
+    LIMIT_WAITS_PENDING_MAX: the next one is answered -EAGAIN) and reads
+    nothing; then the child ends (and, second round, the waits time out
+    instead). forkd answers them all at once. Before the cap, 6,000 such
+    waits overflowed the reply queue (LIMIT_OUTQ_MAX, 4096) in the middle of
+    answering them, and forkd touched waits it had freed with the closed
+    connection (a use-after-free that crashed it); now the cap keeps the
+    answers below the queue limit, and a client that then reads gets every
+    one of them."""
+    cap = 1024
     def attack(m, w):
         for how in ("child ends", "waits time out"):
             c = env.connect()
@@ -832,42 +836,48 @@ def t_unread_wait_replies(env):
                 pid, _ = c.spawn("bench:sleep", argv=["sleep", "60"],
                                  daemon=True)
                 timeout = -1 if how == "child ends" else 300
-                for i in range(6000):
-                    try:
-                        c.send_message({"request": {"id": 100 + i, "wait": {
-                            "children": [{"pid": pid}],
-                            "timeout_ms": timeout}}})
-                    except fc.ConnectionClosed:
-                        # The timeouts overflowed the queue while we were
-                        # still sending: closed already, as it should be.
-                        check(how != "child ends", "connection closed "
-                              "after %d waits, before the child ended" % i)
-                        break
+                first = c.next_id
+                for i in range(cap):
+                    c.send_message({"request": {"id": first + i, "wait": {
+                        "children": [{"pid": pid}],
+                        "timeout_ms": timeout}}})
+                c.next_id = first + cap
                 if how == "child ends":
-                    # Once this ping is answered forkd holds all 6000 waits
-                    # (nothing else is sent to c before the child ends).
+                    # One wait too many: refused at once, the others kept.
+                    try:
+                        c.wait(pid, -1)
+                        check(False, "wait number %d was accepted" % (cap + 1))
+                    except fc.ForkdError as e:
+                        check(e.code == -errno.EAGAIN and
+                              "pending" in e.message, "wait number %d: %d "
+                              "%r, expected -EAGAIN" % (cap + 1, e.code,
+                                                        e.message))
                     check(c.ping(b"sync") == b"sync", "ping after the waits")
                     w.signal(pid, signal.SIGKILL)
-                # Wait for forkd to hang up without reading a byte (a
-                # reader as fast as forkd's writing would keep it open).
-                pl = select.poll()
-                pl.register(c.sock, select.POLLRDHUP)
-                check(pl.poll(30000 * SLOW), "6000 wait replies (%s) not "
-                      "read for %d s: forkd did not hang up"
-                      % (how, 30 * SLOW))
-                expect_closed(c, "6000 unread wait replies (%s)" % how, None)
+                # All answers arrive, none lost, the connection stays up.
+                for i in range(cap):
+                    r = c._take_response(first + i, 30 * SLOW)
+                    if how == "child ends":
+                        check(r["error"] == 0, "wait %d: error %d %r"
+                              % (i, r["error"], r["message"]))
+                    else:
+                        check(r["error"] == -errno.ETIMEDOUT, "wait %d "
+                              "timed out: error %d" % (i, r["error"]))
                 check(env.proc.poll() is None, "forkd died (status %s) "
-                      "answering 6000 waits of a client that does not read "
-                      "(%s)" % (env.proc.returncode, how))
+                      "answering %d waits (%s)" % (env.proc.returncode, cap,
+                                                   how))
+                check(c.ping(b"after") == b"after", "ping after the %d "
+                      "answers (%s)" % (cap, how))
                 check(w.ping(b"after") == b"after", "W's ping after the "
-                      "unread wait replies (%s)" % how)
+                      "wait replies (%s)" % how)
+            finally:
+                c.close()
+            if how == "waits time out":
                 # The daemon-flag child went with the connection.
                 code = w.wait(pid, 10000 * SLOW)["exitcode"]
                 check(code in (-signal.SIGKILL, -signal.SIGTERM), "the "
                       "daemon-flag child of the closed connection (%s): "
                       "exitcode %d" % (how, code))
-            finally:
-                c.close()
     parallel(env, "unread wait replies", attack)
 
 
