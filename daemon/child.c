@@ -331,11 +331,23 @@ child_run(const struct child_plan *p)
 	}
 
 	/* 4. Limits, all before any privilege is dropped: raising a hard
-	 * limit needs CAP_SYS_RESOURCE. */
+	 * limit needs CAP_SYS_RESOURCE. RLIMIT_NOFILE is different: the fd
+	 * shuffle of step 13 needs room above the targets, so here only a
+	 * raised hard limit is applied; the limit itself comes after the
+	 * shuffle (lowering is never privileged). */
 	for (int i = 0; i < p->cp_nrlimits; i++) {
 		struct rlimit rl = { p->cp_rlimits[i].soft,
 		    p->cp_rlimits[i].hard };
 
+		if (p->cp_rlimits[i].resource == RLIMIT_NOFILE) {
+			struct rlimit cur;
+
+			if (getrlimit(RLIMIT_NOFILE, &cur) != 0)
+				child_fail(errfd, CHILD_STEP_RLIMITS, errno);
+			if (rl.rlim_max <= cur.rlim_max)
+				continue;
+			rl.rlim_cur = cur.rlim_cur;
+		}
 		if (setrlimit(p->cp_rlimits[i].resource, &rl) != 0)
 			child_fail(errfd, CHILD_STEP_RLIMITS, errno);
 	}
@@ -392,6 +404,12 @@ child_run(const struct child_plan *p)
 	 * then the namespaces of step 6 owned by it. */
 	if ((p->cp_unshare & CLONE_NEWUSER) && (r = child_userns(p)) != 0)
 		child_fail(errfd, r, errno);
+	/* A new user namespace starts with a full bounding set, which an
+	 * exec as its uid 0 would turn into full capabilities there: empty
+	 * it again (we hold CAP_SETPCAP inside). */
+	if ((p->cp_unshare & CLONE_NEWUSER) && p->cp_drop_caps &&
+	    child_drop_bounding(p) != 0)
+		child_fail(errfd, CHILD_STEP_CAPS, errno);
 
 	/* 11. Effective and permitted sets (they matter when the uid stayed
 	 * 0, or inside a new user namespace). */
@@ -430,6 +448,15 @@ child_run(const struct child_plan *p)
 	errfd = p->cp_nfds;
 	if (child_close_from(errfd + 1) != 0)
 		child_fail(errfd, CHILD_STEP_CLOSE_FDS, errno);
+	/* RLIMIT_NOFILE, now that the fds are in place (see step 4). */
+	for (int i = 0; i < p->cp_nrlimits; i++) {
+		struct rlimit rl = { p->cp_rlimits[i].soft,
+		    p->cp_rlimits[i].hard };
+
+		if (p->cp_rlimits[i].resource == RLIMIT_NOFILE &&
+		    setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			child_fail(errfd, CHILD_STEP_RLIMITS, errno);
+	}
 
 	if (chdir(p->cp_cwd) != 0)
 		child_fail(errfd, CHILD_STEP_CHDIR, errno);

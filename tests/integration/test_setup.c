@@ -495,6 +495,17 @@ test_rlimits(void **state)
 		if (s != 0 || h != ~0ULL)
 			fail_msg("%s: Max core file size %llu/%llu, want "
 			    "0/unlimited", kind_names[k], s, h);
+
+		/* A low RLIMIT_NOFILE (4: stdio and one file) must not break
+		 * the set-up's own fd shuffle, which needs fds above the
+		 * targets: forkd applies it after placing them. */
+		rl[0].soft = rl[0].hard = 4;
+		sp.n_rlimits = 1;
+		run_ok(&c, &sp, kind_names[k], out, sizeof out, NULL);
+		limits_row(out, "Max open files", &s, &h);
+		if (s != 4 || h != 4)
+			fail_msg("%s: Max open files %llu/%llu, want 4/4",
+			    kind_names[k], s, h);
 	}
 	raw_close(&c);
 }
@@ -643,6 +654,24 @@ test_nnp_caps(void **state)
 			    buf : "?", "0000000000000000") != 0)
 				fail_msg("%s: %s %s after drop_caps",
 				    kind_names[k], sets[i], buf);
+
+		/* drop_caps in a new user namespace, without no_new_privs:
+		 * the namespace's fresh full bounding set must be emptied
+		 * too, or an exec as its uid 0 gets every capability. */
+		if (!can_unshare(CLONE_NEWUSER, (uid_t)-1)) {
+			print_message("drop_caps with a user namespace "
+			    "skipped: no user namespaces here\n");
+			continue;
+		}
+		sp.no_new_privs = 0;
+		sp.namespaces = FORKD__NAMESPACE__NS_USER;
+		run_ok(&c, &sp, kind_names[k], out, sizeof out, NULL);
+		for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+			if (strcmp(status_field(out, sets[i], buf, sizeof buf) ?
+			    buf : "?", "0000000000000000") != 0)
+				fail_msg("%s: %s %s after drop_caps in a new "
+				    "user namespace", kind_names[k], sets[i],
+				    buf);
 	}
 	raw_close(&c);
 }
