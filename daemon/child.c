@@ -114,6 +114,35 @@ child_tid_field(void)
 	return field;
 }
 
+/* forkd raises its own soft RLIMIT_NOFILE to the hard limit (queued
+ * pidfds, many clients); children get the soft limit forkd was started
+ * with back, since select()-based programs break above 1024. */
+static struct rlimit	child_nofile;
+static int		child_nofile_raised;
+
+/* Raise forkd's soft fd limit, remembering the old one for children. */
+void
+child_nofile_init(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &child_nofile) != 0 ||
+	    child_nofile.rlim_cur >= child_nofile.rlim_max)
+		return;
+	rl = child_nofile;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		child_nofile_raised = 1;
+}
+
+/* In a child: forkd's original soft fd limit. Async-signal-safe. */
+int
+child_nofile_reset(void)
+{
+	return child_nofile_raised ? setrlimit(RLIMIT_NOFILE, &child_nofile) :
+	    0;
+}
+
 /* Back to default dispositions and an empty mask; async-signal-safe. */
 int
 child_signals_reset(void)
@@ -303,7 +332,8 @@ child_run(const struct child_plan *p)
 	/* 1. Signals (a pool child did this, setsid() and the key wipe when
 	 * it was forked): dispositions set by the daemon (libevent's
 	 * handlers) must not run in the child, and the mask is inherited. */
-	if (!p->cp_presetup && child_signals_reset() != 0)
+	if (!p->cp_presetup && (child_signals_reset() != 0 ||
+	    child_nofile_reset() != 0))
 		child_fail(errfd, CHILD_STEP_SIGNALS, errno);
 
 	/* 2. Own session (detached from the daemon's tty), or only an own

@@ -108,6 +108,10 @@ void	child_signals_init(void);
 /* Where glibc keeps this thread's tid (for CLONE_CHILD_SETTID in raw
  * clone3() children), or NULL if unknown. */
 pid_t	*child_tid_field(void);
+/* Raise forkd's soft RLIMIT_NOFILE; children get the old one back with
+ * child_nofile_reset() (async-signal-safe). */
+void	child_nofile_init(void);
+int	child_nofile_reset(void);
 /* In a child: default dispositions, empty mask. Async-signal-safe. */
 int	child_signals_reset(void);
 /* Run in the child after fork(); never returns. */

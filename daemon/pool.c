@@ -173,6 +173,7 @@ pool_child_main(int ctl, pid_t daemon_pid)
 	if (getppid() != daemon_pid)
 		_exit(0);
 	(void)child_signals_reset();
+	(void)child_nofile_reset();
 	(void)prctl(PR_SET_NAME, "forkd-pool", 0, 0, 0);
 	server_wipe_secrets();
 	/* What child_run() would do first, done now, off the critical path. */

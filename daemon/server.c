@@ -440,6 +440,7 @@ server_init(struct config *cfg, const char *config_path)
 	event_add(server_status_ev, &one);
 	/* Children reset only what differs from the defaults now. */
 	child_signals_init();
+	child_nofile_init();
 	/* Before the pool forks: forkd may move itself into a leaf cgroup. */
 	cgroup_init(server_config.cgroup_root);
 	/* Pre-fork after everything the children should inherit is set up. */

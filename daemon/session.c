@@ -187,8 +187,10 @@ session_flush(struct session *s)
 			return r;
 		STAILQ_REMOVE_HEAD(&s->s_outq, f_entry);
 		s->s_outq_len--;
-		if (f->f_fd >= 0)
+		if (f->f_fd >= 0) {
 			close(f->f_fd);
+			s->s_outq_fds--;
+		}
 		free(f);
 	}
 	return 0;
@@ -219,6 +221,12 @@ session_send_fd(struct session *s, const Forkd__ServerMessage *m, int fd)
 		session_close(s, "client does not read its replies");
 		goto drop;
 	}
+	/* A queued pidfd is an fd of forkd's own: a client that asks for
+	 * pidfds and reads nothing must not run forkd out of them. */
+	if (fd >= 0 && s->s_outq_fds >= LIMIT_OUTQ_FDS_MAX) {
+		session_close(s, "client does not read its replies (pidfds)");
+		goto drop;
+	}
 	f = malloc(sizeof *f + plen + WIRE_OVERHEAD);
 	if (f == NULL) {
 		session_close(s, "out of memory");
@@ -235,6 +243,8 @@ session_send_fd(struct session *s, const Forkd__ServerMessage *m, int fd)
 	f->f_fd = fd;
 	STAILQ_INSERT_TAIL(&s->s_outq, f, f_entry);
 	s->s_outq_len++;
+	if (fd >= 0)
+		s->s_outq_fds++;
 	r = session_flush(s);
 	if (r == -EAGAIN) {
 		if (s->s_state != SESSION_CLOSING)

@@ -1657,6 +1657,12 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		log_warnx("cannot start a child: %s", strerror(-err));
 		SPAWN_FAIL(err, "fork: %s", strerror(-err));
 	}
+	/* The cgroup's directory fd was for clone3() only: not one fd per
+	 * live child. */
+	if (life.l_cgroup != NULL && life.l_cgroup->cu_dirfd >= 0) {
+		close(life.l_cgroup->cu_dirfd);
+		life.l_cgroup->cu_dirfd = -1;
+	}
 
 	c->c_pid = pid;
 	memcpy(c->c_name, name, sizeof c->c_name);

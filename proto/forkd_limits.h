@@ -15,6 +15,7 @@
 #define LIMIT_GROUPS_MAX	64	/* supplementary groups in a spawn's identity */
 #define LIMIT_CPUS_MAX		1024	/* CPUs named in a spawn's affinity (CPU_SETSIZE) */
 #define LIMIT_TIMEOUT_MS_MAX	(7U * 24 * 3600 * 1000)	/* a week */
+#define LIMIT_OUTQ_FDS_MAX	64	/* queued replies carrying a pidfd per connection */
 #define LIMIT_OUTQ_MAX		4096	/* queued outgoing frames per connection */
 
 #endif

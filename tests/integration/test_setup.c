@@ -464,6 +464,25 @@ test_rlimits(void **state)
 
 	raw_connect(&c, &H);
 	for (int k = 0; k < KIND_MAX; k++) {
+		Forkd__SpawnRequest	 base = FORKD__SPAWN_REQUEST__INIT;
+		struct rlimit		 mine;
+		unsigned long long	 bs, bh;
+
+		/* Without rlimits: our fd limit (forkd was started with it;
+		 * it raises its own soft limit, not its children's). */
+		if (getrlimit(RLIMIT_NOFILE, &mine) != 0)
+			fail_msg("getrlimit: %s", strerror(errno));
+		set_probe(&base, k, PROBE_PROC);
+		run_ok(&c, &base, kind_names[k], out, sizeof out, NULL);
+		limits_row(out, "Max open files", &bs, &bh);
+		if (bs != (unsigned long long)mine.rlim_cur ||
+		    bh != (unsigned long long)mine.rlim_max)
+			fail_msg("%s: Max open files %llu/%llu without asking, "
+			    "want ours: %llu/%llu", kind_names[k], bs, bh,
+			    (unsigned long long)mine.rlim_cur,
+			    (unsigned long long)mine.rlim_max);
+	}
+	for (int k = 0; k < KIND_MAX; k++) {
 		Forkd__SpawnRequest	 sp = FORKD__SPAWN_REQUEST__INIT;
 		Forkd__Rlimit		 rl[3] = { FORKD__RLIMIT__INIT,
 		    FORKD__RLIMIT__INIT, FORKD__RLIMIT__INIT };
