@@ -75,6 +75,15 @@ static struct event	*pool_zygote_ev;
 static unsigned int	 pool_pending;	/* asked of the zygote, not yet here */
 static int		 pool_zygote_off;	/* gave up on it: fork here */
 
+/* Pids of forkd's children reaped while unknown: a pool child the zygote
+ * made but whose message forkd had not read yet. Its message must then
+ * not make an idle entry, whose pid could by now be another process's. */
+#define POOL_GONE_MAX	64
+static pid_t		 pool_gone[POOL_GONE_MAX];
+static unsigned int	 pool_gone_next;
+static uint64_t		 pool_asked_ms;	/* oldest unanswered ask (0: none) */
+#define POOL_ZYGOTE_LATE_MS	2000	/* no answer by then: it is stuck */
+
 /* What the zygote sends per child (with the daemon's socket end). */
 struct pool_zygote_msg {
 	int32_t	zm_pid;		/* > 0, or 0 with zm_errno */
@@ -319,6 +328,27 @@ pool_zygote_main(int zfd, pid_t daemon_pid)
 	}
 }
 
+/* Stop using the zygote (dead, broken or stuck): forkd forks pool
+ * children itself from now on. */
+static void
+pool_zygote_give_up(const char *why)
+{
+	log_warnx("pool: zygote %s; forking pool children in forkd from now "
+	    "on", why);
+	if (pool_zygote_ev != NULL)
+		event_free(pool_zygote_ev);
+	pool_zygote_ev = NULL;
+	if (pool_zygote_fd >= 0)
+		close(pool_zygote_fd);
+	pool_zygote_fd = -1;
+	if (pool_zygote_pid > 0)
+		kill(pool_zygote_pid, SIGKILL);	/* unreaped: still ours */
+	pool_zygote_off = 1;
+	pool_pending = 0;
+	pool_asked_ms = 0;
+	pool_schedule(POOL_REFILL_DELAY_MS);
+}
+
 /* Pool children (and errors) arriving from the zygote. */
 static void
 pool_zygote_cb(evutil_socket_t fd, short what, void *arg)
@@ -339,18 +369,8 @@ pool_zygote_cb(evutil_socket_t fd, short what, void *arg)
 			if (nfds == 1)
 				close(cfd[0]);
 			/* The zygote is gone (the reaper logs how). */
-			log_warnx("pool: zygote %s; forking pool children in "
-			    "forkd from now on", n == 0 ? "exited" :
+			pool_zygote_give_up(n == 0 ? "exited" :
 			    "sent nonsense");
-			event_free(pool_zygote_ev);
-			pool_zygote_ev = NULL;
-			close(pool_zygote_fd);
-			pool_zygote_fd = -1;
-			if (pool_zygote_pid > 0)
-				kill(pool_zygote_pid, SIGKILL);
-			pool_zygote_off = 1;
-			pool_pending = 0;
-			pool_schedule(POOL_REFILL_DELAY_MS);
 			return;
 		}
 		if (m.zm_pid <= 0) {
@@ -369,7 +389,13 @@ pool_zygote_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (pool_pending > 0)
 			pool_pending--;
-		if (server_shutting_down ||
+		pool_asked_ms = pool_pending > 0 ? spawn_now_ms() : 0;
+		for (unsigned int i = 0; i < POOL_GONE_MAX; i++)
+			if (pool_gone[i] == m.zm_pid) {
+				pool_gone[i] = 0;
+				m.zm_pid = 0;	/* died before we knew it */
+			}
+		if (m.zm_pid == 0 || server_shutting_down ||
 		    pool_stats.idle >= server_config.limits.pool_max ||
 		    (pc = calloc(1, sizeof *pc)) == NULL) {
 			close(cfd[0]);	/* it sees EOF and exits */
@@ -437,6 +463,8 @@ pool_zygote_ask(unsigned int n)
 	if (send(pool_zygote_fd, &count, sizeof count, MSG_NOSIGNAL) !=
 	    (ssize_t)sizeof count)
 		return -errno;
+	if (pool_pending == 0)
+		pool_asked_ms = spawn_now_ms();
 	pool_pending += n;
 	return 0;
 }
@@ -584,7 +612,11 @@ pool_launch(const Forkd__SpawnRequest *r, const char *name,
 	if (TAILQ_EMPTY(&pool_idle) && pool_zygote_fd >= 0 && pool_pending > 0) {
 		struct pollfd pfd = { pool_zygote_fd, POLLIN, 0 };
 
-		if (poll(&pfd, 1, POOL_ZYGOTE_WAIT_MS) == 1)
+		/* Asked long ago and nothing came: stopped or stuck. */
+		if (pool_asked_ms != 0 &&
+		    spawn_now_ms() - pool_asked_ms > POOL_ZYGOTE_LATE_MS)
+			pool_zygote_give_up("does not answer");
+		else if (poll(&pfd, 1, POOL_ZYGOTE_WAIT_MS) == 1)
 			pool_zygote_cb(pool_zygote_fd, EV_READ, NULL);
 	}
 #endif
@@ -652,8 +684,13 @@ pool_reaped(pid_t pid, int wstatus)
 	TAILQ_FOREACH(pc, &pool_idle, p_entry)
 		if (pc->p_pid == pid)
 			break;
-	if (pc == NULL)
+	if (pc == NULL) {
+		if (pool_pending > 0) {	/* perhaps one not yet announced */
+			pool_gone[pool_gone_next] = pid;
+			pool_gone_next = (pool_gone_next + 1) % POOL_GONE_MAX;
+		}
 		return 0;
+	}
 	close(pc->p_fd);
 	pool_drop(pc);
 	pool_stats.died_idle++;

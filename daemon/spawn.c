@@ -327,6 +327,27 @@ spawn_child_ended(struct spawn_child *c)
 
 #define SPAWN_SETUP_DEADLINE_MS	10000
 
+/* State letter of a process from /proc/PID/stat ('T' stopped), or 0. */
+static char
+spawn_proc_state(pid_t pid)
+{
+	char	path[64], buf[512], *p;
+	ssize_t	n;
+	int	fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 0;
+	return p[2];
+}
+
 /* The child's set-up (steps between fork and its target) did not finish in
  * time: it is stopped or hung (a pool child SIGSTOPped from outside, a
  * chdir into a dead NFS mount). Kill it and fail the spawn, rather than
@@ -340,11 +361,14 @@ spawn_setup_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	log_warnx("child %d (%s): set-up not finished after %u ms; killed",
 	    (int)c->c_pid, c->c_name, SPAWN_SETUP_DEADLINE_MS);
+	/* A child stopped from outside: if it was a pool child, its idle
+	 * siblings may be stopped too; start the pool afresh. (Not for one
+	 * merely slow, e.g. in a chdir to a hung mount: a client could make
+	 * that happen at will.) */
+	if (!c->c_reaped && spawn_proc_state(c->c_pid) == 'T')
+		pool_flush_idle();
 	if (!c->c_reaped)
 		kill(c->c_pid, SIGKILL);
-	/* If it was a pool child stopped from outside, its idle siblings
-	 * may be stopped too: start the pool afresh. */
-	pool_flush_idle();
 	if (c->c_errev != NULL)
 		event_free(c->c_errev);
 	c->c_errev = NULL;
@@ -1211,6 +1235,10 @@ spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
 #ifndef SPAWN_NO_CLONE_VM
 	/* unshare(CLONE_NEWUSER) is refused while the mm is shared. */
 	vm = plan->cp_entry == NULL && !sc->sc_newuser;
+	/* The daemon is suspended while a CLONE_VFORK child sets up: slow
+	 * steps (a new network namespace can take milliseconds) fork. */
+	if (plan->cp_unshare != 0)
+		vm = 0;
 #ifndef SPAWN_HAVE_CLONE3_VM
 	/* No clone3 stub for a CLONE_VM child on this architecture: a
 	 * request that needs clone3 takes the fork path. */
@@ -1651,7 +1679,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	    exec_path, fds, nfds, &pid, &ctlfd) != 0) &&
 	    (err = spawn_start_ex(&plan, &life.l_create, &pid, &ctlfd,
 	    &life.l_pidfd)) != 0) {
-		if (err == -EOPNOTSUPP)
+		if (err == -EOPNOTSUPP && spawn_clone3_missing())
 			SPAWN_FAIL(err, "pidfd: this kernel has no clone3() "
 			    "(CLONE_PIDFD needs it)");
 		log_warnx("cannot start a child: %s", strerror(-err));

@@ -656,6 +656,71 @@ test_pool_children_stopped(void **state)
 	forkd_close(f);
 }
 
+/* forkd's zygote stopped from outside (SIGSTOP): spawns must go on (forkd
+ * forks them itself), and once the zygote has not answered for 2 s forkd
+ * gives it up and kills it. (No pool, or no zygote as under ASan:
+ * skipped.) */
+static void
+test_zygote_stopped(void **state)
+{
+	struct forkd	*f;
+	const char	*ex[] = { "bench:exit", "7", NULL };
+	pid_t		 zygote = 0, pid;
+	DIR		*d;
+	struct dirent	*de;
+	int64_t		 end;
+
+	if (getenv("FORKD_TEST_POOL") != NULL &&
+	    strcmp(getenv("FORKD_TEST_POOL"), "0") == 0) {
+		print_message("SKIP: forkd runs without a pool here\n");
+		skip();
+	}
+	if ((d = opendir("/proc")) == NULL)
+		fail_msg("opendir /proc: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		char	path[64], comm[32] = "";
+		pid_t	p = (pid_t)atoi(de->d_name);
+		ssize_t	r;
+		int	fd;
+
+		if (p <= 0 || ppid_of(p) != H.h_pid)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/comm", (int)p);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		r = read(fd, comm, sizeof comm - 1);
+		close(fd);
+		if (r > 0 && strcmp(comm, "forkd-zygote\n") == 0)
+			zygote = p;
+	}
+	closedir(d);
+	if (zygote == 0) {
+		print_message("SKIP: forkd has no zygote here (sanitizer "
+		    "build or no clone3)\n");
+		skip();
+	}
+	f = harness_connect(&H);
+	kill(zygote, SIGSTOP);
+	/* Use up the pool and go on for well over 2 s. */
+	end = harness_now_ms() + 3000;
+	for (int i = 0; i < 12 || harness_now_ms() < end; i++) {
+		pid = spawn(f, "bench:exit", ex);
+		EXPECT_INT(exitcode_of(f, pid, "bench:exit 7"), 7,
+		    "a spawn while forkd's zygote is stopped");
+		harness_sleep_ms(100);
+	}
+	for (end = harness_now_ms() + 5000 * harness_slow();
+	    harness_pid_state(zygote) == 1 && harness_now_ms() < end;)
+		harness_sleep_ms(50);
+	if (harness_pid_state(zygote) == 1) {
+		kill(zygote, SIGCONT);
+		fail_msg("forkd did not give up its stopped zygote %d",
+		    (int)zygote);
+	}
+	expect_no_zombies("after the stopped zygote", 1);
+	forkd_close(f);
+}
+
 static void
 test_stop(void **state)
 {
@@ -687,6 +752,7 @@ main(void)
 		cmocka_unit_test(test_never_exit),
 		cmocka_unit_test(test_pool_children_killed),
 		cmocka_unit_test(test_pool_children_stopped),
+		cmocka_unit_test(test_zygote_stopped),
 		cmocka_unit_test(test_burst_after),
 		cmocka_unit_test(test_stop),
 	};
