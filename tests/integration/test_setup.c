@@ -30,6 +30,7 @@
 #include "forkd.pb-c.h"
 #include "forkd_limits.h"
 #include "harness.h"
+#include "rawclient.h"
 #include "wire.h"
 
 /* Step numbers (daemon/child.h; protocol, see PROTOCOL.md). */
@@ -43,13 +44,10 @@
 static struct harness	H;
 static char		conf[HARNESS_PATH_MAX + 16];
 
-/* ---- a raw protocol client ---------------------------------------------- */
+/* ---- a raw protocol client (rawclient.c), failing the test on error ---- */
 
 struct raw {
-	int		r_fd;
-	unsigned char	r_sk[WIRE_KEY_LEN];
-	struct wire_mac	r_mac;
-	uint32_t	r_id;
+	struct rawclient	r_rc;
 };
 
 /* The outcome of one spawn request. */
@@ -60,152 +58,44 @@ struct result {
 	char	msg[512];
 };
 
-static unsigned char	raw_frame[WIRE_FRAME_HARD_MAX + 1];
-static unsigned char	raw_payload[WIRE_FRAME_HARD_MAX];
-
-/* Seal and send one message (hs: a handshake frame). */
-static int
-raw_send(struct raw *c, const ProtobufCMessage *m, int hs, const int *fds,
-    size_t nfds)
-{
-	size_t	plen = protobuf_c_message_get_packed_size(m), flen;
-	int	r;
-
-	if (plen > WIRE_FRAME_DEFAULT_MAX - WIRE_OVERHEAD)
-		return -EMSGSIZE;
-	protobuf_c_message_pack(m, raw_payload);
-	if ((r = wire_seal(hs ? NULL : &c->r_mac, raw_payload, plen,
-	    raw_frame, sizeof raw_frame, &flen)) != 0)
-		return r;
-	return wire_send(c->r_fd, raw_frame, flen, fds, nfds);
-}
-
-/* Receive, check and decode one message within timeout_ms. */
-static int
-raw_recv(struct raw *c, int hs, int timeout_ms, Forkd__ServerMessage **ret)
-{
-	struct pollfd		 pfd = { c->r_fd, POLLIN, 0 };
-	const unsigned char	*payload;
-	size_t			 plen, nfds = 0;
-	ssize_t			 n;
-	int			 fds[WIRE_MAX_FDS], r;
-
-	do {
-		r = poll(&pfd, 1, timeout_ms);
-	} while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return -ETIMEDOUT;
-	if (r < 0)
-		return -errno;
-	n = wire_recv(c->r_fd, raw_frame, sizeof raw_frame, fds, WIRE_MAX_FDS,
-	    &nfds);
-	wire_close_fds(fds, nfds);
-	if (n <= 0)
-		return n == 0 ? -ECONNRESET : (int)n;
-	if ((r = wire_open(hs ? NULL : &c->r_mac, raw_frame, (size_t)n,
-	    WIRE_FRAME_HARD_MAX, &payload, &plen)) != 0)
-		return r;
-	if ((*ret = forkd__server_message__unpack(NULL, plen, payload)) ==
-	    NULL)
-		return -EBADMSG;
-	return 0;
-}
-
-/* Connect to h's forkd and authenticate with its key; fails the test. */
+/* Connect to h's forkd and authenticate with its key. */
 static void
 raw_connect(struct raw *c, const struct harness *h)
 {
-	Forkd__ServerMessage	*m = NULL;
-	Forkd__ClientMessage	 cm = FORKD__CLIENT_MESSAGE__INIT;
-	Forkd__Auth		 auth = FORKD__AUTH__INIT;
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	unsigned char		 key[AUTH_KEY_MAX], sn[AUTH_NONCE_LEN];
-	unsigned char		 cn[AUTH_NONCE_LEN], proof[AUTH_PROOF_LEN];
-	ssize_t			 keylen;
-	int			 fd, r;
+	int r;
 
-	memset(c, 0, sizeof *c);
-	c->r_id = 1;
-	if ((fd = open(h->h_key, O_RDONLY | O_CLOEXEC)) < 0)
-		fail_msg("open %s: %s", h->h_key, strerror(errno));
-	keylen = read(fd, key, sizeof key);
-	close(fd);
-	if (keylen < AUTH_KEY_MIN)
-		fail_msg("key %s: %zd bytes", h->h_key, keylen);
-	if (strlen(h->h_sock) >= sizeof sun.sun_path)
-		fail_msg("socket path %s too long", h->h_sock);
-	memcpy(sun.sun_path, h->h_sock, strlen(h->h_sock) + 1);
-	c->r_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (c->r_fd < 0 || connect(c->r_fd, (struct sockaddr *)&sun,
-	    sizeof sun) != 0)
-		fail_msg("connect %s: %s", h->h_sock, strerror(errno));
-	if ((r = raw_recv(c, 1, 10000 * harness_slow(), &m)) != 0 ||
-	    m->body_case != FORKD__SERVER_MESSAGE__BODY_HELLO ||
-	    m->hello->server_nonce.len != AUTH_NONCE_LEN)
-		fail_msg("handshake: no hello (%d)", r);
-	memcpy(sn, m->hello->server_nonce.data, sizeof sn);
-	forkd__server_message__free_unpacked(m, NULL);
-	auth_nonce(cn);
-	auth_proof(key, (size_t)keylen, AUTH_ROLE_CLIENT, sn, cn, proof);
-	auth.version = WIRE_VERSION;
-	auth.client_nonce.data = cn;
-	auth.client_nonce.len = sizeof cn;
-	auth.proof.data = proof;
-	auth.proof.len = sizeof proof;
-	cm.body_case = FORKD__CLIENT_MESSAGE__BODY_AUTH;
-	cm.auth = &auth;
-	if ((r = raw_send(c, &cm.base, 1, NULL, 0)) != 0)
-		fail_msg("handshake: send auth: %s", strerror(-r));
-	if ((r = raw_recv(c, 1, 10000 * harness_slow(), &m)) != 0 ||
-	    m->body_case != FORKD__SERVER_MESSAGE__BODY_AUTH_OK)
-		fail_msg("handshake: no auth_ok (%d)", r);
-	if (auth_proof_verify(key, (size_t)keylen, AUTH_ROLE_SERVER, sn, cn,
-	    m->auth_ok->proof.data, m->auth_ok->proof.len) != 0)
-		fail_msg("handshake: the server's proof does not verify");
-	forkd__server_message__free_unpacked(m, NULL);
-	auth_session_key(key, (size_t)keylen, sn, cn, c->r_sk);
-	sodium_memzero(key, sizeof key);
-	wire_mac_init(&c->r_mac, c->r_sk, 0);
+	if ((r = rawclient_connect(&c->r_rc, h->h_sock, h->h_key)) != 0)
+		fail_msg("connect to %s: %d (%s)", h->h_sock, r, strerror(-r));
 }
 
 static void
 raw_close(struct raw *c)
 {
-	if (c->r_fd >= 0)
-		close(c->r_fd);
-	c->r_fd = -1;
+	rawclient_close(&c->r_rc);
 }
 
-/* Send a request and wait for its response (exit events are skipped). */
+/* Send a request and wait for its response (exit events are skipped; an
+ * fd that comes with the response is closed). */
 static Forkd__Response *
 raw_call(struct raw *c, Forkd__Request *req, const int *fds, size_t nfds,
     Forkd__ServerMessage **ret_m)
 {
-	Forkd__ClientMessage	 cm = FORKD__CLIENT_MESSAGE__INIT;
-	Forkd__ServerMessage	*m;
-	int			 r;
+	int r, fd = -1;
 
-	req->id = c->r_id++;
-	cm.body_case = FORKD__CLIENT_MESSAGE__BODY_REQUEST;
-	cm.request = req;
-	if ((r = raw_send(c, &cm.base, 0, fds, nfds)) != 0)
-		fail_msg("send request: %s", strerror(-r));
-	for (;;) {
-		if ((r = raw_recv(c, 0, 30000 * harness_slow(), &m)) != 0) {
-			harness_dump_log(&H);
-			fail_msg("no response to request %u: %d (%s)", req->id,
-			    r, strerror(-r));
-		}
-		if (m->body_case == FORKD__SERVER_MESSAGE__BODY_RESPONSE &&
-		    m->response->id == req->id) {
-			*ret_m = m;
-			return m->response;
-		}
-		if (m->body_case == FORKD__SERVER_MESSAGE__BODY_ERROR)
-			fail_msg("forkd sent Error %d: %s", m->error->code,
-			    m->error->message);
-		forkd__server_message__free_unpacked(m, NULL);
+	if ((r = rawclient_call(&c->r_rc, req, fds, nfds,
+	    30000 * harness_slow(), ret_m, &fd)) != 0) {
+		harness_dump_log(&H);
+		fail_msg("no response to request %u: %d (%s)", req->id, r,
+		    strerror(-r));
 	}
+	if (fd >= 0)
+		close(fd);
+	if ((*ret_m)->body_case == FORKD__SERVER_MESSAGE__BODY_ERROR)
+		fail_msg("forkd sent Error %d: %s", (*ret_m)->error->code,
+		    (*ret_m)->error->message);
+	if ((*ret_m)->body_case != FORKD__SERVER_MESSAGE__BODY_RESPONSE)
+		fail_msg("request %u: not a Response", req->id);
+	return (*ret_m)->response;
 }
 
 /* Spawn sp with fds; the outcome in res. */
