@@ -1079,6 +1079,15 @@ spawn_clone3_missing(void)
 	return spawn_no_clone3;
 }
 
+/* clone3(2) for a child that does not share our memory. Weak, so that the
+ * fuzz harness (tests/fuzz/fuzz_session.c) can replace it as it replaces
+ * fork() and clone(): a fuzzed request must never make a real process. */
+__attribute__((weak)) long
+spawn_sys_clone3(struct clone_args *ca, size_t size)
+{
+	return syscall(SYS_clone3, ca, size);
+}
+
 /* One clone3() call: the child runs child_run(plan) (CLONE_VM: on the
  * static stack, through spawn_clone3_vm()). Parent: pid or -1 with errno. */
 static pid_t
@@ -1104,7 +1113,7 @@ spawn_clone3(struct clone_args *ca, struct child_plan *plan, int vm)
 	}
 #endif
 	/* Like fork(): the child returns here with a copy of our memory. */
-	r = syscall(SYS_clone3, ca, sizeof *ca);
+	r = spawn_sys_clone3(ca, sizeof *ca);
 	if (r == 0)
 		child_run(plan);
 	return (pid_t)r;

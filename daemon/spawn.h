@@ -99,6 +99,9 @@ int	spawn_plan_build(const struct Forkd__SpawnRequest *, const int *fds,
 	    size_t nfds, const char *name, const char *exec_path,
 	    struct child_plan *);
 void	spawn_plan_free(struct child_plan *);
+struct clone_args;
+/* clone3(2) without CLONE_VM (replaced by the fuzz harness). */
+long	spawn_sys_clone3(struct clone_args *, size_t);
 /* Start a process for a plan: 0 with its pid and error-pipe read end. */
 int	spawn_start(struct child_plan *, pid_t *ret_pid, int *ret_errfd);
 

@@ -102,6 +102,18 @@ clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	return fuzz_fake_start();
 }
 
+/* forkd's clone3() (pidfd, cgroup, PID namespace requests): refused like a
+ * fork that fails, so no fuzzed request ever makes a real process. (A fake
+ * child would need a fake pidfd.) */
+long
+spawn_sys_clone3(struct clone_args *ca, size_t size)
+{
+	(void)ca;
+	(void)size;
+	errno = EAGAIN;
+	return -1;
+}
+
 int
 kill(pid_t pid, int sig)
 {

@@ -292,6 +292,37 @@ def request_seeds():
         34, target="/bin/true", cwd="/" + "c" * 4096))
     s["spawn-rate-limit"] = records(RQ_SMALL_COUNTS, spawn(
         35, target="/bin/true"), spawn(36, target="/bin/true"))
+    # Child set-up (issue 5): every field once, valid; then refusals.
+    s["spawn-setup-all"] = records(0, spawn(
+        43, target="/bin/true",
+        rlimits=[{"resource": 7, "soft": 64, "hard": 128},
+                 {"resource": 4, "soft": 0, "hard": (1 << 64) - 1}],
+        umask={"value": 0o27}, nice={"value": 5}, cpus=[0, 1], pgroup=1,
+        timeout_ms=500, kill_grace_ms=100,
+        identity={"uid": 65534, "gid": 65534, "groups": [4242]},
+        no_new_privs=True, drop_caps=True,
+        cgroup={"memory_max": 1 << 26, "pids_max": 16,
+                "cpu_quota_us": 50000, "cpu_period_us": 100000},
+        namespaces=0x3f, want_pidfd=True))
+    s["spawn-setup-pidfd"] = records(0, spawn(
+        44, target="/bin/true", want_pidfd=True, namespaces=1))
+    s["spawn-setup-module"] = records(0, spawn(
+        45, target="bench:exit", argv=["exit", "3"], timeout_ms=1,
+        rlimits=[{"resource": 3, "soft": 1 << 20, "hard": 1 << 20}],
+        nice={"value": -20}, pgroup=0))
+    s["spawn-setup-bad"] = records(0, spawn(
+        46, target="/bin/true",
+        rlimits=[{"resource": 7, "soft": 9, "hard": 8},
+                 {"resource": 7, "soft": 1, "hard": 1},
+                 {"resource": 99, "soft": 1, "hard": 1}]),
+        spawn(47, target="/bin/true", nice={"value": 20}),
+        spawn(48, target="/bin/true", umask={"value": 0o1000}),
+        spawn(49, target="/bin/true", cpus=[1024]),
+        spawn(50, target="/bin/true", pgroup=7),
+        spawn(51, target="/bin/true", timeout_ms=0xffffffff),
+        spawn(52, target="/bin/true", namespaces=0x40),
+        spawn(53, target="/bin/true", identity={"uid": 0xffffffff}),
+        spawn(54, target="/bin/true", cgroup={"cpu_period_us": 5}))
     s["policy-exec-allowed"] = records(RQ_POLICY, spawn(
         37, target="/bin/true"), spawn(38, target="/usr/bin/env"))
     s["policy-exec-refused"] = records(RQ_POLICY, spawn(
