@@ -736,7 +736,12 @@ pool_flush_idle(void)
 	struct pool_child *pc;
 
 	while ((pc = TAILQ_FIRST(&pool_idle)) != NULL) {
-		kill(pc->p_pid, SIGKILL);	/* unreaped: the pid is ours */
+		char c;
+
+		/* Its socket at EOF: the process is gone (and its pid maybe
+		 * reused). Otherwise it is alive, unreaped, the pid ours. */
+		if (recv(pc->p_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
+			kill(pc->p_pid, SIGKILL);
 		close(pc->p_fd);
 		pool_drop(pc);
 	}

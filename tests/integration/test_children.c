@@ -656,6 +656,33 @@ test_pool_children_stopped(void **state)
 	forkd_close(f);
 }
 
+/* Start time of pid (field 22 of /proc/PID/stat, clock ticks), 0 if gone. */
+static unsigned long long
+start_time_of(pid_t pid)
+{
+	char			 path[64], buf[1024], *p;
+	unsigned long long	 v = 0;
+	ssize_t			 n;
+	int			 fd, field = 2;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	for (p++; *p != '\0' && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	if (field == 22)
+		v = strtoull(p, NULL, 10);
+	return v;
+}
+
 /* forkd's zygote stopped from outside (SIGSTOP): spawns must go on (forkd
  * forks them itself), and once the zygote has not answered for 2 s forkd
  * gives it up and kills it. (No pool, or no zygote as under ASan:
@@ -666,6 +693,7 @@ test_zygote_stopped(void **state)
 	struct forkd	*f;
 	const char	*ex[] = { "bench:exit", "7", NULL };
 	pid_t		 zygote = 0, pid;
+	unsigned long long zstart = 0;
 	DIR		*d;
 	struct dirent	*de;
 	int64_t		 end;
@@ -690,8 +718,16 @@ test_zygote_stopped(void **state)
 			continue;
 		r = read(fd, comm, sizeof comm - 1);
 		close(fd);
-		if (r > 0 && strcmp(comm, "forkd-zygote\n") == 0)
-			zygote = p;
+		/* A pool child the zygote has just made still bears its
+		 * name for a moment: the zygote is the oldest of them. */
+		if (r > 0 && strcmp(comm, "forkd-zygote\n") == 0) {
+			unsigned long long st = start_time_of(p);
+
+			if (zygote == 0 || st < zstart) {
+				zygote = p;
+				zstart = st;
+			}
+		}
 	}
 	closedir(d);
 	if (zygote == 0) {
