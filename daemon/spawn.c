@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,33 @@ spawn_child_ended(struct spawn_child *c)
 
 #define SPAWN_SETUP_DEADLINE_MS	10000
 
+/* A starting child will not run its target: its set-up failed, it died
+ * first, or it hung. Error reply, waits told, freed once reaped; kill_it
+ * when it may still be alive. */
+static void __attribute__((format(printf, 5, 6)))
+spawn_child_failed(struct spawn_child *c, int kill_it, int err, int step,
+    const char *fmt, ...)
+{
+	char	msg[512];
+	va_list	ap;
+
+	if (kill_it && !c->c_reaped)
+		kill(c->c_pid, SIGKILL);
+	c->c_state = SPAWN_FAILED;
+	spawn_stats.failed++;
+	if (c->c_session != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof msg, fmt, ap);
+		va_end(ap);
+		session_reply_error(c->c_session, c->c_req_id, err, step, "%s",
+		    msg);
+	}
+	spawn_wait_notify(c->c_pid, NULL);
+	if (c->c_reaped)
+		spawn_child_free(c);
+}
+
+
 /* State letter of a process from /proc/PID/stat ('T' stopped), or 0. */
 static char
 spawn_proc_state(pid_t pid)
@@ -367,23 +395,15 @@ spawn_setup_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	 * that happen at will.) */
 	if (!c->c_reaped && spawn_proc_state(c->c_pid) == 'T')
 		pool_flush_idle();
-	if (!c->c_reaped)
-		kill(c->c_pid, SIGKILL);
 	if (c->c_errev != NULL)
 		event_free(c->c_errev);
 	c->c_errev = NULL;
 	if (c->c_errfd >= 0)
 		close(c->c_errfd);
 	c->c_errfd = -1;
-	c->c_state = SPAWN_FAILED;
-	spawn_stats.failed++;
-	if (c->c_session != NULL)
-		session_reply_error(c->c_session, c->c_req_id, -ETIMEDOUT, 0,
-		    "set-up of %s did not finish in %u ms (stopped or hung; "
-		    "killed)", c->c_name, SPAWN_SETUP_DEADLINE_MS);
-	spawn_wait_notify(c->c_pid, NULL);
-	if (c->c_reaped)
-		spawn_child_free(c);
+	spawn_child_failed(c, 1, -ETIMEDOUT, 0, "set-up of %s did not finish "
+	    "in %u ms (stopped or hung; killed)", c->c_name,
+	    SPAWN_SETUP_DEADLINE_MS);
 }
 
 /* Error pipe readable: set-up result of a starting child. */
@@ -415,48 +435,26 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 		/* Closed without a word: it died before its target ran
 		 * (e.g. an idle pool child killed from outside). That is a
 		 * failed spawn, not a child that ran and was killed. */
-		kill(c->c_pid, SIGKILL);
-		c->c_state = SPAWN_FAILED;
-		spawn_stats.failed++;
-		if (c->c_session != NULL)
-			session_reply_error(c->c_session, c->c_req_id, -ECHILD,
-			    0, "%s died before its target started (killed "
-			    "from outside?)", c->c_name);
-		spawn_wait_notify(c->c_pid, NULL);
-		if (c->c_reaped)
-			spawn_child_free(c);
+		spawn_child_failed(c, 1, -ECHILD, 0, "%s died before its "
+		    "target started (killed from outside?)", c->c_name);
 		return;
 	}
 	if (n == (ssize_t)sizeof ce) {
-		c->c_state = SPAWN_FAILED;
-		spawn_stats.failed++;
-		if (c->c_session != NULL) {
+		if (c->c_session != NULL)
 			session_log(c->c_session, 6, "spawn %s failed at %s: %s",
 			    c->c_name, child_step_name(ce.ce_step),
 			    strerror(ce.ce_errno));
-			session_reply_error(c->c_session, c->c_req_id,
-			    -ce.ce_errno, ce.ce_step, "%s %s: %s",
-			    child_step_name(ce.ce_step),
-			    ce.ce_step == CHILD_STEP_CHDIR ? c->c_cwd :
-			    c->c_target, strerror(ce.ce_errno));
-		}
-		spawn_wait_notify(c->c_pid, NULL);
-		if (c->c_reaped)
-			spawn_child_free(c);
+		spawn_child_failed(c, 0, -ce.ce_errno, ce.ce_step, "%s %s: %s",
+		    child_step_name(ce.ce_step),
+		    ce.ce_step == CHILD_STEP_CHDIR ? c->c_cwd : c->c_target,
+		    strerror(ce.ce_errno));
 		return;
 	}
 	if (n != 0) {
 		/* A short read cannot come from child_fail(): treat the child
 		 * as broken, kill it and report. */
-		kill(c->c_pid, SIGKILL);
-		c->c_state = SPAWN_FAILED;
-		spawn_stats.failed++;
-		if (c->c_session != NULL)
-			session_reply_error(c->c_session, c->c_req_id, -EIO, 0,
-			    "child set-up reported garbage");
-		spawn_wait_notify(c->c_pid, NULL);
-		if (c->c_reaped)
-			spawn_child_free(c);
+		spawn_child_failed(c, 1, -EIO, 0, "child set-up reported "
+		    "garbage");
 		return;
 	}
 	c->c_state = SPAWN_RUNNING;
