@@ -474,9 +474,10 @@ test_burst_after(void **state)
 		forkd_close(f[c]);
 }
 
-/* Idle pre-forked pool children of forkd (comm "forkd-pool"). */
+/* Live children of forkd named comm ("forkd-pool\n", with the newline
+ * /proc gives). */
 static int
-pool_children(pid_t *out, int max)
+children_named(const char *comm_nl, pid_t *out, int max)
 {
 	DIR		*d = opendir("/proc");
 	struct dirent	*de;
@@ -497,12 +498,19 @@ pool_children(pid_t *out, int max)
 			continue;
 		r = read(fd, comm, sizeof comm - 1);
 		close(fd);
-		if (r > 0 && strncmp(comm, "forkd-pool\n", 11) == 0 &&
+		if (r > 0 && strcmp(comm, comm_nl) == 0 &&
 		    harness_pid_state(pid) == 1)
 			out[n++] = pid;
 	}
 	closedir(d);
 	return n;
+}
+
+/* Idle pre-forked pool children of forkd (comm "forkd-pool"). */
+static int
+pool_children(pid_t *out, int max)
+{
+	return children_named("forkd-pool\n", out, max);
 }
 
 /* The OOM killer may well pick forkd's idle pre-forked children (they
@@ -692,44 +700,27 @@ test_zygote_stopped(void **state)
 {
 	struct forkd	*f;
 	const char	*ex[] = { "bench:exit", "7", NULL };
-	pid_t		 zygote = 0, pid;
+	pid_t		 zygote = 0, pid, named[16];
 	unsigned long long zstart = 0;
-	DIR		*d;
-	struct dirent	*de;
 	int64_t		 end;
+	int		 n;
 
 	if (getenv("FORKD_TEST_POOL") != NULL &&
 	    strcmp(getenv("FORKD_TEST_POOL"), "0") == 0) {
 		print_message("SKIP: forkd runs without a pool here\n");
 		skip();
 	}
-	if ((d = opendir("/proc")) == NULL)
-		fail_msg("opendir /proc: %s", strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		char	path[64], comm[32] = "";
-		pid_t	p = (pid_t)atoi(de->d_name);
-		ssize_t	r;
-		int	fd;
+	/* A pool child the zygote has just made still bears its name for a
+	 * moment: the zygote is the oldest process so named. */
+	n = children_named("forkd-zygote\n", named, 16);
+	for (int i = 0; i < n; i++) {
+		unsigned long long st = start_time_of(named[i]);
 
-		if (p <= 0 || ppid_of(p) != H.h_pid)
-			continue;
-		snprintf(path, sizeof path, "/proc/%d/comm", (int)p);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;
-		r = read(fd, comm, sizeof comm - 1);
-		close(fd);
-		/* A pool child the zygote has just made still bears its
-		 * name for a moment: the zygote is the oldest of them. */
-		if (r > 0 && strcmp(comm, "forkd-zygote\n") == 0) {
-			unsigned long long st = start_time_of(p);
-
-			if (zygote == 0 || st < zstart) {
-				zygote = p;
-				zstart = st;
-			}
+		if (zygote == 0 || st < zstart) {
+			zygote = named[i];
+			zstart = st;
 		}
 	}
-	closedir(d);
 	if (zygote == 0) {
 		print_message("SKIP: forkd has no zygote here (sanitizer "
 		    "build or no clone3)\n");
