@@ -3,9 +3,10 @@
  * Like Android's USAP pool: each idle pool child is a fork of the warm
  * image (modules loaded, keys wiped, every fd but its control socket and
  * /dev/null closed) blocked in recvmsg() on a SOCK_SEQPACKET control socket.
- * A spawn sends it one PoolSpawn datagram with the client's fds; it builds
- * the plan exactly as the daemon would and runs child_run(), using the
- * control socket as its error pipe (close-on-exec: EOF means started). So
+ * A spawn sends it one datagram with the client's fds: the plan forkd
+ * built for that spawn, flattened (plan.c), which the pool child takes back
+ * out of the buffer without parsing or allocating, then runs child_run(),
+ * using the control socket as its error pipe ("started", or EOF). So
  * the fork is off the critical path, and the pid, exit events and set-up
  * errors are those of a directly forked child. The daemon refills the pool
  * from a timer after demand, with back-off if pool children die unused.
@@ -44,6 +45,7 @@
 #include "child.h"
 #include "forkd.pb-c.h"
 #include "log.h"
+#include "plan.h"
 #include "pool.h"
 #include "server.h"
 #include "spawn.h"
@@ -66,7 +68,10 @@ static TAILQ_HEAD(pool_child_list, pool_child) pool_idle =
 static struct event	*pool_refill_ev;
 static unsigned int	 pool_failures;	/* consecutive deaths while idle */
 static uint64_t		 pool_backoff_until;	/* ms; no refill before */
-static unsigned char	 pool_buf[WIRE_FRAME_HARD_MAX + 1];
+/* A flattened plan: forkd packs into it, a pool child receives into it and
+ * its plan then points into it for life. */
+static unsigned char	 pool_buf[WIRE_FRAME_HARD_MAX + 1]
+    __attribute__((aligned(16)));
 
 /* The zygote, from the daemon's side. */
 static pid_t		 pool_zygote_pid = -1;
@@ -125,18 +130,17 @@ pool_close_all_but(int a, int b)
 }
 
 /* Write now, while idle, to the pages that specializing will write: the
- * receive buffer, the stack, the malloc arena that unpacking and the plan
- * use, libc's environ. Right after fork() each is a shared copy-on-write
- * page, and a fault costs tens of microseconds in a VM: taken here they
- * are off the critical path of the spawn that picks this child. */
+ * receive buffer, the stack, the plan, libc's environ. Right after fork()
+ * each is a shared copy-on-write page, and a fault costs tens of
+ * microseconds in a VM: taken here they are off the critical path of the
+ * spawn that picks this child. A dry run of plan_unpack() over a packed
+ * plan touches the same code and data as the real one. */
 static void
-pool_child_warm(void)
+pool_child_warm(struct child_plan *plan)
 {
 	extern char		**environ;
-	Forkd__SpawnRequest	  req = FORKD__SPAWN_REQUEST__INIT;
-	Forkd__PoolSpawn	  ps = FORKD__POOL_SPAWN__INIT, *up;
-	struct child_plan	  plan;
 	char			 *argv[] = { "warm", NULL };
+	struct child_plan	  p;
 	volatile char		  stack[16 * 1024];
 	char			**volatile env = environ;
 	size_t			  len;
@@ -145,31 +149,24 @@ pool_child_warm(void)
 		stack[i] = 0;
 	environ = env;
 	memset(pool_buf, 0, 2 * 4096);
-	req.target = argv[0];
-	req.n_argv = 1;
-	req.argv = argv;
-	ps.request = &req;
-	ps.name = argv[0];
-	ps.exec_path = "/";
-	len = forkd__pool_spawn__get_packed_size(&ps);
-	if (len > sizeof pool_buf)
-		return;
-	forkd__pool_spawn__pack(&ps, pool_buf);
-	if ((up = forkd__pool_spawn__unpack(NULL, len, pool_buf)) == NULL)
-		return;
-	if (spawn_plan_build(up->request, NULL, 0, up->name, up->exec_path,
-	    &plan) == 0)
-		spawn_plan_free(&plan);
-	forkd__pool_spawn__free_unpacked(up, NULL);
+	memset(&p, 0, sizeof p);
+	p.cp_argc = 1;
+	p.cp_argv = argv;
+	p.cp_envp = environ;
+	p.cp_path = "/";
+	p.cp_cwd = "/";
+	p.cp_name = argv[0];
+	p.cp_cgroup_procs_fd = -1;
+	if (plan_pack(&p, NULL, 0, pool_buf, sizeof pool_buf, &len) == 0)
+		(void)plan_unpack(pool_buf, len, NULL, 0, plan);
 }
 
 /* In a new pool child: wait for one request, then become that child. */
 static __attribute__((noreturn)) void
 pool_child_main(int ctl, pid_t daemon_pid)
 {
-	/* Static and volatile: the request and plan stay reachable while the
-	 * target runs, so leak checkers do not call them lost. */
-	static Forkd__PoolSpawn	*volatile ps;
+	/* Static: the plan (which points into pool_buf) outlives this frame
+	 * while the target runs. */
 	static struct child_plan plan;
 	struct child_error	 ce = { CHILD_STEP_NONE, 0 };
 	int			 fds[WIRE_MAX_FDS];
@@ -191,21 +188,16 @@ pool_child_main(int ctl, pid_t daemon_pid)
 	/* Keep only the control socket and /dev/null (the plan's default
 	 * stdio); the listener and other clients' sockets must not linger. */
 	pool_close_all_but(ctl, server_devnull);
-	pool_child_warm();
+	pool_child_warm(&plan);
 
 	n = wire_recv(ctl, pool_buf, sizeof pool_buf, fds, WIRE_MAX_FDS,
 	    &nfds);
 	if (n <= 0)
 		_exit(0);	/* the daemon closed the pool */
-	ps = forkd__pool_spawn__unpack(NULL, (size_t)n, pool_buf);
-	if (ps == NULL || ps->request == NULL || ps->name == NULL ||
-	    nfds != ps->request->n_fd_targets) {
-		ce.ce_errno = EBADMSG;
-		goto fail;
-	}
-	if ((ce.ce_errno = -spawn_plan_build(ps->request, fds, nfds, ps->name,
-	    ps->exec_path != NULL && ps->exec_path[0] != '\0' ?
-	    ps->exec_path : NULL, &plan)) != 0)
+	/* forkd built and checked the plan (spawn_plan_build()): here it
+	 * is only taken back out of the buffer, without allocating. */
+	if ((ce.ce_errno = -plan_unpack(pool_buf, (size_t)n, fds, nfds,
+	    &plan)) != 0)
 		goto fail;
 	/* From here this is an ordinary child: it outlives forkd. */
 	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
@@ -591,19 +583,21 @@ pool_drop(struct pool_child *pc)
 
 /* Hand a request to the first idle pool child. */
 int
-pool_launch(const Forkd__SpawnRequest *r, const char *name,
-    const char *exec_path, const int *fds, size_t nfds, pid_t *ret_pid,
-    int *ret_ctlfd)
+pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
+    pid_t *ret_pid, int *ret_ctlfd)
 {
-	Forkd__PoolSpawn	 ps = FORKD__POOL_SPAWN__INIT;
 	struct pool_child	*pc;
 	size_t			 len;
 	int			 err;
 
 	/* A pool child is a session leader already (setsid() at fork) and
 	 * cannot join a process group of forkd's session: fork afresh. */
-	if (r->pgroup == FORKD__PROCESS_GROUP__PGROUP_GROUP)
+	if (plan->cp_pgroup_only)
 		return -EOPNOTSUPP;
+	/* Too big for one message (a huge environment): fork instead. */
+	if ((err = plan_pack(plan, fds, nfds, pool_buf, sizeof pool_buf,
+	    &len)) != 0)
+		return err;
 	/* Empty, but the zygote is making children: its next one comes
 	 * sooner than a fork here would finish, and costs this loop no
 	 * copy-on-write faults. Wait for it a little (the loop is blocked
@@ -621,14 +615,11 @@ pool_launch(const Forkd__SpawnRequest *r, const char *name,
 	}
 #endif
 	while ((pc = TAILQ_FIRST(&pool_idle)) != NULL) {
-		ps.request = (Forkd__SpawnRequest *)r;
-		ps.name = (char *)name;
-		ps.exec_path = (char *)(exec_path != NULL ? exec_path : "");
-		len = forkd__pool_spawn__get_packed_size(&ps);
-		if (len > sizeof pool_buf)
-			return -EMSGSIZE;
-		forkd__pool_spawn__pack(&ps, pool_buf);
 		err = wire_send(pc->p_fd, pool_buf, len, fds, nfds);
+		/* Larger than the socket takes: the child is fine, the plan
+		 * goes the fork way. */
+		if (err == -EMSGSIZE)
+			return err;
 		if (err != 0) {
 			/* A dead or stuck pool child: discard it, try the next;
 			 * the reaper collects the process. */

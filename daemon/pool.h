@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct Forkd__SpawnRequest;
+struct child_plan;
 
 struct pool_counters {
 	unsigned int	idle;
@@ -17,12 +17,13 @@ extern struct pool_counters pool_stats;
 
 /* Fill the pool to its configured size now (start-up). */
 void	pool_init(void);
-/* Hand a validated request to an idle pool child. 0 with its pid and the
- * daemon's end of its control socket (which acts as the error pipe), or
- * -EAGAIN when none is idle; fds stay the caller's. */
-int	pool_launch(const struct Forkd__SpawnRequest *, const char *name,
-	    const char *exec_path, const int *fds, size_t nfds, pid_t *ret_pid,
-	    int *ret_ctlfd);
+/* Hand the plan of a validated request to an idle pool child. 0 with its
+ * pid and the daemon's end of its control socket (which acts as the error
+ * pipe); -EAGAIN when none is idle, -EOPNOTSUPP or -EMSGSIZE when the plan
+ * cannot go to a pool child (the caller forks instead). fds, the fds the
+ * plan names, stay the caller's. */
+int	pool_launch(const struct child_plan *, const int *fds, size_t nfds,
+	    pid_t *ret_pid, int *ret_ctlfd);
 /* The reaper found pid; returns 1 if it was an idle pool child. */
 int	pool_reaped(pid_t pid, int wstatus);
 /* Limits changed (SIGHUP): trim or refill. */

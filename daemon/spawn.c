@@ -1682,8 +1682,8 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	 * fork. Exec targets skip the pool: spawn_start()'s CLONE_VM path
 	 * copies no page tables, and measured faster than a pool hand-over.
 	 * A pidfd, a cgroup or a PID namespace is had at creation only. */
-	if ((exec_path != NULL || life.l_bypass_pool || pool_launch(r, name,
-	    exec_path, fds, nfds, &pid, &ctlfd) != 0) &&
+	if ((exec_path != NULL || life.l_bypass_pool || pool_launch(&plan,
+	    fds, nfds, &pid, &ctlfd) != 0) &&
 	    (err = spawn_start_ex(&plan, &life.l_create, &pid, &ctlfd,
 	    &life.l_pidfd)) != 0) {
 		if (err == -EOPNOTSUPP && spawn_clone3_missing())

@@ -1,0 +1,36 @@
+/* plan.h: a child plan flattened into one buffer, for the pool hand-over.
+ *
+ * forkd builds the plan of every spawn (spawn_plan_build()). A pool child
+ * used to get the request instead and build the same plan again: a
+ * protobuf parse, mallocs and the environment merge, all on the spawn's
+ * critical path and all in a process that has just been woken with cold
+ * caches (on the benchmark VM that was ~100 us of the time to first
+ * instruction). Now forkd sends the plan itself: the struct as it is (the
+ * pool child runs the same image, so the module entry pointer and the
+ * layout are the same), with every pointer turned into an offset into the
+ * buffer and every string copied after it. The pool child only checks the
+ * offsets and turns them back into pointers in place: no allocation, no
+ * parsing. Both sides are one executable; the format is not a protocol. */
+#ifndef FORKD_PLAN_H
+#define FORKD_PLAN_H
+
+#include <stddef.h>
+
+#include "child.h"
+
+/* Flatten p into buf (cap bytes, aligned for pointers). p->cp_fds entries
+ * that are one of fds[0..nfds) are sent as "the i-th fd of the message";
+ * other fds (-1, forkd's /dev/null, which pool children keep) go as they
+ * are. A plan with a cgroup.procs fd cannot be handed over (-EINVAL).
+ * 0 and *ret_len, or -EMSGSIZE when it does not fit. */
+int	plan_pack(const struct child_plan *p, const int *fds, size_t nfds,
+	    unsigned char *buf, size_t cap, size_t *ret_len);
+
+/* Rebuild the plan from n bytes at buf (which it then points into, so buf
+ * must live as long as the plan) and the fds that came with the message.
+ * Every offset and index is checked: -EBADMSG if one is out of bounds, a
+ * string is not terminated or a count is out of range; 0 otherwise. */
+int	plan_unpack(unsigned char *buf, size_t n, const int *fds, size_t nfds,
+	    struct child_plan *p);
+
+#endif
