@@ -161,9 +161,11 @@ pool_child_warm(struct child_plan *plan)
 		(void)plan_unpack(pool_buf, len, NULL, 0, plan);
 }
 
-/* In a new pool child: wait for one request, then become that child. */
+/* In a new pool child: wait for one request, then become that child. A
+ * child of the zygote inherits what the zygote did once (signals reset,
+ * RLIMIT_NOFILE back, keys wiped, every other fd closed) and skips it. */
 static __attribute__((noreturn)) void
-pool_child_main(int ctl, pid_t daemon_pid)
+pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 {
 	/* Static: the plan (which points into pool_buf) outlives this frame
 	 * while the target runs. */
@@ -178,16 +180,19 @@ pool_child_main(int ctl, pid_t daemon_pid)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != daemon_pid)
 		_exit(0);
-	(void)child_signals_reset();
-	(void)child_nofile_reset();
+	if (!from_zygote) {
+		(void)child_signals_reset();
+		(void)child_nofile_reset();
+		server_wipe_secrets();
+		/* Keep only the control socket and /dev/null (the plan's
+		 * default stdio); the listener and other clients' sockets
+		 * must not linger. */
+		pool_close_all_but(ctl, server_devnull);
+	}
 	(void)prctl(PR_SET_NAME, "forkd-pool", 0, 0, 0);
-	server_wipe_secrets();
 	/* What child_run() would do first, done now, off the critical path. */
 	if (setsid() < 0)
 		_exit(127);
-	/* Keep only the control socket and /dev/null (the plan's default
-	 * stdio); the listener and other clients' sockets must not linger. */
-	pool_close_all_but(ctl, server_devnull);
 	pool_child_warm(&plan);
 
 	n = wire_recv(ctl, pool_buf, sizeof pool_buf, fds, WIRE_MAX_FDS,
@@ -251,7 +256,7 @@ pool_zygote_selftest(pid_t *tidp)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-static __attribute__((noreturn)) void pool_child_main(int, pid_t);
+static __attribute__((noreturn)) void pool_child_main(int, pid_t, int);
 
 /* The zygote: read a count, make that many pool children, send each one's
  * pid and socket to forkd. It holds nothing a client sent and no key. */
@@ -268,6 +273,7 @@ pool_zygote_main(int zfd, pid_t daemon_pid)
 	if (getppid() != daemon_pid)
 		_exit(0);
 	(void)child_signals_reset();
+	(void)child_nofile_reset();
 	(void)prctl(PR_SET_NAME, "forkd-zygote", 0, 0, 0);
 	server_wipe_secrets();
 	pool_close_all_but(zfd, server_devnull);
@@ -300,7 +306,7 @@ pool_zygote_main(int zfd, pid_t daemon_pid)
 			if (pid == 0) {
 				close(zfd);
 				close(sv[0]);
-				pool_child_main(sv[1], daemon_pid);
+				pool_child_main(sv[1], daemon_pid, 1);
 			}
 			close(sv[1]);
 			if (pid < 0)
@@ -479,7 +485,7 @@ pool_fork_one(void)
 	pid = fork();
 	if (pid == 0) {
 		close(sv[0]);
-		pool_child_main(sv[1], self);
+		pool_child_main(sv[1], self, 0);
 	}
 	close(sv[1]);
 	if (pid < 0) {
