@@ -135,6 +135,29 @@ child_nofile_init(void)
 		child_nofile_raised = 1;
 }
 
+/* With spawn_cpu, forkd runs on one CPU; children get this mask back. */
+static cpu_set_t	child_cpus;
+static int		child_cpus_pinned;
+
+/* Pin forkd (and what it forks from now on) to cpu, remembering its
+ * affinity for children. 0, or -errno (-EINVAL: not a CPU forkd may use). */
+int
+child_affinity_init(int cpu)
+{
+	cpu_set_t one;
+
+	if (sched_getaffinity(0, sizeof child_cpus, &child_cpus) != 0)
+		return -errno;
+	if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &child_cpus))
+		return -EINVAL;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof one, &one) != 0)
+		return -errno;
+	child_cpus_pinned = 1;
+	return 0;
+}
+
 /* In a child: forkd's original soft fd limit. Async-signal-safe. */
 int
 child_nofile_reset(void)
@@ -387,6 +410,10 @@ child_run(const struct child_plan *p)
 		child_fail(errfd, CHILD_STEP_NICE, errno);
 	if (p->cp_ncpus > 0 &&
 	    sched_setaffinity(0, sizeof p->cp_cpus, &p->cp_cpus) != 0)
+		child_fail(errfd, CHILD_STEP_AFFINITY, errno);
+	/* forkd's own CPUs, when spawn_cpu pinned forkd to one of them. */
+	if (p->cp_ncpus == 0 && child_cpus_pinned &&
+	    sched_setaffinity(0, sizeof child_cpus, &child_cpus) != 0)
 		child_fail(errfd, CHILD_STEP_AFFINITY, errno);
 	if (p->cp_umask >= 0)
 		(void)umask((mode_t)p->cp_umask);

@@ -111,6 +111,9 @@ pid_t	*child_tid_field(void);
 /* Raise forkd's soft RLIMIT_NOFILE; children get the old one back with
  * child_nofile_reset() (async-signal-safe). */
 void	child_nofile_init(void);
+/* spawn_cpu: pin forkd to cpu; children get the affinity forkd had back
+ * in child_run() (step 5, unless the request names CPUs). 0 or -errno. */
+int	child_affinity_init(int cpu);
 int	child_nofile_reset(void);
 /* In a child: default dispositions, empty mask. Async-signal-safe. */
 int	child_signals_reset(void);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,7 @@ config_init(struct config *c)
 	c->limits.max_env = LIMIT_ENV_MAX;
 	c->limits.max_fds = WIRE_MAX_FDS;
 	c->limits.kill_grace_ms = 2000;
+	c->spawn_cpu = -1;
 	c->limits.pool_max = 8;
 	c->limits.pool_min = 4;
 	c->limits.max_children_per_uid = 256;
@@ -496,6 +498,21 @@ config_set(struct config *c, const char *section, const char *key,
 		}
 		return config_strset(&c->cgroup_root, value);
 	}
+	if (strcmp(key, "spawn_cpu") == 0) {
+		unsigned int cpu;
+
+		if (strcmp(value, "none") == 0) {
+			c->spawn_cpu = -1;
+			return 0;
+		}
+		if (config_parse_uint(value, 0, CPU_SETSIZE - 1, &cpu) != 0) {
+			snprintf(errbuf, errlen, "spawn_cpu: '%s' is not none or "
+			    "a CPU number below %d", value, CPU_SETSIZE);
+			return -EINVAL;
+		}
+		c->spawn_cpu = (int)cpu;
+		return 0;
+	}
 	if (strcmp(key, "log_level") == 0) {
 		if ((r = log_level_parse(value)) < 0) {
 			snprintf(errbuf, errlen, "log_level: '%s' is not one of "
@@ -539,7 +556,9 @@ config_ini_handler(void *user, const char *section, const char *name,
 		    (strcmp(name, "module") == 0 && (cli & CONFIG_CLI_MODULES)) ||
 		    (strcmp(name, "log_level") == 0 &&
 		    (cli & CONFIG_CLI_LOGLEVEL)) ||
-		    (strcmp(name, "socket_mode") == 0 && (cli & CONFIG_CLI_MODE)))
+		    (strcmp(name, "socket_mode") == 0 && (cli & CONFIG_CLI_MODE)) ||
+		    (strcmp(name, "spawn_cpu") == 0 &&
+		    (cli & CONFIG_CLI_SPAWN_CPU)))
 			return 1;
 	}
 	if (strcmp(section, "limits") == 0 && strcmp(name, "pool_max") == 0 &&

@@ -60,6 +60,10 @@ struct config {
 	 * into a "forkd" leaf when it must), "none" (cgroup spawns refused),
 	 * or an absolute path under the cgroup2 mount. Not reloaded. */
 	char			*cgroup_root;
+	/* [forkd] spawn_cpu: the one CPU forkd, its zygote and its idle pool
+	 * children run on (children get forkd's own affinity back before
+	 * their target), or -1 ("none", the default). Not reloaded. */
+	int			 spawn_cpu;
 	/* Which settings came from the command line (they win over the file). */
 	unsigned int		 cli_set;
 };
@@ -70,6 +74,7 @@ struct config {
 #define CONFIG_CLI_LOGLEVEL	0x08
 #define CONFIG_CLI_MODE		0x10
 #define CONFIG_CLI_POOL		0x20
+#define CONFIG_CLI_SPAWN_CPU	0x40
 
 void	config_init(struct config *);
 void	config_free(struct config *);

@@ -35,6 +35,10 @@ usage(FILE *f)
 "                          its init, e.g. bench.so:size_mb=256\n"
 "      --pool N            keep N children pre-forked (default 8; 0: off);\n"
 "                          overrides pool_max in the config\n"
+"      --spawn-cpu CPU|none\n"
+"                          run forkd, its zygote and idle pool children on\n"
+"                          this one CPU (children get forkd's affinity back\n"
+"                          before their target); default none\n"
 "  -v, --verbose           debug log output\n"
 "  -q, --quiet             only warnings and errors\n"
 "  -h, --help              show this help and exit\n"
@@ -61,6 +65,7 @@ main(int argc, char **argv)
 		{ "key",	required_argument, NULL, 'k' },
 		{ "module",	required_argument, NULL, 'm' },
 		{ "pool",	required_argument, NULL, 'P' },
+		{ "spawn-cpu",	required_argument, NULL, 'C' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "quiet",	no_argument,	   NULL, 'q' },
 		{ "help",	no_argument,	   NULL, 'h' },
@@ -112,6 +117,12 @@ main(int argc, char **argv)
 			    sizeof err) != 0)
 				goto badarg;
 			cfg.cli_set |= CONFIG_CLI_POOL;
+			break;
+		case 'C':
+			if (config_set(&cfg, "forkd", "spawn_cpu", optarg, err,
+			    sizeof err) != 0)
+				goto badarg;
+			cfg.cli_set |= CONFIG_CLI_SPAWN_CPU;
 			break;
 		case 'v':
 			verbose++;

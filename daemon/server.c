@@ -407,6 +407,22 @@ server_init(struct config *cfg, const char *config_path)
 	server_keylen = keylen;
 	server_secret_wipeonfork(key, AUTH_KEY_MAX);
 
+	/* Before anything is forked (the zygote, the pool inherit the CPU)
+	 * and before the socket exists (a bad CPU leaves nothing behind). */
+	if (server_config.spawn_cpu >= 0) {
+		int r = child_affinity_init(server_config.spawn_cpu);
+
+		if (r == -EINVAL)
+			fatalx("spawn_cpu %d: not one of the CPUs forkd may run "
+			    "on (see taskset -p %d)", server_config.spawn_cpu,
+			    (int)getpid());
+		if (r != 0)
+			fatalx("spawn_cpu %d: %s", server_config.spawn_cpu,
+			    strerror(-r));
+		log_info("spawn_cpu: forkd, its zygote and idle pool children "
+		    "run on CPU %d", server_config.spawn_cpu);
+	}
+
 	server_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (server_devnull < 0)
 		fatal("/dev/null");

@@ -712,16 +712,23 @@ h_mem_phase(struct h_target *tg, unsigned n)
 }
 
 /* forkd's config: no spawn rate limit, as its README asks of benchmarks
- * that measure throughput; everything else as shipped. */
+ * that measure throughput; everything else as shipped, unless --spawn-cpu
+ * asks for that (non-default) setting. */
 static void
-h_write_conf(const char *path)
+h_write_conf(const char *path, int spawn_cpu)
 {
-	static const char conf[] = "# forkd-bench\n[limits]\n"
-	    "max_spawn_rate = 0\n";
-	int	fd;
+	char	conf[256];
+	int	fd, n;
 
+	if (spawn_cpu >= 0)
+		n = snprintf(conf, sizeof conf, "# forkd-bench\n[forkd]\n"
+		    "spawn_cpu = %d\n[limits]\nmax_spawn_rate = 0\n",
+		    spawn_cpu);
+	else
+		n = snprintf(conf, sizeof conf, "# forkd-bench\n[limits]\n"
+		    "max_spawn_rate = 0\n");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || util_write_full(fd, conf, sizeof conf - 1) != 0 ||
+	if (fd < 0 || util_write_full(fd, conf, (size_t)n) != 0 ||
 	    close(fd) != 0)
 		util_die("%s: %s", path, strerror(errno));
 }
@@ -785,7 +792,7 @@ h_usage(FILE *f)
 "                   [--python PATH --pyscript PATH] [--quick] [--label TEXT]\n"
 "                   [--sizes MB,...] [--clients N,...] [--rounds N]\n"
 "                   [--budget SECONDS] [--trials N] [--trial-ms MS]\n"
-"                   [--children N]\n"
+"                   [--children N] [--spawn-cpu CPU]\n"
 "Normally run through bench/harness/run.sh, which builds and passes paths.\n",
 	    f);
 }
@@ -811,6 +818,7 @@ main(int argc, char **argv)
 		{ "trials", required_argument, NULL, 'T' },
 		{ "trial-ms", required_argument, NULL, 'M' },
 		{ "children", required_argument, NULL, 'n' },
+		{ "spawn-cpu", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -832,6 +840,7 @@ main(int argc, char **argv)
 	c.c_children = 50;
 	c.c_pss_mb = 1024;
 	c.c_loop_workers = 2;
+	c.c_spawn_cpu = -1;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': c.c_forkd = optarg; break;
@@ -850,6 +859,9 @@ main(int argc, char **argv)
 		case 'T': trials = h_parse_uint(optarg, "trials"); break;
 		case 'M': trial_ms = h_parse_uint(optarg, "trial-ms"); break;
 		case 'n': c.c_children = h_parse_uint(optarg, "children");
+			break;
+		case 'S': c.c_spawn_cpu = (int)h_parse_uint(optarg,
+			    "spawn-cpu");
 			break;
 		case 'h': h_usage(stdout); return 0;
 		default: h_usage(stderr); return 2;
@@ -917,7 +929,7 @@ main(int argc, char **argv)
 	snprintf(keyfile, sizeof keyfile, "%s/authkey", c.c_tmpdir);
 	h_write_key(keyfile);
 	snprintf(conffile, sizeof conffile, "%s/forkd.conf", c.c_tmpdir);
-	h_write_conf(conffile);
+	h_write_conf(conffile, c.c_spawn_cpu);
 	for (size_t i = 0; i < c.c_nsizes; i++) {
 		h_forkd_launch(&h_targets[i].t_forkd, &c, c.c_sizes[i], 1,
 		    keyfile, conffile);

@@ -71,6 +71,7 @@ struct h_config {
 	unsigned	 c_loop_workers; /* fork-loop anchor processes */
 	unsigned	 c_children;	/* live children for PSS */
 	unsigned long	 c_pss_mb;	/* the state the PSS target names */
+	int		 c_spawn_cpu;	/* forkd's spawn_cpu, or -1: none */
 };
 
 struct h_tput {

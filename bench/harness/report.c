@@ -143,9 +143,13 @@ report_header(FILE *out, const struct h_results *res)
 	    (double)res->r_mem_kb / (1024.0 * 1024.0), res->r_thp);
 	fprintf(out, "load average at start: %s\n", res->r_load_start);
 	fprintf(out, "forkd: bench.so:size_mb=N%s%s; \"forkd\" rows: pool on (the "
-	    "default), \"--pool 0\": pool off; max_spawn_rate = 0\n",
+	    "default), \"--pool 0\": pool off; max_spawn_rate = 0",
 	    c->c_bench_opts ? "," : "", c->c_bench_opts ? c->c_bench_opts :
 	    " (module default state kind)");
+	if (c->c_spawn_cpu >= 0)
+		fprintf(out, "; spawn_cpu = %d (not the default)",
+		    c->c_spawn_cpu);
+	fputc('\n', out);
 }
 
 /* Format nanoseconds as microseconds in at most 8 columns. */
@@ -555,7 +559,7 @@ report_json(const char *path, struct h_results *res)
 	fprintf(f, ",\n  \"elapsed_s\": %.1f,\n  \"bench_opts\": ",
 	    res->r_elapsed_s);
 	report_jstr(f, c->c_bench_opts ? c->c_bench_opts : "");
-	fprintf(f, ",\n");
+	fprintf(f, ",\n  \"spawn_cpu\": %d,\n", c->c_spawn_cpu);
 	fprintf(f, "  \"machine\": {\"ncpu\": %ld, \"cpu\": ", res->r_ncpu);
 	report_jstr(f, res->r_cpu);
 	fprintf(f, ", \"kernel\": ");

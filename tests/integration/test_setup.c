@@ -10,6 +10,7 @@
  * proto/ library, and builds each SpawnRequest by hand.
  *
  * Runs as root (identity and namespace tests skip otherwise). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -482,6 +483,143 @@ test_umask_nice_affinity(void **state)
 			    kind_names[k], want);
 	}
 	raw_close(&c);
+}
+
+/* A field of /proc/PID/status into buf ("" if pid is gone). */
+static const char *
+proc_status(pid_t pid, const char *key, char *buf, size_t len)
+{
+	char	path[64], text[4096];
+	int	fd;
+	ssize_t	n;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return buf;
+	n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n <= 0)
+		return buf;
+	text[n] = '\0';
+	return status_field(text, key, buf, len) != NULL ? buf : "";
+}
+
+static const char *
+cpus_of(pid_t pid, char *buf, size_t len)
+{
+	return proc_status(pid, "Cpus_allowed_list", buf, len);
+}
+
+/* spawn_cpu: forkd and its zygote and idle pool children on one CPU, the
+ * children it starts back on forkd's own CPUs (or the ones they ask for);
+ * a CPU forkd may not use stops it at start, with a message. */
+static void
+test_spawn_cpu(void **state)
+{
+	Forkd__SpawnRequest	 sp = FORKD__SPAWN_REQUEST__INIT;
+	struct harness		 h2;
+	struct raw		 c;
+	cpu_set_t		 mine;
+	char			 out[16384], buf[256], want[16], all[256];
+	char			 cpu_arg[16], path[64], comm[64];
+	const char		*extra[] = { "--spawn-cpu", cpu_arg, NULL };
+	uint32_t		 other;
+	int			 first = -1, last = -1, pinned = 0, st;
+	DIR			*d;
+	struct dirent		*de;
+
+	if (sched_getaffinity(0, sizeof mine, &mine) != 0)
+		fail_msg("sched_getaffinity: %s", strerror(errno));
+	if (CPU_COUNT(&mine) < 2)
+		skip();	/* pinning to the only CPU changes nothing visible */
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &mine)) {
+			if (first < 0)
+				first = i;
+			last = i;
+		}
+	cpus_of(getpid(), all, sizeof all);
+	snprintf(cpu_arg, sizeof cpu_arg, "%d", first);
+	if (harness_start(&h2, extra) != 0)
+		fail_msg("cannot start forkd --spawn-cpu %d", first);
+	EXPECT_STR(cpus_of(h2.h_pid, buf, sizeof buf), cpu_arg,
+	    "forkd's own Cpus_allowed_list");
+
+	raw_connect(&c, &h2);
+	for (int k = 0; k < KIND_MAX; k++) {
+		set_probe(&sp, k, PROBE_PROC);
+		sp.n_cpus = 0;
+		run_ok(&c, &sp, kind_names[k], out, sizeof out, NULL);
+		EXPECT_STR(status_field(out, "Cpus_allowed_list", buf,
+		    sizeof buf), all, "a child's CPUs: forkd's before the pin");
+		other = (uint32_t)last;
+		sp.cpus = &other;
+		sp.n_cpus = 1;
+		run_ok(&c, &sp, kind_names[k], out, sizeof out, NULL);
+		snprintf(want, sizeof want, "%d", last);
+		EXPECT_STR(status_field(out, "Cpus_allowed_list", buf,
+		    sizeof buf), want, "a child's CPUs when it asks");
+		sp.cpus = NULL;
+		sp.n_cpus = 0;
+	}
+	raw_ping(&c);	/* the pool has refilled behind the spawns */
+	/* Idle pool children and the zygote (forkd's children by those
+	 * names) are on forkd's CPU too. */
+	if ((d = opendir("/proc")) == NULL)
+		fail_msg("opendir /proc: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		pid_t	pid = (pid_t)atoi(de->d_name);
+		int	fd;
+		ssize_t	n;
+
+		if (pid <= 0 || pid == h2.h_pid)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, comm, sizeof comm - 1);
+		close(fd);
+		comm[n > 0 ? n : 0] = '\0';
+		if (strcmp(comm, "forkd-pool\n") != 0 ||
+		    atoi(proc_status(pid, "PPid", buf, sizeof buf)) !=
+		    (int)h2.h_pid)
+			continue;
+		EXPECT_STR(cpus_of(pid, buf, sizeof buf), cpu_arg,
+		    "an idle pool child's Cpus_allowed_list");
+		pinned++;
+	}
+	closedir(d);
+	if (getenv("FORKD_TEST_POOL") == NULL && pinned == 0)
+		fail_msg("no idle pool child of forkd %d found",
+		    (int)h2.h_pid);
+	raw_close(&c);
+	harness_stop_ok(&h2);
+
+	/* A CPU forkd may not use: exit 1 before the socket exists. */
+	{
+		char		 badcpu[16], sock[HARNESS_PATH_MAX + 8];
+		const char	*argv[] = { harness_forkd_bin(), "-s", sock, "-k",
+		    H.h_key, "--spawn-cpu", badcpu, NULL };
+
+		snprintf(badcpu, sizeof badcpu, "%d", CPU_SETSIZE - 1);
+		if (CPU_ISSET(CPU_SETSIZE - 1, &mine))
+			skip();
+		snprintf(sock, sizeof sock, "%s/bad.sock", H.h_dir);
+		st = harness_run(argv, out, sizeof out, 10000);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
+			fail_msg("forkd --spawn-cpu %s: status %d, expected "
+			    "exit 1; output: %s", badcpu, st, out);
+		EXPECT_CONTAINS(out, "not one of the CPUs", "start-up error");
+		if (access(sock, F_OK) == 0)
+			fail_msg("a socket was left behind: %s", sock);
+		argv[6] = "lots";
+		st = harness_run(argv, out, sizeof out, 10000);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 2)
+			fail_msg("forkd --spawn-cpu lots: status %d, expected "
+			    "exit 2 (usage); output: %s", st, out);
+		EXPECT_CONTAINS(out, "spawn_cpu", "usage error");
+	}
 }
 
 /* pgroup: SESSION leads its own session; GROUP leads a process group in
@@ -1237,6 +1375,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rlimits),
 		cmocka_unit_test(test_umask_nice_affinity),
+		cmocka_unit_test(test_spawn_cpu),
 		cmocka_unit_test(test_pgroup),
 		cmocka_unit_test(test_nnp_caps),
 		cmocka_unit_test(test_identity),

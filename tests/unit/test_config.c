@@ -94,6 +94,7 @@ test_defaults(void **state)
 	EXPECT_UINT(c.socket_mode, 0600, "socket_mode");
 	EXPECT_UINT(c.log_level, LOG_LVL_INFO, "log_level");
 	EXPECT_UINT(c.cli_set, 0, "cli_set");
+	assert_int_equal(c.spawn_cpu, -1);	/* none */
 	EXPECT_UINT(c.limits.max_connections, 64, "max_connections");
 	EXPECT_UINT(c.limits.handshake_timeout_ms, 5000, "handshake_timeout_ms");
 	EXPECT_UINT(c.limits.max_frame, 65536, "max_frame");
@@ -199,6 +200,29 @@ test_set_forkd_keys(void **state)
 	    -EINVAL, "log_level loud");
 	EXPECT_MSG(err, "log_level", "log_level loud");
 	EXPECT_UINT(c.log_level, LOG_LVL_DEBUG, "log_level after a bad set");
+
+	/* spawn_cpu: none or a CPU number below CPU_SETSIZE. */
+	EXPECT_RC(config_set(&c, "forkd", "spawn_cpu", "3", err, sizeof err),
+	    0, "spawn_cpu 3");
+	assert_int_equal(c.spawn_cpu, 3);
+	EXPECT_RC(config_set(&c, "forkd", "spawn_cpu", "1023", err,
+	    sizeof err), 0, "spawn_cpu 1023");
+	assert_int_equal(c.spawn_cpu, 1023);
+	EXPECT_RC(config_set(&c, "forkd", "spawn_cpu", "none", err,
+	    sizeof err), 0, "spawn_cpu none");
+	assert_int_equal(c.spawn_cpu, -1);
+	{
+		static const char *const bad[] = { "1024", "-1", "", "one",
+		    "2x", "4294967296" };
+
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			err[0] = '\0';
+			EXPECT_RC(config_set(&c, "forkd", "spawn_cpu", bad[i],
+			    err, sizeof err), -EINVAL, bad[i]);
+			EXPECT_MSG(err, "spawn_cpu", "bad spawn_cpu");
+			assert_int_equal(c.spawn_cpu, -1);
+		}
+	}
 
 	err[0] = '\0';
 	EXPECT_RC(config_set(&c, "forkd", "sockett", "/x", err, sizeof err),
@@ -394,6 +418,7 @@ test_cli_wins(void **state)
 	    "module = /file/a.so\n"
 	    "module = /file/b.so\n"
 	    "log_level = err\n"
+	    "spawn_cpu = 1\n"
 	    "[limits]\n"
 	    "max_children = 5\n");
 	config_init(&c);
@@ -405,9 +430,11 @@ test_cli_wins(void **state)
 	    sizeof err), 0, "cli key");
 	EXPECT_RC(config_set(&c, "forkd", "module", "/cli/m.so", err,
 	    sizeof err), 0, "cli module");
+	EXPECT_RC(config_set(&c, "forkd", "spawn_cpu", "none", err,
+	    sizeof err), 0, "cli spawn_cpu");
 	c.log_level = LOG_LVL_DEBUG;
 	c.cli_set = CONFIG_CLI_SOCKET | CONFIG_CLI_KEY | CONFIG_CLI_MODULES |
-	    CONFIG_CLI_LOGLEVEL | CONFIG_CLI_MODE;
+	    CONFIG_CLI_LOGLEVEL | CONFIG_CLI_MODE | CONFIG_CLI_SPAWN_CPU;
 	if (config_load_file(&c, p, err, sizeof err) != 0)
 		fail_msg("config_load_file: %s", err);
 	EXPECT_STR(c.socket_path, "/cli.sock", "socket (cli)");
@@ -420,6 +447,7 @@ test_cli_wins(void **state)
 	EXPECT_STR(c.modules[0], "/cli/m.so", "module (cli)");
 	EXPECT_UINT(c.log_level, LOG_LVL_DEBUG, "log_level (cli)");
 	EXPECT_UINT(c.limits.max_children, 5, "limits still from the file");
+	assert_int_equal(c.spawn_cpu, -1);	/* none from the command line */
 	config_free(&c);
 
 	/* Only the socket from the command line: the rest from the file. */
@@ -434,6 +462,7 @@ test_cli_wins(void **state)
 	EXPECT_UINT(c.socket_mode, 0666, "socket_mode (file)");
 	assert_int_equal(c.n_modules, 2);
 	EXPECT_UINT(c.log_level, LOG_LVL_ERR, "log_level (file)");
+	assert_int_equal(c.spawn_cpu, 1);	/* from the file */
 	config_free(&c);
 }
 
