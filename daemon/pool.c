@@ -140,6 +140,7 @@ pool_child_warm(struct child_plan *plan)
 {
 	extern char		**environ;
 	char			 *argv[] = { "warm", NULL };
+	char			 *envp[] = { "WARM=1", NULL };
 	struct child_plan	  p;
 	volatile char		  stack[16 * 1024];
 	char			**volatile env = environ;
@@ -152,7 +153,9 @@ pool_child_warm(struct child_plan *plan)
 	memset(&p, 0, sizeof p);
 	p.cp_argc = 1;
 	p.cp_argv = argv;
-	p.cp_envp = environ;
+	/* Not environ: packing forkd's environment here would read pages
+	 * the real unpack never reads (that copy comes in the buffer). */
+	p.cp_envp = envp;
 	p.cp_path = "/";
 	p.cp_cwd = "/";
 	p.cp_name = argv[0];
