@@ -512,6 +512,33 @@ harness_is_pool_child(const char *pidstr, pid_t ppid)
 	    strcmp(comm, pcomm) == 0;
 }
 
+/* Live children of ppid named comm_nl (with the newline /proc gives, as
+ * "forkd-pool\n"), by scanning /proc: up to max pids into out; how many. */
+int
+harness_children_named(pid_t ppid, const char *comm_nl, pid_t *out, int max)
+{
+	DIR		*d = opendir("/proc");
+	struct dirent	*de;
+	char		 state, comm[32];
+	pid_t		 pp;
+	int		 n = 0;
+
+	if (d == NULL)
+		fail_msg("opendir /proc: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL && n < max) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		if (proc_stat(de->d_name, &state, &pp) != 0 || pp != ppid ||
+		    state == 'Z')
+			continue;
+		if (harness_comm(de->d_name, comm, sizeof comm) == 0 &&
+		    strcmp(comm, comm_nl) == 0)
+			out[n++] = (pid_t)atoi(de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
 /* Children of ppid, by scanning /proc (idle pool children left out). */
 void
 harness_children(pid_t ppid, int *ret_all, int *ret_zombies)

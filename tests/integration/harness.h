@@ -63,6 +63,10 @@ int	harness_pid_state(pid_t pid);
  * forkd's idle pre-forked pool children (comm "forkd-pool") and the pool's
  * zygote (comm "forkd-zygote") are left out. */
 void	harness_children(pid_t ppid, int *ret_all, int *ret_zombies);
+/* Live children of ppid whose comm is comm_nl ("forkd-pool\n": with the
+ * newline /proc gives); up to max pids into out, returns how many. */
+int	harness_children_named(pid_t ppid, const char *comm_nl, pid_t *out,
+	    int max);
 /* Milliseconds on the monotonic clock. */
 int64_t	harness_now_ms(void);
 void	harness_sleep_ms(int ms);

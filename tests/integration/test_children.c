@@ -7,7 +7,6 @@
  *
  * Exit statuses 0..255 of module entries and the SIGSEGV of bench:crash are
  * in test_exitcodes.c; here the exec path gets every status. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -479,31 +478,7 @@ test_burst_after(void **state)
 static int
 children_named(const char *comm_nl, pid_t *out, int max)
 {
-	DIR		*d = opendir("/proc");
-	struct dirent	*de;
-	int		 n = 0;
-
-	if (d == NULL)
-		fail_msg("opendir /proc: %s", strerror(errno));
-	while ((de = readdir(d)) != NULL && n < max) {
-		char	path[64], comm[32] = "";
-		pid_t	pid = (pid_t)atoi(de->d_name);
-		ssize_t	r;
-		int	fd;
-
-		if (pid <= 0 || ppid_of(pid) != H.h_pid)
-			continue;
-		snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;
-		r = read(fd, comm, sizeof comm - 1);
-		close(fd);
-		if (r > 0 && strcmp(comm, comm_nl) == 0 &&
-		    harness_pid_state(pid) == 1)
-			out[n++] = pid;
-	}
-	closedir(d);
-	return n;
+	return harness_children_named(H.h_pid, comm_nl, out, max);
 }
 
 /* Idle pre-forked pool children of forkd (comm "forkd-pool"). */

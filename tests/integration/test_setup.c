@@ -10,7 +10,6 @@
  * proto/ library, and builds each SpawnRequest by hand.
  *
  * Runs as root (identity and namespace tests skip otherwise). */
-#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -522,12 +521,11 @@ test_spawn_cpu(void **state)
 	struct raw		 c;
 	cpu_set_t		 mine;
 	char			 out[16384], buf[256], want[16], all[256];
-	char			 cpu_arg[16], path[64], comm[64];
+	char			 cpu_arg[16];
 	const char		*extra[] = { "--spawn-cpu", cpu_arg, NULL };
 	uint32_t		 other;
-	int			 first = -1, last = -1, pinned = 0, st;
-	DIR			*d;
-	struct dirent		*de;
+	pid_t			 pool[16];
+	int			 first = -1, last = -1, pinned = 0, npool, st;
 
 	if (sched_getaffinity(0, sizeof mine, &mine) != 0)
 		fail_msg("sched_getaffinity: %s", strerror(errno));
@@ -564,32 +562,15 @@ test_spawn_cpu(void **state)
 		sp.n_cpus = 0;
 	}
 	raw_ping(&c);	/* the pool has refilled behind the spawns */
-	/* Idle pool children and the zygote (forkd's children by those
-	 * names) are on forkd's CPU too. */
-	if ((d = opendir("/proc")) == NULL)
-		fail_msg("opendir /proc: %s", strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		pid_t	pid = (pid_t)atoi(de->d_name);
-		int	fd;
-		ssize_t	n;
-
-		if (pid <= 0 || pid == h2.h_pid)
-			continue;
-		snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;
-		n = read(fd, comm, sizeof comm - 1);
-		close(fd);
-		comm[n > 0 ? n : 0] = '\0';
-		if (strcmp(comm, "forkd-pool\n") != 0 ||
-		    atoi(proc_status(pid, "PPid", buf, sizeof buf)) !=
-		    (int)h2.h_pid)
-			continue;
-		EXPECT_STR(cpus_of(pid, buf, sizeof buf), cpu_arg,
-		    "an idle pool child's Cpus_allowed_list");
-		pinned++;
-	}
-	closedir(d);
+	/* Idle pool children (forkd's children by that name) are on
+	 * forkd's CPU too. */
+	npool = harness_children_named(h2.h_pid, "forkd-pool\n", pool, 16);
+	for (int i = 0; i < npool; i++)
+		if (harness_pid_state(pool[i]) == 1) {
+			EXPECT_STR(cpus_of(pool[i], buf, sizeof buf), cpu_arg,
+			    "an idle pool child's Cpus_allowed_list");
+			pinned++;
+		}
 	if (getenv("FORKD_TEST_POOL") == NULL && pinned == 0)
 		fail_msg("no idle pool child of forkd %d found",
 		    (int)h2.h_pid);
