@@ -596,17 +596,13 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
     pid_t *ret_pid, int *ret_ctlfd)
 {
 	struct pool_child	*pc;
-	size_t			 len;
+	size_t			 len = 0;
 	int			 err;
 
 	/* A pool child is a session leader already (setsid() at fork) and
 	 * cannot join a process group of forkd's session: fork afresh. */
 	if (plan->cp_pgroup_only)
 		return -EOPNOTSUPP;
-	/* Too big for one message (a huge environment): fork instead. */
-	if ((err = plan_pack(plan, fds, nfds, pool_buf, sizeof pool_buf,
-	    &len)) != 0)
-		return err;
 	/* Empty, but the zygote is making children: its next one comes
 	 * sooner than a fork here would finish, and costs this loop no
 	 * copy-on-write faults. Wait for it a little (the loop is blocked
@@ -623,6 +619,10 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 			pool_zygote_cb(pool_zygote_fd, EV_READ, NULL);
 	}
 #endif
+	/* Too big for one message (a huge environment): fork instead. */
+	if (!TAILQ_EMPTY(&pool_idle) && (err = plan_pack(plan, fds, nfds,
+	    pool_buf, sizeof pool_buf, &len)) != 0)
+		return err;
 	while ((pc = TAILQ_FIRST(&pool_idle)) != NULL) {
 		err = wire_send(pc->p_fd, pool_buf, len, fds, nfds);
 		/* Larger than the socket takes: the child is fine, the plan
