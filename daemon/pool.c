@@ -164,7 +164,7 @@ pool_child_warm(struct child_plan *plan)
 		(void)plan_unpack(pool_buf, len, NULL, 0, plan);
 }
 
-/* In a new pool child: wait for one request, then become that child. A
+/* In a new pool child: wait for one plan, then become that child. A
  * child of the zygote inherits what the zygote did once (signals reset,
  * RLIMIT_NOFILE back, keys wiped, every other fd closed) and skips it. */
 static __attribute__((noreturn)) void
@@ -590,7 +590,7 @@ pool_drop(struct pool_child *pc)
 	free(pc);
 }
 
-/* Hand a request to the first idle pool child. */
+/* Hand a spawn's plan to the first idle pool child. */
 int
 pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
     pid_t *ret_pid, int *ret_ctlfd)
