@@ -467,6 +467,7 @@ client_send(struct forkd *f, const ProtobufCMessage *msg, int handshake,
 	case -ENOMEM:
 	case -ENOBUFS:
 	case -ETOOMANYREFS:
+	case -EMSGSIZE:
 		/* Nothing went out: a datagram is sent whole or not at all. */
 		if (!handshake)
 			f->f_mac.send_seq--;
@@ -474,7 +475,10 @@ client_send(struct forkd *f, const ProtobufCMessage *msg, int handshake,
 			r = -ETIMEDOUT;
 			client_seterr(f, "forkd is not reading requests "
 			    "(send timed out)");
-		} else if (r == -EBADF && nfds > 0)
+		} else if (r == -EMSGSIZE)
+			client_seterr(f, "request of %zu bytes is more than the "
+			    "socket takes in one datagram (its SO_SNDBUF)", flen);
+		else if (r == -EBADF && nfds > 0)
 			client_seterr(f, "passing fds: %s", strerror(-r));
 		else
 			client_seterr(f, "send: %s", strerror(-r));

@@ -526,6 +526,115 @@ test_large_requests(void **state)
 	forkd_close(f);
 }
 
+/* A spawn whose plan is too big for one datagram to a pool child (a
+ * request just under what the client's socket takes, plus forkd's
+ * environment and the plan's fixed part) is forked instead: it works,
+ * every variable arrives, and the idle pool children are left alone (the
+ * next spawn is served by one of them). */
+static void
+test_plan_too_big_for_pool(void **state)
+{
+	enum { NV = 54, VLEN = 4000 };
+	static char		 vars[NV][VLEN + 16];
+	static char		 out[NV * (VLEN + 16) + 65536];
+	static const char	*env[NV + 1];
+	char			 conf[HARNESS_PATH_MAX + 16], want[32];
+	const char		*extra[] = { "-c", conf, NULL };
+	struct harness		 h2;
+	struct forkd		*f;
+	struct forkd_spawn_opts	 o;
+	struct forkd_status	*st = NULL, *st2 = NULL;
+	struct forkd_exit	 ev;
+	uint64_t		 served;
+	int			 pp[2], r = -EMSGSIZE, fd, last = VLEN;
+	pid_t			 pid = -1;
+
+	/* A frame limit as large as the wire allows. */
+	snprintf(conf, sizeof conf, "%s/bigframe.conf", H.h_dir);
+	if ((fd = open(conf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) < 0 || write(fd, "[limits]\nmax_frame = 262144\n", 28) !=
+	    28 || close(fd) != 0)
+		fail_msg("%s: %s", conf, strerror(errno));
+	if (harness_start(&h2, extra) != 0)
+		fail_msg("cannot start forkd with max_frame = 262144");
+	f = harness_connect(&h2);
+	/* The pool as forkd fills it at start: wait until it stops growing
+	 * (the same idle count four times, 50 ms apart). */
+	EXPECT_OK(f, forkd_status(f, &st));
+	for (int same = 0, i = 0; same < 4 && i < 100; i++) {
+		uint32_t idle = st->pool_idle;
+
+		harness_sleep_ms(50);
+		forkd_status_free(st);
+		EXPECT_OK(f, forkd_status(f, &st));
+		same = st->pool_idle == idle ? same + 1 : 0;
+	}
+	served = st->pool_spawns;
+
+	for (int i = 0; i < NV; i++) {
+		snprintf(vars[i], sizeof vars[i], "K%02d=", i);
+		memset(vars[i] + 4, 'a' + i % 26, VLEN);
+		vars[i][4 + VLEN] = '\0';
+		env[i] = vars[i];
+	}
+	env[NV] = NULL;
+	/* Shorten the last variable until the client's socket takes the
+	 * request: then it is within 100 bytes of that limit. */
+	for (; r == -EMSGSIZE && last > 0; last -= 100) {
+		vars[NV - 1][4 + last] = '\0';
+		harness_pipe(pp);
+		forkd_spawn_opts_init(&o);
+		o.target = "bench:env";
+		o.env = env;
+		o.stdout_fd = pp[1];
+		r = forkd_spawn(f, &o, &pid, NULL, 0);
+		close(pp[1]);
+		if (r != 0)
+			close(pp[0]);
+	}
+	if (r != 0)
+		fail_msg("spawn with a %d-byte last variable: %d (%s) \"%s\"",
+		    last + 100, r, forkd_strerror(r), forkd_errmsg(f));
+	if (last + 100 == VLEN)
+		fail_msg("the first request already fit the client's socket: "
+		    "not near its limit, raise NV");
+	harness_read_all(pp[0], out, sizeof out, 10000);
+	close(pp[0]);
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 0, "bench:env with a big environment");
+	for (int i = 0; i < NV; i++) {
+		snprintf(want, sizeof want, "K%02d=%c", i, 'a' + i % 26);
+		if (count_lines(out, want) != 1)
+			fail_msg("%s... not once in the child's environment",
+			    want);
+	}
+
+	EXPECT_OK(f, forkd_status(f, &st2));
+	if (st->pool_idle > 0) {
+		/* Forked, not handed to (and not lost with) a pool child. */
+		if (st2->pool_spawns != served)
+			fail_msg("the big spawn went to a pool child (%llu "
+			    "served, was %llu)", (unsigned long long)
+			    st2->pool_spawns, (unsigned long long)served);
+		EXPECT_INT(st2->pool_idle, st->pool_idle,
+		    "idle pool children after the big spawn");
+		forkd_spawn_opts_init(&o);
+		o.target = "bench:noop";
+		pid = spawn_argv(f, &o, NULL, 0);
+		ev = exit_event(f, pid);
+		forkd_status_free(st2);
+		EXPECT_OK(f, forkd_status(f, &st2));
+		if (st2->pool_spawns != served + 1)
+			fail_msg("the next small spawn was not served by the "
+			    "pool (%llu served, was %llu)", (unsigned long long)
+			    st2->pool_spawns, (unsigned long long)served);
+	}
+	forkd_status_free(st);
+	forkd_status_free(st2);
+	forkd_close(f);
+	harness_stop_ok(&h2);
+}
+
 /* Find a module by name in a status reply. */
 static const struct forkd_module_desc *
 find_module(const struct forkd_status *st, const char *name)
@@ -704,6 +813,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_events_to_owner_only),
 		cmocka_unit_test(test_large_requests),
+		cmocka_unit_test(test_plan_too_big_for_pool),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_stop),
