@@ -235,7 +235,10 @@ void	forkd_spawn_opts_init(struct forkd_spawn_opts *);
 /* Start a child. On success *ret_pid is its pid and, if ret_name is not
  * NULL, its name is copied there (namelen bytes, NUL-terminated). A spawn
  * that fails before the target runs returns the failing step's -errno, with
- * the daemon's explanation in forkd_errmsg(). */
+ * the daemon's explanation in forkd_errmsg(). A request larger than forkd's
+ * max_frame, or than the socket takes in one datagram (about 208 KiB with
+ * the default SO_SNDBUF), is -EMSGSIZE before anything is sent; the
+ * connection stays usable. */
 int	forkd_spawn(struct forkd *, const struct forkd_spawn_opts *,
 	    pid_t *ret_pid, char *ret_name, size_t namelen) FORKD_WUR;
 /* forkd_spawn() returning everything the daemon replied, including the
