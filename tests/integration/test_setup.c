@@ -484,9 +484,10 @@ test_umask_nice_affinity(void **state)
 	raw_close(&c);
 }
 
-/* A field of /proc/PID/status into buf ("" if pid is gone). */
+/* Cpus_allowed_list of pid from /proc/PID/status into buf ("" if pid is
+ * gone). */
 static const char *
-proc_status(pid_t pid, const char *key, char *buf, size_t len)
+cpus_of(pid_t pid, char *buf, size_t len)
 {
 	char	path[64], text[4096];
 	int	fd;
@@ -501,13 +502,8 @@ proc_status(pid_t pid, const char *key, char *buf, size_t len)
 	if (n <= 0)
 		return buf;
 	text[n] = '\0';
-	return status_field(text, key, buf, len) != NULL ? buf : "";
-}
-
-static const char *
-cpus_of(pid_t pid, char *buf, size_t len)
-{
-	return proc_status(pid, "Cpus_allowed_list", buf, len);
+	return status_field(text, "Cpus_allowed_list", buf, len) != NULL ?
+	    buf : "";
 }
 
 /* spawn_cpu: forkd and its zygote and idle pool children on one CPU, the
