@@ -175,34 +175,24 @@ h_forkd_reap(struct forkd *h, pid_t pid, const char *what)
 		    (int)ex.pid, ex.exitcode, (int)pid);
 }
 
-/* forkd spawn request -> first byte on the pipe. With stdin_byte the child
- * gets a pipe holding one byte and then EOF (bench:echo copies it). */
+/* forkd spawn request -> first byte on the pipe (the target writes it:
+ * bench:byte first thing, /bin/echo once it runs). */
 static uint64_t
-h_forkd_ttfi(struct forkd *h, const char *target, const char *const *argv,
-    int stdin_byte)
+h_forkd_ttfi(struct forkd *h, const char *target, const char *const *argv)
 {
 	struct forkd_spawn_opts	o;
 	uint64_t		t0, t1;
 	pid_t			pid;
-	int			in[2] = { -1, -1 }, r;
+	int			r;
 
-	if (stdin_byte) {
-		if (pipe2(in, O_CLOEXEC) != 0 ||
-		    util_write_full(in[1], "x", 1) != 0)
-			util_die("stdin pipe: %s", strerror(errno));
-		close(in[1]);
-	}
 	forkd_spawn_opts_init(&o);
 	o.target = target;
 	o.argv = argv;
-	o.stdin_fd = in[0];
 	o.stdout_fd = h_byte_wfd;
 	t0 = util_now_ns();
 	if ((r = forkd_spawn(h, &o, &pid, NULL, 0)) < 0)
 		util_die("spawn %s: %s (%s)", target, forkd_strerror(r),
 		    forkd_errmsg(h));
-	if (in[0] >= 0)
-		close(in[0]);
 	t1 = h_byte_wait(target);
 	h_forkd_reap(h, pid, target);
 	return t1 - t0;
@@ -419,10 +409,10 @@ h_lat_job(struct h_results *res, unsigned job, int keep)
 	tg = &h_targets[t];
 	switch (m) {
 	case H_FORKD_TTFI:
-		ns = h_forkd_ttfi(tg->t_forkd.d_main, "bench:echo", NULL, 1);
+		ns = h_forkd_ttfi(tg->t_forkd.d_main, "bench:byte", NULL);
 		break;
 	case H_FORKD_NP_TTFI:
-		ns = h_forkd_ttfi(tg->t_forkd_np.d_main, "bench:echo", NULL, 1);
+		ns = h_forkd_ttfi(tg->t_forkd_np.d_main, "bench:byte", NULL);
 		break;
 	case H_FORK_TTFI:
 		ns = anchor_ttfi(&tg->t_anchor);
@@ -449,12 +439,11 @@ h_lat_job(struct h_results *res, unsigned job, int keep)
 		ns = h_forkd_cycle(tg->t_forkd_np.d_main, "/bin/true", NULL);
 		break;
 	case H_FORKD_EXEC_TTFI:
-		ns = h_forkd_ttfi(tg->t_forkd.d_main, "/bin/echo", echo_argv,
-		    0);
+		ns = h_forkd_ttfi(tg->t_forkd.d_main, "/bin/echo", echo_argv);
 		break;
 	case H_FORKD_NP_EXEC_TTFI:
 		ns = h_forkd_ttfi(tg->t_forkd_np.d_main, "/bin/echo",
-		    echo_argv, 0);
+		    echo_argv);
 		break;
 	case H_FORKD_PING:
 	default:

@@ -12,8 +12,8 @@
 #include "report.h"
 
 const struct h_method h_lat_methods[H_LAT_MAX] = {
-	[H_FORKD_TTFI] = { "forkd.ttfi", "forkd bench:echo" },
-	[H_FORKD_NP_TTFI] = { "forkd_nopool.ttfi", "forkd bench:echo, --pool 0" },
+	[H_FORKD_TTFI] = { "forkd.ttfi", "forkd bench:byte" },
+	[H_FORKD_NP_TTFI] = { "forkd_nopool.ttfi", "forkd bench:byte, --pool 0" },
 	[H_FORK_TTFI] = { "fork.ttfi", "in-process fork()" },
 	[H_PY_TTFI] = { "python_forkserver.ttfi", "Python forkserver" },
 	[H_FORKD_CYCLE] = { "forkd.cycle", "forkd bench:noop" },

@@ -199,6 +199,15 @@ bench_noop(int argc, char **argv)
 	return 0;
 }
 
+/* Write the byte "x" to stdout as the very first act, and return: the
+ * child the harness times to its first instruction (like the anchor's
+ * fork() child, it writes before anything else). */
+static int
+bench_byte(int argc, char **argv)
+{
+	return write(STDOUT_FILENO, "x", 1) == 1 ? 0 : 1;
+}
+
 /* Write one byte in each page of the state (the first MB MiB if given). */
 static int
 bench_touch(int argc, char **argv)
@@ -488,6 +497,7 @@ static const struct forkd_module_entry bench_entries[] = {
 	{ "cwd", bench_cwd, "print the working directory" },
 	{ "crash", bench_crash, "die by SIGSEGV" },
 	{ "echo", bench_echo, "copy stdin to stdout" },
+	{ "byte", bench_byte, "write the byte x to stdout, first thing" },
 	{ "cat", bench_cat, "FILE...: copy files to stdout" },
 	{ "readlink", bench_readlink, "LINK...: print symbolic link targets" },
 	{ "state", bench_show_state, "print size_mb and a checksum of the state" },

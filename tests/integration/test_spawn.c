@@ -153,7 +153,8 @@ test_spawn_exec(void **state)
 	forkd_close(f);
 }
 
-/* pi:hello with a pipe as stdout. */
+/* pi:hello with a pipe as stdout; bench:byte (the benchmark's first
+ * byte) writes exactly "x". */
 static void
 test_stdout_pipe(void **state)
 {
@@ -176,6 +177,18 @@ test_stdout_pipe(void **state)
 	EXPECT_STR(out, want, "stdout of pi:hello");
 	ev = exit_event(f, pid);
 	EXPECT_INT(ev.exitcode, 0, "exitcode of pi:hello");
+
+	harness_pipe(pp);
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:byte";
+	o.stdout_fd = pp[1];
+	pid = spawn_argv(f, &o, NULL, 0);
+	close(pp[1]);
+	harness_read_all(pp[0], out, sizeof out, 10000);
+	close(pp[0]);
+	EXPECT_STR(out, "x", "stdout of bench:byte");
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 0, "exitcode of bench:byte");
 	forkd_close(f);
 }
 
@@ -659,7 +672,7 @@ static void
 test_status(void **state)
 {
 	static const char *const bench_entries[] = { "noop", "touch", "exit",
-	    "sleep", "fds", "env", "cwd", "crash", "echo", "state" };
+	    "sleep", "fds", "env", "cwd", "crash", "echo", "byte", "state" };
 	struct forkd			*f = harness_connect(&H);
 	struct forkd			*g = harness_connect(&H);
 	struct forkd_status		*st = NULL, *st2 = NULL;
