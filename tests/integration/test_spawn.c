@@ -153,6 +153,26 @@ test_spawn_exec(void **state)
 	forkd_close(f);
 }
 
+/* Run o with stdout a pipe; its output, once it exited 0. */
+static const char *
+run_output(struct forkd *f, struct forkd_spawn_opts *o)
+{
+	static char		out[65536];
+	struct forkd_exit	ev;
+	int			pp[2];
+	pid_t			pid;
+
+	harness_pipe(pp);
+	o->stdout_fd = pp[1];
+	pid = spawn_argv(f, o, NULL, 0);
+	close(pp[1]);
+	harness_read_all(pp[0], out, sizeof out, 10000);
+	close(pp[0]);
+	ev = exit_event(f, pid);
+	EXPECT_INT(ev.exitcode, 0, o->target);
+	return out;
+}
+
 /* pi:hello with a pipe as stdout; bench:byte (the benchmark's first
  * byte) writes exactly "x". */
 static void
@@ -178,17 +198,9 @@ test_stdout_pipe(void **state)
 	ev = exit_event(f, pid);
 	EXPECT_INT(ev.exitcode, 0, "exitcode of pi:hello");
 
-	harness_pipe(pp);
 	forkd_spawn_opts_init(&o);
 	o.target = "bench:byte";
-	o.stdout_fd = pp[1];
-	pid = spawn_argv(f, &o, NULL, 0);
-	close(pp[1]);
-	harness_read_all(pp[0], out, sizeof out, 10000);
-	close(pp[0]);
-	EXPECT_STR(out, "x", "stdout of bench:byte");
-	ev = exit_event(f, pid);
-	EXPECT_INT(ev.exitcode, 0, "exitcode of bench:byte");
+	EXPECT_STR(run_output(f, &o), "x", "stdout of bench:byte");
 	forkd_close(f);
 }
 
@@ -242,38 +254,10 @@ test_stdin_stdout_stderr(void **state)
 	EXPECT_INT(ev.exitcode, 2, "exitcode of bench:exit nope");
 
 	/* Without stdin: /dev/null, so echo ends at once. */
-	harness_pipe(op);
 	forkd_spawn_opts_init(&o);
 	o.target = "bench:echo";
-	o.stdout_fd = op[1];
-	pid = spawn_argv(f, &o, NULL, 0);
-	close(op[1]);
-	harness_read_all(op[0], out, sizeof out, 10000);
-	close(op[0]);
-	EXPECT_STR(out, "", "bench:echo with /dev/null stdin");
-	ev = exit_event(f, pid);
-	EXPECT_INT(ev.exitcode, 0, "exitcode");
+	EXPECT_STR(run_output(f, &o), "", "bench:echo with /dev/null stdin");
 	forkd_close(f);
-}
-
-/* Run bench:env / bench:cwd with o and return its output. */
-static const char *
-run_output(struct forkd *f, struct forkd_spawn_opts *o)
-{
-	static char		out[65536];
-	struct forkd_exit	ev;
-	int			pp[2];
-	pid_t			pid;
-
-	harness_pipe(pp);
-	o->stdout_fd = pp[1];
-	pid = spawn_argv(f, o, NULL, 0);
-	close(pp[1]);
-	harness_read_all(pp[0], out, sizeof out, 10000);
-	close(pp[0]);
-	ev = exit_event(f, pid);
-	EXPECT_INT(ev.exitcode, 0, o->target);
-	return out;
 }
 
 /* Lines of out equal to or starting with prefix. */
@@ -494,9 +478,6 @@ test_large_requests(void **state)
 	struct forkd_spawn_opts	 o;
 	static char		 arg[N][101];
 	static const char	*argv[N + 2];
-	struct forkd_exit	 ev;
-	char			 out[65536];
-	int			 pp[2];
 	pid_t			 pid;
 
 	argv[0] = "bench:exit";
@@ -522,19 +503,12 @@ test_large_requests(void **state)
 		for (int i = 0; i < 299; i++)
 			sh[3 + i] = arg[i];
 		sh[302] = NULL;
-		harness_pipe(pp);
 		forkd_spawn_opts_init(&o);
 		o.target = "/bin/sh";
 		o.argv = sh;
-		o.stdout_fd = pp[1];
-		pid = spawn_argv(f, &o, NULL, 0);
-		close(pp[1]);
-		harness_read_all(pp[0], out, sizeof out, 10000);
-		close(pp[0]);
 		/* $0 is the first extra argument, $# counts the other 298. */
-		EXPECT_STR(out, "298\n", "argument count seen by sh");
-		ev = exit_event(f, pid);
-		EXPECT_INT(ev.exitcode, 0, "exitcode");
+		EXPECT_STR(run_output(f, &o), "298\n",
+		    "argument count seen by sh");
 	}
 	forkd_close(f);
 }
