@@ -1,5 +1,6 @@
 /* main.c: forkd command line. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,28 @@ usage(FILE *f)
 "error.\n");
 }
 
+/* Open /dev/null on whichever of fds 0-2 is closed, before anything else
+ * gets an fd: a forkd started with one closed would otherwise find its
+ * own /dev/null, its socket or a pool child's control socket there, where
+ * log lines to stderr and the "close every fd from 3 up" of the zygote and
+ * the pool would hit it. */
+static void
+stdio_open(void)
+{
+	static const char msg[] = "forkd: cannot open /dev/null on a closed "
+	    "fd 0-2\n";
+
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		/* open() takes the lowest free fd: this one. */
+		if (open("/dev/null", O_RDWR) != fd) {
+			(void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+			exit(1);
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -77,6 +100,7 @@ main(int argc, char **argv)
 	char		 err[1024];
 	int		 ch, verbose = 0, quiet = 0, journald;
 
+	stdio_open();
 	config_init(&cfg);
 	journald = getenv("JOURNAL_STREAM") != NULL ||
 	    getenv("INVOCATION_ID") != NULL;

@@ -117,16 +117,20 @@ pool_close_range(unsigned int lo, unsigned int hi)
 		(void)close((int)fd);
 }
 
-/* Close every fd from 3 up except a and b. */
+/* Close every fd from 3 up except a and b (either may be below 3). */
 static void
 pool_close_all_but(int a, int b)
 {
-	unsigned int lo = (unsigned int)(a < b ? a : b);
-	unsigned int hi = (unsigned int)(a < b ? b : a);
+	int		keep[2] = { a < b ? a : b, a < b ? b : a };
+	unsigned int	next = 3;
 
-	pool_close_range(3, lo - 1);
-	pool_close_range(lo + 1, hi - 1);
-	pool_close_range(hi + 1, ~0U);
+	for (int i = 0; i < 2; i++) {
+		if (keep[i] < (int)next)
+			continue;
+		pool_close_range(next, (unsigned int)keep[i] - 1);
+		next = (unsigned int)keep[i] + 1;
+	}
+	pool_close_range(next, ~0U);
 }
 
 /* Write now, while idle, to the pages that specializing will write: the

@@ -767,6 +767,64 @@ if [[ -n $forkd2_pid ]]; then
 	forkd2_pid=
 fi
 
+# ---- forkd started with fds 0-2 closed -------------------------------------
+# Its /dev/null must not land on fd 0-2, where the zygote's and the pool's
+# "close every fd from 3 up" would take their own sockets with it: the pool
+# must still serve spawns.
+
+sock3=$tmp/forkd3.sock
+"$FORKD" -s "$sock3" -k "$key" -m "$MODDIR/bench.so" 0<&- 1>&- 2>&- &
+forkd2_pid=$!
+ready=0
+for _ in $(seq 1 400); do
+	if "$FORKCTL" -s "$sock3" -k "$key" ping >/dev/null 2>&1; then
+		ready=1
+		break
+	fi
+	kill -0 "$forkd2_pid" 2>/dev/null || break
+	sleep 0.05
+done
+# pool_idle and pool_spawns of forkd3's status, as "IDLE SPAWNS".
+pool3() {
+	fc_sock=$sock3 fc --json status
+	python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+print(d["pool_idle"], d["pool_spawns"])' <<<"$out" 2>/dev/null
+}
+if ((ready)); then
+	idle=0
+	for _ in $(seq 1 100); do
+		read -r idle served < <(pool3)
+		((${idle:-0} > 0)) && break
+		sleep 0.05
+	done
+	fc_sock=$sock3 fc spawn -w bench:noop
+	src=$rc
+	read -r _ served < <(pool3)
+	if ((${idle:-0} > 0 && src == 0)) && [[ $served == 1 ]]; then
+		pass "forkd started with fds 0-2 closed: the pool serves spawns"
+	else
+		fail "forkd started with fds 0-2 closed: the pool serves spawns" \
+		    "idle children before the spawn: ${idle:-none}" \
+		    "spawn: exit $src; pool spawns served: ${served:-none}"
+	fi
+	kill -TERM "$forkd2_pid" 2>/dev/null
+	wait "$forkd2_pid"
+	rc=$?
+	if ((rc == 0)); then
+		pass "forkd started with fds 0-2 closed stops with 0"
+	else
+		fail "forkd started with fds 0-2 closed stops with 0" "exit $rc"
+	fi
+else
+	fail "forkd started with fds 0-2 closed: the pool serves spawns" \
+	    "it did not answer a ping"
+	kill -KILL "$forkd2_pid" 2>/dev/null
+	wait "$forkd2_pid" 2>/dev/null
+fi
+forkd2_pid=
+
 # ---- the pi demo: 4 parallel slices --------------------------------------------
 
 slice=1000000
