@@ -47,6 +47,7 @@ static const char *const child_step_names[CHILD_STEP_MAX] = {
 	[CHILD_STEP_CAPS] = "caps",
 	[CHILD_STEP_NO_NEW_PRIVS] = "no-new-privs",
 	[CHILD_STEP_PDEATHSIG] = "pdeathsig",
+	[CHILD_STEP_HANDOVER] = "hand-over",
 };
 
 /* Name of a set-up step, for error messages. */

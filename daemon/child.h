@@ -35,6 +35,7 @@ enum child_step {
 	CHILD_STEP_CAPS,		/* 18: bounding / ambient / capset */
 	CHILD_STEP_NO_NEW_PRIVS,	/* 19 */
 	CHILD_STEP_PDEATHSIG,		/* 20 */
+	CHILD_STEP_HANDOVER,		/* 21: a pool child takes the plan */
 	CHILD_STEP_MAX
 };
 

@@ -159,6 +159,17 @@ module_find_entry(const char *module, size_t modlen, const char *entry)
 	return NULL;
 }
 
+int
+module_entry_known(const struct forkd_module_entry *e)
+{
+	for (size_t i = 0; i < n_modules; i++)
+		for (const struct forkd_module_entry *m =
+		    modules[i].m_info->entries; m->name != NULL; m++)
+			if (m == e)
+				return 1;
+	return 0;
+}
+
 size_t
 module_count(void)
 {

@@ -18,6 +18,8 @@ int	module_load(const char *spec, char *errbuf, size_t errlen);
 /* Find MODULE:ENTRY; returns the entry or NULL. */
 const struct forkd_module_entry *module_find_entry(const char *module,
 	    size_t modlen, const char *entry);
+/* Is e an entry of a loaded module (the very pointer)? */
+int	module_entry_known(const struct forkd_module_entry *e);
 size_t	module_count(void);
 const struct module *module_get(size_t i);
 /* Check that no thread besides the main one runs (fork safety). */

@@ -79,7 +79,7 @@ plan_put_vec(struct plan_out *o, char *const *v, size_t n)
 
 int
 plan_pack(const struct child_plan *p, const int *fds, size_t nfds,
-    unsigned char *buf, size_t cap, size_t *ret_len)
+    int keep_fd, unsigned char *buf, size_t cap, size_t *ret_len)
 {
 	struct plan_out	 o = { buf, cap, sizeof(struct plan_hdr), 0 };
 	struct plan_hdr	 h;
@@ -106,13 +106,16 @@ plan_pack(const struct child_plan *p, const int *fds, size_t nfds,
 	if (o.po_full)
 		return -EMSGSIZE;
 	for (int t = 0; t <= LIMIT_FD_TARGET_MAX; t++) {
+		size_t i;
+
 		if (q->cp_fds[t] < 0)
 			continue;
-		for (size_t i = 0; i < nfds; i++)
-			if (fds[i] == q->cp_fds[t]) {
-				q->cp_fds[t] = PLAN_FD_MSG(i);
-				break;
-			}
+		for (i = 0; i < nfds && fds[i] != q->cp_fds[t]; i++)
+			;
+		if (i < nfds)
+			q->cp_fds[t] = PLAN_FD_MSG(i);
+		else if (q->cp_fds[t] != keep_fd)
+			return -EINVAL;	/* the pool child has no such fd */
 	}
 	q->cp_errfd = -1;
 	q->cp_cgroup_procs_fd = -1;
@@ -174,7 +177,7 @@ plan_fix_vec(unsigned char *buf, size_t n, char ***vp)
 
 int
 plan_unpack(unsigned char *buf, size_t n, const int *fds, size_t nfds,
-    struct child_plan *p)
+    int keep_fd, struct child_plan *p)
 {
 	struct plan_hdr	h;
 
@@ -196,14 +199,20 @@ plan_unpack(unsigned char *buf, size_t n, const int *fds, size_t nfds,
 	    p->cp_nrlimits < 0 || p->cp_nrlimits > CHILD_RLIMIT_MAX ||
 	    p->cp_ngroups < 0 || p->cp_ngroups > CHILD_GROUPS_MAX)
 		return -EBADMSG;
+	/* An fd is -1, an index into the message's, or keep_fd: never
+	 * another fd this process happens to hold (its control socket). */
 	for (int t = 0; t <= LIMIT_FD_TARGET_MAX; t++) {
-		if (p->cp_fds[t] >= -1)
+		if (p->cp_fds[t] == -1 || p->cp_fds[t] == keep_fd)
 			continue;
-		if (PLAN_FD_INDEX(p->cp_fds[t]) >= nfds)
+		if (p->cp_fds[t] >= 0 ||
+		    PLAN_FD_INDEX(p->cp_fds[t]) >= nfds)
 			return -EBADMSG;
 		p->cp_fds[t] = fds[PLAN_FD_INDEX(p->cp_fds[t])];
 	}
+	/* What only the sender's process could mean. */
 	p->cp_errfd = -1;
 	p->cp_cgroup_procs_fd = -1;
+	p->cp_shared_vm = 0;
+	p->cp_presetup = 0;
 	return 0;
 }

@@ -20,17 +20,21 @@
 
 /* Flatten p into buf (cap bytes, aligned for pointers). p->cp_fds entries
  * that are one of fds[0..nfds) are sent as "the i-th fd of the message";
- * other fds (-1, forkd's /dev/null, which pool children keep) go as they
- * are. A plan with a cgroup.procs fd cannot be handed over (-EINVAL).
- * 0 and *ret_len, or -EMSGSIZE when it does not fit. */
+ * keep_fd (forkd's /dev/null, which pool children keep) and -1 go as they
+ * are; any other fd cannot be handed over (-EINVAL), nor can a plan with a
+ * cgroup.procs fd. 0 and *ret_len, or -EMSGSIZE when it does not fit. */
 int	plan_pack(const struct child_plan *p, const int *fds, size_t nfds,
-	    unsigned char *buf, size_t cap, size_t *ret_len);
+	    int keep_fd, unsigned char *buf, size_t cap, size_t *ret_len);
 
 /* Rebuild the plan from n bytes at buf (which it then points into, so buf
  * must live as long as the plan) and the fds that came with the message.
  * Every offset and index is checked: -EBADMSG if one is out of bounds, a
- * string is not terminated or a count is out of range; 0 otherwise. */
+ * string is not terminated, a count is out of range or an fd is neither
+ * -1, one of the message's nor keep_fd; 0 otherwise. The sender's own fds
+ * (error pipe, cgroup.procs) and its cp_shared_vm and cp_presetup do not
+ * carry over. The module entry pointer cannot be checked here: the caller
+ * does (module_entry_known()). */
 int	plan_unpack(unsigned char *buf, size_t n, const int *fds, size_t nfds,
-	    struct child_plan *p);
+	    int keep_fd, struct child_plan *p);
 
 #endif

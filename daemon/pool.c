@@ -46,6 +46,7 @@
 #include "forkd.pb-c.h"
 #include "log.h"
 #include "plan.h"
+#include "module.h"
 #include "pool.h"
 #include "server.h"
 #include "spawn.h"
@@ -164,8 +165,8 @@ pool_child_warm(struct child_plan *plan)
 	p.cp_cwd = "/";
 	p.cp_name = argv[0];
 	p.cp_cgroup_procs_fd = -1;
-	if (plan_pack(&p, NULL, 0, pool_buf, sizeof pool_buf, &len) == 0)
-		(void)plan_unpack(pool_buf, len, NULL, 0, plan);
+	if (plan_pack(&p, NULL, 0, -1, pool_buf, sizeof pool_buf, &len) == 0)
+		(void)plan_unpack(pool_buf, len, NULL, 0, -1, plan);
 }
 
 /* In a new pool child: wait for one plan, then become that child. A
@@ -177,7 +178,7 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 	/* Static: the plan (which points into pool_buf) outlives this frame
 	 * while the target runs. */
 	static struct child_plan plan;
-	struct child_error	 ce = { CHILD_STEP_NONE, 0 };
+	struct child_error	 ce = { CHILD_STEP_HANDOVER, 0 };
 	int			 fds[WIRE_MAX_FDS];
 	size_t			 nfds;
 	ssize_t			 n;
@@ -204,13 +205,22 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 
 	n = wire_recv(ctl, pool_buf, sizeof pool_buf, fds, WIRE_MAX_FDS,
 	    &nfds);
-	if (n <= 0)
+	if (n == 0)
 		_exit(0);	/* the daemon closed the pool */
-	/* forkd built and checked the plan (spawn_plan_build()): here it
-	 * is only taken back out of the buffer, without allocating. */
-	if ((ce.ce_errno = -plan_unpack(pool_buf, (size_t)n, fds, nfds,
-	    &plan)) != 0)
+	/* A message cut short or with too many fds (wire_recv() closed
+	 * them): say so, as a set-up step that failed. */
+	if ((ce.ce_errno = (int)-n) > 0)
 		goto fail;
+	/* forkd built and checked the plan (spawn_plan_build()): here it
+	 * is only taken back out of the buffer, without allocating. An
+	 * entry must be one of the modules' own (the image is forkd's). */
+	if ((ce.ce_errno = -plan_unpack(pool_buf, (size_t)n, fds, nfds,
+	    server_devnull, &plan)) != 0)
+		goto fail;
+	if (plan.cp_entry != NULL && !module_entry_known(plan.cp_entry)) {
+		ce.ce_errno = EBADMSG;
+		goto fail;
+	}
 	/* From here this is an ordinary child: it outlives forkd. */
 	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	plan.cp_errfd = ctl;
@@ -625,7 +635,7 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 #endif
 	/* Too big for one message (a huge environment): fork instead. */
 	if (!TAILQ_EMPTY(&pool_idle) && (err = plan_pack(plan, fds, nfds,
-	    pool_buf, sizeof pool_buf, &len)) != 0)
+	    server_devnull, pool_buf, sizeof pool_buf, &len)) != 0)
 		return err;
 	while ((pc = TAILQ_FIRST(&pool_idle)) != NULL) {
 		err = wire_send(pc->p_fd, pool_buf, len, fds, nfds);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -14,6 +15,12 @@
 #include "plan.h"
 
 static unsigned char	buf[64 * 1024] __attribute__((aligned(16)));
+
+/* The plan struct sits after the magic and the length. */
+#define PLAN_AT		8
+/* forkd's /dev/null in the test plan: the one fd number that travels as
+ * itself. */
+#define KEEP_FD		7
 
 /* A plan like spawn_plan_build() makes: exec path, argv, env, cwd, name,
  * fds 0 and 1 from the message (numbers 40, 41 in "forkd"), 2 kept as
@@ -36,7 +43,7 @@ make_plan(struct child_plan *p)
 		p->cp_fds[t] = -1;
 	p->cp_fds[0] = 40;
 	p->cp_fds[1] = 41;
-	p->cp_fds[2] = 7;
+	p->cp_fds[2] = KEEP_FD;
 	p->cp_nfds = 3;
 	p->cp_errfd = 99;
 	p->cp_cgroup_procs_fd = -1;
@@ -57,9 +64,54 @@ pack(const struct child_plan *p)
 {
 	size_t	len = 0;
 
-	assert_int_equal(plan_pack(p, t_fds, 2, buf, sizeof buf, &len), 0);
+	assert_int_equal(plan_pack(p, t_fds, 2, KEEP_FD, buf, sizeof buf,
+	    &len), 0);
 	assert_true(len > sizeof *p);
 	return len;
+}
+
+/* plan_unpack() of the first len bytes of buf, copied to a heap block of
+ * exactly that size, so that a read past the end is a sanitizer error;
+ * the copy lives until the next call (the plan points into it). */
+static unsigned char	*copy;
+
+static int
+unpack(size_t len, const int *fds, size_t nfds, struct child_plan *q)
+{
+	free(copy);
+	copy = malloc(len > 0 ? len : 1);	/* malloc aligns for pointers */
+	assert_non_null(copy);
+	memcpy(copy, buf, len);
+	return plan_unpack(copy, len, fds, nfds, KEEP_FD, q);
+}
+
+/* Is s inside [base, base + len) and terminated there? */
+static int
+str_inside(const char *s, const unsigned char *base, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	return u >= base && u < base + len &&
+	    memchr(u, '\0', (size_t)(base + len - u)) != NULL;
+}
+
+/* Offset of a plan field in the packed buffer. */
+#define FIELD(f)	(PLAN_AT + offsetof(struct child_plan, f))
+
+/* Read / overwrite one field of the packed plan. */
+static uintptr_t
+get_field(size_t at)
+{
+	uintptr_t v;
+
+	memcpy(&v, buf + at, sizeof v);
+	return v;
+}
+
+static void
+put_field(size_t at, const void *v, size_t size)
+{
+	memcpy(buf + at, v, size);
 }
 
 static void
@@ -77,7 +129,7 @@ test_round_trip(void **state)
 	assert_int_equal(p.cp_fds[0], 40);
 
 	memset(&q, 0xa5, sizeof q);
-	assert_int_equal(plan_unpack(buf, len, got_fds, 2, &q), 0);
+	assert_int_equal(plan_unpack(buf, len, got_fds, 2, KEEP_FD, &q), 0);
 	assert_string_equal(q.cp_path, "/bin/prog");
 	assert_null(q.cp_entry);
 	assert_int_equal(q.cp_argc, 4);
@@ -95,7 +147,7 @@ test_round_trip(void **state)
 	/* Message fds become the child's numbers; others pass as they are. */
 	assert_int_equal(q.cp_fds[0], 3);
 	assert_int_equal(q.cp_fds[1], 4);
-	assert_int_equal(q.cp_fds[2], 7);
+	assert_int_equal(q.cp_fds[2], KEEP_FD);
 	assert_int_equal(q.cp_fds[3], -1);
 	assert_int_equal(q.cp_nfds, 3);
 	/* fds that were only the sender's are not carried over. */
@@ -127,7 +179,7 @@ test_empty_env_and_entry(void **state)
 	p.cp_entry = &entry;
 	p.cp_envp = noenv;
 	len = pack(&p);
-	assert_int_equal(plan_unpack(buf, len, t_fds, 2, &q), 0);
+	assert_int_equal(unpack(len, t_fds, 2, &q), 0);
 	assert_ptr_equal(q.cp_entry, &entry);
 	assert_null(q.cp_path);
 	assert_non_null(q.cp_envp);
@@ -147,25 +199,203 @@ test_pack_refusals(void **state)
 	for (size_t cap = 0; cap < len; cap += 7) {
 		size_t l2 = 0;
 
-		assert_int_equal(plan_pack(&p, t_fds, 2, buf, cap, &l2),
-		    -EMSGSIZE);
+		assert_int_equal(plan_pack(&p, t_fds, 2, KEEP_FD, buf, cap,
+		    &l2), -EMSGSIZE);
 	}
 	/* A cgroup.procs fd cannot travel; nor can a plan without argv. */
 	p.cp_cgroup_procs_fd = 5;
-	assert_int_equal(plan_pack(&p, t_fds, 2, buf, sizeof buf, &len),
-	    -EINVAL);
+	assert_int_equal(plan_pack(&p, t_fds, 2, KEEP_FD, buf, sizeof buf,
+	    &len), -EINVAL);
 	make_plan(&p);
 	p.cp_argv = NULL;
-	assert_int_equal(plan_pack(&p, t_fds, 2, buf, sizeof buf, &len),
-	    -EINVAL);
+	assert_int_equal(plan_pack(&p, t_fds, 2, KEEP_FD, buf, sizeof buf,
+	    &len), -EINVAL);
+	make_plan(&p);
+	p.cp_argc = 0;
+	assert_int_equal(plan_pack(&p, t_fds, 2, KEEP_FD, buf, sizeof buf,
+	    &len), -EINVAL);
+	/* An fd that is neither in the message nor the kept one: the pool
+	 * child would not have it. */
+	make_plan(&p);
+	p.cp_fds[3] = 12;
+	p.cp_nfds = 4;
+	assert_int_equal(plan_pack(&p, t_fds, 2, KEEP_FD, buf, sizeof buf,
+	    &len), -EINVAL);
 	/* A misaligned buffer is refused, not used. */
 	make_plan(&p);
-	assert_int_equal(plan_pack(&p, t_fds, 2, buf + 1, sizeof buf - 1,
-	    &len), -EINVAL);
+	assert_int_equal(plan_pack(&p, t_fds, 2, KEEP_FD, buf + 1,
+	    sizeof buf - 1, &len), -EINVAL);
 }
 
-/* Every truncation of a good message, and every single-byte change to
- * its header, is refused or still yields pointers inside the buffer. */
+/* One targeted change to a good message per check of plan_unpack(): each
+ * is refused on its own. */
+static void
+test_refusals(void **state)
+{
+	static const struct forkd_module_entry entry;
+	struct child_plan	p, q;
+	const int		bad_fd = 12, neg = -5;
+	uintptr_t		argv_at, v;
+	unsigned char		*odd;
+	size_t			len;
+	int			i;
+
+	(void)state;
+	make_plan(&p);
+	len = pack(&p);
+	argv_at = get_field(FIELD(cp_argv));
+	assert_int_equal(unpack(len, t_fds, 2, &q), 0);
+
+#define REFUSED(what) do {						\
+	assert_int_equal(unpack(len, t_fds, 2, &q), -EBADMSG);		\
+	len = pack(&p);		/* a fresh copy for the next case */	\
+	(void)(what);							\
+} while (0)
+
+	/* The length field disagrees with the datagram. */
+	v = len - 1;
+	put_field(4, &(uint32_t){ (uint32_t)v }, sizeof(uint32_t));
+	REFUSED("ph_len");
+	/* A string offset into the header, at the end, past the end. */
+	v = 4;
+	put_field(FIELD(cp_cwd), &v, sizeof v);
+	REFUSED("string in the header");
+	v = len;
+	put_field(FIELD(cp_name), &v, sizeof v);
+	REFUSED("string past the end");
+	/* cwd and name must be there. */
+	v = 0;
+	put_field(FIELD(cp_cwd), &v, sizeof v);
+	REFUSED("no cwd");
+	put_field(FIELD(cp_name), &v, sizeof v);
+	REFUSED("no name");
+	/* Exactly one of entry and path: neither, then both. */
+	put_field(FIELD(cp_path), &v, sizeof v);
+	REFUSED("neither entry nor path");
+	v = (uintptr_t)&entry;
+	put_field(FIELD(cp_entry), &v, sizeof v);
+	REFUSED("entry and path");
+	/* The argv slot array misaligned, in the header, running off the
+	 * end (its last slot cut), or pointing at a string. */
+	v = argv_at + 1;
+	put_field(FIELD(cp_argv), &v, sizeof v);
+	REFUSED("misaligned slots");
+	v = PLAN_AT;
+	put_field(FIELD(cp_argv), &v, sizeof v);
+	REFUSED("slots in the header");
+	/* Slots that would be good but for where they are: in the header
+	 * (an unused rlimit's soft and hard values: argv[0]'s offset, 0),
+	 * or appended at an odd offset. */
+	{
+		uintptr_t	s0 = get_field(argv_at), zero = 0;
+		size_t		at = FIELD(cp_rlimits[1].soft);
+
+		put_field(at, &s0, sizeof s0);
+		put_field(FIELD(cp_rlimits[1].hard), &zero, sizeof zero);
+		v = at;
+		put_field(FIELD(cp_envp), &v, sizeof v);
+		REFUSED("good slots in the header");
+
+		at = ((len + 7) & ~(size_t)7) + 1;
+		memset(buf + len, 0, at - len);
+		put_field(at, &s0, sizeof s0);
+		put_field(at + sizeof v, &zero, sizeof zero);
+		v = at;
+		put_field(FIELD(cp_envp), &v, sizeof v);
+		len = at + 2 * sizeof v;
+		put_field(4, &(uint32_t){ (uint32_t)len }, sizeof(uint32_t));
+		REFUSED("good slots at an odd offset");
+	}
+	/* Slots naming good strings that run off the end of the message
+	 * without their terminating 0. */
+	{
+		size_t		at = (len + 7) & ~(size_t)7;
+		uint32_t	total = (uint32_t)(at + 2 * sizeof v);
+		uintptr_t	s0 = get_field(argv_at);
+		uintptr_t	s1 = get_field(argv_at + sizeof v);
+
+		memset(buf + len, 0, at - len);
+		put_field(at, &s0, sizeof s0);
+		put_field(at + sizeof v, &s1, sizeof s1);
+		put_field(4, &total, sizeof total);
+		v = at;
+		put_field(FIELD(cp_envp), &v, sizeof v);
+		len = total;
+		REFUSED("slots off the end");
+	}
+	v = get_field(argv_at);		/* argv[0]'s offset: a string */
+	put_field(FIELD(cp_envp), &v, sizeof v);
+	REFUSED("envp slots on a string");
+	/* argc against the vector: one more, one less, and 0 with an empty
+	 * vector (argv's own terminating slot). */
+	i = 5;
+	put_field(FIELD(cp_argc), &i, sizeof i);
+	REFUSED("argc too big");
+	i = 3;
+	put_field(FIELD(cp_argc), &i, sizeof i);
+	REFUSED("argc too small");
+	i = 0;
+	v = argv_at + 4 * sizeof v;
+	put_field(FIELD(cp_argc), &i, sizeof i);
+	put_field(FIELD(cp_argv), &v, sizeof v);
+	REFUSED("argc 0");
+	/* Counts out of range. */
+	put_field(FIELD(cp_nfds), &neg, sizeof neg);
+	REFUSED("nfds < 0");
+	i = LIMIT_FD_TARGET_MAX + 2;
+	put_field(FIELD(cp_nfds), &i, sizeof i);
+	REFUSED("nfds too big");
+	put_field(FIELD(cp_nrlimits), &neg, sizeof neg);
+	REFUSED("nrlimits < 0");
+	i = CHILD_RLIMIT_MAX + 1;
+	put_field(FIELD(cp_nrlimits), &i, sizeof i);
+	REFUSED("nrlimits too big");
+	put_field(FIELD(cp_ngroups), &neg, sizeof neg);
+	REFUSED("ngroups < 0");
+	i = CHILD_GROUPS_MAX + 1;
+	put_field(FIELD(cp_ngroups), &i, sizeof i);
+	REFUSED("ngroups too big");
+	/* An fd that is not the message's or the kept one (the pool child's
+	 * control socket, say), and a message index past its fds. */
+	put_field(FIELD(cp_fds[2]), &bad_fd, sizeof bad_fd);
+	REFUSED("fd not in the message");
+	i = -2 - 2;
+	put_field(FIELD(cp_fds[1]), &i, sizeof i);
+	REFUSED("fd index past the message's");
+	assert_int_equal(unpack(len, t_fds, 1, &q), -EBADMSG);
+	/* Wrong magic. */
+	buf[0] ^= 1;
+	REFUSED("magic");
+	/* The last string loses its terminator. */
+	buf[len - 1] = 'x';
+	REFUSED("unterminated");
+#undef REFUSED
+
+	/* A buffer that is not aligned for pointers. */
+	odd = malloc(len + 1);
+	assert_non_null(odd);
+	memcpy(odd + 1, buf, len);
+	assert_int_equal(plan_unpack(odd + 1, len, t_fds, 2, KEEP_FD, &q),
+	    -EBADMSG);
+	free(odd);
+
+	/* What only meant something in the sender does not carry over. */
+	i = 5;
+	put_field(FIELD(cp_errfd), &i, sizeof i);
+	put_field(FIELD(cp_cgroup_procs_fd), &i, sizeof i);
+	i = 1;
+	put_field(FIELD(cp_shared_vm), &i, sizeof i);
+	put_field(FIELD(cp_presetup), &i, sizeof i);
+	assert_int_equal(unpack(len, t_fds, 2, &q), 0);
+	assert_int_equal(q.cp_errfd, -1);
+	assert_int_equal(q.cp_cgroup_procs_fd, -1);
+	assert_int_equal(q.cp_shared_vm, 0);
+	assert_int_equal(q.cp_presetup, 0);
+}
+
+/* Every truncation of a good message is refused; every single-byte change
+ * to its header is refused or yields a plan whose every string is
+ * terminated inside the buffer and whose counts and fds are in range. */
 static void
 test_damaged(void **state)
 {
@@ -176,36 +406,38 @@ test_damaged(void **state)
 	make_plan(&p);
 	len = pack(&p);
 	for (size_t n = 0; n < len; n++)
-		assert_int_equal(plan_unpack(buf, n, t_fds, 2, &q), -EBADMSG);
-	/* Fewer fds than the plan names. */
-	len = pack(&p);
-	assert_int_equal(plan_unpack(buf, len, t_fds, 1, &q), -EBADMSG);
-	/* Wrong magic. */
-	len = pack(&p);
-	buf[0] ^= 1;
-	assert_int_equal(plan_unpack(buf, len, t_fds, 2, &q), -EBADMSG);
-	/* The last string loses its terminator. */
-	len = pack(&p);
-	buf[len - 1] = 'x';
-	assert_int_equal(plan_unpack(buf, len, t_fds, 2, &q), -EBADMSG);
-	/* Bytes of the plan header flipped one at a time. */
-	for (size_t i = 8; i < 8 + sizeof p; i++) {
-		int r;
+		assert_int_equal(unpack(n, t_fds, 2, &q), -EBADMSG);
+	for (size_t i = 0; i < PLAN_AT + sizeof p; i++) {
+		int	r;
 
 		len = pack(&p);
 		buf[i] ^= 0x41;
-		r = plan_unpack(buf, len, t_fds, 2, &q);
+		r = unpack(len, t_fds, 2, &q);
 		if (r != 0) {
 			assert_int_equal(r, -EBADMSG);
 			continue;
 		}
+		assert_true(q.cp_argc >= 1);
 		for (int a = 0; a < q.cp_argc; a++)
-			assert_true((unsigned char *)q.cp_argv[a] >= buf &&
-			    (unsigned char *)q.cp_argv[a] < buf + len);
+			assert_true(str_inside(q.cp_argv[a], copy, len));
+		assert_null(q.cp_argv[q.cp_argc]);
+		for (char **e = q.cp_envp; e != NULL && *e != NULL; e++)
+			assert_true(str_inside(*e, copy, len));
+		assert_true(str_inside(q.cp_cwd, copy, len));
+		assert_true(str_inside(q.cp_name, copy, len));
+		assert_true(q.cp_path == NULL ||
+		    str_inside(q.cp_path, copy, len));
+		assert_true((q.cp_entry == NULL) != (q.cp_path == NULL));
 		assert_true(q.cp_nfds >= 0 &&
 		    q.cp_nfds <= LIMIT_FD_TARGET_MAX + 1);
+		assert_true(q.cp_nrlimits >= 0 &&
+		    q.cp_nrlimits <= CHILD_RLIMIT_MAX);
+		assert_true(q.cp_ngroups >= 0 &&
+		    q.cp_ngroups <= CHILD_GROUPS_MAX);
 		for (int t = 0; t <= LIMIT_FD_TARGET_MAX; t++)
-			assert_true(q.cp_fds[t] >= -1);
+			assert_true(q.cp_fds[t] == -1 ||
+			    q.cp_fds[t] == KEEP_FD || q.cp_fds[t] == t_fds[0] ||
+			    q.cp_fds[t] == t_fds[1]);
 	}
 }
 
@@ -216,6 +448,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_empty_env_and_entry),
 		cmocka_unit_test(test_pack_refusals),
+		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_damaged),
 	};
 
