@@ -97,6 +97,17 @@ expect_rc() {
 	return 1
 }
 
+# await_forkd SOCK PID: wait up to 20 s until the forkd PID answers a ping
+# on SOCK; 1 if it does not (or exits first).
+await_forkd() {
+	for _ in $(seq 1 400); do
+		"$FORKCTL" -s "$1" -k "$key" ping >/dev/null 2>&1 && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
 # ---- keygen --------------------------------------------------------------
 
 "$FORKCTL" keygen "$key" >"$tmp/out" 2>&1
@@ -153,18 +164,7 @@ FORKD_TEST_MARKER=daemon "$FORKD" -s "$sock" -k "$key" \
     -m "$MODDIR/pi.so" -m "$MODDIR/bench.so" </dev/null \
     >"$tmp/forkd.log" 2>&1 &
 forkd_pid=$!
-ready=0
-for _ in $(seq 1 400); do
-	if "$FORKCTL" -s "$sock" -k "$key" ping >/dev/null 2>&1; then
-		ready=1
-		break
-	fi
-	if ! kill -0 "$forkd_pid" 2>/dev/null; then
-		break
-	fi
-	sleep 0.05
-done
-if ((!ready)); then
+if ! await_forkd "$sock" "$forkd_pid"; then
 	fail "forkd starts" "forkd log:" "$(tail -20 "$tmp/forkd.log")"
 	echo "$passed passed, $failed failed"
 	exit 1
@@ -710,14 +710,7 @@ sock2=$tmp/forkd2.sock
     -m "$MODDIR/bench.so" </dev/null >"$tmp/forkd2.log" 2>&1 &
 forkd2_pid=$!
 ready=0
-for _ in $(seq 1 400); do
-	if "$FORKCTL" -s "$sock2" -k "$key" ping >/dev/null 2>&1; then
-		ready=1
-		break
-	fi
-	kill -0 "$forkd2_pid" 2>/dev/null || break
-	sleep 0.05
-done
+await_forkd "$sock2" "$forkd2_pid" && ready=1
 if ((ready)); then
 	pass "forkd with allow_identity and cgroup_root starts"
 else
@@ -776,14 +769,7 @@ sock3=$tmp/forkd3.sock
 "$FORKD" -s "$sock3" -k "$key" -m "$MODDIR/bench.so" 0<&- 1>&- 2>&- &
 forkd2_pid=$!
 ready=0
-for _ in $(seq 1 400); do
-	if "$FORKCTL" -s "$sock3" -k "$key" ping >/dev/null 2>&1; then
-		ready=1
-		break
-	fi
-	kill -0 "$forkd2_pid" 2>/dev/null || break
-	sleep 0.05
-done
+await_forkd "$sock3" "$forkd2_pid" && ready=1
 # pool_idle and pool_spawns of forkd3's status, as "IDLE SPAWNS".
 pool3() {
 	fc_sock=$sock3 fc --json status

@@ -233,8 +233,19 @@ static void
 test_refusals(void **state)
 {
 	static const struct forkd_module_entry entry;
+	static const struct {
+		size_t	at;
+		int	v;
+	} bad_counts[] = {
+		{ FIELD(cp_nfds), -1 },
+		{ FIELD(cp_nfds), LIMIT_FD_TARGET_MAX + 2 },
+		{ FIELD(cp_nrlimits), -1 },
+		{ FIELD(cp_nrlimits), CHILD_RLIMIT_MAX + 1 },
+		{ FIELD(cp_ngroups), -1 },
+		{ FIELD(cp_ngroups), CHILD_GROUPS_MAX + 1 },
+	};
 	struct child_plan	p, q;
-	const int		bad_fd = 12, neg = -5;
+	const int		bad_fd = 12;
 	uintptr_t		argv_at, v;
 	unsigned char		*odd;
 	size_t			len;
@@ -339,22 +350,13 @@ test_refusals(void **state)
 	put_field(FIELD(cp_argc), &i, sizeof i);
 	put_field(FIELD(cp_argv), &v, sizeof v);
 	REFUSED("argc 0");
-	/* Counts out of range. */
-	put_field(FIELD(cp_nfds), &neg, sizeof neg);
-	REFUSED("nfds < 0");
-	i = LIMIT_FD_TARGET_MAX + 2;
-	put_field(FIELD(cp_nfds), &i, sizeof i);
-	REFUSED("nfds too big");
-	put_field(FIELD(cp_nrlimits), &neg, sizeof neg);
-	REFUSED("nrlimits < 0");
-	i = CHILD_RLIMIT_MAX + 1;
-	put_field(FIELD(cp_nrlimits), &i, sizeof i);
-	REFUSED("nrlimits too big");
-	put_field(FIELD(cp_ngroups), &neg, sizeof neg);
-	REFUSED("ngroups < 0");
-	i = CHILD_GROUPS_MAX + 1;
-	put_field(FIELD(cp_ngroups), &i, sizeof i);
-	REFUSED("ngroups too big");
+	/* Counts out of range, below and above. */
+	for (size_t k = 0; k < sizeof bad_counts / sizeof bad_counts[0];
+	    k++) {
+		put_field(bad_counts[k].at, &bad_counts[k].v,
+		    sizeof bad_counts[k].v);
+		REFUSED(k);
+	}
 	/* An fd that is not the message's or the kept one (the pool child's
 	 * control socket, say), and a message index past its fds. */
 	put_field(FIELD(cp_fds[2]), &bad_fd, sizeof bad_fd);
