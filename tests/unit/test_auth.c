@@ -45,6 +45,10 @@ setup(void **state)
 	if (sodium_init() < 0)
 		return -1;
 	randombytes_buf(key, sizeof key);
+	/* HMAC pads its key with zero bytes: a key ending in 0 is the same
+	 * key as itself one byte shorter. With a random last byte the "key
+	 * one byte shorter" check below failed one run in 256. */
+	key[sizeof key - 1] |= 1;
 	randombytes_buf(key2, sizeof key2);
 	randombytes_buf(sn, sizeof sn);
 	randombytes_buf(cn, sizeof cn);
