@@ -51,6 +51,28 @@ cmd_keygen_check_dir(const char *path)
 	return r;
 }
 
+/* --force replaces a key file, nothing else: not a device (/dev/null), a
+ * FIFO, a socket, a directory or a symbolic link (rename() would put the
+ * file in the link's place, not its target's). */
+static int
+cmd_keygen_check_replace(const char *path)
+{
+	struct stat	st;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		forkctl_warnx("keygen: %s: %s", path, strerror(errno));
+		return FORKCTL_EXIT_ERROR;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		forkctl_warnx("keygen: %s is not a regular file; not replacing "
+		    "it", path);
+		return FORKCTL_EXIT_ERROR;
+	}
+	return 0;
+}
+
 /* Flush the directory entry of path to disk (best effort). */
 static void
 cmd_keygen_sync_dir(const char *path)
@@ -108,6 +130,8 @@ cmd_keygen_exec(struct forkctl *fc, struct args *a)
 	}
 	if ((r = cmd_keygen_check_dir(path)) != 0)
 		return r;
+	if (args_has(a, 'f') && (r = cmd_keygen_check_replace(path)) != 0)
+		return r;
 	if (args_has(a, 'f'))
 		r = cmd_keygen_replace(path);
 	else
@@ -153,9 +177,10 @@ FORKD_DEFAULT_KEY_FILE ". The directory must exist already.\n"
 "\n"
 "An existing FILE is never overwritten unless --force is given; then the\n"
 "new key is written to a temporary file in the same directory and renamed\n"
-"over FILE, so FILE always holds a whole key. Running clients keep their\n"
-"connections; new ones need the new key, and forkd reads its key only at\n"
-"start-up, so restart it.\n"
+"over FILE, so FILE always holds a whole key. Only a regular file is\n"
+"replaced: never a device (/dev/null), FIFO, directory or symbolic link.\n"
+"Running clients keep their connections; new ones need the new key, and\n"
+"forkd reads its key only at start-up, so restart it.\n"
 "\n"
 "Whoever can read FILE can run any code as forkd's user: keep it owned\n"
 "by that user and unreadable by others (forkd refuses a key file that is\n"

@@ -149,6 +149,23 @@ else
 changed: $([[ $before != "$after" ]] && echo yes || echo no)" \
 	    "output: $(cat "$tmp/out")"
 fi
+# --force replaces a key file, never a FIFO (or a device: /dev/null) nor
+# a symbolic link.
+mkfifo "$tmp/fifo"
+ln -s "$key" "$tmp/keylink"
+for f in fifo keylink; do
+	"$FORKCTL" keygen --force "$tmp/$f" >"$tmp/out" 2>&1
+	rc=$?
+	if ((rc == 1)) && grep -q "not a regular file" "$tmp/out" &&
+	    { [[ $f == fifo && -p $tmp/fifo ]] ||
+	    [[ $f == keylink && -L $tmp/keylink ]]; }; then
+		pass "keygen --force refuses to replace a $f"
+	else
+		fail "keygen --force refuses to replace a $f" "exit $rc" \
+		    "output: $(cat "$tmp/out")" "$(ls -l "$tmp/$f")"
+	fi
+done
+rm -f "$tmp/fifo" "$tmp/keylink"
 # keygen with the file from the environment.
 FORKD_KEY_FILE=$tmp/envkey "$FORKCTL" keygen >"$tmp/out" 2>&1
 rc=$?
