@@ -1,5 +1,6 @@
 /* config.c: defaults, INI parsing (inih) and validation of settings. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <sched.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <ini.h>
@@ -530,6 +532,7 @@ config_set(struct config *c, const char *section, const char *key,
 
 struct config_parse_ctx {
 	struct config	*c;
+	struct config	*scratch;	/* checks what the command line overrides */
 	char		*errbuf;
 	size_t		 errlen;
 	int		 error;
@@ -551,6 +554,8 @@ config_ini_handler(void *user, const char *section, const char *name,
 	if (strcmp(section, "forkd") == 0 || section[0] == '\0') {
 		if (ctx->only_limits && strcmp(name, "log_level") != 0)
 			return 1;
+		/* Overridden by the command line: checked all the same (a
+		 * bad file is bad with or without -q), then dropped. */
 		if ((strcmp(name, "socket") == 0 && (cli & CONFIG_CLI_SOCKET)) ||
 		    (strcmp(name, "key_file") == 0 && (cli & CONFIG_CLI_KEY)) ||
 		    (strcmp(name, "module") == 0 && (cli & CONFIG_CLI_MODULES)) ||
@@ -559,11 +564,11 @@ config_ini_handler(void *user, const char *section, const char *name,
 		    (strcmp(name, "socket_mode") == 0 && (cli & CONFIG_CLI_MODE)) ||
 		    (strcmp(name, "spawn_cpu") == 0 &&
 		    (cli & CONFIG_CLI_SPAWN_CPU)))
-			return 1;
+			c = ctx->scratch;
 	}
 	if (strcmp(section, "limits") == 0 && strcmp(name, "pool_max") == 0 &&
 	    (cli & CONFIG_CLI_POOL))
-		return 1;
+		c = ctx->scratch;
 	r = config_set(c, section, name, value, ctx->errbuf, ctx->errlen);
 	if (r != 0) {
 		ctx->error = r;
@@ -580,43 +585,155 @@ config_ini_accept(void *user, const char *section, const char *name,
 	return 1;
 }
 
+#define CONFIG_FILE_MAX		(1024 * 1024)
+/* inih reads a line into a buffer of INI_MAX_LINE bytes with its NUL, and
+ * takes whatever does not fit for the next line. */
+#define CONFIG_LINE_MAX		(INI_MAX_LINE - 1)
+
+/* Read path whole: a regular file (or a character device: /dev/null) of at
+ * most CONFIG_FILE_MAX bytes, with no NUL byte in it (inih would stop
+ * there). *ret is malloc'd. */
+static int
+config_read(const char *path, char **ret, char *errbuf, size_t errlen)
+{
+	struct stat	 st;
+	char		*buf = NULL;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd, r = 0;
+
+	/* O_NONBLOCK: a FIFO is refused below, not waited on. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) < 0 || fstat(fd, &st) != 0) {
+		r = -errno;
+		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	/* A file, or a device such as /dev/null (no settings at all). */
+	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		snprintf(errbuf, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ?
+		    strerror(EISDIR) : "not a regular file");
+		goto out;
+	}
+	if ((buf = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
+		r = -ENOMEM;
+		snprintf(errbuf, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	while (len <= CONFIG_FILE_MAX && (n = read(fd, buf + len,
+	    CONFIG_FILE_MAX + 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			snprintf(errbuf, errlen, "%s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	if (len > CONFIG_FILE_MAX) {
+		r = -EFBIG;
+		snprintf(errbuf, errlen, "%s: larger than %d bytes", path,
+		    CONFIG_FILE_MAX);
+		goto out;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		r = -EINVAL;
+		snprintf(errbuf, errlen, "%s: contains a NUL byte", path);
+		goto out;
+	}
+	buf[len] = '\0';
+out:
+	if (fd >= 0)
+		close(fd);
+	if (r != 0)
+		free(buf);
+	else
+		*ret = buf;
+	return r;
+}
+
+/* Lines inih would misread without a word: an indented one (it takes it
+ * for the continuation of the previous value) and one longer than its
+ * buffer (it splits it in two). 0, or the number of the first such line
+ * with why said. */
+static int
+config_check_lines(const char *text, char *why, size_t whylen)
+{
+	int	lineno = 1;
+
+	for (const char *l = text; *l != '\0'; lineno++) {
+		const char	*nl = strchr(l, '\n');
+		size_t		 len = nl != NULL ? (size_t)(nl - l) : strlen(l);
+		size_t		 lead = strspn(l, " \t");
+
+		if (len > CONFIG_LINE_MAX) {
+			snprintf(why, whylen, "line longer than %d bytes (a "
+			    "list can go on: a repeated key adds to its list)",
+			    CONFIG_LINE_MAX);
+			return lineno;
+		}
+		if (lead > 0 && lead < len && l[lead] != ';' &&
+		    l[lead] != '#' && l[lead] != '\r') {
+			snprintf(why, whylen, "indented line (settings and "
+			    "sections start at the beginning of the line)");
+			return lineno;
+		}
+		if (nl == NULL)
+			break;
+		l = nl + 1;
+	}
+	return 0;
+}
+
 /* Parse path with inih; map its line-number result to a message. */
 static int
 config_parse(struct config *c, const char *path, int only_limits, char *errbuf,
     size_t errlen)
 {
-	struct config_parse_ctx	ctx = { c, errbuf, errlen, 0, only_limits };
-	char			inner[512] = "";
+	struct config		scratch;
+	struct config_parse_ctx	ctx = { c, &scratch, errbuf, errlen, 0,
+				    only_limits };
+	char			inner[512] = "", *text = NULL;
 	int			r;
 
+	if ((r = config_read(path, &text, errbuf, errlen)) != 0)
+		return r;
+	if ((r = config_check_lines(text, inner, sizeof inner)) != 0) {
+		snprintf(errbuf, errlen, "%s:%d: %s", path, r, inner);
+		free(text);
+		return -EINVAL;
+	}
+	config_init(&scratch);
+	scratch.cli_set = 0;
 	ctx.errbuf = inner;
 	ctx.errlen = sizeof inner;
 	/* inih goes on after a syntax error and reports only its line; find
 	 * syntax errors first so a later line's message cannot pose as it. */
-	r = ini_parse(path, config_ini_accept, NULL);
+	r = ini_parse_string(text, config_ini_accept, NULL);
 	if (r > 0) {
 		snprintf(errbuf, errlen, "%s:%d: syntax error", path, r);
-		return -EINVAL;
+		r = -EINVAL;
+		goto out;
 	}
 	if (r == 0)
-		r = ini_parse(path, config_ini_handler, &ctx);
-	if (r == -1) {
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
-		return -errno ? -errno : -ENOENT;
-	}
+		r = ini_parse_string(text, config_ini_handler, &ctx);
 	if (r == -2) {
 		snprintf(errbuf, errlen, "%s: out of memory", path);
-		return -ENOMEM;
-	}
-	if (r > 0) {
-		if (ctx.error != 0) {
-			snprintf(errbuf, errlen, "%s:%d: %s", path, r, inner);
-			return ctx.error;
-		}
+		r = -ENOMEM;
+	} else if (r > 0 && ctx.error != 0) {
+		snprintf(errbuf, errlen, "%s:%d: %s", path, r, inner);
+		r = ctx.error;
+	} else if (r != 0) {
 		snprintf(errbuf, errlen, "%s:%d: syntax error", path, r);
-		return -EINVAL;
+		r = -EINVAL;
 	}
-	return 0;
+out:
+	config_free(&scratch);
+	free(text);
+	return r;
 }
 
 /* Read a config file over the current settings. */

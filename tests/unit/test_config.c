@@ -464,6 +464,26 @@ test_cli_wins(void **state)
 	EXPECT_UINT(c.log_level, LOG_LVL_ERR, "log_level (file)");
 	assert_int_equal(c.spawn_cpu, 1);	/* from the file */
 	config_free(&c);
+
+	/* A bad value stays an error when the command line overrides it
+	 * (forkd -q with log_level = loud in the file), and the command
+	 * line's value is kept. */
+	p = write_ini("cli-bad.conf", "[forkd]\nlog_level = loud\n");
+	config_init(&c);
+	c.log_level = LOG_LVL_WARNING;
+	c.cli_set = CONFIG_CLI_LOGLEVEL;
+	EXPECT_RC(config_load_file(&c, p, err, sizeof err), -EINVAL,
+	    "overridden log_level = loud");
+	EXPECT_MSG(err, "cli-bad.conf:2: log_level", "overridden log_level");
+	EXPECT_UINT(c.log_level, LOG_LVL_WARNING, "log_level (cli)");
+	config_free(&c);
+	p = write_ini("cli-bad2.conf", "[limits]\npool_max = 300\n");
+	config_init(&c);
+	c.cli_set = CONFIG_CLI_POOL;
+	EXPECT_RC(config_load_file(&c, p, err, sizeof err), -EINVAL,
+	    "overridden pool_max = 300");
+	EXPECT_MSG(err, "pool_max", "overridden pool_max");
+	config_free(&c);
 }
 
 /* Load path expecting failure want with "path:line:" and a needle. */
@@ -497,6 +517,7 @@ expect_file_error(const char *name, const char *text, int want, int line,
 static void
 test_file_errors(void **state)
 {
+	const char	*p;
 	struct config	c;
 	char		err[512] = "", path[300];
 
@@ -517,6 +538,28 @@ test_file_errors(void **state)
 	    "[forkd]\n; fine\nlog_level = chatty\n", -EINVAL, 3, "log_level");
 	expect_file_error("noequals.conf",
 	    "[forkd]\nsocket /x\n", -EINVAL, 2, NULL);
+	/* inih would take an indented line as the continuation of the
+	 * previous value (here: a socket path "key_file = /k") and split a
+	 * line longer than its buffer in two: both are refused, by line.
+	 * Indented comments and blank lines are fine. */
+	expect_file_error("indent.conf",
+	    "[forkd]\n  ; comment\n\t\nsocket = /x\n  key_file = /k\n",
+	    -EINVAL, 5, "indented");
+	{
+		char text[400];
+
+		snprintf(text, sizeof text, "[policy]\nallow_exec_paths = "
+		    "%0*d\n", 200, 0);
+		expect_file_error("long.conf", text, -EINVAL, 2, "longer");
+		/* 199 bytes is the longest line inih reads whole (a
+		 * comment: it would be split the same way). */
+		snprintf(text, sizeof text, "[forkd]\n; %0*d\n", 199 - 2, 0);
+		p = write_ini("long-ok.conf", text);
+		config_init(&c);
+		if (config_load_file(&c, p, err, sizeof err) != 0)
+			fail_msg("a 199-byte line: %s", err);
+		config_free(&c);
+	}
 
 	snprintf(path, sizeof path, "%s/does-not-exist.conf", tmpdir);
 	config_init(&c);
@@ -525,6 +568,41 @@ test_file_errors(void **state)
 	if (strstr(err, path) == NULL)
 		fail_msg("missing config file: message \"%s\" does not name "
 		    "the file", err);
+	config_free(&c);
+
+	/* Not a file: a directory (which reads as empty), a FIFO (which
+	 * would block); a NUL byte (where inih would stop reading). */
+	snprintf(path, sizeof path, "%s/conf.d", tmpdir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	config_init(&c);
+	EXPECT_RC(config_load_file(&c, path, err, sizeof err), -EISDIR,
+	    "a directory as the config file");
+	EXPECT_MSG(err, path, "a directory as the config file");
+	config_free(&c);
+	snprintf(path, sizeof path, "%s/conf.fifo", tmpdir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	config_init(&c);
+	EXPECT_RC(config_load_file(&c, path, err, sizeof err), -EINVAL,
+	    "a FIFO as the config file");
+	EXPECT_MSG(err, "not a regular file", "a FIFO as the config file");
+	config_free(&c);
+	p = write_ini("nul.conf", "[forkd]\nsocket = /x\n");
+	{
+		int fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "\0log_level = err\n", 17), 17);
+		close(fd);
+	}
+	config_init(&c);
+	EXPECT_RC(config_load_file(&c, p, err, sizeof err), -EINVAL,
+	    "a config file with a NUL byte");
+	EXPECT_MSG(err, "NUL", "a config file with a NUL byte");
+	config_free(&c);
+	/* /dev/null: no settings at all, which is fine. */
+	config_init(&c);
+	EXPECT_RC(config_load_file(&c, "/dev/null", err, sizeof err), 0,
+	    "/dev/null as the config file");
 	config_free(&c);
 }
 
@@ -590,6 +668,19 @@ test_reload_limits(void **state)
 	}
 	EXPECT_UINT(l.max_fds, 0xcdcdcdcdu, "max_fds after failed reload");
 	EXPECT_UINT(level, 42, "level after failed reload");
+
+	/* The file replaced by a directory: an error, not an empty file
+	 * (which would reset every limit and the policy to the defaults). */
+	{
+		char dir[300];
+
+		snprintf(dir, sizeof dir, "%s/reload.d", tmpdir);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		EXPECT_RC(config_reload_limits(dir, &l, &level, err,
+		    sizeof err), -EISDIR, "reload of a directory");
+		EXPECT_UINT(l.max_fds, 0xcdcdcdcdu,
+		    "max_fds after reloading a directory");
+	}
 }
 
 /* [policy] allow_exec: yes/no spellings; junk is refused. */
