@@ -396,6 +396,20 @@ static const struct option forkctl_longopts[] = {
 	{ NULL,		0,			NULL,	0 }
 };
 
+/* Exit status r, once what went to stdout is out: a write error (a full
+ * disk, a closed pipe) makes a success a failure. */
+static int
+forkctl_exit(int r)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		forkctl_warnx("write error on standard output: %s",
+		    strerror(errno));
+		if (r == FORKCTL_EXIT_OK)
+			r = FORKCTL_EXIT_ERROR;
+	}
+	return r;
+}
+
 /* Parse the global options, find the command, run it. */
 int
 main(int argc, char **argv)
@@ -421,10 +435,10 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			forkctl_main_help(stdout);
-			return FORKCTL_EXIT_OK;
+			return forkctl_exit(FORKCTL_EXIT_OK);
 		case 'V':
 			forkctl_version();
-			return FORKCTL_EXIT_OK;
+			return forkctl_exit(FORKCTL_EXIT_OK);
 		case ':':
 			return forkctl_usage_error(NULL, "option %s needs a "
 			    "value", argv[optind - 1]);
@@ -442,16 +456,10 @@ main(int argc, char **argv)
 	fc.fc_cmd = cmd;
 
 	r = args_parse(&fc, cmd, argc - optind, argv + optind, &a);
-	if (r != 0)
-		return r < 0 ? FORKCTL_EXIT_OK : r;
+	if (r != 0)	/* < 0: the command's --help was shown */
+		return forkctl_exit(r < 0 ? FORKCTL_EXIT_OK : r);
 	r = cmd->exec(&fc, &a);
 	forkd_close(fc.fc_conn);
 	args_free(&a);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		forkctl_warnx("write error on standard output: %s",
-		    strerror(errno));
-		if (r == FORKCTL_EXIT_OK)
-			r = FORKCTL_EXIT_ERROR;
-	}
-	return r;
+	return forkctl_exit(r);
 }

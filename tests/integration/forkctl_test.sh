@@ -470,6 +470,22 @@ if ((rc == 0)) && [[ -n $out ]]; then
 else
 	fail "forkctl -V" "exit $rc: $out"
 fi
+# Help and version that cannot be written are a failure, not a silent 0.
+if [[ -w /dev/full ]]; then
+	for args in "--help" "-V" "help spawn" "spawn --help"; do
+		# shellcheck disable=SC2086
+		"$FORKCTL" $args >/dev/full 2>"$tmp/stderr"
+		rc=$?
+		if ((rc == 1)) && grep -q "write error" "$tmp/stderr"; then
+			pass "forkctl $args to a full disk exits 1"
+		else
+			fail "forkctl $args to a full disk exits 1" "exit $rc" \
+			    "stderr: $(cat "$tmp/stderr")"
+		fi
+	done
+else
+	skip "forkctl --help to a full disk" "no writable /dev/full"
+fi
 
 for args in "spawn --bogus bench:noop" "--bogus ping" "wait --frobnicate x" \
     "no-such-subcommand" "kill" "spawn"; do
