@@ -610,7 +610,9 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 		json_init(&j, stdout);
 		json_exit(&j, &ex);
 		json_finish(&j);
-	} else if (ex.timed_out || ex.oom_killed) {
+	}
+	/* With --json too: stderr is not the JSON stream. */
+	if (ex.timed_out || ex.oom_killed) {
 		fflush(stdout);
 		fprintf(stderr, "forkctl: %ld ", (long)pid);
 		forkctl_puts_safe(ex.name, stderr);

@@ -270,6 +270,19 @@ fc spawn --wait bench:crash
 expect_rc "spawn --wait bench:crash exits 128+11" 139
 fc spawn --wait /bin/sh -- -c 'kill -TERM $$'
 expect_rc "spawn --wait of a child killed by SIGTERM exits 128+15" 143
+# --timeout: 124, and the line on stderr that says why, with --json too
+# (the JSON on stdout says timed_out).
+for json in "" --json; do
+	# shellcheck disable=SC2086
+	fc $json spawn --wait --timeout 300ms bench:sleep 10
+	if ((rc == 124)) && [[ $err == *"timed out after 300 ms"* ]] &&
+	    { [[ -z $json ]] || [[ $out == *'"timed_out":true'* ]]; }; then
+		pass "spawn --wait --timeout${json:+ $json}: 124 and a line on stderr"
+	else
+		fail "spawn --wait --timeout${json:+ $json}: 124 and a line on stderr" \
+		    "exit $rc" "stdout: $out" "stderr: $err"
+	fi
+done
 
 # stdio is forkctl's with --wait.
 fc spawn --wait pi:hello
