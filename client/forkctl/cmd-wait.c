@@ -1,12 +1,12 @@
 /* cmd-wait.c: forkctl wait: wait for children to end. */
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "forkctl.h"
+#include "parse.h"
 
 /* forkd_wait_any() takes at most this many children (LIMIT_WAIT_MAX). */
 #define CMD_WAIT_ANY_MAX	64
@@ -121,26 +121,26 @@ out:
 	return status;
 }
 
-/* forkctl wait [--timeout S] [--any] PID|NAME... */
+/* forkctl wait [--timeout DURATION] [--any] PID|NAME... */
 static int
 cmd_wait_exec(struct forkctl *fc, struct args *a)
 {
 	const char	*tspec = args_get(a, 't'), *name;
 	struct json	 j;
 	int64_t		 deadline = -1;
-	double		 secs;
-	char		*end;
+	uint64_t	 ms;
+	char		 err[256];
 	pid_t		 pid;
 	int		 status;
 
+	/* The same durations as spawn --timeout (a bare number is seconds),
+	 * 0 included: it only checks. */
 	if (tspec != NULL) {
-		errno = 0;
-		secs = strtod(tspec, &end);
-		if (errno != 0 || end == tspec || *end != '\0' ||
-		    !isfinite(secs) || secs < 0 || secs > INT_MAX / 1000)
-			return forkctl_usage_error(fc->fc_cmd,
-			    "bad timeout '%s' (seconds, e.g. 5 or 0.5)", tspec);
-		deadline = forkctl_now_ms(0) + (int64_t)(secs * 1000 + 0.5);
+		if (parse_duration_ms(tspec, INT_MAX, &ms, err,
+		    sizeof err) < 0)
+			return forkctl_usage_error(fc->fc_cmd, "--timeout: %s",
+			    err);
+		deadline = forkctl_now_ms(0) + (int64_t)ms;
 	}
 	for (int i = 0; i < a->a_argc; i++) {
 		if (forkctl_parse_child(a->a_argv[i], &pid, &name) < 0)
@@ -171,7 +171,7 @@ cmd_wait_exec(struct forkctl *fc, struct args *a)
 
 const struct forkctl_cmd cmd_wait_entry = {
 	.name = "wait",
-	.usage = "[-t|--timeout SECONDS] [-a|--any] PID|NAME...",
+	.usage = "[-t|--timeout DURATION] [-a|--any] PID|NAME...",
 	.lower = 1,
 	.upper = -1,
 	.shortopts = "t:a",
@@ -192,8 +192,10 @@ const struct forkctl_cmd cmd_wait_entry = {
 "or another error happened.\n"
 "\n"
 "Options:\n"
-"  -t, --timeout SECONDS  Give up after SECONDS in all (fractions allowed;\n"
-"                         0 only checks). Default: no limit.\n"
+"  -t, --timeout DURATION\n"
+"                         Give up after DURATION in all: 500ms, 2.5s, 1m,\n"
+"                         1h; a bare number is seconds, fractions allowed;\n"
+"                         0 only checks. Default: no limit.\n"
 "  -a, --any              Return when the first of the children ends and\n"
 "                         report only that one (at most 64 children).\n"
 "\n"

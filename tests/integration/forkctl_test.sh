@@ -411,6 +411,13 @@ else
 	fail "wait --timeout exits 124" "exit $rc after $elapsed ms" \
 	    "stdout: $out" "stderr: $err"
 fi
+# The same durations as spawn --timeout: with a unit, and nothing else.
+fc wait --timeout 300ms wsleeper
+expect_rc "wait --timeout 300ms exits 124" 124
+for t in 1e3 0x10 +1 5x; do
+	fc wait --timeout "$t" wsleeper
+	expect_rc "wait --timeout $t is a usage error" 2
+done
 fc kill -s 9 wsleeper
 fc wait wsleeper >/dev/null
 
