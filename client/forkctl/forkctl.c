@@ -458,6 +458,14 @@ main(int argc, char **argv)
 	r = args_parse(&fc, cmd, argc - optind, argv + optind, &a);
 	if (r != 0)	/* < 0: the command's --help was shown */
 		return forkctl_exit(r < 0 ? FORKCTL_EXIT_OK : r);
+	/* Before or after the command alike. */
+	if ((fc.fc_socket != NULL && fc.fc_socket[0] == '\0') ||
+	    (fc.fc_key != NULL && fc.fc_key[0] == '\0')) {
+		args_free(&a);
+		return forkctl_usage_error(cmd, "%s: empty path",
+		    fc.fc_socket != NULL && fc.fc_socket[0] == '\0' ?
+		    "-s/--socket" : "-k/--key");
+	}
 	r = cmd->exec(&fc, &a);
 	forkd_close(fc.fc_conn);
 	args_free(&a);

@@ -518,6 +518,22 @@ for args in "spawn --bogus bench:noop" "--bogus ping" "wait --frobnicate x" \
 		    "stderr: $err"
 	fi
 done
+# An empty socket or key path, before or after the command.
+for args in "-s|ping" "ping|-s" "-k|ping" "ping|--key"; do
+	IFS='|' read -r a1 a2 <<<"$args"
+	if [[ $a1 == -* ]]; then
+		"$FORKCTL" "$a1" "" "$a2" >/dev/null 2>"$tmp/stderr"
+	else
+		"$FORKCTL" "$a1" "$a2" "" >/dev/null 2>"$tmp/stderr"
+	fi
+	rc=$?
+	if ((rc == 2)) && grep -q "empty path" "$tmp/stderr"; then
+		pass "usage error exits 2: an empty path ($args)"
+	else
+		fail "usage error exits 2: an empty path ($args)" "exit $rc" \
+		    "stderr: $(cat "$tmp/stderr")"
+	fi
+done
 
 # Connection failures exit 1.
 out=$("$FORKCTL" -s "$tmp/no-such.sock" -k "$key" ping 2>&1)
