@@ -93,7 +93,8 @@ spawn_name_valid(const char *name)
 	size_t	n = 0;
 	int	digits = 1;
 
-	if (name == NULL || name[0] == '\0')
+	/* A leading '-' would read as an option in "forkctl kill NAME". */
+	if (name == NULL || name[0] == '\0' || name[0] == '-')
 		return 0;
 	for (; name[n] != '\0'; n++) {
 		unsigned char c = (unsigned char)name[n];
@@ -1628,8 +1629,8 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	if (r->name != NULL && r->name[0] != '\0') {
 		if (!spawn_name_valid(r->name))
 			SPAWN_FAIL(-EINVAL, "invalid name: 1 to %d printable "
-			    "bytes without spaces or '/', not all digits",
-			    LIMIT_NAME_MAX);
+			    "bytes without spaces or '/', not all digits, not "
+			    "starting with '-'", LIMIT_NAME_MAX);
 		if (spawn_find(0, r->name) != NULL)
 			SPAWN_FAIL(-EEXIST, "a child named '%s' is running",
 			    r->name);

@@ -522,6 +522,11 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 		goto out;
 	if ((r = cmd_spawn_setup(fc, a, sr, &o)) != 0)
 		goto out;
+	if (args_get(a, 'n') != NULL && args_get(a, 'n')[0] == '\0') {
+		r = forkctl_usage_error(fc->fc_cmd, "--name: empty (leave it "
+		    "out to have forkd choose one)");
+		goto out;
+	}
 
 	if ((r = forkctl_connect(fc)) != 0)
 		goto out;
@@ -676,9 +681,10 @@ const struct forkctl_cmd cmd_spawn_entry = {
 "                       receives meanwhile are sent on to the child (it is\n"
 "                       not in the terminal's process group); the third\n"
 "                       SIGINT sends SIGKILL.\n"
-"  -n, --name NAME      Name the child (at most 64 bytes, unique among\n"
-"                       forkd's children). Default: chosen by forkd,\n"
-"                       ENTRY-N or PROGRAM-N.\n"
+"  -n, --name NAME      Name the child (1 to 64 printable bytes, no\n"
+"                       space or '/', not all digits, no leading '-';\n"
+"                       unique among forkd's children). Default: chosen\n"
+"                       by forkd, ENTRY-N or PROGRAM-N.\n"
 "  -d, --daemon         With --wait: have forkd kill the child (SIGTERM,\n"
 "                       then SIGKILL) if forkctl dies before it, since\n"
 "                       the child lives only as long as the connection.\n"

@@ -518,6 +518,15 @@ for args in "spawn --bogus bench:noop" "--bogus ping" "wait --frobnicate x" \
 		    "stderr: $err"
 	fi
 done
+"$FORKCTL" -s "$sock" -k "$key" spawn --name "" bench:noop >/dev/null \
+    2>"$tmp/stderr"
+rc=$?
+if ((rc == 2)) && grep -q -- "--name: empty" "$tmp/stderr"; then
+	pass "usage error exits 2: spawn --name ''"
+else
+	fail "usage error exits 2: spawn --name ''" "exit $rc" \
+	    "stderr: $(cat "$tmp/stderr")"
+fi
 # An empty socket or key path, before or after the command.
 for args in "-s|ping" "ping|-s" "-k|ping" "ping|--key"; do
 	IFS='|' read -r a1 a2 <<<"$args"

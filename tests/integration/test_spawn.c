@@ -436,6 +436,8 @@ test_names(void **state)
 	EXPECT_ERR(f, forkd_spawn(f, &o, &p1, NULL, 0), -EINVAL);
 	o.name = "12345";
 	EXPECT_ERR(f, forkd_spawn(f, &o, &p1, NULL, 0), -EINVAL);
+	o.name = "-9";	/* "forkctl kill -9" would take it for an option */
+	EXPECT_ERR(f, forkd_spawn(f, &o, &p1, NULL, 0), -EINVAL);
 	EXPECT_ERR(f, forkd_wait_exit_event(f, 200, &ev), -ETIMEDOUT);
 	forkd_close(f);
 }
