@@ -106,7 +106,8 @@ main(int argc, char **argv)
 	    getenv("INVOCATION_ID") != NULL;
 	log_init(LOG_LVL_INFO, journald);
 
-	while ((ch = getopt_long(argc, argv, "c:s:k:m:vqhV", longopts,
+	opterr = 0;	/* our own messages, as "forkd: ...", below */
+	while ((ch = getopt_long(argc, argv, ":c:s:k:m:vqhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -138,8 +139,17 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			if (config_set(&cfg, "limits", "pool_max", optarg, err,
-			    sizeof err) != 0)
-				goto badarg;
+			    sizeof err) != 0) {
+				/* Named as the option, not the setting:
+				 * "--pool: 'x' is not a number from ...". */
+				const char	*why = strchr(err, ':');
+
+				fprintf(stderr, "forkd: --pool%s\nTry 'forkd "
+				    "--help'.\n", why != NULL ? why :
+				    ": bad value");
+				config_free(&cfg);
+				return 2;
+			}
 			cfg.cli_set |= CONFIG_CLI_POOL;
 			break;
 		case 'C':
@@ -160,8 +170,22 @@ main(int argc, char **argv)
 		case 'V':
 			printf("forkd %s\n", FORKD_VERSION_STRING);
 			return 0;
+		case ':':
+			fprintf(stderr, "forkd: option %s needs a value\n"
+			    "Try 'forkd --help'.\n", argv[optind - 1]);
+			config_free(&cfg);
+			return 2;
 		default:
+			/* optopt: an unknown short option (in a cluster
+			 * too); 0 for an unknown long one. */
+			if (optopt != 0)
+				fprintf(stderr, "forkd: unknown option -%c\n",
+				    optopt);
+			else
+				fprintf(stderr, "forkd: unknown option %s\n",
+				    argv[optind - 1]);
 			fprintf(stderr, "Try 'forkd --help'.\n");
+			config_free(&cfg);
 			return 2;
 		}
 	}

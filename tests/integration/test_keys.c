@@ -200,6 +200,9 @@ test_usage(void **state)
 	    NULL };
 	const char	*extra[] = { harness_forkd_bin(), "stray-argument",
 	    NULL };
+	const char	*nopool[] = { harness_forkd_bin(), "--pool", "abc",
+	    NULL };
+	const char	*noval[] = { harness_forkd_bin(), "--config", NULL };
 	const char	*help[] = { harness_forkd_bin(), "--help", NULL };
 	const char	*ver[] = { harness_forkd_bin(), "-V", NULL };
 	int		st;
@@ -208,6 +211,20 @@ test_usage(void **state)
 	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 2)
 		fail_msg("forkd --no-such-option: status %#x, expected exit 2; "
 		    "output: %s", st, out);
+	/* Said as forkd, naming the option as typed. */
+	EXPECT_CONTAINS(out, "forkd: unknown option --no-such-option",
+	    "forkd --no-such-option");
+	st = harness_run(nopool, out, sizeof out, 10000);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 2)
+		fail_msg("forkd --pool abc: status %#x, expected exit 2; "
+		    "output: %s", st, out);
+	EXPECT_CONTAINS(out, "forkd: --pool: 'abc'", "forkd --pool abc");
+	st = harness_run(noval, out, sizeof out, 10000);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 2)
+		fail_msg("forkd --config: status %#x, expected exit 2; "
+		    "output: %s", st, out);
+	EXPECT_CONTAINS(out, "forkd: option --config needs a value",
+	    "forkd --config");
 	st = harness_run(extra, out, sizeof out, 10000);
 	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 2)
 		fail_msg("forkd stray-argument: status %#x, expected exit 2; "
