@@ -189,6 +189,8 @@ FORKD_DEFAULT_KEY_FILE ". The directory must exist already.\n"
 "Options:\n"
 "  -f, --force        Replace FILE if it exists.\n"
 "\n"
+"With --json: {path, bytes}.\n"
+"\n"
 "Examples:\n"
 "  forkctl keygen /etc/forkd/authkey\n"
 "  forkctl -k ~/.forkd/key keygen --force\n",

@@ -47,6 +47,8 @@ const struct forkctl_cmd cmd_ping_entry = {
 "answer took: \"pong (N us)\". The time does not include connecting. Exit\n"
 "status 0 means forkd is up and accepts the key.\n"
 "\n"
+"With --json: {pong: true, rtt_us}.\n"
+"\n"
 "Examples:\n"
 "  forkctl ping\n"
 "  until forkctl ping >/dev/null 2>&1; do sleep 0.1; done\n",
