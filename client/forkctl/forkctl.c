@@ -142,15 +142,26 @@ forkctl_usage_error(const struct forkctl_cmd *cmd, const char *fmt, ...)
 	return FORKCTL_EXIT_USAGE;
 }
 
-/* Write a string from the daemon with control characters made visible. */
+/* Write a string from the daemon (another user's names and targets, say)
+ * so that it cannot drive the terminal: a control character, C0 or C1
+ * (U+0080-U+009F, which 8-bit terminals obey: 0x9b is CSI), or a byte that
+ * is not UTF-8 is written as '?'; the rest as it is. */
 void
-forkctl_puts_safe(const char *s, FILE *f)
+forkctl_puts_safe(const char *str, FILE *f)
 {
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+	const unsigned char	*s = (const unsigned char *)str;
+	size_t			 n;
+
+	while (*s != '\0') {
+		n = forkctl_utf8_len(s);
+		if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7f)) ||
+		    (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)) {
 			fputc('?', f);
-		else
-			fputc(*s, f);
+			s += n > 0 ? n : 1;
+			continue;
+		}
+		fwrite(s, 1, n, f);
+		s += n;
 	}
 }
 

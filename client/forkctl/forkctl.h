@@ -104,6 +104,7 @@ void		 forkctl_warnx(const char *fmt, ...)
 int		 forkctl_usage_error(const struct forkctl_cmd *,
 		    const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void		 forkctl_puts_safe(const char *, FILE *);
+size_t		 forkctl_utf8_len(const unsigned char *);
 int		 forkctl_parse_child(const char *, pid_t *ret_pid,
 		    const char **ret_name);
 void		 forkctl_format_duration(uint64_t ms, char *buf, size_t len);

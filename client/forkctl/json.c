@@ -80,8 +80,8 @@ json_arr_end(struct json *j)
 }
 
 /* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
-static size_t
-json_utf8_len(const unsigned char *s)
+size_t
+forkctl_utf8_len(const unsigned char *s)
 {
 	size_t		n;
 	unsigned int	cp;
@@ -132,7 +132,7 @@ json_quote(FILE *f, const char *str)
 			s++;
 			continue;
 		}
-		n = json_utf8_len(s);
+		n = forkctl_utf8_len(s);
 		if (n == 0) {
 			fputs("\\ufffd", f);
 			s++;

@@ -374,6 +374,24 @@ else
 	    "stdout: $out"
 fi
 
+# A target that would drive a terminal (ESC, a C1 CSI, a byte that is not
+# UTF-8) is listed with '?' for them; UTF-8 text stays as it is.
+odd=$tmp/$'sl\e[31m\xc2\x9b\xff-\xc3\xa9'
+ln -s /bin/sleep "$odd"
+fc spawn --name oddtarget "$odd" -- 30
+fc ps
+line=$(grep -a -w oddtarget <<<"$out")
+if [[ -n $line ]] && ! LC_ALL=C grep -aq $'[\x1b\x9b\xff]' <<<"$line" &&
+    [[ $line == *"sl?[31m??-"$'\xc3\xa9'* ]]; then
+	pass "ps shows control bytes of a target as '?'"
+else
+	fail "ps shows control bytes of a target as '?'" \
+	    "line: $(od -c <<<"$line" | head -5)"
+fi
+fc kill -s 9 oddtarget
+fc wait oddtarget >/dev/null
+rm -f "$odd"
+
 fc kill psleeper
 expect_rc "kill by name" 0
 fc wait psleeper
