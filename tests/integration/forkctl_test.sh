@@ -108,6 +108,23 @@ await_forkd() {
 	return 1
 }
 
+# expect_err NAME RC NEEDLE CMD...: run CMD, its stdout to $out_to
+# (default /dev/null), and check its exit status is RC and its stderr
+# mentions NEEDLE.
+expect_err() {
+	local name=$1 want=$2 needle=$3
+
+	shift 3
+	"$@" >"${out_to:-/dev/null}" 2>"$tmp/stderr"
+	rc=$?
+	if ((rc == want)) && grep -q -- "$needle" "$tmp/stderr"; then
+		pass "$name"
+	else
+		fail "$name" "exit $rc, expected $want" \
+		    "stderr: $(cat "$tmp/stderr")"
+	fi
+}
+
 # ---- keygen --------------------------------------------------------------
 
 "$FORKCTL" keygen "$key" >"$tmp/out" 2>&1
@@ -512,14 +529,9 @@ fi
 if [[ -w /dev/full ]]; then
 	for args in "--help" "-V" "help spawn" "spawn --help"; do
 		# shellcheck disable=SC2086
-		"$FORKCTL" $args >/dev/full 2>"$tmp/stderr"
-		rc=$?
-		if ((rc == 1)) && grep -q "write error" "$tmp/stderr"; then
-			pass "forkctl $args to a full disk exits 1"
-		else
-			fail "forkctl $args to a full disk exits 1" "exit $rc" \
-			    "stderr: $(cat "$tmp/stderr")"
-		fi
+		out_to=/dev/full expect_err \
+		    "forkctl $args to a full disk exits 1" 1 "write error" \
+		    "$FORKCTL" $args
 	done
 else
 	skip "forkctl --help to a full disk" "no writable /dev/full"
@@ -536,31 +548,15 @@ for args in "spawn --bogus bench:noop" "--bogus ping" "wait --frobnicate x" \
 		    "stderr: $err"
 	fi
 done
-"$FORKCTL" -s "$sock" -k "$key" spawn --name "" bench:noop >/dev/null \
-    2>"$tmp/stderr"
-rc=$?
-if ((rc == 2)) && grep -q -- "--name: empty" "$tmp/stderr"; then
-	pass "usage error exits 2: spawn --name ''"
-else
-	fail "usage error exits 2: spawn --name ''" "exit $rc" \
-	    "stderr: $(cat "$tmp/stderr")"
-fi
+expect_err "usage error exits 2: spawn --name ''" 2 "--name: empty" \
+    "$FORKCTL" -s "$sock" -k "$key" spawn --name "" bench:noop
 # An empty socket or key path, before or after the command.
-for args in "-s|ping" "ping|-s" "-k|ping" "ping|--key"; do
-	IFS='|' read -r a1 a2 <<<"$args"
-	if [[ $a1 == -* ]]; then
-		"$FORKCTL" "$a1" "" "$a2" >/dev/null 2>"$tmp/stderr"
-	else
-		"$FORKCTL" "$a1" "$a2" "" >/dev/null 2>"$tmp/stderr"
-	fi
-	rc=$?
-	if ((rc == 2)) && grep -q "empty path" "$tmp/stderr"; then
-		pass "usage error exits 2: an empty path ($args)"
-	else
-		fail "usage error exits 2: an empty path ($args)" "exit $rc" \
-		    "stderr: $(cat "$tmp/stderr")"
-	fi
-done
+expect_err "usage error exits 2: -s ''" 2 "empty path" "$FORKCTL" -s "" ping
+expect_err "usage error exits 2: ping -s ''" 2 "empty path" \
+    "$FORKCTL" ping -s ""
+expect_err "usage error exits 2: -k ''" 2 "empty path" "$FORKCTL" -k "" ping
+expect_err "usage error exits 2: ping --key ''" 2 "empty path" \
+    "$FORKCTL" ping --key ""
 
 # Connection failures exit 1.
 out=$("$FORKCTL" -s "$tmp/no-such.sock" -k "$key" ping 2>&1)

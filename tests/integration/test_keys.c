@@ -191,54 +191,43 @@ test_socket_in_use(void **state)
 	}
 }
 
-/* Usage errors exit 2. */
+/* Usage errors exit 2 with a message that says what was wrong; --help and
+ * -V exit 0. */
 static void
 test_usage(void **state)
 {
+	static const struct {
+		const char	*arg, *value;	/* value NULL: none */
+		int		 status;
+		const char	*needle;
+	} cases[] = {
+		{ "--no-such-option", NULL, 2,
+		    "forkd: unknown option --no-such-option" },
+		{ "--pool", "abc", 2, "forkd: --pool: 'abc'" },
+		{ "--config", NULL, 2, "forkd: option --config needs a value" },
+		{ "stray-argument", NULL, 2,
+		    "forkd: unexpected argument 'stray-argument'" },
+		{ "--help", NULL, 0, "--socket" },
+		{ "--help", NULL, 0, "--key" },
+		{ "--help", NULL, 0, "--module" },
+		{ "-V", NULL, 0, "forkd" },
+	};
 	char		out[8192];
-	const char	*bad[] = { harness_forkd_bin(), "--no-such-option",
-	    NULL };
-	const char	*extra[] = { harness_forkd_bin(), "stray-argument",
-	    NULL };
-	const char	*nopool[] = { harness_forkd_bin(), "--pool", "abc",
-	    NULL };
-	const char	*noval[] = { harness_forkd_bin(), "--config", NULL };
-	const char	*help[] = { harness_forkd_bin(), "--help", NULL };
-	const char	*ver[] = { harness_forkd_bin(), "-V", NULL };
 	int		st;
 
-	st = harness_run(bad, out, sizeof out, 10000);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 2)
-		fail_msg("forkd --no-such-option: status %#x, expected exit 2; "
-		    "output: %s", st, out);
-	/* Said as forkd, naming the option as typed. */
-	EXPECT_CONTAINS(out, "forkd: unknown option --no-such-option",
-	    "forkd --no-such-option");
-	st = harness_run(nopool, out, sizeof out, 10000);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 2)
-		fail_msg("forkd --pool abc: status %#x, expected exit 2; "
-		    "output: %s", st, out);
-	EXPECT_CONTAINS(out, "forkd: --pool: 'abc'", "forkd --pool abc");
-	st = harness_run(noval, out, sizeof out, 10000);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 2)
-		fail_msg("forkd --config: status %#x, expected exit 2; "
-		    "output: %s", st, out);
-	EXPECT_CONTAINS(out, "forkd: option --config needs a value",
-	    "forkd --config");
-	st = harness_run(extra, out, sizeof out, 10000);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 2)
-		fail_msg("forkd stray-argument: status %#x, expected exit 2; "
-		    "output: %s", st, out);
-	st = harness_run(help, out, sizeof out, 10000);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("forkd --help: status %#x, expected exit 0", st);
-	EXPECT_CONTAINS(out, "--socket", "forkd --help");
-	EXPECT_CONTAINS(out, "--key", "forkd --help");
-	EXPECT_CONTAINS(out, "--module", "forkd --help");
-	st = harness_run(ver, out, sizeof out, 10000);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("forkd -V: status %#x, expected exit 0", st);
-	EXPECT_CONTAINS(out, "forkd", "forkd -V");
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *argv[] = { harness_forkd_bin(), cases[i].arg,
+		    cases[i].value, NULL };
+
+		st = harness_run(argv, out, sizeof out, 10000);
+		if (st == -1 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != cases[i].status)
+			fail_msg("forkd %s%s%s: status %#x, expected exit %d; "
+			    "output: %s", cases[i].arg, cases[i].value ? " " :
+			    "", cases[i].value ? cases[i].value : "", st,
+			    cases[i].status, out);
+		EXPECT_CONTAINS(out, cases[i].needle, cases[i].arg);
+	}
 }
 
 /* A module that does not exist stops start-up with exit 1. */
