@@ -117,7 +117,8 @@ spawn_name_generate(const char *base, char *out, size_t outlen)
 	for (i = 0; base[i] != '\0' && i < sizeof clean - 1; i++) {
 		unsigned char c = (unsigned char)base[i];
 
-		clean[i] = (c <= 0x20 || c >= 0x7f || c == '/') ? '_' : (char)c;
+		clean[i] = (c <= 0x20 || c >= 0x7f || c == '/' ||
+		    (i == 0 && c == '-')) ? '_' : (char)c;
 	}
 	clean[i] = '\0';
 	if (i == 0)

@@ -51,7 +51,12 @@ test_name_valid(void **state)
 	expect_valid("a.b_c+d@e:f", 1, "punctuation");
 	expect_valid("1a", 1, "\"1a\"");
 	expect_valid("x", 1, "one letter");
-	expect_valid("-", 1, "\"-\"");
+	expect_valid("a-", 1, "\"a-\"");
+
+	/* A leading '-' would read as an option to forkctl kill. */
+	expect_valid("-", 0, "\"-\"");
+	expect_valid("-9", 0, "\"-9\"");
+	expect_valid("-worker", 0, "\"-worker\"");
 
 	expect_valid(NULL, 0, "NULL");
 	expect_valid("", 0, "empty");
@@ -109,6 +114,12 @@ test_name_generate(void **state)
 	if (!is_base_n(a, "a_b_c___"))
 		fail_msg("base with bad bytes gave \"%s\", expected "
 		    "a_b_c___-N", a);
+	expect_valid(a, 1, a);
+
+	/* So is a base starting with '-' (an exec path /opt/-tool). */
+	spawn_name_generate("-tool", a, sizeof a);
+	if (!is_base_n(a, "_tool"))
+		fail_msg("base -tool gave \"%s\", expected _tool-N", a);
 	expect_valid(a, 1, a);
 
 	/* An empty base still gives a valid name. */
