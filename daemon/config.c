@@ -598,7 +598,7 @@ config_read(const char *path, char **ret, char *errbuf, size_t errlen)
 {
 	struct stat	 st;
 	char		*buf = NULL;
-	size_t		 len = 0;
+	size_t		 len = 0, cap;
 	ssize_t		 n;
 	int		 fd, r = 0;
 
@@ -616,13 +616,28 @@ config_read(const char *path, char **ret, char *errbuf, size_t errlen)
 		    strerror(EISDIR) : "not a regular file");
 		goto out;
 	}
-	if ((buf = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
-		r = -ENOMEM;
-		snprintf(errbuf, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	while (len <= CONFIG_FILE_MAX && (n = read(fd, buf + len,
-	    CONFIG_FILE_MAX + 1 - len)) != 0) {
+	/* The file's size (a device: a page) and room to see it grow; more
+	 * as needed, up to one byte past the limit. */
+	cap = S_ISREG(st.st_mode) && st.st_size < CONFIG_FILE_MAX ?
+	    (size_t)st.st_size + 1 : 4096;
+	for (;;) {
+		if (buf == NULL || len == cap) {
+			char *nbuf;
+
+			if (buf != NULL)
+				cap = cap > (CONFIG_FILE_MAX + 1) / 2 ?
+				    CONFIG_FILE_MAX + 1 : 2 * cap;
+			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
+				r = -ENOMEM;
+				snprintf(errbuf, errlen, "%s: out of memory",
+				    path);
+				goto out;
+			}
+			buf = nbuf;
+		}
+		if (len > CONFIG_FILE_MAX ||
+		    (n = read(fd, buf + len, cap - len)) == 0)
+			break;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

@@ -596,6 +596,23 @@ test_file_errors(void **state)
 	expect_load(p, -EINVAL, "NUL", "a config file with a NUL byte");
 	/* /dev/null: no settings at all, which is fine. */
 	expect_load("/dev/null", 0, "", "/dev/null as the config file");
+	/* Up to 1 MiB (of comment lines here), not a byte more. */
+	{
+		size_t	 max = 1024 * 1024;
+		char	*big = malloc(max + 2);
+
+		assert_non_null(big);
+		for (size_t i = 0; i < max; i++)
+			big[i] = i % 100 == 99 ? '\n' : '#';
+		big[max] = '\0';
+		expect_load(write_ini("big.conf", big), 0, "",
+		    "a config file of 1 MiB");
+		big[max] = '#';
+		big[max + 1] = '\0';
+		expect_load(write_ini("big.conf", big), -EFBIG, "larger than",
+		    "a config file of 1 MiB + 1 byte");
+		free(big);
+	}
 }
 
 /* A syntax error followed by a good line: the error is the syntax error,
