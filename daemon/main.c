@@ -141,14 +141,15 @@ main(int argc, char **argv)
 			if (config_set(&cfg, "limits", "pool_max", optarg, err,
 			    sizeof err) != 0) {
 				/* Named as the option, not the setting:
-				 * "--pool: 'x' is not a number from ...". */
-				const char	*why = strchr(err, ':');
+				 * "limits.pool_max: ..." becomes "--pool:
+				 * ...", in place (the name only shrinks). */
+				char *why = strchr(err, ':');
 
-				fprintf(stderr, "forkd: --pool%s\nTry 'forkd "
-				    "--help'.\n", why != NULL ? why :
-				    ": bad value");
-				config_free(&cfg);
-				return 2;
+				if (why != NULL && why - err >= 6) {
+					memmove(err + 6, why, strlen(why) + 1);
+					memcpy(err, "--pool", 6);
+				}
+				goto badarg;
 			}
 			cfg.cli_set |= CONFIG_CLI_POOL;
 			break;
@@ -171,22 +172,19 @@ main(int argc, char **argv)
 			printf("forkd %s\n", FORKD_VERSION_STRING);
 			return 0;
 		case ':':
-			fprintf(stderr, "forkd: option %s needs a value\n"
-			    "Try 'forkd --help'.\n", argv[optind - 1]);
-			config_free(&cfg);
-			return 2;
+			snprintf(err, sizeof err, "option %s needs a value",
+			    argv[optind - 1]);
+			goto badarg;
 		default:
 			/* optopt: an unknown short option (in a cluster
 			 * too); 0 for an unknown long one. */
 			if (optopt != 0)
-				fprintf(stderr, "forkd: unknown option -%c\n",
+				snprintf(err, sizeof err, "unknown option -%c",
 				    optopt);
 			else
-				fprintf(stderr, "forkd: unknown option %s\n",
+				snprintf(err, sizeof err, "unknown option %s",
 				    argv[optind - 1]);
-			fprintf(stderr, "Try 'forkd --help'.\n");
-			config_free(&cfg);
-			return 2;
+			goto badarg;
 		}
 	}
 	if (optind < argc) {

@@ -130,11 +130,11 @@ cmd_keygen_exec(struct forkctl *fc, struct args *a)
 	}
 	if ((r = cmd_keygen_check_dir(path)) != 0)
 		return r;
-	if (args_has(a, 'f') && (r = cmd_keygen_check_replace(path)) != 0)
-		return r;
-	if (args_has(a, 'f'))
+	if (args_has(a, 'f')) {
+		if ((r = cmd_keygen_check_replace(path)) != 0)
+			return r;
 		r = cmd_keygen_replace(path);
-	else
+	} else
 		r = auth_key_generate(path, KEYGEN_BYTES);
 	if (r == -EEXIST) {
 		forkctl_warnx("keygen: %s already exists; not replacing it "

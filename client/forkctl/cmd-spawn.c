@@ -506,12 +506,16 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 	struct json		 j;
 	sigset_t		 mask, omask;
 	pid_t			 pid;
+	const char		*name = args_get(a, 'n');
 	int			 r, sfd = -1, wait = args_has(a, 'w');
 
 	sp.pidfd = -1;
 	if (args_has(a, 'd') && !wait)
 		return forkctl_usage_error(fc->fc_cmd, "--daemon needs --wait "
 		    "(the child would be killed as soon as forkctl exits)");
+	if (name != NULL && name[0] == '\0')
+		return forkctl_usage_error(fc->fc_cmd, "--name: empty (leave "
+		    "it out to have forkd choose one)");
 	/* Over 8 KiB with the CPU and group arrays: not on the stack. */
 	if ((sr = calloc(1, sizeof *sr)) == NULL) {
 		forkctl_warnx("spawn: %s", strerror(errno));
@@ -522,11 +526,6 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 		goto out;
 	if ((r = cmd_spawn_setup(fc, a, sr, &o)) != 0)
 		goto out;
-	if (args_get(a, 'n') != NULL && args_get(a, 'n')[0] == '\0') {
-		r = forkctl_usage_error(fc->fc_cmd, "--name: empty (leave it "
-		    "out to have forkd choose one)");
-		goto out;
-	}
 
 	if ((r = forkctl_connect(fc)) != 0)
 		goto out;
@@ -536,7 +535,7 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 	o.env = (const char *const *)sr->env;
 	o.env_replace = args_has(a, OPT_CLEAR_ENV);
 	o.cwd = sr->cwd;
-	o.name = args_get(a, 'n');
+	o.name = name;
 	o.daemon = args_has(a, 'd');
 	/* The child gets forkctl's stdio, those of it that are open. */
 	o.stdin_fd = fcntl(0, F_GETFD) != -1 ? 0 : -1;

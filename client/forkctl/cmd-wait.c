@@ -129,7 +129,7 @@ cmd_wait_exec(struct forkctl *fc, struct args *a)
 	struct json	 j;
 	int64_t		 deadline = -1;
 	uint64_t	 ms;
-	char		 err[256];
+	char		 err[PARSE_ERR_MAX];
 	pid_t		 pid;
 	int		 status;
 

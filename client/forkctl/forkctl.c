@@ -428,6 +428,7 @@ main(int argc, char **argv)
 	const struct forkctl_cmd	*cmd;
 	struct forkctl			 fc;
 	struct args			 a;
+	const char			*empty;
 	int				 c, r;
 
 	memset(&fc, 0, sizeof fc);
@@ -470,12 +471,12 @@ main(int argc, char **argv)
 	if (r != 0)	/* < 0: the command's --help was shown */
 		return forkctl_exit(r < 0 ? FORKCTL_EXIT_OK : r);
 	/* Before or after the command alike. */
-	if ((fc.fc_socket != NULL && fc.fc_socket[0] == '\0') ||
-	    (fc.fc_key != NULL && fc.fc_key[0] == '\0')) {
+	empty = fc.fc_socket != NULL && fc.fc_socket[0] == '\0' ?
+	    "-s/--socket" : fc.fc_key != NULL && fc.fc_key[0] == '\0' ?
+	    "-k/--key" : NULL;
+	if (empty != NULL) {
 		args_free(&a);
-		return forkctl_usage_error(cmd, "%s: empty path",
-		    fc.fc_socket != NULL && fc.fc_socket[0] == '\0' ?
-		    "-s/--socket" : "-k/--key");
+		return forkctl_usage_error(cmd, "%s: empty path", empty);
 	}
 	r = cmd->exec(&fc, &a);
 	forkd_close(fc.fc_conn);
