@@ -6,9 +6,10 @@
 #
 # SECONDS_PER_TARGET defaults to 60, BUILD_DIR to ./build-fuzz (configured
 # with CC=clang -DFORKD_FUZZ=ON; `cmake --build DIR --target fuzz`), TARGET
-# to all of wire handshake request config. Each target starts from its seed
-# corpus (tests/fuzz/corpus/fuzz_TARGET, copied to a temporary directory, so
-# the committed seeds are never changed) and runs for SECONDS_PER_TARGET.
+# to all of wire handshake request config plan. Each target starts from its
+# seed corpus (tests/fuzz/corpus/fuzz_TARGET, copied to a temporary
+# directory, so the committed seeds are never changed) and runs for
+# SECONDS_PER_TARGET.
 # Crashing inputs and the log of a failed target go to
 # BUILD_DIR/fuzz-artifacts/TARGET/; reproduce one with
 #   BUILD_DIR/tests/fuzz/fuzz_TARGET FILE
@@ -24,7 +25,7 @@ build=${2:-build-fuzz}
 if (($# > 2)); then
 	targets=("${@:3}")
 else
-	targets=(wire handshake request config)
+	targets=(wire handshake request config plan)
 fi
 if ! [[ $secs =~ ^[0-9]+$ ]] || ((secs < 1)); then
 	echo "usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [BUILD_DIR [TARGET...]]]" >&2
@@ -46,6 +47,7 @@ declare -A extra=(
 	[handshake]="-max_len=4096"
 	[request]="-max_len=8192"
 	[config]="-max_len=4096 -dict=$here/fuzz_config.dict"
+	[plan]="-max_len=8192"
 )
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/forkd-fuzz.XXXXXX")
