@@ -670,14 +670,37 @@ out:
 	return r;
 }
 
+/* Is the section line l (len bytes, starting with '[') one that
+ * config_set() knows? A line inih will call a syntax error passes. */
+static int
+config_section_known(const char *l, size_t len, char *why, size_t whylen)
+{
+	static const char *const known[] = { "forkd", "limits", "policy" };
+	const char	*end = memchr(l, ']', len);
+	size_t		 n;
+
+	if (end == NULL)
+		return 1;
+	n = (size_t)(end - l) - 1;
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strlen(known[i]) == n && memcmp(l + 1, known[i], n) == 0)
+			return 1;
+	snprintf(why, whylen, "unknown section [%.*s]", (int)n, l + 1);
+	return 0;
+}
+
 /* Lines inih would misread without a word: an indented one (it takes it
  * for the continuation of the previous value) and one longer than its
- * buffer (it splits it in two). 0, or the number of the first such line
- * with why said. */
+ * buffer (it splits it in two); and a section forkd does not know, which
+ * inih would let pass unless a key follows (and then name that key's
+ * line). 0, or the number of the first such line with why said and *code
+ * set. */
 static int
-config_check_lines(const char *text, char *why, size_t whylen)
+config_check_lines(const char *text, char *why, size_t whylen, int *code)
 {
 	int	lineno = 1;
+
+	*code = -EINVAL;
 
 	for (const char *l = text; *l != '\0'; lineno++) {
 		const char	*nl = strchr(l, '\n');
@@ -696,6 +719,10 @@ config_check_lines(const char *text, char *why, size_t whylen)
 			    "sections start at the beginning of the line)");
 			return lineno;
 		}
+		if (l[0] == '[' && !config_section_known(l, len, why, whylen)) {
+			*code = -ENOENT;
+			return lineno;
+		}
 		if (nl == NULL)
 			break;
 		l = nl + 1;
@@ -712,14 +739,14 @@ config_parse(struct config *c, const char *path, int only_limits, char *errbuf,
 	struct config_parse_ctx	ctx = { c, &scratch, errbuf, errlen, 0,
 				    only_limits };
 	char			inner[512] = "", *text = NULL;
-	int			r;
+	int			r, code;
 
 	if ((r = config_read(path, &text, errbuf, errlen)) != 0)
 		return r;
-	if ((r = config_check_lines(text, inner, sizeof inner)) != 0) {
+	if ((r = config_check_lines(text, inner, sizeof inner, &code)) != 0) {
 		snprintf(errbuf, errlen, "%s:%d: %s", path, r, inner);
 		free(text);
-		return -EINVAL;
+		return code;
 	}
 	config_init(&scratch);
 	scratch.cli_set = 0;

@@ -542,9 +542,17 @@ test_file_errors(void **state)
 	expect_file_error("unknown.conf",
 	    "[forkd]\nsocket = /x\nfrobnicate = yes\n", -ENOENT, 3,
 	    "frobnicate");
+	/* An unknown section is named at its own line, with keys or not
+	 * (inih alone says nothing of an empty one). */
 	expect_file_error("section.conf",
-	    "[forkd]\nsocket = /x\n[nonsense]\nkey = 1\n", -ENOENT, 4,
-	    "nonsense");
+	    "[forkd]\nsocket = /x\n[nonsense]\nkey = 1\n", -ENOENT, 3,
+	    "unknown section [nonsense]");
+	expect_file_error("section-empty.conf",
+	    "[forkd]\nsocket = /x\n\n[limit]\n; max_fds = 9\n", -ENOENT, 4,
+	    "unknown section [limit]");
+	expect_file_error("section-space.conf",
+	    "[ limits ]\nmax_fds = 9\n", -ENOENT, 1,
+	    "unknown section [ limits ]");
 	expect_file_error("mode.conf",
 	    "[forkd]\nsocket_mode = 0999\n", -EINVAL, 2, "socket_mode");
 	expect_file_error("level.conf",
