@@ -149,8 +149,17 @@ proc_field(const char *path, const char *key, char *rest, size_t restlen)
 		if (strncmp(line, key, strlen(key)) != 0)
 			continue;
 		v = strtol(line + strlen(key), NULL, 10);
-		if (rest != NULL)
-			snprintf(rest, restlen, "%s", line + strlen(key));
+		if (rest != NULL && restlen > 0) {
+			/* The rest of the line, cut to fit (the value is
+			 * short; a plain snprintf of line is a truncation
+			 * warning, an error with -O2's -Werror). */
+			size_t n = strcspn(line + strlen(key), "\n");
+
+			if (n >= restlen)
+				n = restlen - 1;
+			memcpy(rest, line + strlen(key), n);
+			rest[n] = '\0';
+		}
 		break;
 	}
 	fclose(f);
