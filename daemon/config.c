@@ -425,6 +425,21 @@ config_set_policy(struct config_policy *pol, const char *key,
 	return -ENOENT;
 }
 
+/* Is the n bytes at name a section config_set() takes? The empty one is
+ * what comes before any [section]: [forkd]'s settings. */
+static int
+config_section_known(const char *name, size_t n)
+{
+	static const char *const known[] = { "forkd", "limits", "policy" };
+
+	if (n == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strlen(known[i]) == n && memcmp(name, known[i], n) == 0)
+			return 1;
+	return 0;
+}
+
 /* Set one setting from its text form. */
 int
 config_set(struct config *c, const char *section, const char *key,
@@ -433,15 +448,15 @@ config_set(struct config *c, const char *section, const char *key,
 	unsigned int	v;
 	int		r;
 
+	if (!config_section_known(section, strlen(section))) {
+		snprintf(errbuf, errlen, "unknown section [%s]", section);
+		return -ENOENT;
+	}
 	if (strcmp(section, "limits") == 0)
 		return config_set_limit(&c->limits, key, value, errbuf, errlen);
 	if (strcmp(section, "policy") == 0)
 		return config_set_policy(&c->policy, key, value, errbuf,
 		    errlen);
-	if (strcmp(section, "forkd") != 0 && section[0] != '\0') {
-		snprintf(errbuf, errlen, "unknown section [%s]", section);
-		return -ENOENT;
-	}
 	if (strcmp(key, "socket") == 0) {
 		if (value[0] == '\0') {
 			snprintf(errbuf, errlen, "socket: empty path");
@@ -670,25 +685,6 @@ out:
 	return r;
 }
 
-/* Is the section line l (len bytes, starting with '[') one that
- * config_set() knows? A line inih will call a syntax error passes. */
-static int
-config_section_known(const char *l, size_t len, char *why, size_t whylen)
-{
-	static const char *const known[] = { "forkd", "limits", "policy" };
-	const char	*end = memchr(l, ']', len);
-	size_t		 n;
-
-	if (end == NULL)
-		return 1;
-	n = (size_t)(end - l) - 1;
-	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-		if (strlen(known[i]) == n && memcmp(l + 1, known[i], n) == 0)
-			return 1;
-	snprintf(why, whylen, "unknown section [%.*s]", (int)n, l + 1);
-	return 0;
-}
-
 /* Lines inih would misread without a word: an indented one (it takes it
  * for the continuation of the previous value) and one longer than its
  * buffer (it splits it in two); and a section forkd does not know, which
@@ -703,7 +699,7 @@ config_check_lines(const char *text, char *why, size_t whylen, int *code)
 	*code = -EINVAL;
 
 	for (const char *l = text; *l != '\0'; lineno++) {
-		const char	*nl = strchr(l, '\n');
+		const char	*nl = strchr(l, '\n'), *end;
 		size_t		 len = nl != NULL ? (size_t)(nl - l) : strlen(l);
 		size_t		 lead = strspn(l, " \t");
 
@@ -719,7 +715,10 @@ config_check_lines(const char *text, char *why, size_t whylen, int *code)
 			    "sections start at the beginning of the line)");
 			return lineno;
 		}
-		if (l[0] == '[' && !config_section_known(l, len, why, whylen)) {
+		if (l[0] == '[' && (end = memchr(l, ']', len)) != NULL &&
+		    !config_section_known(l + 1, (size_t)(end - l) - 1)) {
+			snprintf(why, whylen, "unknown section [%.*s]",
+			    (int)(end - l) - 1, l + 1);
 			*code = -ENOENT;
 			return lineno;
 		}
