@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "forkd_limits.h"
+#include "fuzz_check.h"
 #include "log.h"
 #include "wire.h"
 
@@ -34,16 +35,6 @@
 
 static int	fuzz_fd = -1;
 static char	fuzz_path[64];
-
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_config: %s:%d: ", __FILE__,	\
-		    __LINE__);						\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		abort();						\
-	}								\
-} while (0)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -37,20 +37,12 @@
 #include <unistd.h>
 
 #include "forkd_limits.h"
+#include "fuzz_check.h"
 #include "plan.h"
 #include "wire.h"
 
 #define FUZZ_FD_BASE	100
 #define FUZZ_KEEP_FD	7
-
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_plan: %s:%d: ", __FILE__, __LINE__);	\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		abort();						\
-	}								\
-} while (0)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

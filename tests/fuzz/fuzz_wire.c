@@ -20,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "fuzz_check.h"
 #include "wire.h"
 
 /* PROTOCOL.md section 10: session_key for authkey 00..1f, sn 20..3f,
@@ -32,15 +33,6 @@ static const unsigned char fuzz_key[WIRE_KEY_LEN] = {
 };
 
 static unsigned char	fuzz_out[WIRE_FRAME_HARD_MAX + WIRE_OVERHEAD];
-
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_wire: %s:%d: ", __FILE__, __LINE__);	\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-		abort();						\
-	}								\
-} while (0)
 
 /* The codes wire_open() is documented to return. */
 static int
