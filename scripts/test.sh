@@ -1,8 +1,11 @@
 #!/bin/bash
 # test.sh: build forkd and run every test, twice: a normal build in ./build,
-# then an AddressSanitizer + UBSan build in ./build-asan; then, when clang
-# can build libFuzzer targets, the fuzzers in ./build-fuzz for a bounded
-# time (tests/fuzz/run.sh). What .ci/run runs.
+# then an AddressSanitizer + UBSan build in ./build-asan; in between, a
+# Release build (-O3, as bench/harness/run.sh builds) of everything with the
+# tests and the benchmark harness in ./build-release, built and not run:
+# -O3 inlines enough to find warnings (errors here) that -O2 does not;
+# then, when clang can build libFuzzer targets, the fuzzers in ./build-fuzz
+# for a bounded time (tests/fuzz/run.sh). What .ci/run runs.
 #
 #   scripts/test.sh [--no-asan] [--no-fuzz]
 #
@@ -46,6 +49,12 @@ suite() {
 }
 
 suite build -DFORKD_SANITIZE=OFF || failed+=(build)
+
+echo "==> build-release: configure"
+{ cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON \
+    -DFORKD_BUILD_BENCH=ON -DFORKD_SANITIZE=OFF &&
+echo "==> build-release: build (not tested)" &&
+cmake --build build-release; } || failed+=(build-release)
 
 if ((asan)); then
 	export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1:detect_stack_use_after_return=1
