@@ -252,7 +252,9 @@ server_refuse(int fd, int code, const char *msg)
 static void
 server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
+	static struct log_ratelimit refuse_rl;
 	struct timeval	tv = { 1, 0 };
+	unsigned int	suppressed;
 	int		fd;
 
 	/* Accept a bounded batch, then let the loop run. */
@@ -273,10 +275,13 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			log_warn("accept");
 			return;
 		}
-		if (session_count() >= server_config.limits.max_connections) {
+		if (session_count() >= server_config.limits.max_connections &&
+		    !session_evict_handshake()) {
 			server_stats.connections_refused++;
-			log_notice("connection refused: %u connections (limit "
-			    "max_connections)", session_count());
+			if (log_ratelimit(&refuse_rl, 5000, 20, &suppressed))
+				log_notice("connection refused: %u connections "
+				    "(limit max_connections)%s", session_count(),
+				    suppressed > 0 ? "; more not logged" : "");
 			server_refuse(fd, -EUSERS, "too many connections");
 			continue;
 		}

@@ -105,6 +105,30 @@ session_log(const struct session *s, int level, const char *fmt, ...)
 	}
 }
 
+/* A notice a peer can cause at will, without the key (a bad frame, a
+ * failed or unfinished handshake): at most 20 lines per 5 s over all
+ * sessions, so a connection flood cannot flood the log. */
+void
+session_log_peer(const struct session *s, const char *fmt, ...)
+{
+	static struct log_ratelimit	rl;
+	unsigned int			suppressed;
+	char				buf[1024];
+	va_list				ap;
+
+	if (LOG_LVL_NOTICE > log_get_level() ||
+	    !log_ratelimit(&rl, 5000, 20, &suppressed))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (suppressed > 0)
+		session_log(s, LOG_LVL_NOTICE, "%s (%u similar lines not "
+		    "logged)", buf, suppressed);
+	else
+		session_log(s, LOG_LVL_NOTICE, "%s", buf);
+}
+
 /* Move to a new state if the move is legal. */
 static int
 session_set_state(struct session *s, enum session_state to)
@@ -323,9 +347,35 @@ static void
 session_protocol_error(struct session *s, int code, const char *what)
 {
 	server_stats.protocol_errors++;
-	session_log(s, LOG_LVL_NOTICE, "protocol error: %s", what);
+	session_log_peer(s, "protocol error: %s", what);
 	session_send_error(s, code, what);
 	session_close(s, what);
+}
+
+/* All connection slots are taken and a new connection waits: close the
+ * oldest session still in its handshake, if there is one, so that a
+ * client without the key cannot hold every slot by opening connections
+ * and never answering (a key holder's handshake takes a round trip; an
+ * unanswered one would hold its slot for handshake_timeout_ms). 1 if one
+ * was closed. */
+int
+session_evict_handshake(void)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, s_entry) {
+		if (s->s_state != SESSION_HELLO_SENT)
+			continue;
+		server_stats.auth_failures++;
+		session_log_peer(s, "handshake not finished when the "
+		    "connection slots ran out (max_connections): closed for a "
+		    "new connection");
+		session_send_error(s, -EUSERS, "too many connections: closed "
+		    "for a newer one before the handshake finished");
+		session_close(s, "evicted in its handshake");
+		return 1;
+	}
+	return 0;
 }
 
 /* Accept a new connection: credentials, Hello, handshake deadline. */
@@ -485,7 +535,7 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->s_state != SESSION_HELLO_SENT)
 		return;
 	server_stats.auth_failures++;
-	session_log(s, LOG_LVL_NOTICE, "handshake not finished within %u ms",
+	session_log_peer(s, "handshake not finished within %u ms",
 	    server_config.limits.handshake_timeout_ms);
 	session_send_error(s, -ETIMEDOUT, "handshake timed out");
 	session_close(s, "handshake timed out");
@@ -526,7 +576,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	    s->s_sn, a->client_nonce.data, a->proof.data, a->proof.len) != 0) {
 		forkd__client_message__free_unpacked(cm, NULL);
 		server_stats.auth_failures++;
-		session_log(s, LOG_LVL_NOTICE, "authentication failed");
+		session_log_peer(s, "authentication failed");
 		session_send_error(s, -EKEYREJECTED, "authentication failed");
 		session_close(s, "authentication failed");
 		return;

@@ -63,6 +63,7 @@ int	session_create(int fd);
 /* Tear down: log reason, disown children, free later from the loop. */
 void	session_close(struct session *, const char *reason);
 unsigned int session_count(void);
+int	session_evict_handshake(void);
 /* Free every session now (shutdown). */
 void	session_free_all(void);
 /* Try to write queued frames of every session once, without blocking. */
@@ -92,5 +93,7 @@ void	session_reply(struct session *, struct Forkd__Response *);
 /* Log with the session prefix. */
 void	session_log(const struct session *, int level, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+void	session_log_peer(const struct session *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 #endif
