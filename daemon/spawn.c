@@ -521,6 +521,17 @@ spawn_reap(void)
 	}
 }
 
+/* Signal a child that forkd ends (timeout, daemon child of a closed
+ * connection) and its process group, which it leads (setsid or setpgid
+ * in set-up): what it started goes with it. Unreaped, its pid (and so the
+ * group's id) cannot have been reused. */
+static void
+spawn_signal_group(const struct spawn_child *c, int sig)
+{
+	(void)kill(-c->c_pid, sig);
+	(void)kill(c->c_pid, sig);
+}
+
 /* Grace period over: SIGKILL a daemon child that ignored SIGTERM. */
 static void
 spawn_kill_cb(evutil_socket_t fd, short what, void *arg)
@@ -531,11 +542,12 @@ spawn_kill_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("child %d (%s) still alive after %u ms, sending "
 		    "SIGKILL", (int)c->c_pid, c->c_name,
 		    server_config.limits.kill_grace_ms);
-		kill(c->c_pid, SIGKILL);
+		spawn_signal_group(c, SIGKILL);
 	}
 }
 
-/* SIGTERM a child now and SIGKILL it after the grace period. */
+/* SIGTERM a child and its process group now, SIGKILL after the grace
+ * period. */
 static void
 spawn_terminate(struct spawn_child *c)
 {
@@ -543,11 +555,11 @@ spawn_terminate(struct spawn_child *c)
 
 	if (c->c_reaped)
 		return;
-	kill(c->c_pid, SIGTERM);
+	spawn_signal_group(c, SIGTERM);
 	if (c->c_killev == NULL)
 		c->c_killev = evtimer_new(server_base, spawn_kill_cb, c);
 	if (c->c_killev == NULL) {
-		kill(c->c_pid, SIGKILL);
+		spawn_signal_group(c, SIGKILL);
 		return;
 	}
 	tv.tv_sec = server_config.limits.kill_grace_ms / 1000;
@@ -1248,6 +1260,11 @@ spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
 	 * steps (a new network namespace can take milliseconds) fork. */
 	if (plan->cp_unshare != 0)
 		vm = 0;
+	/* A child that becomes another user can be signalled by that user
+	 * from then until its execve: stopped there (kill -STOP), it would
+	 * keep forkd suspended for as long as that user likes. */
+	if (plan->cp_identity)
+		vm = 0;
 #ifndef SPAWN_HAVE_CLONE3_VM
 	/* No clone3 stub for a CLONE_VM child on this architecture: a
 	 * request that needs clone3 takes the fork path. */
@@ -1461,8 +1478,7 @@ spawn_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		c->c_timed_out = 1;
 		log_info("child %d (%s): timeout, sending SIGTERM (SIGKILL in "
 		    "%u ms)", (int)c->c_pid, c->c_name, c->c_grace_ms);
-		(void)kill(-c->c_pid, SIGTERM);
-		(void)kill(c->c_pid, SIGTERM);
+		spawn_signal_group(c, SIGTERM);
 		tv.tv_sec = c->c_grace_ms / 1000;
 		tv.tv_usec = (c->c_grace_ms % 1000) * 1000;
 		evtimer_add(c->c_timeoutev, &tv);
@@ -1472,8 +1488,7 @@ spawn_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	log_info("child %d (%s): still alive %u ms after the timeout's "
 	    "SIGTERM, sending SIGKILL", (int)c->c_pid, c->c_name,
 	    c->c_grace_ms);
-	(void)kill(-c->c_pid, SIGKILL);
-	(void)kill(c->c_pid, SIGKILL);
+	spawn_signal_group(c, SIGKILL);
 }
 
 /* The child exists: hand it the pidfd and cgroup, arm its timeout. */

@@ -356,6 +356,47 @@ test_grandchildren(void **state)
 	forkd_close(f);
 }
 
+/* A daemon-flag child that is still running when its connection closes
+ * is terminated with what it started: forkd signals its process group
+ * (as a timeout does), so its background grandchild goes too. */
+static void
+test_daemon_child_group(void **state)
+{
+	struct forkd		*d = harness_connect(&H), *f;
+	const char		*sh[] = { "sh", "-c",
+	    "sleep 30 & echo $!; wait", NULL };
+	struct forkd_spawn_opts	 o;
+	pid_t			 pid, g;
+	int			 pq[2];
+
+	harness_pipe(pq);
+	forkd_spawn_opts_init(&o);
+	o.target = "/bin/sh";
+	o.argv = sh;
+	o.stdout_fd = pq[1];
+	o.daemon = 1;
+	EXPECT_OK(d, forkd_spawn(d, &o, &pid, NULL, 0));
+	close(pq[1]);
+	g = read_pid_line(pq[0]);
+	close(pq[0]);
+	if (g <= 0)
+		fail_msg("no grandchild pid from sh -c 'sleep 30 & echo $!'");
+	EXPECT_INT(harness_pid_state(g), 1, "grandchild state before the "
+	    "close (1 = running)");
+	forkd_close(d);
+	for (int64_t end = harness_now_ms() + 5000 * harness_slow();
+	    harness_pid_state(g) == 1 && harness_now_ms() < end;)
+		harness_sleep_ms(20);
+	if (harness_pid_state(g) == 1) {
+		kill(g, SIGKILL);
+		fail_msg("the background sleep of a daemon-flag sh still runs "
+		    "5 s after its connection closed");
+	}
+	f = harness_connect(&H);
+	EXPECT_OK(f, forkd_ping(f));
+	forkd_close(f);
+}
+
 /* Children that never exit by themselves: they run, are listed, a wait
  * times out, and they end only when killed at the end. */
 static void
@@ -751,6 +792,7 @@ main(void)
 		cmocka_unit_test(test_exec_exit_statuses),
 		cmocka_unit_test(test_killed_from_outside),
 		cmocka_unit_test(test_grandchildren),
+		cmocka_unit_test(test_daemon_child_group),
 		cmocka_unit_test(test_never_exit),
 		cmocka_unit_test(test_pool_children_killed),
 		cmocka_unit_test(test_pool_children_stopped),
