@@ -211,6 +211,7 @@ session_flush(struct session *s)
 			return r;
 		STAILQ_REMOVE_HEAD(&s->s_outq, f_entry);
 		s->s_outq_len--;
+		s->s_outq_bytes -= f->f_len;
 		if (f->f_fd >= 0) {
 			close(f->f_fd);
 			s->s_outq_fds--;
@@ -241,7 +242,11 @@ session_send_fd(struct session *s, const Forkd__ServerMessage *m, int fd)
 		goto drop;
 	}
 	forkd__server_message__pack(m, pbuf);
-	if (s->s_outq_len >= LIMIT_OUTQ_MAX) {
+	/* Frames and bytes: a list reply can be 256 KiB, and a client that
+	 * asks for one again and again without reading must not grow forkd
+	 * by gigabytes. */
+	if (s->s_outq_len >= LIMIT_OUTQ_MAX || s->s_outq_bytes + plen +
+	    WIRE_OVERHEAD > LIMIT_OUTQ_BYTES_MAX) {
 		session_close(s, "client does not read its replies");
 		goto drop;
 	}
@@ -267,6 +272,7 @@ session_send_fd(struct session *s, const Forkd__ServerMessage *m, int fd)
 	f->f_fd = fd;
 	STAILQ_INSERT_TAIL(&s->s_outq, f, f_entry);
 	s->s_outq_len++;
+	s->s_outq_bytes += flen;
 	if (fd >= 0)
 		s->s_outq_fds++;
 	r = session_flush(s);

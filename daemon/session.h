@@ -43,6 +43,7 @@ struct session {
 	struct wire_mac		 s_mac;
 	STAILQ_HEAD(, session_frame) s_outq;
 	unsigned int		 s_outq_len;
+	size_t			 s_outq_bytes;
 	unsigned int		 s_outq_fds;	/* queued frames holding an fd */
 	const char		*s_close_reason;
 	uint64_t		 s_requests;

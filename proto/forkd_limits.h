@@ -17,5 +17,6 @@
 #define LIMIT_TIMEOUT_MS_MAX	(7U * 24 * 3600 * 1000)	/* a week */
 #define LIMIT_OUTQ_FDS_MAX	64	/* queued replies carrying a pidfd per connection */
 #define LIMIT_OUTQ_MAX		4096	/* queued outgoing frames per connection */
+#define LIMIT_OUTQ_BYTES_MAX	(2 * 1024 * 1024) /* and their bytes */
 
 #endif

@@ -881,6 +881,46 @@ def t_unread_wait_replies(env):
     parallel(env, "unread wait replies", attack)
 
 
+def vmrss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def t_unread_list_replies(env):
+    """A client with 48 children whose targets are ~4 KB long (each list
+    reply ~190 KB) asks for the list again and again and reads nothing.
+    forkd closes it once 2 MiB of replies are queued
+    (LIMIT_OUTQ_BYTES_MAX) and grows by no more than that, its daemon
+    children go with it. Before the byte limit only the frame count
+    (4096) counted: 200 such requests grew forkd by ~40 MB, 4000 by ~770
+    MB, on each of 64 connections."""
+    target = "/" + "./" * 1990 + "bin/sleep"
+    def attack(m, w):
+        c = env.connect()
+        try:
+            for _ in range(48):
+                c.spawn(target, argv=["sleep", "60"], daemon=True)
+            rss0 = vmrss_kib(env.pid)
+            for _ in range(200):
+                try:
+                    c.send_message({"request": {"id": c.next_id,
+                                                "list": {}}})
+                except (fc.ConnectionClosed, OSError):
+                    break       # closed by forkd: what is checked below
+                c.next_id += 1
+            expect_closed(c, "a client that asks for lists and reads none",
+                          None)
+            grew = vmrss_kib(env.pid) - rss0
+            check(grew < 16 * 1024, "forkd grew by %d KiB while queueing "
+                  "list replies a client never read" % grew)
+        finally:
+            c.close()
+    parallel(env, "unread list replies", attack)
+
+
 # ---- clients killed at bad moments ---------------------------------------
 
 def fork_client(env, w, body):
@@ -1030,6 +1070,7 @@ CHECKS = [
     t_too_many_fds,
     t_request_limits,
     t_unread_wait_replies,
+    t_unread_list_replies,
     t_killed_between_request_and_reply,
     t_killed_mid_handshake,
 ]
