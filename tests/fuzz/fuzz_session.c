@@ -117,7 +117,13 @@ spawn_sys_clone3(struct clone_args *ca, size_t size)
 int
 kill(pid_t pid, int sig)
 {
-	struct fuzz_fake *f = fuzz_fake_find(pid);
+	struct fuzz_fake *f;
+
+	/* A negative pid is the process group a (fake) child leads: the
+	 * same rules as for the child's own pid. */
+	if (pid < -1)
+		pid = -pid;
+	f = fuzz_fake_find(pid);
 
 	if (f == NULL && pid >= FUZZ_FAKE_PID_BASE && pid < fuzz_fake_next)
 		fuzz_fail("forkd sent signal %d to pid %d after reaping it (by "

@@ -39,7 +39,8 @@
  * for started. kill() of a fake child queues its death by that signal
  * (signal 0 and the signals whose default is not to terminate do nothing);
  * wait4() reports queued deaths, as the kernel would to forkd's reaper.
- * kill() of any pid forkd did not get from fork() is a finding.
+ * kill() of any pid forkd did not get from fork() is a finding; kill(-pid),
+ * the process group a child leads, counts as kill(pid).
  */
 #ifndef FORKD_FUZZ_SESSION_H
 #define FORKD_FUZZ_SESSION_H
