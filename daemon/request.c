@@ -179,11 +179,12 @@ request_list(struct session *s, uint32_t id)
 	resp.id = id;
 	resp.body_case = FORKD__RESPONSE__BODY_LIST;
 	resp.list = &lr;
-	/* A reply larger than a frame cannot be sent: say so instead. */
+	/* A reply larger than one datagram of this socket cannot be sent:
+	 * say so instead (sending it would fail and close the connection). */
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_RESPONSE;
 	m.response = &resp;
 	if (forkd__server_message__get_packed_size(&m) + WIRE_OVERHEAD >
-	    WIRE_FRAME_HARD_MAX)
+	    s->s_max_send)
 		session_reply_error(s, id, -E2BIG, 0, "too many children to "
 		    "list in one reply");
 	else

@@ -392,8 +392,9 @@ session_create(int fd)
 	Forkd__Hello		 h = FORKD__HELLO__INIT;
 	struct session		*s;
 	struct ucred		 uc;
-	socklen_t		 ucl = sizeof uc;
+	socklen_t		 ucl = sizeof uc, sbl = sizeof(int);
 	struct timeval		 tv;
+	int			 sndbuf;
 
 	if (session_gc_ev == NULL) {
 		session_gc_ev = event_new(server_base, -1, 0, session_gc_cb,
@@ -407,6 +408,13 @@ session_create(int fd)
 	s->s_id = session_next_id++;
 	s->s_state = SESSION_HELLO_SENT;
 	STAILQ_INIT(&s->s_outq);
+	/* The largest datagram this socket sends: the kernel refuses one
+	 * over its send buffer less 32 bytes (EMSGSIZE), and the default
+	 * buffer (208 KiB) is below the largest frame. */
+	s->s_max_send = WIRE_FRAME_HARD_MAX;
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sbl) == 0 &&
+	    sndbuf > 32 && (size_t)sndbuf - 32 < s->s_max_send)
+		s->s_max_send = (size_t)sndbuf - 32;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ucl) == 0) {
 		s->s_uid = uc.uid;
 		s->s_gid = uc.gid;

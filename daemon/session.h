@@ -44,6 +44,7 @@ struct session {
 	STAILQ_HEAD(, session_frame) s_outq;
 	unsigned int		 s_outq_len;
 	size_t			 s_outq_bytes;
+	size_t			 s_max_send;	/* largest datagram it sends */
 	unsigned int		 s_outq_fds;	/* queued frames holding an fd */
 	const char		*s_close_reason;
 	uint64_t		 s_requests;

@@ -921,6 +921,35 @@ def t_unread_list_replies(env):
     parallel(env, "unread list replies", attack)
 
 
+def t_list_over_socket_buffer(env):
+    """A list reply larger than one datagram of the connection's socket
+    (its send buffer, 208 KiB by default, is below the 256 KiB frame
+    limit): 64 children with ~4 KB targets. forkd answers -E2BIG and the
+    connection goes on; it used to try the send, fail with EMSGSIZE and
+    close the connection, ending its daemon children with it."""
+    target = "/" + "./" * 1990 + "bin/sleep"
+    def attack(m, w):
+        c = env.connect()
+        try:
+            for _ in range(64):
+                c.spawn(target, argv=["sleep", "60"], daemon=True)
+            try:
+                c.list()
+                check(False, "a list of 64 children of 4 KB targets fit "
+                      "in one datagram (make the targets longer)")
+            except fc.ConnectionClosed as e:
+                raise AssertionError("list too large for the socket: the "
+                                     "connection was closed (%s)" % e)
+            except fc.ForkdError as e:
+                check(e.code == -errno.E2BIG, "list too large for the "
+                      "socket: %d %r, expected -E2BIG" % (e.code, e.message))
+            check(c.ping(b"still") == b"still", "ping after the refused "
+                  "list")
+        finally:
+            c.close()
+    parallel(env, "list over the socket buffer", attack)
+
+
 # ---- clients killed at bad moments ---------------------------------------
 
 def fork_client(env, w, body):
@@ -1071,6 +1100,7 @@ CHECKS = [
     t_request_limits,
     t_unread_wait_replies,
     t_unread_list_replies,
+    t_list_over_socket_buffer,
     t_killed_between_request_and_reply,
     t_killed_mid_handshake,
 ]
