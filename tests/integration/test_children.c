@@ -288,6 +288,28 @@ read_pid_line(int fd)
 	return (pid_t)atoi(buf);
 }
 
+/* Spawn sh (its argv) on d with the daemon flag, stdout on a pipe; the
+ * grandchild's pid, which sh prints first. */
+static pid_t
+spawn_daemon_sh(struct forkd *d, const char **sh, pid_t *ret_pid)
+{
+	struct forkd_spawn_opts	o;
+	pid_t			g;
+	int			pq[2];
+
+	harness_pipe(pq);
+	forkd_spawn_opts_init(&o);
+	o.target = "/bin/sh";
+	o.argv = sh;
+	o.stdout_fd = pq[1];
+	o.daemon = 1;
+	EXPECT_OK(d, forkd_spawn(d, &o, ret_pid, NULL, 0));
+	close(pq[1]);
+	g = read_pid_line(pq[0]);
+	close(pq[0]);
+	return g;
+}
+
 /* A child that forks a grandchild and exits: exit event 0 at once, even
  * though the grandchild lives on holding the child's stdout; the
  * grandchild is not forkd's child and forkd does not wait for it. */
@@ -297,7 +319,6 @@ test_grandchildren(void **state)
 	struct forkd		*f = harness_connect(&H);
 	const char		*sh[] = { "sh", "-c",
 	    "sleep 30 & echo $!; exit 0", NULL };
-	struct forkd_spawn_opts	 o;
 	pid_t			 pid, g[2];
 	int64_t			 t0;
 	int			 pp[2], all, z;
@@ -324,18 +345,8 @@ test_grandchildren(void **state)
 	/* The same from a daemon-flag child on a connection that closes. */
 	{
 		struct forkd	*d = harness_connect(&H);
-		int		 pq[2];
 
-		harness_pipe(pq);
-		forkd_spawn_opts_init(&o);
-		o.target = "/bin/sh";
-		o.argv = sh;
-		o.stdout_fd = pq[1];
-		o.daemon = 1;
-		EXPECT_OK(d, forkd_spawn(d, &o, &pid, NULL, 0));
-		close(pq[1]);
-		g[1] = read_pid_line(pq[0]);
-		close(pq[0]);
+		g[1] = spawn_daemon_sh(d, sh, &pid);
 		EXPECT_INT(exitcode_of(d, pid, "daemon-flag sh"), 0,
 		    "exitcode of a daemon-flag sh leaving a grandchild");
 		forkd_close(d);
@@ -365,20 +376,9 @@ test_daemon_child_group(void **state)
 	struct forkd		*d = harness_connect(&H), *f;
 	const char		*sh[] = { "sh", "-c",
 	    "sleep 30 & echo $!; wait", NULL };
-	struct forkd_spawn_opts	 o;
 	pid_t			 pid, g;
-	int			 pq[2];
 
-	harness_pipe(pq);
-	forkd_spawn_opts_init(&o);
-	o.target = "/bin/sh";
-	o.argv = sh;
-	o.stdout_fd = pq[1];
-	o.daemon = 1;
-	EXPECT_OK(d, forkd_spawn(d, &o, &pid, NULL, 0));
-	close(pq[1]);
-	g = read_pid_line(pq[0]);
-	close(pq[0]);
+	g = spawn_daemon_sh(d, sh, &pid);
 	if (g <= 0)
 		fail_msg("no grandchild pid from sh -c 'sleep 30 & echo $!'");
 	EXPECT_INT(harness_pid_state(g), 1, "grandchild state before the "

@@ -889,6 +889,17 @@ def vmrss_kib(pid):
     return -1
 
 
+# An exec target of 3,990 bytes (/bin/sleep through 1,990 "./"): each
+# child of it takes ~4 KB of a list reply.
+LONG_TARGET = "/" + "./" * 1990 + "bin/sleep"
+
+
+def spawn_long_targets(c, n):
+    """n daemon-flag children of LONG_TARGET sleeping 60 s on c."""
+    for _ in range(n):
+        c.spawn(LONG_TARGET, argv=["sleep", "60"], daemon=True)
+
+
 def t_unread_list_replies(env):
     """A client with 48 children whose targets are ~4 KB long (each list
     reply ~190 KB) asks for the list again and again and reads nothing.
@@ -897,12 +908,10 @@ def t_unread_list_replies(env):
     children go with it. Before the byte limit only the frame count
     (4096) counted: 200 such requests grew forkd by ~40 MB, 4000 by ~770
     MB, on each of 64 connections."""
-    target = "/" + "./" * 1990 + "bin/sleep"
     def attack(m, w):
         c = env.connect()
         try:
-            for _ in range(48):
-                c.spawn(target, argv=["sleep", "60"], daemon=True)
+            spawn_long_targets(c, 48)
             rss0 = vmrss_kib(env.pid)
             for _ in range(200):
                 try:
@@ -927,12 +936,10 @@ def t_list_over_socket_buffer(env):
     limit): 64 children with ~4 KB targets. forkd answers -E2BIG and the
     connection goes on; it used to try the send, fail with EMSGSIZE and
     close the connection, ending its daemon children with it."""
-    target = "/" + "./" * 1990 + "bin/sleep"
     def attack(m, w):
         c = env.connect()
         try:
-            for _ in range(64):
-                c.spawn(target, argv=["sleep", "60"], daemon=True)
+            spawn_long_targets(c, 64)
             try:
                 c.list()
                 check(False, "a list of 64 children of 4 KB targets fit "
