@@ -278,10 +278,17 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		if (session_count() >= server_config.limits.max_connections &&
 		    !session_evict_handshake()) {
 			server_stats.connections_refused++;
-			if (log_ratelimit(&refuse_rl, 5000, 20, &suppressed))
-				log_notice("connection refused: %u connections "
-				    "(limit max_connections)%s", session_count(),
-				    suppressed > 0 ? "; more not logged" : "");
+			if (log_ratelimit(&refuse_rl, 5000, 20, &suppressed)) {
+				if (suppressed > 0)
+					log_notice("connection refused: %u "
+					    "connections (limit max_connections; "
+					    "%u similar lines not logged)",
+					    session_count(), suppressed);
+				else
+					log_notice("connection refused: %u "
+					    "connections (limit max_connections)",
+					    session_count());
+			}
 			server_refuse(fd, -EUSERS, "too many connections");
 			continue;
 		}
