@@ -1009,10 +1009,25 @@ def wait_children_gone(env, what, names=None):
           % (what, left))
 
 
+def listed_running(w, names, what):
+    """Poll W's list until every name in names is a running child (list
+    shows only children whose target started); returns {name: pid}."""
+    end = time.monotonic() + 10 * SLOW
+    while True:
+        kids = {k["name"]: k["pid"] for k in w.list()}
+        if all(n in kids for n in names):
+            return {n: kids[n] for n in names}
+        check(time.monotonic() < end, "%s: %r not all running after 10 s; "
+              "listed: %r" % (what, names, kids))
+        time.sleep(0.02)
+
+
 def t_killed_between_request_and_reply(env):
     """A client sends spawn(daemon) + spawn(not daemon) + wait without
-    reading any reply and is SIGKILLed: the daemon child is terminated,
-    the other one keeps running (then W kills it), nothing leaks."""
+    reading any reply and is SIGKILLed once both children run: the daemon
+    child is terminated, the other one keeps running (then W kills it),
+    nothing leaks. Then a client SIGKILLed right after sending a daemon
+    spawn, while that child may still be starting: no child survives it."""
     def attack(m, w):
         def body(ready):
             c = env.connect()
@@ -1026,29 +1041,44 @@ def t_killed_between_request_and_reply(env):
                 "children": [{"name": "advd1"}], "timeout_ms": -1}}})
             ready()
             return c
-        kill_client(fork_client(env, w, body))
-        # W's wait may reach forkd before the dead client's frames do.
-        end = time.monotonic() + 3 * SLOW
-        while True:
-            try:
-                info = w.wait("advd1", 10000 * SLOW)
-                break
-            except fc.ForkdError as e:
-                if e.code != -errno.ESRCH or time.monotonic() > end:
-                    raise AssertionError("wait for advd1, the daemon child "
-                                         "of the killed client: %s" % e)
-                time.sleep(0.05)
+        cpid = fork_client(env, w, body)
+        # Only a child whose target started is in the exit history once it
+        # ends: one still starting when its daemon-flag owner goes is a
+        # failed spawn, unknown to wait (-ESRCH) -- the second case below.
+        try:
+            pids = listed_running(w, ("advd1", "advk1"),
+                                  "children of the client to be killed")
+        finally:
+            kill_client(cpid)
+        info = w.wait("advd1", 10000 * SLOW)
+        check(info["pid"] == pids["advd1"], "wait for advd1 reported pid "
+              "%d, the list said %d" % (info["pid"], pids["advd1"]))
         check(info["exitcode"] in (-signal.SIGTERM, -signal.SIGKILL),
               "daemon-flag child of the killed client: exitcode %d"
               % info["exitcode"])
         kids = {k["name"]: k for k in w.list()}
         check("advd1" not in kids, "advd1 still listed: %r" % kids)
-        if "advk1" in kids:
-            # Not a daemon child: it runs on until someone stops it.
-            w.signal("advk1", signal.SIGKILL)
-            check(w.wait("advk1", 10000 * SLOW)["exitcode"] ==
-                  -signal.SIGKILL, "advk1 after SIGKILL")
+        check("advk1" in kids, "advk1, not a daemon child, did not outlive "
+              "its killed client: %r" % kids)
+        w.signal("advk1", signal.SIGKILL)
+        check(w.wait("advk1", 10000 * SLOW)["exitcode"] == -signal.SIGKILL,
+              "advk1 after SIGKILL")
         wait_children_gone(env, "killed between request and reply")
+
+        def body2(ready):
+            c = env.connect()
+            c.send_message({"request": {"id": 1, "spawn": {
+                "target": "bench:sleep", "argv": ["sleep", "60"],
+                "name": "advd2", "daemon": True}}})
+            ready()
+            return c
+        kill_client(fork_client(env, w, body2))
+        # Whether forkd read the spawn, started it or was still starting it
+        # when the client went, advd2 must not be left running.
+        time.sleep(0.2 * SLOW)
+        wait_children_gone(env, "killed right after a daemon spawn")
+        check("advd2" not in {k["name"] for k in w.list()},
+              "advd2 outlived its killed client")
     parallel(env, "killed between request and reply", attack)
 
 
