@@ -20,7 +20,7 @@ struct config_limits {
 	unsigned int	pool_max;	/* pre-forked children kept (0: off) */
 	unsigned int	pool_min;	/* refill when fewer are idle */
 	unsigned int	max_children_per_uid;	/* of one client uid */
-	unsigned int	max_spawn_rate;	/* per s and connection; 0: any */
+	unsigned int	max_spawn_rate;	/* per s and client uid; 0: any */
 	unsigned int	idle_timeout_ms;	/* 0: never */
 };
 

@@ -512,30 +512,6 @@ session_limits_changed(void)
 		session_idle_arm(s, 0);
 }
 
-/* Token bucket of max_spawn_rate per second with a burst of as many; the
- * bucket counts thousandths of a token. */
-int
-session_take_spawn_token(struct session *s)
-{
-	uint64_t	rate = server_config.limits.max_spawn_rate, cap, now;
-	uint64_t	add;
-
-	if (rate == 0)
-		return 0;
-	cap = rate * 1000;
-	now = session_now_ms();
-	add = (now - s->s_tokens_ms) * rate;
-	s->s_tokens_ms = now;
-	if (s->s_tokens >= cap || add >= cap - s->s_tokens)
-		s->s_tokens = cap;
-	else
-		s->s_tokens += add;
-	if (s->s_tokens < 1000)
-		return -EAGAIN;
-	s->s_tokens -= 1000;
-	return 0;
-}
-
 /* Handshake deadline passed (slowloris), or the idle timer. */
 static void
 session_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -621,8 +597,6 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	session_set_state(s, SESSION_AUTHED);
 	session_log(s, LOG_LVL_INFO, "authenticated");
 	s->s_active_ms = session_now_ms();
-	s->s_tokens = UINT64_MAX;	/* full: capped at the first spawn */
-	s->s_tokens_ms = s->s_active_ms;
 	session_idle_arm(s, server_config.limits.idle_timeout_ms);
 }
 

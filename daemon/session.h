@@ -51,8 +51,6 @@ struct session {
 	unsigned int		 s_children;	/* live children it owns */
 	unsigned int		 s_waits;	/* pending waits (spawn.c) */
 	uint64_t		 s_active_ms;	/* last request or reply */
-	uint64_t		 s_tokens;	/* spawn tokens, in 1/1000 */
-	uint64_t		 s_tokens_ms;	/* last refill */
 	int			 s_uid_refused;	/* allow_uids refusal logged */
 };
 
@@ -72,9 +70,6 @@ void	session_free_all(void);
 void	session_flush_all(void);
 /* The limits changed (SIGHUP): re-arm every idle timer. */
 void	session_limits_changed(void);
-/* Take one spawn token of max_spawn_rate: 0, or -EAGAIN when the bucket is
- * empty. */
-int	session_take_spawn_token(struct session *);
 /* Milliseconds on the monotonic clock. */
 uint64_t session_now_ms(void);
 

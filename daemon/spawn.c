@@ -170,33 +170,76 @@ spawn_history_add(const struct exit_record *e)
 		spawn_history_len++;
 }
 
-/* Live children per uid, for max_children_per_uid: a small array, since
- * few uids share one forkd. */
+/*
+ * Per client uid: its live children, for max_children_per_uid, and its
+ * spawn-rate bucket, for max_spawn_rate. The bucket is the uid's, shared
+ * by all its connections, so a client cannot refill it by reconnecting.
+ * A record stays while the uid has live children or its bucket is not
+ * full again (a second after its last spawn at most); few uids share one
+ * forkd, so a small array, swept before each spawn.
+ */
 struct spawn_uid {
 	uid_t		u_uid;
 	unsigned int	u_live;
+	uint64_t	u_tokens;	/* spawn tokens, in 1/1000 */
+	uint64_t	u_tokens_ms;	/* last refill */
 };
 static struct spawn_uid	*spawn_uids;
 static size_t		 spawn_uids_n, spawn_uids_cap;
+
+/* Record of uid, or NULL. */
+static struct spawn_uid *
+spawn_uid_find(uid_t uid)
+{
+	for (size_t i = 0; i < spawn_uids_n; i++)
+		if (spawn_uids[i].u_uid == uid)
+			return &spawn_uids[i];
+	return NULL;
+}
 
 /* Live children of uid. */
 unsigned int
 spawn_uid_live(uid_t uid)
 {
-	for (size_t i = 0; i < spawn_uids_n; i++)
-		if (spawn_uids[i].u_uid == uid)
-			return spawn_uids[i].u_live;
-	return 0;
+	struct spawn_uid *u = spawn_uid_find(uid);
+
+	return u != NULL ? u->u_live : 0;
 }
 
-/* Make room for one more uid before fork, so spawn_uid_add() cannot fail
- * after it. */
+/* Refill u's bucket for the time since its last refill: max_spawn_rate
+ * tokens a second, at most max_spawn_rate (the burst). 1 when full. */
+static int
+spawn_uid_refill(struct spawn_uid *u, uint64_t now)
+{
+	uint64_t	rate = server_config.limits.max_spawn_rate;
+	uint64_t	cap = rate * 1000, add;
+
+	add = (now - u->u_tokens_ms) * rate;
+	u->u_tokens_ms = now;
+	if (u->u_tokens >= cap || add >= cap - u->u_tokens)
+		u->u_tokens = cap;
+	else
+		u->u_tokens += add;
+	return u->u_tokens == cap;
+}
+
+/* Drop the records that hold nothing (no live child, a full bucket), then
+ * make room for one more uid, so that spawn_uid_get() cannot fail after
+ * the fork. */
 static int
 spawn_uid_reserve(void)
 {
 	struct spawn_uid	*p;
+	uint64_t		 now = session_now_ms();
 	size_t			 cap;
 
+	for (size_t i = 0; i < spawn_uids_n; ) {
+		if (spawn_uids[i].u_live == 0 &&
+		    spawn_uid_refill(&spawn_uids[i], now))
+			spawn_uids[i] = spawn_uids[--spawn_uids_n];
+		else
+			i++;
+	}
 	if (spawn_uids_n < spawn_uids_cap)
 		return 0;
 	cap = spawn_uids_cap > 0 ? spawn_uids_cap * 2 : 8;
@@ -207,25 +250,55 @@ spawn_uid_reserve(void)
 	return 0;
 }
 
+/* Record of uid, made (no child, a full bucket) if there is none; room
+ * was reserved by spawn_uid_reserve(). */
+static struct spawn_uid *
+spawn_uid_get(uid_t uid)
+{
+	struct spawn_uid *u;
+
+	if ((u = spawn_uid_find(uid)) != NULL)
+		return u;
+	if (spawn_uids_n == spawn_uids_cap)
+		return NULL;
+	u = &spawn_uids[spawn_uids_n++];
+	u->u_uid = uid;
+	u->u_live = 0;
+	u->u_tokens = UINT64_MAX;	/* full: capped at the refill */
+	u->u_tokens_ms = session_now_ms();
+	return u;
+}
+
+/* Take one of uid's spawn tokens: 0, or -EAGAIN when its bucket is empty.
+ * After spawn_uid_reserve(). */
+static int
+spawn_uid_take_token(uid_t uid)
+{
+	struct spawn_uid *u;
+
+	if (server_config.limits.max_spawn_rate == 0)
+		return 0;
+	if ((u = spawn_uid_get(uid)) == NULL)
+		return -ENOMEM;
+	spawn_uid_refill(u, session_now_ms());
+	if (u->u_tokens < 1000)
+		return -EAGAIN;
+	u->u_tokens -= 1000;
+	return 0;
+}
+
 /* Count a child of uid in (delta > 0) or out (delta < 0). */
 static void
 spawn_uid_add(uid_t uid, int delta)
 {
-	size_t i;
+	struct spawn_uid *u;
 
-	for (i = 0; i < spawn_uids_n && spawn_uids[i].u_uid != uid; i++)
-		;
-	if (i == spawn_uids_n) {
+	if (delta > 0) {
 		/* Room was reserved before the fork. */
-		if (delta < 0 || spawn_uids_n == spawn_uids_cap)
-			return;
-		spawn_uids[spawn_uids_n].u_uid = uid;
-		spawn_uids[spawn_uids_n++].u_live = 0;
-	}
-	if (delta > 0)
-		spawn_uids[i].u_live++;
-	else if (spawn_uids[i].u_live > 0 && --spawn_uids[i].u_live == 0)
-		spawn_uids[i] = spawn_uids[--spawn_uids_n];
+		if ((u = spawn_uid_get(uid)) != NULL)
+			u->u_live++;
+	} else if ((u = spawn_uid_find(uid)) != NULL && u->u_live > 0)
+		u->u_live--;
 }
 
 /* Free a child record and its events. */
@@ -1679,9 +1752,12 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	/* Last check, as it uses up a token: the spawn rate. */
 	if (spawn_uid_reserve() != 0)
 		SPAWN_FAIL(-ENOMEM, "out of memory");
-	if (session_take_spawn_token(s) != 0)
-		SPAWN_REFUSE(-EAGAIN, "spawn rate limit %u/s exceeded "
-		    "(max_spawn_rate)", lim->max_spawn_rate);
+	if ((err = spawn_uid_take_token(s->s_uid)) == -EAGAIN)
+		SPAWN_REFUSE(-EAGAIN, "spawn rate limit %u/s exceeded for "
+		    "uid %u (max_spawn_rate)", lim->max_spawn_rate,
+		    (unsigned)s->s_uid);
+	else if (err != 0)
+		SPAWN_FAIL(-ENOMEM, "out of memory");
 
 	if ((err = spawn_plan_build(r, fds, nfds, name, exec_path,
 	    &plan)) != 0)

@@ -38,25 +38,7 @@ write_conf(const char *limits, const char *policy)
 static int
 log_count(const char *needle)
 {
-	struct stat	 st;
-	char		*buf, *p;
-	ssize_t		 n;
-	int		 fd, count = 0;
-
-	if ((fd = open(H.h_log, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	if (fstat(fd, &st) != 0 || (buf = malloc((size_t)st.st_size + 1)) ==
-	    NULL) {
-		close(fd);
-		return 0;
-	}
-	n = read(fd, buf, (size_t)st.st_size);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	for (p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		count++;
-	free(buf);
-	return count;
+	return harness_log_count(&H, needle);
 }
 
 /* Rewrite the config, SIGHUP forkd and wait until its log says it read
@@ -384,17 +366,23 @@ test_children_per_uid(void **state)
 }
 
 /* max_spawn_rate: a burst of rate spawns, then EAGAIN, and spawns work
- * again once tokens came back; each connection has its own bucket. */
+ * again once tokens came back. The bucket is the uid's, not the
+ * connection's: another connection of the same uid (or a reconnect) gets
+ * only what came back since, not a fresh burst. */
 static void
 test_spawn_rate(void **state)
 {
 	struct forkd		*f, *g;
 	struct forkd_exit	 ev;
-	int			 ok = 0, r = 0;
+	int			 ok = 0, gok = 0, r = 0, most;
+	int64_t			 t0 = 0, tb, dt;
 
 	reload("max_spawn_rate = 5\n", "");
+	g = harness_connect(&H);	/* connected before the burst */
 	f = harness_connect(&H);
+	tb = harness_now_ms();
 	for (int i = 0; i < 40; i++) {
+		t0 = harness_now_ms();
 		if ((r = spawn(f, "bench:noop", NULL, NULL)) != 0)
 			break;
 		ok++;
@@ -403,14 +391,32 @@ test_spawn_rate(void **state)
 		fail_msg("40 spawns in a row with max_spawn_rate 5 all "
 		    "succeeded");
 	EXPECT_INT(r, -EAGAIN, "spawn over max_spawn_rate");
-	EXPECT_CONTAINS(forkd_errmsg(f), "spawn rate limit 5/s exceeded",
-	    "errmsg over max_spawn_rate");
-	if (ok < 5 || ok > 12)
-		fail_msg("%d spawns succeeded before the rate limit, expected "
-		    "the burst of 5 (a few more if spawning is slow)", ok);
-	/* Another connection has a full bucket. */
-	g = harness_connect(&H);
-	spawn_exits(g, "bench:noop", NULL, 0);
+	EXPECT_CONTAINS(forkd_errmsg(f), "spawn rate limit 5/s exceeded "
+	    "for uid", "errmsg over max_spawn_rate");
+	/* The burst, and what came back at 5/s while it went on. */
+	most = 5 + (int)((t0 - tb + 2) * 5 / 1000);
+	if (ok < 5 || ok > most)
+		fail_msg("%d spawns succeeded before the rate limit in %lld ms, "
+		    "expected the burst of 5 (at most %d)", ok,
+		    (long long)(t0 - tb), most);
+	/* The other connection: the bucket held less than one token when f
+	 * was refused (after t0), and gains 5 a second since. A bucket of
+	 * its own would give g the whole burst of 5. */
+	for (int i = 0; i < 40; i++) {
+		if ((r = spawn(g, "bench:noop", NULL, NULL)) != 0)
+			break;
+		gok++;
+	}
+	dt = harness_now_ms() - t0;
+	EXPECT_INT(r, -EAGAIN, "spawn over max_spawn_rate on another "
+	    "connection of the same uid");
+	if (gok > 1 + (dt + 2) * 5 / 1000)
+		fail_msg("a second connection of the same uid made %d spawns "
+		    "within %lld ms of the first one's refusal (at 5/s, at "
+		    "most %lld): it has a bucket of its own", gok,
+		    (long long)dt, (long long)(1 + (dt + 2) * 5 / 1000));
+	for (int i = 0; i < gok; i++)
+		EXPECT_OK(g, forkd_wait_exit_event(g, 10000, &ev));
 	forkd_close(g);
 	/* 5/s: a token every 200 ms. */
 	harness_sleep_ms(500);
@@ -442,9 +448,9 @@ test_idle_timeout(void **state)
 	int			 r;
 
 	reload("idle_timeout_ms = 300\n", "");
+	t0 = harness_now_ms();	/* f's idle time starts after this */
 	f = harness_connect(&H);
 	g = harness_connect(&H);
-	t0 = harness_now_ms();
 	EXPECT_OK(g, spawn(g, "bench:sleep", sl, NULL));
 	if (!readable(f, 5000))
 		fail_msg("an idle connection (idle_timeout_ms 300) got nothing "
