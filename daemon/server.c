@@ -139,7 +139,6 @@ server_shutdown(void)
 	if (server_shutting_down)
 		return;
 	server_shutting_down = 1;
-	log_info("stopping: no new connections");
 	if (server_notify)
 		sd_notify(0, "STOPPING=1");
 	if (server_accept_ev != NULL)
@@ -152,6 +151,7 @@ server_shutdown(void)
 	}
 	if (server_unlink_socket && server_config.socket_path != NULL)
 		unlink(server_config.socket_path);
+	log_info("stopping: no new connections");
 	pool_shutdown();
 	left = spawn_terminate_daemon_children();
 	if (left > 0) {

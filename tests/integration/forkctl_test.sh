@@ -679,9 +679,14 @@ else
 	fail "spawn -w --timeout 300ms" "exit $rc after $ms ms" \
 	    "stderr: $err"
 fi
-# A child that ignores SIGTERM gets SIGKILL after --kill-grace.
-fc --json spawn -w --timeout 200ms --kill-grace 300ms -- /bin/sh -c \
-    'trap "" TERM; sleep 5'
+# A child that ignores SIGTERM gets SIGKILL after --kill-grace. The timeout
+# runs from the spawn: on a slow machine the SIGTERM can come before the
+# shell has set its trap (no "ready" then), so again with a longer one.
+for tmo in 200 800 3200; do
+	fc --json spawn -w --timeout ${tmo}ms --kill-grace 300ms -- /bin/sh -c \
+	    'trap "" TERM; echo ready; sleep 5'
+	[[ $out == *ready* ]] && break
+done
 if ((rc == 124)) && python3 -c '
 import json, sys
 d = json.loads(sys.stdin.read().strip().splitlines()[-1])

@@ -597,11 +597,90 @@ harness_wait_fds(pid_t pid, int want, int timeout_ms)
 	return n;
 }
 
-/* Time factor for sanitizer builds. */
+/* Time factor for sanitizer builds, or as FORKD_TEST_SLOW says (1..20). */
 int
 harness_slow(void)
 {
-	const char *s = getenv("ASAN_OPTIONS");
+	const char	*s = getenv("FORKD_TEST_SLOW");
+	long		 n;
 
+	if (s != NULL && (n = strtol(s, NULL, 10)) >= 1 && n <= 20)
+		return (int)n;
+	s = getenv("ASAN_OPTIONS");
 	return s != NULL && *s != '\0' ? 3 : 1;
+}
+
+int
+harness_log_count(const struct harness *h, const char *needle)
+{
+	struct stat	 st;
+	char		*buf, *p;
+	ssize_t		 n;
+	int		 fd, count = 0;
+
+	if ((fd = open(h->h_log, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	if (fstat(fd, &st) != 0 || (buf = malloc((size_t)st.st_size + 1)) ==
+	    NULL) {
+		close(fd);
+		return 0;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	for (p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		count++;
+	free(buf);
+	return count;
+}
+
+void
+harness_wait_log(const struct harness *h, const char *needle, int n,
+    int timeout_ms)
+{
+	int64_t	end = harness_now_ms() + timeout_ms;
+	int	k;
+
+	while ((k = harness_log_count(h, needle)) < n &&
+	    harness_now_ms() < end)
+		harness_sleep_ms(10);
+	if (k < n)
+		fail_msg("forkd's log holds \"%s\" %d times after %d ms, "
+		    "expected %d", needle, k, timeout_ms, n);
+}
+
+/* Is sig in pid's ignored-signal mask? 1 yes, 0 no, -1 no such process. */
+static int
+harness_ignores(pid_t pid, int sig)
+{
+	char			 path[64], line[256];
+	FILE			*f;
+	unsigned long long	 mask;
+	int			 r = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "SigIgn: %llx", &mask) == 1) {
+			r = (mask >> (sig - 1)) & 1;
+			break;
+		}
+	fclose(f);
+	return r;
+}
+
+void
+harness_wait_ignored(pid_t pid, int sig, int timeout_ms)
+{
+	int64_t	end = harness_now_ms() + timeout_ms;
+	int	r;
+
+	while ((r = harness_ignores(pid, sig)) == 0 &&
+	    harness_now_ms() < end)
+		harness_sleep_ms(5);
+	if (r != 1)
+		fail_msg("process %d %s signal %d after %d ms", (int)pid,
+		    r < 0 ? "is gone instead of ignoring" : "still does not "
+		    "ignore", sig, timeout_ms);
 }

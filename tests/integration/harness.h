@@ -78,9 +78,18 @@ int	harness_settled_fds(pid_t pid);
 /* Poll pid's fd count until it equals want or timeout_ms passed; returns
  * the last count seen. */
 int	harness_wait_fds(pid_t pid, int want, int timeout_ms);
-/* 3 in sanitizer builds (ASAN_OPTIONS set by ctest), else 1: a factor for
- * time bounds. */
+/* 3 in sanitizer builds (ASAN_OPTIONS set by ctest) or when
+ * FORKD_TEST_SLOW says so (valgrind), else 1: a factor for time bounds. */
 int	harness_slow(void);
+/* How often needle occurs in h's forkd log (its whole stderr file). */
+int	harness_log_count(const struct harness *h, const char *needle);
+/* Wait until h's forkd log holds needle at least n times; fails the test
+ * after timeout_ms. */
+void	harness_wait_log(const struct harness *h, const char *needle, int n,
+	    int timeout_ms);
+/* Wait until pid ignores sig (SigIgn in /proc/PID/status), as a shell does
+ * once its "trap '' SIG" ran; fails the test after timeout_ms. */
+void	harness_wait_ignored(pid_t pid, int sig, int timeout_ms);
 
 /* Failure messages say what was observed. */
 #define EXPECT_OK(f, call) do {						\

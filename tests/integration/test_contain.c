@@ -302,7 +302,9 @@ test_timeout_entry(void **state)
 	EXPECT_INT(x.x_timed_out, 1, "timed_out");
 }
 
-/* SIGTERM ignored: SIGKILL after kill_grace_ms. */
+/* SIGTERM ignored: SIGKILL after kill_grace_ms. The timeout runs from
+ * the spawn, so a SIGTERM may come before the shell has set its trap on a
+ * slow machine (no "ready" then): tried again with a longer timeout. */
 static void
 test_timeout_kill(void **state)
 {
@@ -313,28 +315,40 @@ test_timeout_kill(void **state)
 	struct raw_exit		 x;
 	char			 buf[64];
 	int64_t			 t0, dt;
+	uint32_t		 tmo;
+	ssize_t			 n;
 	pid_t			 pid;
 	int			 p[2], fd;
 
-	harness_pipe(p);
-	req_init(&sr, argv);
-	sr.timeout_ms = 300;
-	sr.kill_grace_ms = 400;
-	t0 = harness_now_ms();
-	m = spawn_ok(&sr, p[1], &fd);
-	close(p[1]);
-	pid = m->response->spawn->pid;
-	forkd__server_message__free_unpacked(m, NULL);
-	harness_read_all(p[0], buf, sizeof buf, 5000 * harness_slow());
-	close(p[0]);
-	if (rawclient_exit(&RC, pid, 10000 * harness_slow(), &x) != 0)
-		fail_msg("SIGTERM-ignoring child: no exit in 10 s");
-	dt = harness_now_ms() - t0;
+	for (tmo = 300;; tmo *= 4) {
+		harness_pipe(p);
+		req_init(&sr, argv);
+		sr.timeout_ms = tmo;
+		sr.kill_grace_ms = 400;
+		t0 = harness_now_ms();
+		m = spawn_ok(&sr, p[1], &fd);
+		close(p[1]);
+		pid = m->response->spawn->pid;
+		forkd__server_message__free_unpacked(m, NULL);
+		n = harness_read_all(p[0], buf, sizeof buf - 1,
+		    (tmo + 5000) * harness_slow());
+		close(p[0]);
+		buf[n > 0 ? n : 0] = '\0';
+		if (rawclient_exit(&RC, pid, (tmo + 10000) * harness_slow(),
+		    &x) != 0)
+			fail_msg("SIGTERM-ignoring child: no exit in 10 s");
+		dt = harness_now_ms() - t0;
+		if (strstr(buf, "ready") != NULL || tmo >= 19200)
+			break;
+	}
+	if (strstr(buf, "ready") == NULL)
+		fail_msg("the shell never got to set its trap, even with a "
+		    "timeout of %u ms", tmo);
 	EXPECT_INT(x.x_exitcode, -SIGKILL, "exitcode after timeout + grace");
 	EXPECT_INT(x.x_timed_out, 1, "timed_out");
-	if (dt < 600)
+	if (dt < tmo + 300)
 		fail_msg("SIGKILL came %lld ms after the spawn, before "
-		    "timeout 300 + grace 400", (long long)dt);
+		    "timeout %u + grace 400", (long long)dt, tmo);
 }
 
 /* Does forkd lack clone3() (valgrind)? Then cgroups take the fallback,

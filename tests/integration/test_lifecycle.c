@@ -113,7 +113,7 @@ test_disconnect_sigkill_after_grace(void **state)
 	pid_t			 pid;
 
 	pid = spawn(a, "/bin/sh", sh, 1);
-	harness_sleep_ms(200);	/* let the trap be set */
+	harness_wait_ignored(pid, SIGTERM, 5000 * harness_slow());
 	forkd_close(a);
 	/* kill_grace_ms is 2000 by default. */
 	EXPECT_OK(b, forkd_wait(b, pid, NULL, 8000, &ev));

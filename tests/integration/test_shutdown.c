@@ -161,11 +161,13 @@ test_sigterm_stubborn_child(void **state)
 	o.daemon = 1;
 	EXPECT_OK(f, forkd_spawn(f, &o, &pid, NULL, 0));
 	g = harness_connect(&h);
-	harness_sleep_ms(200);
+	harness_wait_ignored(pid, SIGTERM, 5000 * harness_slow());
 	t0 = harness_now_ms();
 	kill(h.h_pid, SIGTERM);
-	/* While stopping: no new connections, no new children. */
-	harness_sleep_ms(200);
+	/* While stopping: no new connections, no new children. The log line
+	 * comes after forkd closed its socket and began refusing spawns. */
+	harness_wait_log(&h, "stopping: no new connections", 1,
+	    5000 * harness_slow());
 	{
 		struct forkd		*x = NULL;
 		struct forkd_spawn_opts	 o2;

@@ -2,6 +2,7 @@
  * list and status, against a real forkd. */
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,7 +118,13 @@ test_exit_event_queued(void **state)
 
 	/* An event arriving during a ping is kept for later. */
 	pid = spawn_argv(f, &o, NULL, 0);
-	harness_sleep_ms(300);
+	{
+		/* The event is on the socket, unread, when the ping goes. */
+		struct pollfd pfd = { .fd = forkd_fd(f), .events = POLLIN };
+
+		if (poll(&pfd, 1, 10000 * harness_slow()) != 1)
+			fail_msg("no exit event within 10 s of bench:exit 3");
+	}
 	EXPECT_OK(f, forkd_ping(f));
 	EXPECT_OK(f, forkd_next_exit(f, &ev));
 	EXPECT_INT(ev.pid, pid, "pid of the event queued during a ping");

@@ -5,6 +5,7 @@
  * daemon applies the options is tested by the daemon's suites and
  * tests/integration/forkctl_test.sh. */
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -238,7 +239,7 @@ test_pidfd(void **state)
 	struct forkd_spawned	 sp;
 	struct forkd_exit	 ev;
 	struct pollfd		 pfd;
-	const char		*argv[] = { "bench:sleep", "0.2", NULL };
+	const char		*argv[] = { "bench:sleep", "30", NULL };
 	int			 r;
 
 	(void)state;
@@ -258,10 +259,12 @@ test_pidfd(void **state)
 	pfd.revents = 0;
 	r = poll(&pfd, 1, 0);
 	EXPECT_INT(r, 0, "pidfd readable while the child runs");
+	EXPECT_OK(f, forkd_kill(f, sp.pid));
 	r = poll(&pfd, 1, 10000 * harness_slow());
 	EXPECT_INT(r, 1, "pidfd readable once the child ended");
 	EXPECT_OK(f, forkd_wait_exit_event(f, 10000, &ev));
 	EXPECT_INT(ev.pid, sp.pid, "pid of the exit event");
+	EXPECT_INT(ev.exitcode, -SIGKILL, "exitcode of the killed child");
 	close(sp.pidfd);
 	forkd_close(f);
 }
