@@ -126,12 +126,19 @@ spawn_name_generate(const char *base, char *out, size_t outlen)
 	do {
 		snprintf(out, outlen, "%s-%llu", clean,
 		    (unsigned long long)++spawn_name_counter);
-	} while (spawn_find(0, out) != NULL);
+	} while (spawn_find(0, out, SPAWN_ANY_UID) != NULL);
 }
 
-/* Find a live child by pid, or by name when pid is 0. */
+/* Does a child of uid cu named cn match a lookup by name of uid? */
+static int
+spawn_name_match(const char *cn, uid_t cu, const char *name, uid_t uid)
+{
+	return name != NULL && (uid == SPAWN_ANY_UID || cu == uid) &&
+	    strcmp(cn, name) == 0;
+}
+
 struct spawn_child *
-spawn_find(pid_t pid, const char *name)
+spawn_find(pid_t pid, const char *name, uid_t uid)
 {
 	struct spawn_child *c;
 
@@ -139,15 +146,26 @@ spawn_find(pid_t pid, const char *name)
 		if (c->c_state == SPAWN_FAILED)
 			continue;
 		if (pid != 0 ? c->c_pid == pid :
-		    (name != NULL && strcmp(c->c_name, name) == 0))
+		    spawn_name_match(c->c_name, c->c_uid, name, uid))
 			return c;
 	}
 	return NULL;
 }
 
-/* Newest history record matching pid or name. */
+unsigned int
+spawn_count_named(const char *name)
+{
+	struct spawn_child	*c;
+	unsigned int		 n = 0;
+
+	TAILQ_FOREACH(c, &spawn_children, c_entry)
+		if (c->c_state != SPAWN_FAILED && strcmp(c->c_name, name) == 0)
+			n++;
+	return n;
+}
+
 const struct exit_record *
-spawn_history_find(pid_t pid, const char *name)
+spawn_history_find(pid_t pid, const char *name, uid_t uid)
 {
 	for (size_t k = 0; k < spawn_history_len; k++) {
 		size_t i = (spawn_history_next + SPAWN_HISTORY - 1 - k) %
@@ -155,7 +173,7 @@ spawn_history_find(pid_t pid, const char *name)
 		const struct exit_record *e = &spawn_history[i];
 
 		if (pid != 0 ? e->e_pid == pid :
-		    (name != NULL && strcmp(e->e_name, name) == 0))
+		    spawn_name_match(e->e_name, e->e_uid, name, uid))
 			return e;
 	}
 	return NULL;
@@ -1720,9 +1738,9 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 			SPAWN_FAIL(-EINVAL, "invalid name: 1 to %d printable "
 			    "bytes without spaces or '/', not all digits, not "
 			    "starting with '-'", LIMIT_NAME_MAX);
-		if (spawn_find(0, r->name) != NULL)
-			SPAWN_FAIL(-EEXIST, "a child named '%s' is running",
-			    r->name);
+		if (spawn_find(0, r->name, s->s_uid) != NULL)
+			SPAWN_FAIL(-EEXIST, "a child of uid %u named '%s' is "
+			    "running", (unsigned)s->s_uid, r->name);
 		snprintf(name, sizeof name, "%s", r->name);
 	} else
 		spawn_name_generate(base, name, sizeof name);

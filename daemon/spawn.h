@@ -123,10 +123,17 @@ int	spawn_name_valid(const char *name);
 /* Write "<base>-N" to out for the next N that names no live child. */
 void	spawn_name_generate(const char *base, char *out, size_t outlen);
 
-/* Find a live child by pid, or by name when pid is 0. */
-struct spawn_child *spawn_find(pid_t pid, const char *name);
-/* Newest history record for pid (or name when pid is 0), or NULL. */
-const struct exit_record *spawn_history_find(pid_t pid, const char *name);
+/* Names are per client uid: two uids may each have a child "web". */
+#define SPAWN_ANY_UID	((uid_t)-1)
+/* Find a live child by pid (any uid's), or by name when pid is 0: uid's
+ * child of that name, or any uid's with SPAWN_ANY_UID. */
+struct spawn_child *spawn_find(pid_t pid, const char *name, uid_t uid);
+/* Live children named name, of every uid (for root's lookups). */
+unsigned int spawn_count_named(const char *name);
+/* Newest history record for pid (or name when pid is 0, of uid or with
+ * SPAWN_ANY_UID of any uid), or NULL. */
+const struct exit_record *spawn_history_find(pid_t pid, const char *name,
+	    uid_t uid);
 
 /* Reap every ended child (SIGCHLD callback). */
 void	spawn_reap(void);

@@ -253,7 +253,9 @@ int	forkd_spawn_ex(struct forkd *, const struct forkd_spawn_opts *,
 	    struct forkd_spawned *ret) FORKD_WUR;
 
 /* Send signal sig to a child, by pid (name NULL) or by name (pid 0).
- * -ESRCH: no such child; -EPERM: another uid's child. */
+ * Names are per uid: a name means the caller's own child of that name (for
+ * root without one: the only other uid's child of that name; several:
+ * -EINVAL). -ESRCH: no such child; -EPERM: another uid's child by pid. */
 int	forkd_signal(struct forkd *, pid_t pid, const char *name, int sig)
 	    FORKD_WUR;
 /* forkd_signal() with SIGTERM / SIGKILL. */

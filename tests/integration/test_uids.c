@@ -1,6 +1,6 @@
 /* test_uids.c: a client of another uid sees and touches only its own
- * children (root only: the test drops to uid/gid 65534 in a forked
- * process; skipped otherwise). */
+ * children, and names are per uid (root only: the test drops to uid/gid
+ * 65534 and 65533 in forked processes; skipped otherwise). */
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include "harness.h"
 
 #define OTHER_UID	65534
+#define THIRD_UID	65533
 
 static struct harness	H;
 static unsigned char	key[64];
@@ -30,6 +31,10 @@ struct other_report {
 	int	own_exit;	/* exit event of its own child */
 	int	hist_wait;	/* wait on root's ended child (history) */
 	char	errmsg[FORKD_ERRMSG_MAX];
+	int	same_name;	/* its own spawn named like root's child */
+	int	same_name_sig;	/* SIGKILL to that name */
+	int	same_name_exit;	/* the exit event that follows */
+	char	sig_name_msg[FORKD_ERRMSG_MAX];
 };
 
 /* In the forked process: drop to OTHER_UID and try things. */
@@ -42,6 +47,7 @@ other_client(int wfd, pid_t root_child, pid_t root_ended)
 	struct forkd_exit	 ev;
 	struct forkd_spawn_opts	 o;
 	const char		*ex[] = { "bench:exit", "33", NULL };
+	const char		*sl[] = { "bench:sleep", "30", NULL };
 	size_t			 n = 0;
 
 	memset(&rep, 0, sizeof rep);
@@ -60,6 +66,8 @@ other_client(int wfd, pid_t root_child, pid_t root_ended)
 	rep.sig = forkd_terminate(f, root_child);
 	rep.wait = forkd_wait(f, root_child, NULL, 0, &ev);
 	rep.sig_name = forkd_signal(f, 0, "root-owned", SIGKILL);
+	snprintf(rep.sig_name_msg, sizeof rep.sig_name_msg, "%s",
+	    forkd_errmsg(f));
 	rep.hist_wait = forkd_wait(f, root_ended, NULL, 0, &ev);
 	forkd_spawn_opts_init(&o);
 	o.target = "bench:exit";
@@ -70,6 +78,17 @@ other_client(int wfd, pid_t root_child, pid_t root_ended)
 	if (rep.spawn == 0) {
 		rep.own_exit = forkd_wait_exit_event(f, 10000, &ev) == 0 ?
 		    ev.exitcode : -1000;
+	}
+	/* Names are per uid: root's "root-owned" neither blocks the name
+	 * nor is what the name means here. */
+	o.target = "bench:sleep";
+	o.argv = sl;
+	o.name = "root-owned";
+	rep.same_name = forkd_spawn(f, &o, NULL, NULL, 0);
+	if (rep.same_name == 0) {
+		rep.same_name_sig = forkd_signal(f, 0, "root-owned", SIGKILL);
+		rep.same_name_exit = forkd_wait_exit_event(f, 10000, &ev) ==
+		    0 ? ev.exitcode : -1000;
 	}
 	forkd_close(f);
 out:
@@ -126,8 +145,12 @@ test_other_uid(void **state)
 		fail_msg("uid %d sees root's child %d in its list", OTHER_UID,
 		    (int)root_child);
 	EXPECT_INT(rep.sig, -EPERM, "uid 65534 terminating root's child");
-	EXPECT_INT(rep.sig_name, -EPERM,
+	/* By name: not even whether root has a child of that name. */
+	EXPECT_INT(rep.sig_name, -ESRCH,
 	    "uid 65534 killing root's child by name");
+	if (strstr(rep.sig_name_msg, "no child named 'root-owned'") == NULL)
+		fail_msg("uid 65534 killing root's child by name: errmsg "
+		    "\"%s\"", rep.sig_name_msg);
 	EXPECT_INT(rep.wait, -EPERM, "uid 65534 waiting on root's child");
 	EXPECT_INT(rep.hist_wait, -EPERM,
 	    "uid 65534 waiting on root's ended child (history)");
@@ -135,31 +158,39 @@ test_other_uid(void **state)
 		fail_msg("uid %d spawn: %d (%s) \"%s\"", OTHER_UID, rep.spawn,
 		    forkd_strerror(rep.spawn), rep.errmsg);
 	EXPECT_INT(rep.own_exit, 33, "exitcode of uid 65534's own child");
+	EXPECT_INT(rep.same_name, 0, "uid 65534 spawning a child named like "
+	    "root's running one");
+	EXPECT_INT(rep.same_name_sig, 0, "uid 65534 killing its own "
+	    "'root-owned' by name");
+	EXPECT_INT(rep.same_name_exit, -SIGKILL, "exitcode of uid 65534's "
+	    "own 'root-owned'");
 	/* Root's child survived all that. */
 	EXPECT_INT(harness_pid_state(root_child), 1,
 	    "root's child after uid 65534's attempts (1 = running)");
 
-	/* Root sees the other uid's ended child in the history. */
+	/* Root sees the other uid's ended child in the history, by pid and,
+	 * having no child of its own of that name, by name. */
 	EXPECT_OK(f, forkd_wait(f, rep.own_pid, NULL, 0, &ev));
 	EXPECT_INT(ev.exitcode, 33, "root waiting on uid 65534's ended child");
+	EXPECT_OK(f, forkd_wait(f, 0, "other-owned", 0, &ev));
+	EXPECT_INT(ev.pid, rep.own_pid, "root waiting on 'other-owned'");
+	/* "root-owned" is root's own, not uid 65534's ended one. */
+	EXPECT_ERR(f, forkd_wait(f, 0, "root-owned", 0, &ev), -ETIMEDOUT);
 	EXPECT_OK(f, forkd_kill(f, root_child));
 	EXPECT_OK(f, forkd_wait_exit_event(f, 10000, &ev));
 	EXPECT_INT(ev.exitcode, -SIGKILL, "exitcode of root's child");
 	forkd_close(f);
 }
 
-/* Root lists another uid's running child, with its owner uid. */
-static void
-test_root_sees_all(void **state)
+/* Fork a process that drops to uid, spawns a bench:sleep 30 named name
+ * (NULL: forkd picks) without the daemon flag, so that it outlives the
+ * process, and exits. Returns the child's pid. */
+static pid_t
+spawn_as(uid_t uid, const char *name)
 {
-	struct forkd		*f;
-	struct forkd_child	*v = NULL;
-	size_t			 n = 0, i;
-	int			 pp[2], st;
-	pid_t			 pid, child = 0;
+	int	pp[2], st;
+	pid_t	pid, child = 0;
 
-	if (geteuid() != 0)
-		skip();
 	harness_pipe(pp);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -169,25 +200,43 @@ test_root_sees_all(void **state)
 		const char		*sl[] = { "bench:sleep", "30", NULL };
 		pid_t			 c = -1;
 
-		if (setgroups(0, NULL) != 0 || setgid(OTHER_UID) != 0 ||
-		    setuid(OTHER_UID) != 0)
+		if (setgroups(0, NULL) != 0 || setgid(uid) != 0 ||
+		    setuid(uid) != 0)
 			_exit(3);
 		if (forkd_connect_key(&g, H.h_sock, key, keylen) != 0)
 			_exit(4);
 		forkd_spawn_opts_init(&o);
 		o.target = "bench:sleep";
 		o.argv = sl;
+		o.name = name;
 		if (forkd_spawn(g, &o, &c, NULL, 0) != 0)
 			_exit(5);
-		/* A child without the daemon flag outlives this process. */
 		(void)!write(pp[1], &c, sizeof c);
 		_exit(0);
 	}
 	close(pp[1]);
 	if (read(pp[0], &child, sizeof child) != (ssize_t)sizeof child) {
 		waitpid(pid, &st, 0);
-		fail_msg("unprivileged spawner failed (status %#x)", st);
+		fail_msg("spawner of uid %u failed (status %#x)", (unsigned)uid,
+		    st);
 	}
+	close(pp[0]);
+	waitpid(pid, &st, 0);
+	return child;
+}
+
+/* Root lists another uid's running child, with its owner uid. */
+static void
+test_root_sees_all(void **state)
+{
+	struct forkd		*f;
+	struct forkd_child	*v = NULL;
+	size_t			 n = 0, i;
+	pid_t			 child;
+
+	if (geteuid() != 0)
+		skip();
+	child = spawn_as(OTHER_UID, NULL);
 	f = harness_connect(&H);
 	EXPECT_OK(f, forkd_list(f, &v, &n));
 	for (i = 0; i < n && v[i].pid != child; i++)
@@ -200,8 +249,49 @@ test_root_sees_all(void **state)
 	free(v);
 	EXPECT_OK(f, forkd_kill(f, child));
 	EXPECT_OK(f, forkd_wait(f, child, NULL, 10000, NULL));
-	close(pp[0]);
-	waitpid(pid, &st, 0);
+	forkd_close(f);
+}
+
+/* Two other uids each run a child "dup": root, with none of its own, must
+ * say which by pid; with one left, the name finds it; once root has its
+ * own "dup", the name means root's. */
+static void
+test_root_names(void **state)
+{
+	struct forkd		*f;
+	struct forkd_spawn_opts	 o;
+	struct forkd_exit	 ev;
+	const char		*sl[] = { "bench:sleep", "30", NULL };
+	pid_t			 a, b, mine;
+
+	if (geteuid() != 0)
+		skip();
+	a = spawn_as(OTHER_UID, "dup");
+	b = spawn_as(THIRD_UID, "dup");
+	f = harness_connect(&H);
+	EXPECT_ERR(f, forkd_signal(f, 0, "dup", 0), -EINVAL);
+	EXPECT_CONTAINS(forkd_errmsg(f), "2 children of other uids are named "
+	    "'dup': give the pid", "errmsg of an ambiguous name");
+	EXPECT_OK(f, forkd_kill(f, a));
+	EXPECT_OK(f, forkd_wait(f, a, NULL, 10000 * harness_slow(), &ev));
+	/* One "dup" left, uid 65533's: the name finds it. */
+	EXPECT_OK(f, forkd_signal(f, 0, "dup", 0));
+	EXPECT_ERR(f, forkd_wait(f, 0, "dup", 0, &ev), -ETIMEDOUT);
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:sleep";
+	o.argv = sl;
+	o.name = "dup";
+	EXPECT_OK(f, forkd_spawn(f, &o, &mine, NULL, 0));
+	/* Root's own "dup" is what the name means to root now. */
+	EXPECT_OK(f, forkd_signal(f, 0, "dup", SIGKILL));
+	EXPECT_OK(f, forkd_wait_exit_event(f, 10000 * harness_slow(), &ev));
+	EXPECT_INT(ev.pid, mine, "root's own 'dup' ended");
+	/* Root's ended "dup" (history) is now what the name means to root. */
+	EXPECT_OK(f, forkd_wait(f, 0, "dup", 0, &ev));
+	EXPECT_INT(ev.pid, mine, "root waiting on 'dup'");
+	EXPECT_INT(harness_pid_state(b), 1, "uid 65533's 'dup' (1 = running)");
+	EXPECT_OK(f, forkd_kill(f, b));
+	EXPECT_OK(f, forkd_wait(f, b, NULL, 10000 * harness_slow(), &ev));
 	forkd_close(f);
 }
 
@@ -247,6 +337,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_other_uid),
 		cmocka_unit_test(test_root_sees_all),
+		cmocka_unit_test(test_root_names),
 		cmocka_unit_test(test_stop),
 	};
 

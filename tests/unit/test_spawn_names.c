@@ -156,21 +156,29 @@ test_name_generate_skips_live(void **state)
 	assert_true(is_base_n(a, "live"));
 	n = strtoul(a + strlen("live-"), NULL, 10);
 
-	/* A running child already has the next name in the sequence. */
+	/* A running child of another uid already has the next name in the
+	 * sequence: generated names are unique over all uids. */
 	memset(&fake, 0, sizeof fake);
 	fake.c_pid = 999999;
+	fake.c_uid = 1000;
 	fake.c_state = SPAWN_RUNNING;
 	fake.c_errfd = -1;
 	snprintf(fake.c_name, sizeof fake.c_name, "live-%lu", n + 1);
 	TAILQ_INSERT_TAIL(&spawn_children, &fake, c_entry);
-	assert_ptr_equal(spawn_find(0, fake.c_name), &fake);
-	assert_ptr_equal(spawn_find(999999, NULL), &fake);
+	/* Names are per uid; a pid is any uid's. */
+	assert_ptr_equal(spawn_find(0, fake.c_name, 1000), &fake);
+	assert_ptr_equal(spawn_find(0, fake.c_name, SPAWN_ANY_UID), &fake);
+	assert_null(spawn_find(0, fake.c_name, 0));
+	assert_null(spawn_find(0, fake.c_name, 1001));
+	assert_ptr_equal(spawn_find(999999, NULL, 0), &fake);
+	assert_int_equal(spawn_count_named(fake.c_name), 1);
 	spawn_name_generate("live", b, sizeof b);
 	TAILQ_REMOVE(&spawn_children, &fake, c_entry);
 	if (strcmp(b, fake.c_name) == 0)
 		fail_msg("generated \"%s\", the name of a live child", b);
 	assert_true(is_base_n(b, "live"));
-	assert_null(spawn_find(0, fake.c_name));
+	assert_null(spawn_find(0, fake.c_name, SPAWN_ANY_UID));
+	assert_int_equal(spawn_count_named(fake.c_name), 0);
 }
 
 /* Wait status of a child that ran fn. */
