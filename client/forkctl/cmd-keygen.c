@@ -124,6 +124,11 @@ cmd_keygen_exec(struct forkctl *fc, struct args *a)
 	path = a->a_argc > 0 ? a->a_argv[0] : forkctl_key_path(fc);
 	if (path[0] == '\0')
 		return forkctl_usage_error(fc->fc_cmd, "empty file name");
+	/* Elsewhere "-" is standard output; a key is written only to a
+	 * 0600 file, so rather than a file named "-", an error. */
+	if (strcmp(path, "-") == 0)
+		return forkctl_usage_error(fc->fc_cmd, "a key is not written "
+		    "to standard output; for a file named '-', say ./-");
 	if (sodium_init() < 0) {
 		forkctl_warnx("cannot initialise libsodium");
 		return FORKCTL_EXIT_ERROR;
@@ -173,7 +178,8 @@ const struct forkctl_cmd cmd_keygen_entry = {
 "Write 32 random bytes from the system's CSPRNG to FILE, created with mode\n"
 "0600, and print FILE. forkd and its clients must use the same key file.\n"
 "FILE defaults to the -k option, else $FORKD_KEY_FILE, else\n"
-FORKD_DEFAULT_KEY_FILE ". The directory must exist already.\n"
+FORKD_DEFAULT_KEY_FILE ". The directory must exist already. A key is\n"
+"never written to standard output: FILE \"-\" is an error.\n"
 "\n"
 "An existing FILE is never overwritten unless --force is given; then the\n"
 "new key is written to a temporary file in the same directory and renamed\n"

@@ -192,6 +192,17 @@ else
 	fail "keygen uses \$FORKD_KEY_FILE" "exit $rc: $(cat "$tmp/out")"
 fi
 
+# "-" is not standard output here, nor a file named "-".
+(cd "$tmp" && "$FORKCTL" keygen - >"$tmp/out" 2>&1)
+rc=$?
+if ((rc == 2)) && [[ ! -e $tmp/- ]] && grep -q "standard output" "$tmp/out"
+then
+	pass "keygen - is a usage error (exit 2), no file written"
+else
+	fail "keygen - is a usage error (exit 2), no file written" \
+	    "exit $rc: $(cat "$tmp/out")" "$(ls -la "$tmp")"
+fi
+
 # ---- start forkd -----------------------------------------------------------
 
 FORKD_TEST_MARKER=daemon "$FORKD" -s "$sock" -k "$key" \
