@@ -1489,6 +1489,30 @@ forkd_wait_any(struct forkd *f, const pid_t *pids, size_t n, int timeout_ms,
 	return client_wait(f, refs, n, timeout_ms, ret);
 }
 
+/* Wait for the first of n children, each by pid, or by name when its pid
+ * is 0: the daemon resolves names with its own rules. */
+FORKD_API int
+forkd_wait_refs(struct forkd *f, const pid_t *pids, const char *const *names,
+    size_t n, int timeout_ms, struct forkd_exit *ret)
+{
+	Forkd__ChildRef	 refv[LIMIT_WAIT_MAX], *refs[LIMIT_WAIT_MAX];
+	int		 r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if (pids == NULL || names == NULL || n == 0 || n > LIMIT_WAIT_MAX) {
+		client_seterr(f, "wait for 1 to %d children", LIMIT_WAIT_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = client_childref(f, pids[i], pids[i] == 0 ? names[i] :
+		    NULL, &refv[i])) < 0)
+			return r;
+		refs[i] = &refv[i];
+	}
+	return client_wait(f, refs, n, timeout_ms, ret);
+}
+
 /* List live children. */
 FORKD_API int
 forkd_list(struct forkd *f, struct forkd_child **ret, size_t *ret_n)

@@ -109,7 +109,7 @@ spawn_name_valid(const char *name)
 
 /* Next unique "<base>-N". */
 void
-spawn_name_generate(const char *base, char *out, size_t outlen)
+spawn_name_generate(const char *base, uid_t uid, char *out, size_t outlen)
 {
 	char	clean[LIMIT_NAME_MAX - 20];
 	size_t	i;
@@ -126,7 +126,7 @@ spawn_name_generate(const char *base, char *out, size_t outlen)
 	do {
 		snprintf(out, outlen, "%s-%llu", clean,
 		    (unsigned long long)++spawn_name_counter);
-	} while (spawn_find(0, out, SPAWN_ANY_UID) != NULL);
+	} while (spawn_find(0, out, uid) != NULL);
 }
 
 /* Does a child of uid cu named cn match a lookup by name of uid? */
@@ -1743,7 +1743,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 			    "running", (unsigned)s->s_uid, r->name);
 		snprintf(name, sizeof name, "%s", r->name);
 	} else
-		spawn_name_generate(base, name, sizeof name);
+		spawn_name_generate(base, s->s_uid, name, sizeof name);
 
 	if ((err = spawn_check_setup(r, s->s_uid, refusal,
 	    sizeof refusal)) != 0) {

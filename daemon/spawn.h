@@ -120,8 +120,10 @@ int	spawn_start_ex(struct child_plan *, const struct spawn_create *,
 
 /* A name is 1..LIMIT_NAME_MAX printable bytes, no '/', not all digits. */
 int	spawn_name_valid(const char *name);
-/* Write "<base>-N" to out for the next N that names no live child. */
-void	spawn_name_generate(const char *base, char *out, size_t outlen);
+/* Write "<base>-N" to out for the next N (one counter for all uids, so no
+ * N twice) that names no live child of uid. */
+void	spawn_name_generate(const char *base, uid_t uid, char *out,
+	    size_t outlen);
 
 /* Names are per client uid: two uids may each have a child "web". */
 #define SPAWN_ANY_UID	((uid_t)-1)

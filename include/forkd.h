@@ -253,24 +253,32 @@ int	forkd_spawn_ex(struct forkd *, const struct forkd_spawn_opts *,
 	    struct forkd_spawned *ret) FORKD_WUR;
 
 /* Send signal sig to a child, by pid (name NULL) or by name (pid 0).
- * Names are per uid: a name means the caller's own child of that name (for
- * root without one: the only other uid's child of that name; several:
- * -EINVAL). -ESRCH: no such child; -EPERM: another uid's child by pid. */
+ * Names are per uid: a name means the caller's own child of that name,
+ * live, else its newest ended one (-ESRCH "has ended"). Root, without a
+ * child of that name, gets the only other uid's live child of that name
+ * (several: -EINVAL), else the newest ended one of any uid. -ESRCH: no
+ * such child; -EPERM: another uid's child by pid. */
 int	forkd_signal(struct forkd *, pid_t pid, const char *name, int sig)
 	    FORKD_WUR;
 /* forkd_signal() with SIGTERM / SIGKILL. */
 int	forkd_terminate(struct forkd *, pid_t pid) FORKD_WUR;
 int	forkd_kill(struct forkd *, pid_t pid) FORKD_WUR;
 
-/* Wait until a child (by pid, or by name when pid is 0) has ended, at most
- * timeout_ms (FORKD_INFINITE: no limit; 0: just check). A child that already
- * ended is reported at once while the daemon remembers it (its last 1024
- * exits). -ETIMEDOUT when time ran out. */
+/* Wait until a child (by pid, or by name when pid is 0, resolved as for
+ * forkd_signal()) has ended, at most timeout_ms (FORKD_INFINITE: no
+ * limit; 0: just check). A child that already ended is reported at once
+ * while the daemon remembers it (its last 1024 exits). -ETIMEDOUT when
+ * time ran out. */
 int	forkd_wait(struct forkd *, pid_t pid, const char *name, int timeout_ms,
 	    struct forkd_exit *ret) FORKD_WUR;
 /* Wait for the first of n children to end. */
 int	forkd_wait_any(struct forkd *, const pid_t *pids, size_t n,
 	    int timeout_ms, struct forkd_exit *ret) FORKD_WUR;
+/* forkd_wait_any() with names: child i is pids[i], or names[i] when
+ * pids[i] is 0, resolved by the daemon as for forkd_wait(). */
+int	forkd_wait_refs(struct forkd *, const pid_t *pids,
+	    const char *const *names, size_t n, int timeout_ms,
+	    struct forkd_exit *ret) FORKD_WUR;
 
 /* Live children (of every uid when the caller is root, else the caller's
  * uid). *ret is malloc'd; free() it. */

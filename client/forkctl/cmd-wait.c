@@ -72,53 +72,28 @@ cmd_wait_all(struct forkctl *fc, struct args *a, struct json *j,
 	return status;
 }
 
-/* Wait for the first of the children to end. Names are resolved to pids
- * with a list; a name not listed may have ended already, which a wait with
- * timeout 0 reports from forkd's exit history. */
+/* Wait for the first of the children to end. Names go to forkd as
+ * names, so that it resolves them as for any other request (the caller's
+ * own child first; for root, several other uids' is an error). */
 static int
 cmd_wait_any(struct forkctl *fc, struct args *a, struct json *j,
     int64_t deadline)
 {
-	struct forkd_child	*v = NULL;
 	struct forkd_exit	 ex;
-	const char		*name;
+	const char		*names[CMD_WAIT_ANY_MAX];
 	pid_t			 pids[CMD_WAIT_ANY_MAX];
-	size_t			 n = 0;
-	int			 r, status = FORKCTL_EXIT_OK;
+	int			 r;
 
-	for (int i = 0; i < a->a_argc; i++) {
-		forkctl_parse_child(a->a_argv[i], &pids[i], &name);
-		if (name == NULL)
-			continue;
-		if (v == NULL && (r = forkd_list(fc->fc_conn, &v, &n)) < 0)
-			return forkctl_error(fc, r, "wait: list children");
-		pids[i] = 0;
-		for (size_t k = 0; k < n && pids[i] == 0; k++) {
-			if (strcmp(v[k].name, name) == 0)
-				pids[i] = v[k].pid;
-		}
-		if (pids[i] != 0)
-			continue;
-		r = forkd_wait(fc->fc_conn, 0, name, 0, &ex);
-		if (r == 0) {
-			cmd_wait_report(fc, j, &ex);
-			goto out;
-		}
-		status = forkctl_error(fc, r, "wait %s", name);
-		goto out;
-	}
-	r = forkd_wait_any(fc->fc_conn, pids, (size_t)a->a_argc,
+	for (int i = 0; i < a->a_argc; i++)
+		forkctl_parse_child(a->a_argv[i], &pids[i], &names[i]);
+	r = forkd_wait_refs(fc->fc_conn, pids, names, (size_t)a->a_argc,
 	    cmd_wait_left(deadline), &ex);
-	if (r == 0)
+	if (r == 0) {
 		cmd_wait_report(fc, j, &ex);
-	else {
-		forkctl_error(fc, r, "wait");
-		status = r == -ETIMEDOUT ? FORKCTL_EXIT_TIMEOUT :
-		    FORKCTL_EXIT_ERROR;
+		return FORKCTL_EXIT_OK;
 	}
-out:
-	free(v);
-	return status;
+	forkctl_error(fc, r, "wait");
+	return r == -ETIMEDOUT ? FORKCTL_EXIT_TIMEOUT : FORKCTL_EXIT_ERROR;
 }
 
 /* forkctl wait [--timeout DURATION] [--any] PID|NAME... */

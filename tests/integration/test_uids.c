@@ -272,6 +272,16 @@ test_root_names(void **state)
 	EXPECT_ERR(f, forkd_signal(f, 0, "dup", 0), -EINVAL);
 	EXPECT_CONTAINS(forkd_errmsg(f), "2 children of other uids are named "
 	    "'dup': give the pid", "errmsg of an ambiguous name");
+	{
+		/* Waits on several children resolve names the same way. */
+		pid_t		 pz[2] = { a, 0 };
+		const char	*nm[2] = { NULL, "dup" };
+
+		EXPECT_ERR(f, forkd_wait_refs(f, pz, nm, 2, 0, &ev), -EINVAL);
+		pz[1] = b;
+		EXPECT_ERR(f, forkd_wait_refs(f, pz, nm, 2, 0, &ev),
+		    -ETIMEDOUT);
+	}
 	EXPECT_OK(f, forkd_kill(f, a));
 	EXPECT_OK(f, forkd_wait(f, a, NULL, 10000 * harness_slow(), &ev));
 	/* One "dup" left, uid 65533's: the name finds it. */

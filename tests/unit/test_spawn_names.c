@@ -88,8 +88,8 @@ test_name_generate(void **state)
 {
 	char	a[LIMIT_NAME_MAX + 1], b[LIMIT_NAME_MAX + 1], base[200];
 
-	spawn_name_generate("exit", a, sizeof a);
-	spawn_name_generate("exit", b, sizeof b);
+	spawn_name_generate("exit", 0, a, sizeof a);
+	spawn_name_generate("exit", 0, b, sizeof b);
 	if (!is_base_n(a, "exit") || !is_base_n(b, "exit"))
 		fail_msg("generated \"%s\" and \"%s\", expected exit-N", a, b);
 	if (strcmp(a, b) == 0)
@@ -101,7 +101,7 @@ test_name_generate(void **state)
 		static char names[500][LIMIT_NAME_MAX + 1];
 
 		for (int i = 0; i < 500; i++) {
-			spawn_name_generate("w", names[i], sizeof names[i]);
+			spawn_name_generate("w", 0, names[i], sizeof names[i]);
 			for (int j = 0; j < i; j++)
 				if (strcmp(names[i], names[j]) == 0)
 					fail_msg("generated name %d \"%s\" "
@@ -110,20 +110,20 @@ test_name_generate(void **state)
 	}
 
 	/* Bad bytes are replaced; the result is a valid name. */
-	spawn_name_generate("a b/c\x01\x7f\xff", a, sizeof a);
+	spawn_name_generate("a b/c\x01\x7f\xff", 0, a, sizeof a);
 	if (!is_base_n(a, "a_b_c___"))
 		fail_msg("base with bad bytes gave \"%s\", expected "
 		    "a_b_c___-N", a);
 	expect_valid(a, 1, a);
 
 	/* So is a base starting with '-' (an exec path /opt/-tool). */
-	spawn_name_generate("-tool", a, sizeof a);
+	spawn_name_generate("-tool", 0, a, sizeof a);
 	if (!is_base_n(a, "_tool"))
 		fail_msg("base -tool gave \"%s\", expected _tool-N", a);
 	expect_valid(a, 1, a);
 
 	/* An empty base still gives a valid name. */
-	spawn_name_generate("", a, sizeof a);
+	spawn_name_generate("", 0, a, sizeof a);
 	expect_valid(a, 1, a);
 	if (strchr(a, '-') == NULL)
 		fail_msg("empty base gave \"%s\", expected <something>-N", a);
@@ -131,7 +131,7 @@ test_name_generate(void **state)
 	/* A long base is cut so the name fits LIMIT_NAME_MAX. */
 	memset(base, 'L', sizeof base - 1);
 	base[sizeof base - 1] = '\0';
-	spawn_name_generate(base, a, sizeof a);
+	spawn_name_generate(base, 0, a, sizeof a);
 	if (strlen(a) > LIMIT_NAME_MAX)
 		fail_msg("name from a 199-byte base is %zu bytes, above %d",
 		    strlen(a), LIMIT_NAME_MAX);
@@ -140,11 +140,13 @@ test_name_generate(void **state)
 		fail_msg("name from a long base \"%s\" lost its -N", a);
 
 	/* A digits-only base must not give an all-digits name. */
-	spawn_name_generate("42", a, sizeof a);
+	spawn_name_generate("42", 0, a, sizeof a);
 	expect_valid(a, 1, a);
 }
 
-/* A generated name skips the name of a live child. */
+/* A generated name skips the name of a live child of the same uid; another
+ * uid's child does not count (names are per uid, and a generated name must
+ * not tell whether another uid has a child of that name). */
 static void
 test_name_generate_skips_live(void **state)
 {
@@ -152,12 +154,11 @@ test_name_generate_skips_live(void **state)
 	char			a[LIMIT_NAME_MAX + 1], b[LIMIT_NAME_MAX + 1];
 	unsigned long		n;
 
-	spawn_name_generate("live", a, sizeof a);
+	spawn_name_generate("live", 1000, a, sizeof a);
 	assert_true(is_base_n(a, "live"));
 	n = strtoul(a + strlen("live-"), NULL, 10);
 
-	/* A running child of another uid already has the next name in the
-	 * sequence: generated names are unique over all uids. */
+	/* A running child of uid 1000 has the next name in the sequence. */
 	memset(&fake, 0, sizeof fake);
 	fake.c_pid = 999999;
 	fake.c_uid = 1000;
@@ -172,11 +173,18 @@ test_name_generate_skips_live(void **state)
 	assert_null(spawn_find(0, fake.c_name, 1001));
 	assert_ptr_equal(spawn_find(999999, NULL, 0), &fake);
 	assert_int_equal(spawn_count_named(fake.c_name), 1);
-	spawn_name_generate("live", b, sizeof b);
+	/* For uid 0 that name is free. */
+	spawn_name_generate("live", 0, b, sizeof b);
+	assert_string_equal(b, fake.c_name);
+	/* For uid 1000 the next one is skipped when taken. */
+	snprintf(fake.c_name, sizeof fake.c_name, "live-%lu", n + 2);
+	spawn_name_generate("live", 1000, b, sizeof b);
 	TAILQ_REMOVE(&spawn_children, &fake, c_entry);
 	if (strcmp(b, fake.c_name) == 0)
-		fail_msg("generated \"%s\", the name of a live child", b);
+		fail_msg("generated \"%s\", the name of a live child of the "
+		    "same uid", b);
 	assert_true(is_base_n(b, "live"));
+	assert_int_equal(strtoul(b + strlen("live-"), NULL, 10), n + 3);
 	assert_null(spawn_find(0, fake.c_name, SPAWN_ANY_UID));
 	assert_int_equal(spawn_count_named(fake.c_name), 0);
 }
