@@ -28,21 +28,25 @@ request_may(const struct session *s, uid_t uid)
  * A name is looked up among the caller's own children (names are per
  * uid), live first, then its ended ones in the history. Root, having
  * none of that name, gets another uid's: the live child if just one uid
- * has one (several: nothing, and the caller says which by pid), else the
- * newest ended one.
+ * has one, else the newest ended one. Returns 0, or how many live
+ * children of other uids have the name when there are several to choose
+ * from (nothing found: the caller says which by pid).
  */
-static void
+static unsigned int
 request_resolve_name(const struct session *s, const char *name,
     struct spawn_child **ret_live, const struct exit_record **ret_done)
 {
+	unsigned int n;
+
 	if ((*ret_live = spawn_find(0, name, s->s_uid)) != NULL ||
 	    (*ret_done = spawn_history_find(0, name, s->s_uid)) != NULL ||
 	    s->s_uid != 0)
-		return;
-	if (spawn_count_named(name) == 1)
+		return 0;
+	if ((n = spawn_count_named(name)) == 1)
 		*ret_live = spawn_find(0, name, SPAWN_ANY_UID);
-	else if (spawn_count_named(name) == 0)
+	else if (n == 0)
 		*ret_done = spawn_history_find(0, name, SPAWN_ANY_UID);
+	return n > 1 ? n : 0;
 }
 
 /* Resolve a ChildRef to a live child or a history record. */
@@ -50,7 +54,8 @@ static int
 request_resolve(struct session *s, uint32_t id, const Forkd__ChildRef *ref,
     struct spawn_child **ret_live, const struct exit_record **ret_done)
 {
-	const char *name = NULL;
+	const char	*name = NULL;
+	unsigned int	 several;
 
 	*ret_live = NULL;
 	*ret_done = NULL;
@@ -70,16 +75,13 @@ request_resolve(struct session *s, uint32_t id, const Forkd__ChildRef *ref,
 		*ret_live = spawn_find(ref->pid, NULL, 0);
 		if (*ret_live == NULL)
 			*ret_done = spawn_history_find(ref->pid, NULL, 0);
-	} else
-		request_resolve_name(s, name, ret_live, ret_done);
-	if (*ret_live == NULL && *ret_done == NULL && name != NULL &&
-	    s->s_uid == 0 && spawn_count_named(name) > 1) {
+	} else if ((several = request_resolve_name(s, name, ret_live,
+	    ret_done)) > 0) {
 		char esc[LIMIT_NAME_MAX * 4 + 1];
 
 		session_reply_error(s, id, -EINVAL, 0, "%u children of "
-		    "other uids are named '%s': give the pid",
-		    spawn_count_named(name), log_escape(esc, sizeof esc,
-		    name, strlen(name)));
+		    "other uids are named '%s': give the pid", several,
+		    log_escape(esc, sizeof esc, name, strlen(name)));
 		return -EINVAL;
 	}
 	if (*ret_live == NULL && *ret_done == NULL) {
