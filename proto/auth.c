@@ -1,6 +1,7 @@
 /* auth.c: authkey files, handshake proofs and session keys. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -68,6 +69,31 @@ auth_session_key(const unsigned char *key, size_t keylen,
 	auth_hmac(key, keylen, AUTH_LABEL_SESSION, sn, cn, out);
 }
 
+/* "key file PATH: REASON" into errbuf. A path too long to leave room for
+ * the reason is cut to its last bytes after "...": the reason is what
+ * the user needs, and the end of the path tells which file. */
+static void __attribute__((format(printf, 4, 5)))
+auth_key_err(char *errbuf, size_t errlen, const char *path, const char *fmt,
+    ...)
+{
+	char	reason[256];
+	size_t	plen = strlen(path), rlen, room;
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	rlen = strlen(reason);
+	/* "key file ...PATH: REASON" and the NUL */
+	room = errlen > rlen + sizeof "key file ...: " ?
+	    errlen - rlen - sizeof "key file ...: " : 0;
+	if (plen <= room + 3)
+		snprintf(errbuf, errlen, "key file %s: %s", path, reason);
+	else
+		snprintf(errbuf, errlen, "key file ...%s: %s",
+		    path + plen - room, reason);
+}
+
 /* Load and check a key file. */
 int
 auth_key_load(const char *path, int check_owner, unsigned char **ret_key,
@@ -83,49 +109,47 @@ auth_key_load(const char *path, int check_owner, unsigned char **ret_key,
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(errbuf, errlen, "key file %s: %s", path, strerror(-r));
+		auth_key_err(errbuf, errlen, path, "%s", strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) != 0) {
 		r = -errno;
-		snprintf(errbuf, errlen, "key file %s: %s", path, strerror(-r));
+		auth_key_err(errbuf, errlen, path, "%s", strerror(-r));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		r = -EINVAL;
-		snprintf(errbuf, errlen, "key file %s: not a regular file",
-		    path);
+		auth_key_err(errbuf, errlen, path, "not a regular file");
 		goto out;
 	}
 	if (check_owner) {
 		if (st.st_uid != geteuid()) {
 			r = -EPERM;
-			snprintf(errbuf, errlen, "key file %s: owned by uid %u, "
-			    "not by uid %u that runs forkd", path,
+			auth_key_err(errbuf, errlen, path, "owned by uid %u, "
+			    "not by uid %u that runs forkd",
 			    (unsigned)st.st_uid, (unsigned)geteuid());
 			goto out;
 		}
 		if (st.st_mode & (S_IWGRP | S_IWOTH | S_IROTH)) {
 			r = -EPERM;
-			snprintf(errbuf, errlen, "key file %s: permissions %04o "
+			auth_key_err(errbuf, errlen, path, "permissions %04o "
 			    "are too open (group/world-writable or "
-			    "world-readable); run chmod 600 %s", path,
-			    (unsigned)(st.st_mode & 07777), path);
+			    "world-readable); chmod it to 600",
+			    (unsigned)(st.st_mode & 07777));
 			goto out;
 		}
 	}
 	if (st.st_size < AUTH_KEY_MIN || st.st_size >= AUTH_KEY_MAX) {
 		r = -EINVAL;
-		snprintf(errbuf, errlen, "key file %s: %lld bytes; a key must "
-		    "be %d to %d bytes (make one with 'forkctl keygen')", path,
+		auth_key_err(errbuf, errlen, path, "%lld bytes; a key must "
+		    "be %d to %d bytes (make one with 'forkctl keygen')",
 		    (long long)st.st_size, AUTH_KEY_MIN, AUTH_KEY_MAX - 1);
 		goto out;
 	}
 	key = sodium_malloc(AUTH_KEY_MAX);
 	if (key == NULL) {
 		r = -ENOMEM;
-		snprintf(errbuf, errlen, "key file %s: out of secure memory",
-		    path);
+		auth_key_err(errbuf, errlen, path, "out of secure memory");
 		goto out;
 	}
 	while (got < AUTH_KEY_MAX) {
@@ -134,8 +158,7 @@ auth_key_load(const char *path, int check_owner, unsigned char **ret_key,
 			continue;
 		if (n < 0) {
 			r = -errno;
-			snprintf(errbuf, errlen, "key file %s: %s", path,
-			    strerror(-r));
+			auth_key_err(errbuf, errlen, path, "%s", strerror(-r));
 			goto out;
 		}
 		if (n == 0)
@@ -144,8 +167,8 @@ auth_key_load(const char *path, int check_owner, unsigned char **ret_key,
 	}
 	if (got < AUTH_KEY_MIN || got >= AUTH_KEY_MAX) {
 		r = -EINVAL;
-		snprintf(errbuf, errlen, "key file %s: %zu bytes; a key must be "
-		    "%d to %d bytes", path, got, AUTH_KEY_MIN, AUTH_KEY_MAX - 1);
+		auth_key_err(errbuf, errlen, path, "%zu bytes; a key must be "
+		    "%d to %d bytes", got, AUTH_KEY_MIN, AUTH_KEY_MAX - 1);
 		goto out;
 	}
 	sodium_mprotect_readonly(key);

@@ -323,6 +323,40 @@ test_key_load(void **state)
 	    "No such file", NULL);
 }
 
+/* A key path too long for the message keeps the reason and the path's
+ * end: "key file ...<end of path>: <reason>". */
+static void
+test_key_load_long_path(void **state)
+{
+	char		 path[3100], err[256], *p;
+	unsigned char	*k = NULL;
+	size_t		 kl = 0, n;
+	int		 r;
+
+	n = (size_t)snprintf(path, sizeof path, "/nonexistent-forkd-test");
+	while (n < 3000)
+		n += (size_t)snprintf(path + n, sizeof path - n, "/d");
+	snprintf(path + n, sizeof path - n, "/the-key");
+	r = auth_key_load(path, 0, &k, &kl, err, sizeof err);
+	EXPECT_RC(r, -ENOENT, "missing key file under a 3000-byte path");
+	EXPECT_MSG(err, strerror(ENOENT), "long path");
+	EXPECT_MSG(err, "/d/d/the-key: ", "long path");
+	if (strncmp(err, "key file ...", 12) != 0)
+		fail_msg("long path: message \"%s\" does not start with "
+		    "\"key file ...\"", err);
+	/* The whole message fits, cut only in the path. */
+	p = strstr(err, ": ");
+	assert_non_null(p);
+	assert_string_equal(p + 2, strerror(ENOENT));
+	assert_int_equal(strlen(err), sizeof err - 1);
+	/* A short path is not cut. */
+	r = auth_key_load("/nonexistent-forkd-test/k", 0, &k, &kl, err,
+	    sizeof err);
+	EXPECT_RC(r, -ENOENT, "missing key file, short path");
+	assert_string_equal(err, "key file /nonexistent-forkd-test/k: "
+	    "No such file or directory");
+}
+
 /* A FIFO as key file must fail, not block forever. */
 static void
 test_key_load_fifo(void **state)
@@ -440,6 +474,7 @@ main(void)
 		cmocka_unit_test(test_nonce),
 		cmocka_unit_test(test_key_load),
 		cmocka_unit_test(test_key_load_fifo),
+		cmocka_unit_test(test_key_load_long_path),
 		cmocka_unit_test(test_key_load_owner),
 		cmocka_unit_test(test_key_generate),
 	};
