@@ -180,6 +180,26 @@ log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
 	return dst;
 }
 
+int
+log_notice_limited(struct log_ratelimit *rl, const char *fmt, ...)
+{
+	char		buf[1024];
+	unsigned int	suppressed;
+	va_list		ap;
+
+	if (LOG_LVL_NOTICE > log_level ||
+	    !log_ratelimit(rl, 5000, 20, &suppressed))
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (suppressed > 0)
+		log_notice("%s (%u similar lines not logged)", buf, suppressed);
+	else
+		log_notice("%s", buf);
+	return 1;
+}
+
 /* Fixed-window budget on the monotonic clock. */
 int
 log_ratelimit(struct log_ratelimit *rl, unsigned int interval_ms,

@@ -42,6 +42,11 @@ struct log_ratelimit {
  * were dropped since the last one logged; 0: no (this one is counted). */
 int	log_ratelimit(struct log_ratelimit *, unsigned int interval_ms,
 	    unsigned int burst, unsigned int *ret_suppressed);
+/* log_notice() within rl's budget of 20 lines per 5 s; the first line
+ * after lines were dropped ends "(N similar lines not logged)". 1 if the
+ * line was logged. */
+int	log_notice_limited(struct log_ratelimit *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 /* Copy a client-supplied string into dst with non-printable bytes escaped
  * (\xNN), truncated to fit. Returns dst. */

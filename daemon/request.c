@@ -312,24 +312,14 @@ request_ping(struct session *s, uint32_t id, const Forkd__PingRequest *r)
 static int
 request_uid_refused(struct session *s, uint32_t id, int *fds, size_t nfds)
 {
-	static struct log_ratelimit	rl;
-	unsigned int			suppressed;
+	static struct log_ratelimit rl;
 
 	if (policy_uid_allowed(&server_config.policy, s->s_uid))
 		return 0;
 	wire_close_fds(fds, nfds);
-	if (!s->s_uid_refused && log_ratelimit(&rl, 5000, 20, &suppressed)) {
+	if (!s->s_uid_refused && session_log_limited(s, &rl, "uid %u is not "
+	    "in policy allow_uids: refusing its requests", (unsigned)s->s_uid))
 		s->s_uid_refused = 1;
-		if (suppressed > 0)
-			session_log(s, LOG_LVL_NOTICE, "uid %u is not in "
-			    "policy allow_uids: refusing its requests (%u "
-			    "similar lines not logged)", (unsigned)s->s_uid,
-			    suppressed);
-		else
-			session_log(s, LOG_LVL_NOTICE, "uid %u is not in "
-			    "policy allow_uids: refusing its requests",
-			    (unsigned)s->s_uid);
-	}
 	session_reply_error(s, id, -EPERM, 0, "uid %u may not use forkd "
 	    "(policy allow_uids)", (unsigned)s->s_uid);
 	return -EPERM;

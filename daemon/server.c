@@ -254,7 +254,6 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	static struct log_ratelimit refuse_rl;
 	struct timeval	tv = { 1, 0 };
-	unsigned int	suppressed;
 	int		fd;
 
 	/* Accept a bounded batch, then let the loop run. */
@@ -278,17 +277,9 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		if (session_count() >= server_config.limits.max_connections &&
 		    !session_evict_handshake()) {
 			server_stats.connections_refused++;
-			if (log_ratelimit(&refuse_rl, 5000, 20, &suppressed)) {
-				if (suppressed > 0)
-					log_notice("connection refused: %u "
-					    "connections (limit max_connections; "
-					    "%u similar lines not logged)",
-					    session_count(), suppressed);
-				else
-					log_notice("connection refused: %u "
-					    "connections (limit max_connections)",
-					    session_count());
-			}
+			log_notice_limited(&refuse_rl, "connection refused: %u "
+			    "connections (limit max_connections)",
+			    session_count());
 			server_refuse(fd, -EUSERS, "too many connections");
 			continue;
 		}

@@ -105,29 +105,27 @@ session_log(const struct session *s, int level, const char *fmt, ...)
 	}
 }
 
-/* A notice a peer can cause at will, without the key (a bad frame, a
- * failed or unfinished handshake): at most 20 lines per 5 s over all
- * sessions, so a connection flood cannot flood the log. */
-void
-session_log_peer(const struct session *s, const char *fmt, ...)
+/* A notice with the session prefix, within rl's budget (see
+ * log_notice_limited()). 1 if it was logged. */
+int
+session_log_limited(const struct session *s, struct log_ratelimit *rl,
+    const char *fmt, ...)
 {
-	static struct log_ratelimit	rl;
-	unsigned int			suppressed;
-	char				buf[1024];
-	va_list				ap;
+	char	buf[1024];
+	va_list	ap;
 
-	if (LOG_LVL_NOTICE > log_get_level() ||
-	    !log_ratelimit(&rl, 5000, 20, &suppressed))
-		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	if (suppressed > 0)
-		session_log(s, LOG_LVL_NOTICE, "%s (%u similar lines not "
-		    "logged)", buf, suppressed);
-	else
-		session_log(s, LOG_LVL_NOTICE, "%s", buf);
+	return log_notice_limited(rl, "session %llu (uid %u pid %d): %s",
+	    (unsigned long long)s->s_id, (unsigned)s->s_uid, (int)s->s_pid,
+	    buf);
 }
+
+/* Notices a peer can cause at will, without the key (a bad frame, a failed
+ * or unfinished handshake): one budget over all sessions, so that a
+ * connection flood cannot flood the log. */
+static struct log_ratelimit	session_peer_rl;
 
 /* Move to a new state if the move is legal. */
 static int
@@ -353,7 +351,7 @@ static void
 session_protocol_error(struct session *s, int code, const char *what)
 {
 	server_stats.protocol_errors++;
-	session_log_peer(s, "protocol error: %s", what);
+	session_log_limited(s, &session_peer_rl, "protocol error: %s", what);
 	session_send_error(s, code, what);
 	session_close(s, what);
 }
@@ -373,7 +371,7 @@ session_evict_handshake(void)
 		if (s->s_state != SESSION_HELLO_SENT)
 			continue;
 		server_stats.auth_failures++;
-		session_log_peer(s, "handshake not finished when the "
+		session_log_limited(s, &session_peer_rl, "handshake not finished when the "
 		    "connection slots ran out (max_connections): closed for a "
 		    "new connection");
 		session_send_error(s, -EUSERS, "too many connections: closed "
@@ -525,7 +523,7 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->s_state != SESSION_HELLO_SENT)
 		return;
 	server_stats.auth_failures++;
-	session_log_peer(s, "handshake not finished within %u ms",
+	session_log_limited(s, &session_peer_rl, "handshake not finished within %u ms",
 	    server_config.limits.handshake_timeout_ms);
 	session_send_error(s, -ETIMEDOUT, "handshake timed out");
 	session_close(s, "handshake timed out");
@@ -566,7 +564,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	    s->s_sn, a->client_nonce.data, a->proof.data, a->proof.len) != 0) {
 		forkd__client_message__free_unpacked(cm, NULL);
 		server_stats.auth_failures++;
-		session_log_peer(s, "authentication failed");
+		session_log_limited(s, &session_peer_rl, "authentication failed");
 		session_send_error(s, -EKEYREJECTED, "authentication failed");
 		session_close(s, "authentication failed");
 		return;

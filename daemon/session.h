@@ -90,7 +90,8 @@ void	session_reply(struct session *, struct Forkd__Response *);
 /* Log with the session prefix. */
 void	session_log(const struct session *, int level, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-void	session_log_peer(const struct session *, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
+struct log_ratelimit;
+int	session_log_limited(const struct session *, struct log_ratelimit *,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

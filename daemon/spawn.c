@@ -1619,15 +1619,7 @@ static struct log_ratelimit spawn_refuse_rl;
 static void
 spawn_log_refusal(struct session *s, const char *msg)
 {
-	unsigned int suppressed;
-
-	if (!log_ratelimit(&spawn_refuse_rl, 5000, 20, &suppressed))
-		return;
-	if (suppressed > 0)
-		session_log(s, LOG_LVL_NOTICE, "spawn refused: %s (and %u "
-		    "more refusals not logged)", msg, suppressed);
-	else
-		session_log(s, LOG_LVL_NOTICE, "spawn refused: %s", msg);
+	session_log_limited(s, &spawn_refuse_rl, "spawn refused: %s", msg);
 }
 
 /* Refuse by limit or policy: reply, log, count. */
