@@ -1200,6 +1200,51 @@ client_is_pidfd(int fd, pid_t pid)
 	return v <= 0 || v == (long)pid;
 }
 
+/* Append the caller's extra fds (o->fds at o->fd_targets) after the
+ * stdio ones already in fds/targets, checking each target. */
+static int
+client_add_fds(struct forkd *f, const struct forkd_spawn_opts *o, int *fds,
+    uint32_t *targets, size_t *nfds)
+{
+	if (o->n_fds == 0)
+		return 0;
+	if (o->fds == NULL || o->fd_targets == NULL) {
+		client_seterr(f, "n_fds is %zu but fds or fd_targets is NULL",
+		    o->n_fds);
+		return -EINVAL;
+	}
+	if (o->n_fds > FORKD_FDS_MAX - *nfds) {
+		client_seterr(f, "too many fds: %zu with stdio, at most %d",
+		    o->n_fds + *nfds, FORKD_FDS_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < o->n_fds; i++) {
+		int t = o->fd_targets[i];
+
+		if (t < 0 || t > FORKD_FD_TARGET_MAX) {
+			client_seterr(f, "fd target %d is not in 0..%d", t,
+			    FORKD_FD_TARGET_MAX);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < *nfds; j++) {
+			if (targets[j] == (uint32_t)t) {
+				client_seterr(f, "fd target %d is given twice",
+				    t);
+				return -EINVAL;
+			}
+		}
+		if (o->fds[i] < 0 || fcntl(o->fds[i], F_GETFD) < 0) {
+			client_seterr(f, "fd %d (for child fd %d) is not open",
+			    o->fds[i], t);
+			return -EBADF;
+		}
+		fds[*nfds] = o->fds[i];
+		targets[*nfds] = (uint32_t)t;
+		(*nfds)++;
+	}
+	return 0;
+}
+
 /* Start a child and return all of the reply. */
 FORKD_API int
 forkd_spawn_ex(struct forkd *f, const struct forkd_spawn_opts *o,
@@ -1215,8 +1260,8 @@ forkd_spawn_ex(struct forkd *f, const struct forkd_spawn_opts *o,
 	    o != NULL ? o->stdin_fd : -1,
 	    o != NULL ? o->stdout_fd : -1,
 	    o != NULL ? o->stderr_fd : -1 };
-	int			 fds[3];
-	uint32_t		 targets[3];
+	int			 fds[FORKD_FDS_MAX];
+	uint32_t		 targets[FORKD_FDS_MAX];
 	size_t			 nfds = 0, n;
 	int			 r;
 
@@ -1265,6 +1310,8 @@ forkd_spawn_ex(struct forkd *f, const struct forkd_spawn_opts *o,
 		targets[nfds] = (uint32_t)i;
 		nfds++;
 	}
+	if ((r = client_add_fds(f, o, fds, targets, &nfds)) < 0)
+		return r;
 	sp.n_fd_targets = nfds;
 	sp.fd_targets = targets;
 	/* About 5 KiB: on the heap, not on a caller's small stack. */

@@ -116,7 +116,18 @@ struct forkd_spawn_opts {
 	unsigned int		 namespaces;	/* FORKD_NS_* ORed */
 	int			 want_pidfd;	/* 1: get the child's pidfd
 						 * (forkd_spawn_ex()) */
+	/* More descriptors for the child beyond stdio: fds[i] (the caller's,
+	 * only read during the call) becomes fd fd_targets[i] in the child,
+	 * e.g. a result pipe at fd 3. Targets are 0..FORKD_FD_TARGET_MAX,
+	 * distinct, and not one of 0/1/2 already set through stdin_fd,
+	 * stdout_fd or stderr_fd; with stdio, at most FORKD_FDS_MAX fds in
+	 * all. Bad values are -EINVAL (a bad fd -EBADF) before sending. */
+	const int		*fds;
+	const int		*fd_targets;
+	size_t			 n_fds;
 };
+#define FORKD_FDS_MAX		16	/* fds in one spawn, stdio included */
+#define FORKD_FD_TARGET_MAX	63	/* highest fd number in the child */
 
 /* One resource limit: resource is RLIMIT_* from <sys/resource.h> (0..15
  * on Linux); soft <= hard, either may be FORKD_RLIM_INFINITY. */

@@ -269,6 +269,74 @@ test_pidfd(void **state)
 	forkd_close(f);
 }
 
+/* An extra fd reaches the child at the number asked for: a pipe's write
+ * end at fd 3 (and at fd 9, with stdout given too) carries what the child
+ * writes there. Bad extra fds are refused before sending. */
+static void
+test_extra_fds(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	struct forkd_exit	 ev;
+	const char		*argv[] = { "/bin/sh", "-c",
+	    "echo three >&3; echo nine >&9", NULL };
+	int			 p3[2], p9[2], fds[2], targets[2] = { 3, 9 };
+	int			 bad_targets[2] = { 3, 3 }, big[1] = { 64 };
+	int			 badfd[1] = { 987 };
+	char			 buf[64];
+	pid_t			 pid;
+	ssize_t			 n;
+
+	(void)state;
+	assert_int_equal(pipe(p3), 0);
+	assert_int_equal(pipe(p9), 0);
+	fds[0] = p3[1];
+	fds[1] = p9[1];
+	forkd_spawn_opts_init(&o);
+	o.target = "/bin/sh";
+	o.argv = argv;
+	o.fds = fds;
+	o.fd_targets = targets;
+	o.n_fds = 2;
+	EXPECT_OK(f, forkd_spawn(f, &o, &pid, NULL, 0));
+	close(p3[1]);
+	close(p9[1]);
+	EXPECT_OK(f, forkd_wait_exit_event(f, 10000 * harness_slow(), &ev));
+	EXPECT_INT(ev.exitcode, 0, "exit code of sh writing to fds 3 and 9");
+	n = read(p3[0], buf, sizeof buf - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	EXPECT_STR(buf, "three\n", "what the child wrote to fd 3");
+	n = read(p9[0], buf, sizeof buf - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	EXPECT_STR(buf, "nine\n", "what the child wrote to fd 9");
+	close(p3[0]);
+	close(p9[0]);
+
+	/* Refused before sending, the connection still usable. */
+	fds[0] = fds[1] = STDIN_FILENO;
+	o.fd_targets = bad_targets;
+	EXPECT_ERR(f, forkd_spawn(f, &o, &pid, NULL, 0), -EINVAL);
+	assert_non_null(strstr(forkd_errmsg(f), "twice"));
+	o.fd_targets = big;
+	o.n_fds = 1;
+	EXPECT_ERR(f, forkd_spawn(f, &o, &pid, NULL, 0), -EINVAL);
+	assert_non_null(strstr(forkd_errmsg(f), "0..63"));
+	o.fds = badfd;
+	o.fd_targets = targets;
+	EXPECT_ERR(f, forkd_spawn(f, &o, &pid, NULL, 0), -EBADF);
+	o.fds = NULL;
+	EXPECT_ERR(f, forkd_spawn(f, &o, &pid, NULL, 0), -EINVAL);
+	o.fds = fds;
+	o.stdout_fd = 1;
+	targets[0] = 1;
+	EXPECT_ERR(f, forkd_spawn(f, &o, &pid, NULL, 0), -EINVAL);
+	targets[0] = 3;
+	EXPECT_OK(f, forkd_ping(f));
+	forkd_close(f);
+}
+
 static void
 test_stop(void **state)
 {
@@ -300,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_bad_opts),
 		cmocka_unit_test(test_edges_pass),
 		cmocka_unit_test(test_pidfd),
+		cmocka_unit_test(test_extra_fds),
 		cmocka_unit_test(test_stop),
 	};
 
