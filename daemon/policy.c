@@ -154,6 +154,109 @@ policy_exec_check(const struct config_policy *p, const char *path,
 	return 0;
 }
 
+/*
+ * Variables that change what an allowed program loads or runs, refused by
+ * default while the policy restricts targets. glibc's UNSECURE_ENVVARS
+ * (sysdeps/generic/unsecvars.h, what ld.so removes for setuid programs)
+ * with every LD_* (the loader reads more, LD_BIND_NOT, LD_ASSUME_KERNEL,
+ * musl's LD_PRELOAD), the shells' start-up files and exported functions,
+ * the interpreters' import paths and option variables, PATH (a script's
+ * commands by name) and HOME/XDG_* (per-user start-up files: Python's
+ * user site-packages, .gitconfig). '*' matches a run of bytes.
+ */
+static const char *const policy_unsafe_env[] = {
+	/* glibc UNSECURE_ENVVARS, and the loader's LD_* */
+	"GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LD_*",
+	"LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE", "NIS_PATH", "NLSPATH",
+	"RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR",
+	/* shells */
+	"BASH_ENV", "ENV", "BASH_FUNC_*", "SHELLOPTS", "BASHOPTS", "PS4",
+	"IFS", "CDPATH", "GLOBIGNORE", "PATH", "HOME", "XDG_*",
+	/* interpreters and runtimes */
+	"PYTHON*", "PERL*", "RUBY*", "GEM_*", "NODE_*", "JAVA_TOOL_OPTIONS",
+	"_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "LUA_*",
+	"TCLLIBPATH", "PHPRC", "PHP_INI_SCAN_DIR", "OPENSSL_CONF",
+	"OPENSSL_ENGINES", "OPENSSL_MODULES", "GIT_*",
+};
+
+/* Does the pattern match exactly the len bytes at s? */
+static int
+policy_glob_n(const char *pattern, const char *s, size_t len)
+{
+	char	name[256];
+
+	if (len >= sizeof name)
+		return 0;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	return policy_glob(pattern, name);
+}
+
+/* One of policy_unsafe_env? */
+int
+policy_env_unsafe(const char *name, size_t len)
+{
+	if (len >= 256)		/* longer than any name matched here: refuse */
+		return 1;
+	for (size_t i = 0; i < sizeof policy_unsafe_env /
+	    sizeof policy_unsafe_env[0]; i++)
+		if (policy_glob_n(policy_unsafe_env[i], name, len))
+			return 1;
+	return 0;
+}
+
+/* allow_targets or allow_exec_paths set. */
+int
+policy_env_restricted(const struct config_policy *p)
+{
+	return p->targets_set || p->exec_paths_set;
+}
+
+/* Does an allow_env entry name exactly these len bytes (no wildcard)? */
+static int
+policy_env_named(const struct config_policy *p, const char *name,
+    size_t len)
+{
+	for (size_t i = 0; i < p->n_env; i++)
+		if (strlen(p->env[i]) == len &&
+		    memcmp(p->env[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* allow_env patterns; unsafe names need an exact entry when restricted. */
+int
+policy_env_check(const struct config_policy *p, char *const *env, size_t n,
+    char *errbuf, size_t errlen)
+{
+	char	esc[256];
+
+	for (size_t i = 0; i < n; i++) {
+		const char	*e = env[i];
+		size_t		 len = strcspn(e, "=");
+		int		 ok = !p->env_set;
+
+		for (size_t j = 0; !ok && j < p->n_env; j++)
+			ok = policy_glob_n(p->env[j], e, len);
+		if (!ok) {
+			snprintf(errbuf, errlen, "env[%zu]: variable %s is not "
+			    "in policy allow_env", i, log_escape(esc,
+			    sizeof esc, e, len));
+			return -EPERM;
+		}
+		if (policy_env_restricted(p) && policy_env_unsafe(e, len) &&
+		    !policy_env_named(p, e, len)) {
+			snprintf(errbuf, errlen, "env[%zu]: variable %s may "
+			    "change what an allowed target loads or runs: "
+			    "refused while the policy restricts targets (name "
+			    "it in policy allow_env to allow it)", i,
+			    log_escape(esc, sizeof esc, e, len));
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
 /* Append printf output to buf at *off, dropping what does not fit. */
 static void __attribute__((format(printf, 4, 5)))
 policy_append(char *buf, size_t len, size_t *off, const char *fmt, ...)
@@ -201,6 +304,11 @@ policy_log(const struct config_policy *p, const char *when)
 	for (size_t i = 0; p->uids_set && i < p->n_uids; i++)
 		policy_append(buf, sizeof buf, &off, " %u",
 		    (unsigned)p->uids[i]);
+	policy_append_list(buf, sizeof buf, &off, "env names", p->env_set,
+	    p->env, p->n_env);
+	if (policy_env_restricted(p))
+		policy_append(buf, sizeof buf, &off, " (unsafe names only when "
+		    "listed by name)");
 	policy_append(buf, sizeof buf, &off, "; identity changes for");
 	if (p->n_identity_uids == 0)
 		policy_append(buf, sizeof buf, &off, " none");

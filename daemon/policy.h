@@ -27,6 +27,19 @@ int	policy_path_listed(const struct config_policy *, const char *path);
  * cannot be resolved; errbuf says why, with path escaped. */
 int	policy_exec_check(const struct config_policy *, const char *path,
 	    char *buf, const char **ret_exec, char *errbuf, size_t errlen);
+/* Is the variable name (len bytes) one that changes what an allowed
+ * program loads or runs: the dynamic loader's (glibc's UNSECURE_ENVVARS
+ * and every LD_*), an interpreter's (BASH_ENV, PYTHON*, PERL*, ...), PATH,
+ * HOME? 1 or 0. */
+int	policy_env_unsafe(const char *name, size_t len);
+/* Does the policy restrict targets (allow_targets or allow_exec_paths)?
+ * Then unsafe names are refused unless allow_env names them exactly. */
+int	policy_env_restricted(const struct config_policy *);
+/* May a client set these n "NAME=VALUE" entries (allow_env, and the unsafe
+ * names under a restricted policy)? 0, or -EPERM with errbuf naming the
+ * first refused variable (escaped) and the setting to change. */
+int	policy_env_check(const struct config_policy *, char *const *env,
+	    size_t n, char *errbuf, size_t errlen);
 /* Log the policy in force in one line; when says why ("start", "SIGHUP"). */
 void	policy_log(const struct config_policy *, const char *when);
 

@@ -1725,6 +1725,14 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		    "an absolute path", log_escape(esc, sizeof esc, r->target,
 		    strlen(r->target)));
 
+	/* The environment is part of what runs: an allowed program with
+	 * the client's LD_PRELOAD is not an allowed program. */
+	if ((err = policy_env_check(&server_config.policy, r->env, r->n_env,
+	    refusal, sizeof refusal)) != 0) {
+		spawn_log_refusal(s, refusal);
+		SPAWN_FAIL(err, "%s", refusal);
+	}
+
 	if (r->name != NULL && r->name[0] != '\0') {
 		if (!spawn_name_valid(r->name))
 			SPAWN_FAIL(-EINVAL, "invalid name: 1 to %d printable "
