@@ -73,6 +73,32 @@ policy_target_allowed(const struct config_policy *p, const char *target)
 	return 0;
 }
 
+/* The first allow_targets pattern matching target. */
+const char *
+policy_target_rule(const struct config_policy *p, const char *target)
+{
+	for (size_t i = 0; p->targets_set && i < p->n_targets; i++)
+		if (policy_glob(p->targets[i], target))
+			return p->targets[i];
+	return NULL;
+}
+
+/* The first allow_exec_paths entry listing path (as policy_path_listed). */
+const char *
+policy_path_rule(const struct config_policy *p, const char *path)
+{
+	for (size_t i = 0; p->exec_paths_set && i < p->n_exec_paths; i++) {
+		const char	*e = p->exec_paths[i];
+		size_t		 len = strlen(e);
+
+		if (len > 0 && e[len - 1] == '/' ? strncmp(path, e, len) == 0 &&
+		    path[len] != '\0' && strchr(path + len, '/') == NULL :
+		    strcmp(path, e) == 0)
+			return e;
+	}
+	return NULL;
+}
+
 /* A listed file, or a file directly inside a listed directory. */
 int
 policy_path_listed(const struct config_policy *p, const char *path)

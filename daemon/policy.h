@@ -17,6 +17,12 @@ int	policy_identity_allowed(const struct config_policy *, uid_t);
 /* May a spawn run the module target "MODULE:ENTRY" (allow_targets)? */
 int	policy_target_allowed(const struct config_policy *,
 	    const char *target);
+/* The allow_targets pattern that allows target, or NULL (for the audit
+ * line; unset allow_targets: NULL too). */
+const char *policy_target_rule(const struct config_policy *,
+	    const char *target);
+/* The allow_exec_paths entry that allows the resolved path, or NULL. */
+const char *policy_path_rule(const struct config_policy *, const char *path);
 /* Is path a listed file, or a file directly inside a listed directory
  * (allow_exec_paths; subdirectories do not count)? 1 or 0. */
 int	policy_path_listed(const struct config_policy *, const char *path);

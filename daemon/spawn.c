@@ -19,6 +19,7 @@
 #include <linux/capability.h>
 
 #include <event2/event.h>
+#include <systemd/sd-journal.h>
 
 #include "cgroup.h"
 #include "child.h"
@@ -533,14 +534,18 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n == (ssize_t)sizeof ce) {
+		const char	*failed_at = ce.ce_step == CHILD_STEP_CHDIR ?
+		    c->c_cwd : c->c_target;
+		char		 esc[256];
+
 		if (c->c_session != NULL)
 			session_log(c->c_session, 6, "spawn %s failed at %s: %s",
 			    c->c_name, child_step_name(ce.ce_step),
 			    strerror(ce.ce_errno));
+		/* The message is logged too: the client's bytes escaped. */
 		spawn_child_failed(c, 0, -ce.ce_errno, ce.ce_step, "%s %s: %s",
-		    child_step_name(ce.ce_step),
-		    ce.ce_step == CHILD_STEP_CHDIR ? c->c_cwd : c->c_target,
-		    strerror(ce.ce_errno));
+		    child_step_name(ce.ce_step), log_escape(esc, sizeof esc,
+		    failed_at, strlen(failed_at)), strerror(ce.ce_errno));
 		return;
 	}
 	if (n != 0) {
@@ -1629,6 +1634,46 @@ spawn_log_refusal(struct session *s, const char *msg)
 	SPAWN_FAIL(err, "%s", refusal);					\
 } while (0)
 
+/* The audit line of a started child, at info: who asked (client uid and
+ * pid), what runs (child pid and name, target) and which policy rule let
+ * it. Under journald also as fields FORKD_TARGET=, FORKD_CLIENT_UID=,
+ * FORKD_CLIENT_PID=, FORKD_CHILD_PID=, FORKD_CHILD_NAME=, FORKD_RULE=. */
+static void
+spawn_log_audit(const struct session *s, pid_t pid, const char *name,
+    const char *target, const char *exec_path)
+{
+	const struct config_policy	*p = &server_config.policy;
+	const char			*rule;
+	char				 etarget[256], erule[320];
+
+	if (LOG_LVL_INFO > log_get_level())
+		return;
+	log_escape(etarget, sizeof etarget, target, strlen(target));
+	if (exec_path != NULL) {
+		rule = policy_path_rule(p, exec_path);
+		if (rule != NULL)
+			snprintf(erule, sizeof erule, "allow_exec_paths %s",
+			    rule);
+		else
+			snprintf(erule, sizeof erule, "allow_exec = yes, "
+			    "allow_exec_paths unset");
+	} else if ((rule = policy_target_rule(p, target)) != NULL)
+		snprintf(erule, sizeof erule, "allow_targets %s", rule);
+	else
+		snprintf(erule, sizeof erule, "allow_targets unset");
+	if (log_is_journald() && sd_journal_send("MESSAGE=session %llu (uid "
+	    "%u pid %d): spawned child %d (%s): %s, allowed by %s",
+	    (unsigned long long)s->s_id, (unsigned)s->s_uid, (int)s->s_pid,
+	    (int)pid, name, etarget, erule, "PRIORITY=6",
+	    "SYSLOG_IDENTIFIER=forkd", "FORKD_TARGET=%s", etarget,
+	    "FORKD_CLIENT_UID=%u", (unsigned)s->s_uid, "FORKD_CLIENT_PID=%d",
+	    (int)s->s_pid, "FORKD_CHILD_PID=%d", (int)pid,
+	    "FORKD_CHILD_NAME=%s", name, "FORKD_RULE=%s", erule, NULL) >= 0)
+		return;
+	session_log(s, LOG_LVL_INFO, "spawned child %d (%s): %s, allowed by "
+	    "%s", (int)pid, name, etarget, erule);
+}
+
 /* Validate a spawn request, fork, and hand the child its plan. */
 void
 spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
@@ -1840,7 +1885,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		spawn_stats.failed++;
 		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
 	}
-	session_log(s, 7, "spawn %s (%s) pid %d", name, r->target, (int)pid);
+	spawn_log_audit(s, pid, name, r->target, exec_path);
 	c = NULL;
 	server_status_changed();
 out:

@@ -24,6 +24,13 @@ for f in sbin/forkd bin/forkctl include/forkd.h include/forkd_module.h \
 	[[ -e $prefix/$f ]] || fail "not installed: $f"
 done
 ls "$prefix"/lib/libforkd.so* >/dev/null || fail "libforkd.so not installed"
+# The tests' module reads any file: never installed, never in the config.
+[[ ! -e $prefix/lib/forkd/modules/testing.so ]] ||
+	fail "testing.so is installed (testing:cat reads any file)"
+conf=$(find "$prefix" -name forkd.conf -path '*forkd/forkd.conf' | head -1)
+if [[ -n $conf ]] && grep -Eq '^(module *=.*(bench|testing)|allow_targets.*(bench|testing|\*:))' "$conf"; then
+	fail "the installed $conf offers bench or testing entries"
+fi
 
 # find_package(forkd)
 mkdir "$tmp/consumer"

@@ -206,7 +206,7 @@ fi
 # ---- start forkd -----------------------------------------------------------
 
 FORKD_TEST_MARKER=daemon "$FORKD" -s "$sock" -k "$key" \
-    -m "$MODDIR/pi.so" -m "$MODDIR/bench.so" </dev/null \
+    -m "$MODDIR/pi.so" -m "$MODDIR/bench.so" -m "$MODDIR/testing.so" </dev/null \
     >"$tmp/forkd.log" 2>&1 &
 forkd_pid=$!
 if ! await_forkd "$sock" "$forkd_pid"; then
@@ -294,8 +294,8 @@ for code in 0 1 255; do
 	fc spawn --wait bench:exit -- "$code"
 	expect_rc "spawn --wait bench:exit $code" "$code"
 done
-fc spawn --wait bench:crash
-expect_rc "spawn --wait bench:crash exits 128+11" 139
+fc spawn --wait testing:crash
+expect_rc "spawn --wait testing:crash exits 128+11" 139
 fc spawn --wait /bin/sh -- -c 'kill -TERM $$'
 expect_rc "spawn --wait of a child killed by SIGTERM exits 128+15" 143
 # --timeout: 124, and the line on stderr that says why, with --json too
@@ -331,7 +331,7 @@ else
 fi
 
 # --env, --clear-env, --cwd
-fc spawn --wait --env FOO=bar --env FORKD_TEST_MARKER=client bench:env
+fc spawn --wait --env FOO=bar --env FORKD_TEST_MARKER=client testing:env
 if ((rc == 0)) && grep -qx 'FOO=bar' <<<"$out" &&
     grep -qx 'FORKD_TEST_MARKER=client' <<<"$out" &&
     ! grep -qx 'FORKD_TEST_MARKER=daemon' <<<"$out"; then
@@ -340,13 +340,13 @@ else
 	fail "spawn --env adds and replaces variables" "exit $rc" \
 	    "stdout: $out" "stderr: $err"
 fi
-fc spawn --wait --clear-env --env ONLY=1 bench:env
+fc spawn --wait --clear-env --env ONLY=1 testing:env
 if ((rc == 0)) && [[ $out == "ONLY=1" ]]; then
 	pass "spawn --clear-env"
 else
 	fail "spawn --clear-env" "exit $rc" "stdout: $out" "stderr: $err"
 fi
-fc spawn --wait --cwd "$tmp" bench:cwd
+fc spawn --wait --cwd "$tmp" testing:cwd
 if ((rc == 0)) && [[ $out == "$(cd "$tmp" && pwd -P)" ]]; then
 	pass "spawn --cwd"
 else
