@@ -264,9 +264,13 @@ child_capset(int keep)
 }
 
 /* drop_caps, part 1 (still privileged): empty the bounding set, the
- * ambient set and the inheritable set. Needs CAP_SETPCAP. */
+ * ambient set and the inheritable set. Emptying the bounding set needs
+ * CAP_SETPCAP: without it (forkd not root, as under the shipped unit)
+ * what can be dropped is, *ret_nnp is set, and the caller sets
+ * no_new_privs instead, so that no exec can gain what stays in the
+ * bounding set (setuid-root or file-capability programs). */
 static int
-child_drop_bounding(const struct child_plan *p)
+child_drop_bounding(const struct child_plan *p, int *ret_nnp)
 {
 	for (int cap = 0; cap <= p->cp_cap_last; cap++) {
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
@@ -275,6 +279,10 @@ child_drop_bounding(const struct child_plan *p)
 		 * last capability is below cap. */
 		if (errno == EINVAL && cap > 0)
 			break;
+		if (errno == EPERM) {
+			*ret_nnp = 1;
+			break;
+		}
 		return -1;
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 &&
@@ -351,7 +359,7 @@ void
 child_run(const struct child_plan *p)
 {
 	int			tmp[LIMIT_FD_TARGET_MAX + 1];
-	int			errfd = p->cp_errfd, base, r;
+	int			errfd = p->cp_errfd, base, r, caps_nnp = 0;
 
 	/* 1. Signals (a pool child did this, setsid() and the key wipe when
 	 * it was forked): dispositions set by the daemon (libevent's
@@ -428,7 +436,7 @@ child_run(const struct child_plan *p)
 
 	/* 7. Bounding, ambient and inheritable sets: needs CAP_SETPCAP, so
 	 * before the uid change takes it away. */
-	if (p->cp_drop_caps && child_drop_bounding(p) != 0)
+	if (p->cp_drop_caps && child_drop_bounding(p, &caps_nnp) != 0)
 		child_fail(errfd, CHILD_STEP_CAPS, errno);
 
 	/* 8. Identity: groups, then gid, then uid (after the uid no longer
@@ -466,7 +474,7 @@ child_run(const struct child_plan *p)
 	 * exec as its uid 0 would turn into full capabilities there: empty
 	 * it again (we hold CAP_SETPCAP inside). */
 	if ((p->cp_unshare & CLONE_NEWUSER) && p->cp_drop_caps &&
-	    child_drop_bounding(p) != 0)
+	    child_drop_bounding(p, &caps_nnp) != 0)
 		child_fail(errfd, CHILD_STEP_CAPS, errno);
 
 	/* 11. Effective and permitted sets (they matter when the uid stayed
@@ -476,7 +484,8 @@ child_run(const struct child_plan *p)
 
 	/* 12. Nothing the target execs may gain privileges (setuid bits,
 	 * file capabilities). */
-	if (p->cp_no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+	if ((p->cp_no_new_privs || caps_nnp) &&
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		child_fail(errfd, CHILD_STEP_NO_NEW_PRIVS, errno);
 
 	/* 13. fds, working directory and the target. Move every source fd
