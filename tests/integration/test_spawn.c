@@ -332,6 +332,50 @@ test_env(void **state)
 	out = run_output(f, &o);
 	EXPECT_STR(out, "ONLY=1\nTWO=2\n", "testing:env with env_replace");
 
+	/* Duplicate keys: the last one wins, in the place of its last
+	 * occurrence; a key that prefixes another is not the same key. */
+	{
+		const char *dup[] = { "A=1", "AB=x", "B=2", "A=3", "B=4",
+		    "C=5", NULL };
+
+		forkd_spawn_opts_init(&o);
+		o.target = "testing:env";
+		o.env = dup;
+		o.env_replace = 1;
+		out = run_output(f, &o);
+		EXPECT_STR(out, "AB=x\nA=3\nB=4\nC=5\n",
+		    "testing:env with duplicate keys");
+	}
+	/* 1,000 distinct keys and 24 repeats over the daemon's environment
+	 * (built in linear time): each key once, with its last value. */
+	{
+		static char	 ebuf[1024][16];
+		const char	*big[1025];
+		char		 line[32];
+
+		for (int i = 0; i < 1024; i++) {
+			snprintf(ebuf[i], sizeof ebuf[i], "K%d=%d", i % 1000, i);
+			big[i] = ebuf[i];
+		}
+		big[1024] = NULL;
+		forkd_spawn_opts_init(&o);
+		o.target = "testing:env";
+		o.env = big;
+		out = run_output(f, &o);
+		if (count_lines(out, "FORKD_TEST_MARKER=daemon\n") != 1)
+			fail_msg("1,024 variables lost the daemon's");
+		for (int i = 0; i < 1000; i++) {
+			snprintf(line, sizeof line, "\nK%d=%d\n", i,
+			    i < 24 ? i + 1000 : i);
+			if (strstr(out, line) == NULL)
+				fail_msg("no line%.*s in the 1,024-variable "
+				    "environment", (int)strlen(line) - 1, line);
+			snprintf(line, sizeof line, "\nK%d=", i);
+			if (strstr(strstr(out, line) + 1, line) != NULL)
+				fail_msg("K%d twice in the environment", i);
+		}
+	}
+
 	/* Replace with nothing: empty environment. */
 	forkd_spawn_opts_init(&o);
 	o.target = "testing:env";
