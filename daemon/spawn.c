@@ -37,9 +37,29 @@ extern char **environ;
 struct spawn_child_list	spawn_children = TAILQ_HEAD_INITIALIZER(spawn_children);
 struct spawn_counters	spawn_stats;
 
-static struct exit_record spawn_history[SPAWN_HISTORY];
-static size_t		 spawn_history_len;	/* records in use */
-static size_t		 spawn_history_next;	/* next slot to write */
+/*
+ * The exit history, per client uid: the newest SPAWN_HISTORY records of
+ * each uid in a ring of its own (grown as needed), at most
+ * SPAWN_HISTORY_TOTAL in all; past that the uid holding the most loses
+ * its oldest. So no uid can flush another's (a shared ring of 1,024 let
+ * one uid's short-lived children push out everyone's exits). Records
+ * carry a sequence number: a lookup by pid over all uids takes the newest.
+ */
+struct spawn_hist_rec {
+	uint64_t		hr_seq;
+	struct exit_record	hr_e;
+};
+struct spawn_hist_uid {
+	uid_t			 hu_uid;
+	struct spawn_hist_rec	*hu_ring;
+	size_t			 hu_cap;	/* slots allocated */
+	size_t			 hu_len;	/* records in use */
+	size_t			 hu_next;	/* next slot to write */
+};
+static struct spawn_hist_uid	*spawn_hist;
+static size_t			 spawn_hist_n, spawn_hist_cap;
+static size_t			 spawn_hist_total;
+static uint64_t			 spawn_hist_seq;
 static uint64_t		 spawn_name_counter;
 
 /*
@@ -186,28 +206,133 @@ spawn_count_named(const char *name)
 	return n;
 }
 
-const struct exit_record *
-spawn_history_find(pid_t pid, const char *name, uid_t uid)
+/* The k-th newest record of u (k < hu_len). */
+static struct spawn_hist_rec *
+spawn_hist_at(const struct spawn_hist_uid *u, size_t k)
 {
-	for (size_t k = 0; k < spawn_history_len; k++) {
-		size_t i = (spawn_history_next + SPAWN_HISTORY - 1 - k) %
-		    SPAWN_HISTORY;
-		const struct exit_record *e = &spawn_history[i];
+	return &u->hu_ring[(u->hu_next + u->hu_cap - 1 - k) % u->hu_cap];
+}
 
-		if (pid != 0 ? e->e_pid == pid :
-		    spawn_name_match(e->e_name, e->e_uid, name, uid))
-			return e;
+/* Newest match in u, or NULL. */
+static struct spawn_hist_rec *
+spawn_hist_find_in(const struct spawn_hist_uid *u, pid_t pid,
+    const char *name, uid_t uid)
+{
+	for (size_t k = 0; k < u->hu_len; k++) {
+		struct spawn_hist_rec *r = spawn_hist_at(u, k);
+
+		if (pid != 0 ? r->hr_e.e_pid == pid :
+		    spawn_name_match(r->hr_e.e_name, r->hr_e.e_uid, name, uid))
+			return r;
 	}
 	return NULL;
 }
 
+const struct exit_record *
+spawn_history_find(pid_t pid, const char *name, uid_t uid)
+{
+	struct spawn_hist_rec *best = NULL, *r;
+
+	for (size_t i = 0; i < spawn_hist_n; i++) {
+		/* By name for one uid: only its own ring can match. */
+		if (pid == 0 && uid != SPAWN_ANY_UID &&
+		    spawn_hist[i].hu_uid != uid)
+			continue;
+		r = spawn_hist_find_in(&spawn_hist[i], pid, name, uid);
+		if (r != NULL && (best == NULL || r->hr_seq > best->hr_seq))
+			best = r;
+	}
+	return best != NULL ? &best->hr_e : NULL;
+}
+
+/* Drop the oldest record of the uid holding the most (for the total cap);
+ * a uid left with none is removed. */
+static void
+spawn_hist_evict(void)
+{
+	size_t	most = 0;
+
+	for (size_t i = 1; i < spawn_hist_n; i++)
+		if (spawn_hist[i].hu_len > spawn_hist[most].hu_len)
+			most = i;
+	if (spawn_hist_n == 0)
+		return;
+	spawn_hist[most].hu_len--;
+	spawn_hist_total--;
+	if (spawn_hist[most].hu_len == 0) {
+		free(spawn_hist[most].hu_ring);
+		spawn_hist[most] = spawn_hist[--spawn_hist_n];
+	}
+}
+
+/* The history of uid, created empty if needed; NULL when out of memory. */
+static struct spawn_hist_uid *
+spawn_hist_uid(uid_t uid)
+{
+	struct spawn_hist_uid	*u;
+
+	for (size_t i = 0; i < spawn_hist_n; i++)
+		if (spawn_hist[i].hu_uid == uid)
+			return &spawn_hist[i];
+	if (spawn_hist_n == spawn_hist_cap) {
+		size_t ncap = spawn_hist_cap ? spawn_hist_cap * 2 : 8;
+
+		if ((u = reallocarray(spawn_hist, ncap, sizeof *u)) == NULL)
+			return NULL;
+		spawn_hist = u;
+		spawn_hist_cap = ncap;
+	}
+	u = &spawn_hist[spawn_hist_n++];
+	memset(u, 0, sizeof *u);
+	u->hu_uid = uid;
+	return u;
+}
+
+/* Grow u's ring (oldest first in the new one); -ENOMEM leaves it. */
+static int
+spawn_hist_grow(struct spawn_hist_uid *u)
+{
+	size_t			 ncap = u->hu_cap ? u->hu_cap * 2 : 16;
+	struct spawn_hist_rec	*ring;
+
+	if (ncap > SPAWN_HISTORY)
+		ncap = SPAWN_HISTORY;
+	if ((ring = calloc(ncap, sizeof *ring)) == NULL)
+		return -ENOMEM;
+	for (size_t k = 0; k < u->hu_len; k++)
+		ring[k] = *spawn_hist_at(u, u->hu_len - 1 - k);
+	free(u->hu_ring);
+	u->hu_ring = ring;
+	u->hu_cap = ncap;
+	u->hu_next = u->hu_len % ncap;
+	return 0;
+}
+
+/* Remember an exit in its uid's history (lost only when out of memory). */
 static void
 spawn_history_add(const struct exit_record *e)
 {
-	spawn_history[spawn_history_next] = *e;
-	spawn_history_next = (spawn_history_next + 1) % SPAWN_HISTORY;
-	if (spawn_history_len < SPAWN_HISTORY)
-		spawn_history_len++;
+	struct spawn_hist_uid	*u;
+	struct spawn_hist_rec	*r;
+
+	/* Make room first: evicting may move the uids' array entries. */
+	while (spawn_hist_total >= SPAWN_HISTORY_TOTAL)
+		spawn_hist_evict();
+	if ((u = spawn_hist_uid(e->e_uid)) == NULL)
+		return;
+	if (u->hu_len == u->hu_cap && u->hu_cap < SPAWN_HISTORY &&
+	    spawn_hist_grow(u) != 0 && u->hu_cap == 0) {
+		spawn_hist_n--;		/* just made (last), holds nothing */
+		return;
+	}
+	r = &u->hu_ring[u->hu_next];
+	r->hr_seq = ++spawn_hist_seq;
+	r->hr_e = *e;
+	u->hu_next = (u->hu_next + 1) % u->hu_cap;
+	if (u->hu_len < u->hu_cap) {
+		u->hu_len++;
+		spawn_hist_total++;
+	}
 }
 
 /*
@@ -877,6 +1002,11 @@ spawn_free_all(void)
 	free(spawn_uids);
 	spawn_uids = NULL;
 	spawn_uids_n = spawn_uids_cap = 0;
+	for (size_t i = 0; i < spawn_hist_n; i++)
+		free(spawn_hist[i].hu_ring);
+	free(spawn_hist);
+	spawn_hist = NULL;
+	spawn_hist_n = spawn_hist_cap = spawn_hist_total = 0;
 }
 
 /* Is env entry "K=V" well formed? */

@@ -83,7 +83,11 @@ struct spawn_counters {
 };
 extern struct spawn_counters spawn_stats;
 
-#define SPAWN_HISTORY	1024
+/* Exit records kept: the newest SPAWN_HISTORY of each client uid, at most
+ * SPAWN_HISTORY_TOTAL in all (then the uid holding the most loses its
+ * oldest). */
+#define SPAWN_HISTORY		1024
+#define SPAWN_HISTORY_TOTAL	16384
 
 const char *spawn_state_name(enum spawn_child_state);
 

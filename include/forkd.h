@@ -278,7 +278,7 @@ int	forkd_kill(struct forkd *, pid_t pid) FORKD_WUR;
 /* Wait until a child (by pid, or by name when pid is 0, resolved as for
  * forkd_signal()) has ended, at most timeout_ms (FORKD_INFINITE: no
  * limit; 0: just check). A child that already ended is reported at once
- * while the daemon remembers it (its last 1024 exits). -ETIMEDOUT when
+ * while the daemon remembers it (the last 1024 exits of each uid). -ETIMEDOUT when
  * time ran out. */
 int	forkd_wait(struct forkd *, pid_t pid, const char *name, int timeout_ms,
 	    struct forkd_exit *ret) FORKD_WUR;
