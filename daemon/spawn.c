@@ -19,6 +19,7 @@
 #include <linux/capability.h>
 
 #include <event2/event.h>
+#include <sodium.h>
 #include <systemd/sd-journal.h>
 
 #include "cgroup.h"
@@ -1942,6 +1943,21 @@ spawn_log_audit(const struct session *s, pid_t pid, const char *name,
 	    "%s", (int)pid, name, etarget, erule);
 }
 
+/* Wipe the strings of a handled request (environment, argv, cwd) before
+ * protobuf-c frees them: freed heap is still in every child forkd forks
+ * later, and an --env secret of one client must not reach another
+ * client's child. */
+static void
+spawn_request_wipe(const Forkd__SpawnRequest *r)
+{
+	for (size_t i = 0; i < r->n_env; i++)
+		sodium_memzero(r->env[i], strlen(r->env[i]));
+	for (size_t i = 0; i < r->n_argv; i++)
+		sodium_memzero(r->argv[i], strlen(r->argv[i]));
+	if (r->cwd != NULL)
+		sodium_memzero(r->cwd, strlen(r->cwd));
+}
+
 /* Validate a spawn request, fork, and hand the child its plan. */
 void
 spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
@@ -2165,4 +2181,5 @@ out:
 	spawn_life_free(&life);
 	spawn_plan_free(&plan);
 	wire_close_fds(fds, nfds);
+	spawn_request_wipe(r);
 }

@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,89 @@ testing_readlink(int argc, char **argv)
 	return testing_flush() != 0 ? 1 : ret;
 }
 
+/* Search the whole readable memory of this process for needle, skipping
+ * the copy at skip; print each hit's mapping; return how many (max 100). */
+static int
+testing_scan(const unsigned char *needle, size_t n, const void *skip)
+{
+	static unsigned char	 buf[1 << 20];
+	char			 line[512], path[256];
+	unsigned long		 lo, hi;
+	char			 perms[8];
+	FILE			*maps;
+	int			 mem, hits = 0;
+
+	if ((maps = fopen("/proc/self/maps", "r")) == NULL ||
+	    (mem = open("/proc/self/mem", O_RDONLY)) < 0) {
+		perror("testing:memscan: /proc/self");
+		return 100;
+	}
+	while (fgets(line, sizeof line, maps) != NULL) {
+		path[0] = '\0';
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &lo, &hi,
+		    perms, path) < 3 || perms[0] != 'r' ||
+		    strcmp(path, "[vvar]") == 0 ||
+		    strcmp(path, "[vsyscall]") == 0 ||
+		    strcmp(path, "[vvar_vclock]") == 0)
+			continue;
+		/* Chunks overlap by n - 1 bytes so no hit straddles two. */
+		for (unsigned long a = lo; a < hi; a += sizeof buf - n) {
+			size_t	 want = hi - a < sizeof buf ? hi - a : sizeof buf;
+			ssize_t	 got = pread(mem, buf, want, (off_t)a);
+			const unsigned char *p = buf, *q;
+
+			if (got <= 0)
+				break;
+			while ((q = memmem(p, (size_t)got - (size_t)(p - buf),
+			    needle, n)) != NULL) {
+				const void *at = (const void *)(a + (unsigned long)
+				    (q - buf));
+
+				/* Not the needle, not our own read buffer. */
+				if (at != skip && ((const unsigned char *)at <
+				    buf || (const unsigned char *)at >=
+				    buf + sizeof buf) && hits < 100) {
+					printf("hit at %p in %s\n", at,
+					    path[0] != '\0' ? path : "[anon]");
+					hits++;
+				}
+				p = q + 1;
+			}
+			if ((size_t)got < want || hi - a <= sizeof buf)
+				break;
+		}
+	}
+	close(mem);
+	fclose(maps);
+	return hits;
+}
+
+/* Look for a secret in this child's memory: argv[1] is the secret with
+ * every byte plus one, so that the request itself does not hold it. Exit
+ * status: the number of copies found (0: none), each printed. */
+static int
+testing_memscan(int argc, char **argv)
+{
+	unsigned char	*needle;
+	size_t		 n;
+	int		 hits;
+
+	if (argc != 2 || (n = strlen(argv[1])) < 8) {
+		fputs("usage: testing:memscan SECRET+1 (8 bytes or more)\n",
+		    stderr);
+		return 2;
+	}
+	if ((needle = malloc(n)) == NULL)
+		return 100;
+	for (size_t i = 0; i < n; i++)
+		needle[i] = (unsigned char)(argv[1][i] - 1);
+	hits = testing_scan(needle, n, needle);
+	free(needle);
+	if (testing_flush() != 0)
+		return 100;
+	return hits;
+}
+
 static const struct forkd_module_entry testing_entries[] = {
 	{ "fds", testing_fds, "print the open fd numbers, sorted" },
 	{ "env", testing_env, "print the environment" },
@@ -186,6 +270,8 @@ static const struct forkd_module_entry testing_entries[] = {
 	{ "crash", testing_crash, "die by SIGSEGV" },
 	{ "cat", testing_cat, "FILE...: copy files to stdout" },
 	{ "readlink", testing_readlink, "LINK...: print symbolic link targets" },
+	{ "memscan", testing_memscan, "SECRET+1: count copies of SECRET in "
+	    "this child's memory" },
 	{ NULL, NULL, NULL }
 };
 
