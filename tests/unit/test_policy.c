@@ -297,6 +297,67 @@ test_exec_check(void **state)
 	config_free(&c);
 }
 
+/* allow_env and the unsafe names: which names pass, and the message. */
+static void
+test_env(void **state)
+{
+	static const char *const unsafe[] = { "LD_PRELOAD", "LD_AUDIT",
+	    "LD_LIBRARY_PATH", "LD_ANYTHING", "GCONV_PATH", "GLIBC_TUNABLES",
+	    "BASH_ENV", "ENV", "BASH_FUNC_ls%%", "PATH", "HOME", "PYTHONPATH",
+	    "PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE", "PERL5OPT",
+	    "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB", "NODE_OPTIONS",
+	    "TMPDIR", "OPENSSL_CONF", NULL };
+	static const char *const safe[] = { "LANG", "LC_ALL", "TZ", "FOO",
+	    "MY_LD_PRELOAD", "PATHX", "ENVIRONMENT", NULL };
+	struct config	 c;
+	char		 err[512], e[64];
+	char		*env[2] = { e, NULL };
+
+	for (int i = 0; unsafe[i] != NULL; i++)
+		if (!policy_env_unsafe(unsafe[i], strlen(unsafe[i])))
+			fail_msg("%s is not unsafe", unsafe[i]);
+	for (int i = 0; safe[i] != NULL; i++)
+		if (policy_env_unsafe(safe[i], strlen(safe[i])))
+			fail_msg("%s is unsafe", safe[i]);
+
+	/* No restriction: anything goes. */
+	config_init(&c);
+	snprintf(e, sizeof e, "LD_PRELOAD=/x.so");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err), 0,
+	    "LD_PRELOAD, unrestricted policy");
+	/* allow_exec_paths restricts: unsafe names refused, others pass. */
+	set(&c, "allow_exec_paths", "/bin/true");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err),
+	    -EPERM, "LD_PRELOAD under allow_exec_paths");
+	EXPECT_MSG(err, "env[0]: variable LD_PRELOAD may change", "refusal");
+	snprintf(e, sizeof e, "FOO=1");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err), 0,
+	    "FOO under allow_exec_paths");
+	/* allow_env: patterns; an unsafe name needs an exact entry. */
+	set(&c, "allow_env", "F* LD_LIBRARY_PATH, PYTHON*");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err), 0,
+	    "FOO with allow_env F*");
+	snprintf(e, sizeof e, "BAR=1");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err),
+	    -EPERM, "BAR with allow_env F*");
+	EXPECT_MSG(err, "variable BAR is not in policy allow_env", "refusal");
+	snprintf(e, sizeof e, "LD_LIBRARY_PATH=/x");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err), 0,
+	    "LD_LIBRARY_PATH named in allow_env");
+	snprintf(e, sizeof e, "PYTHONPATH=/x");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err),
+	    -EPERM, "PYTHONPATH through the pattern PYTHON*");
+	/* A name with a control byte is escaped in the message. */
+	snprintf(e, sizeof e, "B\nAR=1");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err),
+	    -EPERM, "a name with a newline");
+	EXPECT_MSG(err, "B\\x0aAR", "escaped name");
+	/* allow_env entries are names: '=' is refused. */
+	if (config_set(&c, "policy", "allow_env", "A=B", err, sizeof err) == 0)
+		fail_msg("allow_env = A=B accepted");
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -306,6 +367,7 @@ main(void)
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_path_listed),
 		cmocka_unit_test(test_exec_check),
+		cmocka_unit_test(test_env),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, setup, teardown);
