@@ -205,30 +205,37 @@ static const char *const policy_unsafe_env[] = {
 	"OPENSSL_ENGINES", "OPENSSL_MODULES", "GIT_*",
 };
 
-/* Does the pattern match exactly the len bytes at s? */
+/* Copy the len bytes of a name to buf (256 bytes); -1 when too long. */
 static int
-policy_glob_n(const char *pattern, const char *s, size_t len)
+policy_name_copy(char *buf, const char *s, size_t len)
 {
-	char	name[256];
-
-	if (len >= sizeof name)
-		return 0;
-	memcpy(name, s, len);
-	name[len] = '\0';
-	return policy_glob(pattern, name);
+	if (len >= 256)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return 0;
 }
 
-/* One of policy_unsafe_env? */
+/* One of policy_unsafe_env, for a NUL-terminated name? */
+static int
+policy_env_unsafe_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof policy_unsafe_env /
+	    sizeof policy_unsafe_env[0]; i++)
+		if (policy_glob(policy_unsafe_env[i], name))
+			return 1;
+	return 0;
+}
+
+/* One of policy_unsafe_env? A name too long to check counts as unsafe. */
 int
 policy_env_unsafe(const char *name, size_t len)
 {
-	if (len >= 256)		/* longer than any name matched here: refuse */
+	char	buf[256];
+
+	if (policy_name_copy(buf, name, len) != 0)
 		return 1;
-	for (size_t i = 0; i < sizeof policy_unsafe_env /
-	    sizeof policy_unsafe_env[0]; i++)
-		if (policy_glob_n(policy_unsafe_env[i], name, len))
-			return 1;
-	return 0;
+	return policy_env_unsafe_name(buf);
 }
 
 /* allow_targets or allow_exec_paths set. */
@@ -250,27 +257,30 @@ policy_env_named(const struct config_policy *p, const char *name,
 	return 0;
 }
 
-/* allow_env patterns; unsafe names need an exact entry when restricted. */
+/* allow_env patterns; unsafe names need an exact entry when restricted.
+ * Each name is copied once, then matched against every pattern. */
 int
 policy_env_check(const struct config_policy *p, char *const *env, size_t n,
     char *errbuf, size_t errlen)
 {
-	char	esc[256];
+	char	esc[256], name[256];
+	int	restricted = policy_env_restricted(p);
 
 	for (size_t i = 0; i < n; i++) {
 		const char	*e = env[i];
 		size_t		 len = strcspn(e, "=");
-		int		 ok = !p->env_set;
+		int		 ok = !p->env_set, toolong;
 
-		for (size_t j = 0; !ok && j < p->n_env; j++)
-			ok = policy_glob_n(p->env[j], e, len);
+		toolong = policy_name_copy(name, e, len) != 0;
+		for (size_t j = 0; !ok && !toolong && j < p->n_env; j++)
+			ok = policy_glob(p->env[j], name);
 		if (!ok) {
 			snprintf(errbuf, errlen, "env[%zu]: variable %s is not "
 			    "in policy allow_env", i, log_escape(esc,
 			    sizeof esc, e, len));
 			return -EPERM;
 		}
-		if (policy_env_restricted(p) && policy_env_unsafe(e, len) &&
+		if (restricted && (toolong || policy_env_unsafe_name(name)) &&
 		    !policy_env_named(p, e, len)) {
 			snprintf(errbuf, errlen, "env[%zu]: variable %s may "
 			    "change what an allowed target loads or runs: "

@@ -42,7 +42,10 @@ def main():
     ap.add_argument("--module-dir", required=True)
     ap.add_argument("--waits", type=int, default=61440)
     ap.add_argument("--spawns", type=int, default=300)
+    ap.add_argument("--restricted", action="store_true",
+                    help="with allow_targets set (the env names checked)")
     a = ap.parse_args()
+    a.policy = "[policy]\nallow_targets = bench:*\n" if a.restricted else ""
     tmp = tempfile.mkdtemp(prefix="forkd-quad.")
     sock = os.path.join(tmp, "s")
     keyf = os.path.join(tmp, "k")
@@ -52,7 +55,7 @@ def main():
     os.close(fd)
     conf = os.path.join(tmp, "c")
     with open(conf, "w") as f:
-        f.write("[limits]\nmax_spawn_rate = 0\n")
+        f.write("[limits]\nmax_spawn_rate = 0\n" + a.policy)
     log = open(os.path.join(tmp, "log"), "wb")
     p = subprocess.Popen([a.forkd, "-c", conf, "-s", sock, "-k", keyf,
                           "-m", os.path.join(a.module_dir, "bench.so")],
