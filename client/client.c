@@ -22,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
@@ -35,6 +37,16 @@
 #include "wire.h"
 
 #define FORKD_API		__attribute__((visibility("default")))
+
+_Static_assert(FORKD_PROTOCOL_VERSION == WIRE_VERSION,
+    "forkd.h's FORKD_PROTOCOL_VERSION follows proto/wire.h");
+_Static_assert(FORKD_KEY_BYTES >= AUTH_KEY_MIN, "a generated key is usable");
+_Static_assert(FORKD_CPUS_MAX == LIMIT_CPUS_MAX &&
+    FORKD_GROUPS_MAX == LIMIT_GROUPS_MAX &&
+    FORKD_TIMEOUT_MS_MAX == LIMIT_TIMEOUT_MS_MAX &&
+    FORKD_WAIT_MAX == LIMIT_WAIT_MAX &&
+    FORKD_FD_TARGET_MAX == LIMIT_FD_TARGET_MAX,
+    "forkd.h's limits follow proto/forkd_limits.h");
 
 /* The whole connect + handshake must finish within this. */
 #define CLIENT_HANDSHAKE_MS	10000
@@ -759,10 +771,142 @@ client_new(void)
 	return f;
 }
 
-/* Connect and authenticate with a key in memory. */
-FORKD_API int
-forkd_connect_key(struct forkd **ret, const char *socket_path,
-    const void *key, size_t keylen)
+/* Fill *e (when not NULL) with a failure: code, step, path and a
+ * message; control characters become '?'. Returns code. */
+static int __attribute__((format(printf, 5, 6)))
+client_fail(struct forkd_error *e, int code, int step, const char *path,
+    const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (e == NULL)
+		return code;
+	e->code = code;
+	e->step = step;
+	client_strcpy(e->path, sizeof e->path, path);
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	va_end(ap);
+	for (char *p = e->message; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	for (char *p = e->path; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	return code;
+}
+
+/* Clear *e (when not NULL): no failure. */
+static void
+client_fail_clear(struct forkd_error *e)
+{
+	if (e == NULL)
+		return;
+	e->code = 0;
+	e->step = FORKD_STEP_NONE;
+	e->path[0] = '\0';
+	e->message[0] = '\0';
+}
+
+/* Name of a FORKD_STEP_*. */
+FORKD_API const char *
+forkd_step_name(int step)
+{
+	static const char *const names[FORKD_STEP_MAX] = {
+		[FORKD_STEP_NONE] = "",
+		[FORKD_STEP_KEY] = "key",
+		[FORKD_STEP_SOCKET] = "socket",
+		[FORKD_STEP_CONNECT] = "connect",
+		[FORKD_STEP_HANDSHAKE] = "handshake",
+	};
+
+	if (step < 0 || step >= FORKD_STEP_MAX)
+		return "?";
+	return names[step];
+}
+
+/* A failed connect() to sock, in the user's terms; -ECONNREFUSED on
+ * something that is not a socket becomes -ENOTSOCK. */
+static int
+client_connect_fail(struct forkd_error *e, int r, const char *sock)
+{
+	struct stat	st;
+	const char	*hint = "";
+
+	if (r == -ECONNREFUSED && stat(sock, &st) == 0 &&
+	    !S_ISSOCK(st.st_mode))
+		r = -ENOTSOCK;
+	switch (r) {
+	case -ENOENT:
+		hint = " (no socket there; is forkd running?)";
+		break;
+	case -ECONNREFUSED:
+		hint = " (nothing listens there; is forkd running?)";
+		break;
+	case -EACCES:
+	case -EPERM:
+		hint = " (no permission to use the socket)";
+		break;
+	case -ENOTSOCK:
+		return client_fail(e, r, FORKD_STEP_SOCKET, sock,
+		    "connect to %s: not a socket (is it the right path?)",
+		    sock);
+	case -ETIMEDOUT:
+		hint = " (forkd did not accept within 10 s)";
+		break;
+	default:
+		break;
+	}
+	return client_fail(e, r, FORKD_STEP_CONNECT, sock, "connect to %s: "
+	    "%s%s", sock, forkd_strerror(r), hint);
+}
+
+/* A failed handshake on f, in the user's terms; keyf may be NULL. */
+static int
+client_handshake_fail(struct forkd_error *e, int r, struct forkd *f,
+    const char *sock, const char *keyf)
+{
+	char	hint[FORKD_ERROR_MAX];
+
+	switch (r) {
+	case -EKEYREJECTED:
+		if (keyf != NULL)
+			snprintf(hint, sizeof hint, "key file %s is not "
+			    "forkd's key", keyf);
+		else
+			snprintf(hint, sizeof hint, "not forkd's key");
+		if (strstr(f->f_errmsg, "failed to prove") != NULL)
+			snprintf(hint, sizeof hint, "%s", f->f_errmsg);
+		break;
+	case -ETIMEDOUT:
+		snprintf(hint, sizeof hint, "no answer from forkd within "
+		    "10 s");
+		break;
+	case -ECONNRESET:
+		snprintf(hint, sizeof hint, "forkd closed the connection "
+		    "during the handshake%s%s", f->f_errmsg[0] != '\0' ?
+		    ": " : "", f->f_errmsg);
+		break;
+	case -EPROTONOSUPPORT:
+		snprintf(hint, sizeof hint, "this libforkd and that forkd "
+		    "speak different protocols");
+		break;
+	default:
+		snprintf(hint, sizeof hint, "%s", f->f_errmsg);
+		break;
+	}
+	return client_fail(e, r, FORKD_STEP_HANDSHAKE, sock, "connect to %s: "
+	    "%s%s%s%s", sock, forkd_strerror(r), hint[0] != '\0' ? " (" : "",
+	    hint, hint[0] != '\0' ? ")" : "");
+}
+
+/* Connect and authenticate with a key in memory; keyf names the key's
+ * file in messages (NULL: given in memory). */
+static int
+client_connect(struct forkd **ret, const char *socket_path,
+    const void *key, size_t keylen, const char *keyf, struct forkd_error *e)
 {
 	struct sockaddr_un	 sun;
 	struct forkd		*f;
@@ -771,33 +915,44 @@ forkd_connect_key(struct forkd **ret, const char *socket_path,
 
 	if (ret == NULL || key == NULL || keylen < AUTH_KEY_MIN ||
 	    keylen >= AUTH_KEY_MAX)
-		return -EINVAL;
+		return client_fail(e, -EINVAL, FORKD_STEP_KEY, keyf, "a key "
+		    "must be %d to %d bytes", AUTH_KEY_MIN, AUTH_KEY_MAX - 1);
 	if (sodium_init() < 0)
-		return -EIO;
+		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
+		    "cannot initialise libsodium");
 	if (socket_path == NULL)
 		socket_path = client_getenv(FORKD_ENV_SOCKET,
 		    FORKD_DEFAULT_SOCKET);
 	if (socket_path[0] == '\0')
-		return -EINVAL;
+		return client_fail(e, -EINVAL, FORKD_STEP_SOCKET, "",
+		    "the socket path is empty");
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	if (strlen(socket_path) >= sizeof sun.sun_path)
-		return -ENAMETOOLONG;
+		return client_fail(e, -ENAMETOOLONG, FORKD_STEP_SOCKET,
+		    socket_path, "connect to %s: the path is %zu bytes; a Unix "
+		    "socket path must be shorter than %zu", socket_path,
+		    strlen(socket_path), sizeof sun.sun_path);
 	memcpy(sun.sun_path, socket_path, strlen(socket_path));
 
 	deadline = client_deadline(CLIENT_HANDSHAKE_MS);
 	f = client_new();
 	if (f == NULL)
-		return -ENOMEM;
+		return client_fail(e, -ENOMEM, FORKD_STEP_NONE, NULL,
+		    "out of memory");
 	f->f_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (f->f_fd < 0) {
-		r = -errno;
+		r = client_fail(e, -errno, FORKD_STEP_CONNECT, socket_path,
+		    "socket: %s", strerror(errno));
 		goto fail;
 	}
 	/* A full listen backlog blocks connect() up to SO_SNDTIMEO. */
 	r = client_sndtimeo(f->f_fd, CLIENT_HANDSHAKE_MS);
-	if (r < 0)
+	if (r < 0) {
+		client_fail(e, r, FORKD_STEP_CONNECT, socket_path,
+		    "setsockopt: %s", strerror(-r));
 		goto fail;
+	}
 	do {
 		r = connect(f->f_fd, (struct sockaddr *)&sun, sizeof sun);
 	} while (r != 0 && errno == EINTR);
@@ -805,19 +960,63 @@ forkd_connect_key(struct forkd **ret, const char *socket_path,
 		r = -errno;
 		if (r == -EAGAIN || r == -EINPROGRESS)
 			r = -ETIMEDOUT;
+		r = client_connect_fail(e, r, socket_path);
 		goto fail;
 	}
 	r = client_handshake(f, key, keylen, deadline);
-	if (r < 0)
+	if (r < 0) {
+		client_handshake_fail(e, r, f, socket_path, keyf);
 		goto fail;
+	}
 	r = client_sndtimeo(f->f_fd, CLIENT_REQUEST_MS);
-	if (r < 0)
+	if (r < 0) {
+		client_fail(e, r, FORKD_STEP_CONNECT, socket_path,
+		    "setsockopt: %s", strerror(-r));
 		goto fail;
+	}
 	f->f_errmsg[0] = '\0';
+	client_fail_clear(e);
 	*ret = f;
 	return 0;
 fail:
 	forkd_close(f);
+	return r;
+}
+
+/* Connect and authenticate with a key in memory. */
+FORKD_API int
+forkd_connect_key(struct forkd **ret, const char *socket_path,
+    const void *key, size_t keylen)
+{
+	return client_connect(ret, socket_path, key, keylen, NULL, NULL);
+}
+
+/* Connect and authenticate with a key file, explaining a failure. */
+FORKD_API int
+forkd_connect_ex(struct forkd **ret, const char *socket_path,
+    const char *key_file, struct forkd_error *e)
+{
+	unsigned char	*key = NULL;
+	size_t		 keylen = 0;
+	char		 errbuf[FORKD_ERROR_MAX];
+	int		 r;
+
+	if (ret == NULL)
+		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
+		    "no place for the handle (ret is NULL)");
+	if (sodium_init() < 0)
+		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
+		    "cannot initialise libsodium");
+	if (key_file == NULL)
+		key_file = client_getenv(FORKD_ENV_KEY_FILE,
+		    FORKD_DEFAULT_KEY_FILE);
+	/* The daemon checks its key's owner; a client only reads it. */
+	r = auth_key_load(key_file, 0, &key, &keylen, errbuf, sizeof errbuf);
+	if (r < 0)
+		return client_fail(e, r, FORKD_STEP_KEY, key_file, "%s",
+		    errbuf);
+	r = client_connect(ret, socket_path, key, keylen, key_file, e);
+	auth_key_free(key, keylen);
 	return r;
 }
 
@@ -826,24 +1025,157 @@ FORKD_API int
 forkd_connect(struct forkd **ret, const char *socket_path,
     const char *key_file)
 {
+	return forkd_connect_ex(ret, socket_path, key_file, NULL);
+}
+
+/* The key path: path, else $FORKD_KEY_FILE, else the default. */
+static const char *
+client_key_path(const char *path)
+{
+	if (path != NULL)
+		return path;
+	return client_getenv(FORKD_ENV_KEY_FILE, FORKD_DEFAULT_KEY_FILE);
+}
+
+/* Check that a key file is usable (and, with flags, as forkd wants it). */
+FORKD_API int
+forkd_key_check(const char *path, unsigned int flags,
+    struct forkd_error *e)
+{
 	unsigned char	*key = NULL;
 	size_t		 keylen = 0;
-	char		 errbuf[FORKD_ERRMSG_MAX];
+	char		 errbuf[FORKD_ERROR_MAX];
+	int		 how = 0, r;
+
+	path = client_key_path(path);
+	if ((flags & ~(unsigned)(FORKD_KEY_CHECK_MODE |
+	    FORKD_KEY_CHECK_OWNER)) != 0)
+		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
+		    "unknown flags %#x", flags);
+	if (path[0] == '\0')
+		return client_fail(e, -EINVAL, FORKD_STEP_KEY, "",
+		    "the key file name is empty");
+	if (sodium_init() < 0)
+		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
+		    "cannot initialise libsodium");
+	if (flags & FORKD_KEY_CHECK_OWNER)
+		how = AUTH_KEY_CHECK_OWNER;
+	else if (flags & FORKD_KEY_CHECK_MODE)
+		how = AUTH_KEY_CHECK_MODE;
+	r = auth_key_load(path, how, &key, &keylen, errbuf, sizeof errbuf);
+	if (r < 0)
+		return client_fail(e, r, FORKD_STEP_KEY, path, "%s", errbuf);
+	auth_key_free(key, keylen);
+	client_fail_clear(e);
+	return 0;
+}
+
+/* Flush the directory entry of path to disk (best effort). */
+static void
+client_sync_dir(const char *path)
+{
+	char	*copy;
+	int	 fd;
+
+	copy = strdup(path);
+	if (copy == NULL)
+		return;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
+/* Write a new key file, optionally replacing a regular file. */
+FORKD_API int
+forkd_key_generate(const char *path, unsigned int flags,
+    struct forkd_error *e)
+{
+	struct stat	 st;
+	char		*copy = NULL, *dir, *tmp = NULL;
 	int		 r;
 
-	if (ret == NULL)
-		return -EINVAL;
+	path = client_key_path(path);
+	if ((flags & ~(unsigned)FORKD_KEY_REPLACE) != 0)
+		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
+		    "unknown flags %#x", flags);
+	if (path[0] == '\0')
+		return client_fail(e, -EINVAL, FORKD_STEP_KEY, "",
+		    "the key file name is empty");
 	if (sodium_init() < 0)
-		return -EIO;
-	if (key_file == NULL)
-		key_file = client_getenv(FORKD_ENV_KEY_FILE,
-		    FORKD_DEFAULT_KEY_FILE);
-	/* The daemon checks its key's owner; a client only reads it. */
-	r = auth_key_load(key_file, 0, &key, &keylen, errbuf, sizeof errbuf);
-	if (r < 0)
-		return r;
-	r = forkd_connect_key(ret, socket_path, key, keylen);
-	auth_key_free(key, keylen);
+		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
+		    "cannot initialise libsodium");
+	/* The directory must exist: say so, rather than ENOENT. */
+	copy = strdup(path);
+	if (copy == NULL)
+		return client_fail(e, -ENOMEM, FORKD_STEP_NONE, NULL,
+		    "out of memory");
+	dir = dirname(copy);
+	if (stat(dir, &st) != 0) {
+		r = -errno;
+		if (r == -ENOENT)
+			client_fail(e, r, FORKD_STEP_KEY, path, "directory %s "
+			    "does not exist; create it first (mode 0700 if "
+			    "only forkd's user should reach the key)", dir);
+		else
+			client_fail(e, r, FORKD_STEP_KEY, path, "%s: %s", dir,
+			    strerror(-r));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		r = client_fail(e, -ENOTDIR, FORKD_STEP_KEY, path, "%s is not "
+		    "a directory", dir);
+		goto out;
+	}
+	if (!(flags & FORKD_KEY_REPLACE)) {
+		r = auth_key_generate(path, FORKD_KEY_BYTES);
+		goto done;
+	}
+	/* Replace a key file, nothing else: not a device (/dev/null), a
+	 * FIFO, a socket, a directory or a symbolic link (rename() would
+	 * put the file in the link's place, not its target's). */
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT) {
+			r = client_fail(e, -errno, FORKD_STEP_KEY, path,
+			    "%s: %s", path, strerror(errno));
+			goto out;
+		}
+	} else if (!S_ISREG(st.st_mode)) {
+		r = client_fail(e, -EINVAL, FORKD_STEP_KEY, path, "%s is not "
+		    "a regular file; not replacing it", path);
+		goto out;
+	}
+	r = -EEXIST;
+	for (int i = 0; i < 100 && r == -EEXIST; i++) {
+		free(tmp);
+		if (asprintf(&tmp, "%s.tmp%08x", path,
+		    (unsigned)randombytes_random()) < 0) {
+			tmp = NULL;
+			r = -ENOMEM;
+			break;
+		}
+		r = auth_key_generate(tmp, FORKD_KEY_BYTES);
+	}
+	if (r == 0 && rename(tmp, path) != 0) {
+		r = -errno;
+		unlink(tmp);
+	}
+done:
+	if (r == -EEXIST)
+		client_fail(e, r, FORKD_STEP_KEY, path, "%s already exists; "
+		    "not replacing it", path);
+	else if (r < 0)
+		client_fail(e, r, FORKD_STEP_KEY, path, "%s: %s", path,
+		    strerror(-r));
+	else {
+		client_sync_dir(path);
+		client_fail_clear(e);
+	}
+out:
+	free(tmp);
+	free(copy);
 	return r;
 }
 

@@ -38,6 +38,8 @@ extern "C" {
 #define FORKD_DEFAULT_KEY_FILE		"/var/lib/forkd/authkey"
 #define FORKD_ENV_SOCKET		"FORKD_SOCKET"
 #define FORKD_ENV_KEY_FILE		"FORKD_KEY_FILE"
+/* The wire protocol version this libforkd speaks (PROTOCOL.md). */
+#define FORKD_PROTOCOL_VERSION		1
 
 #define FORKD_NAME_MAX			64	/* bytes, without the NUL */
 #define FORKD_TARGET_MAX		4096
@@ -127,6 +129,10 @@ struct forkd_spawn_opts {
 	size_t			 n_fds;
 };
 #define FORKD_FDS_MAX		16	/* fds in one spawn, stdio included */
+#define FORKD_CPUS_MAX		1024	/* n_cpus at most */
+#define FORKD_GROUPS_MAX	64	/* n_groups at most */
+#define FORKD_TIMEOUT_MS_MAX	(7U * 24 * 3600 * 1000)	/* a week */
+#define FORKD_WAIT_MAX		64	/* children in one forkd_wait_any() */
 #define FORKD_FD_TARGET_MAX	63	/* highest fd number in the child */
 
 /* One resource limit: resource is RLIMIT_* from <sys/resource.h> (0..15
@@ -238,6 +244,70 @@ int	forkd_connect(struct forkd **ret, const char *socket_path,
 /* As forkd_connect() with the key given in memory (keylen >= 32). */
 int	forkd_connect_key(struct forkd **ret, const char *socket_path,
 	    const void *key, size_t keylen) FORKD_WUR;
+
+/* Where a call without a handle failed: forkd_connect_ex() and the key
+ * functions fill a struct forkd_error (when given one) on failure. */
+#define FORKD_STEP_NONE		0
+#define FORKD_STEP_KEY		1	/* reading/checking/writing the key
+					 * file (path: the key file) */
+#define FORKD_STEP_SOCKET	2	/* the socket path itself: empty, too
+					 * long, not a socket (path: it) */
+#define FORKD_STEP_CONNECT	3	/* connect(): no socket, refused, no
+					 * permission (path: the socket) */
+#define FORKD_STEP_HANDSHAKE	4	/* authentication with forkd */
+#define FORKD_STEP_MAX		5
+#define FORKD_PATH_MAX		4096	/* bytes in forkd_error.path */
+#define FORKD_ERROR_MAX		512	/* bytes in forkd_error.message */
+
+struct forkd_error {
+	int	code;			/* the -errno the call returned */
+	int	step;			/* FORKD_STEP_* */
+	char	path[FORKD_PATH_MAX + 1];	/* the file concerned, or "" */
+	/* One line for a person, naming the file, what failed and, where
+	 * known, the likely fix: "connect to /run/forkd/forkd.sock: No
+	 * such file or directory (no socket there; is forkd running?)",
+	 * "key file /k: permissions 0644 are too open ...". Control
+	 * characters of paths are replaced by '?'. */
+	char	message[FORKD_ERROR_MAX];
+};
+/* "key", "socket", "connect", "handshake" ("" for NONE, "?" otherwise). */
+const char *forkd_step_name(int step);
+
+/* forkd_connect() that explains a failure in *ret_err (may be NULL),
+ * which is cleared (code 0, step NONE) on success. The steps in order:
+ * KEY (the key file is read, not checked for its mode: see
+ * forkd_key_check()), SOCKET, CONNECT, HANDSHAKE. A path that exists but
+ * is not a socket is -ENOTSOCK at step SOCKET (connect() alone says
+ * -ECONNREFUSED). */
+int	forkd_connect_ex(struct forkd **ret, const char *socket_path,
+	    const char *key_file, struct forkd_error *ret_err) FORKD_WUR;
+
+/* Key files. A key is at least 32 random bytes; forkd and its clients
+ * read the same file. path NULL: $FORKD_KEY_FILE, else
+ * FORKD_DEFAULT_KEY_FILE. */
+#define FORKD_KEY_BYTES		32	/* what forkd_key_generate() writes */
+#define FORKD_KEY_REPLACE	0x1	/* generate: replace an existing key */
+#define FORKD_KEY_CHECK_MODE	0x1	/* check: refuse the modes forkd
+					 * refuses (group/world-writable,
+					 * world-readable) */
+#define FORKD_KEY_CHECK_OWNER	0x2	/* check: also owned by the caller's
+					 * euid (forkd's own check of its key) */
+/* Write a new key of FORKD_KEY_BYTES random bytes (libsodium's CSPRNG)
+ * to path, mode 0600, fsync'd with its directory entry. An existing path
+ * is -EEXIST unless FORKD_KEY_REPLACE; then only a regular file is
+ * replaced (never a symbolic link, device or FIFO: -EINVAL), by writing a
+ * temporary file beside it and renaming it over path, so path always
+ * holds a whole key. A missing directory is -ENOENT. Unknown flags:
+ * -EINVAL. */
+int	forkd_key_generate(const char *path, unsigned int flags,
+	    struct forkd_error *ret_err) FORKD_WUR;
+/* Check that path holds a usable key: a regular file this process can
+ * read, 32 to 4095 bytes, and with the FORKD_KEY_CHECK_* flags the modes
+ * and owner forkd requires (-EPERM, with forkd's own message). Nothing of
+ * the key is kept. */
+int	forkd_key_check(const char *path, unsigned int flags,
+	    struct forkd_error *ret_err) FORKD_WUR;
+
 /* Every other call that asks the daemon (all but the waits, which add a
  * few seconds to their own timeout) gives up after 30 s without a reply
  * with -ETIMEDOUT; the handle stays usable and a late reply is dropped. */

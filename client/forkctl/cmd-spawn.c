@@ -15,7 +15,6 @@
 #include <sys/syscall.h>
 
 #include "forkctl.h"
-#include "forkd_limits.h"
 #include "parse.h"
 
 /* SIGINTs after which spawn --wait sends SIGKILL instead. */
@@ -64,9 +63,9 @@ struct spawn_req {
 	size_t		  n_env;
 	struct forkd_rlimit rlimits[CMD_SPAWN_RLIMITS];
 	size_t		  n_rlimits;
-	int		  cpus[LIMIT_CPUS_MAX];
+	int		  cpus[FORKD_CPUS_MAX];
 	size_t		  n_cpus;
-	gid_t		  groups[LIMIT_GROUPS_MAX];
+	gid_t		  groups[FORKD_GROUPS_MAX];
 	size_t		  n_groups;
 };
 
@@ -270,7 +269,7 @@ cmd_spawn_setup(struct forkctl *fc, struct args *a, struct spawn_req *sr,
 		o->nice = (int)l;
 	}
 	if ((v = args_get(a, OPT_CPUS)) != NULL) {
-		if (parse_cpus(v, sr->cpus, LIMIT_CPUS_MAX,
+		if (parse_cpus(v, sr->cpus, FORKD_CPUS_MAX,
 		    CMD_SPAWN_CPU_LIMIT, &sr->n_cpus, err, sizeof err) < 0)
 			return forkctl_usage_error(cmd, "--cpus: %s", err);
 		o->cpus = sr->cpus;
@@ -283,7 +282,7 @@ cmd_spawn_setup(struct forkctl *fc, struct args *a, struct spawn_req *sr,
 	    FORKD_PGROUP_SESSION;
 
 	if ((v = args_get(a, OPT_TIMEOUT)) != NULL) {
-		if (parse_duration_ms(v, LIMIT_TIMEOUT_MS_MAX, &u, err,
+		if (parse_duration_ms(v, FORKD_TIMEOUT_MS_MAX, &u, err,
 		    sizeof err) < 0)
 			return forkctl_usage_error(cmd, "--timeout: %s", err);
 		if (u == 0)
@@ -295,7 +294,7 @@ cmd_spawn_setup(struct forkctl *fc, struct args *a, struct spawn_req *sr,
 		if (o->timeout_ms == 0)
 			return forkctl_usage_error(cmd, "--kill-grace needs "
 			    "--timeout");
-		if (parse_duration_ms(v, LIMIT_TIMEOUT_MS_MAX, &u, err,
+		if (parse_duration_ms(v, FORKD_TIMEOUT_MS_MAX, &u, err,
 		    sizeof err) < 0)
 			return forkctl_usage_error(cmd, "--kill-grace: %s",
 			    err);
@@ -322,17 +321,17 @@ cmd_spawn_setup(struct forkctl *fc, struct args *a, struct spawn_req *sr,
 			    "user in the passwd database; give --gid",
 			    args_get(a, OPT_UID));
 		if ((v = args_get(a, OPT_GROUPS)) != NULL) {
-			if (parse_groups(v, sr->groups, LIMIT_GROUPS_MAX,
+			if (parse_groups(v, sr->groups, FORKD_GROUPS_MAX,
 			    &sr->n_groups, err, sizeof err) < 0)
 				return forkctl_usage_error(cmd, "--groups: %s",
 				    err);
 		} else if (user[0] != '\0') {
 			/* As login, su and sudo: the user's own groups. */
-			ng = LIMIT_GROUPS_MAX;
+			ng = FORKD_GROUPS_MAX;
 			if (getgrouplist(user, o->gid, sr->groups, &ng) < 0)
 				return forkctl_usage_error(cmd, "--uid %s: in "
 				    "more than %d groups; give --groups",
-				    user, LIMIT_GROUPS_MAX);
+				    user, FORKD_GROUPS_MAX);
 			sr->n_groups = (size_t)ng;
 		}
 		o->groups = sr->groups;

@@ -1,9 +1,9 @@
 /* forkctl.c: command-line client of forkd: the command table, global
  * options, help, and the helpers every command shares.
  *
- * forkctl is built on libforkd only; from the protocol library it uses just
- * the key file helpers of auth.h (keygen, and loading the key itself so a
- * key problem can be told apart from a socket problem).
+ * forkctl is built on libforkd's public API only (forkd.h): key files
+ * through forkd_key_generate(), connection failures explained by
+ * forkd_connect_ex().
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,13 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
-#include <sodium.h>
-
-#include "auth.h"
-#include "wire.h"
 #include "forkctl.h"
 
 /* Every subcommand, in the order "forkctl --help" lists them. */
@@ -237,79 +231,24 @@ forkctl_key_path(const struct forkctl *fc)
 	    FORKD_DEFAULT_KEY_FILE);
 }
 
-/* Why a connection failed, in the user's terms. */
-static const char *
-forkctl_connect_hint(int err, const char *sock, const char *keyf, char *buf,
-    size_t len)
-{
-	switch (err) {
-	case -ENOENT:
-		return "no socket there; is forkd running?";
-	case -ECONNREFUSED:
-		return "nothing listens there; is forkd running?";
-	case -EACCES:
-	case -EPERM:
-		return "no permission to use the socket";
-	case -ENOTSOCK:
-		return "not a socket";
-	case -ENAMETOOLONG:
-		snprintf(buf, len, "the path is %zu bytes; a Unix socket path "
-		    "must be shorter than %zu", strlen(sock),
-		    sizeof(((struct sockaddr_un *)0)->sun_path));
-		return buf;
-	case -EKEYREJECTED:
-		snprintf(buf, len, "key file %s is not forkd's key", keyf);
-		return buf;
-	case -ETIMEDOUT:
-		return "no answer from forkd within 10 s";
-	case -ECONNRESET:
-		return "forkd closed the connection during the handshake";
-	case -EPROTONOSUPPORT:
-		return "this forkctl and that forkd speak different protocols";
-	default:
-		return "";
-	}
-}
-
 /* Load the key and connect to forkd; commands call this once their
- * arguments are checked. Returns 0 or an exit status. */
+ * arguments are checked. Returns 0 or an exit status. libforkd names the
+ * step that failed and the file, with a hint. */
 int
 forkctl_connect(struct forkctl *fc)
 {
-	const char	*sock = forkctl_socket_path(fc);
-	const char	*keyf = forkctl_key_path(fc);
-	const char	*hint;
-	unsigned char	*key = NULL;
-	size_t		 keylen = 0;
-	char		 errbuf[512], buf[256];
-	int		 r;
+	struct forkd_error	err;
+	int			r;
 
-	if (sodium_init() < 0) {
-		forkctl_warnx("cannot initialise libsodium");
-		return FORKCTL_EXIT_ERROR;
-	}
-	/* Load the key here so that "no key file" and "no socket" (both
-	 * ENOENT) get different messages. */
-	r = auth_key_load(keyf, 0, &key, &keylen, errbuf, sizeof errbuf);
-	if (r < 0) {
-		if (r == -ENOENT)
-			forkctl_warnx("%s (make one with 'forkctl keygen', or "
-			    "give forkd's key with -k FILE)", errbuf);
-		else
-			forkctl_warnx("%s", errbuf);
-		return FORKCTL_EXIT_ERROR;
-	}
-	r = forkd_connect_key(&fc->fc_conn, sock, key, keylen);
-	auth_key_free(key, keylen);
+	r = forkd_connect_ex(&fc->fc_conn, forkctl_socket_path(fc),
+	    forkctl_key_path(fc), &err);
 	if (r < 0) {
 		fc->fc_conn = NULL;
-		hint = forkctl_connect_hint(r, sock, keyf, buf, sizeof buf);
-		fflush(stdout);
-		fprintf(stderr, "forkctl: connect to %s: %s", sock,
-		    forkd_strerror(r));
-		if (hint[0] != '\0')
-			fprintf(stderr, " (%s)", hint);
-		fputc('\n', stderr);
+		if (err.step == FORKD_STEP_KEY && r == -ENOENT)
+			forkctl_warnx("%s (make one with 'forkctl keygen', or "
+			    "give forkd's key with -k FILE)", err.message);
+		else
+			forkctl_warnx("%s", err.message);
 		return FORKCTL_EXIT_ERROR;
 	}
 	return 0;
@@ -331,7 +270,7 @@ void
 forkctl_version(void)
 {
 	printf("forkctl %s (libforkd %s, protocol %d)\n", FORKD_VERSION_STRING,
-	    FORKD_LIB_VERSION, WIRE_VERSION);
+	    FORKD_LIB_VERSION, FORKD_PROTOCOL_VERSION);
 }
 
 /* The top-level help. */
