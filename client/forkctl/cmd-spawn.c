@@ -46,6 +46,11 @@ static const struct option cmd_spawn_longopts[] = {
 	{ "cpu-max",	required_argument,	NULL,	OPT_CPU_MAX },
 	{ "ns",		required_argument,	NULL,	OPT_NS },
 	{ "pidfd",	no_argument,		NULL,	OPT_PIDFD },
+	{ "stdin",	required_argument,	NULL,	OPT_STDIN },
+	{ "stdout",	required_argument,	NULL,	OPT_STDOUT },
+	{ "stderr",	required_argument,	NULL,	OPT_STDERR },
+	{ "fd",		required_argument,	NULL,	OPT_FD },
+	{ "detach",	no_argument,		NULL,	OPT_DETACH },
 	{ NULL,		0,			NULL,	0 }
 };
 
@@ -67,6 +72,14 @@ struct spawn_req {
 	size_t		  n_cpus;
 	gid_t		  groups[FORKD_GROUPS_MAX];
 	size_t		  n_groups;
+	/* The child's fds: stdio (-1: /dev/null) and the --fd ones; the
+	 * files forkctl opened for them, closed after the spawn. */
+	int		  stdio[3];
+	int		  fds[FORKD_FDS_MAX];
+	int		  fd_targets[FORKD_FDS_MAX];
+	size_t		  n_fds;
+	int		  opened[FORKD_FDS_MAX + 3];
+	size_t		  n_opened;
 };
 
 /* Free a spawn_req. */
@@ -79,6 +92,8 @@ cmd_spawn_req_free(struct spawn_req *sr)
 	for (size_t i = 0; i < sr->n_env; i++)
 		free(sr->env[i]);
 	free(sr->env);
+	for (size_t i = 0; i < sr->n_opened; i++)
+		close(sr->opened[i]);
 }
 
 /* path made absolute against the current directory. */
@@ -149,16 +164,14 @@ cmd_spawn_target(struct forkctl *fc, const char *arg, char **ret)
 		*ret = strdup(arg);
 	else {
 		*ret = cmd_spawn_which(arg);
-		if (*ret == NULL) {
-			forkctl_warnx("spawn: '%s' is neither MODULE:ENTRY nor "
-			    "a program found in $PATH", arg);
-			return FORKCTL_EXIT_ERROR;
-		}
+		if (*ret == NULL)
+			return forkctl_fail(FORKCTL_EXIT_NOT_FOUND, -ENOENT,
+			    "spawn: '%s' is neither MODULE:ENTRY nor a program "
+			    "found in $PATH", arg);
 	}
-	if (*ret == NULL) {
-		forkctl_warnx("spawn: %s: %s", arg, strerror(errno));
-		return FORKCTL_EXIT_ERROR;
-	}
+	if (*ret == NULL)
+		return forkctl_fail(FORKCTL_EXIT_ERROR, -errno, "spawn: %s: %s",
+		    arg, strerror(errno));
 	return 0;
 }
 
@@ -219,8 +232,145 @@ cmd_spawn_build(struct forkctl *fc, struct args *a, struct spawn_req *sr)
 	}
 	return 0;
 nomem:
-	forkctl_warnx("spawn: %s", strerror(errno != 0 ? errno : ENOMEM));
-	return FORKCTL_EXIT_ERROR;
+	return forkctl_fail(FORKCTL_EXIT_ERROR, -ENOMEM, "spawn: %s",
+	    strerror(errno != 0 ? errno : ENOMEM));
+}
+
+/* Open one fd spec for child fd target: *ret_fd is the fd to pass (-1:
+ * /dev/null for stdio). Returns 0 or an exit status (reported). */
+static int
+cmd_spawn_open(struct spawn_req *sr, const char *opt, int target,
+    const struct parse_io *io, int *ret_fd)
+{
+	int	fd;
+
+	switch (io->kind) {
+	case PARSE_IO_NULL:
+		if (target <= 2) {
+			*ret_fd = -1;	/* forkd's /dev/null */
+			return 0;
+		}
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+		break;
+	case PARSE_IO_INHERIT:
+		if (fcntl(target, F_GETFD) == -1) {
+			if (target <= 2) {
+				*ret_fd = -1;	/* closed here: /dev/null */
+				return 0;
+			}
+			return forkctl_fail(FORKCTL_EXIT_ERROR, -EBADF,
+			    "spawn: %s %d=inherit: fd %d is not open in "
+			    "forkctl", opt, target, target);
+		}
+		*ret_fd = target;
+		return 0;
+	default:
+		/* With the caller's rights, as a shell redirection. */
+		fd = open(io->path, io->flags | O_CLOEXEC | O_NOCTTY, 0666);
+		break;
+	}
+	if (fd < 0)
+		return forkctl_fail(FORKCTL_EXIT_ERROR, -errno, "spawn: %s %s: "
+		    "%s", opt, io->kind == PARSE_IO_NULL ? "/dev/null" :
+		    io->path, strerror(errno));
+	sr->opened[sr->n_opened++] = fd;
+	*ret_fd = fd;
+	return 0;
+}
+
+/* The child's stdio and --fd fds into sr. Without --wait stdin is
+ * /dev/null; stdout and stderr are forkctl's (as a shell's 'cmd &'),
+ * but with --json stdout goes to forkctl's stderr so that forkctl's
+ * stdout carries JSON only; --detach makes all three /dev/null. Options
+ * override these defaults. Returns 0 or an exit status (reported). */
+static int
+cmd_spawn_stdio(struct forkctl *fc, struct args *a, struct spawn_req *sr)
+{
+	static const int	 opts[3] = { OPT_STDIN, OPT_STDOUT, OPT_STDERR };
+	static const char *const names[3] = { "--stdin", "--stdout",
+	    "--stderr" };
+	char			 err[PARSE_ERR_MAX];
+	char *const		*vals;
+	struct parse_io		 io;
+	const char		*v;
+	size_t			 n, k;
+	int			 detach = args_has(a, OPT_DETACH), target, fd, r;
+
+	for (int i = 0; i < 3; i++) {
+		if ((v = args_get(a, opts[i])) != NULL) {
+			if (parse_io_spec(v, i == 0, &io, err, sizeof err) < 0)
+				return forkctl_usage_error(fc->fc_cmd,
+				    "%s: %s", names[i], err);
+		} else {
+			io.kind = detach || (i == 0 && !args_has(a, 'w')) ?
+			    PARSE_IO_NULL : PARSE_IO_INHERIT;
+		}
+		if (i == 1 && v == NULL && fc->fc_json && !detach) {
+			/* --json: the child's stdout is forkctl's stderr. */
+			sr->stdio[1] = fcntl(2, F_GETFD) != -1 ? 2 : -1;
+			continue;
+		}
+		if ((r = cmd_spawn_open(sr, names[i], i, &io,
+		    &sr->stdio[i])) != 0)
+			return r;
+	}
+	vals = args_values(a, OPT_FD, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (parse_fd_spec(vals[i], &target, &io, err, sizeof err) < 0)
+			return forkctl_usage_error(fc->fc_cmd, "--fd: %s", err);
+		/* A later --fd for the same number replaces an earlier one. */
+		for (k = 0; k < sr->n_fds; k++) {
+			if (sr->fd_targets[k] == target)
+				break;
+		}
+		if (k == FORKD_FDS_MAX - 3)
+			return forkctl_usage_error(fc->fc_cmd, "more than %d "
+			    "--fd", FORKD_FDS_MAX - 3);
+		if ((r = cmd_spawn_open(sr, "--fd", target, &io, &fd)) != 0)
+			return r;
+		sr->fds[k] = fd;
+		sr->fd_targets[k] = target;
+		if (k == sr->n_fds)
+			sr->n_fds++;
+	}
+	return 0;
+}
+
+/* A long option of forkctl's after a module TARGET goes to the child, as
+ * documented; say so once on stderr when a word is exactly one of them
+ * ("--wait", "--name=x"), unless "--" after TARGET asked for it. */
+static void
+cmd_spawn_warn_late_options(const struct args *a)
+{
+	const struct option	*tables[2] = { cmd_spawn_longopts,
+	    forkctl_global_options() };
+	const char		*arg, *target = a->a_argv[0];
+	size_t			 len;
+
+	if (strchr(target, ':') == NULL || strchr(target, '/') != NULL ||
+	    (a->a_argc > 1 && strcmp(a->a_argv[1], "--") == 0))
+		return;
+	for (int i = 1; i < a->a_argc; i++) {
+		arg = a->a_argv[i];
+		if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+			continue;
+		len = strcspn(arg + 2, "=");
+		for (int t = 0; t < 2; t++) {
+			for (const struct option *o = tables[t];
+			    o->name != NULL; o++) {
+				if (strlen(o->name) != len ||
+				    strncmp(o->name, arg + 2, len) != 0)
+					continue;
+				fflush(stdout);
+				fprintf(stderr, "forkctl: warning: %.*s after "
+				    "%s is passed to the child, not to forkctl "
+				    "(put forkctl's options before TARGET, or "
+				    "'TARGET -- ARGS' to silence this)\n",
+				    (int)(len + 2), arg, target);
+				return;
+			}
+		}
+	}
 }
 
 /* Build the child set-up part of o from the options (o is initialised);
@@ -405,8 +555,8 @@ cmd_spawn_wait_pidfd(struct forkctl *fc, int sfd, int pidfd, pid_t pid,
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			forkctl_warnx("poll: %s", strerror(errno));
-			return FORKCTL_EXIT_ERROR;
+			return forkctl_fail(FORKCTL_EXIT_ERROR, -errno,
+			    "poll: %s", strerror(errno));
 		}
 		if (pfd[0].revents != 0)
 			break;
@@ -419,9 +569,9 @@ cmd_spawn_wait_pidfd(struct forkctl *fc, int sfd, int pidfd, pid_t pid,
 			r = cmd_spawn_pidfd_signal(pidfd, sig);
 			/* -ESRCH: it ended; the pidfd is readable now. */
 			if (r < 0 && r != -ESRCH) {
-				forkctl_warnx("forward signal %d to %ld: %s",
-				    sig, (long)pid, strerror(-r));
-				return FORKCTL_EXIT_ERROR;
+				return forkctl_fail(FORKCTL_EXIT_ERROR, r,
+				    "forward signal %d to %ld: %s", sig,
+				    (long)pid, strerror(-r));
 			}
 		}
 	}
@@ -431,6 +581,39 @@ cmd_spawn_wait_pidfd(struct forkctl *fc, int sfd, int pidfd, pid_t pid,
 	if (r < 0)
 		return forkctl_error(fc, r, "exit status of %ld", (long)pid);
 	return FORKCTL_EXIT_OK;
+}
+
+/* The exit status of a spawn that failed with err: 125 when forkctl,
+ * the connection or forkd failed, 127 when there is no such target (no
+ * module entry, no executable at the exec step), else 126: the target
+ * could not be started (permission, policy, a set-up step). */
+static int
+cmd_spawn_fail_status(struct forkctl *fc, int err)
+{
+	const char	*msg = fc->fc_conn != NULL ?
+	    forkd_errmsg(fc->fc_conn) : "";
+
+	switch (err) {
+	case -ECONNRESET:
+	case -ETIMEDOUT:
+	case -EBADMSG:
+	case -EPROTO:
+	case -EPIPE:
+	case -ENOMEM:
+	case -ESHUTDOWN:
+	case -EMSGSIZE:
+		return FORKCTL_EXIT_ERROR;
+	case -ENOENT:
+	case -ENOTDIR:
+		/* The message names the step that failed: only a target
+		 * that is not there is "not found", not a --cwd. */
+		if (strncmp(msg, "no module", 9) == 0 ||
+		    strncmp(msg, "exec", 4) == 0)
+			return FORKCTL_EXIT_NOT_FOUND;
+		return FORKCTL_EXIT_CANNOT_RUN;
+	default:
+		return FORKCTL_EXIT_CANNOT_RUN;
+	}
 }
 
 /* The exit status forkctl takes over from a child. */
@@ -470,8 +653,8 @@ cmd_spawn_wait(struct forkctl *fc, int sfd, pid_t pid,
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			forkctl_warnx("poll: %s", strerror(errno));
-			return FORKCTL_EXIT_ERROR;
+			return forkctl_fail(FORKCTL_EXIT_ERROR, -errno,
+			    "poll: %s", strerror(errno));
 		}
 		if (pfd[1].revents & POLLIN) {
 			if (read(sfd, &si, sizeof si) != sizeof si)
@@ -509,6 +692,9 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 	int			 r, sfd = -1, wait = args_has(a, 'w');
 
 	sp.pidfd = -1;
+	if (args_has(a, OPT_DETACH) && (wait || args_has(a, 'd')))
+		return forkctl_usage_error(fc->fc_cmd, "--detach returns at "
+		    "once: not with --wait or --daemon");
 	if (args_has(a, 'd') && !wait)
 		return forkctl_usage_error(fc->fc_cmd, "--daemon needs --wait "
 		    "(the child would be killed as soon as forkctl exits)");
@@ -516,15 +702,17 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 		return forkctl_usage_error(fc->fc_cmd, "--name: empty (leave "
 		    "it out to have forkd choose one)");
 	/* Over 8 KiB with the CPU and group arrays: not on the stack. */
-	if ((sr = calloc(1, sizeof *sr)) == NULL) {
-		forkctl_warnx("spawn: %s", strerror(errno));
-		return FORKCTL_EXIT_ERROR;
-	}
+	if ((sr = calloc(1, sizeof *sr)) == NULL)
+		return forkctl_fail(FORKCTL_EXIT_ERROR, -errno, "spawn: %s",
+		    strerror(errno));
 	forkd_spawn_opts_init(&o);
 	if ((r = cmd_spawn_build(fc, a, sr)) != 0)
 		goto out;
 	if ((r = cmd_spawn_setup(fc, a, sr, &o)) != 0)
 		goto out;
+	if ((r = cmd_spawn_stdio(fc, a, sr)) != 0)
+		goto out;
+	cmd_spawn_warn_late_options(a);
 
 	if ((r = forkctl_connect(fc)) != 0)
 		goto out;
@@ -536,10 +724,12 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 	o.cwd = sr->cwd;
 	o.name = name;
 	o.daemon = args_has(a, 'd');
-	/* The child gets forkctl's stdio, those of it that are open. */
-	o.stdin_fd = fcntl(0, F_GETFD) != -1 ? 0 : -1;
-	o.stdout_fd = fcntl(1, F_GETFD) != -1 ? 1 : -1;
-	o.stderr_fd = fcntl(2, F_GETFD) != -1 ? 2 : -1;
+	o.stdin_fd = sr->stdio[0];
+	o.stdout_fd = sr->stdio[1];
+	o.stderr_fd = sr->stdio[2];
+	o.fds = sr->fds;
+	o.fd_targets = sr->fd_targets;
+	o.n_fds = sr->n_fds;
 
 	if (wait) {
 		/* Blocked from before the spawn so no ^C goes unforwarded;
@@ -552,8 +742,8 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 		sigprocmask(SIG_BLOCK, &mask, &omask);
 		sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 		if (sfd < 0) {
-			forkctl_warnx("signalfd: %s", strerror(errno));
-			r = FORKCTL_EXIT_ERROR;
+			r = forkctl_fail(FORKCTL_EXIT_ERROR, -errno,
+			    "signalfd: %s", strerror(errno));
 			goto out;
 		}
 	}
@@ -561,10 +751,20 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 	fflush(stdout);
 	r = forkd_spawn_ex(fc->fc_conn, &o, &sp);
 	if (r < 0) {
+		const char *detail = forkd_errmsg(fc->fc_conn);
+
 		sp.pidfd = -1;
-		r = forkctl_error(fc, r, "spawn %s", a->a_argv[0]);
+		r = forkctl_fail(cmd_spawn_fail_status(fc, r), r, "spawn %s: "
+		    "%s%s%s%s", a->a_argv[0], forkd_strerror(r),
+		    detail[0] != '\0' ? " (" : "", detail,
+		    detail[0] != '\0' ? ")" : "");
 		goto out;
 	}
+	/* The files are the child's now; forkctl holds no copy (a pipe
+	 * reader sees EOF when the child closes its end). */
+	for (size_t i = 0; i < sr->n_opened; i++)
+		close(sr->opened[i]);
+	sr->n_opened = 0;
 	pid = sp.pid;
 	if (o.want_pidfd && sp.pidfd < 0) {
 		/* A daemon that predates pidfds ignores the request. */
@@ -626,6 +826,15 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 			fprintf(stderr, "%s OOM-killed (memory.max of its "
 			    "cgroup)", ex.timed_out ? "; it was" : " was");
 		fprintf(stderr, " (exit code %d)\n", ex.exitcode);
+	} else if (ex.exitcode < 0) {
+		char sig[32];
+
+		/* As for a timeout: the 128+N status alone is easy to miss. */
+		fflush(stdout);
+		fprintf(stderr, "forkctl: %ld ", (long)pid);
+		forkctl_puts_safe(ex.name, stderr);
+		fprintf(stderr, " was killed by signal %d (%s)\n", -ex.exitcode,
+		    signame_name(-ex.exitcode, sig, sizeof sig));
 	}
 	r = cmd_spawn_status(&ex);
 out:
