@@ -87,6 +87,39 @@ static const char	*forkctl_step = "forkctl";
 static int		 forkctl_json_errors;
 static int		 forkctl_json_error_done;
 
+/* An error record held back while a JSON array is being written. */
+static int		 forkctl_json_deferred;
+static struct {
+	char		 msg[1024];
+	int		 err;
+	int		 status;
+	const char	*step;
+	int		 set;
+} forkctl_json_saved;
+
+static void forkctl_json_error(const char *, int, int);
+
+/* Hold --json error records back until forkctl_json_error_flush(). */
+void
+forkctl_json_error_defer(void)
+{
+	forkctl_json_deferred = 1;
+}
+
+/* Write the held-back error record, if any, on its own line. */
+void
+forkctl_json_error_flush(void)
+{
+	forkctl_json_deferred = 0;
+	if (!forkctl_json_saved.set)
+		return;
+	forkctl_json_saved.set = 0;
+	forkctl_json_error_done = 0;
+	forkctl_step = forkctl_json_saved.step;
+	forkctl_json_error(forkctl_json_saved.msg, forkctl_json_saved.err,
+	    forkctl_json_saved.status);
+}
+
 /* Set the step named in a --json error record. */
 void
 forkctl_set_step(const char *step)
@@ -112,6 +145,16 @@ forkctl_json_error(const char *msg, int err, int status)
 	if (!forkctl_json_errors || forkctl_json_error_done)
 		return;
 	forkctl_json_error_done = 1;
+	if (forkctl_json_deferred) {
+		/* Inside a JSON array being written: after it. */
+		snprintf(forkctl_json_saved.msg, sizeof forkctl_json_saved.msg,
+		    "%s", msg);
+		forkctl_json_saved.err = err;
+		forkctl_json_saved.status = status;
+		forkctl_json_saved.step = forkctl_step;
+		forkctl_json_saved.set = 1;
+		return;
+	}
 	json_init(&j, stdout);
 	json_obj_begin(&j);
 	json_key(&j, "error");

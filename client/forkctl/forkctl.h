@@ -114,6 +114,8 @@ int		 forkctl_fail(int status, int err, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 void		 forkctl_set_step(const char *);
 void		 forkctl_set_json(int);
+void		 forkctl_json_error_defer(void);
+void		 forkctl_json_error_flush(void);
 const struct forkctl_cmd *const *forkctl_commands(void);
 const struct option *forkctl_global_options(void);
 void		 forkctl_warnx(const char *fmt, ...)
