@@ -173,7 +173,7 @@ ln -s "$key" "$tmp/keylink"
 for f in fifo keylink; do
 	"$FORKCTL" keygen --force "$tmp/$f" >"$tmp/out" 2>&1
 	rc=$?
-	if ((rc == 1)) && grep -q "not a regular file" "$tmp/out" &&
+	if ((rc == 125)) && grep -q "not a regular file" "$tmp/out" &&
 	    { [[ $f == fifo && -p $tmp/fifo ]] ||
 	    [[ $f == keylink && -L $tmp/keylink ]]; }; then
 		pass "keygen --force refuses to replace a $f"
@@ -195,11 +195,11 @@ fi
 # "-" is not standard output here, nor a file named "-".
 (cd "$tmp" && "$FORKCTL" keygen - >"$tmp/out" 2>&1)
 rc=$?
-if ((rc == 2)) && [[ ! -e $tmp/- ]] && grep -q "standard output" "$tmp/out"
+if ((rc == 125)) && [[ ! -e $tmp/- ]] && grep -q "standard output" "$tmp/out"
 then
-	pass "keygen - is a usage error (exit 2), no file written"
+	pass "keygen - is a usage error (exit 125), no file written"
 else
-	fail "keygen - is a usage error (exit 2), no file written" \
+	fail "keygen - is a usage error (exit 125), no file written" \
 	    "exit $rc: $(cat "$tmp/out")" "$(ls -la "$tmp")"
 fi
 
@@ -353,19 +353,20 @@ else
 	fail "spawn --cwd" "exit $rc" "stdout: $out" "stderr: $err"
 fi
 
-# Errors from the daemon: exit 1 with "forkctl: ..." on stderr.
+# Errors from the daemon: 127 for no such target, 126 for one that could
+# not be started, with "forkctl: ..." on stderr.
 fc spawn --wait nosuchmodule:noop
-if ((rc == 1)) && [[ $err == forkctl:* ]]; then
-	pass "spawn of an unknown target exits 1 with a message"
+if ((rc == 127)) && [[ $err == forkctl:* ]]; then
+	pass "spawn of an unknown target exits 127 with a message"
 else
-	fail "spawn of an unknown target exits 1 with a message" "exit $rc" \
-	    "stderr: $err"
+	fail "spawn of an unknown target exits 127 with a message" \
+	    "exit $rc" "stderr: $err"
 fi
 fc spawn --wait --cwd /nonexistent-forkctl-test bench:noop
-if ((rc == 1)) && [[ $err == *chdir* ]]; then
-	pass "spawn with a bad --cwd exits 1 naming chdir"
+if ((rc == 126)) && [[ $err == *chdir* ]]; then
+	pass "spawn with a bad --cwd exits 126 naming chdir"
 else
-	fail "spawn with a bad --cwd exits 1 naming chdir" "exit $rc" \
+	fail "spawn with a bad --cwd exits 126 naming chdir" "exit $rc" \
 	    "stderr: $err"
 fi
 
@@ -441,10 +442,10 @@ else
 	fail "kill -s KILL gives exit code -9" "exit $rc" "stdout: $out"
 fi
 fc kill no-such-child
-if ((rc == 1)) && [[ $err == forkctl:* ]]; then
-	pass "kill of an unknown child exits 1"
+if ((rc == 125)) && [[ $err == forkctl:* ]]; then
+	pass "kill of an unknown child exits 125"
 else
-	fail "kill of an unknown child exits 1" "exit $rc" "stderr: $err"
+	fail "kill of an unknown child exits 125" "exit $rc" "stderr: $err"
 fi
 
 fc spawn --name wsleeper bench:sleep -- 30
@@ -462,7 +463,7 @@ fc wait --timeout 300ms wsleeper
 expect_rc "wait --timeout 300ms exits 124" 124
 for t in 1e3 0x10 +1 5x; do
 	fc wait --timeout "$t" wsleeper
-	expect_rc "wait --timeout $t is a usage error" 2
+	expect_rc "wait --timeout $t is a usage error" 125
 done
 fc kill -s 9 wsleeper
 fc wait wsleeper >/dev/null
@@ -541,7 +542,7 @@ if [[ -w /dev/full ]]; then
 	for args in "--help" "-V" "help spawn" "spawn --help"; do
 		# shellcheck disable=SC2086
 		out_to=/dev/full expect_err \
-		    "forkctl $args to a full disk exits 1" 1 "write error" \
+		    "forkctl $args to a full disk exits 125" 125 "write error" \
 		    "$FORKCTL" $args
 	done
 else
@@ -552,37 +553,37 @@ for args in "spawn --bogus bench:noop" "--bogus ping" "wait --frobnicate x" \
     "no-such-subcommand" "kill" "spawn"; do
 	# shellcheck disable=SC2086
 	fc $args
-	if ((rc == 2)); then
-		pass "usage error exits 2: forkctl $args"
+	if ((rc == 125)); then
+		pass "usage error exits 125: forkctl $args"
 	else
-		fail "usage error exits 2: forkctl $args" "exit $rc" \
+		fail "usage error exits 125: forkctl $args" "exit $rc" \
 		    "stderr: $err"
 	fi
 done
-expect_err "usage error exits 2: spawn --name ''" 2 "--name: empty" \
+expect_err "usage error exits 125: spawn --name ''" 125 "--name: empty" \
     "$FORKCTL" -s "$sock" -k "$key" spawn --name "" bench:noop
 # An empty socket or key path, before or after the command.
-expect_err "usage error exits 2: -s ''" 2 "empty path" "$FORKCTL" -s "" ping
-expect_err "usage error exits 2: ping -s ''" 2 "empty path" \
+expect_err "usage error exits 125: -s ''" 125 "empty path" "$FORKCTL" -s "" ping
+expect_err "usage error exits 125: ping -s ''" 125 "empty path" \
     "$FORKCTL" ping -s ""
-expect_err "usage error exits 2: -k ''" 2 "empty path" "$FORKCTL" -k "" ping
-expect_err "usage error exits 2: ping --key ''" 2 "empty path" \
+expect_err "usage error exits 125: -k ''" 125 "empty path" "$FORKCTL" -k "" ping
+expect_err "usage error exits 125: ping --key ''" 125 "empty path" \
     "$FORKCTL" ping --key ""
 
-# Connection failures exit 1.
+# Connection failures exit 125.
 out=$("$FORKCTL" -s "$tmp/no-such.sock" -k "$key" ping 2>&1)
 rc=$?
-if ((rc == 1)) && [[ $out == forkctl:* ]]; then
-	pass "ping on a missing socket exits 1"
+if ((rc == 125)) && [[ $out == forkctl:* ]]; then
+	pass "ping on a missing socket exits 125"
 else
-	fail "ping on a missing socket exits 1" "exit $rc: $out"
+	fail "ping on a missing socket exits 125" "exit $rc: $out"
 fi
 out=$("$FORKCTL" -s "$sock" -k "$tmp/envkey" ping 2>&1)
 rc=$?
-if ((rc == 1)) && [[ $out == forkctl:* ]]; then
-	pass "ping with a wrong key exits 1"
+if ((rc == 125)) && [[ $out == forkctl:* ]]; then
+	pass "ping with a wrong key exits 125"
 else
-	fail "ping with a wrong key exits 1" "exit $rc: $out"
+	fail "ping with a wrong key exits 125" "exit $rc: $out"
 fi
 
 # ---- child set-up (issue 5) --------------------------------------------------
@@ -605,7 +606,7 @@ expect_out() {
 	return 1
 }
 
-# Usage errors: exit 2 and a message naming the option.
+# Usage errors: exit 125 and a message naming the option.
 for args in "--rlimit nofile" "--rlimit nofiles=5" "--rlimit nofile=5:1" \
     "--rlimit nofile=1K" "--umask 999" "--nice 20" "--cpus 2-1" \
     "--cpus 4096" "--timeout 5x" "--timeout 0" "--kill-grace 1s" \
@@ -615,10 +616,10 @@ for args in "--rlimit nofile" "--rlimit nofiles=5" "--rlimit nofile=5:1" \
 	opt=${args%% *}
 	# shellcheck disable=SC2086
 	fc spawn $args bench:noop
-	if ((rc == 2)) && [[ $err == *"$opt"* ]]; then
-		pass "usage error exits 2: spawn $args"
+	if ((rc == 125)) && [[ $err == *"$opt"* ]]; then
+		pass "usage error exits 125: spawn $args"
 	else
-		fail "usage error exits 2: spawn $args" "exit $rc" \
+		fail "usage error exits 125: spawn $args" "exit $rc" \
 		    "stderr: $err"
 	fi
 done
@@ -650,7 +651,7 @@ expect_out "spawn --cpus 0" 0
 # A step that fails is a spawn error naming it (no CPU 1000 here).
 if [[ ! -e /sys/devices/system/cpu/cpu1000 ]]; then
 	fc spawn -w --cpus 1000 -- /bin/true
-	if ((rc == 1)) && [[ $err == *[Aa]ffinity* || $err == *[Cc][Pp][Uu]* ]]
+	if ((rc == 126)) && [[ $err == *[Aa]ffinity* || $err == *[Cc][Pp][Uu]* ]]
 	then
 		pass "spawn --cpus 1000 is a spawn error naming affinity/CPU"
 	else
@@ -785,7 +786,7 @@ fi
 # Identity: refused by a forkd whose policy does not allow it (this one has
 # no config, so allow_identity is nobody) ...
 fc spawn -w --uid nobody -- /bin/sh -c 'id -u'
-if ((rc == 1)) && [[ $err == *"ermission"* || $err == *"not permitted"* ]]
+if ((rc == 126)) && [[ $err == *"ermission"* || $err == *"not permitted"* ]]
 then
 	pass "spawn --uid without allow_identity is refused (EPERM)"
 else
