@@ -273,6 +273,18 @@ cmd_spawn_open(struct spawn_req *sr, const char *opt, int target,
 		return forkctl_fail(FORKCTL_EXIT_ERROR, -errno, "spawn: %s %s: "
 		    "%s", opt, io->kind == PARSE_IO_NULL ? "/dev/null" :
 		    io->path, strerror(errno));
+	/* Above every child fd number, so that a later N=inherit cannot
+	 * take a file opened here for forkctl's own fd N. */
+	if (fd <= FORKD_FD_TARGET_MAX) {
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, FORKD_FD_TARGET_MAX + 1);
+		int e = errno;
+
+		close(fd);
+		if (high < 0)
+			return forkctl_fail(FORKCTL_EXIT_ERROR, -e,
+			    "spawn: %s: %s", opt, strerror(e));
+		fd = high;
+	}
 	sr->opened[sr->n_opened++] = fd;
 	*ret_fd = fd;
 	return 0;

@@ -700,6 +700,18 @@ else
 	fail "spawn --fd 4=inherit" "stdout: $out" \
 	    "stderr: $(cat "$tmp/stderr")"
 fi
+# A file forkctl opens for one option is never taken for forkctl's own fd
+# N of a later N=inherit (fd 5 is closed here).
+"$FORKCTL" -s "$sock" -k "$key" spawn -w --stdout "$tmp/fd5.out" \
+    --fd 5=inherit -- /bin/true </dev/null >/dev/null 2>"$tmp/stderr" 5>&-
+rc=$?
+err=$(cat "$tmp/stderr")
+if ((rc == 125)) && [[ $err == *"fd 5 is not open"* ]]; then
+	pass "spawn --fd 5=inherit with fd 5 closed: 125, not another file"
+else
+	fail "spawn --fd 5=inherit with fd 5 closed" "exit $rc" \
+	    "stderr: $err"
+fi
 for bad in "1=x" "3" "64=x" "3="; do
 	fc spawn -w --fd "$bad" -- /bin/true
 	if ((rc == 125)) && [[ $err == *"--fd"* ]]; then
