@@ -808,6 +808,19 @@ else
 	    "exit $rc" "stdout: $out" "$(cat "$tmp/json.err")"
 fi
 
+fc --json kill no-such-child-forkctl
+if ((rc == 125)) && python3 -c '
+import json, sys
+lines = sys.stdin.read().splitlines()
+assert json.loads(lines[0])[0]["ok"] is False, lines
+assert json.loads(lines[1])["step"] == "kill", lines
+' <<<"$out" 2>"$tmp/json.err"; then
+	pass "--json kill error: the array, then the error record"
+else
+	fail "--json kill error: the array, then the error record" \
+	    "exit $rc" "stdout: $out" "$(cat "$tmp/json.err")"
+fi
+
 # ps -a: the exit history, CLIENT-UID and CHILD-UID.
 fc spawn -w --name hist-3 bench:exit -- 3
 fc ps
