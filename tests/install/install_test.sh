@@ -24,6 +24,14 @@ for f in sbin/forkd bin/forkctl include/forkd.h include/forkd_module.h \
 	[[ -e $prefix/$f ]] || fail "not installed: $f"
 done
 ls "$prefix"/lib/libforkd.so* >/dev/null || fail "libforkd.so not installed"
+# forkctl's bash and zsh completion, generated at build time (issue 16).
+for f in share/bash-completion/completions/forkctl \
+    share/zsh/site-functions/_forkctl; do
+	[[ -s $prefix/$f ]] || fail "not installed: $f"
+done
+grep -q 'complete -F _forkctl forkctl' \
+    "$prefix/share/bash-completion/completions/forkctl" ||
+	fail "the installed bash completion is not forkctl's"
 
 # find_package(forkd)
 mkdir "$tmp/consumer"
