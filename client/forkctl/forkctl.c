@@ -524,6 +524,10 @@ cmd_help_exec(struct forkctl *fc, struct args *a)
 		return FORKCTL_EXIT_OK;
 	}
 	cmd = forkctl_find_cmd(a->a_argv[0]);
+	if (cmd == NULL && forkctl_nearest_cmd(a->a_argv[0]) != NULL)
+		return forkctl_usage_error(&cmd_help_entry, "unknown command "
+		    "'%s'; did you mean '%s'?", a->a_argv[0],
+		    forkctl_nearest_cmd(a->a_argv[0]));
 	if (cmd == NULL)
 		return forkctl_usage_error(&cmd_help_entry,
 		    "unknown command '%s'", a->a_argv[0]);

@@ -915,6 +915,21 @@ else
 	    "stderr: $err"
 fi
 
+fc help sawpn
+if ((rc == 125)) && [[ $err == *"did you mean 'spawn'"* ]]; then
+	pass "help sawpn suggests 'spawn'"
+else
+	fail "help sawpn suggests 'spawn'" "exit $rc" "stderr: $err"
+fi
+fc xyzzy
+if ((rc == 125)) && [[ $err == *"unknown command 'xyzzy'"* &&
+    $err != *"did you mean"* ]]; then
+	pass "an unknown command like no other gets no suggestion"
+else
+	fail "an unknown command like no other gets no suggestion" \
+	    "exit $rc" "stderr: $err"
+fi
+
 # Key and socket problems, each with its own message.
 cp "$key" "$tmp/openkey"
 chmod 644 "$tmp/openkey"
