@@ -24,6 +24,23 @@ for f in sbin/forkd bin/forkctl include/forkd.h include/forkd_module.h \
 	[[ -e $prefix/$f ]] || fail "not installed: $f"
 done
 ls "$prefix"/lib/libforkd.so* >/dev/null || fail "libforkd.so not installed"
+# Section-3 pages: every exported function has one (issue 16 item 11), they
+# format without warnings, and PROTOCOL.md is in the doc directory.
+[[ -f $prefix/share/doc/forkd/PROTOCOL.md ]] || fail "not installed: share/doc/forkd/PROTOCOL.md"
+[[ -f $prefix/share/man/man3/libforkd.3 ]] || fail "not installed: libforkd(3)"
+for sym in $(sed -n 's/^[[:space:]]*\(forkd_[a-z_]*\);$/\1/p' "$src/client/libforkd.map"); do
+	[[ -f $prefix/share/man/man3/$sym.3 ]] || fail "no man page for $sym"
+	grep -q "$sym" "$src/include/forkd.h" || fail "$sym is exported but not in forkd.h"
+done
+if command -v groff >/dev/null; then
+	for page in "$src"/client/man/*.3; do
+		w=$(groff -mandoc -ww -z "$page" 2>&1) || fail "groff $page"
+		[[ -z $w ]] || fail "$page: $w"
+	done
+	# An alias page leads to its page.
+	(cd "$prefix/share/man" && groff -mandoc -Tutf8 -P-cbou man3/forkd_wait_any.3 2>/dev/null) |
+	    grep -q "forkd_wait_refs" || fail "forkd_wait_any(3) does not show forkd_wait(3)"
+fi
 
 # find_package(forkd)
 mkdir "$tmp/consumer"
