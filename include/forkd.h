@@ -1,10 +1,13 @@
 /* forkd.h: libforkd, the client library of the forkd forkserver daemon.
  *
- * A struct forkd is one authenticated connection to forkd. Calls are
+ * A struct forkd is one authenticated connection to forkd. Most calls are
  * synchronous: each sends one request and waits for its reply, queueing any
  * exit events that arrive meanwhile. For callers with their own event loop,
  * forkd_fd() gives a pollable fd; when it is readable call forkd_process()
- * and then collect events with forkd_next_exit().
+ * and then collect exit events with forkd_next_exit() and the replies to
+ * forkd_spawn_start(), forkd_wait_start() and forkd_signal_start() with
+ * forkd_next_reply() (see "Requests without waiting" below;
+ * examples/c/spawn_libevent.c).
  *
  * Errors: every function that can fail returns 0 (or a documented
  * non-negative value) on success and a negative errno-style code on failure;
@@ -388,10 +391,11 @@ void	forkd_status_free(struct forkd_status *);
 /* Round trip to the daemon. */
 int	forkd_ping(struct forkd *) FORKD_WUR;
 
-/* Read every frame available now without blocking and queue exit events.
- * Returns the number of exit events queued, or a negative error. The queue
- * keeps at most 65536 events; past that the oldest uncollected one is
- * dropped. */
+/* Read every frame available now without blocking and queue exit events
+ * and replies to forkd_*_start() requests. Returns the number of exit
+ * events queued (replies are not counted: drain forkd_next_reply() too),
+ * or a negative error. The queue keeps at most 65536 exit events; past
+ * that the oldest uncollected one is dropped. */
 int	forkd_process(struct forkd *) FORKD_WUR;
 /* Take the oldest queued exit event of a child spawned on this connection:
  * 0 and *ret filled, or -EAGAIN when none is queued. Never blocks. Events
@@ -402,6 +406,73 @@ int	forkd_next_exit(struct forkd *, struct forkd_exit *ret) FORKD_WUR;
  * -ETIMEDOUT when none arrived in time. */
 int	forkd_wait_exit_event(struct forkd *, int timeout_ms,
 	    struct forkd_exit *ret) FORKD_WUR;
+
+/*
+ * Requests without waiting, for event loops.
+ *
+ * forkd_spawn_start(), forkd_wait_start() and forkd_signal_start() check
+ * their arguments as the blocking calls do (the same errors, before
+ * anything is sent), send the request and return at once with its id in
+ * *ret_id. The reply is read by forkd_process() (or by any other call on
+ * the handle, which queues it while waiting for its own) and collected
+ * with forkd_next_reply(), beside the exit events of forkd_next_exit().
+ *
+ * Many requests may be in flight on one connection, blocking calls
+ * included. Replies come in the order forkd has them, not the order the
+ * requests were sent: forkd answers a spawn once the child's set-up has
+ * finished (or failed), a wait once a child ended or its time ran out, a
+ * signal at once. Match them by id. A child's exit event can come before
+ * the reply to its spawn (a child that ends at once); its pid is in both.
+ *
+ * Limits: libforkd keeps at most 4096 requests in flight or replies
+ * uncollected (-EBUSY beyond). forkd itself answers -EAGAIN to more than
+ * 1024 waits pending on one connection, applies its child limits to each
+ * spawn, and closes a connection whose unread replies pass 4096 frames,
+ * 2 MiB or 64 pidfds: read when forkd_fd() is readable. There is no
+ * libforkd timeout on these requests (a wait has its own timeout_ms);
+ * sending may still wait while the socket's buffer is full, up to the
+ * usual 30 s (-ETIMEDOUT, nothing sent). If the connection closes,
+ * forkd_next_reply() returns the replies that came, then -ECONNRESET;
+ * requests still in flight get none.
+ */
+#define FORKD_REPLY_SPAWN	1
+#define FORKD_REPLY_WAIT	2
+#define FORKD_REPLY_SIGNAL	3
+
+/* The reply to one forkd_*_start() request. */
+struct forkd_reply {
+	uint32_t		id;		/* from *ret_id */
+	int			kind;		/* FORKD_REPLY_* */
+	int			error;		/* 0, or -errno as the blocking
+						 * call would return */
+	char			errmsg[FORKD_ERRMSG_MAX]; /* forkd's reason */
+	/* SPAWN with error 0. The caller owns spawned.pidfd (-1 unless
+	 * want_pidfd was set). */
+	struct forkd_spawned	spawned;
+	/* WAIT with error 0 (error -ETIMEDOUT when its time ran out). */
+	struct forkd_exit	exit;
+};
+
+/* Send a spawn request; the reply comes as FORKD_REPLY_SPAWN. The fds
+ * in opts are sent with the request, so they may be closed on return. */
+int	forkd_spawn_start(struct forkd *, const struct forkd_spawn_opts *,
+	    uint32_t *ret_id) FORKD_WUR;
+/* Send a wait request for the first of n children to end, each by
+ * pids[i], or names[i] when pids[i] is 0 (names may be NULL when no pid
+ * is 0), as forkd_wait_refs(). The reply comes as FORKD_REPLY_WAIT. */
+int	forkd_wait_start(struct forkd *, const pid_t *pids,
+	    const char *const *names, size_t n, int timeout_ms,
+	    uint32_t *ret_id) FORKD_WUR;
+/* Send a signal request, as forkd_signal(); reply FORKD_REPLY_SIGNAL. */
+int	forkd_signal_start(struct forkd *, pid_t pid, const char *name,
+	    int sig, uint32_t *ret_id) FORKD_WUR;
+/* Take the oldest queued reply: 0 and *ret filled, -EAGAIN when none is
+ * queued (call forkd_process() when forkd_fd() is readable), -ECONNRESET
+ * once the connection closed and every reply that came was taken. Never
+ * blocks. */
+int	forkd_next_reply(struct forkd *, struct forkd_reply *ret) FORKD_WUR;
+/* How many forkd_*_start() requests still wait for their reply. */
+size_t	forkd_pending(const struct forkd *);
 
 #ifdef __cplusplus
 }
