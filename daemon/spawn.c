@@ -246,6 +246,77 @@ spawn_history_find(pid_t pid, const char *name, uid_t uid)
 	return best != NULL ? &best->hr_e : NULL;
 }
 
+/* Sift the heap of uid cursors (by their next record's sequence, newest
+ * on top) down from i. */
+static void
+spawn_hist_sift(const struct spawn_hist_uid **h, size_t *pos, size_t n,
+    size_t i)
+{
+	for (;;) {
+		size_t	l = 2 * i + 1, r = l + 1, top = i;
+
+		if (l < n && spawn_hist_at(h[l], pos[l])->hr_seq >
+		    spawn_hist_at(h[top], pos[top])->hr_seq)
+			top = l;
+		if (r < n && spawn_hist_at(h[r], pos[r])->hr_seq >
+		    spawn_hist_at(h[top], pos[top])->hr_seq)
+			top = r;
+		if (top == i)
+			return;
+		{
+			const struct spawn_hist_uid	*t = h[i];
+			size_t				 tp = pos[i];
+
+			h[i] = h[top];
+			pos[i] = pos[top];
+			h[top] = t;
+			pos[top] = tp;
+		}
+		i = top;
+	}
+}
+
+/* Up to max records, newest first, of uid (SPAWN_ANY_UID: of all uids,
+ * merged by a heap over the uids' rings); how many. */
+size_t
+spawn_history_newest(uid_t uid, const struct exit_record **out, size_t max)
+{
+	const struct spawn_hist_uid	**h;
+	size_t				 *pos, n = 0, k = 0;
+
+	if (uid != SPAWN_ANY_UID) {
+		for (size_t i = 0; i < spawn_hist_n; i++)
+			if (spawn_hist[i].hu_uid == uid)
+				for (; k < max && k < spawn_hist[i].hu_len; k++)
+					out[k] = &spawn_hist_at(&spawn_hist[i],
+					    k)->hr_e;
+		return k;
+	}
+	if (spawn_hist_n == 0)
+		return 0;
+	h = calloc(spawn_hist_n, sizeof *h);
+	pos = calloc(spawn_hist_n, sizeof *pos);
+	if (h == NULL || pos == NULL)
+		goto out;
+	for (size_t i = 0; i < spawn_hist_n; i++)
+		if (spawn_hist[i].hu_len > 0)
+			h[n++] = &spawn_hist[i];
+	for (size_t i = n / 2; i-- > 0;)
+		spawn_hist_sift(h, pos, n, i);
+	while (k < max && n > 0) {
+		out[k++] = &spawn_hist_at(h[0], pos[0])->hr_e;
+		if (++pos[0] == h[0]->hu_len) {
+			h[0] = h[--n];
+			pos[0] = pos[n];
+		}
+		spawn_hist_sift(h, pos, n, 0);
+	}
+out:
+	free(h);
+	free(pos);
+	return k;
+}
+
 /* Drop the oldest record of the uid holding the most (for the total cap);
  * a uid left with none is removed. */
 static void
@@ -613,6 +684,9 @@ spawn_child_ended(struct spawn_child *c)
 	e.e_maxrss_kb = (uint64_t)c->c_rusage.ru_maxrss;
 	e.e_timed_out = c->c_timed_out;
 	e.e_oom_killed = cgroup_oom_killed(c->c_cgroup);
+	e.e_run_uid = c->c_run_uid;
+	e.e_started_ms = c->c_started_ms;
+	e.e_ended_ms = spawn_now_ms();
 	spawn_stats.exited++;
 	spawn_history_add(&e);
 	log_debug("child %d (%s) ended: exitcode %d%s%s", (int)c->c_pid,
@@ -2143,6 +2217,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	memcpy(c->c_name, name, sizeof c->c_name);
 	c->c_daemon = r->daemon;
 	c->c_uid = s->s_uid;
+	c->c_run_uid = r->identity != NULL ? r->identity->uid : geteuid();
 	c->c_started_ms = spawn_now_ms();
 	c->c_state = SPAWN_STARTING;
 	c->c_session = s;
