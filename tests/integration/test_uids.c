@@ -231,6 +231,7 @@ struct hist_report {
 	int	first_wait;	/* wait on its first child: flushed by its own */
 	int	last_wait;	/* wait on its last child: remembered */
 	int	last_exit;
+	pid_t	last;
 };
 
 /* The exit history is per uid: another uid ending SPAWN_HISTORY + 76
@@ -285,6 +286,7 @@ test_history_per_uid(void **state)
 				first = c;
 			last = c;
 		}
+		rep.last = last;
 		rep.first_wait = forkd_wait(g, first, NULL, 0, &ev);
 		rep.last_wait = forkd_wait(g, last, NULL, 0, &ev);
 		rep.last_exit = ev.exitcode;
@@ -310,6 +312,31 @@ out:
 	EXPECT_OK(f, forkd_wait(f, mine, NULL, 0, &ev));
 	EXPECT_INT(ev.pid, mine, "pid of root's remembered child");
 	EXPECT_INT(ev.exitcode, 33, "exitcode of root's remembered child");
+	/* Root's ps -a merges the uids' histories, newest first. */
+	{
+		struct forkd_child	*v = NULL;
+		size_t			 n = 0, i, ended = 0;
+		uint64_t		 prev = UINT64_MAX;
+
+		EXPECT_OK(f, forkd_list_ex(f, FORKD_LIST_ENDED, &v, &n));
+		for (i = 0; i < n && !v[i].ended; i++)
+			;
+		if (i == n)
+			fail_msg("root's ps -a lists no ended child");
+		EXPECT_INT(v[i].pid, rep.last, "newest ended child in root's "
+		    "list (uid 65534's last)");
+		for (; i < n; i++) {
+			if (!v[i].ended)
+				continue;
+			ended++;
+			if (v[i].ended_unix_ms > prev)
+				fail_msg("ended records out of order at %zu", i);
+			prev = v[i].ended_unix_ms;
+		}
+		if (ended < 100)
+			fail_msg("root's ps -a lists %zu ended children", ended);
+		free(v);
+	}
 	forkd_close(f);
 }
 
