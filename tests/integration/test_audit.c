@@ -126,6 +126,10 @@ group_setup(void **state)
 	FILE		*fp;
 	int		 fd;
 
+	/* The plain log format, also when the tests run under systemd
+	 * (CI runners): forkd would take journald's otherwise. */
+	unsetenv("INVOCATION_ID");
+	unsetenv("JOURNAL_STREAM");
 	snprintf(conf, sizeof conf, "%s/forkd-audit.XXXXXX",
 	    tmp != NULL && *tmp != '\0' && strlen(tmp) < 60 ? tmp : "/tmp");
 	if ((fd = mkstemp(conf)) < 0 || (fp = fdopen(fd, "w")) == NULL)
