@@ -102,3 +102,14 @@ def random_value():
 
 
 not_callable = 42
+
+
+def gc_state():
+    """(collector enabled, objects in the permanent generation)."""
+    import gc
+    return gc.isenabled(), gc.get_freeze_count()
+
+
+def threads_now():
+    """Threads of this process (a child must start with one)."""
+    return len(os.listdir("/proc/self/task"))
