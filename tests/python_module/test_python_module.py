@@ -411,3 +411,26 @@ def test_openblas_threads_refused():
 def test_bad_options(opts, msg):
     code, out = run_forkd_until_exit(opts)
     assert code != 0 and msg in out, out
+
+
+def test_allow_main_needs_a_main_pattern(tmp_path):
+    # allow= without a pattern for __main__: no main script runs, not even
+    # one inside path=, and not for a target in another module; the
+    # target's name is checked before the script is imported.
+    from conftest import _server, _finish
+    inside = _write_main(TARGETS, "pm_main_nopat_%d.py" % os.getpid())
+    marker = tmp_path / "ran"
+    with open(inside, "a") as f:
+        f.write("open(%r, 'w').close()\n" % str(marker))
+    f = _server("path=%s,import=pm_targets,allow=pm_targets:*" % TARGETS)
+    try:
+        r = f.call("pm_targets:add", (1, 2), main=inside)
+        assert r.exitcode == 1 and isinstance(r.result[1], PermissionError)
+        assert "__main__" in r.result[3]
+        r = f.call("__main__:where", main=inside)
+        assert r.exitcode == 1 and isinstance(r.result[1], PermissionError)
+        assert not marker.exists()
+        f.assert_serving()
+    finally:
+        os.unlink(inside)
+        _finish(f)
