@@ -357,7 +357,7 @@ def test_allow_python_main(restricted):
 def test_failing_preload_stops_startup():
     code, out = run_forkd_until_exit("path=%s,import=json,pm_broken"
                                      % TARGETS)
-    assert code != 0
+    assert code == 1     # forkd's start-up error
     assert "Traceback (most recent call last)" in out
     assert "ImportError: pm_broken refuses to load" in out
     assert "preloading 'pm_broken' failed" in out
@@ -365,13 +365,13 @@ def test_failing_preload_stops_startup():
 
 def test_missing_preload_stops_startup():
     code, out = run_forkd_until_exit("import=no_such_module_pm")
-    assert code != 0
+    assert code == 1     # forkd's start-up error
     assert "ModuleNotFoundError: No module named 'no_such_module_pm'" in out
 
 
 def test_thread_at_import_refused():
     code, out = run_forkd_until_exit("path=%s,import=pm_thread" % TARGETS)
-    assert code != 0
+    assert code == 1     # forkd's start-up error
     assert "threads are running after preloading" in out
     assert "'pm-worker'" in out          # the Python thread, named
     assert "start threads in the target instead" in out
