@@ -209,13 +209,20 @@ def _std(fd, old, write, line):
     errors = getattr(old, "errors", None) or \
         ("backslashreplace" if fd == 2 else "strict")
     raw = io.FileIO(fd, "wb" if write else "rb", closefd=False)
-    buf = io.BufferedWriter(raw) if write else io.BufferedReader(raw)
+    # PYTHONUNBUFFERED (or -u) in forkd's environment: unbuffered, as the
+    # interpreter made the originals.
+    unbuffered = write and getattr(old, "write_through", False)
+    if unbuffered:
+        buf = raw
+    else:
+        buf = io.BufferedWriter(raw) if write else io.BufferedReader(raw)
     try:
         tty = raw.isatty()
     except OSError:
         tty = False
     return io.TextIOWrapper(buf, encoding=enc, errors=errors,
-                            line_buffering=line or tty)
+                            line_buffering=line or tty,
+                            write_through=unbuffered)
 
 
 def _child_setup(argv0, environ):

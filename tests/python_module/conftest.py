@@ -83,6 +83,9 @@ class Forkd:
         # No __pycache__ in the source tree from the children's imports.
         self.env = dict(env if env is not None else os.environ,
                         PYTHONDONTWRITEBYTECODE="1")
+        # Buffered stdio, the default, unless a test asks for unbuffered.
+        if env is None or "PYTHONUNBUFFERED" not in env:
+            self.env.pop("PYTHONUNBUFFERED", None)
         self.proc = None
         self.conn = None
 

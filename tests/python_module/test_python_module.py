@@ -434,3 +434,38 @@ def test_allow_main_needs_a_main_pattern(tmp_path):
     finally:
         os.unlink(inside)
         _finish(f)
+
+
+def test_preload_output_not_repeated_in_children():
+    # Output a preload left in Python's buffers goes to forkd's stdout
+    # once, at start-up, never into a child's stdout or stderr (gh-98552).
+    from conftest import _server, _finish
+    f = _server("path=%s,import=pm_targets,pm_chatty" % TARGETS)
+    try:
+        for _ in range(3):
+            r = f.call("pm_targets:print_and_return", ("c",))
+            assert (r.stdout, r.stderr) == (b"c", b"err:c")
+            r = f.call("pm_targets:boom", pass_result=False)
+            assert b"pm_chatty" not in r.stdout + r.stderr
+        log = f.log()
+    finally:
+        _finish(f)
+    assert log.count("pm_chatty-out") == 1 and log.count("pm_chatty-err") == 1
+
+
+def test_unbuffered_like_the_interpreter():
+    # Buffered by default: the text written first through sys.stdout
+    # arrives after a raw write; with PYTHONUNBUFFERED in forkd's
+    # environment, in order, as python -u would do.
+    from conftest import _server, _finish
+    f = _server("path=%s,import=pm_targets" % TARGETS)
+    try:
+        assert f.call("pm_targets:write_then_raw").stdout == b"rawtext"
+    finally:
+        _finish(f)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    f = _server("path=%s,import=pm_targets" % TARGETS, env=env)
+    try:
+        assert f.call("pm_targets:write_then_raw").stdout == b"textraw"
+    finally:
+        _finish(f)

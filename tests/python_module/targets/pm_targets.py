@@ -113,3 +113,9 @@ def gc_state():
 def threads_now():
     """Threads of this process (a child must start with one)."""
     return len(os.listdir("/proc/self/task"))
+
+
+def write_then_raw():
+    """'text' through sys.stdout, then 'raw' straight to fd 1."""
+    sys.stdout.write("text")
+    os.write(1, b"raw")
