@@ -75,6 +75,15 @@ def test_stdio_not_lost_nor_doubled(forkd):
     assert r.stderr == b"err:hi"
 
 
+def test_signals_as_in_python(forkd):
+    # SIGINT raises KeyboardInterrupt, SIGPIPE is ignored (BrokenPipeError),
+    # as the interpreter sets them up at start-up.
+    r = forkd.call("pm_targets:interrupt_self")
+    assert r.exitcode == 1 and isinstance(r.result[1], KeyboardInterrupt)
+    r = forkd.call("pm_targets:write_to_closed_pipe")
+    assert (r.exitcode, r.result) == (0, ("ok", "EPIPE"))
+
+
 def test_stdin_is_fd0(forkd):
     r = forkd.call("pm_targets:read_stdin", stdin=b"from the client\n")
     assert r.result == ("ok", "from the client\n")
