@@ -277,22 +277,25 @@ def _exit_code(e):
     return 1
 
 
-def _import_main(path):
+def _import_main(path, target):
     """Import the client's main script as __mp_main__, aliased __main__,
-    as multiprocessing's spawn does."""
+    as multiprocessing's spawn does (errors name target too)."""
     if not os.path.isabs(path):
-        raise ValueError("--main %r: not an absolute path" % path)
+        raise ValueError("target %r: --main %r is not an absolute path"
+                         % (target, path))
     if _allow is not None:
         if not any(fnmatch.fnmatchcase("__main__", p.partition(":")[0])
                    for p in _allow):
             raise PermissionError(
-                "--main %r is refused: with allow= set, a main script runs "
-                "only when a pattern allows __main__ targets" % path)
+                "target %r: --main %r is refused: with allow= set, a main "
+                "script runs only when a pattern allows __main__ targets"
+                % (target, path))
         real = os.path.realpath(path)
         if not any(os.path.commonpath([real, d]) == d for d in _paths):
             raise PermissionError(
-                "--main %r is refused: with allow= set, a main script must "
-                "lie in one of the python module's path= directories" % path)
+                "target %r: --main %r is refused: with allow= set, a main "
+                "script must lie in one of the python module's path= "
+                "directories" % (target, path))
     else:
         # Unrestricted: as when the script runs, its directory comes first
         # (multiprocessing passes the parent's sys.path the same way).
@@ -433,7 +436,8 @@ def child_call(argv, environ):
     # Finding the target: errors go back to the client (exit 1).
     try:
         _check_name(target)
-        main = _import_main(main_path) if main_path is not None else None
+        main = _import_main(main_path, target) if main_path is not None \
+            else None
         fn = _resolve(target, main)
         a, kw = _read_args()
     except SystemExit as e:

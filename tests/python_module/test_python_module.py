@@ -314,7 +314,7 @@ def test_allow_confines_main(restricted, tmp_path):
     outside = _write_main(tmp_path)
     r = restricted.call("__main__:where", main=outside)
     assert r.exitcode == 1 and isinstance(r.result[1], PermissionError)
-    assert "path=" in r.result[3]
+    assert "path=" in r.result[3] and "__main__:where" in r.result[3]
     # Through a symbolic link inside path= to a file outside: refused too.
     link = os.path.join(TARGETS, "pm_link_main_%d.py" % os.getpid())
     os.symlink(outside, link)
