@@ -285,7 +285,8 @@ def forkd():
     env = dict(os.environ)
     for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.pop(v, None)
-    f = _server("path=%s,import=numpy,pm_targets" % TARGETS, env=env)
+    f = _server("path=%s,import=numpy,logging,concurrent.futures,pm_targets"
+                % TARGETS, env=env)
     yield f
     _finish(f)
 

@@ -84,6 +84,11 @@ def test_signals_as_in_python(forkd):
     assert (r.exitcode, r.result) == (0, ("ok", "EPIPE"))
 
 
+def test_preloaded_logging_works(forkd):
+    r = forkd.call("pm_targets:log_warning", ("careful",))
+    assert r.result == ("ok", "careful") and r.stderr == b"careful\n"
+
+
 def test_stdin_is_fd0(forkd):
     r = forkd.call("pm_targets:read_stdin", stdin=b"from the client\n")
     assert r.result == ("ok", "from the client\n")
@@ -157,6 +162,24 @@ def test_sys_exit(forkd):
 def test_segfault(forkd):
     r = forkd.call("pm_targets:segfault")
     assert r.exitcode == -signal.SIGSEGV and r.result is None
+    forkd.assert_serving()
+
+
+def test_target_never_returns_terminated(forkd):
+    # A target that does not return: the client's wait times out, SIGTERM
+    # ends it (-15), and forkd serves on.
+    import forkd_client as fc
+    r, w = os.pipe()
+    pid, _ = forkd.conn.spawn("python:call",
+                              argv=["python:call", "pm_targets:sleep"],
+                              fds={3: r})
+    os.close(r)
+    os.write(w, pickle.dumps(((3600,), {})))
+    os.close(w)
+    with pytest.raises(fc.ForkdError):
+        forkd.conn.wait(pid, 300)
+    forkd.conn.signal(pid, signal.SIGTERM)
+    assert forkd.conn.wait(pid, 10000)["exitcode"] == -signal.SIGTERM
     forkd.assert_serving()
 
 
