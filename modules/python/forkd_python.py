@@ -150,10 +150,46 @@ def preload(paths, imports, allow, freeze):
         _err(msg)
         _flush_stdio()
         return 1
+    _rehearse()
     if _freeze:
         gc.freeze()
     _flush_stdio()
     return 0
+
+
+def _rehearse():
+    """Run, once in forkd, the code paths every child runs (stdio objects,
+    pickling both ways, the allow= patterns), on a private pipe: the
+    caches they fill (codecs, fnmatch's compiled patterns, the type
+    attribute cache) are then shared by every child instead of being
+    filled, page by page, in each one."""
+    r, w = os.pipe()
+    try:
+        out = _std(w, sys.__stdout__, True, False, check=False)
+        err = _std(w, sys.__stderr__, True, True, check=False)
+        inp = _std(r, sys.__stdin__, False, False, check=False)
+        out.write("o")
+        out.flush()
+        err.write("e\n")
+        inp.read(3)
+        del out, err, inp
+    finally:
+        os.close(r)
+        os.close(w)
+    data = pickle.dumps(((1, "a"), {"k": b"v"}), pickle.HIGHEST_PROTOCOL)
+    pickle.loads(data)
+    if _allow is not None:
+        _RestrictedUnpickler(io.BytesIO(data)).load()
+        _allowed("__forkd__:rehearsal")
+    pickle.dumps(("ok", None), pickle.HIGHEST_PROTOCOL)
+    env = {}
+    for kv in (b"A=1", b"B=2"):
+        k, _, v = kv.partition(b"=")
+        env[k] = v
+    try:
+        raise ValueError("rehearsal")
+    except ValueError as e:
+        _err_tuple(e)
 
 
 def _allowed(name):
@@ -200,10 +236,10 @@ def _fd_open(fd):
         return False
 
 
-def _std(fd, old, write, line):
+def _std(fd, old, write, line, check=True):
     """A fresh text stream on fd (None when fd is closed), like the
     interpreter's own, with the old stream's encoding."""
-    if not _fd_open(fd):
+    if check and not _fd_open(fd):
         return None
     enc = getattr(old, "encoding", None) or "utf-8"
     errors = getattr(old, "errors", None) or \
