@@ -501,3 +501,24 @@ def test_unbuffered_like_the_interpreter():
         assert f.call("pm_targets:write_then_raw").stdout == b"textraw"
     finally:
         _finish(f)
+
+
+def test_two_paths_and_users_thread_settings_win(tmp_path):
+    # path=D1:D2 puts both first on sys.path, in order; a thread count the
+    # user set in forkd's environment is kept, the others become 1.
+    from conftest import _server, _finish
+    (tmp_path / "pm_second.py").write_text("def hello():\n    return 'second'\n")
+    env = dict(os.environ, MKL_NUM_THREADS="3")
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    env.pop("OMP_NUM_THREADS", None)
+    f = _server("path=%s:%s,import=pm_targets,pm_second" % (TARGETS, tmp_path),
+                env=env)
+    try:
+        assert f.call("pm_second:hello").result == ("ok", "second")
+        path = f.call("pm_targets:sys_path").result[1]
+        assert path[:2] == [TARGETS, str(tmp_path)]
+        e = f.call("pm_targets:whoami").result[1]["env"]
+        assert e["MKL_NUM_THREADS"] == "3"
+        assert e["OPENBLAS_NUM_THREADS"] == e["OMP_NUM_THREADS"] == "1"
+    finally:
+        _finish(f)
