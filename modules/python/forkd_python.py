@@ -112,7 +112,8 @@ def _threads_report():
 
 def preload(paths, imports, allow, freeze):
     """Run once in forkd: add path= dirs, import the preloads, check that
-    no thread was left behind, freeze the heap. Returns 0, or 1 after
+    no thread was left behind, freeze the heap. Returns 0; 1 when an
+    option or a preload failed, 2 when a thread was left behind, after
     writing why to stderr (forkd then does not start)."""
     global _allow, _paths, _freeze
     _freeze = bool(freeze)
@@ -149,7 +150,7 @@ def preload(paths, imports, allow, freeze):
     if msg is not None:
         _err(msg)
         _flush_stdio()
-        return 1
+        return 2
     _rehearse()
     if _freeze:
         gc.freeze()

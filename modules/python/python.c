@@ -348,7 +348,9 @@ python_strv_to_list(const struct python_strv *sv)
 	return l;
 }
 
-/* Call _forkd_python.preload(paths, imports, allow, freeze). */
+/* Call _forkd_python.preload(paths, imports, allow, freeze): 0,
+ * -EDEADLK when a preload left a thread running, or -ECANCELED when an
+ * option or a preload failed (the reason is on stderr either way). */
 static int
 python_preload(const struct python_opts *o)
 {
@@ -377,7 +379,9 @@ out:
 	Py_XDECREF(paths);
 	Py_XDECREF(imports);
 	Py_XDECREF(allow);
-	return v == 0 ? 0 : -1;
+	if (v == 0)
+		return 0;
+	return v == 2 ? -EDEADLK : -ECANCELED;
 }
 
 /* Start the interpreter and preload; any failure stops forkd's start-up
@@ -401,12 +405,8 @@ python_init(const char *opts)
 		goto out;
 	if ((r = python_load_boot()) != 0)
 		goto out;
-	if (python_preload(&o) != 0) {
-		/* The traceback or the reason is on stderr already. */
-		r = -ENOEXEC;
-		goto out;
-	}
-	r = 0;
+	/* On failure the traceback or the reason is on stderr already. */
+	r = python_preload(&o);
 out:
 	python_opts_free(&o);
 	fflush(stderr);
