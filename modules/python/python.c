@@ -266,7 +266,8 @@ python_status_fail(PyStatus st, const char *what)
 }
 
 /* Start the interpreter: no signal handlers (forkd owns signals), no
- * locale coercion (it would change the environment of every child). */
+ * locale coercion (it would change the environment of every child), and
+ * forkd's C stdio left as it is (PYTHONUNBUFFERED would unbuffer it). */
 static int
 python_start(void)
 {
@@ -283,6 +284,7 @@ python_start(void)
 
 	PyConfig_InitPythonConfig(&config);
 	config.install_signal_handlers = 0;
+	config.configure_c_stdio = 0;
 	config.parse_argv = 0;
 #if PY_VERSION_HEX >= 0x030B0000
 	config.safe_path = 1;
