@@ -303,7 +303,8 @@ def forkd_nopool():
 def restricted(tmp_path_factory):
     """forkd with allow= set (a restricted policy)."""
     f = _server("path=%s,import=numpy,pm_targets,allow=pm_targets:*,"
-                "__main__:*,pm_main_mod:__main__" % TARGETS)
+                "__main__:*,pm_main_mod:__main__,"
+                "numpy.core.numeric:_frombuffer,numpy:dtype" % TARGETS)
     yield f
     _finish(f)
 

@@ -333,6 +333,19 @@ def test_allow_restricts_unpickling(restricted, forkd, tmp_path):
     assert marker.exists()
 
 
+def test_allow_numpy_arrays(restricted):
+    # A numpy array pickles (protocol 5) as numpy.core.numeric:_frombuffer
+    # and numpy:dtype: with those two allowed, arrays pass both ways.
+    import numpy
+    a = numpy.arange(12, dtype=numpy.int64).reshape(3, 4)
+    r = restricted.call("pm_targets:echo", (a,))
+    assert r.exitcode == 0 and (r.result[1][0][0] == a).all()
+    # Older protocols name other globals, which are not allowed.
+    payload = pickle.dumps(((a,), {}), protocol=2)
+    r = restricted.call("pm_targets:echo", payload=payload)
+    assert r.exitcode == 1 and "not allowed" in r.result[3]
+
+
 def test_allow_confines_main(restricted, tmp_path):
     outside = _write_main(tmp_path)
     r = restricted.call("__main__:where", main=outside)
