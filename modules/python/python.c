@@ -480,8 +480,7 @@ static const struct forkd_module_entry python_entries[] = {
 	{ NULL, NULL, NULL }
 };
 
-__attribute__((visibility("default")))
-const struct forkd_module forkd_module_info = {
+FORKD_MODULE_EXPORT const struct forkd_module forkd_module_info = {
 	.abi_version = FORKD_MODULE_ABI_VERSION,
 	.name = "python",
 	.description = "embedded CPython: preloaded imports, module:function "
