@@ -2215,6 +2215,14 @@ forkd_wait_start(struct forkd *f, const pid_t *pids, const char *const *names,
 FORKD_API int
 forkd_list(struct forkd *f, struct forkd_child **ret, size_t *ret_n)
 {
+	return forkd_list_ex(f, 0, ret, ret_n);
+}
+
+/* List live children, and with FORKD_LIST_ENDED the exit history. */
+FORKD_API int
+forkd_list_ex(struct forkd *f, unsigned int flags, struct forkd_child **ret,
+    size_t *ret_n)
+{
 	Forkd__Request		 req = FORKD__REQUEST__INIT;
 	Forkd__ListRequest	 lr = FORKD__LIST_REQUEST__INIT;
 	Forkd__ServerMessage	*m = NULL;
@@ -2225,8 +2233,9 @@ forkd_list(struct forkd *f, struct forkd_child **ret, size_t *ret_n)
 
 	if ((r = client_begin(f)) < 0)
 		return r;
-	if (ret == NULL || ret_n == NULL)
+	if (ret == NULL || ret_n == NULL || (flags & ~FORKD_LIST_ENDED) != 0)
 		return -EINVAL;
+	lr.all = (flags & FORKD_LIST_ENDED) != 0;
 	req.body_case = FORKD__REQUEST__BODY_LIST;
 	req.list = &lr;
 	r = client_call(f, &req, NULL, 0, CLIENT_REQUEST_MS,
@@ -2265,6 +2274,12 @@ forkd_list(struct forkd *f, struct forkd_child **ret, size_t *ret_n)
 		v[i].owner_uid = ci->owner_uid;
 		v[i].started_unix_ms = ci->started_unix_ms;
 		v[i].owned = ci->owned_by_me != 0;
+		v[i].run_uid = ci->run_uid;
+		v[i].ended = ci->ended != 0;
+		v[i].exitcode = ci->exitcode;
+		v[i].ended_unix_ms = ci->ended_unix_ms;
+		v[i].timed_out = ci->timed_out != 0;
+		v[i].oom_killed = ci->oom_killed != 0;
 	}
 	*ret = v;
 	*ret_n = n;
@@ -2290,6 +2305,10 @@ forkd_status_free(struct forkd_status *st)
 		    j++)
 			free(md->entries[j]);
 		free(md->entries);
+		for (size_t j = 0; j < md->n_entries && md->entry_help != NULL;
+		    j++)
+			free(md->entry_help[j]);
+		free(md->entry_help);
 	}
 	free(st->modules);
 	free(st);
@@ -2308,14 +2327,18 @@ client_module_from(const Forkd__ModuleInfo *mi, struct forkd_module_desc *md)
 	if (mi->n_entries == 0)
 		return 0;
 	md->entries = calloc(mi->n_entries, sizeof *md->entries);
-	if (md->entries == NULL)
+	md->entry_help = calloc(mi->n_entries, sizeof *md->entry_help);
+	if (md->entries == NULL || md->entry_help == NULL)
 		return -ENOMEM;
 	for (size_t j = 0; j < mi->n_entries; j++) {
 		md->entries[j] = strdup(mi->entries[j] != NULL ?
 		    mi->entries[j] : "");
-		if (md->entries[j] == NULL)
-			return -ENOMEM;
+		/* entry_help is parallel to entries (none from an old forkd). */
+		md->entry_help[j] = strdup(j < mi->n_entry_help &&
+		    mi->entry_help[j] != NULL ? mi->entry_help[j] : "");
 		md->n_entries = j + 1;
+		if (md->entries[j] == NULL || md->entry_help[j] == NULL)
+			return -ENOMEM;
 	}
 	return 0;
 }

@@ -132,6 +132,9 @@ module_load(const char *spec, char *errbuf, size_t errlen)
 		}
 	}
 	m.m_info = info;
+	/* The resolved path, for status replies (resolved here, at start-up,
+	 * so that no request makes the loop walk a path). */
+	m.m_realpath = realpath(m.m_path, NULL);
 	grown = reallocarray(modules, n_modules + 1, sizeof *modules);
 	if (grown == NULL) {
 		r = -ENOMEM;
@@ -147,6 +150,7 @@ fail:
 		dlclose(m.m_handle);
 	free(m.m_path);
 	free(m.m_opts);
+	free(m.m_realpath);
 	return r;
 }
 
@@ -223,6 +227,7 @@ module_unload_all(void)
 		dlclose(modules[i].m_handle);
 		free(modules[i].m_path);
 		free(modules[i].m_opts);
+		free(modules[i].m_realpath);
 	}
 	free(modules);
 	modules = NULL;

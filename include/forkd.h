@@ -197,6 +197,15 @@ struct forkd_child {
 	uid_t		owner_uid;
 	uint64_t	started_unix_ms;
 	int		owned;		/* spawned by this connection */
+	/* Since 0.2 (zero from an older forkd): */
+	uid_t		run_uid;	/* uid the child runs (ran) as;
+					 * owner_uid is the client's */
+	int		ended;		/* an exit-history record
+					 * (FORKD_LIST_ENDED) */
+	int		exitcode;	/* with ended: as forkd_exit */
+	uint64_t	ended_unix_ms;	/* with ended */
+	int		timed_out;	/* with ended */
+	int		oom_killed;	/* with ended */
 };
 
 struct forkd_module_desc {
@@ -205,6 +214,8 @@ struct forkd_module_desc {
 	char		 *description;
 	size_t		  n_entries;
 	char		**entries;
+	char		**entry_help;	/* n_entries one-line helps, "" for
+					 * none (all "" from an older forkd) */
 };
 
 struct forkd_status {
@@ -369,6 +380,12 @@ int	forkd_wait_refs(struct forkd *, const pid_t *pids,
  * uid). *ret is malloc'd; free() it. */
 int	forkd_list(struct forkd *, struct forkd_child **ret, size_t *ret_n)
 	    FORKD_WUR;
+/* forkd_list() with flags: FORKD_LIST_ENDED adds the ended children that
+ * forkd remembers (its exit history), newest first, after the live ones,
+ * with ended set; as many as fit in one reply. */
+#define FORKD_LIST_ENDED	0x1
+int	forkd_list_ex(struct forkd *, unsigned int flags,
+	    struct forkd_child **ret, size_t *ret_n) FORKD_WUR;
 /* Daemon status; free with forkd_status_free(). */
 int	forkd_status(struct forkd *, struct forkd_status **ret) FORKD_WUR;
 void	forkd_status_free(struct forkd_status *);

@@ -32,15 +32,13 @@ cmd_keygen_exec(struct forkctl *fc, struct args *a)
 	r = forkd_key_generate(path, args_has(a, 'f') ? FORKD_KEY_REPLACE :
 	    0, &err);
 	if (r == -EEXIST) {
-		forkctl_warnx("keygen: %s already exists; not replacing it "
-		    "(use --force to replace it; every client and forkd then "
-		    "need the new key)", path);
-		return FORKCTL_EXIT_ERROR;
+		return forkctl_fail(FORKCTL_EXIT_ERROR, r, "keygen: %s "
+		    "already exists; not replacing it (use --force to replace "
+		    "it; every client and forkd then need the new key)", path);
 	}
-	if (r < 0) {
-		forkctl_warnx("keygen: %s", err.message);
-		return FORKCTL_EXIT_ERROR;
-	}
+	if (r < 0)
+		return forkctl_fail(FORKCTL_EXIT_ERROR, r, "keygen: %s",
+		    err.message);
 
 	if (fc->fc_json) {
 		json_init(&j, stdout);

@@ -41,6 +41,14 @@ if command -v groff >/dev/null; then
 	(cd "$prefix/share/man" && groff -mandoc -Tutf8 -P-cbou man3/forkd_wait_any.3 2>/dev/null) |
 	    grep -q "forkd_wait_refs" || fail "forkd_wait_any(3) does not show forkd_wait(3)"
 fi
+# forkctl's bash and zsh completion, generated at build time (issue 16).
+for f in share/bash-completion/completions/forkctl \
+    share/zsh/site-functions/_forkctl; do
+	[[ -s $prefix/$f ]] || fail "not installed: $f"
+done
+grep -q 'complete -F _forkctl forkctl' \
+    "$prefix/share/bash-completion/completions/forkctl" ||
+	fail "the installed bash completion is not forkctl's"
 
 # find_package(forkd)
 mkdir "$tmp/consumer"
