@@ -75,10 +75,12 @@ expect_forkd='/etc/forkd/forkd.conf
 /usr/lib/sysusers.d/forkd.conf
 /usr/lib/tmpfiles.d/forkd.conf
 /usr/sbin/forkd
+/usr/share/bash-completion/completions/forkctl
 /usr/share/doc/forkd/PROTOCOL.md.gz
 /usr/share/man/man1/forkctl.1.gz
 /usr/share/man/man5/forkd.conf.5.gz
-/usr/share/man/man8/forkd.8.gz'
+/usr/share/man/man8/forkd.8.gz
+/usr/share/zsh/site-functions/_forkctl'
 expect_libforkd1='/usr/lib/@MA@/libforkd.so.0.2.0
 /usr/lib/@MA@/libforkd.so.1'
 man3=$(cd "$src/client/man" && ls ./*.3 | sed 's|^\./||')
