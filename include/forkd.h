@@ -241,7 +241,8 @@ struct forkd_status {
  * daemon failed to prove it holds the same key). Connecting and the
  * handshake together give up after 10 s (-ETIMEDOUT). A socket path too
  * long for sun_path (108 bytes with the NUL) is -ENAMETOOLONG. On failure
- * *ret is untouched and there is no handle, hence no forkd_errmsg(). */
+ * *ret is untouched and there is no handle, hence no forkd_errmsg():
+ * forkd_connect_ex() below says which step failed, on which file. */
 int	forkd_connect(struct forkd **ret, const char *socket_path,
 	    const char *key_file) FORKD_WUR;
 /* As forkd_connect() with the key given in memory (keylen >= 32). */

@@ -494,7 +494,7 @@ forkctl_main_help(FILE *f)
 	for (size_t i = 0; (cmd = forkctl_cmd_table[i]) != NULL; i++) {
 		if (off < sizeof list)
 			off += (size_t)snprintf(list + off, sizeof list - off,
-			    "  %-8s %s\n", cmd->name, cmd->summary);
+			    "  %-10s  %s\n", cmd->name, cmd->summary);
 	}
 	fputs("Usage: forkctl [OPTIONS] COMMAND [ARGS...]\n\n", f);
 	fprintf(f, forkctl_help_text, list);
