@@ -499,6 +499,8 @@ spawn_setup_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	    SPAWN_SETUP_DEADLINE_MS);
 }
 
+static void	spawn_log_refusal(struct session *, const char *);
+
 /* Error pipe readable: set-up result of a starting child. */
 static void
 spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
@@ -530,6 +532,17 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 		 * failed spawn, not a child that ran and was killed. */
 		spawn_child_failed(c, 1, -ECHILD, 0, "%s died before its "
 		    "target started (killed from outside?)", c->c_name);
+		return;
+	}
+	if (n == (ssize_t)sizeof ce && ce.ce_step == CHILD_STEP_POLICY) {
+		/* The refusal forkd gives itself: same errno, step, text. */
+		char esc[256], msg[512];
+
+		log_escape(esc, sizeof esc, c->c_target, strlen(c->c_target));
+		policy_exec_refusal(esc, msg, sizeof msg);
+		if (c->c_session != NULL)
+			spawn_log_refusal(c->c_session, msg);
+		spawn_child_failed(c, 0, -EPERM, 0, "%s", msg);
 		return;
 	}
 	if (n == (ssize_t)sizeof ce) {
@@ -1117,69 +1130,33 @@ spawn_plan_free(struct child_plan *plan)
 	plan->cp_envp = NULL;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SPAWN_NO_CLONE_VM	1	/* ASan cannot follow a CLONE_VM child */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SPAWN_NO_CLONE_VM	1
-#endif
-#endif
-
-#ifndef SPAWN_NO_CLONE_VM
-/* Stack of the CLONE_VM child; the daemon waits while it runs. */
-static char	spawn_clone_stack[64 * 1024] __attribute__((aligned(16)));
-
-static int
-spawn_clone_fn(void *arg)
-{
-	child_run(arg);
-}
-
-#define SPAWN_STR_(x)	#x
-#define SPAWN_STR(x)	SPAWN_STR_(x)
-
-#if defined(__x86_64__) && !defined(FORKD_NO_CLONE3_STUB)
-/* clone3() for a CLONE_VM child, which must start on its own stack and
- * cannot return through a C function (the caller's frame is the parent's):
- * long spawn_clone3_vm(struct clone_args *, size_t, int (*fn)(void *),
- * void *arg) returns the pid or -errno in the parent; the child calls
- * fn(arg) on args->stack and exits with its value (fn never returns here:
- * child_run() ends in execve or _exit). rdi, rsi are the syscall's
- * arguments; fn and arg wait in r8, r9, which the kernel preserves and
- * copies to the child. */
-#define SPAWN_HAVE_CLONE3_VM	1
-long	spawn_clone3_vm(struct clone_args *, size_t, int (*)(void *), void *);
-__asm__(
-	".text\n"
-	".type spawn_clone3_vm, @function\n"
-	"spawn_clone3_vm:\n"
-	"	movq %rdx, %r8\n"
-	"	movq %rcx, %r9\n"
-	"	movl $" SPAWN_STR(SYS_clone3) ", %eax\n"
-	"	syscall\n"
-	"	testq %rax, %rax\n"
-	"	jnz 1f\n"
-	"	xorl %ebp, %ebp\n"
-	"	movq %r9, %rdi\n"
-	"	callq *%r8\n"
-	"	movl %eax, %edi\n"
-	"	movl $" SPAWN_STR(SYS_exit) ", %eax\n"
-	"	syscall\n"
-	"	hlt\n"
-	"1:	ret\n"
-	".size spawn_clone3_vm, .-spawn_clone3_vm\n");
-#endif
-#endif
-
-/* What this kernel lacks, learned at the first refusal. */
+/* What this kernel (or the seccomp filter forkd runs under) lacks, learned
+ * at start-up (spawn_clone3_probe()) or at the first refusal. */
 static int	spawn_no_clone3;	/* ENOSYS */
+static int	spawn_clone3_probed;
 static int	spawn_no_into_cgroup;	/* CLONE_INTO_CGROUP refused */
 
-/* Is clone3() known to be missing? */
-static int
-spawn_clone3_missing(void)
+/* Is clone3() there? systemd's RestrictNamespaces= (>= 251) and other
+ * seccomp filters make it fail with ENOSYS whatever its arguments, since
+ * seccomp cannot look at the flags it points to; a kernel before 5.3 has
+ * none. A call with a too-small size tells without making a process:
+ * EINVAL where clone3 exists. Logged once; then forkd uses clone(), which
+ * does everything forkd needs but CLONE_INTO_CGROUP. */
+int
+spawn_clone3_probe(void)
 {
-	return spawn_no_clone3;
+	if (spawn_clone3_probed)
+		return !spawn_no_clone3;
+	spawn_clone3_probed = 1;
+	if (syscall(SYS_clone3, NULL, (size_t)0) < 0 && errno == ENOSYS) {
+		spawn_no_clone3 = 1;
+		log_info("clone3() is not available (ENOSYS: a seccomp filter, "
+		    "such as systemd's RestrictNamespaces=, or a kernel before "
+		    "5.3); using clone() with CLONE_PARENT and CLONE_PIDFD "
+		    "instead, and --cgroup children join their cgroup "
+		    "themselves");
+	}
+	return !spawn_no_clone3;
 }
 
 /* clone3(2) for a child that does not share our memory. Weak, so that the
@@ -1191,42 +1168,55 @@ spawn_sys_clone3(struct clone_args *ca, size_t size)
 	return syscall(SYS_clone3, ca, size);
 }
 
-/* One clone3() call: the child runs child_run(plan) (CLONE_VM: on the
- * static stack, through spawn_clone3_vm()). Parent: pid or -1 with errno. */
-static pid_t
-spawn_clone3(struct clone_args *ca, struct child_plan *plan, int vm)
+/* clone(2) without a new stack, like fork(): the child returns 0 here with
+ * a copy of our memory. ptid gets the pidfd with CLONE_PIDFD; ctid is for
+ * CLONE_CHILD_SETTID/CLEARTID. The raw call's argument order differs
+ * between architectures (tls and child_tid swap places where the kernel
+ * has CLONE_BACKWARDS): ctid goes in both places, and without CLONE_SETTLS
+ * the kernel ignores the tls one. Weak, like spawn_sys_clone3(). */
+__attribute__((weak)) long
+spawn_sys_clone(unsigned long flags, int *ptid, pid_t *ctid)
 {
-	long r;
-
-#ifdef SPAWN_HAVE_CLONE3_VM
-	if (vm) {
-		ca->stack = (uint64_t)(uintptr_t)spawn_clone_stack;
-		ca->stack_size = sizeof spawn_clone_stack;
-		r = spawn_clone3_vm(ca, sizeof *ca, spawn_clone_fn, plan);
-		if (r < 0) {
-			errno = (int)-r;
-			return -1;
-		}
-		return (pid_t)r;
-	}
+#if defined(__s390__) || defined(__CRIS__)
+	/* CLONE_BACKWARDS2: the stack comes first. */
+	return syscall(SYS_clone, 0UL, flags, ptid, ctid, ctid);
 #else
-	if (vm) {
-		errno = EINVAL;	/* not reached: spawn_start_ex() */
-		return -1;
-	}
+	return syscall(SYS_clone, flags, 0UL, ptid, ctid, ctid);
 #endif
-	/* Like fork(): the child returns here with a copy of our memory. */
-	r = spawn_sys_clone3(ca, sizeof *ca);
+}
+
+/* clone() with the flags clone3() would have had (no CLONE_INTO_CGROUP):
+ * CLONE_PIDFD, CLONE_NEWPID; the child runs child_run(plan). Parent: pid
+ * or -1 with errno. */
+static pid_t
+spawn_clone_fallback(struct child_plan *plan, uint64_t flags, int *ret_pidfd)
+{
+	unsigned long	cf = SIGCHLD;
+	pid_t		*tid = child_tid_field();
+	long		 r;
+
+	if (flags & CLONE_PIDFD)
+		cf |= CLONE_PIDFD;
+	if (flags & CLONE_NEWPID)
+		cf |= CLONE_NEWPID;
+	/* Like glibc's fork(): the child's thread descriptor gets its own
+	 * tid, or raise()/abort() there would miss it. */
+	if (tid != NULL)
+		cf |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+	r = spawn_sys_clone(cf, (flags & CLONE_PIDFD) ? ret_pidfd : NULL, tid);
 	if (r == 0)
 		child_run(plan);
 	return (pid_t)r;
 }
 
 /* Create the process: clone3() when a creation flag asks for it, else
- * (and as the fallback) clone()/fork(). Parent: pid or -1 with errno. */
+ * fork(); clone() where clone3() is refused. Never CLONE_VM|CLONE_VFORK:
+ * a child forkd is suspended for could hold forkd's only thread in a
+ * chdir() or execve() on a hung mount (issue 13). Parent: pid or -1 with
+ * errno. */
 static pid_t
 spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
-    int vm, int *ret_pidfd)
+    int *ret_pidfd)
 {
 	struct clone_args	ca;
 	uint64_t		flags = 0;
@@ -1237,37 +1227,34 @@ spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
 	if (sc->sc_newpid)
 		flags |= CLONE_NEWPID;
 	if (sc->sc_cgroup_fd >= 0) {
-		if (spawn_no_into_cgroup)
+		if (spawn_no_into_cgroup || spawn_no_clone3)
 			plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
 		else
 			flags |= CLONE_INTO_CGROUP;
 	}
-#ifndef SPAWN_HAVE_CLONE3_VM
-	/* No clone3 stub for CLONE_VM here: spawn_start_ex() sent pidfd and
-	 * cgroup requests down the fork path; CLONE_NEWPID alone goes
-	 * through clone() below. */
-	if (vm)
-		flags &= ~(uint64_t)CLONE_NEWPID;
-#endif
 	while (flags != 0 && !spawn_no_clone3) {
 		memset(&ca, 0, sizeof ca);
 		ca.flags = flags;
-		if (vm)
-			ca.flags |= CLONE_VM | CLONE_VFORK;
 		ca.pidfd = (uint64_t)(uintptr_t)ret_pidfd;
 		ca.cgroup = (flags & CLONE_INTO_CGROUP) ?
 		    (uint64_t)sc->sc_cgroup_fd : 0;
 		ca.exit_signal = SIGCHLD;
 		/* Like glibc's fork(): the child's thread descriptor gets its
 		 * own tid, or raise()/abort() there would miss it. */
-		if (!vm && child_tid_field() != NULL) {
+		if (child_tid_field() != NULL) {
 			ca.flags |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
 			ca.child_tid = (uint64_t)(uintptr_t)child_tid_field();
 		}
-		pid = spawn_clone3(&ca, plan, vm);
+		/* Like fork(): the child returns here with a copy of our
+		 * memory. */
+		pid = (pid_t)spawn_sys_clone3(&ca, sizeof ca);
+		if (pid == 0)
+			child_run(plan);
 		if (pid >= 0)
 			return pid;
 		if (errno == ENOSYS) {
+			if (!spawn_clone3_probed)
+				(void)spawn_clone3_probe();
 			spawn_no_clone3 = 1;
 			break;
 		}
@@ -1289,31 +1276,14 @@ spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
 	/* No clone3() made it: the child joins its cgroup itself. */
 	if (sc->sc_cgroup_fd >= 0)
 		plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
-	if (sc->sc_want_pidfd) {
-		/* A pidfd_open() after the fact could name a reused pid. */
-		errno = EOPNOTSUPP;
-		return -1;
-	}
-#ifndef SPAWN_NO_CLONE_VM
-	if (vm)
-		return clone(spawn_clone_fn, spawn_clone_stack +
-		    sizeof spawn_clone_stack, CLONE_VM | CLONE_VFORK | SIGCHLD |
-		    (sc->sc_newpid ? CLONE_NEWPID : 0), plan);
-#endif
-	if (sc->sc_newpid) {
-		/* fork() with CLONE_NEWPID: the child returns here. */
-		pid = (pid_t)syscall(SYS_clone, SIGCHLD | CLONE_NEWPID, 0, NULL,
-		    NULL, 0);
-		if (pid == 0)
-			child_run(plan);
-		return pid;
-	}
+	flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+	if (flags != 0)
+		return spawn_clone_fallback(plan, flags, ret_pidfd);
 	return fork();
 }
 
-/* Fork a child for plan (exec targets: CLONE_VM|CLONE_VFORK, the
- * posix_spawn way, which copies no page tables). Returns 0 with the pid and
- * the read end of the child's error pipe, or -errno. */
+/* Fork a child for plan. Returns 0 with the pid and the read end of the
+ * child's error pipe, or -errno. */
 int
 spawn_start(struct child_plan *plan, pid_t *ret_pid, int *ret_errfd)
 {
@@ -1322,18 +1292,18 @@ spawn_start(struct child_plan *plan, pid_t *ret_pid, int *ret_errfd)
 	return spawn_start_ex(plan, &sc, ret_pid, ret_errfd, NULL);
 }
 
-/* spawn_start() with creation-time flags (clone3): CLONE_PIDFD,
- * CLONE_INTO_CGROUP, CLONE_NEWPID. */
+/* spawn_start() with creation-time flags (clone3, or clone where clone3
+ * is refused): CLONE_PIDFD, CLONE_INTO_CGROUP, CLONE_NEWPID. */
 int
 spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
     pid_t *ret_pid, int *ret_errfd, int *ret_pidfd)
 {
-	int	p[2], err, pidfd = -1, vm = 0;
+	int	p[2], err, pidfd = -1;
 	pid_t	pid;
 
 	if (ret_pidfd != NULL)
 		*ret_pidfd = -1;
-	if (sc->sc_want_pidfd && (ret_pidfd == NULL || spawn_clone3_missing()))
+	if (sc->sc_want_pidfd && ret_pidfd == NULL)
 		return -EOPNOTSUPP;
 	plan->cp_cgroup_procs_fd = -1;
 	/* In a new PID namespace getppid() is 0: forkd is outside it. */
@@ -1344,54 +1314,15 @@ spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
 	plan->cp_errfd = p[1];
 	/* No buffered output may be duplicated into the child. */
 	fflush(NULL);
-#ifndef SPAWN_NO_CLONE_VM
-	/* unshare(CLONE_NEWUSER) is refused while the mm is shared. */
-	vm = plan->cp_entry == NULL && !sc->sc_newuser;
-	/* The daemon is suspended while a CLONE_VFORK child sets up: slow
-	 * steps (a new network namespace can take milliseconds) fork. */
-	if (plan->cp_unshare != 0)
-		vm = 0;
-	/* A child that becomes another user can be signalled by that user
-	 * from then until its execve: stopped there (kill -STOP), it would
-	 * keep forkd suspended for as long as that user likes. */
-	if (plan->cp_identity)
-		vm = 0;
-#ifndef SPAWN_HAVE_CLONE3_VM
-	/* No clone3 stub for a CLONE_VM child on this architecture: a
-	 * request that needs clone3 takes the fork path. */
-	if (sc->sc_want_pidfd || sc->sc_cgroup_fd >= 0)
-		vm = 0;
-#endif
-	if (vm) {
-		sigset_t all, old;
-
-		/* The child shares our memory until execve: no signal handler
-		 * of ours may run in it; it resets them, then unblocks. */
-		int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-
-		sigfillset(&all);
-		sigprocmask(SIG_SETMASK, &all, &old);
-		plan->cp_shared_vm = 1;
-		pid = spawn_create_process(plan, sc, 1, &pidfd);
-		err = errno;
-		plan->cp_shared_vm = 0;
-		/* "Dumpable" belongs to the memory, which the child shared
-		 * until execve: its uid change cleared ours. Put it back. */
-		if (dumpable >= 0 &&
-		    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable)
-			(void)prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		errno = err;
-	} else
-#endif
-		pid = spawn_create_process(plan, sc, 0, &pidfd);
+	pid = spawn_create_process(plan, sc, &pidfd);
 	if (pid == 0)
 		child_run(plan);
 	err = errno;
-	(void)vm;
 	close(p[1]);
 	plan->cp_errfd = -1;
 	if (pid < 0) {
+		if (pidfd >= 0)
+			close(pidfd);
 		close(p[0]);
 		return -err;
 	}
@@ -1401,7 +1332,6 @@ spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
 		*ret_pidfd = sc->sc_want_pidfd ? pidfd : -1;
 	return 0;
 }
-
 /* Issue 5, the child's life as forkd decides it: creation flags, the
  * cgroup, the pidfd and the timeout of one spawn. */
 struct spawn_life {
@@ -1495,11 +1425,6 @@ spawn_check_life(const struct session *s, const Forkd__SpawnRequest *r,
 			return -EOPNOTSUPP;
 	}
 	if (r->want_pidfd) {
-		if (spawn_clone3_missing()) {
-			snprintf(msg, msglen, "pidfd: this kernel has no "
-			    "clone3() (CLONE_PIDFD needs it)");
-			return -EOPNOTSUPP;
-		}
 		if (!spawn_peer_same_pidns(s->s_pid)) {
 			snprintf(msg, msglen, "pidfd: the client is not in "
 			    "forkd's PID namespace");
@@ -1646,7 +1571,6 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	};
 	char				 name[LIMIT_NAME_MAX + 1];
 	char				 esc[128], refusal[512];
-	char				 exec_buf[PATH_MAX];
 	const char			*colon, *base, *exec_path = NULL;
 	int				 ctlfd = -1, err;
 	pid_t				 pid;
@@ -1704,11 +1628,12 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	if (r->target[0] == '/') {
 		base = strrchr(r->target, '/') + 1;
 		if ((err = policy_exec_check(&server_config.policy, r->target,
-		    exec_buf, &exec_path, refusal, sizeof refusal)) != 0) {
+		    refusal, sizeof refusal)) != 0) {
 			if (err == -EPERM)
 				spawn_log_refusal(s, refusal);
 			SPAWN_FAIL(err, "%s", refusal);
 		}
+		exec_path = r->target;
 	} else if ((colon = strchr(r->target, ':')) != NULL) {
 		if (!policy_target_allowed(&server_config.policy, r->target))
 			SPAWN_REFUSE(-EPERM, "target %s is not in policy "
@@ -1772,6 +1697,11 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	if ((err = spawn_plan_build(r, fds, nfds, name, exec_path,
 	    &plan)) != 0)
 		SPAWN_FAIL(err, "cannot prepare the child: %s", strerror(-err));
+	/* allow_exec_paths: the child resolves and checks the path (a path
+	 * on a hung mount must not block the loop); forkd's own children
+	 * only, which see the policy as it is now. */
+	if (exec_path != NULL && server_config.policy.exec_paths_set)
+		plan.cp_exec_policy = &server_config.policy;
 	if ((c = calloc(1, sizeof *c)) == NULL ||
 	    (c->c_target = strdup(r->target)) == NULL ||
 	    (c->c_cwd = strdup(plan.cp_cwd)) == NULL)
@@ -1781,17 +1711,14 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	if ((err = spawn_life_prepare(r, &life, refusal, sizeof refusal)) != 0)
 		SPAWN_FAIL(err, "%s", refusal);
 
-	/* Module entries: an idle pre-forked child if there is one, else a
-	 * fork. Exec targets skip the pool: spawn_start()'s CLONE_VM path
-	 * copies no page tables, and measured faster than a pool hand-over.
-	 * A pidfd, a cgroup or a PID namespace is had at creation only. */
-	if ((exec_path != NULL || life.l_bypass_pool || pool_launch(&plan,
+	/* An idle pre-forked child if there is one, else a fork (exec
+	 * targets too: no CLONE_VFORK child may hold the loop, issue 13).
+	 * A pidfd, a cgroup or a PID namespace is had at creation only; a
+	 * plan with an exec policy is not handed to the pool (plan_pack). */
+	if ((life.l_bypass_pool || pool_launch(&plan,
 	    fds, nfds, &pid, &ctlfd) != 0) &&
 	    (err = spawn_start_ex(&plan, &life.l_create, &pid, &ctlfd,
 	    &life.l_pidfd)) != 0) {
-		if (err == -EOPNOTSUPP && spawn_clone3_missing())
-			SPAWN_FAIL(err, "pidfd: this kernel has no clone3() "
-			    "(CLONE_PIDFD needs it)");
 		log_warnx("cannot start a child: %s", strerror(-err));
 		SPAWN_FAIL(err, "fork: %s", strerror(-err));
 	}
