@@ -83,7 +83,6 @@ run_features(const char *mode)
 
 	if (start_wrapped(&h, mode) == 77)
 		skip();
-	harness_wait_log(&h, "clone3() is not available", 1, 5000);
 	/* The zygote made the pool; it did not give up. */
 	harness_wait_log(&h, "asked of the zygote", 1, 5000);
 	f = harness_connect(&h);
@@ -112,6 +111,8 @@ run_features(const char *mode)
 	spawn_exits(f, "/bin/true", 1, 0);
 	EXPECT_OK(f, forkd_ping(f));
 	forkd_close(f);
+	/* And it says why it uses clone(). */
+	harness_wait_log(&h, "clone3() is not available", 1, 5000);
 	if (harness_log_count(&h, "nonsense") != 0)
 		fail_msg("forkd logged 'nonsense' under seccomp_wrap %s", mode);
 	if (getenv("SANDBOX_TEST_LOG") != NULL)
