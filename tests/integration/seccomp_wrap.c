@@ -10,9 +10,13 @@
  *	RestrictNamespaces=yes (unshare() and clone() with a CLONE_NEW*
  *	flag, and setns(), fail with EPERM) and SystemCallFilter=~@privileged
  *	(its system calls fail with EPERM, SystemCallErrorNumber=EPERM).
+ *	As root, before the filter, also PrivateNetwork= and PrivateMounts=
+ *	(new network and mount namespaces, / a slave) and
+ *	CapabilityBoundingSet= (every capability dropped, bounding set
+ *	emptied: uid 0 without capabilities stands in for User=forkd).
  *	Not approximated: the @system-service allow-list (forkd's calls are
  *	all in it; a deny-list cannot express it), the file system and
- *	device sandbox, PrivateNetwork=, User=.
+ *	device sandbox (ProtectSystem=, PrivateDevices=, ...), User= itself.
  *
  * With SECCOMP_WRAP_MODE (clone3 or unit) and SECCOMP_WRAP_EXEC (PROG) in
  * the environment, every argument goes to PROG: the integration harness
@@ -28,9 +32,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
@@ -64,6 +70,34 @@ static const int privileged[] = {
 	SYS_setresuid, SYS_setreuid, SYS_setuid, SYS_vhangup,
 };
 #define NPRIV	(sizeof privileged / sizeof privileged[0])
+#endif
+
+#if defined(__x86_64__)
+/* As root: PrivateNetwork=, PrivateMounts=, CapabilityBoundingSet=. */
+static int
+sandbox_root(void)
+{
+	struct __user_cap_header_struct	hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct	data[_LINUX_CAPABILITY_U32S_3];
+
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) {
+		fprintf(stderr, "seccomp_wrap: namespaces: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	for (int cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 &&
+		    errno == EINVAL)
+			break;
+	memset(data, 0, sizeof data);
+	if (syscall(SYS_capset, &hdr, data) != 0) {
+		fprintf(stderr, "seccomp_wrap: capset: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 #endif
 
 int
@@ -129,6 +163,8 @@ main(int argc, char **argv)
 	}
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
 	    SECCOMP_RET_ALLOW);
+	if (unit && geteuid() == 0 && sandbox_root() != 0)
+		return 1;
 	prog.len = (unsigned short)n;
 	prog.filter = f;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||

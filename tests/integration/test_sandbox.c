@@ -3,7 +3,8 @@
  * tests/integration/seccomp_wrap.c (see there for what it approximates):
  *   - clone3: clone3() fails with ENOSYS, as under RestrictNamespaces=;
  *   - unit: that, plus RestrictNamespaces=yes and
- *     SystemCallFilter=~@privileged.
+ *     SystemCallFilter=~@privileged, and as root PrivateNetwork=,
+ *     PrivateMounts= and CapabilityBoundingSet= (no capabilities).
  * In each: forkd says clone3 is unavailable; the zygote makes the pool
  * (clone(CLONE_PARENT)), a spawn is served by a pool child, --pidfd works
  * (clone(CLONE_PIDFD)), and exec and module targets run. */
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "harness.h"
@@ -42,6 +44,38 @@ start_wrapped(struct harness *h, const char *mode)
 	unsetenv("SECCOMP_WRAP_MODE");
 	unsetenv("SECCOMP_WRAP_EXEC");
 	return 0;
+}
+
+/* As root in unit mode: forkd has no capabilities and its own network
+ * namespace (what seccomp_wrap approximates of the unit besides the
+ * filter). */
+static void
+check_root_sandbox(pid_t pid)
+{
+	char		path[64], line[256];
+	struct stat	a, b;
+	FILE		*fp;
+	int		seen = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (strncmp(line, "CapBnd:", 7) == 0 ||
+		    strncmp(line, "CapEff:", 7) == 0) {
+			seen++;
+			if (strstr(line, "0000000000000000") == NULL)
+				fail_msg("forkd under seccomp_wrap unit: %s",
+				    line);
+		}
+	fclose(fp);
+	EXPECT_INT(seen, 2, "CapBnd and CapEff lines");
+	snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+	if (stat(path, &a) != 0 || stat("/proc/self/ns/net", &b) != 0)
+		fail_msg("stat ns/net: %s", strerror(errno));
+	if (a.st_ino == b.st_ino)
+		fail_msg("forkd under seccomp_wrap unit shares our network "
+		    "namespace");
 }
 
 /* Spawn target; its exit event must say want. Returns the pid. */
@@ -85,6 +119,8 @@ run_features(const char *mode)
 		skip();
 	/* The zygote made the pool; it did not give up. */
 	harness_wait_log(&h, "asked of the zygote", 1, 5000);
+	if (strcmp(mode, "unit") == 0 && geteuid() == 0)
+		check_root_sandbox(h.h_pid);
 	f = harness_connect(&h);
 	for (int64_t end = harness_now_ms() + 5000 * harness_slow();
 	    (n = harness_children_named(h.h_pid, "forkd-pool\n", pool, 16)) <
