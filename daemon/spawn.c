@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -25,6 +26,7 @@
 #include "forkd.pb-c.h"
 #include "log.h"
 #include "module.h"
+#include "plan.h"
 #include "policy.h"
 #include "pool.h"
 #include "server.h"
@@ -337,6 +339,7 @@ spawn_child_free(struct spawn_child *c)
 	if (c->c_pidfd >= 0)
 		close(c->c_pidfd);
 	cgroup_release(c->c_cgroup);
+	spawn_vm_free(c->c_vm);
 	if (c->c_session != NULL && c->c_session->s_children > 0)
 		c->c_session->s_children--;
 	if (spawn_stats.live > 0)
@@ -555,6 +558,12 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 		    ce.ce_step == CHILD_STEP_CHDIR ? c->c_cwd : c->c_target,
 		    strerror(ce.ce_errno));
 		return;
+	}
+	if (n == 0 && !c->c_is_entry) {
+		/* The pipe closed: the child exec'd (or exited); either way it
+		 * no longer runs on its CLONE_VM area. */
+		spawn_vm_free(c->c_vm);
+		c->c_vm = NULL;
 	}
 	if (n != 0) {
 		/* A short read cannot come from child_fail(): treat the child
@@ -1209,6 +1218,171 @@ spawn_clone_fallback(struct child_plan *plan, uint64_t flags, int *ret_pidfd)
 	return (pid_t)r;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SPAWN_NO_CLONE_VM	1	/* ASan cannot follow a CLONE_VM child */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPAWN_NO_CLONE_VM	1
+#endif
+#endif
+
+#if defined(__x86_64__) && !defined(SPAWN_NO_CLONE_VM)
+/* Exec targets start in a CLONE_VM child, as posix_spawn() does (no page
+ * tables copied: the cost of fork() grows with forkd's memory), but
+ * without CLONE_VFORK: forkd does not wait for its execve(), which a path
+ * on a hung mount could hold forever (issue 13). So the child cannot use
+ * anything forkd may change or free meanwhile. It gets an area of its own
+ * (spawn_vm_start()): its stack; its plan, copied there (plan_pack());
+ * and its own thread pointer (CLONE_SETTLS), since sharing forkd's would
+ * share errno and glibc's thread descriptor with a thread that keeps
+ * running. The thread area is a copy of the start of glibc's descriptor
+ * (the fields the child's libc calls read: the stack guard, the
+ * single-thread flag) with zeros around it; errno lands in it. forkd
+ * unmaps the area when the child has exec'd or exited (spawn_vm_free()).
+ * Elsewhere, and in ASan builds, exec targets fork. */
+#define SPAWN_HAVE_VM		1
+#define SPAWN_VM_STACK		(64 * 1024)
+#define SPAWN_VM_TLS_BELOW	(16 * 1024)	/* room for errno's offset */
+#define SPAWN_VM_TLS_ABOVE	(4 * 1024)
+#define SPAWN_VM_TCB_COPY	768		/* < sizeof(struct pthread) */
+#define SPAWN_VM_PLAN_MAX	(256 * 1024)
+#define SPAWN_VM_PLAN_OFF	(SPAWN_VM_STACK + SPAWN_VM_TLS_BELOW + \
+	SPAWN_VM_TLS_ABOVE)
+#define SPAWN_VM_BUF_OFF	(SPAWN_VM_PLAN_OFF + \
+	((sizeof(struct child_plan) + 63) & ~(size_t)63))
+#define SPAWN_VM_SIZE		(SPAWN_VM_BUF_OFF + SPAWN_VM_PLAN_MAX)
+
+/* errno's offset from the thread pointer; 1 once known to fit the area,
+ * -1 if it does not (then exec targets fork). */
+static long	spawn_vm_errno_off;
+static int	spawn_vm_usable;
+/* Areas of children that have exec'd, kept for the next ones: no mmap(),
+ * munmap() or page faults on the way of most spawns. */
+#define SPAWN_VM_CACHE		8
+static void	*spawn_vm_cache[SPAWN_VM_CACHE];
+static int	 spawn_vm_ncached;
+
+/* This thread's thread pointer (x86_64: %fs:0 holds it). */
+static char *
+spawn_vm_tp(void)
+{
+	char *tp;
+
+	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
+/* The child: run the plan copied into its area. */
+static int
+spawn_vm_child(void *arg)
+{
+	child_run(arg);
+}
+
+/* Copy plan into a new area; the copy's address in *ret_plan, the new
+ * thread pointer in *ret_tp. The area, or NULL (then fork). */
+static void *
+spawn_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
+    char **ret_tp)
+{
+	int			 fds[LIMIT_FD_TARGET_MAX + 1];
+	size_t			 nfds = 0, len;
+	struct child_plan	*q;
+	char			*area, *tp, *mine;
+
+	if (spawn_vm_usable == 0) {
+		spawn_vm_errno_off = (long)((char *)&errno - spawn_vm_tp());
+		spawn_vm_usable = (spawn_vm_errno_off < 0 &&
+		    spawn_vm_errno_off > -(long)SPAWN_VM_TLS_BELOW + 64) ?
+		    1 : -1;
+		if (spawn_vm_usable < 0)
+			log_info("exec targets fork: errno at offset %ld of "
+			    "the thread pointer", spawn_vm_errno_off);
+	}
+	if (spawn_vm_usable < 0 || plan->cp_exec_policy != NULL)
+		return NULL;
+	/* plan_pack() names each fd by its index in fds. */
+	for (int t = 0; t < plan->cp_nfds; t++) {
+		size_t i;
+
+		if (plan->cp_fds[t] < 0 || plan->cp_fds[t] == server_devnull)
+			continue;
+		for (i = 0; i < nfds && fds[i] != plan->cp_fds[t]; i++)
+			;
+		if (i == nfds)
+			fds[nfds++] = plan->cp_fds[t];
+	}
+	if (spawn_vm_ncached > 0)
+		area = spawn_vm_cache[--spawn_vm_ncached];
+	else if ((area = mmap(NULL, SPAWN_VM_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) == MAP_FAILED)
+		return NULL;
+	q = (struct child_plan *)(void *)(area + SPAWN_VM_PLAN_OFF);
+	if (plan_pack(plan, fds, nfds, server_devnull,
+	    (unsigned char *)area + SPAWN_VM_BUF_OFF, SPAWN_VM_PLAN_MAX,
+	    &len) != 0 ||
+	    plan_unpack((unsigned char *)area + SPAWN_VM_BUF_OFF, len, fds,
+	    nfds, server_devnull, q) != 0) {
+		spawn_vm_free(area);
+		return NULL;
+	}
+	/* What plan_unpack() leaves out: the sender's own. */
+	q->cp_errfd = plan->cp_errfd;
+	q->cp_cgroup_procs_fd = plan->cp_cgroup_procs_fd;
+	q->cp_parent = plan->cp_parent;
+	q->cp_shared_vm = 1;
+	/* The thread area: glibc's descriptor header, pointing to itself. */
+	mine = spawn_vm_tp();
+	tp = area + SPAWN_VM_STACK + SPAWN_VM_TLS_BELOW;
+	memcpy(tp, mine, SPAWN_VM_TCB_COPY);
+	memcpy(tp, &tp, sizeof tp);			/* header.tcb */
+	memcpy(tp + 2 * sizeof tp, &tp, sizeof tp);	/* header.self */
+	*ret_plan = q;
+	*ret_tp = tp;
+	return area;
+}
+
+/* Start the CLONE_VM child of plan in area; pid or -1 with errno. */
+static pid_t
+spawn_vm_clone(struct child_plan *q, char *area, char *tp,
+    const struct spawn_create *sc, int *ret_pidfd)
+{
+	sigset_t	all, old;
+	pid_t		pid;
+	int		err, flags = CLONE_VM | CLONE_SETTLS | SIGCHLD;
+
+	if (sc->sc_want_pidfd)
+		flags |= CLONE_PIDFD;
+	if (sc->sc_newpid)
+		flags |= CLONE_NEWPID;
+	/* No handler of ours may run in the child: it starts with every
+	 * signal blocked and resets them (child_run() step 1). */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = clone(spawn_vm_child, area + SPAWN_VM_STACK, flags, q,
+	    sc->sc_want_pidfd ? ret_pidfd : NULL, tp, NULL);
+	err = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return pid;
+}
+#endif
+
+/* Unmap a CLONE_VM child's area (spawn_vm_prepare()); NULL is fine. Only
+ * once the child has exec'd or exited. */
+void
+spawn_vm_free(void *area)
+{
+#ifdef SPAWN_HAVE_VM
+	if (area != NULL && spawn_vm_ncached < SPAWN_VM_CACHE)
+		spawn_vm_cache[spawn_vm_ncached++] = area;
+	else if (area != NULL)
+		munmap(area, SPAWN_VM_SIZE);
+#else
+	(void)area;
+#endif
+}
+
 /* Create the process: clone3() when a creation flag asks for it, else
  * fork(); clone() where clone3() is refused. Never CLONE_VM|CLONE_VFORK:
  * a child forkd is suspended for could hold forkd's only thread in a
@@ -1289,20 +1463,25 @@ spawn_start(struct child_plan *plan, pid_t *ret_pid, int *ret_errfd)
 {
 	struct spawn_create sc = { .sc_cgroup_fd = -1, .sc_procs_fd = -1 };
 
-	return spawn_start_ex(plan, &sc, ret_pid, ret_errfd, NULL);
+	return spawn_start_ex(plan, &sc, ret_pid, ret_errfd, NULL, NULL);
 }
 
 /* spawn_start() with creation-time flags (clone3, or clone where clone3
- * is refused): CLONE_PIDFD, CLONE_INTO_CGROUP, CLONE_NEWPID. */
+ * is refused): CLONE_PIDFD, CLONE_INTO_CGROUP, CLONE_NEWPID. With ret_vm,
+ * an exec target may start in a CLONE_VM child (see SPAWN_HAVE_VM); then
+ * *ret_vm is its area, for spawn_vm_free() once it has exec'd or exited. */
 int
 spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
-    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd)
+    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd, void **ret_vm)
 {
 	int	p[2], err, pidfd = -1;
 	pid_t	pid;
+	void	*area = NULL;
 
 	if (ret_pidfd != NULL)
 		*ret_pidfd = -1;
+	if (ret_vm != NULL)
+		*ret_vm = NULL;
 	if (sc->sc_want_pidfd && ret_pidfd == NULL)
 		return -EOPNOTSUPP;
 	plan->cp_cgroup_procs_fd = -1;
@@ -1314,7 +1493,28 @@ spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
 	plan->cp_errfd = p[1];
 	/* No buffered output may be duplicated into the child. */
 	fflush(NULL);
-	pid = spawn_create_process(plan, sc, &pidfd);
+#ifdef SPAWN_HAVE_VM
+	/* An exec target; not for a cgroup (clone3 only), a user namespace
+	 * (refused to a shared mm) or other namespaces, nor an identity
+	 * change ("dumpable" belongs to the shared mm). */
+	if (ret_vm != NULL && plan->cp_entry == NULL && sc->sc_cgroup_fd < 0 &&
+	    !sc->sc_newuser && plan->cp_unshare == 0 && !plan->cp_identity) {
+		struct child_plan	*q;
+		char			*tp;
+
+		if ((area = spawn_vm_prepare(plan, &q, &tp)) != NULL) {
+			pid = spawn_vm_clone(q, area, tp, sc, &pidfd);
+			if (pid < 0) {
+				err = errno;
+				spawn_vm_free(area);
+				area = NULL;
+				errno = err;
+			}
+		}
+	}
+	if (area == NULL)
+#endif
+		pid = spawn_create_process(plan, sc, &pidfd);
 	if (pid == 0)
 		child_run(plan);
 	err = errno;
@@ -1326,6 +1526,8 @@ spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
 		close(p[0]);
 		return -err;
 	}
+	if (ret_vm != NULL)
+		*ret_vm = area;
 	*ret_pid = pid;
 	*ret_errfd = p[0];
 	if (ret_pidfd != NULL)
@@ -1711,14 +1913,15 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	if ((err = spawn_life_prepare(r, &life, refusal, sizeof refusal)) != 0)
 		SPAWN_FAIL(err, "%s", refusal);
 
-	/* An idle pre-forked child if there is one, else a fork (exec
-	 * targets too: no CLONE_VFORK child may hold the loop, issue 13).
-	 * A pidfd, a cgroup or a PID namespace is had at creation only; a
-	 * plan with an exec policy is not handed to the pool (plan_pack). */
-	if ((life.l_bypass_pool || pool_launch(&plan,
+	/* Module entries: an idle pre-forked child if there is one, else a
+	 * fork. Exec targets skip the pool: spawn_start_ex()'s CLONE_VM
+	 * child copies no page tables, and measured faster than a pool
+	 * hand-over (and, without CLONE_VFORK, holds nothing up, issue 13).
+	 * A pidfd, a cgroup or a PID namespace is had at creation only. */
+	if ((exec_path != NULL || life.l_bypass_pool || pool_launch(&plan,
 	    fds, nfds, &pid, &ctlfd) != 0) &&
 	    (err = spawn_start_ex(&plan, &life.l_create, &pid, &ctlfd,
-	    &life.l_pidfd)) != 0) {
+	    &life.l_pidfd, &c->c_vm)) != 0) {
 		log_warnx("cannot start a child: %s", strerror(-err));
 		SPAWN_FAIL(err, "fork: %s", strerror(-err));
 	}

@@ -54,6 +54,9 @@ struct spawn_child {
 	int			 c_timed_out;
 	int			 c_pidfd;
 	struct cgroup_unit	*c_cgroup;
+	/* A CLONE_VM exec child's stack, thread area and plan copy, until
+	 * it has exec'd or exited (spawn_vm_free()). */
+	void			*c_vm;
 	int			 c_reaped;
 	int			 c_wstatus;
 	struct rusage		 c_rusage;
@@ -123,7 +126,9 @@ struct spawn_create {
 /* spawn_start() with creation flags; ret_pidfd gets the pidfd or -1.
  * -EOPNOTSUPP when a pidfd is wanted and ret_pidfd is NULL. */
 int	spawn_start_ex(struct child_plan *, const struct spawn_create *,
-	    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd);
+	    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd, void **ret_vm);
+/* Unmap the area of a CLONE_VM exec child (c_vm); NULL is fine. */
+void	spawn_vm_free(void *area);
 
 /* A name is 1..LIMIT_NAME_MAX printable bytes, no '/', not all digits. */
 int	spawn_name_valid(const char *name);
