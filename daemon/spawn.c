@@ -1241,6 +1241,12 @@ spawn_clone_fallback(struct child_plan *plan, uint64_t flags, int *ret_pidfd)
  * unmaps the area when the child has exec'd or exited (spawn_vm_free()).
  * Elsewhere, and in ASan builds, exec targets fork. */
 #define SPAWN_HAVE_VM		1
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define SPAWN_VALGRIND		1
+#endif
+#endif
 #define SPAWN_VM_STACK		(64 * 1024)
 #define SPAWN_VM_TLS_BELOW	(16 * 1024)	/* room for errno's offset */
 #define SPAWN_VM_TLS_ABOVE	(4 * 1024)
@@ -1298,6 +1304,12 @@ spawn_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
 		if (spawn_vm_usable < 0)
 			log_info("exec targets fork: errno at offset %ld of "
 			    "the thread pointer", spawn_vm_errno_off);
+#ifdef SPAWN_VALGRIND
+		/* valgrind runs fork-, vfork- and thread-like clones only,
+		 * and exits at any other. */
+		if (RUNNING_ON_VALGRIND)
+			spawn_vm_usable = -1;
+#endif
 	}
 	if (spawn_vm_usable < 0 || plan->cp_exec_policy != NULL)
 		return NULL;
@@ -1505,10 +1517,16 @@ spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
 		if ((area = spawn_vm_prepare(plan, &q, &tp)) != NULL) {
 			pid = spawn_vm_clone(q, area, tp, sc, &pidfd);
 			if (pid < 0) {
-				err = errno;
+				/* EINVAL: a kernel or emulator that takes
+				 * only fork-, vfork- and thread-like clones:
+				 * fork from now on. */
+				if (errno == EINVAL) {
+					log_info("exec targets fork: CLONE_VM "
+					    "without CLONE_VFORK refused");
+					spawn_vm_usable = -1;
+				}
 				spawn_vm_free(area);
 				area = NULL;
-				errno = err;
 			}
 		}
 	}
