@@ -1232,13 +1232,15 @@ spawn_clone_fallback(struct child_plan *plan, uint64_t flags, int *ret_pidfd)
  * without CLONE_VFORK: forkd does not wait for its execve(), which a path
  * on a hung mount could hold forever (issue 13). So the child cannot use
  * anything forkd may change or free meanwhile. It gets an area of its own
- * (spawn_vm_start()): its stack; its plan, copied there (plan_pack());
+ * (spawn_vm_prepare()): its stack; its plan, copied there (plan_pack());
  * and its own thread pointer (CLONE_SETTLS), since sharing forkd's would
  * share errno and glibc's thread descriptor with a thread that keeps
  * running. The thread area is a copy of the start of glibc's descriptor
  * (the fields the child's libc calls read: the stack guard, the
  * single-thread flag) with zeros around it; errno lands in it. forkd
- * unmaps the area when the child has exec'd or exited (spawn_vm_free()).
+ * releases the area when the child has exec'd or exited (spawn_vm_free()),
+ * keeping a few for the next spawns. Areas are MADV_DONTFORK: they hold a
+ * client's argv and environment, which no child forkd forks may inherit.
  * Elsewhere, and in ASan builds, exec targets fork. */
 #define SPAWN_HAVE_VM		1
 #if defined(__has_include)
@@ -1326,9 +1328,16 @@ spawn_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
 	}
 	if (spawn_vm_ncached > 0)
 		area = spawn_vm_cache[--spawn_vm_ncached];
-	else if ((area = mmap(NULL, SPAWN_VM_SIZE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) == MAP_FAILED)
-		return NULL;
+	else {
+		area = mmap(NULL, SPAWN_VM_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (area == MAP_FAILED)
+			return NULL;
+		if (madvise(area, SPAWN_VM_SIZE, MADV_DONTFORK) != 0) {
+			munmap(area, SPAWN_VM_SIZE);
+			return NULL;
+		}
+	}
 	q = (struct child_plan *)(void *)(area + SPAWN_VM_PLAN_OFF);
 	if (plan_pack(plan, fds, nfds, server_devnull,
 	    (unsigned char *)area + SPAWN_VM_BUF_OFF, SPAWN_VM_PLAN_MAX,
