@@ -110,7 +110,8 @@ struct child_plan {
 	/* allow_exec_paths in force for an exec target: the child resolves
 	 * cp_path and checks it (policy_exec_open()) before it execs; NULL:
 	 * no list. Only in forkd's own children (plan_pack() refuses it, as a
-	 * pool child's copy of the policy may be older). */
+	 * pool child's copy of the policy may be older); a CLONE_VM child
+	 * gets a copy in its own area (spawn.c). */
 	const struct config_policy	 *cp_exec_policy;
 };
 

@@ -1241,7 +1241,8 @@ spawn_clone_fallback(struct child_plan *plan, uint64_t flags, int *ret_pidfd)
  * releases the area when the child has exec'd or exited (spawn_vm_free()),
  * keeping a few for the next spawns. Areas are MADV_DONTFORK: they hold a
  * client's argv and environment, which no child forkd forks may inherit.
- * Elsewhere, and in ASan builds, exec targets fork. */
+ * With allow_exec_paths the list is copied there too. Elsewhere, and in
+ * ASan builds, exec targets fork. */
 #define SPAWN_HAVE_VM		1
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -1258,7 +1259,9 @@ spawn_clone_fallback(struct child_plan *plan, uint64_t flags, int *ret_pidfd)
 	SPAWN_VM_TLS_ABOVE)
 #define SPAWN_VM_BUF_OFF	(SPAWN_VM_PLAN_OFF + \
 	((sizeof(struct child_plan) + 63) & ~(size_t)63))
-#define SPAWN_VM_SIZE		(SPAWN_VM_BUF_OFF + SPAWN_VM_PLAN_MAX)
+#define SPAWN_VM_POLICY_OFF	(SPAWN_VM_BUF_OFF + SPAWN_VM_PLAN_MAX)
+#define SPAWN_VM_POLICY_MAX	(64 * 1024)	/* allow_exec_paths copy */
+#define SPAWN_VM_SIZE		(SPAWN_VM_POLICY_OFF + SPAWN_VM_POLICY_MAX)
 
 /* errno's offset from the thread pointer; 1 once known to fit the area,
  * -1 if it does not (then exec targets fork). */
@@ -1287,6 +1290,35 @@ spawn_vm_child(void *arg)
 	child_run(arg);
 }
 
+/* Copy allow_exec_paths (all the child's policy_exec_open() reads) into
+ * buf, cap bytes: the config may change (SIGHUP) while the child runs.
+ * The copy, or NULL when it does not fit. */
+static const struct config_policy *
+spawn_vm_copy_policy(const struct config_policy *p, char *buf, size_t cap)
+{
+	struct config_policy	*q = (struct config_policy *)(void *)buf;
+	size_t			 off, len;
+	char			**v;
+
+	off = sizeof *q + p->n_exec_paths * sizeof *v;
+	if (off > cap)
+		return NULL;
+	memset(q, 0, sizeof *q);
+	q->allow_exec = 1;
+	q->exec_paths_set = 1;
+	q->n_exec_paths = p->n_exec_paths;
+	v = (char **)(void *)(buf + sizeof *q);
+	for (size_t i = 0; i < p->n_exec_paths; i++) {
+		len = strlen(p->exec_paths[i]) + 1;
+		if (len > cap - off)
+			return NULL;
+		v[i] = memcpy(buf + off, p->exec_paths[i], len);
+		off += len;
+	}
+	q->exec_paths = v;
+	return q;
+}
+
 /* Copy plan into a new area; the copy's address in *ret_plan, the new
  * thread pointer in *ret_tp. The area, or NULL (then fork). */
 static void *
@@ -1295,7 +1327,7 @@ spawn_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
 {
 	int			 fds[LIMIT_FD_TARGET_MAX + 1];
 	size_t			 nfds = 0, len;
-	struct child_plan	*q;
+	struct child_plan	*q, bare;
 	char			*area, *tp, *mine;
 
 	if (spawn_vm_usable == 0) {
@@ -1313,7 +1345,7 @@ spawn_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
 			spawn_vm_usable = -1;
 #endif
 	}
-	if (spawn_vm_usable < 0 || plan->cp_exec_policy != NULL)
+	if (spawn_vm_usable < 0)
 		return NULL;
 	/* plan_pack() names each fd by its index in fds. */
 	for (int t = 0; t < plan->cp_nfds; t++) {
@@ -1339,7 +1371,11 @@ spawn_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
 		}
 	}
 	q = (struct child_plan *)(void *)(area + SPAWN_VM_PLAN_OFF);
-	if (plan_pack(plan, fds, nfds, server_devnull,
+	/* plan_pack() refuses an exec policy (a pool child's could be
+	 * stale): this copy gets one of its own, below. */
+	memcpy(&bare, plan, sizeof bare);
+	bare.cp_exec_policy = NULL;
+	if (plan_pack(&bare, fds, nfds, server_devnull,
 	    (unsigned char *)area + SPAWN_VM_BUF_OFF, SPAWN_VM_PLAN_MAX,
 	    &len) != 0 ||
 	    plan_unpack((unsigned char *)area + SPAWN_VM_BUF_OFF, len, fds,
@@ -1352,6 +1388,12 @@ spawn_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
 	q->cp_cgroup_procs_fd = plan->cp_cgroup_procs_fd;
 	q->cp_parent = plan->cp_parent;
 	q->cp_shared_vm = 1;
+	if (plan->cp_exec_policy != NULL &&
+	    (q->cp_exec_policy = spawn_vm_copy_policy(plan->cp_exec_policy,
+	    area + SPAWN_VM_POLICY_OFF, SPAWN_VM_POLICY_MAX)) == NULL) {
+		spawn_vm_free(area);
+		return NULL;
+	}
 	/* The thread area: glibc's descriptor header, pointing to itself. */
 	mine = spawn_vm_tp();
 	tp = area + SPAWN_VM_STACK + SPAWN_VM_TLS_BELOW;
