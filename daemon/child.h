@@ -68,8 +68,8 @@ struct child_plan {
 	int				  cp_nfds;	/* highest target + 1 */
 	int				  cp_errfd;	/* write end, O_CLOEXEC */
 	/* Running in a CLONE_VM child: memory is the daemon's own, so no
-	 * wiping (execve replaces the image anyway). spawn.c no longer makes
-	 * such children (issue 13): always 0 there. */
+	 * wiping (execve replaces the image anyway). forkd runs on beside it
+	 * (no CLONE_VFORK): the plan is a copy in the child's own area. */
 	int				  cp_shared_vm;
 	/* A pool child did the signal reset, setsid() and key wipe already,
 	 * before it waited for a request. */
