@@ -143,12 +143,12 @@ for want in PrivateNetwork=yes IPAddressDeny=any PrivateMounts=yes \
 		fail=1
 	}
 done
-grep -qx 'Delegate=yes' "$src/forkd-cgroups.conf" &&
-    grep -qx 'ProtectControlGroups=no' "$src/forkd-cgroups.conf" || {
+if ! grep -qx 'Delegate=yes' "$src/forkd-cgroups.conf" ||
+    ! grep -qx 'ProtectControlGroups=no' "$src/forkd-cgroups.conf"; then
 	echo "verify-units: forkd-cgroups.conf must set Delegate=yes and" \
 	    "ProtectControlGroups=no" >&2
 	fail=1
-}
+fi
 
 if ((fail)); then
 	echo "verify-units: FAILED" >&2
