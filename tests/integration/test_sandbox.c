@@ -42,8 +42,10 @@ start_wrapped(struct harness *h, const char *mode)
 
 	st = harness_run(probe, out, sizeof out, 5000);
 	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		if (st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 77)
+		if (st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+			print_message("seccomp_wrap %s: %s", mode, out);
 			return 77;
+		}
 		fail_msg("seccomp_wrap %s /bin/true: status %d: %s", mode, st,
 		    out);
 	}
