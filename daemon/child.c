@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <linux/capability.h>
 
 #include "child.h"
+#include "policy.h"
 #include "server.h"
 
 extern char **environ;
@@ -48,6 +50,7 @@ static const char *const child_step_names[CHILD_STEP_MAX] = {
 	[CHILD_STEP_NO_NEW_PRIVS] = "no-new-privs",
 	[CHILD_STEP_PDEATHSIG] = "pdeathsig",
 	[CHILD_STEP_HANDOVER] = "hand-over",
+	[CHILD_STEP_POLICY] = "policy",
 };
 
 /* Name of a set-up step, for error messages. */
@@ -529,7 +532,28 @@ child_run(const struct child_plan *p)
 		child_fail(errfd, CHILD_STEP_CHDIR, errno);
 
 	if (p->cp_entry == NULL) {
-		execve(p->cp_path, p->cp_argv, p->cp_envp);
+		char	resolved[PATH_MAX];
+		int	fd;
+
+		if (p->cp_exec_policy == NULL) {
+			execve(p->cp_path, p->cp_argv, p->cp_envp);
+			child_fail(errfd, CHILD_STEP_EXEC, errno);
+		}
+		/* allow_exec_paths: resolved and checked here, not in forkd's
+		 * loop, which a path on a hung mount would block. */
+		if ((r = policy_exec_open(p->cp_exec_policy, p->cp_path,
+		    resolved, &fd)) == -EPERM)
+			child_fail(errfd, CHILD_STEP_POLICY, EPERM);
+		else if (r != 0)
+			child_fail(errfd, CHILD_STEP_EXEC, -r);
+		/* The file that was checked, whatever happens to the path. */
+		syscall(SYS_execveat, fd, "", p->cp_argv, p->cp_envp,
+		    AT_EMPTY_PATH);
+		/* A script cannot run from an O_CLOEXEC fd (its interpreter
+		 * would open /dev/fd/N after the exec closed it): ENOENT;
+		 * then the checked resolved path. */
+		if (errno == ENOENT)
+			execve(resolved, p->cp_argv, p->cp_envp);
 		child_fail(errfd, CHILD_STEP_EXEC, errno);
 	}
 

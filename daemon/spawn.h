@@ -54,6 +54,9 @@ struct spawn_child {
 	int			 c_timed_out;
 	int			 c_pidfd;
 	struct cgroup_unit	*c_cgroup;
+	/* A CLONE_VM exec child's stack, thread area and plan copy, until
+	 * it has exec'd or exited (spawn_vm_free()). */
+	void			*c_vm;
 	int			 c_reaped;
 	int			 c_wstatus;
 	struct rusage		 c_rusage;
@@ -110,6 +113,13 @@ void	spawn_plan_free(struct child_plan *);
 struct clone_args;
 /* clone3(2) without CLONE_VM (replaced by the fuzz harness). */
 long	spawn_sys_clone3(struct clone_args *, size_t);
+/* clone(2) like fork(), for where clone3() is refused: ptid gets the pidfd
+ * with CLONE_PIDFD, ctid is for CLONE_CHILD_SETTID/CLEARTID. */
+long	spawn_sys_clone(unsigned long flags, int *ptid, pid_t *ctid);
+/* 1 if clone3() works here, 0 if it fails with ENOSYS (a seccomp filter
+ * such as systemd's RestrictNamespaces=, or an old kernel); probed and
+ * logged once. */
+int	spawn_clone3_probe(void);
 /* Start a process for a plan: 0 with its pid and error-pipe read end. */
 int	spawn_start(struct child_plan *, pid_t *ret_pid, int *ret_errfd);
 
@@ -119,12 +129,14 @@ struct spawn_create {
 	int	sc_cgroup_fd;	/* CLONE_INTO_CGROUP target dir, or -1 */
 	int	sc_procs_fd;	/* its cgroup.procs for the fallback, or -1 */
 	int	sc_newpid;	/* CLONE_NEWPID */
-	int	sc_newuser;	/* the child unshares a user ns: no CLONE_VM */
+	int	sc_newuser;	/* the child unshares a user ns */
 };
 /* spawn_start() with creation flags; ret_pidfd gets the pidfd or -1.
- * -EOPNOTSUPP when a pidfd is wanted and clone3 is missing. */
+ * -EOPNOTSUPP when a pidfd is wanted and ret_pidfd is NULL. */
 int	spawn_start_ex(struct child_plan *, const struct spawn_create *,
-	    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd);
+	    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd, void **ret_vm);
+/* Unmap the area of a CLONE_VM exec child (c_vm); NULL is fine. */
+void	spawn_vm_free(void *area);
 
 /* A name is 1..LIMIT_NAME_MAX printable bytes, no '/', not all digits. */
 int	spawn_name_valid(const char *name);
