@@ -1,0 +1,161 @@
+"""Connections to forkd: connect() and the per-process default connection."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, NamedTuple
+
+from . import _forkd
+
+__all__ = ["Connection", "ExitStatus", "connect"]
+
+
+class ExitStatus(NamedTuple):
+    """How a child ended, as forkd reported it."""
+
+    pid: int
+    name: str
+    #: The exit status, or -N when signal N killed the child.
+    exitcode: int
+    utime_us: int
+    stime_us: int
+    maxrss_kb: int
+    #: forkd killed the child at its ``timeout``.
+    timed_out: bool
+    #: The child's cgroup memory limit killed it.
+    oom_killed: bool
+
+
+def _status(t: tuple) -> ExitStatus:
+    return ExitStatus(t[0], t[1], t[2], t[3], t[4], t[5], bool(t[6]),
+                      bool(t[7]))
+
+
+class Connection:
+    """An authenticated connection to forkd.
+
+    Made by :func:`connect`. Safe to share between threads: calls are
+    serialised by a lock. Children started with ``daemon=True`` on a
+    connection are terminated by forkd when it closes (:meth:`close`, or the
+    end of this process).
+    """
+
+    def __init__(self, socket: str | os.PathLike | None = None,
+                 key: str | os.PathLike | None = None):
+        self._lock = threading.Lock()
+        self._conn = _forkd.Connection(socket, key)
+        self._exits: dict[int, ExitStatus] = {}
+        self._pid = os.getpid()
+        self.socket = socket
+        self.key = key
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return "<forkd.Connection %s socket=%r>" % (state, self.socket)
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed."""
+        return self._conn.closed
+
+    def close(self) -> None:
+        """Close the connection. forkd terminates the ``daemon=True``
+        children started on it."""
+        with self._lock:
+            self._conn.close()
+
+    def fileno(self) -> int:
+        """The connection's socket."""
+        return self._conn.fileno()
+
+    def ping(self) -> None:
+        """Round trip to forkd; raises when it does not answer."""
+        with self._lock:
+            self._conn.ping()
+
+    def status(self) -> dict:
+        """forkd's status: version, pid, counters, modules."""
+        with self._lock:
+            return self._conn.status()
+
+    def list(self) -> list[dict]:
+        """forkd's live children of this uid (every uid's for root)."""
+        with self._lock:
+            rows = self._conn.list()
+        keys = ("pid", "name", "target", "daemon", "uid", "started_unix_ms",
+                "owned")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def _spawn(self, target: str, argv: list[str], **opts: Any) -> tuple:
+        with self._lock:
+            return self._conn.spawn(target, argv, **opts)
+
+    def _signal(self, pid: int, sig: int) -> None:
+        with self._lock:
+            self._conn.signal(pid, sig)
+
+    def _drain(self) -> None:
+        """Move queued exit events into the cache (lock held)."""
+        self._conn.process()
+        while (t := self._conn.next_exit()) is not None:
+            self._exits[t[0]] = _status(t)
+
+    def _reap(self, pid: int, timeout: float | None = None) -> ExitStatus:
+        """The exit status of child pid, waiting at most timeout seconds
+        (TimeoutError)."""
+        with self._lock:
+            st = self._exits.pop(pid, None)
+            if st is not None:
+                return st
+            self._drain()
+            st = self._exits.pop(pid, None)
+            if st is not None:
+                return st
+            st = _status(self._conn.wait(pid, timeout))
+            # The exit event of that child is queued too: drop it.
+            self._drain()
+            self._exits.pop(pid, None)
+            return st
+
+
+def connect(socket: str | os.PathLike | None = None,
+            key: str | os.PathLike | None = None) -> Connection:
+    """Connect to forkd and authenticate.
+
+    *socket* is forkd's socket path and *key* the key file; each defaults
+    to the environment (``FORKD_SOCKET``, ``FORKD_KEY_FILE``), then to
+    ``/run/forkd/forkd.sock`` and ``/var/lib/forkd/authkey``, as in
+    libforkd. Raises :exc:`FileNotFoundError` or
+    :exc:`ConnectionRefusedError` when forkd does not listen there,
+    :exc:`PermissionError` when the key file cannot be read, and
+    ``OSError(EKEYREJECTED)`` for a wrong key.
+
+    Whoever holds the key holds forkd's powers: it can run any code as
+    forkd's user.
+    """
+    return Connection(socket, key)
+
+
+_default_lock = threading.Lock()
+_default: Connection | None = None
+
+
+def default_connection() -> Connection:
+    """This process's shared connection, made on first use from the
+    environment (FORKD_SOCKET, FORKD_KEY_FILE)."""
+    global _default
+    with _default_lock:
+        c = _default
+        # After os.fork() the child gets a connection of its own; the
+        # parent's handle is left alone (closing it would end the
+        # parent's daemon children).
+        if c is None or c._pid != os.getpid() or c.closed:
+            c = _default = Connection()
+        return c
