@@ -453,6 +453,11 @@ class Process:
         exit status is known."""
         if self._status is not None:
             return True
+        conn = self._conn
+        if conn.closed:
+            # Its connection was closed (a daemon child then ends): forkd
+            # still reports the exit to another connection of this uid.
+            conn = default_connection()
         fd = self._pidfd[0]
         if fd >= 0:
             p = select.poll()
@@ -467,10 +472,10 @@ class Process:
                 if left <= 0:
                     return False
                 ms = max(1, int(left * 1000))
-            st = self._conn._reap(self._pid, 30)
+            st = conn._reap(self._pid, 30)
         else:
             try:
-                st = self._conn._reap(self._pid, timeout)
+                st = conn._reap(self._pid, timeout)
             except TimeoutError:
                 return False
         self._status = st
