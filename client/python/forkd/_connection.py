@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from typing import Any, NamedTuple
@@ -44,9 +45,23 @@ class Connection:
     def __init__(self, socket: str | os.PathLike | None = None,
                  key: str | os.PathLike | None = None):
         self._lock = threading.Lock()
-        self._conn = _forkd.Connection(socket, key)
+        try:
+            self._conn = _forkd.Connection(socket, key)
+        except OSError as e:
+            # Say which socket (or key file) it was about.
+            sock = socket or os.environ.get("FORKD_SOCKET") or \
+                _forkd.DEFAULT_SOCKET
+            keyf = key or os.environ.get("FORKD_KEY_FILE") or \
+                _forkd.DEFAULT_KEY_FILE
+            where = os.fspath(sock)
+            if e.errno in (errno.EACCES, errno.ENOENT) and \
+                    not os.path.exists(keyf) or \
+                    e.errno == errno.EACCES and os.path.exists(sock):
+                where = os.fspath(keyf)
+            raise type(e)(e.errno, e.strerror, where) from None
         self._exits: dict[int, ExitStatus] = {}
         self._pid = os.getpid()
+        self._sibling: Connection | None = None
         self.socket = socket
         self.key = key
 
@@ -92,6 +107,13 @@ class Connection:
         keys = ("pid", "name", "target", "daemon", "uid", "started_unix_ms",
                 "owned")
         return [dict(zip(keys, r)) for r in rows]
+
+    def _reopen(self) -> "Connection":
+        """A connection to the same forkd, for a closed one's children."""
+        with self._lock:
+            if self._sibling is None or self._sibling.closed:
+                self._sibling = Connection(self.socket, self.key)
+            return self._sibling
 
     def _spawn(self, target: str, argv: list[str], **opts: Any) -> tuple:
         with self._lock:
@@ -153,9 +175,8 @@ def default_connection() -> Connection:
     global _default
     with _default_lock:
         c = _default
-        # After os.fork() the child gets a connection of its own; the
-        # parent's handle is left alone (closing it would end the
-        # parent's daemon children).
+        # After os.fork() the child makes a connection of its own: two
+        # processes must not talk on one (frames are numbered).
         if c is None or c._pid != os.getpid() or c.closed:
             c = _default = Connection()
         return c

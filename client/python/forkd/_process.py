@@ -457,7 +457,7 @@ class Process:
         if conn.closed:
             # Its connection was closed (a daemon child then ends): forkd
             # still reports the exit to another connection of this uid.
-            conn = default_connection()
+            conn = conn._reopen()
         fd = self._pidfd[0]
         if fd >= 0:
             p = select.poll()
@@ -711,7 +711,11 @@ def active_children() -> list[Process]:
 def _join_at_exit() -> None:
     """As multiprocessing does at exit: wait for non-daemon children;
     daemon children end with the connection."""
-    for p in active_children():
+    try:
+        kids = active_children()
+    except Exception:
+        return
+    for p in kids:
         if not p._daemon and p._parent_pid == os.getpid():
             try:
                 p.join()
