@@ -55,8 +55,10 @@ def test_connect_from_environment(default_env):
 
 
 def test_connect_no_socket(tmp_path, daemon):
-    with pytest.raises(FileNotFoundError):
-        forkd.connect(str(tmp_path / "nothing.sock"), daemon.keyfile)
+    path = str(tmp_path / "nothing.sock")
+    with pytest.raises(FileNotFoundError) as ei:
+        forkd.connect(path, daemon.keyfile)
+    assert ei.value.filename == path
 
 
 def test_connect_refused(tmp_path, daemon):
@@ -80,8 +82,10 @@ def test_connect_wrong_key(tmp_path, daemon):
 
 
 def test_connect_missing_key(tmp_path, daemon):
-    with pytest.raises(FileNotFoundError):
-        forkd.connect(daemon.sock, str(tmp_path / "nokey"))
+    path = str(tmp_path / "nokey")
+    with pytest.raises(FileNotFoundError) as ei:
+        forkd.connect(daemon.sock, path)
+    assert ei.value.filename == path
 
 
 # ---- Process ----------------------------------------------------------------

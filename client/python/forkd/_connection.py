@@ -54,9 +54,9 @@ class Connection:
             keyf = key or os.environ.get("FORKD_KEY_FILE") or \
                 _forkd.DEFAULT_KEY_FILE
             where = os.fspath(sock)
-            if e.errno in (errno.EACCES, errno.ENOENT) and \
-                    not os.path.exists(keyf) or \
-                    e.errno == errno.EACCES and os.path.exists(sock):
+            if e.errno == errno.ENOENT and os.path.exists(sock) or \
+                    e.errno == errno.EACCES and \
+                    not os.access(keyf, os.R_OK):
                 where = os.fspath(keyf)
             raise type(e)(e.errno, e.strerror, where) from None
         self._exits: dict[int, ExitStatus] = {}
