@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,10 @@ conn_timeout_ms(PyObject *obj, int *ret)
 	s = PyFloat_AsDouble(obj);
 	if (s == -1.0 && PyErr_Occurred())
 		return -1;
+	if (isnan(s)) {
+		PyErr_SetString(PyExc_ValueError, "timeout is NaN");
+		return -1;
+	}
 	if (s < 0)
 		s = 0;
 	if (s * 1000.0 >= (double)INT_MAX)
@@ -723,10 +728,9 @@ conn_status(conn_object *self, PyObject *unused)
 			}
 			Py_DECREF(s);
 		}
-		md = Py_BuildValue("{s:s,s:s,s:s,s:N}", "name", m->name,
-		    "path", m->path, "description",
-		    m->description != NULL ? m->description : "", "entries",
-		    ents);
+		md = Py_BuildValue("{s:z,s:z,s:z,s:N}", "name", m->name,
+		    "path", m->path, "description", m->description,
+		    "entries", ents);
 		if (md == NULL || PyList_Append(mods, md) < 0) {
 			Py_XDECREF(md);
 			goto out;

@@ -39,6 +39,15 @@ __all__ = [
     "connect", "cpu_count", "wait",
 ]
 
-import atexit as _atexit
+# help() and reprs say forkd.Process, not forkd._process.Process; pickles
+# of the exceptions name forkd too.
+for _obj in (Connection, ExitStatus, connect, ProcessError, RemoteError,
+             RemoteTraceback, SpawnError, SpawnPermissionError,
+             SpawnTimeoutError, Executor, DoneAndNotDone, Process,
+             active_children, cpu_count, wait):
+    _obj.__module__ = __name__
+del _obj
+
+import atexit as _atexit  # noqa: E402
 
 _atexit.register(_join_at_exit)

@@ -180,3 +180,11 @@ def default_connection() -> Connection:
         if c is None or c._pid != os.getpid() or c.closed:
             c = _default = Connection()
         return c
+
+
+def _after_fork_in_child() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

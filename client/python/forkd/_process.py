@@ -68,6 +68,13 @@ def check_spawn_options(opts: Mapping[str, Any], who: str) -> None:
 
 def _fd_of(obj: Any, default: int) -> int:
     if obj is None:
+        # This process's stdout/stderr, if open; else /dev/null.
+        if default < 0:
+            return default
+        try:
+            os.fstat(default)
+        except OSError:
+            return -1
         return default
     if isinstance(obj, int):
         return obj
@@ -206,7 +213,11 @@ class _Collector:
                     with self._lock:
                         pending, self._pending = self._pending, []
                     for fd, sink in pending:
-                        self._sel.register(fd, selectors.EVENT_READ, sink)
+                        try:
+                            self._sel.register(fd, selectors.EVENT_READ,
+                                               sink)
+                        except (OSError, ValueError):
+                            sink.done.set()     # no result to wait for
                     continue
                 try:
                     data = os.read(key.fd, 1 << 20)
@@ -706,6 +717,18 @@ def active_children() -> list[Process]:
     with _children_lock:
         kids = list(_children)
     return [p for p in kids if not p._closed and not p._poll(0)]
+
+
+def _after_fork_in_child() -> None:
+    """A child of os.fork() starts with no children and fresh locks (a
+    thread of the parent may have held one)."""
+    global _children_lock, _collector_lock
+    _children_lock = threading.Lock()
+    _collector_lock = threading.Lock()
+    _children.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _join_at_exit() -> None:
