@@ -131,8 +131,6 @@ def preload(paths, imports, allow, freeze):
             return 1
         added.append(ap)
     sys.path[:0] = added
-    # No relative entry may stay: a child's cwd is the client's choice.
-    sys.path[:] = [os.path.abspath(p) for p in sys.path]
     _paths = [os.path.realpath(p) for p in added]
     _allow = list(allow) if allow else None
     for name in imports:
@@ -144,6 +142,9 @@ def preload(paths, imports, allow, freeze):
                  "start with a failing preload" % name)
             _flush_stdio()
             return 1
+    # No relative entry may stay (a preload may have added one): a child's
+    # cwd is the client's choice, and must not become an import path.
+    sys.path[:] = [os.path.abspath(p) for p in sys.path]
     msg = _threads_report()
     if msg is not None:
         _err(msg)
@@ -208,13 +209,20 @@ def _std(fd, old, write, line):
     errors = getattr(old, "errors", None) or \
         ("backslashreplace" if fd == 2 else "strict")
     raw = io.FileIO(fd, "wb" if write else "rb", closefd=False)
-    buf = io.BufferedWriter(raw) if write else io.BufferedReader(raw)
+    # PYTHONUNBUFFERED (or -u) in forkd's environment: unbuffered, as the
+    # interpreter made the originals.
+    unbuffered = write and getattr(old, "write_through", False)
+    if unbuffered:
+        buf = raw
+    else:
+        buf = io.BufferedWriter(raw) if write else io.BufferedReader(raw)
     try:
         tty = raw.isatty()
     except OSError:
         tty = False
     return io.TextIOWrapper(buf, encoding=enc, errors=errors,
-                            line_buffering=line or tty)
+                            line_buffering=line or tty,
+                            write_through=unbuffered)
 
 
 def _child_setup(argv0, environ):
@@ -275,6 +283,11 @@ def _import_main(path):
     if not os.path.isabs(path):
         raise ValueError("--main %r: not an absolute path" % path)
     if _allow is not None:
+        if not any(fnmatch.fnmatchcase("__main__", p.partition(":")[0])
+                   for p in _allow):
+            raise PermissionError(
+                "--main %r is refused: with allow= set, a main script runs "
+                "only when a pattern allows __main__ targets" % path)
         real = os.path.realpath(path)
         if not any(os.path.commonpath([real, d]) == d for d in _paths):
             raise PermissionError(
@@ -300,14 +313,20 @@ def _import_main(path):
     return mod
 
 
-def _resolve(target, main):
-    """The callable named MODULE:QUALNAME."""
+def _check_name(target):
+    """Refuse a malformed target, or one the allow= patterns do not match,
+    before anything is imported for it."""
     modname, sep, qual = target.partition(":")
     if not sep or not modname or not qual:
         raise ValueError("target %r: want MODULE:QUALNAME" % target)
     if _allow is not None and not _allowed(target):
         raise PermissionError("target %r is not allowed by the python "
                               "module's allow= patterns" % target)
+
+
+def _resolve(target, main):
+    """The callable named MODULE:QUALNAME (_check_name() passed)."""
+    modname, _, qual = target.partition(":")
     if modname in ("__main__", "__mp_main__"):
         if main is None:
             raise LookupError("target %r: no --main script was given"
@@ -413,6 +432,7 @@ def child_call(argv, environ):
         return _child_finish(2)
     # Finding the target: errors go back to the client (exit 1).
     try:
+        _check_name(target)
         main = _import_main(main_path) if main_path is not None else None
         fn = _resolve(target, main)
         a, kw = _read_args()

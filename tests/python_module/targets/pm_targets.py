@@ -102,3 +102,41 @@ def random_value():
 
 
 not_callable = 42
+
+
+def gc_state():
+    """(collector enabled, objects in the permanent generation)."""
+    import gc
+    return gc.isenabled(), gc.get_freeze_count()
+
+
+def threads_now():
+    """Threads of this process (a child must start with one)."""
+    return len(os.listdir("/proc/self/task"))
+
+
+def write_then_raw():
+    """'text' through sys.stdout, then 'raw' straight to fd 1."""
+    sys.stdout.write("text")
+    os.write(1, b"raw")
+
+
+def interrupt_self():
+    """SIGINT to itself: KeyboardInterrupt, as in any Python process."""
+    import signal
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)
+    return "not interrupted"
+
+
+def write_to_closed_pipe():
+    """A write to a pipe without reader: BrokenPipeError, not SIGPIPE."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        os.write(w, b"x")
+    except BrokenPipeError:
+        return "EPIPE"
+    finally:
+        os.close(w)
+    return "written"
