@@ -566,8 +566,10 @@ def test_cmake_install(tmp_path):
     if not build:
         pytest.skip("FORKD_BUILD_DIR not set (ctest sets it)")
     prefix = tmp_path / "prefix"
+    # cmake itself without the sanitizer runtime a sanitizer build preloads
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     r = subprocess.run(["cmake", "--install", build, "--prefix", str(prefix)],
-                       capture_output=True, text=True, timeout=T)
+                       capture_output=True, text=True, timeout=T, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     found = list(prefix.glob("lib/python3*/*-packages/forkd/_forkd*.so"))
     assert len(found) == 1, list(prefix.rglob("forkd*"))
@@ -575,7 +577,8 @@ def test_cmake_install(tmp_path):
     r = subprocess.run([sys.executable, "-c",
                         "import forkd, sys; print(forkd.__file__); "
                         "print(forkd.Process.__name__)"],
-                       env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+                       env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin",
+                            "LD_PRELOAD": os.environ.get("LD_PRELOAD", "")},
                        capture_output=True, text=True, timeout=T,
                        cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
