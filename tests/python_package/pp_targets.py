@@ -99,3 +99,16 @@ class Greeter:
     @staticmethod
     def shout(s):
         return s.upper()
+
+
+def report():
+    """What the child's set-up gave it."""
+    import resource
+    mask = os.umask(0)
+    os.umask(mask)
+    return {"nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
+            "umask": mask, "nice": os.nice(0),
+            "cpus": sorted(os.sched_getaffinity(0)),
+            "pid": os.getpid(), "pgid": os.getpgid(0), "sid": os.getsid(0),
+            "net": sorted(n for _, n in __import__("socket").if_nameindex()),
+            "cgroup": open("/proc/self/cgroup").read().strip()}

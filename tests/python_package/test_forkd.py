@@ -583,3 +583,56 @@ def test_cmake_install(tmp_path):
                        cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(str(site)) and "Process" in r.stdout
+
+
+# ---- spawn options -------------------------------------------------------------------
+
+def test_spawn_options_reach_the_child(conn):
+    import resource
+    p = forkd.Process(target=t.report, connection=conn,
+                      rlimits={resource.RLIMIT_NOFILE: (64, 128)},
+                      umask=0o027, nice=5, cpus=[0], pgroup="group")
+    p.start()
+    r = p.result(T)
+    assert r["nofile"] == (64, 128)
+    assert r["umask"] == 0o027
+    assert r["nice"] >= 5
+    assert r["cpus"] == [0]
+    assert r["pgid"] == r["pid"] and r["sid"] != r["pid"]
+    q = forkd.Process(target=t.report, connection=conn)
+    q.start()
+    r = q.result(T)
+    assert r["sid"] == r["pid"]         # default: a session of its own
+
+
+def test_namespaces_option(conn):
+    p = forkd.Process(target=t.report, namespaces=["net"], connection=conn)
+    try:
+        p.start()
+    except forkd.SpawnError as e:
+        pytest.skip("no network namespaces here: %s" % e)
+    assert p.result(T)["net"] == ["lo"]
+
+
+def test_cgroup_option(conn):
+    p = forkd.Process(target=t.report, connection=conn)
+    p.start()
+    assert p.cgroup is None
+    outer = p.result(T)["cgroup"]
+    p = forkd.Process(target=t.report, cgroup=True, connection=conn)
+    try:
+        p.start()
+    except forkd.SpawnError as e:
+        pytest.skip("no usable cgroup2 root here: %s" % e)
+    assert p.cgroup
+    cg = p.result(T)["cgroup"]
+    assert cg.endswith(p.cgroup) and cg != outer
+    # A limit whose controller is not delegated: EOPNOTSUPP, named.
+    q = forkd.Process(target=t.report, cgroup=True, pids_max=32,
+                      connection=conn)
+    try:
+        q.start()
+    except forkd.SpawnError as e:
+        assert e.errno == errno.EOPNOTSUPP and "pids" in e.strerror
+    else:
+        assert q.result(T)["cgroup"].endswith(q.cgroup)

@@ -335,6 +335,7 @@ class Process:
         self._conn: Connection | None = None
         self._pid: int | None = None
         self._forkd_name: str | None = None
+        self._cgroup: str | None = None
         self._pidfd = [-1]
         self._sink: _Sink | None = None
         self._status: ExitStatus | None = None
@@ -416,7 +417,7 @@ class Process:
                 except (AttributeError, ValueError, OSError):
                     pass
             try:
-                pid, fname, pidfd, _cgroup = conn._spawn(ENTRY, argv, **kw)
+                pid, fname, pidfd, cgroup = conn._spawn(ENTRY, argv, **kw)
             except OSError as e:
                 if isinstance(e, (ConnectionError, TimeoutError)) and \
                         e.errno != errno.ETIMEDOUT:
@@ -429,6 +430,7 @@ class Process:
         self._conn = conn
         self._pid = pid
         self._forkd_name = fname
+        self._cgroup = cgroup or None
         self._pidfd[0] = pidfd
         self._finalizer = weakref.finalize(self, _finalize, self._pidfd)
         self._sink = _Sink()
@@ -635,6 +637,12 @@ class Process:
     def forkd_name(self) -> str | None:
         """The child's name in forkd (``forkctl ps``); None before start()."""
         return self._forkd_name
+
+    @property
+    def cgroup(self) -> str | None:
+        """The child's own cgroup (relative to the cgroup2 mount) when
+        started with ``cgroup=True``, else None."""
+        return self._cgroup
 
     @property
     def exitcode(self) -> int | None:
