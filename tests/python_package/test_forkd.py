@@ -636,3 +636,27 @@ def test_cgroup_option(conn):
         assert e.errno == errno.EOPNOTSUPP and "pids" in e.strerror
     else:
         assert q.result(T)["cgroup"].endswith(q.cgroup)
+
+
+def test_default_connection_after_forkd_restarts(monkeypatch):
+    from conftest import Forkd, _paths
+    from forkd import _connection
+    d = Forkd("path=%s" % _paths()).start()
+    try:
+        monkeypatch.setenv("FORKD_SOCKET", d.sock)
+        monkeypatch.setenv("FORKD_KEY_FILE", d.keyfile)
+        monkeypatch.setattr(_connection, "_default", None)
+        p = forkd.Process(target=t.add, args=(1, 2))
+        p.start()
+        assert p.result(T) == 3
+        assert d.stop() == 0
+        d.start()
+        # The old connection is reported closed at once, not hung on...
+        with pytest.raises(ConnectionError):
+            forkd.Process(target=t.add, args=(1, 2)).start()
+        # ...and the next call connects again.
+        p = forkd.Process(target=t.add, args=(2, 3))
+        p.start()
+        assert p.result(T) == 5
+    finally:
+        d.stop()

@@ -61,6 +61,7 @@ class Connection:
             raise type(e)(e.errno, e.strerror, where) from None
         self._exits: dict[int, ExitStatus] = {}
         self._pid = os.getpid()
+        self._dead = False          # forkd closed it (ECONNRESET)
         self._sibling: Connection | None = None
         self.socket = socket
         self.key = key
@@ -77,8 +78,19 @@ class Connection:
 
     @property
     def closed(self) -> bool:
-        """True once the connection is closed."""
-        return self._conn.closed
+        """True once the connection is closed, by :meth:`close` or by
+        forkd (which then answered ConnectionResetError)."""
+        return self._dead or self._conn.closed
+
+    def _call(self, fn, *args, **kw):
+        """One extension call under the lock; a connection forkd closed
+        is marked so (the default connection is then made again)."""
+        with self._lock:
+            try:
+                return fn(*args, **kw)
+            except ConnectionResetError:
+                self._dead = True
+                raise
 
     def close(self) -> None:
         """Close the connection. forkd terminates the ``daemon=True``
@@ -92,18 +104,15 @@ class Connection:
 
     def ping(self) -> None:
         """Round trip to forkd; raises when it does not answer."""
-        with self._lock:
-            self._conn.ping()
+        self._call(self._conn.ping)
 
     def status(self) -> dict:
         """forkd's status: version, pid, counters, modules."""
-        with self._lock:
-            return self._conn.status()
+        return self._call(self._conn.status)
 
     def list(self) -> list[dict]:
         """forkd's live children of this uid (every uid's for root)."""
-        with self._lock:
-            rows = self._conn.list()
+        rows = self._call(self._conn.list)
         keys = ("pid", "name", "target", "daemon", "uid", "started_unix_ms",
                 "owned")
         return [dict(zip(keys, r)) for r in rows]
@@ -116,12 +125,10 @@ class Connection:
             return self._sibling
 
     def _spawn(self, target: str, argv: list[str], **opts: Any) -> tuple:
-        with self._lock:
-            return self._conn.spawn(target, argv, **opts)
+        return self._call(self._conn.spawn, target, argv, **opts)
 
     def _signal(self, pid: int, sig: int) -> None:
-        with self._lock:
-            self._conn.signal(pid, sig)
+        self._call(self._conn.signal, pid, sig)
 
     def _drain(self) -> None:
         """Move queued exit events into the cache (lock held)."""
@@ -132,19 +139,21 @@ class Connection:
     def _reap(self, pid: int, timeout: float | None = None) -> ExitStatus:
         """The exit status of child pid, waiting at most timeout seconds
         (TimeoutError)."""
-        with self._lock:
-            st = self._exits.pop(pid, None)
-            if st is not None:
-                return st
-            self._drain()
-            st = self._exits.pop(pid, None)
-            if st is not None:
-                return st
-            st = _status(self._conn.wait(pid, timeout))
-            # The exit event of that child is queued too: drop it.
-            self._drain()
-            self._exits.pop(pid, None)
+        return self._call(self._reap_locked, pid, timeout)
+
+    def _reap_locked(self, pid: int, timeout: float | None) -> ExitStatus:
+        st = self._exits.pop(pid, None)
+        if st is not None:
             return st
+        self._drain()
+        st = self._exits.pop(pid, None)
+        if st is not None:
+            return st
+        st = _status(self._conn.wait(pid, timeout))
+        # The exit event of that child is queued too: drop it.
+        self._drain()
+        self._exits.pop(pid, None)
+        return st
 
 
 def connect(socket: str | os.PathLike | None = None,
