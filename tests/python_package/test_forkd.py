@@ -660,3 +660,40 @@ def test_default_connection_after_forkd_restarts(monkeypatch):
         assert p.result(T) == 5
     finally:
         d.stop()
+
+
+def test_executor_tasks_finish_at_exit(daemon, tmp_path):
+    # Like concurrent.futures: work submitted and never waited for is done
+    # before the interpreter exits.
+    out = tmp_path / "out"
+    code = ("import forkd, pp_targets\n"
+            "ex = forkd.Executor(1)\n"
+            "f = ex.submit(pp_targets.nap, 0.3)\n"
+            "f.add_done_callback(lambda f: open(%r, 'w').write("
+            "repr(f.result())))\n" % str(out))
+    r = subprocess.run([sys.executable, "-c", code], env=daemon.env(),
+                       capture_output=True, text=True, timeout=T)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == "0.3", r.stderr
+
+
+def test_fds_stay_open_until_children_are_joined_at_exit(daemon):
+    # weakref runs its finalizers at exit before forkd's exit handlers (and
+    # before this check): a finalizer closing the pidfd or the executor's
+    # wake-up pipe there let a reused fd number be read as the forkd
+    # socket ('frame out of sequence').
+    code = ("import atexit, os, forkd, pp_targets\n"
+            "def check():\n"
+            "    os.fstat(p.sentinel)\n"
+            "    os.fstat(ex._wake_r)\n"
+            "    print('open at exit', p.is_alive())\n"
+            "atexit.register(check)\n"
+            "p = forkd.Process(target=pp_targets.nap, args=(0.5,))\n"
+            "p.start()\n"
+            "ex = forkd.Executor(1)\n"
+            "ex.submit(pp_targets.nap, 0.1)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=daemon.env(),
+                       capture_output=True, text=True, timeout=T)
+    assert r.returncode == 0, r.stderr
+    assert "open at exit True" in r.stdout, r.stderr
+    assert "Error" not in r.stderr, r.stderr

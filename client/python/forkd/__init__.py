@@ -25,6 +25,7 @@ from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION
 from ._connection import Connection, ExitStatus, connect
 from ._errors import (ProcessError, RemoteError, RemoteTraceback, SpawnError,
                       SpawnPermissionError, SpawnTimeoutError)
+from . import _executor
 from ._executor import Executor
 from ._process import (DEVNULL, DoneAndNotDone, Process, _join_at_exit,
                        active_children, cpu_count, wait)
@@ -51,3 +52,4 @@ del _obj
 import atexit as _atexit  # noqa: E402
 
 _atexit.register(_join_at_exit)
+_atexit.register(_executor._shutdown_at_exit)

@@ -19,6 +19,18 @@ from ._process import (Process, _close_fds, check_spawn_options, cpu_count,
 __all__ = ["Executor"]
 
 
+# Executors with work left, finished at exit as concurrent.futures does.
+_live: "weakref.WeakSet[Executor]" = weakref.WeakSet()
+
+
+def _shutdown_at_exit() -> None:
+    for ex in list(_live):
+        try:
+            ex.shutdown(wait=True)
+        except Exception:
+            pass
+
+
 def _chunks(iterables: tuple, chunksize: int) -> Iterator[tuple]:
     it = zip(*iterables)
     while chunk := tuple(itertools.islice(it, chunksize)):
@@ -60,7 +72,10 @@ class Executor(_BaseExecutor):
         self._shutdown = False
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._thread: threading.Thread | None = None
-        weakref.finalize(self, _close_fds, self._wake_r, self._wake_w)
+        # Not at exit: weakref runs the remaining finalizers before our
+        # atexit handlers, and a closed fd number may be reused meanwhile.
+        weakref.finalize(self, _close_fds, self._wake_r,
+                         self._wake_w).atexit = False
 
     def submit(self, fn: Callable[..., Any], /, *args: Any,
                **kwargs: Any) -> Future:
@@ -81,6 +96,7 @@ class Executor(_BaseExecutor):
                 raise RuntimeError("cannot schedule new futures after "
                                    "shutdown")
             self._queue.append((proc, fut))
+            _live.add(self)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._manage, daemon=True,
@@ -169,6 +185,7 @@ class Executor(_BaseExecutor):
                 with self._lock:
                     if self._shutdown and not self._queue and \
                             not self._running:
+                        _live.discard(self)
                         return
                 for fd, _ in poller.poll():
                     if fd == self._wake_r:

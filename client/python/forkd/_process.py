@@ -433,6 +433,9 @@ class Process:
         self._cgroup = cgroup or None
         self._pidfd[0] = pidfd
         self._finalizer = weakref.finalize(self, _finalize, self._pidfd)
+        # Not at exit: weakref's own exit hook would close the pidfd before
+        # ours joins the children.
+        self._finalizer.atexit = False
         self._sink = _Sink()
         _collect(res_r, self._sink)
         if args_w >= 0:
