@@ -697,3 +697,20 @@ def test_fds_stay_open_until_children_are_joined_at_exit(daemon):
     assert r.returncode == 0, r.stderr
     assert "open at exit True" in r.stdout, r.stderr
     assert "Error" not in r.stderr, r.stderr
+
+
+def test_bad_spawn_options_refused_before_sending(conn):
+    before = conn.status()["spawned_total"]
+    for bad in ({"umask": 0o7777}, {"nice": 99}, {"rlimits": {99: (1, 1)}},
+                {"cpus": [5000]}, {"kill_grace": 1.0}):
+        p = forkd.Process(target=t.add, args=(1, 2), connection=conn, **bad)
+        with pytest.raises(forkd.SpawnError) as ei:
+            p.start()
+        assert ei.value.errno == errno.EINVAL, bad
+        assert ei.value.strerror and ei.value.step is None, bad
+    with pytest.raises(KeyError):
+        forkd.Process(target=t.add, namespaces=["bogus"],
+                      connection=conn).start()
+    with pytest.raises(TypeError):
+        forkd.Process(target=t.add, cwd=42, connection=conn).start()
+    assert conn.status()["spawned_total"] == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno as _errno
+import os as _os
 
 __all__ = ["SpawnError", "ProcessError", "RemoteTraceback"]
 
@@ -74,9 +75,14 @@ class RemoteError(Exception):
 def spawn_error(e: OSError) -> OSError:
     """The SpawnError for an OSError raised by the extension's spawn()."""
     msg = e.strerror or ""
-    first = msg.split(" ", 1)[0]
-    step = first if first in _STEPS else None
     code = e.errno or _errno.EIO
+    # libforkd does not hand over the step number forkd sends; forkd words
+    # a set-up failure as "STEP TARGET: STRERROR" (daemon/spawn.c), while
+    # libforkd's own refusals of bad options are sentences of their own.
+    first = msg.split(" ", 1)[0]
+    step = None
+    if first in _STEPS and msg.endswith(": " + _os.strerror(code)):
+        step = first
     if code in (_errno.EPERM, _errno.EACCES):
         cls: type[SpawnError] = SpawnPermissionError
     elif code == _errno.ETIMEDOUT:
