@@ -179,6 +179,16 @@ spawn_history_find(pid_t pid, const char *name, uid_t uid)
 	return NULL;
 }
 
+/* The k-th newest exit record (0: newest), or NULL. */
+const struct exit_record *
+spawn_history_at(size_t k)
+{
+	if (k >= spawn_history_len)
+		return NULL;
+	return &spawn_history[(spawn_history_next + SPAWN_HISTORY - 1 - k) %
+	    SPAWN_HISTORY];
+}
+
 static void
 spawn_history_add(const struct exit_record *e)
 {
@@ -408,6 +418,9 @@ spawn_child_ended(struct spawn_child *c)
 	e.e_maxrss_kb = (uint64_t)c->c_rusage.ru_maxrss;
 	e.e_timed_out = c->c_timed_out;
 	e.e_oom_killed = cgroup_oom_killed(c->c_cgroup);
+	e.e_run_uid = c->c_run_uid;
+	e.e_started_ms = c->c_started_ms;
+	e.e_ended_ms = spawn_now_ms();
 	spawn_stats.exited++;
 	spawn_history_add(&e);
 	log_debug("child %d (%s) ended: exitcode %d%s%s", (int)c->c_pid,
@@ -1806,6 +1819,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	memcpy(c->c_name, name, sizeof c->c_name);
 	c->c_daemon = r->daemon;
 	c->c_uid = s->s_uid;
+	c->c_run_uid = r->identity != NULL ? r->identity->uid : geteuid();
 	c->c_started_ms = spawn_now_ms();
 	c->c_state = SPAWN_STARTING;
 	c->c_session = s;

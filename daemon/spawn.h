@@ -57,6 +57,7 @@ struct spawn_child {
 	int			 c_reaped;
 	int			 c_wstatus;
 	struct rusage		 c_rusage;
+	uid_t			 c_run_uid;	/* uid the child runs as */
 };
 
 /* An ended child, as reported to clients and kept in the history. */
@@ -70,6 +71,9 @@ struct exit_record {
 	uint64_t	e_maxrss_kb;
 	int		e_timed_out;	/* killed by forkd for timeout_ms */
 	int		e_oom_killed;	/* its cgroup counted an OOM kill */
+	uid_t		e_run_uid;	/* uid the child ran as */
+	uint64_t	e_started_ms;	/* wall clock, unix ms */
+	uint64_t	e_ended_ms;
 };
 
 TAILQ_HEAD(spawn_child_list, spawn_child);
@@ -136,6 +140,10 @@ unsigned int spawn_count_named(const char *name);
  * SPAWN_ANY_UID of any uid), or NULL. */
 const struct exit_record *spawn_history_find(pid_t pid, const char *name,
 	    uid_t uid);
+
+/* The k-th newest history record (0: the newest), or NULL past the
+ * oldest one kept. */
+const struct exit_record *spawn_history_at(size_t k);
 
 /* Reap every ended child (SIGCHLD callback). */
 void	spawn_reap(void);

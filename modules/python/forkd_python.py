@@ -112,7 +112,8 @@ def _threads_report():
 
 def preload(paths, imports, allow, freeze):
     """Run once in forkd: add path= dirs, import the preloads, check that
-    no thread was left behind, freeze the heap. Returns 0, or 1 after
+    no thread was left behind, freeze the heap. Returns 0; 1 when an
+    option or a preload failed, 2 when a thread was left behind, after
     writing why to stderr (forkd then does not start)."""
     global _allow, _paths, _freeze
     _freeze = bool(freeze)
@@ -149,11 +150,47 @@ def preload(paths, imports, allow, freeze):
     if msg is not None:
         _err(msg)
         _flush_stdio()
-        return 1
+        return 2
+    _rehearse()
     if _freeze:
         gc.freeze()
     _flush_stdio()
     return 0
+
+
+def _rehearse():
+    """Run, once in forkd, the code paths every child runs (stdio objects,
+    pickling both ways, the allow= patterns), on a private pipe: the
+    caches they fill (codecs, fnmatch's compiled patterns, the type
+    attribute cache) are then shared by every child instead of being
+    filled, page by page, in each one."""
+    r, w = os.pipe()
+    try:
+        out = _std(w, sys.__stdout__, True, False, check=False)
+        err = _std(w, sys.__stderr__, True, True, check=False)
+        inp = _std(r, sys.__stdin__, False, False, check=False)
+        out.write("o")
+        out.flush()
+        err.write("e\n")
+        inp.read(3)
+        del out, err, inp
+    finally:
+        os.close(r)
+        os.close(w)
+    data = pickle.dumps(((1, "a"), {"k": b"v"}), pickle.HIGHEST_PROTOCOL)
+    pickle.loads(data)
+    if _allow is not None:
+        _RestrictedUnpickler(io.BytesIO(data)).load()
+        _allowed("__forkd__:rehearsal")
+    pickle.dumps(("ok", None), pickle.HIGHEST_PROTOCOL)
+    env = {}
+    for kv in (b"A=1", b"B=2"):
+        k, _, v = kv.partition(b"=")
+        env[k] = v
+    try:
+        raise ValueError("rehearsal")
+    except ValueError as e:
+        _err_tuple(e)
 
 
 def _allowed(name):
@@ -200,10 +237,10 @@ def _fd_open(fd):
         return False
 
 
-def _std(fd, old, write, line):
+def _std(fd, old, write, line, check=True):
     """A fresh text stream on fd (None when fd is closed), like the
     interpreter's own, with the old stream's encoding."""
-    if not _fd_open(fd):
+    if check and not _fd_open(fd):
         return None
     enc = getattr(old, "encoding", None) or "utf-8"
     errors = getattr(old, "errors", None) or \
@@ -277,22 +314,25 @@ def _exit_code(e):
     return 1
 
 
-def _import_main(path):
+def _import_main(path, target):
     """Import the client's main script as __mp_main__, aliased __main__,
-    as multiprocessing's spawn does."""
+    as multiprocessing's spawn does (errors name target too)."""
     if not os.path.isabs(path):
-        raise ValueError("--main %r: not an absolute path" % path)
+        raise ValueError("target %r: --main %r is not an absolute path"
+                         % (target, path))
     if _allow is not None:
         if not any(fnmatch.fnmatchcase("__main__", p.partition(":")[0])
                    for p in _allow):
             raise PermissionError(
-                "--main %r is refused: with allow= set, a main script runs "
-                "only when a pattern allows __main__ targets" % path)
+                "target %r: --main %r is refused: with allow= set, a main "
+                "script runs only when a pattern allows __main__ targets"
+                % (target, path))
         real = os.path.realpath(path)
         if not any(os.path.commonpath([real, d]) == d for d in _paths):
             raise PermissionError(
-                "--main %r is refused: with allow= set, a main script must "
-                "lie in one of the python module's path= directories" % path)
+                "target %r: --main %r is refused: with allow= set, a main "
+                "script must lie in one of the python module's path= "
+                "directories" % (target, path))
     else:
         # Unrestricted: as when the script runs, its directory comes first
         # (multiprocessing passes the parent's sys.path the same way).
@@ -433,7 +473,8 @@ def child_call(argv, environ):
     # Finding the target: errors go back to the client (exit 1).
     try:
         _check_name(target)
-        main = _import_main(main_path) if main_path is not None else None
+        main = _import_main(main_path, target) if main_path is not None \
+            else None
         fn = _resolve(target, main)
         a, kw = _read_args()
     except SystemExit as e:

@@ -266,7 +266,8 @@ python_status_fail(PyStatus st, const char *what)
 }
 
 /* Start the interpreter: no signal handlers (forkd owns signals), no
- * locale coercion (it would change the environment of every child). */
+ * locale coercion (it would change the environment of every child), and
+ * forkd's C stdio left as it is (PYTHONUNBUFFERED would unbuffer it). */
 static int
 python_start(void)
 {
@@ -283,6 +284,7 @@ python_start(void)
 
 	PyConfig_InitPythonConfig(&config);
 	config.install_signal_handlers = 0;
+	config.configure_c_stdio = 0;
 	config.parse_argv = 0;
 #if PY_VERSION_HEX >= 0x030B0000
 	config.safe_path = 1;
@@ -348,7 +350,9 @@ python_strv_to_list(const struct python_strv *sv)
 	return l;
 }
 
-/* Call _forkd_python.preload(paths, imports, allow, freeze). */
+/* Call _forkd_python.preload(paths, imports, allow, freeze): 0,
+ * -EDEADLK when a preload left a thread running, or -ECANCELED when an
+ * option or a preload failed (the reason is on stderr either way). */
 static int
 python_preload(const struct python_opts *o)
 {
@@ -377,7 +381,9 @@ out:
 	Py_XDECREF(paths);
 	Py_XDECREF(imports);
 	Py_XDECREF(allow);
-	return v == 0 ? 0 : -1;
+	if (v == 0)
+		return 0;
+	return v == 2 ? -EDEADLK : -ECANCELED;
 }
 
 /* Start the interpreter and preload; any failure stops forkd's start-up
@@ -401,12 +407,8 @@ python_init(const char *opts)
 		goto out;
 	if ((r = python_load_boot()) != 0)
 		goto out;
-	if (python_preload(&o) != 0) {
-		/* The traceback or the reason is on stderr already. */
-		r = -ENOEXEC;
-		goto out;
-	}
-	r = 0;
+	/* On failure the traceback or the reason is on stderr already. */
+	r = python_preload(&o);
 out:
 	python_opts_free(&o);
 	fflush(stderr);
@@ -478,8 +480,7 @@ static const struct forkd_module_entry python_entries[] = {
 	{ NULL, NULL, NULL }
 };
 
-__attribute__((visibility("default")))
-const struct forkd_module forkd_module_info = {
+FORKD_MODULE_EXPORT const struct forkd_module forkd_module_info = {
 	.abi_version = FORKD_MODULE_ABI_VERSION,
 	.name = "python",
 	.description = "embedded CPython: preloaded imports, module:function "

@@ -285,7 +285,8 @@ def forkd():
     env = dict(os.environ)
     for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.pop(v, None)
-    f = _server("path=%s,import=numpy,pm_targets" % TARGETS, env=env)
+    f = _server("path=%s,import=numpy,logging,concurrent.futures,pm_targets"
+                % TARGETS, env=env)
     yield f
     _finish(f)
 
@@ -302,7 +303,8 @@ def forkd_nopool():
 def restricted(tmp_path_factory):
     """forkd with allow= set (a restricted policy)."""
     f = _server("path=%s,import=numpy,pm_targets,allow=pm_targets:*,"
-                "__main__:*,pm_main_mod:__main__" % TARGETS)
+                "__main__:*,pm_main_mod:__main__,"
+                "numpy.core.numeric:_frombuffer,numpy:dtype" % TARGETS)
     yield f
     _finish(f)
 

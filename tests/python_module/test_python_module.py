@@ -84,6 +84,11 @@ def test_signals_as_in_python(forkd):
     assert (r.exitcode, r.result) == (0, ("ok", "EPIPE"))
 
 
+def test_preloaded_logging_works(forkd):
+    r = forkd.call("pm_targets:log_warning", ("careful",))
+    assert r.result == ("ok", "careful") and r.stderr == b"careful\n"
+
+
 def test_stdin_is_fd0(forkd):
     r = forkd.call("pm_targets:read_stdin", stdin=b"from the client\n")
     assert r.result == ("ok", "from the client\n")
@@ -157,6 +162,24 @@ def test_sys_exit(forkd):
 def test_segfault(forkd):
     r = forkd.call("pm_targets:segfault")
     assert r.exitcode == -signal.SIGSEGV and r.result is None
+    forkd.assert_serving()
+
+
+def test_target_never_returns_terminated(forkd):
+    # A target that does not return: the client's wait times out, SIGTERM
+    # ends it (-15), and forkd serves on.
+    import forkd_client as fc
+    r, w = os.pipe()
+    pid, _ = forkd.conn.spawn("python:call",
+                              argv=["python:call", "pm_targets:sleep"],
+                              fds={3: r})
+    os.close(r)
+    os.write(w, pickle.dumps(((3600,), {})))
+    os.close(w)
+    with pytest.raises(fc.ForkdError):
+        forkd.conn.wait(pid, 300)
+    forkd.conn.signal(pid, signal.SIGTERM)
+    assert forkd.conn.wait(pid, 10000)["exitcode"] == -signal.SIGTERM
     forkd.assert_serving()
 
 
@@ -310,11 +333,24 @@ def test_allow_restricts_unpickling(restricted, forkd, tmp_path):
     assert marker.exists()
 
 
+def test_allow_numpy_arrays(restricted):
+    # A numpy array pickles (protocol 5) as numpy.core.numeric:_frombuffer
+    # and numpy:dtype: with those two allowed, arrays pass both ways.
+    import numpy
+    a = numpy.arange(12, dtype=numpy.int64).reshape(3, 4)
+    r = restricted.call("pm_targets:echo", (a,))
+    assert r.exitcode == 0 and (r.result[1][0][0] == a).all()
+    # Older protocols name other globals, which are not allowed.
+    payload = pickle.dumps(((a,), {}), protocol=2)
+    r = restricted.call("pm_targets:echo", payload=payload)
+    assert r.exitcode == 1 and "not allowed" in r.result[3]
+
+
 def test_allow_confines_main(restricted, tmp_path):
     outside = _write_main(tmp_path)
     r = restricted.call("__main__:where", main=outside)
     assert r.exitcode == 1 and isinstance(r.result[1], PermissionError)
-    assert "path=" in r.result[3]
+    assert "path=" in r.result[3] and "__main__:where" in r.result[3]
     # Through a symbolic link inside path= to a file outside: refused too.
     link = os.path.join(TARGETS, "pm_link_main_%d.py" % os.getpid())
     os.symlink(outside, link)
@@ -476,5 +512,26 @@ def test_unbuffered_like_the_interpreter():
     f = _server("path=%s,import=pm_targets" % TARGETS, env=env)
     try:
         assert f.call("pm_targets:write_then_raw").stdout == b"textraw"
+    finally:
+        _finish(f)
+
+
+def test_two_paths_and_users_thread_settings_win(tmp_path):
+    # path=D1:D2 puts both first on sys.path, in order; a thread count the
+    # user set in forkd's environment is kept, the others become 1.
+    from conftest import _server, _finish
+    (tmp_path / "pm_second.py").write_text("def hello():\n    return 'second'\n")
+    env = dict(os.environ, MKL_NUM_THREADS="3")
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    env.pop("OMP_NUM_THREADS", None)
+    f = _server("path=%s:%s,import=pm_targets,pm_second" % (TARGETS, tmp_path),
+                env=env)
+    try:
+        assert f.call("pm_second:hello").result == ("ok", "second")
+        path = f.call("pm_targets:sys_path").result[1]
+        assert path[:2] == [TARGETS, str(tmp_path)]
+        e = f.call("pm_targets:whoami").result[1]["env"]
+        assert e["MKL_NUM_THREADS"] == "3"
+        assert e["OPENBLAS_NUM_THREADS"] == e["OMP_NUM_THREADS"] == "1"
     finally:
         _finish(f)

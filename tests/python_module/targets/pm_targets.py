@@ -140,3 +140,10 @@ def write_to_closed_pipe():
     finally:
         os.close(w)
     return "written"
+
+
+def log_warning(text):
+    """logging (preloaded, with its at-fork lock hooks) in a child."""
+    import logging
+    logging.getLogger("pm").warning(text)
+    return text
