@@ -51,6 +51,31 @@ conn_raise(struct forkd *f, int err)
 	return NULL;
 }
 
+/* Raise OSError(errno, message, path) for a failed forkd_connect_ex(), with
+ * the step ("key", "socket", "connect", "handshake") as attribute step. */
+static void
+conn_raise_connect(const struct forkd_error *err)
+{
+	PyObject	*args, *exc, *step;
+
+	if (err->path[0] != '\0')
+		args = Py_BuildValue("(isO&)", -err->code, err->message,
+		    PyUnicode_DecodeFSDefault, err->path);
+	else
+		args = Py_BuildValue("(is)", -err->code, err->message);
+	if (args == NULL)
+		return;
+	exc = PyObject_Call(PyExc_OSError, args, NULL);
+	Py_DECREF(args);
+	if (exc == NULL)
+		return;
+	step = PyUnicode_FromString(forkd_step_name(err->step));
+	if (step != NULL && PyObject_SetAttrString(exc, "step", step) == 0)
+		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+	Py_XDECREF(step);
+	Py_DECREF(exc);
+}
+
 /* The handle, or NULL with ValueError raised when it is closed. */
 static struct forkd *
 conn_handle(conn_object *self)
@@ -109,6 +134,7 @@ conn_init(conn_object *self, PyObject *args, PyObject *kwds)
 	Py_buffer	 keybuf = { 0 };
 	const char	*sock = NULL, *keyfile = NULL;
 	struct forkd	*f = NULL;
+	struct forkd_error err = { 0 };
 	int		 r, rc = -1;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOy*", kwlist,
@@ -133,10 +159,13 @@ conn_init(conn_object *self, PyObject *args, PyObject *kwds)
 		r = forkd_connect_key(&f, sock, keybuf.buf,
 		    (size_t)keybuf.len);
 	else
-		r = forkd_connect(&f, sock, keyfile);
+		r = forkd_connect_ex(&f, sock, keyfile, &err);
 	Py_END_ALLOW_THREADS
 	if (r < 0) {
-		conn_raise(NULL, r);
+		if (keybuf.buf == NULL && err.code < 0)
+			conn_raise_connect(&err);
+		else
+			conn_raise(NULL, r);
 		goto out;
 	}
 	self->c_forkd = f;

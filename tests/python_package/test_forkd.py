@@ -58,7 +58,8 @@ def test_connect_no_socket(tmp_path, daemon):
     path = str(tmp_path / "nothing.sock")
     with pytest.raises(FileNotFoundError) as ei:
         forkd.connect(path, daemon.keyfile)
-    assert ei.value.filename == path
+    assert ei.value.filename == path and ei.value.step == "connect"
+    assert "is forkd running?" in str(ei.value)
 
 
 def test_connect_refused(tmp_path, daemon):
@@ -66,8 +67,9 @@ def test_connect_refused(tmp_path, daemon):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.bind(path)            # bound, never listening: ECONNREFUSED
     try:
-        with pytest.raises(ConnectionRefusedError):
+        with pytest.raises(ConnectionRefusedError) as ei:
             forkd.connect(path, daemon.keyfile)
+        assert ei.value.filename == path and ei.value.step == "connect"
     finally:
         s.close()
 
@@ -79,13 +81,20 @@ def test_connect_wrong_key(tmp_path, daemon):
     with pytest.raises(OSError) as ei:
         forkd.connect(daemon.sock, str(key))
     assert ei.value.errno == errno.EKEYREJECTED
+    assert ei.value.step == "handshake"
 
 
 def test_connect_missing_key(tmp_path, daemon):
     path = str(tmp_path / "nokey")
     with pytest.raises(FileNotFoundError) as ei:
         forkd.connect(daemon.sock, path)
-    assert ei.value.filename == path
+    assert ei.value.filename == path and ei.value.step == "key"
+
+
+def test_connect_not_a_socket(tmp_path, daemon):
+    with pytest.raises(OSError) as ei:
+        forkd.connect(str(tmp_path), daemon.keyfile)
+    assert ei.value.errno == errno.ENOTSOCK and ei.value.step == "socket"
 
 
 # ---- Process ----------------------------------------------------------------

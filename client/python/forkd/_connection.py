@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import threading
 from typing import Any, NamedTuple
@@ -45,20 +44,9 @@ class Connection:
     def __init__(self, socket: str | os.PathLike | None = None,
                  key: str | os.PathLike | None = None):
         self._lock = threading.Lock()
-        try:
-            self._conn = _forkd.Connection(socket, key)
-        except OSError as e:
-            # Say which socket (or key file) it was about.
-            sock = socket or os.environ.get("FORKD_SOCKET") or \
-                _forkd.DEFAULT_SOCKET
-            keyf = key or os.environ.get("FORKD_KEY_FILE") or \
-                _forkd.DEFAULT_KEY_FILE
-            where = os.fspath(sock)
-            if e.errno == errno.ENOENT and os.path.exists(sock) or \
-                    e.errno == errno.EACCES and \
-                    not os.access(keyf, os.R_OK):
-                where = os.fspath(keyf)
-            raise type(e)(e.errno, e.strerror, where) from None
+        # A failure is an OSError naming the file (its filename) and the
+        # step that failed (its step: key, socket, connect, handshake).
+        self._conn = _forkd.Connection(socket, key)
         self._exits: dict[int, ExitStatus] = {}
         self._pid = os.getpid()
         self._dead = False          # forkd closed it (ECONNRESET)
@@ -163,10 +151,12 @@ def connect(socket: str | os.PathLike | None = None,
     *socket* is forkd's socket path and *key* the key file; each defaults
     to the environment (``FORKD_SOCKET``, ``FORKD_KEY_FILE``), then to
     ``/run/forkd/forkd.sock`` and ``/var/lib/forkd/authkey``, as in
-    libforkd. Raises :exc:`FileNotFoundError` or
-    :exc:`ConnectionRefusedError` when forkd does not listen there,
-    :exc:`PermissionError` when the key file cannot be read, and
-    ``OSError(EKEYREJECTED)`` for a wrong key.
+    libforkd. A failure raises an :exc:`OSError` whose message explains
+    it, with the file concerned in ``filename`` and the failed ``step``
+    (``"key"``, ``"socket"``, ``"connect"``, ``"handshake"``):
+    :exc:`FileNotFoundError` or :exc:`ConnectionRefusedError` when forkd
+    does not listen there, :exc:`PermissionError` when the key file cannot
+    be read, ``OSError(EKEYREJECTED)`` for a wrong key.
 
     Whoever holds the key holds forkd's powers: it can run any code as
     forkd's user.
