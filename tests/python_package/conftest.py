@@ -121,10 +121,11 @@ def daemon():
 @pytest.fixture(scope="session")
 def restricted():
     """forkd whose python module allows only pp_targets:add and
-    pp_targets:echo."""
+    pp_targets:echo, and what Executor.map(chunksize > 1) needs."""
     if not os.path.exists(MODULE):
         pytest.skip("the python module is not built (%s)" % MODULE)
-    d = Forkd("path=%s,import=numpy,allow=pp_targets:add,pp_targets:echo"
+    d = Forkd("path=%s,import=numpy,allow=pp_targets:add,pp_targets:echo,"
+              "builtins:list,builtins:iter,itertools:starmap"
               % _paths()).start()
     yield d
     d.stop()

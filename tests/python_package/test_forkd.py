@@ -419,6 +419,15 @@ def test_target_not_allowed(restricted):
         with pytest.raises(PermissionError, match="pp_targets:getpid"):
             p.result()
         c.ping()
+        # Chunks run as builtins:list(itertools.starmap(fn, iter(chunk))).
+        with forkd.Executor(2, connection=c) as ex:
+            assert list(ex.map(t.add, range(7), range(7), chunksize=3)) == \
+                [2 * i for i in range(7)]
+            # The restricted unpickler refuses the function in the chunk.
+            with pytest.raises(pickle.UnpicklingError, match="hello"):
+                list(ex.map(t.hello, "abc", chunksize=2))
+            with pytest.raises(PermissionError, match="pp_targets:getpid"):
+                ex.submit(t.getpid).result(T)
 
 
 def test_spawn_error_names_the_step(conn):

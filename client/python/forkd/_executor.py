@@ -110,7 +110,11 @@ class Executor(_BaseExecutor):
             chunksize: int = 1) -> Iterator[Any]:
         """Like the built-in map(), each call (or chunk of *chunksize*
         calls) in a child of its own; results in order. Raises the first
-        exception when its result is reached."""
+        exception when its result is reached.
+
+        A chunk runs as ``list(itertools.starmap(fn, iter(chunk)))`` in the
+        child: under the python module's ``allow=`` patterns it needs
+        ``builtins:list``, ``builtins:iter`` and ``itertools:starmap``."""
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1.")
         if chunksize == 1:
