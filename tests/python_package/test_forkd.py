@@ -33,6 +33,8 @@ T = 30 * SLOW           # generous bound for anything that should be quick
 def test_connect_ping_status_list(daemon):
     with forkd.connect(daemon.sock, daemon.keyfile) as c:
         c.ping()
+        assert os.fstat(c.fileno())
+        assert "open" in repr(c)
         st = c.status()
         assert st["pid"] == daemon.proc.pid
         mods = {m["name"]: m["entries"] for m in st["modules"]}
@@ -171,6 +173,14 @@ def test_env_and_cwd(conn, tmp_path):
     p = forkd.Process(target=t.cwd, cwd=str(tmp_path), connection=conn)
     p.start()
     assert p.result(T) == str(tmp_path)
+
+
+def test_run_calls_the_target_here(tmp_path):
+    # multiprocessing's run(): the target in this process, no child.
+    calls = []
+    p = forkd.Process(target=calls.append, args=(1,))
+    p.run()
+    assert calls == [1] and p.pid is None
 
 
 def test_unknown_option():
