@@ -319,7 +319,7 @@ class Process:
 
     def __init__(self, target: Callable[..., Any] | None = None,
                  args: Iterable[Any] = (),
-                 kwargs: Mapping[str, Any] | None = None,
+                 kwargs: Mapping[str, Any] = {},  # noqa: B006 (as mp's)
                  name: str | None = None, daemon: bool | None = None, *,
                  connection: Connection | None = None,
                  **spawn_options: Any) -> None:
