@@ -27,7 +27,21 @@
 typedef struct {
 	PyObject_HEAD
 	struct forkd	*c_forkd;
+	int		 c_busy;	/* a call runs without the GIL */
 } conn_object;
+
+/* A libforkd call without the GIL. c_busy is only read and written with
+ * the GIL held: while it is set, another thread calling a method gets
+ * RuntimeError instead of a second call on the handle (a struct forkd is
+ * not for two threads at once) or a close() freeing it under the call. */
+#define CONN_BLOCKING_BEGIN(self)					\
+	do {								\
+		(self)->c_busy = 1;					\
+		Py_BEGIN_ALLOW_THREADS
+#define CONN_BLOCKING_END(self)						\
+		Py_END_ALLOW_THREADS					\
+		(self)->c_busy = 0;					\
+	} while (0)
 
 static PyTypeObject conn_type;
 
@@ -80,9 +94,16 @@ conn_raise_connect(const struct forkd_error *err)
 static struct forkd *
 conn_handle(conn_object *self)
 {
-	if (self->c_forkd == NULL)
+	if (self->c_forkd == NULL) {
 		PyErr_SetString(PyExc_ValueError,
 		    "operation on a closed forkd connection");
+		return NULL;
+	}
+	if (self->c_busy) {
+		PyErr_SetString(PyExc_RuntimeError, "the forkd connection is "
+		    "in use by another thread (lock around calls)");
+		return NULL;
+	}
 	return self->c_forkd;
 }
 
@@ -202,6 +223,11 @@ conn_dealloc(conn_object *self)
 static PyObject *
 conn_close(conn_object *self, PyObject *unused)
 {
+	if (self->c_busy) {
+		PyErr_SetString(PyExc_RuntimeError, "the forkd connection is "
+		    "in use by another thread (lock around calls)");
+		return NULL;
+	}
 	conn_do_close(self);
 	Py_RETURN_NONE;
 }
@@ -215,9 +241,13 @@ conn_closed(conn_object *self, void *closure)
 static PyObject *
 conn_fileno(conn_object *self, PyObject *unused)
 {
-	struct forkd *f = conn_handle(self);
-
-	return f == NULL ? NULL : PyLong_FromLong(forkd_fd(f));
+	/* Only reads the fd: allowed while another thread is in a call. */
+	if (self->c_forkd == NULL) {
+		PyErr_SetString(PyExc_ValueError,
+		    "operation on a closed forkd connection");
+		return NULL;
+	}
+	return PyLong_FromLong(forkd_fd(self->c_forkd));
 }
 
 static PyObject *
@@ -228,9 +258,9 @@ conn_ping(conn_object *self, PyObject *unused)
 
 	if (f == NULL)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	CONN_BLOCKING_BEGIN(self);
 	r = forkd_ping(f);
-	Py_END_ALLOW_THREADS
+	CONN_BLOCKING_END(self);
 	if (r < 0)
 		return conn_raise(f, r);
 	Py_RETURN_NONE;
@@ -562,9 +592,9 @@ conn_spawn(conn_object *self, PyObject *args, PyObject *kwds)
 	o.cpu_period_us = period;
 	o.namespaces = namespaces;
 
-	Py_BEGIN_ALLOW_THREADS
+	CONN_BLOCKING_BEGIN(self);
 	r = forkd_spawn_ex(f, &o, &sp);
-	Py_END_ALLOW_THREADS
+	CONN_BLOCKING_END(self);
 	if (r < 0) {
 		conn_raise(f, r);
 		goto out;
@@ -587,9 +617,9 @@ conn_signal(conn_object *self, PyObject *args)
 
 	if (f == NULL || !PyArg_ParseTuple(args, "ii", &pid, &sig))
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	CONN_BLOCKING_BEGIN(self);
 	r = forkd_signal(f, (pid_t)pid, NULL, sig);
-	Py_END_ALLOW_THREADS
+	CONN_BLOCKING_END(self);
 	if (r < 0)
 		return conn_raise(f, r);
 	Py_RETURN_NONE;
@@ -607,9 +637,9 @@ conn_wait(conn_object *self, PyObject *args)
 	if (f == NULL || !PyArg_ParseTuple(args, "i|O", &pid, &tobj) ||
 	    conn_timeout_ms(tobj, &ms) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	CONN_BLOCKING_BEGIN(self);
 	r = forkd_wait(f, (pid_t)pid, NULL, ms, &ex);
-	Py_END_ALLOW_THREADS
+	CONN_BLOCKING_END(self);
 	if (r < 0)
 		return conn_raise(f, r);
 	return conn_exit_tuple(&ex);
@@ -641,9 +671,9 @@ conn_wait_any(conn_object *self, PyObject *args)
 	for (size_t i = 0; i < n; i++)
 		pids[i] = (pid_t)v[i];
 	PyMem_Free(v);
-	Py_BEGIN_ALLOW_THREADS
+	CONN_BLOCKING_BEGIN(self);
 	r = forkd_wait_any(f, pids, n, ms, &ex);
-	Py_END_ALLOW_THREADS
+	CONN_BLOCKING_END(self);
 	PyMem_Free(pids);
 	if (r < 0)
 		return conn_raise(f, r);
@@ -660,9 +690,9 @@ conn_process(conn_object *self, PyObject *unused)
 
 	if (f == NULL)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	CONN_BLOCKING_BEGIN(self);
 	r = forkd_process(f);
-	Py_END_ALLOW_THREADS
+	CONN_BLOCKING_END(self);
 	if (r < 0)
 		return conn_raise(f, r);
 	return PyLong_FromLong(r);
@@ -699,9 +729,9 @@ conn_list(conn_object *self, PyObject *unused)
 
 	if (f == NULL)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	CONN_BLOCKING_BEGIN(self);
 	r = forkd_list(f, &c, &n);
-	Py_END_ALLOW_THREADS
+	CONN_BLOCKING_END(self);
 	if (r < 0)
 		return conn_raise(f, r);
 	if ((list = PyList_New((Py_ssize_t)n)) == NULL)
@@ -734,9 +764,9 @@ conn_status(conn_object *self, PyObject *unused)
 
 	if (f == NULL)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
+	CONN_BLOCKING_BEGIN(self);
 	r = forkd_status(f, &st);
-	Py_END_ALLOW_THREADS
+	CONN_BLOCKING_END(self);
 	if (r < 0)
 		return conn_raise(f, r);
 	if ((mods = PyList_New(0)) == NULL)
@@ -792,7 +822,11 @@ conn_enter(conn_object *self, PyObject *unused)
 static PyObject *
 conn_exit(conn_object *self, PyObject *args)
 {
-	conn_do_close(self);
+	PyObject *r = conn_close(self, NULL);
+
+	if (r == NULL)
+		return NULL;
+	Py_DECREF(r);
 	Py_RETURN_FALSE;
 }
 

@@ -742,3 +742,34 @@ def test_bad_spawn_options_refused_before_sending(conn):
     with pytest.raises(TypeError):
         forkd.Process(target=t.add, cwd=42, connection=conn).start()
     assert conn.status()["spawned_total"] == before
+
+
+def test_extension_refuses_a_second_thread_on_a_handle(conn):
+    # forkd._forkd.Connection is libforkd's handle: one call at a time. A
+    # call from another thread meanwhile is an error, not a corruption.
+    from forkd import _forkd
+    raw = _forkd.Connection(conn.socket, conn.key)
+    p = forkd.Process(target=t.nap, args=(1.0,), connection=conn)
+    p.start()
+    done = threading.Event()
+    # Not the package's own connection: forkd waits for any child of the uid.
+    th = threading.Thread(target=lambda: (raw.wait(p.pid, T), done.set()))
+    th.start()
+    deadline = time.monotonic() + T
+    while time.monotonic() < deadline:
+        try:
+            raw.ping()
+        except RuntimeError as e:
+            assert "another thread" in str(e)
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail("a second call on the handle was let through")
+    with pytest.raises(RuntimeError):
+        raw.close()
+    assert raw.fileno() >= 0
+    th.join(T)
+    assert done.is_set()
+    raw.ping()
+    raw.close()
+    p.join(T)
