@@ -773,3 +773,17 @@ def test_extension_refuses_a_second_thread_on_a_handle(conn):
     raw.ping()
     raw.close()
     p.join(T)
+
+
+def test_join_without_a_pidfd(conn):
+    # An older forkd passes no pidfd: join() and is_alive() ask forkd.
+    p = forkd.Process(target=t.forever, connection=conn)
+    p.start()
+    os.close(p._pidfd[0])
+    p._pidfd[0] = -1
+    p.join(0.2)
+    assert p.is_alive() and p.exitcode is None
+    conn.ping()                     # the lock is not held meanwhile
+    p.kill()
+    p.join(T)
+    assert p.exitcode == -signal.SIGKILL

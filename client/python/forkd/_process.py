@@ -490,10 +490,19 @@ class Process:
                 ms = max(1, int(left * 1000))
             st = conn._reap(self._pid, 30)
         else:
-            try:
-                st = conn._reap(self._pid, timeout)
-            except TimeoutError:
-                return False
+            # No pidfd (an older forkd): ask forkd in short slices, so the
+            # connection's lock is never held for long.
+            deadline = None if timeout is None else \
+                time.monotonic() + timeout
+            while True:
+                left = 0.05 if deadline is None else \
+                    min(0.05, max(0.0, deadline - time.monotonic()))
+                try:
+                    st = conn._reap(self._pid, left)
+                    break
+                except TimeoutError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return False
         self._status = st
         with _children_lock:
             _children.discard(self)
