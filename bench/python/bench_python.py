@@ -26,6 +26,7 @@ import argparse
 import multiprocessing as mp
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def start_forkd(build):
         try:
             conn = forkd.connect(sock, key)
             conn.ping()
-            return proc, conn
+            return proc, conn, tmp
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("forkd did not start; see %s" % tmp)
@@ -162,7 +163,7 @@ def main():
         a.tasks, a.repeat, a.slow_repeat = 100, 1, 1
     workers = forkd.cpu_count()
 
-    proc, conn = start_forkd(build)
+    proc, conn, tmp = start_forkd(build)
     fs = mp.get_context("forkserver")
     fs.set_forkserver_preload(["numpy"])
     fork = mp.get_context("fork")
@@ -229,6 +230,7 @@ def main():
         conn.close()
         proc.terminate()
         proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

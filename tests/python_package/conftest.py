@@ -10,6 +10,7 @@ Environment (ctest sets these; the defaults fit a ./build tree):
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,11 @@ class Forkd:
         except OSError:
             return ""
 
+    def cleanup(self):
+        """Stop forkd if it runs and remove its directory."""
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
             return None
@@ -115,7 +121,9 @@ def daemon():
     d = Forkd("path=%s,import=numpy" % _paths()).start()
     yield d
     rc = d.stop()
-    assert rc == 0, "forkd exited with %r:\n%s" % (rc, d.log())
+    log = d.log()
+    d.cleanup()
+    assert rc == 0, "forkd exited with %r:\n%s" % (rc, log)
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +136,7 @@ def restricted():
               "builtins:list,builtins:iter,itertools:starmap"
               % _paths()).start()
     yield d
-    d.stop()
+    d.cleanup()
 
 
 @pytest.fixture

@@ -687,7 +687,7 @@ def test_default_connection_after_forkd_restarts(monkeypatch):
         p.start()
         assert p.result(T) == 5
     finally:
-        d.stop()
+        d.cleanup()
 
 
 def test_executor_tasks_finish_at_exit(daemon, tmp_path):
