@@ -602,11 +602,15 @@ def test_cmake_install(tmp_path):
     found = list(prefix.glob("lib/python3*/*-packages/forkd/_forkd*.so"))
     assert len(found) == 1, list(prefix.rglob("forkd*"))
     site = found[0].parent.parent
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    # A sanitizer build's runtime and options go along.
+    for k in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
     r = subprocess.run([sys.executable, "-c",
                         "import forkd, sys; print(forkd.__file__); "
                         "print(forkd.Process.__name__)"],
-                       env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin",
-                            "LD_PRELOAD": os.environ.get("LD_PRELOAD", "")},
+                       env=env,
                        capture_output=True, text=True, timeout=T,
                        cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
