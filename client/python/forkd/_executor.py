@@ -70,6 +70,7 @@ class Executor(_BaseExecutor):
         self._running: dict[int, tuple[Process, Future]] = {}
         self._lock = threading.Lock()
         self._shutdown = False
+        self._broken: BaseException | None = None
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._thread: threading.Thread | None = None
         # Not at exit: weakref runs the remaining finalizers before our
@@ -92,6 +93,9 @@ class Executor(_BaseExecutor):
             dump_args(args, kwargs)
         fut: Future = Future()
         with self._lock:
+            if self._broken is not None:
+                raise RuntimeError("the executor's thread failed: %r"
+                                   % (self._broken,))
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after "
                                    "shutdown")
@@ -205,8 +209,10 @@ class Executor(_BaseExecutor):
         except BaseException as e:
             # Never leave a caller waiting on a future forever.
             with self._lock:
+                self._broken = e
                 pending = list(self._queue)
                 self._queue.clear()
+                _live.discard(self)
             for _, fut in list(self._running.values()) + pending:
                 if not fut.done():
                     fut.set_exception(e)
