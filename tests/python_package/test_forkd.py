@@ -791,3 +791,19 @@ def test_join_without_a_pidfd(conn):
     p.kill()
     p.join(T)
     assert p.exitcode == -signal.SIGKILL
+
+
+@pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_executor_whose_thread_failed(conn, monkeypatch):
+    ex = forkd.Executor(1, connection=conn)
+
+    def broken():
+        raise MemoryError("simulated")
+    monkeypatch.setattr(ex, "_start_next", broken)
+    fut = ex.submit(t.add, 1, 2)
+    with pytest.raises(MemoryError):
+        fut.result(T)           # not left waiting forever
+    ex._thread.join(T)
+    with pytest.raises(RuntimeError, match="thread failed"):
+        ex.submit(t.add, 1, 2)
