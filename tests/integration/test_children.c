@@ -671,24 +671,30 @@ test_pool_children_stopped(void **state)
 	if ((took = harness_now_ms() - t0) > 5000 * harness_slow())
 		fail_msg("the spawn after the stopped pool children took %lld "
 		    "ms", (long long)took);
-	/* Nothing stopped is left behind: forkd killed them. kill() only
-	 * queues the SIGKILL: a stopped child it wakes shows 'R' until the
-	 * scheduler runs it to its exit, which under load can be after the
-	 * next spawn's reply. So wait for each to end (or be a zombie), up to
-	 * 5 s: one forkd did not kill stays stopped, alive, for good. A pid
-	 * that now names another process (start time differs) is gone. */
+	/* Nothing stopped is left behind: forkd killed them and reaped
+	 * them. kill() only queues the SIGKILL: a stopped child it wakes
+	 * shows 'R' until the scheduler runs it to its exit (then forkd
+	 * reaps it), which under load can be after the next spawn's reply.
+	 * So wait up to 5 s for each to be gone: one forkd did not kill
+	 * stays stopped, alive, for good. A pid that now names another
+	 * process (start time differs) is gone. */
 	gone_by = harness_now_ms() + 5000 * harness_slow();
 	for (int i = 0; i < n; i++) {
-		while (harness_pid_state(pool[i]) == 1 &&
+		int st;
+
+		while ((st = harness_pid_state(pool[i])) != 0 &&
 		    start_time_of(pool[i]) == born[i] &&
 		    harness_now_ms() < gone_by)
 			harness_sleep_ms(20);
-		if (harness_pid_state(pool[i]) == 1 &&
-		    start_time_of(pool[i]) == born[i]) {
+		if (st == 0 || start_time_of(pool[i]) != born[i])
+			continue;
+		if (st == 1) {
 			kill(pool[i], SIGCONT);
 			fail_msg("stopped idle pool child %d still alive 5 s "
 			    "after the flush", (int)pool[i]);
 		}
+		fail_msg("stopped idle pool child %d killed but not reaped "
+		    "5 s after the flush", (int)pool[i]);
 	}
 	expect_no_zombies("after the stopped pool children", 1);
 	forkd_close(f);
