@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "cgroup.h"
 #include "child.h"
+#include "closer.h"
 #include "forkd.h"
 #include "forkd.pb-c.h"
 #include "log.h"
@@ -167,7 +168,35 @@ server_shutdown(void)
 	server_check_shutdown();
 }
 
-/* SIGHUP: re-read limits, policy and log level; modules stay. */
+/* SIGHUP: re-read the key file with the checks of start-up. A good key
+ * replaces the old one for every handshake from now on (sessions already
+ * authenticated keep their session keys); a bad one changes nothing. */
+static void
+server_reload_key(void)
+{
+	unsigned char	*key, *old = server_key_rw;
+	size_t		 keylen, oldlen = server_keylen;
+	char		 err[1024];
+
+	if (auth_key_load(server_config.key_file, 1, &key, &keylen, err,
+	    sizeof err) != 0) {
+		log_warnx("SIGHUP: %s; keeping the current key", err);
+		return;
+	}
+	server_secret_wipeonfork(key, AUTH_KEY_MAX);
+	server_key_rw = key;
+	server_key = key;
+	server_keylen = keylen;
+	if (keylen == oldlen && sodium_memcmp(key, old, keylen) == 0)
+		log_info("SIGHUP: key re-read from %s (unchanged)",
+		    server_config.key_file);
+	else
+		log_info("SIGHUP: key re-read from %s: new connections must "
+		    "use the new key", server_config.key_file);
+	auth_key_free(old, oldlen);
+}
+
+/* SIGHUP: re-read the key, limits, policy and log level; modules stay. */
 static void
 server_reload(void)
 {
@@ -176,6 +205,7 @@ server_reload(void)
 	char			err[512];
 	int			level;
 
+	server_reload_key();
 	if (server_config_path == NULL) {
 		log_info("SIGHUP: no config file to re-read");
 		return;
@@ -393,6 +423,7 @@ server_init(struct config *cfg, const char *config_path)
 	struct timeval	 one = { 1, 0 };
 	unsigned char	*key;
 	size_t		 keylen;
+	int		 cr;
 
 	server_config = *cfg;
 	server_config_path = config_path;
@@ -402,6 +433,9 @@ server_init(struct config *cfg, const char *config_path)
 
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
+	/* First: the closer of clients' fds holds no key and no module. */
+	if ((cr = closer_start()) != 0)
+		fatalx("cannot start the fd closer process: %s", strerror(-cr));
 	if (auth_key_load(cfg->key_file, 1, &key, &keylen, err,
 	    sizeof err) != 0)
 		fatalx("%s", err);
@@ -482,6 +516,7 @@ server_loop(void)
 	log_info("stopped: %llu children spawned, %u still running",
 	    (unsigned long long)spawn_stats.spawned, spawn_stats.live);
 	session_free_all();
+	closer_stop();
 	pool_shutdown();
 	spawn_free_all();
 	cgroup_shutdown();

@@ -156,6 +156,30 @@ session_set_state(struct session *s, enum session_state to)
 	return 0;
 }
 
+/* Read and drop whatever the peer still has queued, handing its fds to
+ * wire_close_fds() (off the loop): closing a socket releases the fds
+ * queued in it right there, in forkd, where a lingering socket among them
+ * would block. An empty queue also keeps the kernel from reporting
+ * ECONNRESET to the peer ahead of the Error frame forkd sent it. The
+ * peer cannot add more after session_close()'s shutdown(SHUT_RD). */
+static void
+session_drain(struct session *s)
+{
+	int	fds[WIRE_MAX_FDS];
+	size_t	nfds;
+	ssize_t	n;
+
+	/* Bounded: the queue holds at most the listen backlog's worth. */
+	for (int i = 0; i < 1024; i++) {
+		n = wire_recv(s->s_fd, session_rbuf, sizeof session_rbuf,
+		    fds, WIRE_MAX_FDS, &nfds);
+		if (n >= 0)
+			wire_close_fds(fds, nfds);
+		if (n <= 0 && n != -EMSGSIZE)
+			break;
+	}
+}
+
 /* Free a closed session: from the loop, never from its own callback. */
 static void
 session_free(struct session *s)
@@ -174,8 +198,10 @@ session_free(struct session *s)
 		event_free(s->s_wev);
 	if (s->s_timer != NULL)
 		event_free(s->s_timer);
-	if (s->s_fd >= 0)
+	if (s->s_fd >= 0) {
+		session_drain(s);
 		close(s->s_fd);
+	}
 	if (s->s_key != NULL)
 		sodium_free(s->s_key);
 	free(s);
@@ -338,6 +364,10 @@ session_close(struct session *s, const char *reason)
 		event_del(s->s_timer);
 	/* Best effort: push out what is queued (e.g. the error reply). */
 	(void)session_flush(s);
+	/* The peer may send nothing more (its sends fail with EPIPE): what
+	 * is queued now is all session_drain() has to take. */
+	if (s->s_fd >= 0)
+		(void)shutdown(s->s_fd, SHUT_RD);
 	spawn_session_gone(s);
 	TAILQ_REMOVE(&sessions, s, s_entry);
 	session_n--;

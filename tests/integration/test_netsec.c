@@ -1,0 +1,461 @@
+/* test_netsec.c: what a client does with fds and connections cannot stall
+ * forkd or crowd out other clients (issue 13, items 2, 5, 12, 13 and
+ * issue 16 item 17):
+ * - an fd whose close() blocks (a TCP socket lingering with a full send
+ *   buffer, or a Unix socket holding one in its queue), passed before
+ *   authentication, with a refused spawn, or left queued when forkd closes
+ *   the connection, never delays another client's ping;
+ * - an fd on an otherwise correct Auth frame always gets Error -EBADMSG,
+ *   even when the client sends more behind it;
+ * - the key file is re-read on SIGHUP; a bad one changes nothing;
+ * - a keyless flood from one uid does not fail another uid's handshakes,
+ *   and one uid cannot hold more than max_connections_per_uid;
+ * - socket_group/socket_mode, and no chmod through a symlink after bind.
+ */
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <sodium.h>
+
+#include "auth.h"
+#include "forkd.pb-c.h"
+#include "harness.h"
+#include "rawclient.h"
+#include "wire.h"
+
+#define OTHER_UID	65534
+#define LINGER_S	4
+
+static struct harness	H;
+
+/* A TCP socket whose close() blocks for secs: SO_LINGER {1, secs} and a
+ * send buffer its peer never reads. *ret_keep holds the listener and the
+ * peer (close them when done). */
+static int
+linger_socket(int secs, int ret_keep[2])
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	socklen_t		sl = sizeof sin;
+	struct linger		lg = { 1, secs };
+	char			buf[65536];
+	int			l, c, a, small = 4096;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(l >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &sl), 0);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c >= 0);
+	setsockopt(c, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+	assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof sin), 0);
+	a = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(a >= 0);
+	setsockopt(a, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	memset(buf, 'x', sizeof buf);
+	fcntl(c, F_SETFL, O_NONBLOCK);
+	while (send(c, buf, sizeof buf, MSG_NOSIGNAL) > 0)
+		;
+	assert_int_equal(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg),
+	    0);
+	ret_keep[0] = l;
+	ret_keep[1] = a;
+	return c;
+}
+
+/* A Unix socket that holds a lingering TCP socket in its queue: closing
+ * its last reference closes the TCP socket in the closer's context. */
+static int
+nested_linger_socket(int secs, int ret_keep[2])
+{
+	int	sv[2], t;
+
+	t = linger_socket(secs, ret_keep);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv),
+	    0);
+	assert_int_equal(wire_send(sv[0], (const unsigned char *)"x", 1, &t, 1),
+	    0);
+	close(t);
+	close(sv[0]);
+	return sv[1];
+}
+
+static int
+raw_connect(void)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	int			fd;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_true(strlen(H.h_sock) < sizeof sun.sun_path);
+	memcpy(sun.sun_path, H.h_sock, strlen(H.h_sock) + 1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
+		fail_msg("connect %s: %s", H.h_sock, strerror(errno));
+	return fd;
+}
+
+/* forkd is stopped while a test hands it an fd and drops its own copy:
+ * forkd's reference is then the last, whatever the scheduling. */
+static void
+forkd_pause(int on)
+{
+	assert_int_equal(kill(H.h_pid, on ? SIGSTOP : SIGCONT), 0);
+}
+
+/* The longest of forkd_ping()s on f over ms milliseconds. */
+static int64_t
+max_ping_ms(struct forkd *f, int ms)
+{
+	int64_t end = harness_now_ms() + ms, worst = 0, t0, d;
+
+	while (harness_now_ms() < end) {
+		t0 = harness_now_ms();
+		EXPECT_OK(f, forkd_ping(f));
+		d = harness_now_ms() - t0;
+		if (d > worst)
+			worst = d;
+		harness_sleep_ms(10);
+	}
+	return worst;
+}
+
+static void
+expect_no_stall(struct forkd *f, const char *what)
+{
+	int64_t worst = max_ping_ms(f, 600);
+
+	if (worst >= 1000 * harness_slow())
+		fail_msg("%s: another client's ping took %lld ms (forkd blocked "
+		    "closing a lingering socket for up to %d s)", what,
+		    (long long)worst, LINGER_S);
+}
+
+/* Read the Hello; return the server nonce. */
+static void
+read_hello(int fd, unsigned char sn[AUTH_NONCE_LEN])
+{
+	static unsigned char	 buf[WIRE_FRAME_HARD_MAX];
+	const unsigned char	*p;
+	size_t			 plen, nfds;
+	int			 fds[WIRE_MAX_FDS];
+	struct pollfd		 pfd = { fd, POLLIN, 0 };
+	Forkd__ServerMessage	*m;
+	ssize_t			 n;
+
+	assert_true(poll(&pfd, 1, 5000 * harness_slow()) == 1);
+	n = wire_recv(fd, buf, sizeof buf, fds, WIRE_MAX_FDS, &nfds);
+	assert_true(n > 0);
+	assert_int_equal(wire_open(NULL, buf, (size_t)n, sizeof buf, &p,
+	    &plen), 0);
+	m = forkd__server_message__unpack(NULL, plen, p);
+	assert_non_null(m);
+	assert_int_equal(m->body_case, FORKD__SERVER_MESSAGE__BODY_HELLO);
+	assert_int_equal(m->hello->server_nonce.len, AUTH_NONCE_LEN);
+	memcpy(sn, m->hello->server_nonce.data, AUTH_NONCE_LEN);
+	forkd__server_message__free_unpacked(m, NULL);
+}
+
+/* A correct Auth frame for key into out; its length. */
+static size_t
+auth_frame(const unsigned char *key, size_t keylen,
+    const unsigned char sn[AUTH_NONCE_LEN], unsigned char *out, size_t cap)
+{
+	Forkd__ClientMessage	cm = FORKD__CLIENT_MESSAGE__INIT;
+	Forkd__Auth		a = FORKD__AUTH__INIT;
+	unsigned char		cn[AUTH_NONCE_LEN], proof[AUTH_PROOF_LEN];
+	unsigned char		pb[256];
+	size_t			plen, flen;
+
+	randombytes_buf(cn, sizeof cn);
+	auth_proof(key, keylen, AUTH_ROLE_CLIENT, sn, cn, proof);
+	a.version = WIRE_VERSION;
+	a.client_nonce.data = cn;
+	a.client_nonce.len = sizeof cn;
+	a.proof.data = proof;
+	a.proof.len = sizeof proof;
+	cm.body_case = FORKD__CLIENT_MESSAGE__BODY_AUTH;
+	cm.auth = &a;
+	plen = forkd__client_message__get_packed_size(&cm);
+	assert_true(plen <= sizeof pb);
+	forkd__client_message__pack(&cm, pb);
+	assert_int_equal(wire_seal(NULL, pb, plen, out, cap, &flen), 0);
+	return flen;
+}
+
+/* The code of the first Error frame on fd before EOF, or 1 when the
+ * connection ended without one (recv error or EOF first). */
+static int
+final_error(int fd)
+{
+	static unsigned char	 buf[WIRE_FRAME_HARD_MAX];
+	const unsigned char	*p;
+	size_t			 plen, nfds;
+	int			 fds[WIRE_MAX_FDS], code = 1;
+	struct pollfd		 pfd = { fd, POLLIN, 0 };
+	Forkd__ServerMessage	*m;
+	ssize_t			 n;
+
+	for (;;) {
+		if (poll(&pfd, 1, 5000 * harness_slow()) != 1)
+			return 2;	/* not closed */
+		n = wire_recv(fd, buf, sizeof buf, fds, WIRE_MAX_FDS, &nfds);
+		if (n <= 0)
+			return code;
+		if (wire_open(NULL, buf, (size_t)n, sizeof buf, &p, &plen) != 0)
+			continue;
+		m = forkd__server_message__unpack(NULL, plen, p);
+		if (m != NULL && m->body_case ==
+		    FORKD__SERVER_MESSAGE__BODY_ERROR && code == 1)
+			code = m->error->code;
+		if (m != NULL)
+			forkd__server_message__free_unpacked(m, NULL);
+	}
+}
+
+static unsigned char *
+read_key(const char *path, size_t *ret_len)
+{
+	static unsigned char	k[4096];
+	int			fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t			n;
+
+	assert_true(fd >= 0);
+	n = read(fd, k, sizeof k);
+	close(fd);
+	assert_true(n >= 32);
+	*ret_len = (size_t)n;
+	return k;
+}
+
+/* Item 2: a lingering socket passed before authentication. */
+static void
+test_linger_before_auth(void **state)
+{
+	struct forkd	*f = harness_connect(&H);
+	unsigned char	 sn[AUTH_NONCE_LEN];
+	int		 keep[2], t, c;
+
+	c = raw_connect();
+	read_hello(c, sn);
+	t = linger_socket(LINGER_S, keep);
+	/* Not even a frame: a byte with the fd. */
+	forkd_pause(1);
+	assert_int_equal(wire_send(c, (const unsigned char *)"?", 1, &t, 1), 0);
+	close(t);
+	forkd_pause(0);
+	expect_no_stall(f, "lingering socket before authentication");
+	close(c);
+	/* The nested shape: a Unix socket with the lingering one queued. */
+	c = raw_connect();
+	read_hello(c, sn);
+	close(keep[0]);
+	close(keep[1]);
+	t = nested_linger_socket(LINGER_S, keep);
+	forkd_pause(1);
+	assert_int_equal(wire_send(c, (const unsigned char *)"?", 1, &t, 1), 0);
+	close(t);
+	forkd_pause(0);
+	expect_no_stall(f, "Unix socket holding a lingering socket, before "
+	    "authentication");
+	close(c);
+	close(keep[0]);
+	close(keep[1]);
+	forkd_close(f);
+}
+
+/* Item 2: with a refused spawn, and queued when forkd closes. */
+static void
+test_linger_refused_and_queued(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct rawclient	 rc;
+	Forkd__ClientMessage	 cm = FORKD__CLIENT_MESSAGE__INIT;
+	Forkd__Request		 rq = FORKD__REQUEST__INIT;
+	Forkd__SpawnRequest	 sr = FORKD__SPAWN_REQUEST__INIT;
+	uint32_t		 tgt = 3;
+	unsigned char		 sn[AUTH_NONCE_LEN], pb[512], fr[1024];
+	size_t			 plen, flen;
+	int			 keep[2], t, c;
+
+	assert_int_equal(rawclient_connect(&rc, H.h_sock, H.h_key), 0);
+	t = linger_socket(LINGER_S, keep);
+	/* A spawn refused for its target, with the fd as fd 3. */
+	sr.target = "nosuchmodule:entry";
+	sr.n_fd_targets = 1;
+	sr.fd_targets = &tgt;
+	rq.id = 1;
+	rq.body_case = FORKD__REQUEST__BODY_SPAWN;
+	rq.spawn = &sr;
+	cm.body_case = FORKD__CLIENT_MESSAGE__BODY_REQUEST;
+	cm.request = &rq;
+	plen = forkd__client_message__get_packed_size(&cm);
+	assert_true(plen <= sizeof pb);
+	forkd__client_message__pack(&cm, pb);
+	assert_int_equal(wire_seal(&rc.rc_mac, pb, plen, fr, sizeof fr, &flen),
+	    0);
+	forkd_pause(1);
+	assert_int_equal(wire_send(rc.rc_fd, fr, flen, &t, 1), 0);
+	close(t);
+	forkd_pause(0);
+	expect_no_stall(f, "lingering socket with a refused spawn");
+	rawclient_close(&rc);
+	close(keep[0]);
+	close(keep[1]);
+
+	/* A bad frame, then one with the fd: forkd closes the connection
+	 * with the second still queued. */
+	c = raw_connect();
+	read_hello(c, sn);
+	t = linger_socket(LINGER_S, keep);
+	forkd_pause(1);
+	assert_int_equal(wire_send(c, (const unsigned char *)"bad", 3, NULL,
+	    0), 0);
+	assert_int_equal(wire_send(c, (const unsigned char *)"?", 1, &t, 1), 0);
+	close(t);
+	forkd_pause(0);
+	expect_no_stall(f, "lingering socket queued when forkd closes the "
+	    "connection");
+	close(c);
+	close(keep[0]);
+	close(keep[1]);
+	forkd_close(f);
+}
+
+/* Item 2: an fd on a correct Auth frame gets Error -EBADMSG every time,
+ * also when the client sends more behind it (forkd used to close with
+ * those unread, and the kernel then reported ECONNRESET ahead of the
+ * queued Error). */
+static void
+test_fd_on_auth_error(void **state)
+{
+	unsigned char	 sn[AUTH_NONCE_LEN], fr[512], *key;
+	size_t		 keylen, flen;
+	int		 p[2], c, code, missing = 0, other = 0;
+
+	key = read_key(H.h_key, &keylen);
+	harness_pipe(p);
+	for (int i = 0; i < 60; i++) {
+		c = raw_connect();
+		read_hello(c, sn);
+		flen = auth_frame(key, keylen, sn, fr, sizeof fr);
+		assert_int_equal(wire_send(c, fr, flen, &p[1], 1), 0);
+		for (int j = 0; j < 3; j++)
+			(void)wire_send(c, (const unsigned char *)"more", 4,
+			    NULL, 0);
+		code = final_error(c);
+		if (code == 1)
+			missing++;
+		else if (code != -EBADMSG)
+			other++;
+		close(c);
+	}
+	close(p[0]);
+	close(p[1]);
+	if (missing > 0 || other > 0)
+		fail_msg("fd on a correct Auth frame: %d of 60 connections "
+		    "ended without an Error frame, %d with another code than "
+		    "-EBADMSG", missing, other);
+}
+
+/* Item 13: SIGHUP re-reads the key; a bad new key changes nothing. */
+static void
+test_key_rotation(void **state)
+{
+	struct forkd	*old_sess, *f;
+	unsigned char	 a[32], b[32], *k;
+	char		 tmp[HARNESS_PATH_MAX + 8];
+	size_t		 kl;
+	int		 fd;
+
+	k = read_key(H.h_key, &kl);
+	assert_int_equal(kl, sizeof a);
+	memcpy(a, k, sizeof a);
+	old_sess = harness_connect(&H);
+	randombytes_buf(b, sizeof b);
+	snprintf(tmp, sizeof tmp, "%s.new", H.h_key);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, b, sizeof b), (ssize_t)sizeof b);
+	close(fd);
+	assert_int_equal(rename(tmp, H.h_key), 0);
+	assert_int_equal(kill(H.h_pid, SIGHUP), 0);
+	harness_wait_log(&H, "key re-read", 1, 5000 * harness_slow());
+	/* The old key no longer opens a connection; the new one does. */
+	if (forkd_connect_key(&f, H.h_sock, a, sizeof a) == 0) {
+		forkd_close(f);
+		fail_msg("the old key still authenticates after a rotation "
+		    "and SIGHUP");
+	}
+	EXPECT_OK(NULL, forkd_connect_key(&f, H.h_sock, b, sizeof b));
+	EXPECT_OK(f, forkd_ping(f));
+	forkd_close(f);
+	/* A session opened before keeps its session key. */
+	EXPECT_OK(old_sess, forkd_ping(old_sess));
+	forkd_close(old_sess);
+
+	/* A bad key (group/world readable): nothing changes, the log says
+	 * why. */
+	assert_int_equal(chmod(H.h_key, 0644), 0);
+	fd = open(H.h_key, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, a, sizeof a), (ssize_t)sizeof a);
+	close(fd);
+	assert_int_equal(kill(H.h_pid, SIGHUP), 0);
+	harness_wait_log(&H, "keeping the current key", 1,
+	    5000 * harness_slow());
+	EXPECT_OK(NULL, forkd_connect_key(&f, H.h_sock, b, sizeof b));
+	forkd_close(f);
+	if (forkd_connect_key(&f, H.h_sock, a, sizeof a) == 0) {
+		forkd_close(f);
+		fail_msg("a key file refused on SIGHUP was used anyway");
+	}
+	/* Leave the harness a good key. */
+	fd = open(H.h_key, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, b, sizeof b), (ssize_t)sizeof b);
+	close(fd);
+	assert_int_equal(chmod(H.h_key, 0600), 0);
+}
+
+static int
+setup(void **state)
+{
+	static const char *const args[] = { NULL };
+
+	return harness_start(&H, args) == 0 ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	harness_stop_ok(&H);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_linger_before_auth),
+		cmocka_unit_test(test_linger_refused_and_queued),
+		cmocka_unit_test(test_fd_on_auth_error),
+		cmocka_unit_test(test_key_rotation),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
