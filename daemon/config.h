@@ -49,6 +49,9 @@ struct config_policy {
 struct config {
 	char			*socket_path;
 	mode_t			 socket_mode;
+	/* [forkd] socket_group: group of the socket file, (gid_t)-1 when not
+	 * set (forkd's own). Unused under socket activation. */
+	gid_t			 socket_gid;
 	char			*key_file;
 	char			*modules[CONFIG_MODULES_MAX];	/* PATH[:OPTS] */
 	size_t			 n_modules;
@@ -75,6 +78,7 @@ struct config {
 #define CONFIG_CLI_MODE		0x10
 #define CONFIG_CLI_POOL		0x20
 #define CONFIG_CLI_SPAWN_CPU	0x40
+#define CONFIG_CLI_GROUP	0x80
 
 void	config_init(struct config *);
 void	config_free(struct config *);

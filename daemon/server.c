@@ -334,14 +334,24 @@ server_socket_live(const struct sockaddr_un *sun)
 	return r == 0;
 }
 
-/* Create, bind and listen on the configured path. */
+/* Create, bind and listen on the configured path, with mode and, unless
+ * gid is (gid_t)-1, that group.
+ *
+ * Nothing here follows a symlink at the path: in a directory others may
+ * write to (and that is not sticky) the socket can be replaced by a link
+ * between bind() and the next call, and a chmod()/chown() by path would
+ * then change whatever the link points to. The mode is set by the umask
+ * at bind() time; what bind() created is checked through an O_PATH |
+ * O_NOFOLLOW fd, and the group and, with a group, the final mode are set
+ * through that fd. */
 static int
-server_listen_path(const char *path, mode_t mode)
+server_listen_path(const char *path, mode_t mode, gid_t gid)
 {
 	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
 	struct stat		st;
-	mode_t			old;
-	int			fd;
+	mode_t			old, first;
+	char			proc[64];
+	int			fd, pfd;
 
 	if (strlen(path) >= sizeof sun.sun_path)
 		fatalx("socket path %s is %zu bytes; a Unix socket path must be "
@@ -364,8 +374,10 @@ server_listen_path(const char *path, mode_t mode)
 	if (fd < 0)
 		fatal("socket");
 	/* Bind with the final mode already in force: no window in which
-	 * the socket is more open than configured. */
-	old = umask(0777 & ~mode);
+	 * the socket is more open than configured. With a group to set,
+	 * owner-only until the group is right. */
+	first = gid == (gid_t)-1 ? mode : (mode & 0700);
+	old = umask(0777 & ~first);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
 		int e = errno;
 
@@ -374,8 +386,26 @@ server_listen_path(const char *path, mode_t mode)
 		fatal("socket path %s: bind", path);
 	}
 	umask(old);
-	if (chmod(path, mode) != 0)
-		fatal("socket path %s: chmod", path);
+	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0 || fstat(pfd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+	    st.st_uid != geteuid())
+		fatalx("socket path %s was replaced right after bind() (now %s); "
+		    "is its directory writable by others? Refusing to go on",
+		    path, pfd < 0 ? strerror(errno) : S_ISLNK(st.st_mode) ?
+		    "a symlink" : !S_ISSOCK(st.st_mode) ? "not a socket" :
+		    "owned by another uid");
+	if (gid != (gid_t)-1) {
+		if (fchownat(pfd, "", (uid_t)-1, gid, AT_EMPTY_PATH) != 0)
+			fatal("socket path %s: cannot give it group %u "
+			    "(socket_group; forkd must be root or a member)",
+			    path, (unsigned)gid);
+		/* chmod() of the fd's /proc link reaches this very inode,
+		 * never a link put in its place (fchmod() refuses O_PATH). */
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+		if (chmod(proc, mode) != 0)
+			fatal("socket path %s: chmod through %s", path, proc);
+	}
+	close(pfd);
 	if (listen(fd, 128) != 0)
 		fatal("socket path %s: listen", path);
 	server_unlink_socket = 1;
@@ -403,14 +433,23 @@ server_open_listener(struct config *cfg)
 		    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
 			fatal("socket from systemd: fcntl");
 		log_info("listening on the socket passed by systemd");
+		if (cfg->socket_gid != (gid_t)-1)
+			log_info("socket_group is not used under socket "
+			    "activation (set SocketGroup= in the .socket unit)");
 		return fd;
 	}
 	if (cfg->socket_path == NULL &&
 	    (cfg->socket_path = strdup(FORKD_DEFAULT_SOCKET)) == NULL)
 		fatal("strdup");
-	fd = server_listen_path(cfg->socket_path, cfg->socket_mode);
-	log_info("listening on %s (mode %04o)", cfg->socket_path,
-	    (unsigned)cfg->socket_mode);
+	fd = server_listen_path(cfg->socket_path, cfg->socket_mode,
+	    cfg->socket_gid);
+	if (cfg->socket_gid != (gid_t)-1)
+		log_info("listening on %s (mode %04o, group %u)",
+		    cfg->socket_path, (unsigned)cfg->socket_mode,
+		    (unsigned)cfg->socket_gid);
+	else
+		log_info("listening on %s (mode %04o)", cfg->socket_path,
+		    (unsigned)cfg->socket_mode);
 	return fd;
 }
 

@@ -431,6 +431,136 @@ test_key_rotation(void **state)
 	assert_int_equal(chmod(H.h_key, 0600), 0);
 }
 
+/* Run f in a child as uid/gid with groups; its result is the exit code. */
+static int
+as_user(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
+    int (*f)(void))
+{
+	pid_t	pid = fork();
+	int	st;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(ngroups, groups) != 0 || setgid(gid) != 0 ||
+		    setuid(uid) != 0)
+			_exit(100);
+		_exit(f());
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static const char *connect_path;
+
+/* 0 if connect() to connect_path works, else its errno. */
+static int
+try_connect(void)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	int			fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+	memcpy(sun.sun_path, connect_path, strlen(connect_path) + 1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/* Issue 16 item 17: socket_group and socket_mode in the config give a
+ * group access to the socket without systemd. */
+static void
+test_socket_group(void **state)
+{
+	struct harness	 h2;
+	char		 dir[] = "/tmp/forkd-netsec.XXXXXX", conf[64];
+	const char	*args[] = { "-c", conf, NULL };
+	const gid_t	 member[] = { 65534 };
+	struct stat	 st;
+	FILE		*fp;
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof conf, "%s/forkd.conf", dir);
+	fp = fopen(conf, "w");
+	assert_non_null(fp);
+	fprintf(fp, "[forkd]\nsocket_group = 65534\nsocket_mode = 0660\n");
+	fclose(fp);
+	memset(&h2, 0, sizeof h2);
+	assert_int_equal(harness_start(&h2, args), 0);
+	assert_int_equal(lstat(h2.h_sock, &st), 0);
+	EXPECT_INT(st.st_gid, 65534, "group of the socket (socket_group)");
+	EXPECT_INT(st.st_mode & 07777, 0660, "mode of the socket "
+	    "(socket_mode)");
+	assert_int_equal(chmod(h2.h_dir, 0711), 0);
+	connect_path = h2.h_sock;
+	/* A member of the group may connect; another user may not. */
+	EXPECT_INT(as_user(65533, 65533, member, 1, try_connect), 0,
+	    "connect() by a member of socket_group (errno)");
+	EXPECT_INT(as_user(65533, 65533, NULL, 0, try_connect), EACCES,
+	    "connect() by a non-member (errno)");
+	harness_stop_ok(&h2);
+	unlink(conf);
+	rmdir(dir);
+}
+
+/* Item 12: a socket replaced by a symlink right after bind() (a directory
+ * others may write to): forkd changes nothing through the link and
+ * refuses to start. */
+static void
+test_socket_symlink(void **state)
+{
+	char		 dir[] = "/tmp/forkd-netsec.XXXXXX";
+	char		 sock[96], victim[96], aside[112], out[4096];
+	char		 asan[1024];
+	const char	*old_asan = getenv("ASAN_OPTIONS");
+	const char	*argv[] = { harness_forkd_bin(), "-s", sock, "-k",
+			    H.h_key, "--socket-mode", "0666", "--pool", "0",
+			    NULL };
+	struct stat	 st;
+	int		 fd, status;
+
+	assert_non_null(mkdtemp(dir));
+	/* Writable by all and not sticky: anyone may swap the socket. */
+	assert_int_equal(chmod(dir, 0777), 0);
+	snprintf(sock, sizeof sock, "%s/forkd.sock", dir);
+	snprintf(victim, sizeof victim, "%s/victim", dir);
+	snprintf(aside, sizeof aside, "%s.aside", sock);
+	fd = open(victim, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(chmod(victim, 0640), 0);
+
+	setenv("LD_PRELOAD", NETSEC_BINDSWAP, 1);
+	setenv("FORKD_TEST_BINDSWAP_VICTIM", victim, 1);
+	/* A sanitizer build wants its runtime first in the list. */
+	snprintf(asan, sizeof asan, "%s%sverify_asan_link_order=0",
+	    old_asan ? old_asan : "", old_asan ? ":" : "");
+	setenv("ASAN_OPTIONS", asan, 1);
+	status = harness_run(argv, out, sizeof out, 3000 * harness_slow());
+	unsetenv("LD_PRELOAD");
+	unsetenv("FORKD_TEST_BINDSWAP_VICTIM");
+	if (old_asan != NULL)
+		setenv("ASAN_OPTIONS", old_asan, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+
+	assert_int_equal(stat(victim, &st), 0);
+	if ((st.st_mode & 07777) != 0640)
+		fail_msg("forkd changed the mode of the file a symlink at its "
+		    "socket path points to: %04o, was 0640 (forkd: %s)",
+		    (unsigned)(st.st_mode & 07777), out);
+	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 1)
+		fail_msg("forkd with its socket swapped for a symlink: status "
+		    "%#x, expected exit 1 (%s)", status, out);
+	EXPECT_CONTAINS(out, "replaced right after bind", "forkd's message");
+	unlink(sock);
+	unlink(aside);
+	unlink(victim);
+	rmdir(dir);
+}
+
 static int
 setup(void **state)
 {
@@ -454,6 +584,8 @@ main(void)
 		cmocka_unit_test(test_linger_refused_and_queued),
 		cmocka_unit_test(test_fd_on_auth_error),
 		cmocka_unit_test(test_key_rotation),
+		cmocka_unit_test(test_socket_group),
+		cmocka_unit_test(test_socket_symlink),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
