@@ -43,6 +43,8 @@ static const struct config_limit_def config_limit_defs[] = {
 	LIM(max_children_per_uid, 1, 1048576),
 	LIM(max_spawn_rate, 0, 1000000),
 	LIM(idle_timeout_ms, 0, 86400000),
+	LIM(max_handshakes_per_uid, 1, 65536),
+	LIM(max_connections_per_uid, 1, 65536),
 };
 #undef LIM
 
@@ -68,6 +70,8 @@ config_init(struct config *c)
 	c->limits.max_children_per_uid = 256;
 	c->limits.max_spawn_rate = 1000;
 	c->limits.idle_timeout_ms = 0;
+	c->limits.max_handshakes_per_uid = 16;
+	c->limits.max_connections_per_uid = 32;
 	c->policy.allow_exec = 1;
 }
 

@@ -22,6 +22,8 @@ struct config_limits {
 	unsigned int	max_children_per_uid;	/* of one client uid */
 	unsigned int	max_spawn_rate;	/* per s and client uid; 0: any */
 	unsigned int	idle_timeout_ms;	/* 0: never */
+	unsigned int	max_handshakes_per_uid;	/* in progress, one uid */
+	unsigned int	max_connections_per_uid; /* authenticated, one uid */
 };
 
 #define CONFIG_POLICY_MAX	256	/* entries in one [policy] list */

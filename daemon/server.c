@@ -284,6 +284,8 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	static struct log_ratelimit refuse_rl;
 	struct timeval	tv = { 1, 0 };
+	struct ucred	uc;
+	socklen_t	ucl;
 	int		fd;
 
 	/* Accept a bounded batch, then let the loop run. */
@@ -304,8 +306,11 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			log_warn("accept");
 			return;
 		}
-		if (session_count() >= server_config.limits.max_connections &&
-		    !session_evict_handshake()) {
+		ucl = sizeof uc;
+		/* The peer's uid decides whose handshake makes room. */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ucl) != 0)
+			uc.uid = (uid_t)-2;
+		if (session_admit(uc.uid) != 0) {
 			server_stats.connections_refused++;
 			log_notice_limited(&refuse_rl, "connection refused: %u "
 			    "connections (limit max_connections)",

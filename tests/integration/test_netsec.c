@@ -108,13 +108,6 @@ raw_connect(void)
 	return fd;
 }
 
-/* forkd is stopped while a test hands it an fd and drops its own copy:
- * forkd's reference is then the last, whatever the scheduling. */
-static void
-forkd_pause(int on)
-{
-	assert_int_equal(kill(H.h_pid, on ? SIGSTOP : SIGCONT), 0);
-}
 
 /* The longest of forkd_ping()s on f over ms milliseconds. */
 static int64_t
@@ -142,6 +135,15 @@ expect_no_stall(struct forkd *f, const char *what)
 		fail_msg("%s: another client's ping took %lld ms (forkd blocked "
 		    "closing a lingering socket for up to %d s)", what,
 		    (long long)worst, LINGER_S);
+}
+
+/* forkd is stopped while a test hands it an fd and drops its own copy
+ * (forkd's reference is then the last), or queues several datagrams,
+ * whatever the scheduling. */
+static void
+forkd_pause(int on)
+{
+	assert_int_equal(kill(H.h_pid, on ? SIGSTOP : SIGCONT), 0);
 }
 
 /* Read the Hello; return the server nonce. */
@@ -352,10 +354,13 @@ test_fd_on_auth_error(void **state)
 		c = raw_connect();
 		read_hello(c, sn);
 		flen = auth_frame(key, keylen, sn, fr, sizeof fr);
+		/* All queued before forkd reads the first. */
+		forkd_pause(1);
 		assert_int_equal(wire_send(c, fr, flen, &p[1], 1), 0);
 		for (int j = 0; j < 3; j++)
 			(void)wire_send(c, (const unsigned char *)"more", 4,
 			    NULL, 0);
+		forkd_pause(0);
 		code = final_error(c);
 		if (code == 1)
 			missing++;
@@ -561,10 +566,140 @@ test_socket_symlink(void **state)
 	rmdir(dir);
 }
 
+/* Start h with the config text conf (and a 0666 socket in a 0711 dir,
+ * for other uids). */
+static void
+start_with_conf(struct harness *h, const char *conftext, char *dir,
+    char *conf, size_t conflen)
+{
+	const char	*args[] = { "-c", conf, "--socket-mode", "0666",
+			    NULL };
+	FILE		*fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, conflen, "%s/forkd.conf", dir);
+	fp = fopen(conf, "w");
+	assert_non_null(fp);
+	fputs(conftext, fp);
+	fclose(fp);
+	memset(h, 0, sizeof *h);
+	assert_int_equal(harness_start(h, args), 0);
+	assert_int_equal(chmod(h->h_dir, 0711), 0);
+}
+
+/* Item 5: a keyless flood from uid 65534 fails none of root's
+ * handshakes (it failed 38-43 % of another uid's pings before). */
+static void
+test_flood_other_uid(void **state)
+{
+	const char	*argv[] = { NETSEC_FLOOD, H.h_sock, H.h_key, "3",
+			    "65534", "0", NULL };
+	char		 out[1024];
+	const char	*p;
+	unsigned long	 connects = 0, ok = 0, failed = 0;
+	int		 st;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(chmod(H.h_dir, 0711), 0);
+	st = harness_run(argv, out, sizeof out, 30000 * harness_slow());
+	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("forkd_flood: status %#x: %s", st, out);
+	print_message("%s", out);
+	p = strstr(out, "flood: ");
+	if (p == NULL || sscanf(p, "flood: %lu connects", &connects) != 1 ||
+	    (p = strstr(p, "uid 0: ")) == NULL ||
+	    sscanf(p, "uid 0: %lu handshake+ping, %lu failed", &ok,
+	    &failed) != 2)
+		fail_msg("forkd_flood said: %s", out);
+	/* The flood was one: many more connections than slots. */
+	if (connects < 1000)
+		fail_msg("only %lu flood connections in 3 s: %s", connects,
+		    out);
+	if (ok < 10 || failed > 0)
+		fail_msg("uid 0's handshakes during uid 65534's flood: %lu "
+		    "ok, %lu failed (%s)", ok, failed, out);
+	/* forkd still serves. */
+	{
+		struct forkd *f = harness_connect(&H);
+
+		EXPECT_OK(f, forkd_ping(f));
+		forkd_close(f);
+	}
+}
+
+static unsigned char	cap_key[4096];
+static size_t		cap_keylen;
+
+/* 0 if a key holder gets in and pings, else -the error. */
+static int
+try_forkd(void)
+{
+	struct forkd	*f;
+	int		 r;
+
+	r = forkd_connect_key(&f, connect_path, cap_key, cap_keylen);
+	if (r == 0) {
+		r = forkd_ping(f);
+		forkd_close(f);
+	}
+	return r == 0 ? 0 : (-r & 0x7f);
+}
+
+/* Item 5: one uid holds at most max_connections_per_uid authenticated
+ * connections; another uid still gets in. */
+static void
+test_connections_per_uid(void **state)
+{
+	struct harness	 h2;
+	struct forkd	*f[4] = { NULL };
+	char		 dir[] = "/tmp/forkd-netsec.XXXXXX", conf[64];
+	unsigned char	*k;
+	int		 r;
+
+	if (geteuid() != 0)
+		skip();
+	start_with_conf(&h2, "[limits]\nmax_connections_per_uid = 3\n", dir,
+	    conf, sizeof conf);
+	for (int i = 0; i < 3; i++)
+		f[i] = harness_connect(&h2);
+	r = forkd_connect(&f[3], h2.h_sock, h2.h_key);
+	if (r != -EUSERS) {
+		if (r == 0)
+			forkd_close(f[3]);
+		fail_msg("4th connection of uid 0 with max_connections_per_uid "
+		    "3: %d (%s), expected -EUSERS", r, forkd_strerror(r));
+	}
+	harness_wait_log(&h2, "max_connections_per_uid", 1,
+	    5000 * harness_slow());
+	k = read_key(h2.h_key, &cap_keylen);
+	memcpy(cap_key, k, cap_keylen);
+	connect_path = h2.h_sock;
+	EXPECT_INT(as_user(65534, 65534, NULL, 0, try_forkd), 0,
+	    "uid 65534 connecting while uid 0 is at its cap (errno)");
+	/* One of uid 0's closes: uid 0 gets in again. */
+	forkd_close(f[0]);
+	f[0] = NULL;
+	{
+		int64_t end = harness_now_ms() + 5000 * harness_slow();
+
+		while ((r = forkd_connect(&f[3], h2.h_sock, h2.h_key)) ==
+		    -EUSERS && harness_now_ms() < end)
+			harness_sleep_ms(20);
+	}
+	EXPECT_OK(f[3], r);
+	for (int i = 0; i < 4; i++)
+		if (f[i] != NULL)
+			forkd_close(f[i]);
+	harness_stop_ok(&h2);
+	unlink(conf);
+	rmdir(dir);
+}
+
 static int
 setup(void **state)
 {
-	static const char *const args[] = { NULL };
+	static const char *const args[] = { "--socket-mode", "0666", NULL };
 
 	return harness_start(&H, args) == 0 ? 0 : -1;
 }
@@ -584,6 +719,8 @@ main(void)
 		cmocka_unit_test(test_linger_refused_and_queued),
 		cmocka_unit_test(test_fd_on_auth_error),
 		cmocka_unit_test(test_key_rotation),
+		cmocka_unit_test(test_flood_other_uid),
+		cmocka_unit_test(test_connections_per_uid),
 		cmocka_unit_test(test_socket_group),
 		cmocka_unit_test(test_socket_symlink),
 	};
