@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -277,6 +278,82 @@ test_linger_before_auth(void **state)
 	close(keep[0]);
 	close(keep[1]);
 	forkd_close(f);
+}
+
+/* Item 2: a file on a FUSE mount whose server does not answer FLUSH
+ * (which every close() of an fd of it sends), passed before
+ * authentication. Root and /dev/fuse only; hungfuse answers after 3 s. */
+static void
+test_hung_fuse_fd(void **state)
+{
+#ifndef NETSEC_HUNGFUSE
+	print_message("SKIP: built without libfuse3\n");
+	skip();
+#else
+	struct forkd	*f;
+	char		 mnt[] = "/tmp/forkd-netsec-fuse.XXXXXX", file[64];
+	unsigned char	 sn[AUTH_NONCE_LEN];
+	int		 hang[2], fd = -1, c, st;
+	pid_t		 srv;
+
+	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0) {
+		print_message("SKIP: needs root and /dev/fuse\n");
+		skip();
+	}
+	assert_non_null(mkdtemp(mnt));
+	snprintf(file, sizeof file, "%s/f", mnt);
+	harness_pipe(hang);
+	srv = fork();
+	assert_true(srv >= 0);
+	if (srv == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(hang[0], 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		setenv("HUNGFUSE_HANG_MS", "3000", 1);
+		execl(NETSEC_HUNGFUSE, "hungfuse", mnt, (char *)NULL);
+		_exit(127);
+	}
+	close(hang[0]);
+	for (int64_t end = harness_now_ms() + 5000 * harness_slow();
+	    (fd = open(file, O_RDWR | O_CLOEXEC)) < 0 &&
+	    harness_now_ms() < end;)
+		harness_sleep_ms(20);
+	if (fd < 0) {
+		kill(srv, SIGKILL);
+		waitpid(srv, &st, 0);
+		close(hang[1]);
+		umount2(mnt, MNT_DETACH);
+		rmdir(mnt);
+		print_message("SKIP: cannot mount a FUSE file system here\n");
+		skip();
+	}
+	f = harness_connect(&H);
+	c = raw_connect();
+	read_hello(c, sn);
+	forkd_pause(1);
+	assert_int_equal(wire_send(c, (const unsigned char *)"?", 1, &fd, 1),
+	    0);
+	forkd_pause(0);
+	expect_no_stall(f, "a file on a FUSE mount that does not answer");
+	close(c);
+	forkd_close(f);
+	/* Let the server answer, then unmount it. */
+	close(hang[1]);
+	close(fd);
+	umount2(mnt, MNT_DETACH);
+	for (int64_t end = harness_now_ms() + 5000; waitpid(srv, &st,
+	    WNOHANG) == 0;) {
+		if (harness_now_ms() > end) {
+			kill(srv, SIGKILL);
+			waitpid(srv, &st, 0);
+			break;
+		}
+		harness_sleep_ms(20);
+	}
+	rmdir(mnt);
+#endif
 }
 
 /* Item 2: with a refused spawn, and queued when forkd closes. */
@@ -717,6 +794,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_linger_before_auth),
 		cmocka_unit_test(test_linger_refused_and_queued),
+		cmocka_unit_test(test_hung_fuse_fd),
 		cmocka_unit_test(test_fd_on_auth_error),
 		cmocka_unit_test(test_key_rotation),
 		cmocka_unit_test(test_flood_other_uid),
