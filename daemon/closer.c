@@ -57,6 +57,7 @@
 #define CLOSER_WORKERS_MAX	64
 
 static int		 closer_wfd = -1;	/* forkd: numbers go here */
+static pid_t		 closer_cpid = -1;	/* forkd-closer */
 static pid_t		 closer_owner;		/* forkd: its children close */
 static int		*closer_pending;	/* numbers not yet sent */
 static size_t		 closer_npending, closer_cap;
@@ -156,8 +157,8 @@ closer_main(int rfd, int pidfd)
 int
 closer_start(void)
 {
-	int	pp[2], pidfd, st, e;
-	pid_t	pid;
+	int	pp[2], ip[2], pidfd, st, e;
+	pid_t	pid, cpid = -1;
 
 	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (pidfd < 0)
@@ -167,11 +168,21 @@ closer_start(void)
 		close(pidfd);
 		return -e;
 	}
+	/* The intermediate's own pipe (not shared) tells the closer's pid. */
+	if (pipe2(ip, O_CLOEXEC) != 0) {
+		e = errno;
+		close(pp[0]);
+		close(pp[1]);
+		close(pidfd);
+		return -e;
+	}
 	pid = closer_clone_files();
 	if (pid < 0) {
 		e = errno;
 		close(pp[0]);
 		close(pp[1]);
+		close(ip[0]);
+		close(ip[1]);
 		close(pidfd);
 		return -e;
 	}
@@ -179,10 +190,15 @@ closer_start(void)
 		pid = closer_clone_files();
 		if (pid == 0)
 			closer_main(pp[0], pidfd);
+		(void)!write(ip[1], &pid, sizeof pid);
 		_exit(pid > 0 ? 0 : 1);
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
+	if (read(ip[0], &cpid, sizeof cpid) != (ssize_t)sizeof cpid)
+		cpid = -1;
+	close(ip[0]);
+	close(ip[1]);
 	/* The read end and the pidfd are the closer's: they stay in the
 	 * shared table, unused by forkd. */
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 ||
@@ -191,6 +207,7 @@ closer_start(void)
 		return -ECHILD;
 	}
 	closer_wfd = pp[1];
+	closer_cpid = cpid;
 	closer_owner = getpid();
 	wire_set_fd_disposer(closer_dispose);
 	return 0;
@@ -291,6 +308,15 @@ closer_dispose(int *fds, size_t n)
 		if (fds[i] >= 0)
 			closer_pending[closer_npending++] = fds[i];
 	closer_flush();
+}
+
+/* forkd-closer's pid, or -1: it goes where forkd goes in the cgroup tree
+ * (cgroup.c), since no process may stay in a cgroup that gives its
+ * children controllers. */
+pid_t
+closer_pid(void)
+{
+	return closer_cpid;
 }
 
 /* fds handed to the closer so far. */

@@ -5,11 +5,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Fork the closer and route wire_close_fds() to it. 0 or -errno. */
 int	closer_start(void);
 /* Take n fds (ownership passes); never blocks. wire_close_fds() calls it. */
 void	closer_dispose(int *fds, size_t n);
+/* forkd-closer's pid, or -1. */
+pid_t	closer_pid(void);
 /* fds handed to the closer so far. */
 uint64_t closer_handed_count(void);
 /* Hand over what is left and close forkd's end (the closer exits). */

@@ -736,8 +736,8 @@ test_connections_per_uid(void **state)
 
 	if (geteuid() != 0)
 		skip();
-	start_with_conf(&h2, "[limits]\nmax_connections_per_uid = 3\n", dir,
-	    conf, sizeof conf);
+	start_with_conf(&h2, "[limits]\nmax_connections_per_uid = 3\n"
+	    "max_handshakes_per_uid = 2\n", dir, conf, sizeof conf);
 	for (int i = 0; i < 3; i++)
 		f[i] = harness_connect(&h2);
 	r = forkd_connect(&f[3], h2.h_sock, h2.h_key);
@@ -768,6 +768,32 @@ test_connections_per_uid(void **state)
 	for (int i = 0; i < 4; i++)
 		if (f[i] != NULL)
 			forkd_close(f[i]);
+
+	/* max_handshakes_per_uid 2: a third unanswered connection of uid 0
+	 * closes its first (Error -EUSERS); the second stays open. */
+	{
+		struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+		unsigned char		sn[AUTH_NONCE_LEN];
+		struct pollfd		pfd;
+		int			c[3];
+
+		memcpy(sun.sun_path, h2.h_sock, strlen(h2.h_sock) + 1);
+		for (int i = 0; i < 3; i++) {
+			c[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
+			    0);
+			assert_int_equal(connect(c[i], (struct sockaddr *)&sun,
+			    sizeof sun), 0);
+			read_hello(c[i], sn);
+		}
+		EXPECT_INT(final_error(c[0]), -EUSERS, "Error code to the "
+		    "oldest of 3 handshakes with max_handshakes_per_uid 2");
+		pfd.fd = c[1];
+		pfd.events = POLLIN;
+		EXPECT_INT(poll(&pfd, 1, 300), 0, "events on the second "
+		    "handshake (still open, nothing sent)");
+		for (int i = 0; i < 3; i++)
+			close(c[i]);
+	}
 	harness_stop_ok(&h2);
 	unlink(conf);
 	rmdir(dir);
