@@ -327,12 +327,19 @@ child_userns(const struct child_plan *p)
 	return 0;
 }
 
-/* Close every fd from lo up, with close_range() or a loop as fallback. */
+/* Close every fd from lo up, with close_range() or a loop as fallback.
+ * Before an execve() only mark them close-on-exec: execve() closes them
+ * once forkd, waiting for this CLONE_VFORK child, has resumed, so a
+ * client's fd whose close() blocks (a FUSE file's FLUSH) cannot stall
+ * forkd (issue 13 item 2). */
 static int
-child_close_from(int lo)
+child_close_from(int lo, int at_exec)
 {
 	struct rlimit	rl;
 
+	if (at_exec && syscall(SYS_close_range, (unsigned)lo, ~0U,
+	    4U /* CLOSE_RANGE_CLOEXEC */) == 0)
+		return 0;
 	if (syscall(SYS_close_range, (unsigned)lo, ~0U, 0) == 0)
 		return 0;
 	if (errno != ENOSYS)
@@ -504,7 +511,7 @@ child_run(const struct child_plan *p)
 	    fcntl(p->cp_nfds, F_SETFD, FD_CLOEXEC) < 0)
 		child_fail(errfd, CHILD_STEP_FDS, errno);
 	errfd = p->cp_nfds;
-	if (child_close_from(errfd + 1) != 0)
+	if (child_close_from(errfd + 1, p->cp_entry == NULL) != 0)
 		child_fail(errfd, CHILD_STEP_CLOSE_FDS, errno);
 	/* RLIMIT_NOFILE, now that the fds are in place (see step 4). */
 	for (int i = 0; i < p->cp_nrlimits; i++) {

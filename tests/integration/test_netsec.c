@@ -338,6 +338,36 @@ test_hung_fuse_fd(void **state)
 	forkd_pause(0);
 	expect_no_stall(f, "a file on a FUSE mount that does not answer");
 	close(c);
+	/* The same file as fd 3 of an exec target: forkd waits for the
+	 * child until it execs (CLONE_VFORK), so nothing the child does
+	 * before execve() may close it. */
+	{
+		struct rawclient	 rc;
+		Forkd__ClientMessage	 cm = FORKD__CLIENT_MESSAGE__INIT;
+		Forkd__Request		 rq = FORKD__REQUEST__INIT;
+		Forkd__SpawnRequest	 sr = FORKD__SPAWN_REQUEST__INIT;
+		uint32_t		 tgt = 3;
+		unsigned char		 pb[512], fr[1024];
+		size_t			 plen, flen;
+
+		assert_int_equal(rawclient_connect(&rc, H.h_sock, H.h_key), 0);
+		sr.target = "/bin/true";
+		sr.n_fd_targets = 1;
+		sr.fd_targets = &tgt;
+		rq.id = 1;
+		rq.body_case = FORKD__REQUEST__BODY_SPAWN;
+		rq.spawn = &sr;
+		cm.body_case = FORKD__CLIENT_MESSAGE__BODY_REQUEST;
+		cm.request = &rq;
+		plen = forkd__client_message__get_packed_size(&cm);
+		forkd__client_message__pack(&cm, pb);
+		assert_int_equal(wire_seal(&rc.rc_mac, pb, plen, fr, sizeof fr,
+		    &flen), 0);
+		assert_int_equal(wire_send(rc.rc_fd, fr, flen, &fd, 1), 0);
+		expect_no_stall(f, "a FUSE file that does not answer, as fd 3 "
+		    "of an exec target");
+		rawclient_close(&rc);
+	}
 	forkd_close(f);
 	/* Let the server answer, then unmount it. */
 	close(hang[1]);
