@@ -43,6 +43,15 @@
 #include <sys/wait.h>
 
 #include <event2/event.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CLOSER_ON_VALGRIND()	RUNNING_ON_VALGRIND
+#endif
+#endif
+#ifndef CLOSER_ON_VALGRIND
+#define CLOSER_ON_VALGRIND()	0
+#endif
 
 #include "closer.h"
 #include "log.h"
@@ -99,7 +108,7 @@ closer_reap(unsigned int alive)
 /* forkd-closer: read fd numbers, have workers close them, exit when forkd
  * is gone (its pidfd turns readable) or the pipe ends. */
 static void
-closer_main(int rfd, int pidfd)
+closer_main(int rfd, int pidfd, pid_t forkd)
 {
 	static int	 batch[CLOSER_WORKER_FDS];
 	struct pollfd	 pfd[2];
@@ -120,11 +129,17 @@ closer_main(int rfd, int pidfd)
 	pfd[1].fd = pidfd;
 	pfd[1].events = POLLIN;
 	for (;;) {
-		if (poll(pfd, 2, alive > 0 ? 1000 : -1) < 0 && errno != EINTR)
+		/* Without a pidfd (valgrind has no pidfd_open): look for
+		 * forkd once a second. */
+		if (poll(pfd, 2, alive > 0 || pidfd < 0 ? 1000 : -1) < 0 &&
+		    errno != EINTR)
 			_exit(1);
 		alive = closer_reap(alive);
+		/* forkd exited: the table goes with us. */
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
-			_exit(0);	/* forkd exited: the table goes with us */
+			_exit(0);
+		if (pidfd < 0 && kill(forkd, 0) != 0 && errno == ESRCH)
+			_exit(0);
 		if (!(pfd[0].revents & (POLLIN | POLLHUP)))
 			continue;
 		r = read(rfd, batch, sizeof batch);
@@ -158,14 +173,18 @@ int
 closer_start(void)
 {
 	int	pp[2], ip[2], pidfd, st, e;
-	pid_t	pid, cpid = -1;
+	pid_t	pid, cpid = -1, owner;
 
+	/* valgrind ends the process at a clone() it does not know. */
+	if (CLOSER_ON_VALGRIND() || (getenv("LD_PRELOAD") != NULL &&
+	    strstr(getenv("LD_PRELOAD"), "vgpreload") != NULL))
+		return -ENOTSUP;
+	/* -1 where pidfd_open() is missing: the closer then polls. */
 	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	if (pidfd < 0)
-		return -errno;
 	if (pipe2(pp, O_CLOEXEC) != 0) {
 		e = errno;
-		close(pidfd);
+		if (pidfd >= 0)
+			close(pidfd);
 		return -e;
 	}
 	/* The intermediate's own pipe (not shared) tells the closer's pid. */
@@ -173,9 +192,11 @@ closer_start(void)
 		e = errno;
 		close(pp[0]);
 		close(pp[1]);
-		close(pidfd);
+		if (pidfd >= 0)
+			close(pidfd);
 		return -e;
 	}
+	owner = getpid();
 	pid = closer_clone_files();
 	if (pid < 0) {
 		e = errno;
@@ -183,13 +204,14 @@ closer_start(void)
 		close(pp[1]);
 		close(ip[0]);
 		close(ip[1]);
-		close(pidfd);
+		if (pidfd >= 0)
+			close(pidfd);
 		return -e;
 	}
 	if (pid == 0) {
 		pid = closer_clone_files();
 		if (pid == 0)
-			closer_main(pp[0], pidfd);
+			closer_main(pp[0], pidfd, owner);
 		(void)!write(ip[1], &pid, sizeof pid);
 		_exit(pid > 0 ? 0 : 1);
 	}
