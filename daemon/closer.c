@@ -17,12 +17,13 @@
  * to forkd-closer, a process that shares forkd's fd table (CLONE_FILES,
  * not its memory: a process, not a thread, so forkd stays single-threaded
  * and fork-safe). It is made at start-up, before the key is read and the
- * modules are loaded, so it holds no secret and little memory. For each
- * batch of numbers it forks a short-lived worker that shares the same
- * table and closes them there, sockets with lingering turned off. close()
- * takes an fd out of the table before it flushes, so a close that hangs
- * hangs one worker, never forkd and never the closer, and the number is
- * free again at once. forkd sends the numbers over a non-blocking pipe;
+ * modules are loaded, so it holds no secret and little memory. It hands
+ * the numbers, a batch at a time, to a worker that shares the same table
+ * and closes them there, sockets with lingering turned off. close() takes
+ * an fd out of the table before it flushes, so a close that hangs hangs
+ * the worker only, never forkd and never the closer, and the number is
+ * free again at once; a worker busy for CLOSER_STUCK_MS is let go and a
+ * new one takes the next batches. forkd sends the numbers over a non-blocking pipe;
  * a number stays open in forkd's table (and unused) until its worker
  * closes it.
  *
@@ -41,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <event2/event.h>
 #if defined(__has_include)
@@ -62,8 +64,13 @@
 #define CLOSER_BATCH		(512 / sizeof(int))
 /* fd numbers one worker closes. */
 #define CLOSER_WORKER_FDS	1024
-/* Workers alive at once; over it, the closer closes a batch itself. */
+/* Workers let go (stuck in a close) alive at once; over it, the closer
+ * closes batches itself. */
 #define CLOSER_WORKERS_MAX	64
+/* A batch not done in this time means a close() hangs: next worker. */
+#define CLOSER_STUCK_MS		50
+/* fd numbers the closer holds while its worker is busy. */
+#define CLOSER_PENDING_MAX	4096
 
 static int		 closer_wfd = -1;	/* forkd: numbers go here */
 static pid_t		 closer_cpid = -1;	/* forkd-closer */
@@ -105,17 +112,104 @@ closer_reap(unsigned int alive)
 	return alive;
 }
 
-/* forkd-closer: read fd numbers, have workers close them, exit when forkd
- * is gone (its pidfd turns readable) or the pipe ends. */
-static void
-closer_main(int rfd, int pidfd, pid_t forkd)
+static uint64_t
+closer_now_ms(void)
 {
-	static int	 batch[CLOSER_WORKER_FDS];
-	struct pollfd	 pfd[2];
-	unsigned int	 alive = 0;
-	ssize_t		 r;
-	size_t		 n;
-	pid_t		 pid;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Is forkd gone? Its pidfd turned readable, or, without one, no process
+ * has its pid any more. */
+static int
+closer_forkd_gone(const struct pollfd *pidpfd, pid_t forkd)
+{
+	if (pidpfd->fd >= 0)
+		return (pidpfd->revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+	return kill(forkd, 0) != 0 && errno == ESRCH;
+}
+
+/* A worker: close the batches that come on fd, in the shared table, and
+ * acknowledge each; exit at EOF (the closer let go of it) or when forkd
+ * is gone. Its own end is the one fd it closes besides the batches. */
+static void
+closer_worker_main(int fd, int pidfd, pid_t forkd)
+{
+	static int	batch[CLOSER_WORKER_FDS];
+	struct pollfd	pfd[2] = { { fd, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
+	ssize_t		r;
+	char		ack = 'k';
+
+	for (;;) {
+		if (poll(pfd, 2, pidfd < 0 ? 1000 : -1) < 0 && errno != EINTR)
+			break;
+		if (closer_forkd_gone(&pfd[1], forkd))
+			break;
+		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		r = recv(fd, batch, sizeof batch, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0)
+			break;
+		for (size_t i = 0; i < (size_t)r / sizeof(int); i++)
+			closer_close_one(batch[i]);
+		(void)send(fd, &ack, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	close(fd);
+	_exit(0);
+}
+
+/* forkd-closer's current worker. */
+struct closer_worker {
+	int		w_fd;		/* the closer's end, or -1 */
+	unsigned int	w_busy;		/* batches not acknowledged */
+	uint64_t	w_since_ms;	/* since when it has been busy */
+};
+
+/* Start a worker sharing the table. 0 or -1. */
+static int
+closer_worker_new(struct closer_worker *w, int pidfd, pid_t forkd)
+{
+	int	sv[2];
+	pid_t	pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		return -1;
+	pid = closer_clone_files();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0)
+		closer_worker_main(sv[1], pidfd, forkd);
+	/* sv[1] is the worker's: it closes it itself (the table is shared;
+	 * a number closed here could be reused under the worker). */
+	w->w_fd = sv[0];
+	w->w_busy = 0;
+	return 0;
+}
+
+/* forkd-closer: take fd numbers from forkd and hand them, one batch at a
+ * time, to a worker that closes them. A worker that has not finished a
+ * batch within CLOSER_STUCK_MS (a close() that hangs) is let go, to
+ * finish and exit on its own, and a new one takes the next batches.
+ * Exits when forkd is gone or the pipe ends. */
+static void
+closer_main(int rfd, int pidfd, pid_t forkd, int readyfd)
+{
+	static int		pend[CLOSER_PENDING_MAX];
+	struct closer_worker	w = { -1, 0, 0 };
+	struct pollfd		pfd[3];
+	unsigned int		gone = 0;	/* workers let go, alive */
+	size_t			npend = 0;
+	uint64_t		now;
+	ssize_t			r;
+	int			eof = 0, timeout;
+	char			acks[64];
 
 	prctl(PR_SET_NAME, "forkd-closer", 0, 0, 0);
 	/* forkd's signals are forkd's business. */
@@ -124,45 +218,94 @@ closer_main(int rfd, int pidfd, pid_t forkd)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
-	pfd[0].fd = rfd;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = pidfd;
-	pfd[1].events = POLLIN;
-	for (;;) {
-		/* Without a pidfd (valgrind has no pidfd_open): look for
-		 * forkd once a second. */
-		if (poll(pfd, 2, alive > 0 || pidfd < 0 ? 1000 : -1) < 0 &&
-		    errno != EINTR)
-			_exit(1);
-		alive = closer_reap(alive);
-		/* forkd exited: the table goes with us. */
-		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
-			_exit(0);
-		if (pidfd < 0 && kill(forkd, 0) != 0 && errno == ESRCH)
-			_exit(0);
-		if (!(pfd[0].revents & (POLLIN | POLLHUP)))
-			continue;
-		r = read(rfd, batch, sizeof batch);
-		if (r == 0)
-			_exit(0);
-		if (r < 0)
-			continue;
-		n = (size_t)r / sizeof(int);
-		if (alive < CLOSER_WORKERS_MAX &&
-		    (pid = closer_clone_files()) >= 0) {
-			if (pid == 0) {
-				/* The worker: close in the shared table. */
-				for (size_t i = 0; i < n; i++)
-					closer_close_one(batch[i]);
-				_exit(0);
-			}
-			alive++;
-			continue;
-		}
-		/* Too many workers hang (or no clone): close here, slowly. */
-		for (size_t i = 0; i < n; i++)
-			closer_close_one(batch[i]);
+	/* The first worker now, while forkd starts: its socket is then part
+	 * of forkd's fd table from the start, not a change later on. */
+	(void)closer_worker_new(&w, pidfd, forkd);
+	{
+		pid_t self = getpid();
+
+		/* forkd waits for this before it goes on. */
+		(void)!write(readyfd, &self, sizeof self);
 	}
+	for (;;) {
+		now = closer_now_ms();
+		if (w.w_busy > 0)
+			timeout = (int)(w.w_since_ms + CLOSER_STUCK_MS > now ?
+			    w.w_since_ms + CLOSER_STUCK_MS - now : 0);
+		else
+			timeout = gone > 0 || pidfd < 0 ? 1000 : -1;
+		pfd[0].fd = !eof && npend < CLOSER_PENDING_MAX ? rfd : -1;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = pidfd;
+		pfd[1].events = POLLIN;
+		pfd[2].fd = w.w_fd;
+		pfd[2].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = pfd[2].revents = 0;
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+			break;
+		gone = closer_reap(gone);
+		if (closer_forkd_gone(&pfd[1], forkd))
+			break;
+		now = closer_now_ms();
+		/* Acknowledgements; a worker that died is let go. */
+		if (pfd[2].revents != 0) {
+			r = recv(w.w_fd, acks, sizeof acks, MSG_DONTWAIT);
+			if (r > 0) {
+				w.w_busy = w.w_busy > (unsigned int)r ?
+				    w.w_busy - (unsigned int)r : 0;
+				w.w_since_ms = now;
+			} else if (r == 0 || (errno != EAGAIN &&
+			    errno != EINTR)) {
+				close(w.w_fd);
+				w.w_fd = -1;
+				gone++;
+			}
+		}
+		if (pfd[0].revents != 0) {
+			r = read(rfd, pend + npend, (CLOSER_PENDING_MAX -
+			    npend) * sizeof(int));
+			if (r > 0)
+				npend += (size_t)r / sizeof(int);
+			else if (r == 0)
+				eof = 1;
+		}
+		/* Stuck: let it go; it exits when its close() returns. */
+		if (w.w_fd >= 0 && w.w_busy > 0 &&
+		    now >= w.w_since_ms + CLOSER_STUCK_MS) {
+			close(w.w_fd);
+			w.w_fd = -1;
+			gone++;
+		}
+		if (npend > 0 && w.w_busy == 0) {
+			size_t k = npend < CLOSER_WORKER_FDS ? npend :
+			    CLOSER_WORKER_FDS;
+
+			if (w.w_fd < 0 && (gone >= CLOSER_WORKERS_MAX ||
+			    closer_worker_new(&w, pidfd, forkd) != 0)) {
+				/* Too many hang (or no clone): close here,
+				 * slowly. */
+				for (size_t i = 0; i < k; i++)
+					closer_close_one(pend[i]);
+			} else if (send(w.w_fd, pend, k * sizeof(int),
+			    MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+				close(w.w_fd);
+				w.w_fd = -1;
+				gone++;
+				continue;	/* a new worker takes them */
+			} else {
+				w.w_busy = 1;
+				w.w_since_ms = now;
+			}
+			memmove(pend, pend + k, (npend - k) * sizeof(int));
+			npend -= k;
+		}
+		if (eof && npend == 0 && w.w_busy == 0)
+			break;
+	}
+	/* The worker reads EOF and exits; the table goes with the last. */
+	if (w.w_fd >= 0)
+		close(w.w_fd);
+	_exit(0);
 }
 
 /* Start forkd-closer; before the key is read, the modules loaded and the
@@ -187,7 +330,7 @@ closer_start(void)
 			close(pidfd);
 		return -e;
 	}
-	/* The intermediate's own pipe (not shared) tells the closer's pid. */
+	/* The closer says its pid on this pipe once it is ready. */
 	if (pipe2(ip, O_CLOEXEC) != 0) {
 		e = errno;
 		close(pp[0]);
@@ -211,20 +354,25 @@ closer_start(void)
 	if (pid == 0) {
 		pid = closer_clone_files();
 		if (pid == 0)
-			closer_main(pp[0], pidfd, owner);
-		(void)!write(ip[1], &pid, sizeof pid);
+			closer_main(pp[0], pidfd, owner, ip[1]);
 		_exit(pid > 0 ? 0 : 1);
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	if (read(ip[0], &cpid, sizeof cpid) != (ssize_t)sizeof cpid)
-		cpid = -1;
+	/* Bounded: the write end is in the shared table, no EOF comes. */
+	{
+		struct pollfd rp = { ip[0], POLLIN, 0 };
+
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 ||
+		    poll(&rp, 1, 5000) != 1 ||
+		    read(ip[0], &cpid, sizeof cpid) != (ssize_t)sizeof cpid)
+			cpid = -1;
+	}
 	close(ip[0]);
 	close(ip[1]);
 	/* The read end and the pidfd are the closer's: they stay in the
 	 * shared table, unused by forkd. */
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 ||
-	    fcntl(pp[1], F_SETFL, O_NONBLOCK) != 0) {
+	if (cpid <= 0 || fcntl(pp[1], F_SETFL, O_NONBLOCK) != 0) {
 		close(pp[1]);	/* the closer, if any, reads EOF */
 		return -ECHILD;
 	}
@@ -274,6 +422,9 @@ closer_flush(void)
 	memmove(closer_pending, closer_pending + done,
 	    (closer_npending - done) * sizeof(int));
 	closer_npending -= done;
+	if (r < 0 && errno == EAGAIN && closer_cpid > 0 &&
+	    kill(closer_cpid, 0) != 0 && errno == ESRCH)
+		errno = EPIPE;	/* full because no one reads: killed */
 	if (r < 0 && errno != EAGAIN) {
 		closer_give_up(-errno);
 		return;
