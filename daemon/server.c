@@ -399,13 +399,15 @@ server_listen_path(const char *path, mode_t mode, gid_t gid)
 		    path, pfd < 0 ? strerror(errno) : S_ISLNK(st.st_mode) ?
 		    "a symlink" : !S_ISSOCK(st.st_mode) ? "not a socket" :
 		    "owned by another uid");
-	if (gid != (gid_t)-1) {
-		if (fchownat(pfd, "", (uid_t)-1, gid, AT_EMPTY_PATH) != 0)
-			fatal("socket path %s: cannot give it group %u "
-			    "(socket_group; forkd must be root or a member)",
-			    path, (unsigned)gid);
-		/* chmod() of the fd's /proc link reaches this very inode,
-		 * never a link put in its place (fchmod() refuses O_PATH). */
+	if (gid != (gid_t)-1 &&
+	    fchownat(pfd, "", (uid_t)-1, gid, AT_EMPTY_PATH) != 0)
+		fatal("socket path %s: cannot give it group %u (socket_group; "
+		    "forkd must be root or a member)", path, (unsigned)gid);
+	/* The final mode when a group was set, or when the umask was not
+	 * what decided (a default ACL on the directory). chmod() of the
+	 * fd's /proc link reaches this very inode, never a link put in its
+	 * place (fchmod() refuses O_PATH fds). */
+	if (gid != (gid_t)-1 || (st.st_mode & 07777) != mode) {
 		snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
 		if (chmod(proc, mode) != 0)
 			fatal("socket path %s: chmod through %s", path, proc);
