@@ -23,11 +23,13 @@
  * an fd out of the table before it flushes, so a close that hangs hangs
  * the worker only, never forkd and never the closer, and the number is
  * free again at once; a worker busy for CLOSER_STUCK_MS is let go and a
- * new one takes the next batches. forkd sends the numbers over a non-blocking pipe;
- * a number stays open in forkd's table (and unused) until its worker
- * closes it.
+ * new one takes the next batches. forkd sends the numbers over a
+ * non-blocking pipe; a number stays open in forkd's table (and unused)
+ * until a worker closes it. The fds of a batch after one whose close
+ * hangs wait in the table with it.
  *
- * Only when the closer is gone (killed) does forkd close fds itself, with
+ * Only when the closer is gone (killed), or could not start (valgrind
+ * does not run clone(CLONE_FILES)), does forkd close fds itself, with
  * lingering turned off first, and say so in the log.
  */
 #include <errno.h>
@@ -79,7 +81,6 @@ static int		*closer_pending;	/* numbers not yet sent */
 static size_t		 closer_npending, closer_cap;
 static struct event	*closer_wev;
 static int		 closer_broken;		/* closer gone: close here */
-static uint64_t		 closer_handed;		/* fds handed over */
 
 static void	closer_writable_cb(evutil_socket_t, short, void *);
 
@@ -417,7 +418,6 @@ closer_flush(void)
 			break;
 		/* Within PIPE_BUF: all or nothing. */
 		done += k;
-		closer_handed += k;
 	}
 	memmove(closer_pending, closer_pending + done,
 	    (closer_npending - done) * sizeof(int));
@@ -490,13 +490,6 @@ pid_t
 closer_pid(void)
 {
 	return closer_cpid;
-}
-
-/* fds handed to the closer so far. */
-uint64_t
-closer_handed_count(void)
-{
-	return closer_handed;
 }
 
 /* Stop: send what waits (best effort), then close the pipe; the closer

@@ -13,8 +13,6 @@ int	closer_start(void);
 void	closer_dispose(int *fds, size_t n);
 /* forkd-closer's pid, or -1. */
 pid_t	closer_pid(void);
-/* fds handed to the closer so far. */
-uint64_t closer_handed_count(void);
 /* Hand over what is left and close forkd's end (the closer exits). */
 void	closer_stop(void);
 
