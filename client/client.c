@@ -22,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
@@ -35,6 +37,16 @@
 #include "wire.h"
 
 #define FORKD_API		__attribute__((visibility("default")))
+
+_Static_assert(FORKD_PROTOCOL_VERSION == WIRE_VERSION,
+    "forkd.h's FORKD_PROTOCOL_VERSION follows proto/wire.h");
+_Static_assert(FORKD_KEY_BYTES >= AUTH_KEY_MIN, "a generated key is usable");
+_Static_assert(FORKD_CPUS_MAX == LIMIT_CPUS_MAX &&
+    FORKD_GROUPS_MAX == LIMIT_GROUPS_MAX &&
+    FORKD_TIMEOUT_MS_MAX == LIMIT_TIMEOUT_MS_MAX &&
+    FORKD_WAIT_MAX == LIMIT_WAIT_MAX &&
+    FORKD_FD_TARGET_MAX == LIMIT_FD_TARGET_MAX,
+    "forkd.h's limits follow proto/forkd_limits.h");
 
 /* The whole connect + handshake must finish within this. */
 #define CLIENT_HANDSHAKE_MS	10000
@@ -52,6 +64,21 @@
 #define CLIENT_RBUF_LEN		(WIRE_FRAME_HARD_MAX + 1)
 /* Smallest frame limit a server may announce and still be usable. */
 #define CLIENT_MIN_FRAME	1024
+/* Requests sent with forkd_*_start() and not answered yet, at most. */
+#define CLIENT_PENDING_MAX	4096
+
+/* A request sent by forkd_*_start() whose reply is still to come. */
+struct client_pending {
+	uint32_t	p_id;
+	int		p_kind;		/* FORKD_REPLY_* */
+	int		p_want_pidfd;	/* spawn: the caller asked for one */
+};
+
+/* A reply of such a request, queued for forkd_next_reply(). */
+struct client_reply {
+	struct client_reply	*r_next;
+	struct forkd_reply	 r_reply;
+};
 
 struct forkd {
 	int			 f_fd;
@@ -66,6 +93,12 @@ struct forkd {
 	size_t			 f_evq_head;
 	size_t			 f_evq_len;
 	size_t			 f_evq_cap;
+	struct client_pending	*f_pend;	/* requests in flight */
+	size_t			 f_npend;
+	size_t			 f_pend_cap;
+	struct client_reply	*f_rq_head;	/* replies to collect */
+	struct client_reply	*f_rq_tail;
+	size_t			 f_rq_len;
 	char			 f_errmsg[FORKD_ERRMSG_MAX];
 };
 
@@ -366,16 +399,23 @@ client_evq_pop(struct forkd *f, struct forkd_exit *ret)
 	return 0;
 }
 
-/* Handle a frame that is not the awaited response: queue exit events,
- * drop late replies to abandoned requests. Returns 1 when an exit event was
- * queued, 0 when the message was consumed, or a negative error. m is
- * freed unless *ret_resp is set (the response with id want, want != 0). */
+static ssize_t	client_pending_find(const struct forkd *, uint32_t);
+static int	client_async_reply(struct forkd *, const Forkd__Response *,
+		    size_t, struct client_fds *);
+
+/* Handle a frame that is not the awaited response: queue exit events and
+ * replies to forkd_*_start() requests (taking the frame's fd from cf for a
+ * spawn's pidfd), drop late replies to abandoned requests. Returns 1 when
+ * an exit event was queued, 0 when the message was consumed, or a negative
+ * error. m is freed unless *ret_resp is set (the response with id want,
+ * want != 0). */
 static int
 client_dispatch(struct forkd *f, Forkd__ServerMessage *m, uint32_t want,
-    Forkd__ServerMessage **ret_resp)
+    Forkd__ServerMessage **ret_resp, struct client_fds *cf)
 {
 	struct forkd_exit	ev;
 	Forkd__Response		*resp;
+	ssize_t			 pi;
 	int			 r = 0;
 
 	switch (m->body_case) {
@@ -405,6 +445,10 @@ client_dispatch(struct forkd *f, Forkd__ServerMessage *m, uint32_t want,
 		if (want != 0 && resp->id == want) {
 			*ret_resp = m;
 			return 0;
+		}
+		if ((pi = client_pending_find(f, resp->id)) >= 0) {
+			r = client_async_reply(f, resp, (size_t)pi, cf);
+			break;
 		}
 		/* A reply to a request that timed out earlier. */
 		if (f->f_abandoned > 0 && resp->id != 0 &&
@@ -501,6 +545,21 @@ out:
 	return r;
 }
 
+/* Give req the next request id and send it (with fds). */
+static int
+client_send_request(struct forkd *f, Forkd__Request *req, const int *fds,
+    size_t nfds)
+{
+	Forkd__ClientMessage	cm = FORKD__CLIENT_MESSAGE__INIT;
+
+	req->id = f->f_next_id++;
+	if (f->f_next_id == 0)
+		f->f_next_id = 1;
+	cm.body_case = FORKD__CLIENT_MESSAGE__BODY_REQUEST;
+	cm.request = req;
+	return client_send(f, &cm.base, 0, fds, nfds);
+}
+
 /* Send a request and wait for its response. timeout_ms < 0: no limit. On
  * success *ret is the whole ServerMessage (free with
  * forkd__server_message__free_unpacked) whose response has error 0 and
@@ -510,19 +569,13 @@ client_call_fds(struct forkd *f, Forkd__Request *req, const int *fds,
     size_t nfds, int64_t timeout_ms, Forkd__Response__BodyCase body,
     Forkd__ServerMessage **ret, struct client_fds *ret_fds)
 {
-	Forkd__ClientMessage	 cm = FORKD__CLIENT_MESSAGE__INIT;
 	Forkd__ServerMessage	*m = NULL, *resp = NULL;
 	Forkd__Response		*rs;
 	struct client_fds	 cf = { -1, 0 };
 	int64_t			 deadline;
 	int			 r, code;
 
-	req->id = f->f_next_id++;
-	if (f->f_next_id == 0)
-		f->f_next_id = 1;
-	cm.body_case = FORKD__CLIENT_MESSAGE__BODY_REQUEST;
-	cm.request = req;
-	r = client_send(f, &cm.base, 0, fds, nfds);
+	r = client_send_request(f, req, fds, nfds);
 	if (r < 0)
 		return r;
 
@@ -537,7 +590,7 @@ client_call_fds(struct forkd *f, Forkd__Request *req, const int *fds,
 		}
 		if (r < 0)
 			return r;
-		r = client_dispatch(f, m, req->id, &resp);
+		r = client_dispatch(f, m, req->id, &resp, &cf);
 		/* An fd on any frame but the awaited reply is not kept. */
 		if (resp == NULL || ret_fds == NULL)
 			client_fds_close(&cf);
@@ -759,10 +812,142 @@ client_new(void)
 	return f;
 }
 
-/* Connect and authenticate with a key in memory. */
-FORKD_API int
-forkd_connect_key(struct forkd **ret, const char *socket_path,
-    const void *key, size_t keylen)
+/* Fill *e (when not NULL) with a failure: code, step, path and a
+ * message; control characters become '?'. Returns code. */
+static int __attribute__((format(printf, 5, 6)))
+client_fail(struct forkd_error *e, int code, int step, const char *path,
+    const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (e == NULL)
+		return code;
+	e->code = code;
+	e->step = step;
+	client_strcpy(e->path, sizeof e->path, path);
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	va_end(ap);
+	for (char *p = e->message; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	for (char *p = e->path; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	return code;
+}
+
+/* Clear *e (when not NULL): no failure. */
+static void
+client_fail_clear(struct forkd_error *e)
+{
+	if (e == NULL)
+		return;
+	e->code = 0;
+	e->step = FORKD_STEP_NONE;
+	e->path[0] = '\0';
+	e->message[0] = '\0';
+}
+
+/* Name of a FORKD_STEP_*. */
+FORKD_API const char *
+forkd_step_name(int step)
+{
+	static const char *const names[FORKD_STEP_MAX] = {
+		[FORKD_STEP_NONE] = "",
+		[FORKD_STEP_KEY] = "key",
+		[FORKD_STEP_SOCKET] = "socket",
+		[FORKD_STEP_CONNECT] = "connect",
+		[FORKD_STEP_HANDSHAKE] = "handshake",
+	};
+
+	if (step < 0 || step >= FORKD_STEP_MAX)
+		return "?";
+	return names[step];
+}
+
+/* A failed connect() to sock, in the user's terms; -ECONNREFUSED on
+ * something that is not a socket becomes -ENOTSOCK. */
+static int
+client_connect_fail(struct forkd_error *e, int r, const char *sock)
+{
+	struct stat	st;
+	const char	*hint = "";
+
+	if (r == -ECONNREFUSED && stat(sock, &st) == 0 &&
+	    !S_ISSOCK(st.st_mode))
+		r = -ENOTSOCK;
+	switch (r) {
+	case -ENOENT:
+		hint = " (no socket there; is forkd running?)";
+		break;
+	case -ECONNREFUSED:
+		hint = " (nothing listens there; is forkd running?)";
+		break;
+	case -EACCES:
+	case -EPERM:
+		hint = " (no permission to use the socket)";
+		break;
+	case -ENOTSOCK:
+		return client_fail(e, r, FORKD_STEP_SOCKET, sock,
+		    "connect to %s: not a socket (is it the right path?)",
+		    sock);
+	case -ETIMEDOUT:
+		hint = " (forkd did not accept within 10 s)";
+		break;
+	default:
+		break;
+	}
+	return client_fail(e, r, FORKD_STEP_CONNECT, sock, "connect to %s: "
+	    "%s%s", sock, forkd_strerror(r), hint);
+}
+
+/* A failed handshake on f, in the user's terms; keyf may be NULL. */
+static int
+client_handshake_fail(struct forkd_error *e, int r, struct forkd *f,
+    const char *sock, const char *keyf)
+{
+	char	hint[FORKD_ERROR_MAX];
+
+	switch (r) {
+	case -EKEYREJECTED:
+		if (keyf != NULL)
+			snprintf(hint, sizeof hint, "key file %s is not "
+			    "forkd's key", keyf);
+		else
+			snprintf(hint, sizeof hint, "not forkd's key");
+		if (strstr(f->f_errmsg, "failed to prove") != NULL)
+			snprintf(hint, sizeof hint, "%s", f->f_errmsg);
+		break;
+	case -ETIMEDOUT:
+		snprintf(hint, sizeof hint, "no answer from forkd within "
+		    "10 s");
+		break;
+	case -ECONNRESET:
+		snprintf(hint, sizeof hint, "forkd closed the connection "
+		    "during the handshake%s%s", f->f_errmsg[0] != '\0' ?
+		    ": " : "", f->f_errmsg);
+		break;
+	case -EPROTONOSUPPORT:
+		snprintf(hint, sizeof hint, "this libforkd and that forkd "
+		    "speak different protocols");
+		break;
+	default:
+		snprintf(hint, sizeof hint, "%s", f->f_errmsg);
+		break;
+	}
+	return client_fail(e, r, FORKD_STEP_HANDSHAKE, sock, "connect to %s: "
+	    "%s%s%s%s", sock, forkd_strerror(r), hint[0] != '\0' ? " (" : "",
+	    hint, hint[0] != '\0' ? ")" : "");
+}
+
+/* Connect and authenticate with a key in memory; keyf names the key's
+ * file in messages (NULL: given in memory). */
+static int
+client_connect(struct forkd **ret, const char *socket_path,
+    const void *key, size_t keylen, const char *keyf, struct forkd_error *e)
 {
 	struct sockaddr_un	 sun;
 	struct forkd		*f;
@@ -771,33 +956,44 @@ forkd_connect_key(struct forkd **ret, const char *socket_path,
 
 	if (ret == NULL || key == NULL || keylen < AUTH_KEY_MIN ||
 	    keylen >= AUTH_KEY_MAX)
-		return -EINVAL;
+		return client_fail(e, -EINVAL, FORKD_STEP_KEY, keyf, "a key "
+		    "must be %d to %d bytes", AUTH_KEY_MIN, AUTH_KEY_MAX - 1);
 	if (sodium_init() < 0)
-		return -EIO;
+		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
+		    "cannot initialise libsodium");
 	if (socket_path == NULL)
 		socket_path = client_getenv(FORKD_ENV_SOCKET,
 		    FORKD_DEFAULT_SOCKET);
 	if (socket_path[0] == '\0')
-		return -EINVAL;
+		return client_fail(e, -EINVAL, FORKD_STEP_SOCKET, "",
+		    "the socket path is empty");
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	if (strlen(socket_path) >= sizeof sun.sun_path)
-		return -ENAMETOOLONG;
+		return client_fail(e, -ENAMETOOLONG, FORKD_STEP_SOCKET,
+		    socket_path, "connect to %s: the path is %zu bytes; a Unix "
+		    "socket path must be shorter than %zu", socket_path,
+		    strlen(socket_path), sizeof sun.sun_path);
 	memcpy(sun.sun_path, socket_path, strlen(socket_path));
 
 	deadline = client_deadline(CLIENT_HANDSHAKE_MS);
 	f = client_new();
 	if (f == NULL)
-		return -ENOMEM;
+		return client_fail(e, -ENOMEM, FORKD_STEP_NONE, NULL,
+		    "out of memory");
 	f->f_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (f->f_fd < 0) {
-		r = -errno;
+		r = client_fail(e, -errno, FORKD_STEP_CONNECT, socket_path,
+		    "socket: %s", strerror(errno));
 		goto fail;
 	}
 	/* A full listen backlog blocks connect() up to SO_SNDTIMEO. */
 	r = client_sndtimeo(f->f_fd, CLIENT_HANDSHAKE_MS);
-	if (r < 0)
+	if (r < 0) {
+		client_fail(e, r, FORKD_STEP_CONNECT, socket_path,
+		    "setsockopt: %s", strerror(-r));
 		goto fail;
+	}
 	do {
 		r = connect(f->f_fd, (struct sockaddr *)&sun, sizeof sun);
 	} while (r != 0 && errno == EINTR);
@@ -805,19 +1001,63 @@ forkd_connect_key(struct forkd **ret, const char *socket_path,
 		r = -errno;
 		if (r == -EAGAIN || r == -EINPROGRESS)
 			r = -ETIMEDOUT;
+		r = client_connect_fail(e, r, socket_path);
 		goto fail;
 	}
 	r = client_handshake(f, key, keylen, deadline);
-	if (r < 0)
+	if (r < 0) {
+		client_handshake_fail(e, r, f, socket_path, keyf);
 		goto fail;
+	}
 	r = client_sndtimeo(f->f_fd, CLIENT_REQUEST_MS);
-	if (r < 0)
+	if (r < 0) {
+		client_fail(e, r, FORKD_STEP_CONNECT, socket_path,
+		    "setsockopt: %s", strerror(-r));
 		goto fail;
+	}
 	f->f_errmsg[0] = '\0';
+	client_fail_clear(e);
 	*ret = f;
 	return 0;
 fail:
 	forkd_close(f);
+	return r;
+}
+
+/* Connect and authenticate with a key in memory. */
+FORKD_API int
+forkd_connect_key(struct forkd **ret, const char *socket_path,
+    const void *key, size_t keylen)
+{
+	return client_connect(ret, socket_path, key, keylen, NULL, NULL);
+}
+
+/* Connect and authenticate with a key file, explaining a failure. */
+FORKD_API int
+forkd_connect_ex(struct forkd **ret, const char *socket_path,
+    const char *key_file, struct forkd_error *e)
+{
+	unsigned char	*key = NULL;
+	size_t		 keylen = 0;
+	char		 errbuf[FORKD_ERROR_MAX];
+	int		 r;
+
+	if (ret == NULL)
+		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
+		    "no place for the handle (ret is NULL)");
+	if (sodium_init() < 0)
+		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
+		    "cannot initialise libsodium");
+	if (key_file == NULL)
+		key_file = client_getenv(FORKD_ENV_KEY_FILE,
+		    FORKD_DEFAULT_KEY_FILE);
+	/* The daemon checks its key's owner; a client only reads it. */
+	r = auth_key_load(key_file, 0, &key, &keylen, errbuf, sizeof errbuf);
+	if (r < 0)
+		return client_fail(e, r, FORKD_STEP_KEY, key_file, "%s",
+		    errbuf);
+	r = client_connect(ret, socket_path, key, keylen, key_file, e);
+	auth_key_free(key, keylen);
 	return r;
 }
 
@@ -826,24 +1066,157 @@ FORKD_API int
 forkd_connect(struct forkd **ret, const char *socket_path,
     const char *key_file)
 {
+	return forkd_connect_ex(ret, socket_path, key_file, NULL);
+}
+
+/* The key path: path, else $FORKD_KEY_FILE, else the default. */
+static const char *
+client_key_path(const char *path)
+{
+	if (path != NULL)
+		return path;
+	return client_getenv(FORKD_ENV_KEY_FILE, FORKD_DEFAULT_KEY_FILE);
+}
+
+/* Check that a key file is usable (and, with flags, as forkd wants it). */
+FORKD_API int
+forkd_key_check(const char *path, unsigned int flags,
+    struct forkd_error *e)
+{
 	unsigned char	*key = NULL;
 	size_t		 keylen = 0;
-	char		 errbuf[FORKD_ERRMSG_MAX];
+	char		 errbuf[FORKD_ERROR_MAX];
+	int		 how = 0, r;
+
+	path = client_key_path(path);
+	if ((flags & ~(unsigned)(FORKD_KEY_CHECK_MODE |
+	    FORKD_KEY_CHECK_OWNER)) != 0)
+		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
+		    "unknown flags %#x", flags);
+	if (path[0] == '\0')
+		return client_fail(e, -EINVAL, FORKD_STEP_KEY, "",
+		    "the key file name is empty");
+	if (sodium_init() < 0)
+		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
+		    "cannot initialise libsodium");
+	if (flags & FORKD_KEY_CHECK_OWNER)
+		how = AUTH_KEY_CHECK_OWNER;
+	else if (flags & FORKD_KEY_CHECK_MODE)
+		how = AUTH_KEY_CHECK_MODE;
+	r = auth_key_load(path, how, &key, &keylen, errbuf, sizeof errbuf);
+	if (r < 0)
+		return client_fail(e, r, FORKD_STEP_KEY, path, "%s", errbuf);
+	auth_key_free(key, keylen);
+	client_fail_clear(e);
+	return 0;
+}
+
+/* Flush the directory entry of path to disk (best effort). */
+static void
+client_sync_dir(const char *path)
+{
+	char	*copy;
+	int	 fd;
+
+	copy = strdup(path);
+	if (copy == NULL)
+		return;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
+/* Write a new key file, optionally replacing a regular file. */
+FORKD_API int
+forkd_key_generate(const char *path, unsigned int flags,
+    struct forkd_error *e)
+{
+	struct stat	 st;
+	char		*copy = NULL, *dir, *tmp = NULL;
 	int		 r;
 
-	if (ret == NULL)
-		return -EINVAL;
+	path = client_key_path(path);
+	if ((flags & ~(unsigned)FORKD_KEY_REPLACE) != 0)
+		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
+		    "unknown flags %#x", flags);
+	if (path[0] == '\0')
+		return client_fail(e, -EINVAL, FORKD_STEP_KEY, "",
+		    "the key file name is empty");
 	if (sodium_init() < 0)
-		return -EIO;
-	if (key_file == NULL)
-		key_file = client_getenv(FORKD_ENV_KEY_FILE,
-		    FORKD_DEFAULT_KEY_FILE);
-	/* The daemon checks its key's owner; a client only reads it. */
-	r = auth_key_load(key_file, 0, &key, &keylen, errbuf, sizeof errbuf);
-	if (r < 0)
-		return r;
-	r = forkd_connect_key(ret, socket_path, key, keylen);
-	auth_key_free(key, keylen);
+		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
+		    "cannot initialise libsodium");
+	/* The directory must exist: say so, rather than ENOENT. */
+	copy = strdup(path);
+	if (copy == NULL)
+		return client_fail(e, -ENOMEM, FORKD_STEP_NONE, NULL,
+		    "out of memory");
+	dir = dirname(copy);
+	if (stat(dir, &st) != 0) {
+		r = -errno;
+		if (r == -ENOENT)
+			client_fail(e, r, FORKD_STEP_KEY, path, "directory %s "
+			    "does not exist; create it first (mode 0700 if "
+			    "only forkd's user should reach the key)", dir);
+		else
+			client_fail(e, r, FORKD_STEP_KEY, path, "%s: %s", dir,
+			    strerror(-r));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		r = client_fail(e, -ENOTDIR, FORKD_STEP_KEY, path, "%s is not "
+		    "a directory", dir);
+		goto out;
+	}
+	if (!(flags & FORKD_KEY_REPLACE)) {
+		r = auth_key_generate(path, FORKD_KEY_BYTES);
+		goto done;
+	}
+	/* Replace a key file, nothing else: not a device (/dev/null), a
+	 * FIFO, a socket, a directory or a symbolic link (rename() would
+	 * put the file in the link's place, not its target's). */
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT) {
+			r = client_fail(e, -errno, FORKD_STEP_KEY, path,
+			    "%s: %s", path, strerror(errno));
+			goto out;
+		}
+	} else if (!S_ISREG(st.st_mode)) {
+		r = client_fail(e, -EINVAL, FORKD_STEP_KEY, path, "%s is not "
+		    "a regular file; not replacing it", path);
+		goto out;
+	}
+	r = -EEXIST;
+	for (int i = 0; i < 100 && r == -EEXIST; i++) {
+		free(tmp);
+		if (asprintf(&tmp, "%s.tmp%08x", path,
+		    (unsigned)randombytes_random()) < 0) {
+			tmp = NULL;
+			r = -ENOMEM;
+			break;
+		}
+		r = auth_key_generate(tmp, FORKD_KEY_BYTES);
+	}
+	if (r == 0 && rename(tmp, path) != 0) {
+		r = -errno;
+		unlink(tmp);
+	}
+done:
+	if (r == -EEXIST)
+		client_fail(e, r, FORKD_STEP_KEY, path, "%s already exists; "
+		    "not replacing it", path);
+	else if (r < 0)
+		client_fail(e, r, FORKD_STEP_KEY, path, "%s: %s", path,
+		    strerror(-r));
+	else {
+		client_sync_dir(path);
+		client_fail_clear(e);
+	}
+out:
+	free(tmp);
+	free(copy);
 	return r;
 }
 
@@ -859,6 +1232,15 @@ forkd_close(struct forkd *f)
 		sodium_free(f->f_sk);
 	free(f->f_rbuf);
 	free(f->f_evq);
+	free(f->f_pend);
+	while (f->f_rq_head != NULL) {
+		struct client_reply *cr = f->f_rq_head;
+
+		f->f_rq_head = cr->r_next;
+		if (cr->r_reply.spawned.pidfd >= 0)
+			close(cr->r_reply.spawned.pidfd);
+		free(cr);
+	}
 	free(f);
 }
 
@@ -1245,28 +1627,29 @@ client_add_fds(struct forkd *f, const struct forkd_spawn_opts *o, int *fds,
 	return 0;
 }
 
-/* Start a child and return all of the reply. */
-FORKD_API int
-forkd_spawn_ex(struct forkd *f, const struct forkd_spawn_opts *o,
-    struct forkd_spawned *ret)
+/* A spawn request encoded, with what it points into. */
+struct client_spawn_req {
+	Forkd__Request		 sr_req;
+	Forkd__SpawnRequest	 sr_sp;
+	struct client_setup	*sr_cs;
+	int			 sr_fds[FORKD_FDS_MAX];
+	uint32_t		 sr_targets[FORKD_FDS_MAX];
+	size_t			 sr_nfds;
+};
+
+/* Check o and encode it into sr (free sr_cs afterwards, even on error). */
+static int
+client_spawn_prepare(struct forkd *f, const struct forkd_spawn_opts *o,
+    struct client_spawn_req *sr)
 {
-	Forkd__Request		 req = FORKD__REQUEST__INIT;
-	Forkd__SpawnRequest	 sp = FORKD__SPAWN_REQUEST__INIT;
-	Forkd__ServerMessage	*m = NULL;
-	Forkd__SpawnReply	*rep;
-	struct client_setup	*cs = NULL;
-	struct client_fds	 cf = { -1, 0 };
-	const int		 stdfds[3] = {
-	    o != NULL ? o->stdin_fd : -1,
-	    o != NULL ? o->stdout_fd : -1,
-	    o != NULL ? o->stderr_fd : -1 };
-	int			 fds[FORKD_FDS_MAX];
-	uint32_t		 targets[FORKD_FDS_MAX];
-	size_t			 nfds = 0, n;
+	Forkd__SpawnRequest	*sp = &sr->sr_sp;
+	size_t			 n;
 	int			 r;
 
-	if ((r = client_begin(f)) < 0)
-		return r;
+	forkd__request__init(&sr->sr_req);
+	forkd__spawn_request__init(sp);
+	sr->sr_cs = NULL;
+	sr->sr_nfds = 0;
 	if (o == NULL || o->target == NULL || o->target[0] == '\0') {
 		client_seterr(f, "no target given");
 		return -EINVAL;
@@ -1289,85 +1672,297 @@ forkd_spawn_ex(struct forkd *f, const struct forkd_spawn_opts *o,
 	if ((r = client_count_strv(f, o->argv, LIMIT_ARGV_MAX, "argv", 0,
 	    &n)) < 0)
 		return r;
-	sp.n_argv = n;
-	sp.argv = (char **)o->argv;
+	sp->n_argv = n;
+	sp->argv = (char **)o->argv;
 	if ((r = client_count_strv(f, o->env, LIMIT_ENV_MAX, "env", 1,
 	    &n)) < 0)
 		return r;
-	sp.n_env = n;
-	sp.env = (char **)o->env;
-	sp.target = (char *)o->target;
-	sp.env_replace = o->env_replace != 0;
+	sp->n_env = n;
+	sp->env = (char **)o->env;
+	sp->target = (char *)o->target;
+	sp->env_replace = o->env_replace != 0;
 	if (o->cwd != NULL)
-		sp.cwd = (char *)o->cwd;
+		sp->cwd = (char *)o->cwd;
 	if (o->name != NULL)
-		sp.name = (char *)o->name;
-	sp.daemon = o->daemon != 0;
-	for (int i = 0; i < 3; i++) {
-		if (stdfds[i] < 0)
-			continue;
-		fds[nfds] = stdfds[i];
-		targets[nfds] = (uint32_t)i;
-		nfds++;
+		sp->name = (char *)o->name;
+	sp->daemon = o->daemon != 0;
+	{
+		const int	stdfds[3] = { o->stdin_fd, o->stdout_fd,
+		    o->stderr_fd };
+
+		for (int i = 0; i < 3; i++) {
+			if (stdfds[i] < 0)
+				continue;
+			sr->sr_fds[sr->sr_nfds] = stdfds[i];
+			sr->sr_targets[sr->sr_nfds] = (uint32_t)i;
+			sr->sr_nfds++;
+		}
 	}
-	if ((r = client_add_fds(f, o, fds, targets, &nfds)) < 0)
+	if ((r = client_add_fds(f, o, sr->sr_fds, sr->sr_targets,
+	    &sr->sr_nfds)) < 0)
 		return r;
-	sp.n_fd_targets = nfds;
-	sp.fd_targets = targets;
+	sp->n_fd_targets = sr->sr_nfds;
+	sp->fd_targets = sr->sr_targets;
 	/* About 5 KiB: on the heap, not on a caller's small stack. */
-	cs = calloc(1, sizeof *cs);
-	if (cs == NULL) {
+	sr->sr_cs = calloc(1, sizeof *sr->sr_cs);
+	if (sr->sr_cs == NULL) {
 		client_seterr(f, "out of memory");
 		return -ENOMEM;
 	}
-	if ((r = client_encode_setup(f, o, cs, &sp)) < 0)
-		goto out;
-	req.body_case = FORKD__REQUEST__BODY_SPAWN;
-	req.spawn = &sp;
+	if ((r = client_encode_setup(f, o, sr->sr_cs, sp)) < 0)
+		return r;
+	sr->sr_req.body_case = FORKD__REQUEST__BODY_SPAWN;
+	sr->sr_req.spawn = sp;
+	return 0;
+}
 
-	r = client_call_fds(f, &req, fds, nfds, CLIENT_REQUEST_MS,
-	    FORKD__RESPONSE__BODY_SPAWN, &m, &cf);
-	if (r < 0)
-		goto out;
-	rep = m->response->spawn;
+/* Check a spawn reply and the fd that came with it (cf's, taken on
+ * success) and fill *ret. A bad reply kills the handle. */
+static int
+client_spawn_reply(struct forkd *f, const Forkd__SpawnReply *rep,
+    int want_pidfd, struct client_fds *cf, struct forkd_spawned *ret)
+{
 	if (rep == NULL || rep->pid <= 0 || rep->name == NULL ||
 	    strlen(rep->name) > FORKD_NAME_MAX || (rep->cgroup != NULL &&
 	    strlen(rep->cgroup) > FORKD_TARGET_MAX)) {
 		client_seterr(f, "malformed spawn reply from forkd");
-		r = client_kill(f, -EBADMSG);
-		goto out;
+		return client_kill(f, -EBADMSG);
 	}
 	/* Exactly one fd, and only when we asked and the reply says so. */
-	if (rep->pidfd ? (!o->want_pidfd || cf.cf_fd < 0 || cf.cf_extra > 0) :
-	    (cf.cf_fd >= 0 || cf.cf_extra > 0)) {
+	if (rep->pidfd ? (!want_pidfd || cf->cf_fd < 0 || cf->cf_extra > 0) :
+	    (cf->cf_fd >= 0 || cf->cf_extra > 0)) {
 		client_seterr(f, "spawn reply from forkd %s", rep->pidfd ?
-		    (o->want_pidfd ? "announces a pidfd but does not carry "
+		    (want_pidfd ? "announces a pidfd but does not carry "
 		    "exactly one fd" : "carries a pidfd nobody asked for") :
 		    "carries fds it does not announce");
-		r = client_kill(f, -EBADMSG);
-		goto out;
+		return client_kill(f, -EBADMSG);
 	}
-	if (cf.cf_fd >= 0 && !client_is_pidfd(cf.cf_fd, rep->pid)) {
+	if (cf->cf_fd >= 0 && !client_is_pidfd(cf->cf_fd, rep->pid)) {
 		client_seterr(f, "the fd in forkd's spawn reply is not the "
 		    "pidfd of child %ld", (long)rep->pid);
-		r = client_kill(f, -EBADMSG);
+		return client_kill(f, -EBADMSG);
+	}
+	memset(ret, 0, sizeof *ret);
+	ret->pid = rep->pid;
+	client_strcpy(ret->name, sizeof ret->name, rep->name);
+	ret->pidfd = cf->cf_fd;
+	cf->cf_fd = -1;
+	client_strcpy(ret->cgroup, sizeof ret->cgroup, rep->cgroup);
+	return 0;
+}
+
+/* Start a child and return all of the reply. */
+FORKD_API int
+forkd_spawn_ex(struct forkd *f, const struct forkd_spawn_opts *o,
+    struct forkd_spawned *ret)
+{
+	struct client_spawn_req	 sr;
+	struct forkd_spawned	 sp;
+	Forkd__ServerMessage	*m = NULL;
+	struct client_fds	 cf = { -1, 0 };
+	int			 r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if ((r = client_spawn_prepare(f, o, &sr)) < 0)
 		goto out;
-	}
-	if (ret != NULL) {
-		memset(ret, 0, sizeof *ret);
-		ret->pid = rep->pid;
-		client_strcpy(ret->name, sizeof ret->name, rep->name);
-		ret->pidfd = cf.cf_fd;
-		cf.cf_fd = -1;
-		client_strcpy(ret->cgroup, sizeof ret->cgroup, rep->cgroup);
-	}
-	r = 0;
+	r = client_call_fds(f, &sr.sr_req, sr.sr_fds, sr.sr_nfds,
+	    CLIENT_REQUEST_MS, FORKD__RESPONSE__BODY_SPAWN, &m, &cf);
+	if (r < 0)
+		goto out;
+	r = client_spawn_reply(f, m->response->spawn, o->want_pidfd, &cf,
+	    &sp);
+	if (r < 0)
+		goto out;
+	if (ret != NULL)
+		*ret = sp;
+	else if (sp.pidfd >= 0)
+		close(sp.pidfd);
 out:
 	client_fds_close(&cf);
 	if (m != NULL)
 		forkd__server_message__free_unpacked(m, NULL);
-	free(cs);
+	free(sr.sr_cs);
 	return r;
+}
+
+/* Index of the pending request id, or -1. */
+static ssize_t
+client_pending_find(const struct forkd *f, uint32_t id)
+{
+	for (size_t i = 0; i < f->f_npend; i++) {
+		if (f->f_pend[i].p_id == id)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* Room for one more request in flight: 0, -EBUSY or -ENOMEM. */
+static int
+client_pending_reserve(struct forkd *f)
+{
+	struct client_pending	*np;
+	size_t			 ncap;
+
+	if (f->f_npend + f->f_rq_len >= CLIENT_PENDING_MAX) {
+		client_seterr(f, "%d requests in flight or uncollected; "
+		    "collect replies with forkd_next_reply() first",
+		    CLIENT_PENDING_MAX);
+		return -EBUSY;
+	}
+	if (f->f_npend < f->f_pend_cap)
+		return 0;
+	ncap = f->f_pend_cap == 0 ? 16 : f->f_pend_cap * 2;
+	np = reallocarray(f->f_pend, ncap, sizeof *np);
+	if (np == NULL) {
+		client_seterr(f, "out of memory");
+		return -ENOMEM;
+	}
+	f->f_pend = np;
+	f->f_pend_cap = ncap;
+	return 0;
+}
+
+/* Record a sent request as in flight (room was reserved). */
+static void
+client_pending_add(struct forkd *f, uint32_t id, int kind, int want_pidfd)
+{
+	f->f_pend[f->f_npend].p_id = id;
+	f->f_pend[f->f_npend].p_kind = kind;
+	f->f_pend[f->f_npend].p_want_pidfd = want_pidfd;
+	f->f_npend++;
+}
+
+/* The reply to pending request pi arrived: check it, queue it for
+ * forkd_next_reply(), forget the request. A malformed reply kills the
+ * handle. */
+static int
+client_async_reply(struct forkd *f, const Forkd__Response *rs, size_t pi,
+    struct client_fds *cf)
+{
+	struct client_pending	 p = f->f_pend[pi];
+	struct client_reply	*cr;
+	struct forkd_reply	*out;
+	int			 code, r = 0;
+
+	f->f_pend[pi] = f->f_pend[--f->f_npend];
+	cr = calloc(1, sizeof *cr);
+	if (cr == NULL) {
+		client_seterr(f, "out of memory queueing a reply");
+		return client_kill(f, -ENOMEM);
+	}
+	out = &cr->r_reply;
+	out->id = p.p_id;
+	out->kind = p.p_kind;
+	out->spawned.pidfd = -1;
+	if (rs->error != 0) {
+		code = client_errcode(rs->error);
+		if (code == 0) {
+			free(cr);
+			client_seterr(f, "forkd replied with invalid error "
+			    "code %d", (int)rs->error);
+			return client_kill(f, -EBADMSG);
+		}
+		out->error = code;
+		client_strcpy(out->errmsg, sizeof out->errmsg, rs->message);
+		for (char *c = out->errmsg; *c != '\0'; c++) {
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+		}
+	} else {
+		switch (p.p_kind) {
+		case FORKD_REPLY_SPAWN:
+			if (rs->body_case != FORKD__RESPONSE__BODY_SPAWN)
+				goto bad;
+			r = client_spawn_reply(f, rs->spawn, p.p_want_pidfd,
+			    cf, &out->spawned);
+			break;
+		case FORKD_REPLY_WAIT:
+			if (rs->body_case != FORKD__RESPONSE__BODY_WAIT ||
+			    rs->wait == NULL || client_exit_from(
+			    rs->wait->exit, &out->exit) != 0)
+				goto bad;
+			break;
+		default:
+			break;
+		}
+		if (r < 0) {
+			free(cr);
+			return r;
+		}
+	}
+	if (f->f_rq_tail != NULL)
+		f->f_rq_tail->r_next = cr;
+	else
+		f->f_rq_head = cr;
+	f->f_rq_tail = cr;
+	f->f_rq_len++;
+	return 0;
+bad:
+	free(cr);
+	client_seterr(f, "malformed reply from forkd to request %u",
+	    (unsigned)p.p_id);
+	return client_kill(f, -EBADMSG);
+}
+
+/* Send req as a request whose reply forkd_next_reply() collects. */
+static int
+client_start(struct forkd *f, Forkd__Request *req, const int *fds,
+    size_t nfds, int kind, int want_pidfd, uint32_t *ret_id)
+{
+	int	r;
+
+	if ((r = client_pending_reserve(f)) < 0)
+		return r;
+	if ((r = client_send_request(f, req, fds, nfds)) < 0)
+		return r;
+	client_pending_add(f, req->id, kind, want_pidfd);
+	if (ret_id != NULL)
+		*ret_id = req->id;
+	return 0;
+}
+
+/* Send a spawn request without waiting for its reply. */
+FORKD_API int
+forkd_spawn_start(struct forkd *f, const struct forkd_spawn_opts *o,
+    uint32_t *ret_id)
+{
+	struct client_spawn_req	sr;
+	int			r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if ((r = client_spawn_prepare(f, o, &sr)) == 0)
+		r = client_start(f, &sr.sr_req, sr.sr_fds, sr.sr_nfds,
+		    FORKD_REPLY_SPAWN, o->want_pidfd != 0, ret_id);
+	free(sr.sr_cs);
+	return r;
+}
+
+/* Take the oldest reply to a forkd_*_start() request. */
+FORKD_API int
+forkd_next_reply(struct forkd *f, struct forkd_reply *ret)
+{
+	struct client_reply	*cr;
+
+	if (f == NULL || ret == NULL)
+		return -EINVAL;
+	if ((cr = f->f_rq_head) == NULL)
+		return f->f_dead != 0 ? -ECONNRESET : -EAGAIN;
+	f->f_rq_head = cr->r_next;
+	if (f->f_rq_head == NULL)
+		f->f_rq_tail = NULL;
+	f->f_rq_len--;
+	*ret = cr->r_reply;
+	free(cr);
+	return 0;
+}
+
+/* Requests sent with forkd_*_start() still waiting for their reply. */
+FORKD_API size_t
+forkd_pending(const struct forkd *f)
+{
+	return f != NULL ? f->f_npend : 0;
 }
 
 /* Start a child: forkd_spawn_ex() without the pidfd. */
@@ -1440,6 +2035,31 @@ forkd_signal(struct forkd *f, pid_t pid, const char *name, int sig)
 		return r;
 	forkd__server_message__free_unpacked(m, NULL);
 	return 0;
+}
+
+/* Send a signal request without waiting for its reply. */
+FORKD_API int
+forkd_signal_start(struct forkd *f, pid_t pid, const char *name, int sig,
+    uint32_t *ret_id)
+{
+	Forkd__Request		 req = FORKD__REQUEST__INIT;
+	Forkd__SignalRequest	 sr = FORKD__SIGNAL_REQUEST__INIT;
+	Forkd__ChildRef		 ref;
+	int			 r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if ((r = client_childref(f, pid, name, &ref)) < 0)
+		return r;
+	if (sig < 0 || sig >= NSIG) {
+		client_seterr(f, "invalid signal number %d", sig);
+		return -EINVAL;
+	}
+	sr.child = &ref;
+	sr.signal = sig;
+	req.body_case = FORKD__REQUEST__BODY_SIGNAL;
+	req.signal = &sr;
+	return client_start(f, &req, NULL, 0, FORKD_REPLY_SIGNAL, 0, ret_id);
 }
 
 /* SIGTERM a child by pid. */
@@ -1560,9 +2180,48 @@ forkd_wait_refs(struct forkd *f, const pid_t *pids, const char *const *names,
 	return client_wait(f, refs, n, timeout_ms, ret);
 }
 
+/* Send a wait request (as forkd_wait_refs(); names may be NULL) without
+ * waiting for its reply. */
+FORKD_API int
+forkd_wait_start(struct forkd *f, const pid_t *pids, const char *const *names,
+    size_t n, int timeout_ms, uint32_t *ret_id)
+{
+	Forkd__Request		 req = FORKD__REQUEST__INIT;
+	Forkd__WaitRequest	 wr = FORKD__WAIT_REQUEST__INIT;
+	Forkd__ChildRef		 refv[LIMIT_WAIT_MAX], *refs[LIMIT_WAIT_MAX];
+	int			 r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if (pids == NULL || n == 0 || n > LIMIT_WAIT_MAX) {
+		client_seterr(f, "wait for 1 to %d children", LIMIT_WAIT_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = client_childref(f, pids[i], pids[i] == 0 &&
+		    names != NULL ? names[i] : NULL, &refv[i])) < 0)
+			return r;
+		refs[i] = &refv[i];
+	}
+	wr.n_children = n;
+	wr.children = refs;
+	wr.timeout_ms = timeout_ms < 0 ? FORKD_INFINITE : timeout_ms;
+	req.body_case = FORKD__REQUEST__BODY_WAIT;
+	req.wait = &wr;
+	return client_start(f, &req, NULL, 0, FORKD_REPLY_WAIT, 0, ret_id);
+}
+
 /* List live children. */
 FORKD_API int
 forkd_list(struct forkd *f, struct forkd_child **ret, size_t *ret_n)
+{
+	return forkd_list_ex(f, 0, ret, ret_n);
+}
+
+/* List live children, and with FORKD_LIST_ENDED the exit history. */
+FORKD_API int
+forkd_list_ex(struct forkd *f, unsigned int flags, struct forkd_child **ret,
+    size_t *ret_n)
 {
 	Forkd__Request		 req = FORKD__REQUEST__INIT;
 	Forkd__ListRequest	 lr = FORKD__LIST_REQUEST__INIT;
@@ -1574,8 +2233,9 @@ forkd_list(struct forkd *f, struct forkd_child **ret, size_t *ret_n)
 
 	if ((r = client_begin(f)) < 0)
 		return r;
-	if (ret == NULL || ret_n == NULL)
+	if (ret == NULL || ret_n == NULL || (flags & ~FORKD_LIST_ENDED) != 0)
 		return -EINVAL;
+	lr.all = (flags & FORKD_LIST_ENDED) != 0;
 	req.body_case = FORKD__REQUEST__BODY_LIST;
 	req.list = &lr;
 	r = client_call(f, &req, NULL, 0, CLIENT_REQUEST_MS,
@@ -1614,6 +2274,12 @@ forkd_list(struct forkd *f, struct forkd_child **ret, size_t *ret_n)
 		v[i].owner_uid = ci->owner_uid;
 		v[i].started_unix_ms = ci->started_unix_ms;
 		v[i].owned = ci->owned_by_me != 0;
+		v[i].run_uid = ci->run_uid;
+		v[i].ended = ci->ended != 0;
+		v[i].exitcode = ci->exitcode;
+		v[i].ended_unix_ms = ci->ended_unix_ms;
+		v[i].timed_out = ci->timed_out != 0;
+		v[i].oom_killed = ci->oom_killed != 0;
 	}
 	*ret = v;
 	*ret_n = n;
@@ -1639,6 +2305,10 @@ forkd_status_free(struct forkd_status *st)
 		    j++)
 			free(md->entries[j]);
 		free(md->entries);
+		for (size_t j = 0; j < md->n_entries && md->entry_help != NULL;
+		    j++)
+			free(md->entry_help[j]);
+		free(md->entry_help);
 	}
 	free(st->modules);
 	free(st);
@@ -1657,14 +2327,18 @@ client_module_from(const Forkd__ModuleInfo *mi, struct forkd_module_desc *md)
 	if (mi->n_entries == 0)
 		return 0;
 	md->entries = calloc(mi->n_entries, sizeof *md->entries);
-	if (md->entries == NULL)
+	md->entry_help = calloc(mi->n_entries, sizeof *md->entry_help);
+	if (md->entries == NULL || md->entry_help == NULL)
 		return -ENOMEM;
 	for (size_t j = 0; j < mi->n_entries; j++) {
 		md->entries[j] = strdup(mi->entries[j] != NULL ?
 		    mi->entries[j] : "");
-		if (md->entries[j] == NULL)
-			return -ENOMEM;
+		/* entry_help is parallel to entries (none from an old forkd). */
+		md->entry_help[j] = strdup(j < mi->n_entry_help &&
+		    mi->entry_help[j] != NULL ? mi->entry_help[j] : "");
 		md->n_entries = j + 1;
+		if (md->entries[j] == NULL || md->entry_help[j] == NULL)
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -1771,16 +2445,19 @@ static int
 client_pump(struct forkd *f, int64_t deadline, int stop)
 {
 	Forkd__ServerMessage	*m = NULL, *resp = NULL;
+	struct client_fds	 cf = { -1, 0 };
 	int			 r, queued = 0;
 
 	for (;;) {
 		r = client_recv(f, queued > 0 && stop ? 0 : deadline, 0, &m,
-		    NULL);
+		    &cf);
 		if (r == -ETIMEDOUT)
 			return queued;
 		if (r < 0)
 			return queued > 0 ? queued : r;
-		r = client_dispatch(f, m, 0, &resp);
+		r = client_dispatch(f, m, 0, &resp, &cf);
+		/* A spawn reply's pidfd was taken; any other fd goes. */
+		client_fds_close(&cf);
 		if (r < 0)
 			return queued > 0 ? queued : r;
 		queued += r;

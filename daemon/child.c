@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <linux/capability.h>
 
 #include "child.h"
+#include "policy.h"
 #include "server.h"
 
 extern char **environ;
@@ -48,6 +50,7 @@ static const char *const child_step_names[CHILD_STEP_MAX] = {
 	[CHILD_STEP_NO_NEW_PRIVS] = "no-new-privs",
 	[CHILD_STEP_PDEATHSIG] = "pdeathsig",
 	[CHILD_STEP_HANDOVER] = "hand-over",
+	[CHILD_STEP_POLICY] = "policy",
 };
 
 /* Name of a set-up step, for error messages. */
@@ -264,9 +267,13 @@ child_capset(int keep)
 }
 
 /* drop_caps, part 1 (still privileged): empty the bounding set, the
- * ambient set and the inheritable set. Needs CAP_SETPCAP. */
+ * ambient set and the inheritable set. Emptying the bounding set needs
+ * CAP_SETPCAP: without it (forkd not root, as under the shipped unit)
+ * what can be dropped is, *ret_nnp is set, and the caller sets
+ * no_new_privs instead, so that no exec can gain what stays in the
+ * bounding set (setuid-root or file-capability programs). */
 static int
-child_drop_bounding(const struct child_plan *p)
+child_drop_bounding(const struct child_plan *p, int *ret_nnp)
 {
 	for (int cap = 0; cap <= p->cp_cap_last; cap++) {
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
@@ -275,6 +282,10 @@ child_drop_bounding(const struct child_plan *p)
 		 * last capability is below cap. */
 		if (errno == EINVAL && cap > 0)
 			break;
+		if (errno == EPERM) {
+			*ret_nnp = 1;
+			break;
+		}
 		return -1;
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 &&
@@ -327,19 +338,12 @@ child_userns(const struct child_plan *p)
 	return 0;
 }
 
-/* Close every fd from lo up, with close_range() or a loop as fallback.
- * Before an execve() only mark them close-on-exec: execve() closes them
- * once forkd, waiting for this CLONE_VFORK child, has resumed, so a
- * client's fd whose close() blocks (a FUSE file's FLUSH) cannot stall
- * forkd (issue 13 item 2). */
+/* Close every fd from lo up, with close_range() or a loop as fallback. */
 static int
-child_close_from(int lo, int at_exec)
+child_close_from(int lo)
 {
 	struct rlimit	rl;
 
-	if (at_exec && syscall(SYS_close_range, (unsigned)lo, ~0U,
-	    4U /* CLOSE_RANGE_CLOEXEC */) == 0)
-		return 0;
 	if (syscall(SYS_close_range, (unsigned)lo, ~0U, 0) == 0)
 		return 0;
 	if (errno != ENOSYS)
@@ -358,7 +362,7 @@ void
 child_run(const struct child_plan *p)
 {
 	int			tmp[LIMIT_FD_TARGET_MAX + 1];
-	int			errfd = p->cp_errfd, base, r;
+	int			errfd = p->cp_errfd, base, r, caps_nnp = 0;
 
 	/* 1. Signals (a pool child did this, setsid() and the key wipe when
 	 * it was forked): dispositions set by the daemon (libevent's
@@ -435,7 +439,7 @@ child_run(const struct child_plan *p)
 
 	/* 7. Bounding, ambient and inheritable sets: needs CAP_SETPCAP, so
 	 * before the uid change takes it away. */
-	if (p->cp_drop_caps && child_drop_bounding(p) != 0)
+	if (p->cp_drop_caps && child_drop_bounding(p, &caps_nnp) != 0)
 		child_fail(errfd, CHILD_STEP_CAPS, errno);
 
 	/* 8. Identity: groups, then gid, then uid (after the uid no longer
@@ -473,7 +477,7 @@ child_run(const struct child_plan *p)
 	 * exec as its uid 0 would turn into full capabilities there: empty
 	 * it again (we hold CAP_SETPCAP inside). */
 	if ((p->cp_unshare & CLONE_NEWUSER) && p->cp_drop_caps &&
-	    child_drop_bounding(p) != 0)
+	    child_drop_bounding(p, &caps_nnp) != 0)
 		child_fail(errfd, CHILD_STEP_CAPS, errno);
 
 	/* 11. Effective and permitted sets (they matter when the uid stayed
@@ -483,7 +487,8 @@ child_run(const struct child_plan *p)
 
 	/* 12. Nothing the target execs may gain privileges (setuid bits,
 	 * file capabilities). */
-	if (p->cp_no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+	if ((p->cp_no_new_privs || caps_nnp) &&
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		child_fail(errfd, CHILD_STEP_NO_NEW_PRIVS, errno);
 
 	/* 13. fds, working directory and the target. Move every source fd
@@ -511,7 +516,7 @@ child_run(const struct child_plan *p)
 	    fcntl(p->cp_nfds, F_SETFD, FD_CLOEXEC) < 0)
 		child_fail(errfd, CHILD_STEP_FDS, errno);
 	errfd = p->cp_nfds;
-	if (child_close_from(errfd + 1, p->cp_entry == NULL) != 0)
+	if (child_close_from(errfd + 1) != 0)
 		child_fail(errfd, CHILD_STEP_CLOSE_FDS, errno);
 	/* RLIMIT_NOFILE, now that the fds are in place (see step 4). */
 	for (int i = 0; i < p->cp_nrlimits; i++) {
@@ -527,7 +532,28 @@ child_run(const struct child_plan *p)
 		child_fail(errfd, CHILD_STEP_CHDIR, errno);
 
 	if (p->cp_entry == NULL) {
-		execve(p->cp_path, p->cp_argv, p->cp_envp);
+		char	resolved[PATH_MAX];
+		int	fd;
+
+		if (p->cp_exec_policy == NULL) {
+			execve(p->cp_path, p->cp_argv, p->cp_envp);
+			child_fail(errfd, CHILD_STEP_EXEC, errno);
+		}
+		/* allow_exec_paths: resolved and checked here, not in forkd's
+		 * loop, which a path on a hung mount would block. */
+		if ((r = policy_exec_open(p->cp_exec_policy, p->cp_path,
+		    resolved, &fd)) == -EPERM)
+			child_fail(errfd, CHILD_STEP_POLICY, EPERM);
+		else if (r != 0)
+			child_fail(errfd, CHILD_STEP_EXEC, -r);
+		/* The file that was checked, whatever happens to the path. */
+		syscall(SYS_execveat, fd, "", p->cp_argv, p->cp_envp,
+		    AT_EMPTY_PATH);
+		/* A script cannot run from an O_CLOEXEC fd (its interpreter
+		 * would open /dev/fd/N after the exec closed it): ENOENT;
+		 * then the checked resolved path. */
+		if (errno == ENOENT)
+			execve(resolved, p->cp_argv, p->cp_envp);
 		child_fail(errfd, CHILD_STEP_EXEC, errno);
 	}
 

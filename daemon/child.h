@@ -10,6 +10,8 @@
 #include "forkd_limits.h"
 #include "forkd_module.h"
 
+struct config_policy;
+
 /* Set-up steps, reported through the error pipe when one fails. */
 enum child_step {
 	CHILD_STEP_NONE = 0,
@@ -36,6 +38,10 @@ enum child_step {
 	CHILD_STEP_NO_NEW_PRIVS,	/* 19 */
 	CHILD_STEP_PDEATHSIG,		/* 20 */
 	CHILD_STEP_HANDOVER,		/* 21: a pool child takes the plan */
+	/* 22: allow_exec_paths refused the exec target in the child (which
+	 * resolves it, not forkd's loop); the reply is the same EPERM as a
+	 * refusal in forkd, with step 0. */
+	CHILD_STEP_POLICY,
 	CHILD_STEP_MAX
 };
 
@@ -62,7 +68,8 @@ struct child_plan {
 	int				  cp_nfds;	/* highest target + 1 */
 	int				  cp_errfd;	/* write end, O_CLOEXEC */
 	/* Running in a CLONE_VM child: memory is the daemon's own, so no
-	 * wiping (execve replaces the image anyway). */
+	 * wiping (execve replaces the image anyway). forkd runs on beside it
+	 * (no CLONE_VFORK): the plan is a copy in the child's own area. */
 	int				  cp_shared_vm;
 	/* A pool child did the signal reset, setsid() and key wipe already,
 	 * before it waited for a request. */
@@ -100,6 +107,12 @@ struct child_plan {
 	/* Highest capability number of the running kernel, read before
 	 * fork (/proc/sys/kernel/cap_last_cap) for drop_caps. */
 	int				  cp_cap_last;
+	/* allow_exec_paths in force for an exec target: the child resolves
+	 * cp_path and checks it (policy_exec_open()) before it execs; NULL:
+	 * no list. Only in forkd's own children (plan_pack() refuses it, as a
+	 * pool child's copy of the policy may be older); a CLONE_VM child
+	 * gets a copy in its own area (spawn.c). */
+	const struct config_policy	 *cp_exec_policy;
 };
 
 const char *child_step_name(int step);

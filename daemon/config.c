@@ -87,6 +87,9 @@ config_policy_free(struct config_policy *p)
 	free(p->exec_paths);
 	free(p->uids);
 	free(p->identity_uids);
+	for (size_t i = 0; i < p->n_env; i++)
+		free(p->env[i]);
+	free(p->env);
 	memset(p, 0, sizeof *p);
 	p->allow_exec = 1;
 }
@@ -238,6 +241,24 @@ config_norm_target(const char *item, char *out, size_t outlen, char *errbuf,
 		    "MODULE:ENTRY pattern (like pi:* or bench:noop, or * for "
 		    "all)", item);
 		return -EINVAL;
+	}
+	snprintf(out, outlen, "%s", item);
+	return 0;
+}
+
+/* Check one allow_env pattern: a variable name, '*' wildcards allowed. */
+static int
+config_norm_env(const char *item, char *out, size_t outlen, char *errbuf,
+    size_t errlen)
+{
+	for (const char *q = item; *q != '\0'; q++) {
+		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f ||
+		    *q == '=') {
+			snprintf(errbuf, errlen, "policy.allow_env: pattern "
+			    "with '=', a control or a non-ASCII byte (name "
+			    "patterns only, like LANG or LC_*)");
+			return -EINVAL;
+		}
 	}
 	snprintf(out, outlen, "%s", item);
 	return 0;
@@ -422,6 +443,13 @@ config_set_policy(struct config_policy *pol, const char *key,
 		    errbuf, errlen);
 		if (r == 0)
 			pol->uids_set = 1;
+		return r;
+	}
+	if (strcmp(key, "allow_env") == 0) {
+		r = config_list_add(&pol->env, &pol->n_env, key, value,
+		    config_norm_env, errbuf, errlen);
+		if (r == 0)
+			pol->env_set = 1;
 		return r;
 	}
 	if (strcmp(key, "allow_identity") == 0)

@@ -46,6 +46,12 @@ struct config_policy {
 	 * change (only honoured when forkd runs as root). Never set: none. */
 	uid_t		 *identity_uids;
 	size_t		  n_identity_uids;
+	/* allow_env: patterns of variable names a client may set ('*');
+	 * never set: any name, except the unsafe ones while targets or exec
+	 * paths are restricted (policy_env_check). */
+	int		  env_set;
+	char		**env;
+	size_t		  n_env;
 };
 
 struct config {

@@ -40,6 +40,13 @@ log_get_level(void)
 	return log_level;
 }
 
+/* Set by log_init() from forkd's start (JOURNAL_STREAM, INVOCATION_ID). */
+int
+log_is_journald(void)
+{
+	return log_journald;
+}
+
 /* Parse a level name. */
 int
 log_level_parse(const char *s)
@@ -63,11 +70,40 @@ log_level_name(int level)
 	return log_names[level];
 }
 
+/* Copy n bytes of a formatted message to dst at *off (cap bytes) with
+ * control bytes as \xNN, so that no message, whatever a client put in
+ * it, spans two lines or starts one with a forged "<N>" priority. Already
+ * escaped strings keep their backslashes. */
+static void
+log_sanitize(char *dst, size_t cap, size_t *off, const char *src, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t	o = *off;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c >= 0x20 && c != 0x7f) {
+			if (o + 1 >= cap)
+				break;
+			dst[o++] = (char)c;
+		} else {
+			if (o + 4 >= cap)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	*off = o;
+}
+
 /* Format one line and write it with a single write(2). */
 static void
 log_vwrite(int level, const char *errstr, const char *fmt, va_list ap)
 {
-	char	buf[2048];
+	char	buf[2048], msg[2048];
 	size_t	off = 0;
 	int	n, saved = errno;
 
@@ -89,17 +125,14 @@ log_vwrite(int level, const char *errstr, const char *fmt, va_list ap)
 		    log_names[level]);
 	}
 	off = n > 0 ? (size_t)n : 0;
-	n = vsnprintf(buf + off, sizeof buf - off, fmt, ap);
+	n = vsnprintf(msg, sizeof msg, fmt, ap);
 	if (n > 0)
-		off += (size_t)n;
-	if (off > sizeof buf - 2)
-		off = sizeof buf - 2;
-	if (errstr != NULL) {
-		n = snprintf(buf + off, sizeof buf - off, ": %s", errstr);
-		if (n > 0)
-			off += (size_t)n;
-		if (off > sizeof buf - 2)
-			off = sizeof buf - 2;
+		log_sanitize(buf, sizeof buf - 1, &off, msg,
+		    (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+	if (errstr != NULL && off + 2 < sizeof buf - 1) {
+		buf[off++] = ':';
+		buf[off++] = ' ';
+		log_sanitize(buf, sizeof buf - 1, &off, errstr, strlen(errstr));
 	}
 	buf[off++] = '\n';
 	(void)!write(STDERR_FILENO, buf, off);

@@ -17,6 +17,8 @@ enum log_level {
 void	log_init(int level, int journald);
 void	log_set_level(int level);
 int	log_get_level(void);
+/* Is the log going to journald (then structured fields can be sent)? */
+int	log_is_journald(void);
 /* Parse "err", "warning", "notice", "info", "debug"; -EINVAL otherwise. */
 int	log_level_parse(const char *s);
 const char *log_level_name(int level);

@@ -68,7 +68,9 @@ module_load(const char *spec, char *errbuf, size_t errlen)
 	if (info == NULL) {
 		r = -ENOENT;
 		snprintf(errbuf, errlen, "module %s: no '%s' symbol: not a "
-		    "forkd module", m.m_path, FORKD_MODULE_SYMBOL);
+		    "forkd module (built with -fvisibility=hidden? declare it "
+		    "FORKD_MODULE_EXPORT, from forkd_module.h, so it is "
+		    "exported)", m.m_path, FORKD_MODULE_SYMBOL);
 		goto fail;
 	}
 	if (info->abi_version != FORKD_MODULE_ABI_VERSION) {
@@ -114,14 +116,25 @@ module_load(const char *spec, char *errbuf, size_t errlen)
 		r = info->init(m.m_opts);
 		fflush(NULL);
 		if (r != 0) {
-			if (r > 0)
-				r = -r;
-			snprintf(errbuf, errlen, "module %s (%s): init failed: "
-			    "%s", m.m_path, info->name, strerror(-r));
+			/* -1 is a "failed" flag more often than -EPERM:
+			 * only codes below it are read as -errno. */
+			if (r < -1 && r > -4096)
+				snprintf(errbuf, errlen, "module %s (%s): init "
+				    "failed: %s (returned %d)", m.m_path,
+				    info->name, strerror(-r), r);
+			else
+				snprintf(errbuf, errlen, "module %s (%s): init "
+				    "failed (returned %d)", m.m_path,
+				    info->name, r);
+			if (!(r < -1 && r > -4096))
+				r = -EINVAL;
 			goto fail;
 		}
 	}
 	m.m_info = info;
+	/* The resolved path, for status replies (resolved here, at start-up,
+	 * so that no request makes the loop walk a path). */
+	m.m_realpath = realpath(m.m_path, NULL);
 	grown = reallocarray(modules, n_modules + 1, sizeof *modules);
 	if (grown == NULL) {
 		r = -ENOMEM;
@@ -137,6 +150,7 @@ fail:
 		dlclose(m.m_handle);
 	free(m.m_path);
 	free(m.m_opts);
+	free(m.m_realpath);
 	return r;
 }
 
@@ -213,6 +227,7 @@ module_unload_all(void)
 		dlclose(modules[i].m_handle);
 		free(modules[i].m_path);
 		free(modules[i].m_opts);
+		free(modules[i].m_realpath);
 	}
 	free(modules);
 	modules = NULL;

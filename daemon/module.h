@@ -9,6 +9,7 @@
 struct module {
 	char				*m_path;
 	char				*m_opts;
+	char				*m_realpath;	/* NULL: unknown */
 	void				*m_handle;
 	const struct forkd_module	*m_info;
 };

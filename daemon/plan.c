@@ -86,7 +86,10 @@ plan_pack(const struct child_plan *p, const int *fds, size_t nfds,
 	struct child_plan *q = &h.ph_plan;
 	size_t		 nenv = 0;
 
-	if (p->cp_cgroup_procs_fd >= 0 || p->cp_argc < 1 ||
+	/* A pool child's copy of allow_exec_paths may be older than forkd's
+	 * (SIGHUP): such a plan is for forkd's own children only. */
+	if (p->cp_cgroup_procs_fd >= 0 || p->cp_exec_policy != NULL ||
+	    p->cp_argc < 1 ||
 	    p->cp_argv == NULL || p->cp_nfds < 0 ||
 	    p->cp_nfds > LIMIT_FD_TARGET_MAX + 1 ||
 	    (uintptr_t)buf % _Alignof(struct plan_hdr) != 0)
@@ -197,7 +200,8 @@ plan_unpack(unsigned char *buf, size_t n, const int *fds, size_t nfds,
 	    p->cp_cwd == NULL || p->cp_name == NULL ||
 	    p->cp_nfds < 0 || p->cp_nfds > LIMIT_FD_TARGET_MAX + 1 ||
 	    p->cp_nrlimits < 0 || p->cp_nrlimits > CHILD_RLIMIT_MAX ||
-	    p->cp_ngroups < 0 || p->cp_ngroups > CHILD_GROUPS_MAX)
+	    p->cp_ngroups < 0 || p->cp_ngroups > CHILD_GROUPS_MAX ||
+	    p->cp_exec_policy != NULL)
 		return -EBADMSG;
 	/* An fd is -1, an index into the message's, or keep_fd: never
 	 * another fd this process happens to hold (its control socket). */

@@ -22,7 +22,8 @@
  * that are one of fds[0..nfds) are sent as "the i-th fd of the message";
  * keep_fd (forkd's /dev/null, which pool children keep) and -1 go as they
  * are; any other fd cannot be handed over (-EINVAL), nor can a plan with a
- * cgroup.procs fd. 0 and *ret_len, or -EMSGSIZE when it does not fit. */
+ * cgroup.procs fd or an exec policy (cp_exec_policy: a pool child's copy
+ * of it may be stale). 0 and *ret_len, or -EMSGSIZE when it does not fit. */
 int	plan_pack(const struct child_plan *p, const int *fds, size_t nfds,
 	    int keep_fd, unsigned char *buf, size_t cap, size_t *ret_len);
 

@@ -1,7 +1,9 @@
 /* policy.c: the [policy] checks on uids and spawn targets.
  *
  * The lists come from config.c, already checked and, for exec paths,
- * canonicalized. Everything here runs in the parent, before fork().
+ * canonicalized. Everything here runs in the parent, before fork(), but
+ * policy_exec_open() and what it calls (policy_path_listed()), which run
+ * in the child and are async-signal-safe.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +75,32 @@ policy_target_allowed(const struct config_policy *p, const char *target)
 	return 0;
 }
 
+/* The first allow_targets pattern matching target. */
+const char *
+policy_target_rule(const struct config_policy *p, const char *target)
+{
+	for (size_t i = 0; p->targets_set && i < p->n_targets; i++)
+		if (policy_glob(p->targets[i], target))
+			return p->targets[i];
+	return NULL;
+}
+
+/* The first allow_exec_paths entry listing path (as policy_path_listed). */
+const char *
+policy_path_rule(const struct config_policy *p, const char *path)
+{
+	for (size_t i = 0; p->exec_paths_set && i < p->n_exec_paths; i++) {
+		const char	*e = p->exec_paths[i];
+		size_t		 len = strlen(e);
+
+		if (len > 0 && e[len - 1] == '/' ? strncmp(path, e, len) == 0 &&
+		    path[len] != '\0' && strchr(path + len, '/') == NULL :
+		    strcmp(path, e) == 0)
+			return e;
+	}
+	return NULL;
+}
+
 /* A listed file, or a file directly inside a listed directory. */
 int
 policy_path_listed(const struct config_policy *p, const char *path)
@@ -91,37 +119,30 @@ policy_path_listed(const struct config_policy *p, const char *path)
 	return 0;
 }
 
-/* realpath(3) of path into buf (PATH_MAX bytes) by one path walk in the
- * kernel: open it O_PATH and read the /proc/self/fd link. glibc's
- * realpath() walks the path again for each of its components, and this
- * runs in forkd's event loop: a 4 KB path of 2,000 components held it
- * for 120-220 ms per spawn request (0.2-0.3 ms this way). realpath() where /proc is missing. */
+/* Does path have a "." or ".." component? */
 static int
-policy_resolve(const char *path, char *buf)
+policy_has_dots(const char *path)
 {
-	char	link[64];
-	ssize_t	n;
-	int	fd;
-
-	if ((fd = open(path, O_PATH | O_CLOEXEC)) < 0)
-		return -errno;
-	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-	n = readlink(link, buf, PATH_MAX - 1);
-	close(fd);
-	if (n > 0 && n < PATH_MAX - 1 && buf[0] == '/') {
-		buf[n] = '\0';
-		return 0;
+	for (const char *c = path; *c != '\0'; c++) {
+		if (*c != '/')
+			continue;
+		if (c[1] == '.' && (c[2] == '/' || c[2] == '\0' ||
+		    (c[2] == '.' && (c[3] == '/' || c[3] == '\0'))))
+			return 1;
 	}
-	return realpath(path, buf) != NULL ? 0 : -errno;
+	return 0;
 }
 
-/* allow_exec, then allow_exec_paths on the resolved path. */
+/* allow_exec, then (allow_exec_paths) the path's spelling; no filesystem
+ * access: this runs in forkd's loop, and a path may be on a hung mount
+ * (issue 13). The child resolves and checks the rest (policy_exec_open()).
+ * "." and ".." components are refused: resolving them would tell whether
+ * directories the client cannot read exist. */
 int
 policy_exec_check(const struct config_policy *p, const char *path,
-    char *buf, const char **ret_exec, char *errbuf, size_t errlen)
+    char *errbuf, size_t errlen)
 {
 	char	esc[256];
-	int	err;
 
 	log_escape(esc, sizeof esc, path, strlen(path));
 	if (!p->allow_exec) {
@@ -129,28 +150,192 @@ policy_exec_check(const struct config_policy *p, const char *path,
 		    "allowed (policy allow_exec = no)", esc);
 		return -EPERM;
 	}
-	if (!p->exec_paths_set) {
-		*ret_exec = path;
-		return 0;
+	if (p->exec_paths_set && policy_has_dots(path)) {
+		policy_exec_refusal(esc, errbuf, errlen);
+		return -EPERM;
 	}
-	if ((err = -policy_resolve(path, buf)) != 0) {
-		/* Say why only for a path the policy would allow as written,
-		 * so that nobody learns what exists outside those places. */
-		if (policy_path_listed(p, path)) {
-			snprintf(errbuf, errlen, "exec target %s: %s", esc,
-			    strerror(err));
+	return 0;
+}
+
+/* The one refusal of allow_exec_paths, whatever the reason (outside the
+ * list, a symlink out of it, a component missing or unreadable on the
+ * way): errors that differ would tell what exists. */
+void
+policy_exec_refusal(const char *esc, char *errbuf, size_t errlen)
+{
+	snprintf(errbuf, errlen, "exec target %s is not in policy "
+	    "allow_exec_paths", esc);
+}
+
+/* fd as decimal digits after prefix into buf (async-signal-safe). */
+static void
+policy_fd_path(char *buf, size_t len, int fd)
+{
+	static const char	prefix[] = "/proc/self/fd/";
+	char			digits[12];
+	size_t			n = 0, off = sizeof prefix - 1;
+
+	memcpy(buf, prefix, off);
+	do {
+		digits[n++] = (char)('0' + fd % 10);
+		fd /= 10;
+	} while (fd > 0 && n < sizeof digits);
+	while (n > 0 && off < len - 1)
+		buf[off++] = digits[--n];
+	buf[off] = '\0';
+}
+
+/* In the child (async-signal-safe: open, readlink, close and string
+ * compares): open path O_PATH, read where it resolved to from the
+ * /proc/self/fd link into buf (PATH_MAX bytes) and check that against
+ * allow_exec_paths. Exec'ing that fd (execveat AT_EMPTY_PATH) runs what
+ * was checked, so nothing can be swapped in between. */
+int
+policy_exec_open(const struct config_policy *p, const char *path, char *buf,
+    int *ret_fd)
+{
+	char	link[32];
+	ssize_t	n;
+	int	fd, err;
+
+	if ((fd = open(path, O_PATH | O_CLOEXEC)) < 0) {
+		err = errno;
+		/* Its own error only for a name the list allows as written
+		 * that is not there (not a symlink whose target is missing:
+		 * that would say whether the target exists). */
+		if (policy_path_listed(p, path) &&
+		    (fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0 &&
+		    errno == err)
 			return -err;
-		}
-		snprintf(errbuf, errlen, "exec target %s is not in policy "
-		    "allow_exec_paths", esc);
+		if (fd >= 0)
+			close(fd);
 		return -EPERM;
 	}
+	policy_fd_path(link, sizeof link, fd);
+	n = readlink(link, buf, PATH_MAX - 1);
+	if (n <= 0 || n >= PATH_MAX - 1 || buf[0] != '/') {
+		close(fd);
+		return -EPERM;
+	}
+	buf[n] = '\0';
 	if (!policy_path_listed(p, buf)) {
-		snprintf(errbuf, errlen, "exec target %s is not in policy "
-		    "allow_exec_paths", esc);
+		close(fd);
 		return -EPERM;
 	}
-	*ret_exec = buf;
+	*ret_fd = fd;
+	return 0;
+}
+
+/*
+ * Variables that change what an allowed program loads or runs, refused by
+ * default while the policy restricts targets. glibc's UNSECURE_ENVVARS
+ * (sysdeps/generic/unsecvars.h, what ld.so removes for setuid programs)
+ * with every LD_* (the loader reads more, LD_BIND_NOT, LD_ASSUME_KERNEL,
+ * musl's LD_PRELOAD), the shells' start-up files and exported functions,
+ * the interpreters' import paths and option variables, PATH (a script's
+ * commands by name) and HOME/XDG_* (per-user start-up files: Python's
+ * user site-packages, .gitconfig). '*' matches a run of bytes.
+ */
+static const char *const policy_unsafe_env[] = {
+	/* glibc UNSECURE_ENVVARS, and the loader's LD_* */
+	"GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LD_*",
+	"LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE", "NIS_PATH", "NLSPATH",
+	"RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR",
+	/* shells */
+	"BASH_ENV", "ENV", "BASH_FUNC_*", "SHELLOPTS", "BASHOPTS", "PS4",
+	"IFS", "CDPATH", "GLOBIGNORE", "PATH", "HOME", "XDG_*",
+	/* interpreters and runtimes */
+	"PYTHON*", "PERL*", "RUBY*", "GEM_*", "NODE_*", "JAVA_TOOL_OPTIONS",
+	"_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "LUA_*",
+	"TCLLIBPATH", "PHPRC", "PHP_INI_SCAN_DIR", "OPENSSL_CONF",
+	"OPENSSL_ENGINES", "OPENSSL_MODULES", "GIT_*",
+};
+
+/* Copy the len bytes of a name to buf (256 bytes); -1 when too long. */
+static int
+policy_name_copy(char *buf, const char *s, size_t len)
+{
+	if (len >= 256)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return 0;
+}
+
+/* One of policy_unsafe_env, for a NUL-terminated name? */
+static int
+policy_env_unsafe_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof policy_unsafe_env /
+	    sizeof policy_unsafe_env[0]; i++)
+		if (policy_glob(policy_unsafe_env[i], name))
+			return 1;
+	return 0;
+}
+
+/* One of policy_unsafe_env? A name too long to check counts as unsafe. */
+int
+policy_env_unsafe(const char *name, size_t len)
+{
+	char	buf[256];
+
+	if (policy_name_copy(buf, name, len) != 0)
+		return 1;
+	return policy_env_unsafe_name(buf);
+}
+
+/* allow_targets or allow_exec_paths set. */
+int
+policy_env_restricted(const struct config_policy *p)
+{
+	return p->targets_set || p->exec_paths_set;
+}
+
+/* Does an allow_env entry name exactly these len bytes (no wildcard)? */
+static int
+policy_env_named(const struct config_policy *p, const char *name,
+    size_t len)
+{
+	for (size_t i = 0; i < p->n_env; i++)
+		if (strlen(p->env[i]) == len &&
+		    memcmp(p->env[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* allow_env patterns; unsafe names need an exact entry when restricted.
+ * Each name is copied once, then matched against every pattern. */
+int
+policy_env_check(const struct config_policy *p, char *const *env, size_t n,
+    char *errbuf, size_t errlen)
+{
+	char	esc[256], name[256];
+	int	restricted = policy_env_restricted(p);
+
+	for (size_t i = 0; i < n; i++) {
+		const char	*e = env[i];
+		size_t		 len = strcspn(e, "=");
+		int		 ok = !p->env_set, toolong;
+
+		toolong = policy_name_copy(name, e, len) != 0;
+		for (size_t j = 0; !ok && !toolong && j < p->n_env; j++)
+			ok = policy_glob(p->env[j], name);
+		if (!ok) {
+			snprintf(errbuf, errlen, "env[%zu]: variable %s is not "
+			    "in policy allow_env", i, log_escape(esc,
+			    sizeof esc, e, len));
+			return -EPERM;
+		}
+		if (restricted && (toolong || policy_env_unsafe_name(name)) &&
+		    !policy_env_named(p, e, len)) {
+			snprintf(errbuf, errlen, "env[%zu]: variable %s may "
+			    "change what an allowed target loads or runs: "
+			    "refused while the policy restricts targets (name "
+			    "it in policy allow_env to allow it)", i,
+			    log_escape(esc, sizeof esc, e, len));
+			return -EPERM;
+		}
+	}
 	return 0;
 }
 
@@ -201,6 +386,11 @@ policy_log(const struct config_policy *p, const char *when)
 	for (size_t i = 0; p->uids_set && i < p->n_uids; i++)
 		policy_append(buf, sizeof buf, &off, " %u",
 		    (unsigned)p->uids[i]);
+	policy_append_list(buf, sizeof buf, &off, "env names", p->env_set,
+	    p->env, p->n_env);
+	if (policy_env_restricted(p))
+		policy_append(buf, sizeof buf, &off, " (unsafe names only when "
+		    "listed by name)");
 	policy_append(buf, sizeof buf, &off, "; identity changes for");
 	if (p->n_identity_uids == 0)
 		policy_append(buf, sizeof buf, &off, " none");

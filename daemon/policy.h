@@ -17,16 +17,43 @@ int	policy_identity_allowed(const struct config_policy *, uid_t);
 /* May a spawn run the module target "MODULE:ENTRY" (allow_targets)? */
 int	policy_target_allowed(const struct config_policy *,
 	    const char *target);
+/* The allow_targets pattern that allows target, or NULL (for the audit
+ * line; unset allow_targets: NULL too). */
+const char *policy_target_rule(const struct config_policy *,
+	    const char *target);
+/* The allow_exec_paths entry that allows the resolved path, or NULL. */
+const char *policy_path_rule(const struct config_policy *, const char *path);
 /* Is path a listed file, or a file directly inside a listed directory
  * (allow_exec_paths; subdirectories do not count)? 1 or 0. */
 int	policy_path_listed(const struct config_policy *, const char *path);
-/* Decide on an exec target before fork: 0 with *ret_exec the path to
- * exec: path itself, or when allow_exec_paths is set its realpath() in
- * buf (PATH_MAX bytes), so that ../ and symlinks cannot escape. -EPERM
- * when the policy refuses it, or -errno when a path the policy would allow
- * cannot be resolved; errbuf says why, with path escaped. */
+/* Decide on an exec target before fork, without touching the filesystem
+ * (forkd's loop must not block on a hung mount): 0, or -EPERM with errbuf
+ * saying why (path escaped) when allow_exec = no, or allow_exec_paths is
+ * set and path has a "." or ".." component. With allow_exec_paths the
+ * child then calls policy_exec_open(). */
 int	policy_exec_check(const struct config_policy *, const char *path,
-	    char *buf, const char **ret_exec, char *errbuf, size_t errlen);
+	    char *errbuf, size_t errlen);
+/* In the child, async-signal-safe: open path O_PATH, resolve it (into buf,
+ * PATH_MAX bytes) and check the result against allow_exec_paths. 0 with
+ * *ret_fd (O_CLOEXEC) to execveat(); -EPERM when not allowed, whatever the
+ * reason; -errno only when path as written is listed and names nothing. */
+int	policy_exec_open(const struct config_policy *, const char *path,
+	    char *buf, int *ret_fd);
+/* The refusal message of allow_exec_paths for esc (an escaped path). */
+void	policy_exec_refusal(const char *esc, char *errbuf, size_t errlen);
+/* Is the variable name (len bytes) one that changes what an allowed
+ * program loads or runs: the dynamic loader's (glibc's UNSECURE_ENVVARS
+ * and every LD_*), an interpreter's (BASH_ENV, PYTHON*, PERL*, ...), PATH,
+ * HOME? 1 or 0. */
+int	policy_env_unsafe(const char *name, size_t len);
+/* Does the policy restrict targets (allow_targets or allow_exec_paths)?
+ * Then unsafe names are refused unless allow_env names them exactly. */
+int	policy_env_restricted(const struct config_policy *);
+/* May a client set these n "NAME=VALUE" entries (allow_env, and the unsafe
+ * names under a restricted policy)? 0, or -EPERM with errbuf naming the
+ * first refused variable (escaped) and the setting to change. */
+int	policy_env_check(const struct config_policy *, char *const *env,
+	    size_t n, char *errbuf, size_t errlen);
 /* Log the policy in force in one line; when says why ("start", "SIGHUP"). */
 void	policy_log(const struct config_policy *, const char *when);
 

@@ -19,8 +19,9 @@
  * daemon's event loop (the zygote runs on another core), and spares forkd
  * the copy-on-write faults (and, on a VM, the TLB shoot-down IPIs) that
  * every fork costs the parent on its next writes: the zygote's working set
- * is a few pages, the daemon's is not. Without clone3, or if the zygote
- * dies, forkd forks pool children itself as before.
+ * is a few pages, the daemon's is not. Where clone3() is refused (systemd's
+ * RestrictNamespaces= filters it out), the zygote uses clone(CLONE_PARENT).
+ * If the zygote dies, forkd forks pool children itself as before.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -233,12 +234,17 @@ fail:
 
 
 #ifndef POOL_NO_ZYGOTE
-/* fork() for the zygote, but the child's parent is forkd. */
+/* fork() for the zygote, but the child's parent is forkd: clone3(), or
+ * clone() where clone3() is refused (spawn_clone3_probe(), run by forkd
+ * before the zygote was forked). */
 static pid_t
 pool_zygote_clone(pid_t *tidp)
 {
 	struct clone_args ca;
 
+	if (!spawn_clone3_probe())
+		return (pid_t)spawn_sys_clone(CLONE_PARENT |
+		    CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID, NULL, tidp);
 	memset(&ca, 0, sizeof ca);
 	ca.flags = CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
 	ca.child_tid = (uint64_t)(uintptr_t)tidp;
@@ -249,7 +255,8 @@ pool_zygote_clone(pid_t *tidp)
 }
 
 /* Can this zygote make working children? Check with one that is its own
- * child: clone3() must work and put the child's tid in the field. */
+ * child: the clone call pool_zygote_clone() uses must work and put the
+ * child's tid in the field. */
 static int
 pool_zygote_selftest(pid_t *tidp)
 {
@@ -257,11 +264,16 @@ pool_zygote_selftest(pid_t *tidp)
 	pid_t			pid;
 	int			st;
 
-	memset(&ca, 0, sizeof ca);
-	ca.flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
-	ca.child_tid = (uint64_t)(uintptr_t)tidp;
-	ca.exit_signal = SIGCHLD;
-	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+	if (!spawn_clone3_probe())
+		pid = (pid_t)spawn_sys_clone(CLONE_CHILD_SETTID |
+		    CLONE_CHILD_CLEARTID | SIGCHLD, NULL, tidp);
+	else {
+		memset(&ca, 0, sizeof ca);
+		ca.flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+		ca.child_tid = (uint64_t)(uintptr_t)tidp;
+		ca.exit_signal = SIGCHLD;
+		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+	}
 	if (pid < 0)
 		return -1;
 	if (pid == 0)
@@ -582,6 +594,8 @@ pool_init(void)
 {
 	int r;
 
+	/* Before the zygote is forked: it inherits the answer. */
+	(void)spawn_clone3_probe();
 	if (server_config.limits.pool_max > 0 && !pool_zygote_off &&
 	    (r = pool_zygote_start()) != 0) {
 		log_info("pool: no zygote (%s); forkd forks pool children",

@@ -176,21 +176,31 @@ request_wait(struct session *s, uint32_t id, const Forkd__WaitRequest *r)
 		    strerror(-err));
 }
 
+/* List the caller's live children (root: every uid's) and, with all,
+ * the ended ones of the exit history, newest first, as many as fit in one
+ * reply (the oldest are left out). */
 static void
-request_list(struct session *s, uint32_t id)
+request_list(struct session *s, uint32_t id, const Forkd__ListRequest *r)
 {
 	Forkd__Response		 resp = FORKD__RESPONSE__INIT;
 	Forkd__ListReply	 lr = FORKD__LIST_REPLY__INIT;
 	Forkd__ChildInfo	*infos = NULL, **ptrs = NULL;
 	struct spawn_child	*c;
-	size_t			 n = 0, k = 0;
+	const struct exit_record *e, **hist = NULL;
+	size_t			 n = 0, k = 0, nh = 0, size, budget;
+	int			 all = r != NULL && r->all;
 	Forkd__ServerMessage	 m = FORKD__SERVER_MESSAGE__INIT;
 
 	TAILQ_FOREACH(c, &spawn_children, c_entry)
 		n++;
+	if (all)
+		n += SPAWN_HISTORY;
 	if (n > 0 && ((infos = calloc(n, sizeof *infos)) == NULL ||
-	    (ptrs = calloc(n, sizeof *ptrs)) == NULL)) {
+	    (ptrs = calloc(n, sizeof *ptrs)) == NULL ||
+	    (all && (hist = calloc(SPAWN_HISTORY, sizeof *hist)) == NULL))) {
 		free(infos);
+		free(ptrs);
+		free(hist);
 		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
 		return;
 	}
@@ -206,6 +216,7 @@ request_list(struct session *s, uint32_t id)
 		ci->target = c->c_target;
 		ci->daemon = c->c_daemon;
 		ci->owner_uid = c->c_uid;
+		ci->run_uid = c->c_run_uid;
 		ci->started_unix_ms = c->c_started_ms;
 		ci->owned_by_me = c->c_session == s;
 		ptrs[k++] = ci;
@@ -215,10 +226,45 @@ request_list(struct session *s, uint32_t id)
 	resp.id = id;
 	resp.body_case = FORKD__RESPONSE__BODY_LIST;
 	resp.list = &lr;
-	/* A reply larger than one datagram of this socket cannot be sent:
-	 * say so instead (sending it would fail and close the connection). */
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_RESPONSE;
 	m.response = &resp;
+	size = forkd__server_message__get_packed_size(&m) + WIRE_OVERHEAD;
+	/* History records while they fit: each adds its own size plus at
+	 * most 4 bytes of tag and length, and the nested lengths grow by at
+	 * most 2 bytes each; 16 bytes of slack cover both. */
+	budget = s->s_max_send > 16 ? s->s_max_send - 16 : 0;
+	/* The caller's uid's records (root: every uid's), newest first. */
+	if (all)
+		nh = spawn_history_newest(s->s_uid == 0 ? SPAWN_ANY_UID :
+		    s->s_uid, hist, SPAWN_HISTORY);
+	for (size_t h = 0; h < nh && size <= budget; h++) {
+		Forkd__ChildInfo *ci = &infos[k];
+		size_t one;
+
+		e = hist[h];
+		if (!request_may(s, e->e_uid))
+			continue;
+		forkd__child_info__init(ci);
+		ci->pid = e->e_pid;
+		ci->name = (char *)e->e_name;
+		ci->target = "";
+		ci->owner_uid = e->e_uid;
+		ci->run_uid = e->e_run_uid;
+		ci->started_unix_ms = e->e_started_ms;
+		ci->ended = 1;
+		ci->exitcode = e->e_exitcode;
+		ci->ended_unix_ms = e->e_ended_ms;
+		ci->timed_out = e->e_timed_out;
+		ci->oom_killed = e->e_oom_killed;
+		one = forkd__child_info__get_packed_size(ci) + 4;
+		if (size + one > budget)
+			break;
+		size += one;
+		ptrs[k++] = ci;
+	}
+	lr.n_children = k;
+	/* A reply larger than one datagram of this socket cannot be sent:
+	 * say so instead (sending it would fail and close the connection). */
 	if (forkd__server_message__get_packed_size(&m) + WIRE_OVERHEAD >
 	    s->s_max_send)
 		session_reply_error(s, id, -E2BIG, 0, "too many children to "
@@ -227,6 +273,7 @@ request_list(struct session *s, uint32_t id)
 		session_reply(s, &resp);
 	free(infos);
 	free(ptrs);
+	free(hist);
 }
 
 static void
@@ -235,7 +282,7 @@ request_status(struct session *s, uint32_t id)
 	Forkd__Response		  resp = FORKD__RESPONSE__INIT;
 	Forkd__StatusReply	  st = FORKD__STATUS_REPLY__INIT;
 	Forkd__ModuleInfo	 *mi = NULL, **mp = NULL;
-	char			**ents = NULL;
+	char			**ents = NULL, **helps = NULL;
 	size_t			  nm = module_count(), ne = 0, k = 0;
 
 	for (size_t i = 0; i < nm; i++)
@@ -244,9 +291,11 @@ request_status(struct session *s, uint32_t id)
 			ne++;
 	if ((nm > 0 && ((mi = calloc(nm, sizeof *mi)) == NULL ||
 	    (mp = calloc(nm, sizeof *mp)) == NULL)) ||
-	    (ne > 0 && (ents = calloc(ne, sizeof *ents)) == NULL)) {
+	    (ne > 0 && ((ents = calloc(ne, sizeof *ents)) == NULL ||
+	    (helps = calloc(ne, sizeof *helps)) == NULL))) {
 		free(mi);
 		free(mp);
+		free(ents);
 		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
 		return;
 	}
@@ -255,14 +304,18 @@ request_status(struct session *s, uint32_t id)
 
 		forkd__module_info__init(&mi[i]);
 		mi[i].name = (char *)m->m_info->name;
-		mi[i].path = m->m_path;
+		mi[i].path = m->m_realpath != NULL ? m->m_realpath :
+		    m->m_path;
 		mi[i].description = (char *)(m->m_info->description ?
 		    m->m_info->description : "");
 		mi[i].entries = &ents[k];
+		mi[i].entry_help = &helps[k];
 		for (const struct forkd_module_entry *e = m->m_info->entries;
 		    e->name != NULL; e++) {
+			helps[k] = (char *)(e->help != NULL ? e->help : "");
 			ents[k++] = (char *)e->name;
 			mi[i].n_entries++;
+			mi[i].n_entry_help++;
 		}
 		mp[i] = &mi[i];
 	}
@@ -287,6 +340,7 @@ request_status(struct session *s, uint32_t id)
 	free(mi);
 	free(mp);
 	free(ents);
+	free(helps);
 }
 
 static void
@@ -349,7 +403,7 @@ request_dispatch(struct session *s, const Forkd__Request *r, int *fds,
 		request_wait(s, r->id, r->wait);
 		break;
 	case FORKD__REQUEST__BODY_LIST:
-		request_list(s, r->id);
+		request_list(s, r->id, r->list);
 		break;
 	case FORKD__REQUEST__BODY_STATUS:
 		request_status(s, r->id);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -19,12 +20,15 @@
 #include <linux/capability.h>
 
 #include <event2/event.h>
+#include <sodium.h>
+#include <systemd/sd-journal.h>
 
 #include "cgroup.h"
 #include "child.h"
 #include "forkd.pb-c.h"
 #include "log.h"
 #include "module.h"
+#include "plan.h"
 #include "policy.h"
 #include "pool.h"
 #include "server.h"
@@ -36,10 +40,51 @@ extern char **environ;
 struct spawn_child_list	spawn_children = TAILQ_HEAD_INITIALIZER(spawn_children);
 struct spawn_counters	spawn_stats;
 
-static struct exit_record spawn_history[SPAWN_HISTORY];
-static size_t		 spawn_history_len;	/* records in use */
-static size_t		 spawn_history_next;	/* next slot to write */
+/*
+ * The exit history, per client uid: the newest SPAWN_HISTORY records of
+ * each uid in a ring of its own (grown as needed), at most
+ * SPAWN_HISTORY_TOTAL in all; past that the uid holding the most loses
+ * its oldest. So no uid can flush another's (a shared ring of 1,024 let
+ * one uid's short-lived children push out everyone's exits). Records
+ * carry a sequence number: a lookup by pid over all uids takes the newest.
+ */
+struct spawn_hist_rec {
+	uint64_t		hr_seq;
+	struct exit_record	hr_e;
+};
+struct spawn_hist_uid {
+	uid_t			 hu_uid;
+	struct spawn_hist_rec	*hu_ring;
+	size_t			 hu_cap;	/* slots allocated */
+	size_t			 hu_len;	/* records in use */
+	size_t			 hu_next;	/* next slot to write */
+};
+static struct spawn_hist_uid	*spawn_hist;
+static size_t			 spawn_hist_n, spawn_hist_cap;
+static size_t			 spawn_hist_total;
+static uint64_t			 spawn_hist_seq;
 static uint64_t		 spawn_name_counter;
+
+/*
+ * Pending waits. Each waiter has one link per pid it names, on the list of
+ * that pid's record in a hash table keyed by pid, so that a child's exit
+ * touches only the waits that name it: scanning every wait on every exit
+ * cost 2 ms of forkd's CPU per exit with 61,440 waits pending.
+ */
+struct spawn_waiter;
+struct spawn_wait_pid;
+struct spawn_wait_link {
+	TAILQ_ENTRY(spawn_wait_link) l_entry;	/* on l_wp's list */
+	struct spawn_wait_pid	*l_wp;		/* NULL once detached */
+	struct spawn_waiter	*l_w;
+};
+struct spawn_wait_pid {
+	LIST_ENTRY(spawn_wait_pid) wp_entry;	/* in its hash bucket */
+	pid_t			 wp_pid;
+	TAILQ_HEAD(, spawn_wait_link) wp_links;	/* in order of the waits */
+};
+#define SPAWN_WAIT_BUCKETS	1024	/* power of two; live pids <= 1024 */
+static LIST_HEAD(, spawn_wait_pid) spawn_wait_hash[SPAWN_WAIT_BUCKETS];
 
 /* A pending wait request. */
 struct spawn_waiter {
@@ -48,7 +93,7 @@ struct spawn_waiter {
 	uint32_t		 w_id;
 	struct event		*w_timer;
 	size_t			 w_n;
-	pid_t			 w_pids[];
+	struct spawn_wait_link	 w_links[];
 };
 static TAILQ_HEAD(, spawn_waiter) spawn_waiters =
     TAILQ_HEAD_INITIALIZER(spawn_waiters);
@@ -164,28 +209,204 @@ spawn_count_named(const char *name)
 	return n;
 }
 
-const struct exit_record *
-spawn_history_find(pid_t pid, const char *name, uid_t uid)
+/* The k-th newest record of u (k < hu_len). */
+static struct spawn_hist_rec *
+spawn_hist_at(const struct spawn_hist_uid *u, size_t k)
 {
-	for (size_t k = 0; k < spawn_history_len; k++) {
-		size_t i = (spawn_history_next + SPAWN_HISTORY - 1 - k) %
-		    SPAWN_HISTORY;
-		const struct exit_record *e = &spawn_history[i];
+	return &u->hu_ring[(u->hu_next + u->hu_cap - 1 - k) % u->hu_cap];
+}
 
-		if (pid != 0 ? e->e_pid == pid :
-		    spawn_name_match(e->e_name, e->e_uid, name, uid))
-			return e;
+/* Newest match in u, or NULL. */
+static struct spawn_hist_rec *
+spawn_hist_find_in(const struct spawn_hist_uid *u, pid_t pid,
+    const char *name, uid_t uid)
+{
+	for (size_t k = 0; k < u->hu_len; k++) {
+		struct spawn_hist_rec *r = spawn_hist_at(u, k);
+
+		if (pid != 0 ? r->hr_e.e_pid == pid :
+		    spawn_name_match(r->hr_e.e_name, r->hr_e.e_uid, name, uid))
+			return r;
 	}
 	return NULL;
 }
 
+const struct exit_record *
+spawn_history_find(pid_t pid, const char *name, uid_t uid)
+{
+	struct spawn_hist_rec *best = NULL, *r;
+
+	for (size_t i = 0; i < spawn_hist_n; i++) {
+		/* By name for one uid: only its own ring can match. */
+		if (pid == 0 && uid != SPAWN_ANY_UID &&
+		    spawn_hist[i].hu_uid != uid)
+			continue;
+		r = spawn_hist_find_in(&spawn_hist[i], pid, name, uid);
+		if (r != NULL && (best == NULL || r->hr_seq > best->hr_seq))
+			best = r;
+	}
+	return best != NULL ? &best->hr_e : NULL;
+}
+
+/* Sift the heap of uid cursors (by their next record's sequence, newest
+ * on top) down from i. */
+static void
+spawn_hist_sift(const struct spawn_hist_uid **h, size_t *pos, size_t n,
+    size_t i)
+{
+	for (;;) {
+		size_t	l = 2 * i + 1, r = l + 1, top = i;
+
+		if (l < n && spawn_hist_at(h[l], pos[l])->hr_seq >
+		    spawn_hist_at(h[top], pos[top])->hr_seq)
+			top = l;
+		if (r < n && spawn_hist_at(h[r], pos[r])->hr_seq >
+		    spawn_hist_at(h[top], pos[top])->hr_seq)
+			top = r;
+		if (top == i)
+			return;
+		{
+			const struct spawn_hist_uid	*t = h[i];
+			size_t				 tp = pos[i];
+
+			h[i] = h[top];
+			pos[i] = pos[top];
+			h[top] = t;
+			pos[top] = tp;
+		}
+		i = top;
+	}
+}
+
+/* Up to max records, newest first, of uid (SPAWN_ANY_UID: of all uids,
+ * merged by a heap over the uids' rings); how many. */
+size_t
+spawn_history_newest(uid_t uid, const struct exit_record **out, size_t max)
+{
+	const struct spawn_hist_uid	**h;
+	size_t				 *pos, n = 0, k = 0;
+
+	if (uid != SPAWN_ANY_UID) {
+		for (size_t i = 0; i < spawn_hist_n; i++)
+			if (spawn_hist[i].hu_uid == uid)
+				for (; k < max && k < spawn_hist[i].hu_len; k++)
+					out[k] = &spawn_hist_at(&spawn_hist[i],
+					    k)->hr_e;
+		return k;
+	}
+	if (spawn_hist_n == 0)
+		return 0;
+	h = calloc(spawn_hist_n, sizeof *h);
+	pos = calloc(spawn_hist_n, sizeof *pos);
+	if (h == NULL || pos == NULL)
+		goto out;
+	for (size_t i = 0; i < spawn_hist_n; i++)
+		if (spawn_hist[i].hu_len > 0)
+			h[n++] = &spawn_hist[i];
+	for (size_t i = n / 2; i-- > 0;)
+		spawn_hist_sift(h, pos, n, i);
+	while (k < max && n > 0) {
+		out[k++] = &spawn_hist_at(h[0], pos[0])->hr_e;
+		if (++pos[0] == h[0]->hu_len) {
+			h[0] = h[--n];
+			pos[0] = pos[n];
+		}
+		spawn_hist_sift(h, pos, n, 0);
+	}
+out:
+	free(h);
+	free(pos);
+	return k;
+}
+
+/* Drop the oldest record of the uid holding the most (for the total cap);
+ * a uid left with none is removed. */
+static void
+spawn_hist_evict(void)
+{
+	size_t	most = 0;
+
+	for (size_t i = 1; i < spawn_hist_n; i++)
+		if (spawn_hist[i].hu_len > spawn_hist[most].hu_len)
+			most = i;
+	if (spawn_hist_n == 0)
+		return;
+	spawn_hist[most].hu_len--;
+	spawn_hist_total--;
+	if (spawn_hist[most].hu_len == 0) {
+		free(spawn_hist[most].hu_ring);
+		spawn_hist[most] = spawn_hist[--spawn_hist_n];
+	}
+}
+
+/* The history of uid, created empty if needed; NULL when out of memory. */
+static struct spawn_hist_uid *
+spawn_hist_uid(uid_t uid)
+{
+	struct spawn_hist_uid	*u;
+
+	for (size_t i = 0; i < spawn_hist_n; i++)
+		if (spawn_hist[i].hu_uid == uid)
+			return &spawn_hist[i];
+	if (spawn_hist_n == spawn_hist_cap) {
+		size_t ncap = spawn_hist_cap ? spawn_hist_cap * 2 : 8;
+
+		if ((u = reallocarray(spawn_hist, ncap, sizeof *u)) == NULL)
+			return NULL;
+		spawn_hist = u;
+		spawn_hist_cap = ncap;
+	}
+	u = &spawn_hist[spawn_hist_n++];
+	memset(u, 0, sizeof *u);
+	u->hu_uid = uid;
+	return u;
+}
+
+/* Grow u's ring (oldest first in the new one); -ENOMEM leaves it. */
+static int
+spawn_hist_grow(struct spawn_hist_uid *u)
+{
+	size_t			 ncap = u->hu_cap ? u->hu_cap * 2 : 16;
+	struct spawn_hist_rec	*ring;
+
+	if (ncap > SPAWN_HISTORY)
+		ncap = SPAWN_HISTORY;
+	if ((ring = calloc(ncap, sizeof *ring)) == NULL)
+		return -ENOMEM;
+	for (size_t k = 0; k < u->hu_len; k++)
+		ring[k] = *spawn_hist_at(u, u->hu_len - 1 - k);
+	free(u->hu_ring);
+	u->hu_ring = ring;
+	u->hu_cap = ncap;
+	u->hu_next = u->hu_len % ncap;
+	return 0;
+}
+
+/* Remember an exit in its uid's history (lost only when out of memory). */
 static void
 spawn_history_add(const struct exit_record *e)
 {
-	spawn_history[spawn_history_next] = *e;
-	spawn_history_next = (spawn_history_next + 1) % SPAWN_HISTORY;
-	if (spawn_history_len < SPAWN_HISTORY)
-		spawn_history_len++;
+	struct spawn_hist_uid	*u;
+	struct spawn_hist_rec	*r;
+
+	/* Make room first: evicting may move the uids' array entries. */
+	while (spawn_hist_total >= SPAWN_HISTORY_TOTAL)
+		spawn_hist_evict();
+	if ((u = spawn_hist_uid(e->e_uid)) == NULL)
+		return;
+	if (u->hu_len == u->hu_cap && u->hu_cap < SPAWN_HISTORY &&
+	    spawn_hist_grow(u) != 0 && u->hu_cap == 0) {
+		spawn_hist_n--;		/* just made (last), holds nothing */
+		return;
+	}
+	r = &u->hu_ring[u->hu_next];
+	r->hr_seq = ++spawn_hist_seq;
+	r->hr_e = *e;
+	u->hu_next = (u->hu_next + 1) % u->hu_cap;
+	if (u->hu_len < u->hu_cap) {
+		u->hu_len++;
+		spawn_hist_total++;
+	}
 }
 
 /*
@@ -337,6 +558,7 @@ spawn_child_free(struct spawn_child *c)
 	if (c->c_pidfd >= 0)
 		close(c->c_pidfd);
 	cgroup_release(c->c_cgroup);
+	spawn_vm_free(c->c_vm);
 	if (c->c_session != NULL && c->c_session->s_children > 0)
 		c->c_session->s_children--;
 	if (spawn_stats.live > 0)
@@ -349,10 +571,69 @@ spawn_child_free(struct spawn_child *c)
 	server_check_shutdown();
 }
 
-/* A waiter left the list: its session has one wait fewer. */
+/* The record of the waits on pid, or NULL. */
+static struct spawn_wait_pid *
+spawn_wait_pid_find(pid_t pid)
+{
+	struct spawn_wait_pid *wp;
+
+	LIST_FOREACH(wp, &spawn_wait_hash[(unsigned)pid &
+	    (SPAWN_WAIT_BUCKETS - 1)], wp_entry)
+		if (wp->wp_pid == pid)
+			return wp;
+	return NULL;
+}
+
+/* Take a waiter's links off their pids' lists, freeing emptied records. */
+static void
+spawn_waiter_detach(struct spawn_waiter *w)
+{
+	for (size_t i = 0; i < w->w_n; i++) {
+		struct spawn_wait_link	*l = &w->w_links[i];
+		struct spawn_wait_pid	*wp = l->l_wp;
+
+		if (wp == NULL)
+			continue;
+		TAILQ_REMOVE(&wp->wp_links, l, l_entry);
+		l->l_wp = NULL;
+		if (TAILQ_EMPTY(&wp->wp_links)) {
+			LIST_REMOVE(wp, wp_entry);
+			free(wp);
+		}
+	}
+}
+
+/* Put each link of w on its pid's list: 0, or -ENOMEM (none stays). */
+static int
+spawn_waiter_attach(struct spawn_waiter *w, const pid_t *pids)
+{
+	for (size_t i = 0; i < w->w_n; i++) {
+		struct spawn_wait_link	*l = &w->w_links[i];
+		struct spawn_wait_pid	*wp = spawn_wait_pid_find(pids[i]);
+
+		if (wp == NULL) {
+			if ((wp = calloc(1, sizeof *wp)) == NULL) {
+				spawn_waiter_detach(w);
+				return -ENOMEM;
+			}
+			wp->wp_pid = pids[i];
+			TAILQ_INIT(&wp->wp_links);
+			LIST_INSERT_HEAD(&spawn_wait_hash[(unsigned)pids[i] &
+			    (SPAWN_WAIT_BUCKETS - 1)], wp, wp_entry);
+		}
+		l->l_w = w;
+		l->l_wp = wp;
+		TAILQ_INSERT_TAIL(&wp->wp_links, l, l_entry);
+	}
+	return 0;
+}
+
+/* A waiter left the list: off the pid index; its session has one wait
+ * fewer. */
 static void
 spawn_waiter_unlink(struct spawn_waiter *w)
 {
+	spawn_waiter_detach(w);
 	if (w->w_session != NULL && w->w_session->s_waits > 0)
 		w->w_session->s_waits--;
 }
@@ -362,15 +643,13 @@ static void
 spawn_wait_notify(pid_t pid, const struct exit_record *e)
 {
 	TAILQ_HEAD(, spawn_waiter)	 hit = TAILQ_HEAD_INITIALIZER(hit);
-	struct spawn_waiter		*w, *tw;
+	struct spawn_wait_pid		*wp;
+	struct spawn_waiter		*w;
 
-	TAILQ_FOREACH_SAFE(w, &spawn_waiters, w_entry, tw) {
-		size_t i;
-
-		for (i = 0; i < w->w_n && w->w_pids[i] != pid; i++)
-			;
-		if (i == w->w_n)
-			continue;
+	/* Looked up again each time: detaching the last waiter on pid
+	 * frees its record. A waiter naming pid twice goes once. */
+	while ((wp = spawn_wait_pid_find(pid)) != NULL) {
+		w = TAILQ_FIRST(&wp->wp_links)->l_w;
 		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
 		spawn_waiter_unlink(w);
 		TAILQ_INSERT_TAIL(&hit, w, w_entry);
@@ -408,6 +687,9 @@ spawn_child_ended(struct spawn_child *c)
 	e.e_maxrss_kb = (uint64_t)c->c_rusage.ru_maxrss;
 	e.e_timed_out = c->c_timed_out;
 	e.e_oom_killed = cgroup_oom_killed(c->c_cgroup);
+	e.e_run_uid = c->c_run_uid;
+	e.e_started_ms = c->c_started_ms;
+	e.e_ended_ms = spawn_now_ms();
 	spawn_stats.exited++;
 	spawn_history_add(&e);
 	log_debug("child %d (%s) ended: exitcode %d%s%s", (int)c->c_pid,
@@ -499,6 +781,8 @@ spawn_setup_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	    SPAWN_SETUP_DEADLINE_MS);
 }
 
+static void	spawn_log_refusal(struct session *, const char *);
+
 /* Error pipe readable: set-up result of a starting child. */
 static void
 spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
@@ -532,16 +816,37 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 		    "target started (killed from outside?)", c->c_name);
 		return;
 	}
+	if (n == (ssize_t)sizeof ce && ce.ce_step == CHILD_STEP_POLICY) {
+		/* The refusal forkd gives itself: same errno, step, text. */
+		char esc[256], msg[512];
+
+		log_escape(esc, sizeof esc, c->c_target, strlen(c->c_target));
+		policy_exec_refusal(esc, msg, sizeof msg);
+		if (c->c_session != NULL)
+			spawn_log_refusal(c->c_session, msg);
+		spawn_child_failed(c, 0, -EPERM, 0, "%s", msg);
+		return;
+	}
 	if (n == (ssize_t)sizeof ce) {
+		const char	*failed_at = ce.ce_step == CHILD_STEP_CHDIR ?
+		    c->c_cwd : c->c_target;
+		char		 esc[256];
+
 		if (c->c_session != NULL)
 			session_log(c->c_session, 6, "spawn %s failed at %s: %s",
 			    c->c_name, child_step_name(ce.ce_step),
 			    strerror(ce.ce_errno));
+		/* The message is logged too: the client's bytes escaped. */
 		spawn_child_failed(c, 0, -ce.ce_errno, ce.ce_step, "%s %s: %s",
-		    child_step_name(ce.ce_step),
-		    ce.ce_step == CHILD_STEP_CHDIR ? c->c_cwd : c->c_target,
-		    strerror(ce.ce_errno));
+		    child_step_name(ce.ce_step), log_escape(esc, sizeof esc,
+		    failed_at, strlen(failed_at)), strerror(ce.ce_errno));
 		return;
+	}
+	if (n == 0 && !c->c_is_entry) {
+		/* The pipe closed: the child exec'd (or exited); either way it
+		 * no longer runs on its CLONE_VM area. */
+		spawn_vm_free(c->c_vm);
+		c->c_vm = NULL;
 	}
 	if (n != 0) {
 		/* A short read cannot come from child_fail(): treat the child
@@ -726,15 +1031,16 @@ spawn_wait_add(struct session *s, uint32_t id, const pid_t *pids, size_t n,
 {
 	struct spawn_waiter *w;
 
-	w = calloc(1, sizeof *w + n * sizeof(pid_t));
+	w = calloc(1, sizeof *w + n * sizeof(struct spawn_wait_link));
 	if (w == NULL)
 		return -ENOMEM;
 	w->w_session = s;
 	w->w_id = id;
 	w->w_n = n;
-	memcpy(w->w_pids, pids, n * sizeof(pid_t));
 	w->w_timer = evtimer_new(server_base, spawn_wait_timeout_cb, w);
-	if (w->w_timer == NULL) {
+	if (w->w_timer == NULL || spawn_waiter_attach(w, pids) != 0) {
+		if (w->w_timer != NULL)
+			event_free(w->w_timer);
 		free(w);
 		return -ENOMEM;
 	}
@@ -782,6 +1088,7 @@ spawn_free_all(void)
 
 	while ((w = TAILQ_FIRST(&spawn_waiters)) != NULL) {
 		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
+		spawn_waiter_detach(w);
 		event_free(w->w_timer);
 		free(w);
 	}
@@ -792,6 +1099,11 @@ spawn_free_all(void)
 	free(spawn_uids);
 	spawn_uids = NULL;
 	spawn_uids_n = spawn_uids_cap = 0;
+	for (size_t i = 0; i < spawn_hist_n; i++)
+		free(spawn_hist[i].hu_ring);
+	free(spawn_hist);
+	spawn_hist = NULL;
+	spawn_hist_n = spawn_hist_cap = spawn_hist_total = 0;
 }
 
 /* Is env entry "K=V" well formed? */
@@ -819,46 +1131,104 @@ spawn_env_private(const char *s)
 	return 0;
 }
 
+/* A set of variable names (the bytes before '='), open addressing over
+ * a power-of-two table at most half full: the environment is built in
+ * time linear in its size (it was quadratic: 2 ms of forkd's CPU per
+ * spawn with 1,024 entries). */
+struct spawn_envset {
+	const char	**es_slots;
+	size_t		  es_mask;
+};
+
+/* FNV-1a of the name of "NAME=VALUE". */
+static size_t
+spawn_env_hash(const char *e, size_t *ret_len)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;
+	size_t		i;
+
+	for (i = 0; e[i] != '\0' && e[i] != '='; i++)
+		h = (h ^ (unsigned char)e[i]) * 0x100000001b3ULL;
+	*ret_len = i;
+	return (size_t)h;
+}
+
+/* Add e's name to the set: 1 if it was new, 0 if already there. */
+static int
+spawn_envset_add(struct spawn_envset *set, const char *e)
+{
+	size_t		 len, i = spawn_env_hash(e, &len) & set->es_mask;
+	const char	*o;
+
+	while ((o = set->es_slots[i]) != NULL) {
+		if (strncmp(o, e, len) == 0 && (o[len] == '=' ||
+		    o[len] == '\0'))
+			return 0;
+		i = (i + 1) & set->es_mask;
+	}
+	set->es_slots[i] = e;
+	return 1;
+}
+
+/* Is e's name in the set? */
+static int
+spawn_envset_has(const struct spawn_envset *set, const char *e)
+{
+	size_t		 len, i = spawn_env_hash(e, &len) & set->es_mask;
+	const char	*o;
+
+	while ((o = set->es_slots[i]) != NULL) {
+		if (strncmp(o, e, len) == 0 && (o[len] == '=' ||
+		    o[len] == '\0'))
+			return 1;
+		i = (i + 1) & set->es_mask;
+	}
+	return 0;
+}
+
 /* Build the child's environment: the daemon's (minus private variables)
- * overridden by the request's, or the request's alone. */
+ * overridden by the request's, or the request's alone. With duplicate
+ * keys in the request the last one wins, in the place of its last
+ * occurrence. */
 static char **
 spawn_build_env(const Forkd__SpawnRequest *r)
 {
-	size_t	 n = 0, k = 0, cap;
-	char	**envp;
+	struct spawn_envset	 set = { NULL, 0 };
+	size_t			 n = 0, k = 0, cap, size = 16;
+	char			**envp;
 
 	if (!r->env_replace)
 		for (char **e = environ; *e != NULL; e++)
 			n++;
 	cap = n + r->n_env + 1;
-	if ((envp = calloc(cap, sizeof *envp)) == NULL)
+	while (size < 2 * (r->n_env + 1))
+		size *= 2;
+	if ((envp = calloc(cap, sizeof *envp)) == NULL ||
+	    (set.es_slots = calloc(size, sizeof *set.es_slots)) == NULL) {
+		free(envp);
 		return NULL;
-	if (!r->env_replace) {
-		for (char **e = environ; *e != NULL; e++) {
-			size_t klen = strcspn(*e, "=");
-			int overridden = 0;
-
-			if (spawn_env_private(*e))
-				continue;
-			for (size_t j = 0; j < r->n_env; j++)
-				if (strncmp(r->env[j], *e, klen + 1) == 0)
-					overridden = 1;
-			if (!overridden)
-				envp[k++] = *e;
-		}
 	}
-	for (size_t j = 0; j < r->n_env; j++) {
-		size_t klen = strcspn(r->env[j], "=");
-		int later = 0;
+	set.es_mask = size - 1;
+	/* The request's, last occurrence first, at the end of envp. */
+	k = cap - 1;
+	for (size_t j = r->n_env; j-- > 0;)
+		if (spawn_envset_add(&set, r->env[j]))
+			envp[--k] = r->env[j];
+	if (!r->env_replace) {
+		size_t	m = 0;
 
-		/* With duplicate keys in the request, the last one wins. */
-		for (size_t l = j + 1; l < r->n_env; l++)
-			if (strncmp(r->env[l], r->env[j], klen + 1) == 0)
-				later = 1;
-		if (!later)
-			envp[k++] = r->env[j];
+		for (char **e = environ; *e != NULL; e++)
+			if (!spawn_env_private(*e) &&
+			    !spawn_envset_has(&set, *e))
+				envp[m++] = *e;
+		memmove(envp + m, envp + k, (cap - 1 - k) * sizeof *envp);
+		k = m + (cap - 1 - k);
+	} else {
+		memmove(envp, envp + k, (cap - 1 - k) * sizeof *envp);
+		k = cap - 1 - k;
 	}
 	envp[k] = NULL;
+	free(set.es_slots);
 	return envp;
 }
 
@@ -1117,69 +1487,33 @@ spawn_plan_free(struct child_plan *plan)
 	plan->cp_envp = NULL;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SPAWN_NO_CLONE_VM	1	/* ASan cannot follow a CLONE_VM child */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SPAWN_NO_CLONE_VM	1
-#endif
-#endif
-
-#ifndef SPAWN_NO_CLONE_VM
-/* Stack of the CLONE_VM child; the daemon waits while it runs. */
-static char	spawn_clone_stack[64 * 1024] __attribute__((aligned(16)));
-
-static int
-spawn_clone_fn(void *arg)
-{
-	child_run(arg);
-}
-
-#define SPAWN_STR_(x)	#x
-#define SPAWN_STR(x)	SPAWN_STR_(x)
-
-#if defined(__x86_64__) && !defined(FORKD_NO_CLONE3_STUB)
-/* clone3() for a CLONE_VM child, which must start on its own stack and
- * cannot return through a C function (the caller's frame is the parent's):
- * long spawn_clone3_vm(struct clone_args *, size_t, int (*fn)(void *),
- * void *arg) returns the pid or -errno in the parent; the child calls
- * fn(arg) on args->stack and exits with its value (fn never returns here:
- * child_run() ends in execve or _exit). rdi, rsi are the syscall's
- * arguments; fn and arg wait in r8, r9, which the kernel preserves and
- * copies to the child. */
-#define SPAWN_HAVE_CLONE3_VM	1
-long	spawn_clone3_vm(struct clone_args *, size_t, int (*)(void *), void *);
-__asm__(
-	".text\n"
-	".type spawn_clone3_vm, @function\n"
-	"spawn_clone3_vm:\n"
-	"	movq %rdx, %r8\n"
-	"	movq %rcx, %r9\n"
-	"	movl $" SPAWN_STR(SYS_clone3) ", %eax\n"
-	"	syscall\n"
-	"	testq %rax, %rax\n"
-	"	jnz 1f\n"
-	"	xorl %ebp, %ebp\n"
-	"	movq %r9, %rdi\n"
-	"	callq *%r8\n"
-	"	movl %eax, %edi\n"
-	"	movl $" SPAWN_STR(SYS_exit) ", %eax\n"
-	"	syscall\n"
-	"	hlt\n"
-	"1:	ret\n"
-	".size spawn_clone3_vm, .-spawn_clone3_vm\n");
-#endif
-#endif
-
-/* What this kernel lacks, learned at the first refusal. */
+/* What this kernel (or the seccomp filter forkd runs under) lacks, learned
+ * at start-up (spawn_clone3_probe()) or at the first refusal. */
 static int	spawn_no_clone3;	/* ENOSYS */
+static int	spawn_clone3_probed;
 static int	spawn_no_into_cgroup;	/* CLONE_INTO_CGROUP refused */
 
-/* Is clone3() known to be missing? */
-static int
-spawn_clone3_missing(void)
+/* Is clone3() there? systemd's RestrictNamespaces= (>= 251) and other
+ * seccomp filters make it fail with ENOSYS whatever its arguments, since
+ * seccomp cannot look at the flags it points to; a kernel before 5.3 has
+ * none. A call with a too-small size tells without making a process:
+ * EINVAL where clone3 exists. Logged once; then forkd uses clone(), which
+ * does everything forkd needs but CLONE_INTO_CGROUP. */
+int
+spawn_clone3_probe(void)
 {
-	return spawn_no_clone3;
+	if (spawn_clone3_probed)
+		return !spawn_no_clone3;
+	spawn_clone3_probed = 1;
+	if (syscall(SYS_clone3, NULL, (size_t)0) < 0 && errno == ENOSYS) {
+		spawn_no_clone3 = 1;
+		log_info("clone3() is not available (ENOSYS: a seccomp filter, "
+		    "such as systemd's RestrictNamespaces=, or a kernel before "
+		    "5.3); using clone() with CLONE_PARENT and CLONE_PIDFD "
+		    "instead, and --cgroup children join their cgroup "
+		    "themselves");
+	}
+	return !spawn_no_clone3;
 }
 
 /* clone3(2) for a child that does not share our memory. Weak, so that the
@@ -1191,42 +1525,283 @@ spawn_sys_clone3(struct clone_args *ca, size_t size)
 	return syscall(SYS_clone3, ca, size);
 }
 
-/* One clone3() call: the child runs child_run(plan) (CLONE_VM: on the
- * static stack, through spawn_clone3_vm()). Parent: pid or -1 with errno. */
-static pid_t
-spawn_clone3(struct clone_args *ca, struct child_plan *plan, int vm)
+/* clone(2) without a new stack, like fork(): the child returns 0 here with
+ * a copy of our memory. ptid gets the pidfd with CLONE_PIDFD; ctid is for
+ * CLONE_CHILD_SETTID/CLEARTID. The raw call's argument order differs
+ * between architectures (tls and child_tid swap places where the kernel
+ * has CLONE_BACKWARDS): ctid goes in both places, and without CLONE_SETTLS
+ * the kernel ignores the tls one. Weak, like spawn_sys_clone3(). */
+__attribute__((weak)) long
+spawn_sys_clone(unsigned long flags, int *ptid, pid_t *ctid)
 {
-	long r;
-
-#ifdef SPAWN_HAVE_CLONE3_VM
-	if (vm) {
-		ca->stack = (uint64_t)(uintptr_t)spawn_clone_stack;
-		ca->stack_size = sizeof spawn_clone_stack;
-		r = spawn_clone3_vm(ca, sizeof *ca, spawn_clone_fn, plan);
-		if (r < 0) {
-			errno = (int)-r;
-			return -1;
-		}
-		return (pid_t)r;
-	}
+#if defined(__s390__) || defined(__CRIS__)
+	/* CLONE_BACKWARDS2: the stack comes first. */
+	return syscall(SYS_clone, 0UL, flags, ptid, ctid, ctid);
 #else
-	if (vm) {
-		errno = EINVAL;	/* not reached: spawn_start_ex() */
-		return -1;
-	}
+	return syscall(SYS_clone, flags, 0UL, ptid, ctid, ctid);
 #endif
-	/* Like fork(): the child returns here with a copy of our memory. */
-	r = spawn_sys_clone3(ca, sizeof *ca);
+}
+
+/* clone() with the flags clone3() would have had (no CLONE_INTO_CGROUP):
+ * CLONE_PIDFD, CLONE_NEWPID; the child runs child_run(plan). Parent: pid
+ * or -1 with errno. */
+static pid_t
+spawn_clone_fallback(struct child_plan *plan, uint64_t flags, int *ret_pidfd)
+{
+	unsigned long	cf = SIGCHLD;
+	pid_t		*tid = child_tid_field();
+	long		 r;
+
+	if (flags & CLONE_PIDFD)
+		cf |= CLONE_PIDFD;
+	if (flags & CLONE_NEWPID)
+		cf |= CLONE_NEWPID;
+	/* Like glibc's fork(): the child's thread descriptor gets its own
+	 * tid, or raise()/abort() there would miss it. */
+	if (tid != NULL)
+		cf |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+	r = spawn_sys_clone(cf, (flags & CLONE_PIDFD) ? ret_pidfd : NULL, tid);
 	if (r == 0)
 		child_run(plan);
 	return (pid_t)r;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SPAWN_NO_CLONE_VM	1	/* ASan cannot follow a CLONE_VM child */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPAWN_NO_CLONE_VM	1
+#endif
+#endif
+
+#if defined(__x86_64__) && !defined(SPAWN_NO_CLONE_VM)
+/* Exec targets start in a CLONE_VM child, as posix_spawn() does (no page
+ * tables copied: the cost of fork() grows with forkd's memory), but
+ * without CLONE_VFORK: forkd does not wait for its execve(), which a path
+ * on a hung mount could hold forever (issue 13). So the child cannot use
+ * anything forkd may change or free meanwhile. It gets an area of its own
+ * (spawn_vm_prepare()): its stack; its plan, copied there (plan_pack());
+ * and its own thread pointer (CLONE_SETTLS), since sharing forkd's would
+ * share errno and glibc's thread descriptor with a thread that keeps
+ * running. The thread area is a copy of the start of glibc's descriptor
+ * (the fields the child's libc calls read: the stack guard, the
+ * single-thread flag) with zeros around it; errno lands in it. forkd
+ * releases the area when the child has exec'd or exited (spawn_vm_free()),
+ * keeping a few for the next spawns. Areas are MADV_DONTFORK: they hold a
+ * client's argv and environment, which no child forkd forks may inherit.
+ * With allow_exec_paths the list is copied there too. Elsewhere, and in
+ * ASan builds, exec targets fork. */
+#define SPAWN_HAVE_VM		1
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define SPAWN_VALGRIND		1
+#endif
+#endif
+#define SPAWN_VM_STACK		(64 * 1024)
+#define SPAWN_VM_TLS_BELOW	(16 * 1024)	/* room for errno's offset */
+#define SPAWN_VM_TLS_ABOVE	(4 * 1024)
+#define SPAWN_VM_TCB_COPY	768		/* < sizeof(struct pthread) */
+#define SPAWN_VM_PLAN_MAX	(256 * 1024)
+#define SPAWN_VM_PLAN_OFF	(SPAWN_VM_STACK + SPAWN_VM_TLS_BELOW + \
+	SPAWN_VM_TLS_ABOVE)
+#define SPAWN_VM_BUF_OFF	(SPAWN_VM_PLAN_OFF + \
+	((sizeof(struct child_plan) + 63) & ~(size_t)63))
+#define SPAWN_VM_POLICY_OFF	(SPAWN_VM_BUF_OFF + SPAWN_VM_PLAN_MAX)
+#define SPAWN_VM_POLICY_MAX	(64 * 1024)	/* allow_exec_paths copy */
+#define SPAWN_VM_SIZE		(SPAWN_VM_POLICY_OFF + SPAWN_VM_POLICY_MAX)
+
+/* errno's offset from the thread pointer; 1 once known to fit the area,
+ * -1 if it does not (then exec targets fork). */
+static long	spawn_vm_errno_off;
+static int	spawn_vm_usable;
+/* Areas of children that have exec'd, kept for the next ones: no mmap(),
+ * munmap() or page faults on the way of most spawns. */
+#define SPAWN_VM_CACHE		8
+static void	*spawn_vm_cache[SPAWN_VM_CACHE];
+static int	 spawn_vm_ncached;
+
+/* This thread's thread pointer (x86_64: %fs:0 holds it). */
+static char *
+spawn_vm_tp(void)
+{
+	char *tp;
+
+	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
+/* The child: run the plan copied into its area. */
+static int
+spawn_vm_child(void *arg)
+{
+	child_run(arg);
+}
+
+/* Copy allow_exec_paths (all the child's policy_exec_open() reads) into
+ * buf, cap bytes: the config may change (SIGHUP) while the child runs.
+ * The copy, or NULL when it does not fit. */
+static const struct config_policy *
+spawn_vm_copy_policy(const struct config_policy *p, char *buf, size_t cap)
+{
+	struct config_policy	*q = (struct config_policy *)(void *)buf;
+	size_t			 off, len;
+	char			**v;
+
+	off = sizeof *q + p->n_exec_paths * sizeof *v;
+	if (off > cap)
+		return NULL;
+	memset(q, 0, sizeof *q);
+	q->allow_exec = 1;
+	q->exec_paths_set = 1;
+	q->n_exec_paths = p->n_exec_paths;
+	v = (char **)(void *)(buf + sizeof *q);
+	for (size_t i = 0; i < p->n_exec_paths; i++) {
+		len = strlen(p->exec_paths[i]) + 1;
+		if (len > cap - off)
+			return NULL;
+		v[i] = memcpy(buf + off, p->exec_paths[i], len);
+		off += len;
+	}
+	q->exec_paths = v;
+	return q;
+}
+
+/* Copy plan into a new area; the copy's address in *ret_plan, the new
+ * thread pointer in *ret_tp. The area, or NULL (then fork). */
+static void *
+spawn_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
+    char **ret_tp)
+{
+	int			 fds[LIMIT_FD_TARGET_MAX + 1];
+	size_t			 nfds = 0, len;
+	struct child_plan	*q, bare;
+	char			*area, *tp, *mine;
+
+	if (spawn_vm_usable == 0) {
+		spawn_vm_errno_off = (long)((char *)&errno - spawn_vm_tp());
+		spawn_vm_usable = (spawn_vm_errno_off < 0 &&
+		    spawn_vm_errno_off > -(long)SPAWN_VM_TLS_BELOW + 64) ?
+		    1 : -1;
+		if (spawn_vm_usable < 0)
+			log_info("exec targets fork: errno at offset %ld of "
+			    "the thread pointer", spawn_vm_errno_off);
+#ifdef SPAWN_VALGRIND
+		/* valgrind runs fork-, vfork- and thread-like clones only,
+		 * and exits at any other. */
+		if (RUNNING_ON_VALGRIND)
+			spawn_vm_usable = -1;
+#endif
+	}
+	if (spawn_vm_usable < 0)
+		return NULL;
+	/* plan_pack() names each fd by its index in fds. */
+	for (int t = 0; t < plan->cp_nfds; t++) {
+		size_t i;
+
+		if (plan->cp_fds[t] < 0 || plan->cp_fds[t] == server_devnull)
+			continue;
+		for (i = 0; i < nfds && fds[i] != plan->cp_fds[t]; i++)
+			;
+		if (i == nfds)
+			fds[nfds++] = plan->cp_fds[t];
+	}
+	if (spawn_vm_ncached > 0)
+		area = spawn_vm_cache[--spawn_vm_ncached];
+	else {
+		area = mmap(NULL, SPAWN_VM_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (area == MAP_FAILED)
+			return NULL;
+		if (madvise(area, SPAWN_VM_SIZE, MADV_DONTFORK) != 0) {
+			munmap(area, SPAWN_VM_SIZE);
+			return NULL;
+		}
+	}
+	q = (struct child_plan *)(void *)(area + SPAWN_VM_PLAN_OFF);
+	/* plan_pack() refuses an exec policy (a pool child's could be
+	 * stale): this copy gets one of its own, below. */
+	memcpy(&bare, plan, sizeof bare);
+	bare.cp_exec_policy = NULL;
+	if (plan_pack(&bare, fds, nfds, server_devnull,
+	    (unsigned char *)area + SPAWN_VM_BUF_OFF, SPAWN_VM_PLAN_MAX,
+	    &len) != 0 ||
+	    plan_unpack((unsigned char *)area + SPAWN_VM_BUF_OFF, len, fds,
+	    nfds, server_devnull, q) != 0) {
+		spawn_vm_free(area);
+		return NULL;
+	}
+	/* What plan_unpack() leaves out: the sender's own. */
+	q->cp_errfd = plan->cp_errfd;
+	q->cp_cgroup_procs_fd = plan->cp_cgroup_procs_fd;
+	q->cp_parent = plan->cp_parent;
+	q->cp_shared_vm = 1;
+	if (plan->cp_exec_policy != NULL &&
+	    (q->cp_exec_policy = spawn_vm_copy_policy(plan->cp_exec_policy,
+	    area + SPAWN_VM_POLICY_OFF, SPAWN_VM_POLICY_MAX)) == NULL) {
+		spawn_vm_free(area);
+		return NULL;
+	}
+	/* The thread area: glibc's descriptor header, pointing to itself. */
+	mine = spawn_vm_tp();
+	tp = area + SPAWN_VM_STACK + SPAWN_VM_TLS_BELOW;
+	memcpy(tp, mine, SPAWN_VM_TCB_COPY);
+	memcpy(tp, &tp, sizeof tp);			/* header.tcb */
+	memcpy(tp + 2 * sizeof tp, &tp, sizeof tp);	/* header.self */
+	*ret_plan = q;
+	*ret_tp = tp;
+	return area;
+}
+
+/* Start the CLONE_VM child of plan in area; pid or -1 with errno. */
+static pid_t
+spawn_vm_clone(struct child_plan *q, char *area, char *tp,
+    const struct spawn_create *sc, int *ret_pidfd)
+{
+	sigset_t	all, old;
+	pid_t		pid;
+	int		err, flags = CLONE_VM | CLONE_SETTLS | SIGCHLD;
+
+	if (sc->sc_want_pidfd)
+		flags |= CLONE_PIDFD;
+	if (sc->sc_newpid)
+		flags |= CLONE_NEWPID;
+	/* No handler of ours may run in the child: it starts with every
+	 * signal blocked and resets them (child_run() step 1). */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = clone(spawn_vm_child, area + SPAWN_VM_STACK, flags, q,
+	    sc->sc_want_pidfd ? ret_pidfd : NULL, tp, NULL);
+	err = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return pid;
+}
+#endif
+
+/* Unmap a CLONE_VM child's area (spawn_vm_prepare()); NULL is fine. Only
+ * once the child has exec'd or exited. */
+void
+spawn_vm_free(void *area)
+{
+#ifdef SPAWN_HAVE_VM
+	if (area != NULL && spawn_vm_ncached < SPAWN_VM_CACHE)
+		spawn_vm_cache[spawn_vm_ncached++] = area;
+	else if (area != NULL)
+		munmap(area, SPAWN_VM_SIZE);
+#else
+	(void)area;
+#endif
+}
+
 /* Create the process: clone3() when a creation flag asks for it, else
- * (and as the fallback) clone()/fork(). Parent: pid or -1 with errno. */
+ * fork(); clone() where clone3() is refused. Never CLONE_VM|CLONE_VFORK:
+ * a child forkd is suspended for could hold forkd's only thread in a
+ * chdir() or execve() on a hung mount (issue 13). Parent: pid or -1 with
+ * errno. */
 static pid_t
 spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
-    int vm, int *ret_pidfd)
+    int *ret_pidfd)
 {
 	struct clone_args	ca;
 	uint64_t		flags = 0;
@@ -1237,37 +1812,34 @@ spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
 	if (sc->sc_newpid)
 		flags |= CLONE_NEWPID;
 	if (sc->sc_cgroup_fd >= 0) {
-		if (spawn_no_into_cgroup)
+		if (spawn_no_into_cgroup || spawn_no_clone3)
 			plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
 		else
 			flags |= CLONE_INTO_CGROUP;
 	}
-#ifndef SPAWN_HAVE_CLONE3_VM
-	/* No clone3 stub for CLONE_VM here: spawn_start_ex() sent pidfd and
-	 * cgroup requests down the fork path; CLONE_NEWPID alone goes
-	 * through clone() below. */
-	if (vm)
-		flags &= ~(uint64_t)CLONE_NEWPID;
-#endif
 	while (flags != 0 && !spawn_no_clone3) {
 		memset(&ca, 0, sizeof ca);
 		ca.flags = flags;
-		if (vm)
-			ca.flags |= CLONE_VM | CLONE_VFORK;
 		ca.pidfd = (uint64_t)(uintptr_t)ret_pidfd;
 		ca.cgroup = (flags & CLONE_INTO_CGROUP) ?
 		    (uint64_t)sc->sc_cgroup_fd : 0;
 		ca.exit_signal = SIGCHLD;
 		/* Like glibc's fork(): the child's thread descriptor gets its
 		 * own tid, or raise()/abort() there would miss it. */
-		if (!vm && child_tid_field() != NULL) {
+		if (child_tid_field() != NULL) {
 			ca.flags |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
 			ca.child_tid = (uint64_t)(uintptr_t)child_tid_field();
 		}
-		pid = spawn_clone3(&ca, plan, vm);
+		/* Like fork(): the child returns here with a copy of our
+		 * memory. */
+		pid = (pid_t)spawn_sys_clone3(&ca, sizeof ca);
+		if (pid == 0)
+			child_run(plan);
 		if (pid >= 0)
 			return pid;
 		if (errno == ENOSYS) {
+			if (!spawn_clone3_probed)
+				(void)spawn_clone3_probe();
 			spawn_no_clone3 = 1;
 			break;
 		}
@@ -1289,51 +1861,39 @@ spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
 	/* No clone3() made it: the child joins its cgroup itself. */
 	if (sc->sc_cgroup_fd >= 0)
 		plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
-	if (sc->sc_want_pidfd) {
-		/* A pidfd_open() after the fact could name a reused pid. */
-		errno = EOPNOTSUPP;
-		return -1;
-	}
-#ifndef SPAWN_NO_CLONE_VM
-	if (vm)
-		return clone(spawn_clone_fn, spawn_clone_stack +
-		    sizeof spawn_clone_stack, CLONE_VM | CLONE_VFORK | SIGCHLD |
-		    (sc->sc_newpid ? CLONE_NEWPID : 0), plan);
-#endif
-	if (sc->sc_newpid) {
-		/* fork() with CLONE_NEWPID: the child returns here. */
-		pid = (pid_t)syscall(SYS_clone, SIGCHLD | CLONE_NEWPID, 0, NULL,
-		    NULL, 0);
-		if (pid == 0)
-			child_run(plan);
-		return pid;
-	}
+	flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+	if (flags != 0)
+		return spawn_clone_fallback(plan, flags, ret_pidfd);
 	return fork();
 }
 
-/* Fork a child for plan (exec targets: CLONE_VM|CLONE_VFORK, the
- * posix_spawn way, which copies no page tables). Returns 0 with the pid and
- * the read end of the child's error pipe, or -errno. */
+/* Fork a child for plan. Returns 0 with the pid and the read end of the
+ * child's error pipe, or -errno. */
 int
 spawn_start(struct child_plan *plan, pid_t *ret_pid, int *ret_errfd)
 {
 	struct spawn_create sc = { .sc_cgroup_fd = -1, .sc_procs_fd = -1 };
 
-	return spawn_start_ex(plan, &sc, ret_pid, ret_errfd, NULL);
+	return spawn_start_ex(plan, &sc, ret_pid, ret_errfd, NULL, NULL);
 }
 
-/* spawn_start() with creation-time flags (clone3): CLONE_PIDFD,
- * CLONE_INTO_CGROUP, CLONE_NEWPID. */
+/* spawn_start() with creation-time flags (clone3, or clone where clone3
+ * is refused): CLONE_PIDFD, CLONE_INTO_CGROUP, CLONE_NEWPID. With ret_vm,
+ * an exec target may start in a CLONE_VM child (see SPAWN_HAVE_VM); then
+ * *ret_vm is its area, for spawn_vm_free() once it has exec'd or exited. */
 int
 spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
-    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd)
+    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd, void **ret_vm)
 {
-	int	p[2], err, pidfd = -1, vm = 0;
+	int	p[2], err, pidfd = -1;
 	pid_t	pid;
+	void	*area = NULL;
 
 	if (ret_pidfd != NULL)
 		*ret_pidfd = -1;
-	if (sc->sc_want_pidfd && (ret_pidfd == NULL || spawn_clone3_missing()))
+	if (ret_vm != NULL)
+		*ret_vm = NULL;
+	if (sc->sc_want_pidfd && ret_pidfd == NULL)
 		return -EOPNOTSUPP;
 	plan->cp_cgroup_procs_fd = -1;
 	/* In a new PID namespace getppid() is 0: forkd is outside it. */
@@ -1344,64 +1904,53 @@ spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
 	plan->cp_errfd = p[1];
 	/* No buffered output may be duplicated into the child. */
 	fflush(NULL);
-#ifndef SPAWN_NO_CLONE_VM
-	/* unshare(CLONE_NEWUSER) is refused while the mm is shared. */
-	vm = plan->cp_entry == NULL && !sc->sc_newuser;
-	/* The daemon is suspended while a CLONE_VFORK child sets up: slow
-	 * steps (a new network namespace can take milliseconds) fork. */
-	if (plan->cp_unshare != 0)
-		vm = 0;
-	/* A child that becomes another user can be signalled by that user
-	 * from then until its execve: stopped there (kill -STOP), it would
-	 * keep forkd suspended for as long as that user likes. */
-	if (plan->cp_identity)
-		vm = 0;
-#ifndef SPAWN_HAVE_CLONE3_VM
-	/* No clone3 stub for a CLONE_VM child on this architecture: a
-	 * request that needs clone3 takes the fork path. */
-	if (sc->sc_want_pidfd || sc->sc_cgroup_fd >= 0)
-		vm = 0;
-#endif
-	if (vm) {
-		sigset_t all, old;
+#ifdef SPAWN_HAVE_VM
+	/* An exec target; not for a cgroup (clone3 only), a user namespace
+	 * (refused to a shared mm) or other namespaces, nor an identity
+	 * change ("dumpable" belongs to the shared mm). */
+	if (ret_vm != NULL && plan->cp_entry == NULL && sc->sc_cgroup_fd < 0 &&
+	    !sc->sc_newuser && plan->cp_unshare == 0 && !plan->cp_identity) {
+		struct child_plan	*q;
+		char			*tp;
 
-		/* The child shares our memory until execve: no signal handler
-		 * of ours may run in it; it resets them, then unblocks. */
-		int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-
-		sigfillset(&all);
-		sigprocmask(SIG_SETMASK, &all, &old);
-		plan->cp_shared_vm = 1;
-		pid = spawn_create_process(plan, sc, 1, &pidfd);
-		err = errno;
-		plan->cp_shared_vm = 0;
-		/* "Dumpable" belongs to the memory, which the child shared
-		 * until execve: its uid change cleared ours. Put it back. */
-		if (dumpable >= 0 &&
-		    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable)
-			(void)prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		errno = err;
-	} else
+		if ((area = spawn_vm_prepare(plan, &q, &tp)) != NULL) {
+			pid = spawn_vm_clone(q, area, tp, sc, &pidfd);
+			if (pid < 0) {
+				/* EINVAL: a kernel or emulator that takes
+				 * only fork-, vfork- and thread-like clones:
+				 * fork from now on. */
+				if (errno == EINVAL) {
+					log_info("exec targets fork: CLONE_VM "
+					    "without CLONE_VFORK refused");
+					spawn_vm_usable = -1;
+				}
+				spawn_vm_free(area);
+				area = NULL;
+			}
+		}
+	}
+	if (area == NULL)
 #endif
-		pid = spawn_create_process(plan, sc, 0, &pidfd);
+		pid = spawn_create_process(plan, sc, &pidfd);
 	if (pid == 0)
 		child_run(plan);
 	err = errno;
-	(void)vm;
 	close(p[1]);
 	plan->cp_errfd = -1;
 	if (pid < 0) {
+		if (pidfd >= 0)
+			close(pidfd);
 		close(p[0]);
 		return -err;
 	}
+	if (ret_vm != NULL)
+		*ret_vm = area;
 	*ret_pid = pid;
 	*ret_errfd = p[0];
 	if (ret_pidfd != NULL)
 		*ret_pidfd = sc->sc_want_pidfd ? pidfd : -1;
 	return 0;
 }
-
 /* Issue 5, the child's life as forkd decides it: creation flags, the
  * cgroup, the pidfd and the timeout of one spawn. */
 struct spawn_life {
@@ -1495,11 +2044,6 @@ spawn_check_life(const struct session *s, const Forkd__SpawnRequest *r,
 			return -EOPNOTSUPP;
 	}
 	if (r->want_pidfd) {
-		if (spawn_clone3_missing()) {
-			snprintf(msg, msglen, "pidfd: this kernel has no "
-			    "clone3() (CLONE_PIDFD needs it)");
-			return -EOPNOTSUPP;
-		}
 		if (!spawn_peer_same_pidns(s->s_pid)) {
 			snprintf(msg, msglen, "pidfd: the client is not in "
 			    "forkd's PID namespace");
@@ -1629,6 +2173,66 @@ spawn_log_refusal(struct session *s, const char *msg)
 	SPAWN_FAIL(err, "%s", refusal);					\
 } while (0)
 
+/* The audit line of a started child, at info: who asked (client uid and
+ * pid), what runs (child pid and name, target) and which policy rule let
+ * it. Under journald also as fields FORKD_TARGET=, FORKD_CLIENT_UID=,
+ * FORKD_CLIENT_PID=, FORKD_CHILD_PID=, FORKD_CHILD_NAME=, FORKD_RULE=. */
+static void
+spawn_log_audit(const struct session *s, pid_t pid, const char *name,
+    const char *target, const char *exec_path)
+{
+	const struct config_policy	*p = &server_config.policy;
+	const char			*rule;
+	char				 etarget[256], erule[320];
+
+	if (LOG_LVL_INFO > log_get_level())
+		return;
+	log_escape(etarget, sizeof etarget, target, strlen(target));
+	if (exec_path != NULL) {
+		/* The child resolves the path and checks it again: the entry
+		 * named here is the one the path matches as written. */
+		rule = policy_path_rule(p, exec_path);
+		if (rule != NULL)
+			snprintf(erule, sizeof erule, "allow_exec_paths %s",
+			    rule);
+		else if (p->exec_paths_set)
+			snprintf(erule, sizeof erule, "allow_exec_paths (as "
+			    "resolved by the child)");
+		else
+			snprintf(erule, sizeof erule, "allow_exec = yes, "
+			    "allow_exec_paths unset");
+	} else if ((rule = policy_target_rule(p, target)) != NULL)
+		snprintf(erule, sizeof erule, "allow_targets %s", rule);
+	else
+		snprintf(erule, sizeof erule, "allow_targets unset");
+	if (log_is_journald() && sd_journal_send("MESSAGE=session %llu (uid "
+	    "%u pid %d): spawned child %d (%s): %s, allowed by %s",
+	    (unsigned long long)s->s_id, (unsigned)s->s_uid, (int)s->s_pid,
+	    (int)pid, name, etarget, erule, "PRIORITY=6",
+	    "SYSLOG_IDENTIFIER=forkd", "FORKD_TARGET=%s", etarget,
+	    "FORKD_CLIENT_UID=%u", (unsigned)s->s_uid, "FORKD_CLIENT_PID=%d",
+	    (int)s->s_pid, "FORKD_CHILD_PID=%d", (int)pid,
+	    "FORKD_CHILD_NAME=%s", name, "FORKD_RULE=%s", erule, NULL) >= 0)
+		return;
+	session_log(s, LOG_LVL_INFO, "spawned child %d (%s): %s, allowed by "
+	    "%s", (int)pid, name, etarget, erule);
+}
+
+/* Wipe the strings of a handled request (environment, argv, cwd) before
+ * protobuf-c frees them: freed heap is still in every child forkd forks
+ * later, and an --env secret of one client must not reach another
+ * client's child. */
+static void
+spawn_request_wipe(const Forkd__SpawnRequest *r)
+{
+	for (size_t i = 0; i < r->n_env; i++)
+		sodium_memzero(r->env[i], strlen(r->env[i]));
+	for (size_t i = 0; i < r->n_argv; i++)
+		sodium_memzero(r->argv[i], strlen(r->argv[i]));
+	if (r->cwd != NULL)
+		sodium_memzero(r->cwd, strlen(r->cwd));
+}
+
 /* Validate a spawn request, fork, and hand the child its plan. */
 void
 spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
@@ -1646,7 +2250,6 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	};
 	char				 name[LIMIT_NAME_MAX + 1];
 	char				 esc[128], refusal[512];
-	char				 exec_buf[PATH_MAX];
 	const char			*colon, *base, *exec_path = NULL;
 	int				 ctlfd = -1, err;
 	pid_t				 pid;
@@ -1704,11 +2307,12 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	if (r->target[0] == '/') {
 		base = strrchr(r->target, '/') + 1;
 		if ((err = policy_exec_check(&server_config.policy, r->target,
-		    exec_buf, &exec_path, refusal, sizeof refusal)) != 0) {
+		    refusal, sizeof refusal)) != 0) {
 			if (err == -EPERM)
 				spawn_log_refusal(s, refusal);
 			SPAWN_FAIL(err, "%s", refusal);
 		}
+		exec_path = r->target;
 	} else if ((colon = strchr(r->target, ':')) != NULL) {
 		if (!policy_target_allowed(&server_config.policy, r->target))
 			SPAWN_REFUSE(-EPERM, "target %s is not in policy "
@@ -1724,6 +2328,14 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		SPAWN_FAIL(-EINVAL, "target '%s' is neither MODULE:ENTRY nor "
 		    "an absolute path", log_escape(esc, sizeof esc, r->target,
 		    strlen(r->target)));
+
+	/* The environment is part of what runs: an allowed program with
+	 * the client's LD_PRELOAD is not an allowed program. */
+	if ((err = policy_env_check(&server_config.policy, r->env, r->n_env,
+	    refusal, sizeof refusal)) != 0) {
+		spawn_log_refusal(s, refusal);
+		SPAWN_FAIL(err, "%s", refusal);
+	}
 
 	if (r->name != NULL && r->name[0] != '\0') {
 		if (!spawn_name_valid(r->name))
@@ -1772,6 +2384,11 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	if ((err = spawn_plan_build(r, fds, nfds, name, exec_path,
 	    &plan)) != 0)
 		SPAWN_FAIL(err, "cannot prepare the child: %s", strerror(-err));
+	/* allow_exec_paths: the child resolves and checks the path (a path
+	 * on a hung mount must not block the loop); forkd's own children
+	 * only, which see the policy as it is now. */
+	if (exec_path != NULL && server_config.policy.exec_paths_set)
+		plan.cp_exec_policy = &server_config.policy;
 	if ((c = calloc(1, sizeof *c)) == NULL ||
 	    (c->c_target = strdup(r->target)) == NULL ||
 	    (c->c_cwd = strdup(plan.cp_cwd)) == NULL)
@@ -1782,16 +2399,14 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		SPAWN_FAIL(err, "%s", refusal);
 
 	/* Module entries: an idle pre-forked child if there is one, else a
-	 * fork. Exec targets skip the pool: spawn_start()'s CLONE_VM path
-	 * copies no page tables, and measured faster than a pool hand-over.
+	 * fork. Exec targets skip the pool: spawn_start_ex()'s CLONE_VM
+	 * child copies no page tables, and measured faster than a pool
+	 * hand-over (and, without CLONE_VFORK, holds nothing up, issue 13).
 	 * A pidfd, a cgroup or a PID namespace is had at creation only. */
 	if ((exec_path != NULL || life.l_bypass_pool || pool_launch(&plan,
 	    fds, nfds, &pid, &ctlfd) != 0) &&
 	    (err = spawn_start_ex(&plan, &life.l_create, &pid, &ctlfd,
-	    &life.l_pidfd)) != 0) {
-		if (err == -EOPNOTSUPP && spawn_clone3_missing())
-			SPAWN_FAIL(err, "pidfd: this kernel has no clone3() "
-			    "(CLONE_PIDFD needs it)");
+	    &life.l_pidfd, &c->c_vm)) != 0) {
 		log_warnx("cannot start a child: %s", strerror(-err));
 		SPAWN_FAIL(err, "fork: %s", strerror(-err));
 	}
@@ -1806,6 +2421,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	memcpy(c->c_name, name, sizeof c->c_name);
 	c->c_daemon = r->daemon;
 	c->c_uid = s->s_uid;
+	c->c_run_uid = r->identity != NULL ? r->identity->uid : geteuid();
 	c->c_started_ms = spawn_now_ms();
 	c->c_state = SPAWN_STARTING;
 	c->c_session = s;
@@ -1832,7 +2448,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		spawn_stats.failed++;
 		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
 	}
-	session_log(s, 7, "spawn %s (%s) pid %d", name, r->target, (int)pid);
+	spawn_log_audit(s, pid, name, r->target, exec_path);
 	c = NULL;
 	server_status_changed();
 out:
@@ -1844,4 +2460,5 @@ out:
 	spawn_life_free(&life);
 	spawn_plan_free(&plan);
 	wire_close_fds(fds, nfds);
+	spawn_request_wipe(r);
 }

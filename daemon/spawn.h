@@ -54,9 +54,13 @@ struct spawn_child {
 	int			 c_timed_out;
 	int			 c_pidfd;
 	struct cgroup_unit	*c_cgroup;
+	/* A CLONE_VM exec child's stack, thread area and plan copy, until
+	 * it has exec'd or exited (spawn_vm_free()). */
+	void			*c_vm;
 	int			 c_reaped;
 	int			 c_wstatus;
 	struct rusage		 c_rusage;
+	uid_t			 c_run_uid;	/* uid the child runs as */
 };
 
 /* An ended child, as reported to clients and kept in the history. */
@@ -70,6 +74,9 @@ struct exit_record {
 	uint64_t	e_maxrss_kb;
 	int		e_timed_out;	/* killed by forkd for timeout_ms */
 	int		e_oom_killed;	/* its cgroup counted an OOM kill */
+	uid_t		e_run_uid;	/* uid the child ran as */
+	uint64_t	e_started_ms;	/* wall clock, unix ms */
+	uint64_t	e_ended_ms;
 };
 
 TAILQ_HEAD(spawn_child_list, spawn_child);
@@ -83,7 +90,11 @@ struct spawn_counters {
 };
 extern struct spawn_counters spawn_stats;
 
-#define SPAWN_HISTORY	1024
+/* Exit records kept: the newest SPAWN_HISTORY of each client uid, at most
+ * SPAWN_HISTORY_TOTAL in all (then the uid holding the most loses its
+ * oldest). */
+#define SPAWN_HISTORY		1024
+#define SPAWN_HISTORY_TOTAL	16384
 
 const char *spawn_state_name(enum spawn_child_state);
 
@@ -102,6 +113,13 @@ void	spawn_plan_free(struct child_plan *);
 struct clone_args;
 /* clone3(2) without CLONE_VM (replaced by the fuzz harness). */
 long	spawn_sys_clone3(struct clone_args *, size_t);
+/* clone(2) like fork(), for where clone3() is refused: ptid gets the pidfd
+ * with CLONE_PIDFD, ctid is for CLONE_CHILD_SETTID/CLEARTID. */
+long	spawn_sys_clone(unsigned long flags, int *ptid, pid_t *ctid);
+/* 1 if clone3() works here, 0 if it fails with ENOSYS (a seccomp filter
+ * such as systemd's RestrictNamespaces=, or an old kernel); probed and
+ * logged once. */
+int	spawn_clone3_probe(void);
 /* Start a process for a plan: 0 with its pid and error-pipe read end. */
 int	spawn_start(struct child_plan *, pid_t *ret_pid, int *ret_errfd);
 
@@ -111,12 +129,14 @@ struct spawn_create {
 	int	sc_cgroup_fd;	/* CLONE_INTO_CGROUP target dir, or -1 */
 	int	sc_procs_fd;	/* its cgroup.procs for the fallback, or -1 */
 	int	sc_newpid;	/* CLONE_NEWPID */
-	int	sc_newuser;	/* the child unshares a user ns: no CLONE_VM */
+	int	sc_newuser;	/* the child unshares a user ns */
 };
 /* spawn_start() with creation flags; ret_pidfd gets the pidfd or -1.
- * -EOPNOTSUPP when a pidfd is wanted and clone3 is missing. */
+ * -EOPNOTSUPP when a pidfd is wanted and ret_pidfd is NULL. */
 int	spawn_start_ex(struct child_plan *, const struct spawn_create *,
-	    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd);
+	    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd, void **ret_vm);
+/* Unmap the area of a CLONE_VM exec child (c_vm); NULL is fine. */
+void	spawn_vm_free(void *area);
 
 /* A name is 1..LIMIT_NAME_MAX printable bytes, no '/', not all digits. */
 int	spawn_name_valid(const char *name);
@@ -136,6 +156,11 @@ unsigned int spawn_count_named(const char *name);
  * SPAWN_ANY_UID of any uid), or NULL. */
 const struct exit_record *spawn_history_find(pid_t pid, const char *name,
 	    uid_t uid);
+
+/* Up to max history records, newest first, into out: uid's, or with
+ * SPAWN_ANY_UID every uid's. Returns how many. */
+size_t	spawn_history_newest(uid_t uid, const struct exit_record **out,
+	    size_t max);
 
 /* Reap every ended child (SIGCHLD callback). */
 void	spawn_reap(void);

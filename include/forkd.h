@@ -1,10 +1,13 @@
 /* forkd.h: libforkd, the client library of the forkd forkserver daemon.
  *
- * A struct forkd is one authenticated connection to forkd. Calls are
+ * A struct forkd is one authenticated connection to forkd. Most calls are
  * synchronous: each sends one request and waits for its reply, queueing any
  * exit events that arrive meanwhile. For callers with their own event loop,
  * forkd_fd() gives a pollable fd; when it is readable call forkd_process()
- * and then collect events with forkd_next_exit().
+ * and then collect exit events with forkd_next_exit() and the replies to
+ * forkd_spawn_start(), forkd_wait_start() and forkd_signal_start() with
+ * forkd_next_reply() (see "Requests without waiting" below;
+ * examples/c/spawn_libevent.c).
  *
  * Errors: every function that can fail returns 0 (or a documented
  * non-negative value) on success and a negative errno-style code on failure;
@@ -38,6 +41,8 @@ extern "C" {
 #define FORKD_DEFAULT_KEY_FILE		"/var/lib/forkd/authkey"
 #define FORKD_ENV_SOCKET		"FORKD_SOCKET"
 #define FORKD_ENV_KEY_FILE		"FORKD_KEY_FILE"
+/* The wire protocol version this libforkd speaks (PROTOCOL.md). */
+#define FORKD_PROTOCOL_VERSION		1
 
 #define FORKD_NAME_MAX			64	/* bytes, without the NUL */
 #define FORKD_TARGET_MAX		4096
@@ -127,6 +132,10 @@ struct forkd_spawn_opts {
 	size_t			 n_fds;
 };
 #define FORKD_FDS_MAX		16	/* fds in one spawn, stdio included */
+#define FORKD_CPUS_MAX		1024	/* n_cpus at most */
+#define FORKD_GROUPS_MAX	64	/* n_groups at most */
+#define FORKD_TIMEOUT_MS_MAX	(7U * 24 * 3600 * 1000)	/* a week */
+#define FORKD_WAIT_MAX		64	/* children in one forkd_wait_any() */
 #define FORKD_FD_TARGET_MAX	63	/* highest fd number in the child */
 
 /* One resource limit: resource is RLIMIT_* from <sys/resource.h> (0..15
@@ -188,6 +197,15 @@ struct forkd_child {
 	uid_t		owner_uid;
 	uint64_t	started_unix_ms;
 	int		owned;		/* spawned by this connection */
+	/* Since 0.2 (zero from an older forkd): */
+	uid_t		run_uid;	/* uid the child runs (ran) as;
+					 * owner_uid is the client's */
+	int		ended;		/* an exit-history record
+					 * (FORKD_LIST_ENDED) */
+	int		exitcode;	/* with ended: as forkd_exit */
+	uint64_t	ended_unix_ms;	/* with ended */
+	int		timed_out;	/* with ended */
+	int		oom_killed;	/* with ended */
 };
 
 struct forkd_module_desc {
@@ -196,6 +214,8 @@ struct forkd_module_desc {
 	char		 *description;
 	size_t		  n_entries;
 	char		**entries;
+	char		**entry_help;	/* n_entries one-line helps, "" for
+					 * none (all "" from an older forkd) */
 };
 
 struct forkd_status {
@@ -221,12 +241,77 @@ struct forkd_status {
  * daemon failed to prove it holds the same key). Connecting and the
  * handshake together give up after 10 s (-ETIMEDOUT). A socket path too
  * long for sun_path (108 bytes with the NUL) is -ENAMETOOLONG. On failure
- * *ret is untouched and there is no handle, hence no forkd_errmsg(). */
+ * *ret is untouched and there is no handle, hence no forkd_errmsg():
+ * forkd_connect_ex() below says which step failed, on which file. */
 int	forkd_connect(struct forkd **ret, const char *socket_path,
 	    const char *key_file) FORKD_WUR;
 /* As forkd_connect() with the key given in memory (keylen >= 32). */
 int	forkd_connect_key(struct forkd **ret, const char *socket_path,
 	    const void *key, size_t keylen) FORKD_WUR;
+
+/* Where a call without a handle failed: forkd_connect_ex() and the key
+ * functions fill a struct forkd_error (when given one) on failure. */
+#define FORKD_STEP_NONE		0
+#define FORKD_STEP_KEY		1	/* reading/checking/writing the key
+					 * file (path: the key file) */
+#define FORKD_STEP_SOCKET	2	/* the socket path itself: empty, too
+					 * long, not a socket (path: it) */
+#define FORKD_STEP_CONNECT	3	/* connect(): no socket, refused, no
+					 * permission (path: the socket) */
+#define FORKD_STEP_HANDSHAKE	4	/* authentication with forkd */
+#define FORKD_STEP_MAX		5
+#define FORKD_PATH_MAX		4096	/* bytes in forkd_error.path */
+#define FORKD_ERROR_MAX		512	/* bytes in forkd_error.message */
+
+struct forkd_error {
+	int	code;			/* the -errno the call returned */
+	int	step;			/* FORKD_STEP_* */
+	char	path[FORKD_PATH_MAX + 1];	/* the file concerned, or "" */
+	/* One line for a person, naming the file, what failed and, where
+	 * known, the likely fix: "connect to /run/forkd/forkd.sock: No
+	 * such file or directory (no socket there; is forkd running?)",
+	 * "key file /k: permissions 0644 are too open ...". Control
+	 * characters of paths are replaced by '?'. */
+	char	message[FORKD_ERROR_MAX];
+};
+/* "key", "socket", "connect", "handshake" ("" for NONE, "?" otherwise). */
+const char *forkd_step_name(int step);
+
+/* forkd_connect() that explains a failure in *ret_err (may be NULL),
+ * which is cleared (code 0, step NONE) on success. The steps in order:
+ * KEY (the key file is read, not checked for its mode: see
+ * forkd_key_check()), SOCKET, CONNECT, HANDSHAKE. A path that exists but
+ * is not a socket is -ENOTSOCK at step SOCKET (connect() alone says
+ * -ECONNREFUSED). */
+int	forkd_connect_ex(struct forkd **ret, const char *socket_path,
+	    const char *key_file, struct forkd_error *ret_err) FORKD_WUR;
+
+/* Key files. A key is at least 32 random bytes; forkd and its clients
+ * read the same file. path NULL: $FORKD_KEY_FILE, else
+ * FORKD_DEFAULT_KEY_FILE. */
+#define FORKD_KEY_BYTES		32	/* what forkd_key_generate() writes */
+#define FORKD_KEY_REPLACE	0x1	/* generate: replace an existing key */
+#define FORKD_KEY_CHECK_MODE	0x1	/* check: refuse the modes forkd
+					 * refuses (group/world-writable,
+					 * world-readable) */
+#define FORKD_KEY_CHECK_OWNER	0x2	/* check: also owned by the caller's
+					 * euid (forkd's own check of its key) */
+/* Write a new key of FORKD_KEY_BYTES random bytes (libsodium's CSPRNG)
+ * to path, mode 0600, fsync'd with its directory entry. An existing path
+ * is -EEXIST unless FORKD_KEY_REPLACE; then only a regular file is
+ * replaced (never a symbolic link, device or FIFO: -EINVAL), by writing a
+ * temporary file beside it and renaming it over path, so path always
+ * holds a whole key. A missing directory is -ENOENT. Unknown flags:
+ * -EINVAL. */
+int	forkd_key_generate(const char *path, unsigned int flags,
+	    struct forkd_error *ret_err) FORKD_WUR;
+/* Check that path holds a usable key: a regular file this process can
+ * read, 32 to 4095 bytes, and with the FORKD_KEY_CHECK_* flags the modes
+ * and owner forkd requires (-EPERM, with forkd's own message). Nothing of
+ * the key is kept. */
+int	forkd_key_check(const char *path, unsigned int flags,
+	    struct forkd_error *ret_err) FORKD_WUR;
+
 /* Every other call that asks the daemon (all but the waits, which add a
  * few seconds to their own timeout) gives up after 30 s without a reply
  * with -ETIMEDOUT; the handle stays usable and a late reply is dropped. */
@@ -278,7 +363,7 @@ int	forkd_kill(struct forkd *, pid_t pid) FORKD_WUR;
 /* Wait until a child (by pid, or by name when pid is 0, resolved as for
  * forkd_signal()) has ended, at most timeout_ms (FORKD_INFINITE: no
  * limit; 0: just check). A child that already ended is reported at once
- * while the daemon remembers it (its last 1024 exits). -ETIMEDOUT when
+ * while the daemon remembers it (the last 1024 exits of each uid). -ETIMEDOUT when
  * time ran out. */
 int	forkd_wait(struct forkd *, pid_t pid, const char *name, int timeout_ms,
 	    struct forkd_exit *ret) FORKD_WUR;
@@ -295,16 +380,23 @@ int	forkd_wait_refs(struct forkd *, const pid_t *pids,
  * uid). *ret is malloc'd; free() it. */
 int	forkd_list(struct forkd *, struct forkd_child **ret, size_t *ret_n)
 	    FORKD_WUR;
+/* forkd_list() with flags: FORKD_LIST_ENDED adds the ended children that
+ * forkd remembers (its exit history), newest first, after the live ones,
+ * with ended set; as many as fit in one reply. */
+#define FORKD_LIST_ENDED	0x1
+int	forkd_list_ex(struct forkd *, unsigned int flags,
+	    struct forkd_child **ret, size_t *ret_n) FORKD_WUR;
 /* Daemon status; free with forkd_status_free(). */
 int	forkd_status(struct forkd *, struct forkd_status **ret) FORKD_WUR;
 void	forkd_status_free(struct forkd_status *);
 /* Round trip to the daemon. */
 int	forkd_ping(struct forkd *) FORKD_WUR;
 
-/* Read every frame available now without blocking and queue exit events.
- * Returns the number of exit events queued, or a negative error. The queue
- * keeps at most 65536 events; past that the oldest uncollected one is
- * dropped. */
+/* Read every frame available now without blocking and queue exit events
+ * and replies to forkd_*_start() requests. Returns the number of exit
+ * events queued (replies are not counted: drain forkd_next_reply() too),
+ * or a negative error. The queue keeps at most 65536 exit events; past
+ * that the oldest uncollected one is dropped. */
 int	forkd_process(struct forkd *) FORKD_WUR;
 /* Take the oldest queued exit event of a child spawned on this connection:
  * 0 and *ret filled, or -EAGAIN when none is queued. Never blocks. Events
@@ -315,6 +407,73 @@ int	forkd_next_exit(struct forkd *, struct forkd_exit *ret) FORKD_WUR;
  * -ETIMEDOUT when none arrived in time. */
 int	forkd_wait_exit_event(struct forkd *, int timeout_ms,
 	    struct forkd_exit *ret) FORKD_WUR;
+
+/*
+ * Requests without waiting, for event loops.
+ *
+ * forkd_spawn_start(), forkd_wait_start() and forkd_signal_start() check
+ * their arguments as the blocking calls do (the same errors, before
+ * anything is sent), send the request and return at once with its id in
+ * *ret_id. The reply is read by forkd_process() (or by any other call on
+ * the handle, which queues it while waiting for its own) and collected
+ * with forkd_next_reply(), beside the exit events of forkd_next_exit().
+ *
+ * Many requests may be in flight on one connection, blocking calls
+ * included. Replies come in the order forkd has them, not the order the
+ * requests were sent: forkd answers a spawn once the child's set-up has
+ * finished (or failed), a wait once a child ended or its time ran out, a
+ * signal at once. Match them by id. A child's exit event can come before
+ * the reply to its spawn (a child that ends at once); its pid is in both.
+ *
+ * Limits: libforkd keeps at most 4096 requests in flight or replies
+ * uncollected (-EBUSY beyond). forkd itself answers -EAGAIN to more than
+ * 1024 waits pending on one connection, applies its child limits to each
+ * spawn, and closes a connection whose unread replies pass 4096 frames,
+ * 2 MiB or 64 pidfds: read when forkd_fd() is readable. There is no
+ * libforkd timeout on these requests (a wait has its own timeout_ms);
+ * sending may still wait while the socket's buffer is full, up to the
+ * usual 30 s (-ETIMEDOUT, nothing sent). If the connection closes,
+ * forkd_next_reply() returns the replies that came, then -ECONNRESET;
+ * requests still in flight get none.
+ */
+#define FORKD_REPLY_SPAWN	1
+#define FORKD_REPLY_WAIT	2
+#define FORKD_REPLY_SIGNAL	3
+
+/* The reply to one forkd_*_start() request. */
+struct forkd_reply {
+	uint32_t		id;		/* from *ret_id */
+	int			kind;		/* FORKD_REPLY_* */
+	int			error;		/* 0, or -errno as the blocking
+						 * call would return */
+	char			errmsg[FORKD_ERRMSG_MAX]; /* forkd's reason */
+	/* SPAWN with error 0. The caller owns spawned.pidfd (-1 unless
+	 * want_pidfd was set). */
+	struct forkd_spawned	spawned;
+	/* WAIT with error 0 (error -ETIMEDOUT when its time ran out). */
+	struct forkd_exit	exit;
+};
+
+/* Send a spawn request; the reply comes as FORKD_REPLY_SPAWN. The fds
+ * in opts are sent with the request, so they may be closed on return. */
+int	forkd_spawn_start(struct forkd *, const struct forkd_spawn_opts *,
+	    uint32_t *ret_id) FORKD_WUR;
+/* Send a wait request for the first of n children to end, each by
+ * pids[i], or names[i] when pids[i] is 0 (names may be NULL when no pid
+ * is 0), as forkd_wait_refs(). The reply comes as FORKD_REPLY_WAIT. */
+int	forkd_wait_start(struct forkd *, const pid_t *pids,
+	    const char *const *names, size_t n, int timeout_ms,
+	    uint32_t *ret_id) FORKD_WUR;
+/* Send a signal request, as forkd_signal(); reply FORKD_REPLY_SIGNAL. */
+int	forkd_signal_start(struct forkd *, pid_t pid, const char *name,
+	    int sig, uint32_t *ret_id) FORKD_WUR;
+/* Take the oldest queued reply: 0 and *ret filled, -EAGAIN when none is
+ * queued (call forkd_process() when forkd_fd() is readable), -ECONNRESET
+ * once the connection closed and every reply that came was taken. Never
+ * blocks. */
+int	forkd_next_reply(struct forkd *, struct forkd_reply *ret) FORKD_WUR;
+/* How many forkd_*_start() requests still wait for their reply. */
+size_t	forkd_pending(const struct forkd *);
 
 #ifdef __cplusplus
 }

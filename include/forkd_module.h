@@ -11,7 +11,7 @@
  *		{ "hello", hello, "print hi" },
  *		{ NULL, NULL, NULL }
  *	};
- *	const struct forkd_module forkd_module_info = {
+ *	FORKD_MODULE_EXPORT const struct forkd_module forkd_module_info = {
  *		.abi_version = FORKD_MODULE_ABI_VERSION,
  *		.name = "demo",
  *		.description = "demo module",
@@ -23,9 +23,41 @@
  * unsafe). An entry runs in a child whose stdio is the client's; it may use
  * stdio and malloc freely. Entries must not return negative values; the exit
  * code is (return value & 0xff).
+ *
+ * FORKD_MODULE_EXPORT keeps forkd_module_info visible when the module is
+ * built with -fvisibility=hidden (CMake's C_VISIBILITY_PRESET hidden):
+ * without it dlsym() cannot find the symbol and forkd refuses the module
+ * as "not a forkd module". In C++ it also gives the symbol C linkage.
+ *
+ * The header compiles with -std=c11 -Wall -Wextra -Werror. The state
+ * allocators below need the POSIX/Linux parts of <sys/mman.h> and
+ * <unistd.h>: included first, under a strict -std=c11, it defines
+ * _DEFAULT_SOURCE itself; included after a system header under a strict
+ * -std=c11 without _DEFAULT_SOURCE or _GNU_SOURCE it stops with an
+ * #error saying so (define FORKD_MODULE_NO_STATE_API to go without them).
  */
 #ifndef FORKD_MODULE_H
 #define FORKD_MODULE_H
+
+/* Before any system header (glibc's <features.h> sets _FEATURES_H): under
+ * a strict ISO mode, ask for the POSIX/Linux declarations the allocators
+ * use. Too late once <features.h> ran; then the #error below explains. */
+#if defined(__STRICT_ANSI__) && !defined(FORKD_MODULE_NO_STATE_API) && \
+    !defined(_DEFAULT_SOURCE) && !defined(_GNU_SOURCE) && \
+    !defined(_FEATURES_H)
+#define _DEFAULT_SOURCE 1
+#endif
+
+#if defined(__GNUC__)
+#define FORKD_MODULE_VISIBLE	__attribute__((visibility("default")))
+#else
+#define FORKD_MODULE_VISIBLE
+#endif
+#ifdef __cplusplus
+#define FORKD_MODULE_EXPORT	extern "C" FORKD_MODULE_VISIBLE
+#else
+#define FORKD_MODULE_EXPORT	FORKD_MODULE_VISIBLE
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,8 +82,12 @@ struct forkd_module {
 	const char	*description;	/* one line, may be NULL */
 	/* Called once in the daemon before it serves. opts is the text after
 	 * the first ':' of the --module argument ("key=value,key=value"), or
-	 * NULL. Return 0, or a negative errno-style code to stop start-up;
-	 * write a message to stderr first saying why. May be NULL. */
+	 * NULL. Return 0 to go on. Any other value stops start-up (forkd
+	 * exits 1); write a message to stderr first saying why. A negative
+	 * errno-style code (-ENOENT, -EINVAL, ...) is shown with its text:
+	 * "init failed: No such file or directory (returned -2)"; -1 and
+	 * any other value are shown as the number: "init failed (returned
+	 * -1)", never as errno 1 (EPERM). May be NULL. */
 	int		(*init)(const char *opts);
 	/* Terminated by an entry whose name is NULL. */
 	const struct forkd_module_entry *entries;
@@ -78,11 +114,10 @@ struct forkd_module {
  * Both return NULL with errno set on failure, never MAP_FAILED. Free with
  * forkd_state_free(p, len) (rarely needed: state lives as long as forkd).
  * These are inline so modules need no symbol from forkd. They need the
- * POSIX/Linux extensions of <sys/mman.h>: with a strict -std=c11 define
- * _DEFAULT_SOURCE (or _GNU_SOURCE) first; otherwise they are left out.
+ * POSIX/Linux extensions of <sys/mman.h>: see the top of this file for
+ * strict -std=c11 builds. FORKD_HAVE_STATE_API is 1 when they are here.
  */
-#if !defined(__STRICT_ANSI__) || defined(_DEFAULT_SOURCE) || \
-    defined(_GNU_SOURCE)
+#ifndef FORKD_MODULE_NO_STATE_API
 #define FORKD_HAVE_STATE_API	1
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +126,14 @@ struct forkd_module {
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
+
+#if !defined(MAP_ANONYMOUS) || !defined(MADV_HUGEPAGE)
+#error "forkd_module.h: the state allocators need <sys/mman.h>'s Linux \
+extensions, hidden by a strict -std=c11: include forkd_module.h before \
+any system header, or build with -D_DEFAULT_SOURCE (or -std=gnu11), or \
+define FORKD_MODULE_NO_STATE_API to go without the allocators"
+#endif
 
 /* Without _GNU_SOURCE glibc hides these; the values are the kernel ABI. */
 #ifndef MFD_CLOEXEC

@@ -122,7 +122,7 @@ auth_key_load(const char *path, int check_owner, unsigned char **ret_key,
 		auth_key_err(errbuf, errlen, path, "not a regular file");
 		goto out;
 	}
-	if (check_owner) {
+	if (check_owner & AUTH_KEY_CHECK_OWNER) {
 		if (st.st_uid != geteuid()) {
 			r = -EPERM;
 			auth_key_err(errbuf, errlen, path, "owned by uid %u, "
@@ -130,6 +130,8 @@ auth_key_load(const char *path, int check_owner, unsigned char **ret_key,
 			    (unsigned)st.st_uid, (unsigned)geteuid());
 			goto out;
 		}
+	}
+	if (check_owner & (AUTH_KEY_CHECK_OWNER | AUTH_KEY_CHECK_MODE)) {
 		if (st.st_mode & (S_IWGRP | S_IWOTH | S_IROTH)) {
 			r = -EPERM;
 			auth_key_err(errbuf, errlen, path, "permissions %04o "

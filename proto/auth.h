@@ -27,9 +27,15 @@ enum auth_role {
 	AUTH_ROLE_MAX
 };
 
-/* Read a key file into sodium_malloc'd, read-only memory. check_owner: the
- * file must be owned by the caller's euid and neither group/world-writable
- * nor world-readable (as for a daemon). On error a reason is written to
+/* check_owner bits of auth_key_load(): OWNER (1, as forkd checks its key)
+ * is owner and mode, MODE the mode alone (libforkd's forkd_key_check()). */
+#define AUTH_KEY_CHECK_OWNER	0x1
+#define AUTH_KEY_CHECK_MODE	0x2
+
+/* Read a key file into sodium_malloc'd, read-only memory. check_owner: 1
+ * (AUTH_KEY_CHECK_OWNER): the file must be owned by the caller's euid and
+ * neither group/world-writable nor world-readable (as for a daemon);
+ * AUTH_KEY_CHECK_MODE: only the latter. On error a reason is written to
  * errbuf. Returns 0 or -errno (-EPERM for bad permissions, -EINVAL for a
  * short or long key). */
 int	auth_key_load(const char *path, int check_owner, unsigned char **ret_key,

@@ -4,7 +4,9 @@
 # Installs missing packages (apt-get, as root or through sudo), builds into
 # ./build, starts forkd on a private socket in a temp dir with the pi and
 # bench modules preloaded, computes pi with 4 children forked from it, shows
-# the daemon's status, stops it and cleans up. Safe to run again.
+# the daemon's status, stops it and cleans up. Safe to run again. When the
+# python module and the forkd Python package were built, forkd preloads
+# numpy too and examples/python/pi.py computes pi through forkd.Process.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -66,11 +68,21 @@ forkctl() {
 
 export FORKD_SOCKET=$tmp/forkd.sock FORKD_KEY_FILE=$tmp/authkey
 
+# Python: the python module (numpy preloaded) and the forkd package, with
+# the interpreter they were built for.
+pymod=()
+python=
+pypkg=$PWD/build/client/python
+if [[ -f $modules/python.so && -d $pypkg/forkd ]]; then
+	python=$(sed -n 's/^Python3_EXECUTABLE:[A-Z]*=//p' build/CMakeCache.txt)
+	pymod=(-m "$modules/python.so:path=$pypkg:$PWD/examples/python,import=numpy")
+fi
+
 echo
 echo "==> a key and a daemon, in $tmp"
 forkctl keygen "$FORKD_KEY_FILE"
 "$forkd" -s "$FORKD_SOCKET" -k "$FORKD_KEY_FILE" \
-    -m "$modules/pi.so" -m "$modules/bench.so:size_mb=16" \
+    -m "$modules/pi.so" -m "$modules/bench.so:size_mb=16" "${pymod[@]}" \
     2>"$tmp/forkd.log" &
 forkd_pid=$!
 
@@ -124,6 +136,20 @@ cat "$tmp"/part.* | awk -v ms=$(((end_ns - start_ns) / 1000000)) '
 		    sum, pi, sum - pi
 		printf "  (%d ms for the %d children)\n", ms, NR
 	}'
+
+if [[ -n $python ]]; then
+	echo
+	echo "==> the same from Python: forkd.Process, numpy preloaded in forkd"
+	echo "\$ PYTHONPATH=build/client/python $python examples/python/pi.py"
+	if ! PYTHONPATH=$pypkg "$python" examples/python/pi.py; then
+		echo "quickstart: examples/python/pi.py failed" >&2
+		exit 1
+	fi
+else
+	echo
+	echo "(the python module or the forkd Python package was not built:" \
+	    "no Python demo; see build/quickstart.log)"
+fi
 
 echo
 echo "==> children are listed and can be signalled"

@@ -4,6 +4,7 @@
 # Release build (-O3, as bench/harness/run.sh builds) of everything with the
 # tests and the benchmark harness in ./build-release, built and not run:
 # -O3 inlines enough to find warnings (errors here) that -O2 does not;
+# then the Debian packages (scripts/debian-check.sh);
 # then, when clang can build libFuzzer targets, the fuzzers in ./build-fuzz
 # for a bounded time (tests/fuzz/run.sh). What .ci/run runs.
 #
@@ -55,6 +56,11 @@ echo "==> build-release: configure"
     -DFORKD_BUILD_BENCH=ON -DFORKD_SANITIZE=OFF &&
 echo "==> build-release: build (not tested)" &&
 cmake --build build-release; } || failed+=(build-release)
+
+# The Debian packages (debian/): built from a copy of the tree, their file
+# lists, lintian and the packaged units checked; exits 77 without the tools.
+echo "==> debian: build and check the packages"
+scripts/debian-check.sh || { rc=$?; ((rc == 77)) || failed+=(debian); }
 
 if ((asan)); then
 	export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1:detect_stack_use_after_return=1

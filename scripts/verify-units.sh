@@ -9,7 +9,9 @@
 # insists that ExecStart= exists. CONFIGURED_DIR (a build's systemd/ dir,
 # optional) holds what CMake's configure_file() made: it must have no
 # placeholder left and verify the same way. Then the sysusers and tmpfiles
-# snippets are applied to a scratch root. Runs as any user; needs no systemd
+# snippets are applied to a scratch root. Then the drop-ins are verified on
+# top of the service and its `systemd-analyze security` exposure is held
+# at or below 0.8. Runs as any user; needs no systemd
 # running. Exit 0 ok, 1 failure, 77 skipped (no systemd-analyze): ctest's
 # systemd_units test runs it.
 set -euo pipefail
@@ -99,6 +101,53 @@ if command -v systemd-sysusers >/dev/null; then
 			fail=1
 		fi
 	fi
+fi
+
+# 4. The drop-ins (forkd-cgroups.conf, forkd-namespaces.conf) verify on
+# top of the service, and `systemd-analyze security --offline=true` scores
+# the shipped service at most $max_exposure (issue 13: 1.4 before). The
+# directives that bring it there must stay: a drop-in or an edit that
+# loosens one shows here.
+max_exposure=0.8
+for d in cgroups namespaces; do
+	mkdir -p "$tmp/$d/forkd.service.d"
+	cp "$tmp/tpl/forkd.service" "$tmp/tpl/forkd.socket" "$tmp/$d/"
+	cp "$src/forkd-$d.conf" "$tmp/$d/forkd.service.d/"
+	verify "$tmp/$d/forkd.socket" "$tmp/$d/forkd.service" || fail=1
+done
+# Exposure level of a unit file (the number of "Overall exposure level").
+exposure() {
+	(cd "$(dirname "$1")" && systemd-analyze security --offline=true \
+	    --no-pager "$(basename "$1")" 2>/dev/null) |
+	    sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'
+}
+score=$(exposure "$tmp/tpl/forkd.service")
+if [[ -z $score ]]; then
+	echo "verify-units: systemd-analyze security gave no score" >&2
+	fail=1
+elif ! awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }'
+then
+	echo "verify-units: forkd.service exposure $score, above" \
+	    "$max_exposure" >&2
+	fail=1
+else
+	echo "verify-units: forkd.service exposure $score" \
+	    "(cgroups drop-in: $(exposure "$tmp/cgroups/forkd.service")," \
+	    "namespaces drop-in: $(exposure "$tmp/namespaces/forkd.service"))"
+fi
+for want in PrivateNetwork=yes IPAddressDeny=any PrivateMounts=yes \
+    RemoveIPC=yes SystemCallFilter=~@privileged RestrictNamespaces=yes \
+    NoNewPrivileges=yes; do
+	grep -qx -- "$want" "$tmp/tpl/forkd.service" || {
+		echo "verify-units: forkd.service lacks $want" >&2
+		fail=1
+	}
+done
+if ! grep -qx 'Delegate=yes' "$src/forkd-cgroups.conf" ||
+    ! grep -qx 'ProtectControlGroups=no' "$src/forkd-cgroups.conf"; then
+	echo "verify-units: forkd-cgroups.conf must set Delegate=yes and" \
+	    "ProtectControlGroups=no" >&2
+	fail=1
 fi
 
 if ((fail)); then

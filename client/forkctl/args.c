@@ -160,6 +160,7 @@ args_parse(struct forkctl *fc, const struct forkctl_cmd *cmd, int argc,
 			continue;
 		case OPT_JSON:
 			fc->fc_json = 1;
+			forkctl_set_json(1);
 			continue;
 		case OPT_HELP:
 			help = 1;

@@ -32,6 +32,7 @@ cmd_kill_exec(struct forkctl *fc, struct args *a)
 	if ((r = forkctl_connect(fc)) != 0)
 		return r;
 	if (fc->fc_json) {
+		forkctl_json_error_defer();
 		json_init(&j, stdout);
 		json_arr_begin(&j);
 	}
@@ -65,6 +66,8 @@ cmd_kill_exec(struct forkctl *fc, struct args *a)
 	if (fc->fc_json) {
 		json_arr_end(&j);
 		json_finish(&j);
+		/* The first error's record, after the array. */
+		forkctl_json_error_flush();
 	}
 	return status;
 }

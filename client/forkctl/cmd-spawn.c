@@ -15,7 +15,6 @@
 #include <sys/syscall.h>
 
 #include "forkctl.h"
-#include "forkd_limits.h"
 #include "parse.h"
 
 /* SIGINTs after which spawn --wait sends SIGKILL instead. */
@@ -47,6 +46,11 @@ static const struct option cmd_spawn_longopts[] = {
 	{ "cpu-max",	required_argument,	NULL,	OPT_CPU_MAX },
 	{ "ns",		required_argument,	NULL,	OPT_NS },
 	{ "pidfd",	no_argument,		NULL,	OPT_PIDFD },
+	{ "stdin",	required_argument,	NULL,	OPT_STDIN },
+	{ "stdout",	required_argument,	NULL,	OPT_STDOUT },
+	{ "stderr",	required_argument,	NULL,	OPT_STDERR },
+	{ "fd",		required_argument,	NULL,	OPT_FD },
+	{ "detach",	no_argument,		NULL,	OPT_DETACH },
 	{ NULL,		0,			NULL,	0 }
 };
 
@@ -64,10 +68,18 @@ struct spawn_req {
 	size_t		  n_env;
 	struct forkd_rlimit rlimits[CMD_SPAWN_RLIMITS];
 	size_t		  n_rlimits;
-	int		  cpus[LIMIT_CPUS_MAX];
+	int		  cpus[FORKD_CPUS_MAX];
 	size_t		  n_cpus;
-	gid_t		  groups[LIMIT_GROUPS_MAX];
+	gid_t		  groups[FORKD_GROUPS_MAX];
 	size_t		  n_groups;
+	/* The child's fds: stdio (-1: /dev/null) and the --fd ones; the
+	 * files forkctl opened for them, closed after the spawn. */
+	int		  stdio[3];
+	int		  fds[FORKD_FDS_MAX];
+	int		  fd_targets[FORKD_FDS_MAX];
+	size_t		  n_fds;
+	int		  opened[FORKD_FDS_MAX + 3];
+	size_t		  n_opened;
 };
 
 /* Free a spawn_req. */
@@ -80,6 +92,8 @@ cmd_spawn_req_free(struct spawn_req *sr)
 	for (size_t i = 0; i < sr->n_env; i++)
 		free(sr->env[i]);
 	free(sr->env);
+	for (size_t i = 0; i < sr->n_opened; i++)
+		close(sr->opened[i]);
 }
 
 /* path made absolute against the current directory. */
@@ -150,16 +164,14 @@ cmd_spawn_target(struct forkctl *fc, const char *arg, char **ret)
 		*ret = strdup(arg);
 	else {
 		*ret = cmd_spawn_which(arg);
-		if (*ret == NULL) {
-			forkctl_warnx("spawn: '%s' is neither MODULE:ENTRY nor "
-			    "a program found in $PATH", arg);
-			return FORKCTL_EXIT_ERROR;
-		}
+		if (*ret == NULL)
+			return forkctl_fail(FORKCTL_EXIT_NOT_FOUND, -ENOENT,
+			    "spawn: '%s' is neither MODULE:ENTRY nor a program "
+			    "found in $PATH", arg);
 	}
-	if (*ret == NULL) {
-		forkctl_warnx("spawn: %s: %s", arg, strerror(errno));
-		return FORKCTL_EXIT_ERROR;
-	}
+	if (*ret == NULL)
+		return forkctl_fail(FORKCTL_EXIT_ERROR, -errno, "spawn: %s: %s",
+		    arg, strerror(errno));
 	return 0;
 }
 
@@ -220,8 +232,157 @@ cmd_spawn_build(struct forkctl *fc, struct args *a, struct spawn_req *sr)
 	}
 	return 0;
 nomem:
-	forkctl_warnx("spawn: %s", strerror(errno != 0 ? errno : ENOMEM));
-	return FORKCTL_EXIT_ERROR;
+	return forkctl_fail(FORKCTL_EXIT_ERROR, -ENOMEM, "spawn: %s",
+	    strerror(errno != 0 ? errno : ENOMEM));
+}
+
+/* Open one fd spec for child fd target: *ret_fd is the fd to pass (-1:
+ * /dev/null for stdio). Returns 0 or an exit status (reported). */
+static int
+cmd_spawn_open(struct spawn_req *sr, const char *opt, int target,
+    const struct parse_io *io, int *ret_fd)
+{
+	int	fd;
+
+	switch (io->kind) {
+	case PARSE_IO_NULL:
+		if (target <= 2) {
+			*ret_fd = -1;	/* forkd's /dev/null */
+			return 0;
+		}
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+		break;
+	case PARSE_IO_INHERIT:
+		if (fcntl(target, F_GETFD) == -1) {
+			if (target <= 2) {
+				*ret_fd = -1;	/* closed here: /dev/null */
+				return 0;
+			}
+			return forkctl_fail(FORKCTL_EXIT_ERROR, -EBADF,
+			    "spawn: %s %d=inherit: fd %d is not open in "
+			    "forkctl", opt, target, target);
+		}
+		*ret_fd = target;
+		return 0;
+	default:
+		/* With the caller's rights, as a shell redirection. */
+		fd = open(io->path, io->flags | O_CLOEXEC | O_NOCTTY, 0666);
+		break;
+	}
+	if (fd < 0)
+		return forkctl_fail(FORKCTL_EXIT_ERROR, -errno, "spawn: %s %s: "
+		    "%s", opt, io->kind == PARSE_IO_NULL ? "/dev/null" :
+		    io->path, strerror(errno));
+	/* Above every child fd number, so that a later N=inherit cannot
+	 * take a file opened here for forkctl's own fd N. */
+	if (fd <= FORKD_FD_TARGET_MAX) {
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, FORKD_FD_TARGET_MAX + 1);
+		int e = errno;
+
+		close(fd);
+		if (high < 0)
+			return forkctl_fail(FORKCTL_EXIT_ERROR, -e,
+			    "spawn: %s: %s", opt, strerror(e));
+		fd = high;
+	}
+	sr->opened[sr->n_opened++] = fd;
+	*ret_fd = fd;
+	return 0;
+}
+
+/* The child's stdio and --fd fds into sr. Without --wait stdin is
+ * /dev/null; stdout and stderr are forkctl's (as a shell's 'cmd &'),
+ * but with --json stdout goes to forkctl's stderr so that forkctl's
+ * stdout carries JSON only; --detach makes all three /dev/null. Options
+ * override these defaults. Returns 0 or an exit status (reported). */
+static int
+cmd_spawn_stdio(struct forkctl *fc, struct args *a, struct spawn_req *sr)
+{
+	static const int	 opts[3] = { OPT_STDIN, OPT_STDOUT, OPT_STDERR };
+	static const char *const names[3] = { "--stdin", "--stdout",
+	    "--stderr" };
+	char			 err[PARSE_ERR_MAX];
+	char *const		*vals;
+	struct parse_io		 io;
+	const char		*v;
+	size_t			 n, k;
+	int			 detach = args_has(a, OPT_DETACH), target, fd, r;
+
+	for (int i = 0; i < 3; i++) {
+		if ((v = args_get(a, opts[i])) != NULL) {
+			if (parse_io_spec(v, i == 0, &io, err, sizeof err) < 0)
+				return forkctl_usage_error(fc->fc_cmd,
+				    "%s: %s", names[i], err);
+		} else {
+			io.kind = detach || (i == 0 && !args_has(a, 'w')) ?
+			    PARSE_IO_NULL : PARSE_IO_INHERIT;
+		}
+		if (i == 1 && v == NULL && fc->fc_json && !detach) {
+			/* --json: the child's stdout is forkctl's stderr. */
+			sr->stdio[1] = fcntl(2, F_GETFD) != -1 ? 2 : -1;
+			continue;
+		}
+		if ((r = cmd_spawn_open(sr, names[i], i, &io,
+		    &sr->stdio[i])) != 0)
+			return r;
+	}
+	vals = args_values(a, OPT_FD, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (parse_fd_spec(vals[i], &target, &io, err, sizeof err) < 0)
+			return forkctl_usage_error(fc->fc_cmd, "--fd: %s", err);
+		/* A later --fd for the same number replaces an earlier one. */
+		for (k = 0; k < sr->n_fds; k++) {
+			if (sr->fd_targets[k] == target)
+				break;
+		}
+		if (k == FORKD_FDS_MAX - 3)
+			return forkctl_usage_error(fc->fc_cmd, "more than %d "
+			    "--fd", FORKD_FDS_MAX - 3);
+		if ((r = cmd_spawn_open(sr, "--fd", target, &io, &fd)) != 0)
+			return r;
+		sr->fds[k] = fd;
+		sr->fd_targets[k] = target;
+		if (k == sr->n_fds)
+			sr->n_fds++;
+	}
+	return 0;
+}
+
+/* A long option of forkctl's after a module TARGET goes to the child, as
+ * documented; say so once on stderr when a word is exactly one of them
+ * ("--wait", "--name=x"), unless "--" after TARGET asked for it. */
+static void
+cmd_spawn_warn_late_options(const struct args *a)
+{
+	const struct option	*tables[2] = { cmd_spawn_longopts,
+	    forkctl_global_options() };
+	const char		*arg, *target = a->a_argv[0];
+	size_t			 len;
+
+	if (strchr(target, ':') == NULL || strchr(target, '/') != NULL ||
+	    (a->a_argc > 1 && strcmp(a->a_argv[1], "--") == 0))
+		return;
+	for (int i = 1; i < a->a_argc; i++) {
+		arg = a->a_argv[i];
+		if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+			continue;
+		len = strcspn(arg + 2, "=");
+		for (int t = 0; t < 2; t++) {
+			for (const struct option *o = tables[t];
+			    o->name != NULL; o++) {
+				if (strlen(o->name) != len ||
+				    strncmp(o->name, arg + 2, len) != 0)
+					continue;
+				fflush(stdout);
+				fprintf(stderr, "forkctl: warning: %.*s after "
+				    "%s is passed to the child, not to forkctl "
+				    "(put forkctl's options before TARGET, or "
+				    "'TARGET -- ARGS' to silence this)\n",
+				    (int)(len + 2), arg, target);
+				return;
+			}
+		}
+	}
 }
 
 /* Build the child set-up part of o from the options (o is initialised);
@@ -270,7 +431,7 @@ cmd_spawn_setup(struct forkctl *fc, struct args *a, struct spawn_req *sr,
 		o->nice = (int)l;
 	}
 	if ((v = args_get(a, OPT_CPUS)) != NULL) {
-		if (parse_cpus(v, sr->cpus, LIMIT_CPUS_MAX,
+		if (parse_cpus(v, sr->cpus, FORKD_CPUS_MAX,
 		    CMD_SPAWN_CPU_LIMIT, &sr->n_cpus, err, sizeof err) < 0)
 			return forkctl_usage_error(cmd, "--cpus: %s", err);
 		o->cpus = sr->cpus;
@@ -283,7 +444,7 @@ cmd_spawn_setup(struct forkctl *fc, struct args *a, struct spawn_req *sr,
 	    FORKD_PGROUP_SESSION;
 
 	if ((v = args_get(a, OPT_TIMEOUT)) != NULL) {
-		if (parse_duration_ms(v, LIMIT_TIMEOUT_MS_MAX, &u, err,
+		if (parse_duration_ms(v, FORKD_TIMEOUT_MS_MAX, &u, err,
 		    sizeof err) < 0)
 			return forkctl_usage_error(cmd, "--timeout: %s", err);
 		if (u == 0)
@@ -295,7 +456,7 @@ cmd_spawn_setup(struct forkctl *fc, struct args *a, struct spawn_req *sr,
 		if (o->timeout_ms == 0)
 			return forkctl_usage_error(cmd, "--kill-grace needs "
 			    "--timeout");
-		if (parse_duration_ms(v, LIMIT_TIMEOUT_MS_MAX, &u, err,
+		if (parse_duration_ms(v, FORKD_TIMEOUT_MS_MAX, &u, err,
 		    sizeof err) < 0)
 			return forkctl_usage_error(cmd, "--kill-grace: %s",
 			    err);
@@ -322,17 +483,17 @@ cmd_spawn_setup(struct forkctl *fc, struct args *a, struct spawn_req *sr,
 			    "user in the passwd database; give --gid",
 			    args_get(a, OPT_UID));
 		if ((v = args_get(a, OPT_GROUPS)) != NULL) {
-			if (parse_groups(v, sr->groups, LIMIT_GROUPS_MAX,
+			if (parse_groups(v, sr->groups, FORKD_GROUPS_MAX,
 			    &sr->n_groups, err, sizeof err) < 0)
 				return forkctl_usage_error(cmd, "--groups: %s",
 				    err);
 		} else if (user[0] != '\0') {
 			/* As login, su and sudo: the user's own groups. */
-			ng = LIMIT_GROUPS_MAX;
+			ng = FORKD_GROUPS_MAX;
 			if (getgrouplist(user, o->gid, sr->groups, &ng) < 0)
 				return forkctl_usage_error(cmd, "--uid %s: in "
 				    "more than %d groups; give --groups",
-				    user, LIMIT_GROUPS_MAX);
+				    user, FORKD_GROUPS_MAX);
 			sr->n_groups = (size_t)ng;
 		}
 		o->groups = sr->groups;
@@ -406,8 +567,8 @@ cmd_spawn_wait_pidfd(struct forkctl *fc, int sfd, int pidfd, pid_t pid,
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			forkctl_warnx("poll: %s", strerror(errno));
-			return FORKCTL_EXIT_ERROR;
+			return forkctl_fail(FORKCTL_EXIT_ERROR, -errno,
+			    "poll: %s", strerror(errno));
 		}
 		if (pfd[0].revents != 0)
 			break;
@@ -420,9 +581,9 @@ cmd_spawn_wait_pidfd(struct forkctl *fc, int sfd, int pidfd, pid_t pid,
 			r = cmd_spawn_pidfd_signal(pidfd, sig);
 			/* -ESRCH: it ended; the pidfd is readable now. */
 			if (r < 0 && r != -ESRCH) {
-				forkctl_warnx("forward signal %d to %ld: %s",
-				    sig, (long)pid, strerror(-r));
-				return FORKCTL_EXIT_ERROR;
+				return forkctl_fail(FORKCTL_EXIT_ERROR, r,
+				    "forward signal %d to %ld: %s", sig,
+				    (long)pid, strerror(-r));
 			}
 		}
 	}
@@ -432,6 +593,39 @@ cmd_spawn_wait_pidfd(struct forkctl *fc, int sfd, int pidfd, pid_t pid,
 	if (r < 0)
 		return forkctl_error(fc, r, "exit status of %ld", (long)pid);
 	return FORKCTL_EXIT_OK;
+}
+
+/* The exit status of a spawn that failed with err: 125 when forkctl,
+ * the connection or forkd failed, 127 when there is no such target (no
+ * module entry, no executable at the exec step), else 126: the target
+ * could not be started (permission, policy, a set-up step). */
+static int
+cmd_spawn_fail_status(struct forkctl *fc, int err)
+{
+	const char	*msg = fc->fc_conn != NULL ?
+	    forkd_errmsg(fc->fc_conn) : "";
+
+	switch (err) {
+	case -ECONNRESET:
+	case -ETIMEDOUT:
+	case -EBADMSG:
+	case -EPROTO:
+	case -EPIPE:
+	case -ENOMEM:
+	case -ESHUTDOWN:
+	case -EMSGSIZE:
+		return FORKCTL_EXIT_ERROR;
+	case -ENOENT:
+	case -ENOTDIR:
+		/* The message names the step that failed: only a target
+		 * that is not there is "not found", not a --cwd. */
+		if (strncmp(msg, "no module", 9) == 0 ||
+		    strncmp(msg, "exec", 4) == 0)
+			return FORKCTL_EXIT_NOT_FOUND;
+		return FORKCTL_EXIT_CANNOT_RUN;
+	default:
+		return FORKCTL_EXIT_CANNOT_RUN;
+	}
 }
 
 /* The exit status forkctl takes over from a child. */
@@ -471,8 +665,8 @@ cmd_spawn_wait(struct forkctl *fc, int sfd, pid_t pid,
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			forkctl_warnx("poll: %s", strerror(errno));
-			return FORKCTL_EXIT_ERROR;
+			return forkctl_fail(FORKCTL_EXIT_ERROR, -errno,
+			    "poll: %s", strerror(errno));
 		}
 		if (pfd[1].revents & POLLIN) {
 			if (read(sfd, &si, sizeof si) != sizeof si)
@@ -510,6 +704,9 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 	int			 r, sfd = -1, wait = args_has(a, 'w');
 
 	sp.pidfd = -1;
+	if (args_has(a, OPT_DETACH) && (wait || args_has(a, 'd')))
+		return forkctl_usage_error(fc->fc_cmd, "--detach returns at "
+		    "once: not with --wait or --daemon");
 	if (args_has(a, 'd') && !wait)
 		return forkctl_usage_error(fc->fc_cmd, "--daemon needs --wait "
 		    "(the child would be killed as soon as forkctl exits)");
@@ -517,15 +714,17 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 		return forkctl_usage_error(fc->fc_cmd, "--name: empty (leave "
 		    "it out to have forkd choose one)");
 	/* Over 8 KiB with the CPU and group arrays: not on the stack. */
-	if ((sr = calloc(1, sizeof *sr)) == NULL) {
-		forkctl_warnx("spawn: %s", strerror(errno));
-		return FORKCTL_EXIT_ERROR;
-	}
+	if ((sr = calloc(1, sizeof *sr)) == NULL)
+		return forkctl_fail(FORKCTL_EXIT_ERROR, -errno, "spawn: %s",
+		    strerror(errno));
 	forkd_spawn_opts_init(&o);
 	if ((r = cmd_spawn_build(fc, a, sr)) != 0)
 		goto out;
 	if ((r = cmd_spawn_setup(fc, a, sr, &o)) != 0)
 		goto out;
+	if ((r = cmd_spawn_stdio(fc, a, sr)) != 0)
+		goto out;
+	cmd_spawn_warn_late_options(a);
 
 	if ((r = forkctl_connect(fc)) != 0)
 		goto out;
@@ -537,10 +736,12 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 	o.cwd = sr->cwd;
 	o.name = name;
 	o.daemon = args_has(a, 'd');
-	/* The child gets forkctl's stdio, those of it that are open. */
-	o.stdin_fd = fcntl(0, F_GETFD) != -1 ? 0 : -1;
-	o.stdout_fd = fcntl(1, F_GETFD) != -1 ? 1 : -1;
-	o.stderr_fd = fcntl(2, F_GETFD) != -1 ? 2 : -1;
+	o.stdin_fd = sr->stdio[0];
+	o.stdout_fd = sr->stdio[1];
+	o.stderr_fd = sr->stdio[2];
+	o.fds = sr->fds;
+	o.fd_targets = sr->fd_targets;
+	o.n_fds = sr->n_fds;
 
 	if (wait) {
 		/* Blocked from before the spawn so no ^C goes unforwarded;
@@ -553,8 +754,8 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 		sigprocmask(SIG_BLOCK, &mask, &omask);
 		sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 		if (sfd < 0) {
-			forkctl_warnx("signalfd: %s", strerror(errno));
-			r = FORKCTL_EXIT_ERROR;
+			r = forkctl_fail(FORKCTL_EXIT_ERROR, -errno,
+			    "signalfd: %s", strerror(errno));
 			goto out;
 		}
 	}
@@ -562,10 +763,20 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 	fflush(stdout);
 	r = forkd_spawn_ex(fc->fc_conn, &o, &sp);
 	if (r < 0) {
+		const char *detail = forkd_errmsg(fc->fc_conn);
+
 		sp.pidfd = -1;
-		r = forkctl_error(fc, r, "spawn %s", a->a_argv[0]);
+		r = forkctl_fail(cmd_spawn_fail_status(fc, r), r, "spawn %s: "
+		    "%s%s%s%s", a->a_argv[0], forkd_strerror(r),
+		    detail[0] != '\0' ? " (" : "", detail,
+		    detail[0] != '\0' ? ")" : "");
 		goto out;
 	}
+	/* The files are the child's now; forkctl holds no copy (a pipe
+	 * reader sees EOF when the child closes its end). */
+	for (size_t i = 0; i < sr->n_opened; i++)
+		close(sr->opened[i]);
+	sr->n_opened = 0;
 	pid = sp.pid;
 	if (o.want_pidfd && sp.pidfd < 0) {
 		/* A daemon that predates pidfds ignores the request. */
@@ -627,6 +838,15 @@ cmd_spawn_exec(struct forkctl *fc, struct args *a)
 			fprintf(stderr, "%s OOM-killed (memory.max of its "
 			    "cgroup)", ex.timed_out ? "; it was" : " was");
 		fprintf(stderr, " (exit code %d)\n", ex.exitcode);
+	} else if (ex.exitcode < 0) {
+		char sig[32];
+
+		/* As for a timeout: the 128+N status alone is easy to miss. */
+		fflush(stdout);
+		fprintf(stderr, "forkctl: %ld ", (long)pid);
+		forkctl_puts_safe(ex.name, stderr);
+		fprintf(stderr, " was killed by signal %d (%s)\n", -ex.exitcode,
+		    signame_name(-ex.exitcode, sig, sizeof sig));
 	}
 	r = cmd_spawn_status(&ex);
 out:
@@ -643,7 +863,7 @@ out:
 
 const struct forkctl_cmd cmd_spawn_entry = {
 	.name = "spawn",
-	.usage = "[-w] [-n NAME] [-d] [-e KEY=VALUE]... [--clear-env] "
+	.usage = "[-w] [-n NAME] [-d] [--detach] [-e KEY=VALUE]... [--clear-env] "
 	    "[-C DIR] [SET-UP OPTIONS] TARGET [--] [ARG...]",
 	.lower = 1,
 	.upper = -1,
@@ -662,20 +882,31 @@ const struct forkctl_cmd cmd_spawn_entry = {
 "\n"
 "The child's argv is TARGET as typed followed by the ARGs. Options must\n"
 "come before TARGET: every word after TARGET belongs to the child (a \"--\"\n"
-"right after TARGET is dropped). The child runs as forkd's user, in a new\n"
+"right after TARGET is dropped); for a MODULE:ENTRY target, a word that is\n"
+"exactly one of forkctl's long options (--wait, --name=x) still goes to the\n"
+"child, with a warning on stderr (none after 'TARGET --'). The child runs\n"
+"as forkd's user, in a new\n"
 "session, with forkd's environment plus the --env variables, and in '/'\n"
 "unless --cwd is given.\n"
 "\n"
-"The child's standard input, output and error are forkctl's own: the open\n"
-"files are passed to forkd over the socket, also without --wait, so a\n"
-"child started from a terminal writes to that terminal. Redirect forkctl's\n"
-"stdio (e.g. </dev/null >log 2>&1) to give the child other files.\n"
+"Standard input, output and error: the child's standard output and error\n"
+"are forkctl's own (the open files are passed to forkd over the socket, as\n"
+"a shell's 'cmd &' inherits them), also without --wait, so a child started\n"
+"from a terminal writes to that terminal. Its standard input is forkctl's\n"
+"with --wait, else /dev/null. With --json the child's standard output is\n"
+"forkctl's standard error, so that forkctl's standard output carries only\n"
+"JSON. --detach makes all three /dev/null. --stdin, --stdout, --stderr\n"
+"and --fd override each of these. In scripts, capture the pid with\n"
+"  pid=$(forkctl spawn --detach TARGET ...)\n"
+"which returns at once: a child that kept forkctl's stdout, the $(...)\n"
+"pipe, would hold it open until it ends.\n"
 "\n"
 "Options:\n"
 "  -w, --wait           Wait for the child to end and exit with its exit\n"
 "                       status, or 128+N if signal N killed it, or 124 if\n"
 "                       --timeout killed it; print nothing else (but a\n"
-"                       line on stderr for a timeout or an OOM kill).\n"
+"                       line on stderr for a timeout, an OOM kill or a\n"
+"                       death by signal).\n"
 "                       SIGINT, SIGTERM, SIGHUP and SIGQUIT that forkctl\n"
 "                       receives meanwhile are sent on to the child (it is\n"
 "                       not in the terminal's process group); the third\n"
@@ -693,10 +924,33 @@ const struct forkctl_cmd cmd_spawn_entry = {
 "                       only the --env variables.\n"
 "  -C, --cwd DIR        The child's working directory (relative to\n"
 "                       forkctl's current directory). Default: /.\n"
+"      --detach         The child's stdin, stdout and stderr are\n"
+"                       /dev/null (unless --stdin/--stdout/--stderr say\n"
+"                       otherwise); print \"PID NAME\" and return at once.\n"
+"                       Not with --wait or --daemon.\n"
+"      --stdin SPEC     The child's standard input. SPEC is one of:\n"
+"                         null      /dev/null\n"
+"                         inherit   forkctl's own fd of that number\n"
+"                         FILE      read FILE (for --stdin), else as >FILE\n"
+"                         <FILE     read FILE\n"
+"                         >FILE     write FILE, created or truncated\n"
+"                         >>FILE    append to FILE, created if missing\n"
+"                         <>FILE    read and write FILE, created if missing\n"
+"                       forkctl opens FILE with its caller's rights (as a\n"
+"                       shell redirection does), relative to its current\n"
+"                       directory, and passes the open file; a file named\n"
+"                       null or inherit is ./null, ./inherit. Quote the\n"
+"                       '<' and '>' forms in a shell: --stdout '>>log'.\n"
+"      --stdout SPEC    The child's standard output (see --stdin).\n"
+"      --stderr SPEC    The child's standard error (see --stdin).\n"
+"      --fd N=SPEC      Give the child fd N (3..63) too: SPEC as for\n"
+"                       --stdout (FILE is written; inherit passes forkctl's\n"
+"                       own fd N, e.g. a pipe: --fd 3=inherit 3>&1);\n"
+"                       repeatable, at most 13.\n"
 "\n"
 "Set-up options (forkd applies them in the child, in the order listed in\n"
 "forkctl(1) and the README; a step that fails makes the spawn fail with\n"
-"the step's name and errno, exit status 1):\n"
+"the step's name and errno, exit status 126):\n"
 "      --rlimit NAME=SOFT[:HARD]\n"
 "                       Set a resource limit; repeatable (a later one for\n"
 "                       the same NAME wins). NAME: as, core, cpu, data,\n"
@@ -765,13 +1019,21 @@ const struct forkctl_cmd cmd_spawn_entry = {
 "With --json: {pid, name}, plus pidfd (true/false) with --pidfd and\n"
 "cgroup (its path) when the child got one; with --wait, after the child\n"
 "ended, {pid, name, exitcode, signal, utime_us, stime_us, maxrss_kb,\n"
-"timed_out, oom_killed}, following whatever the child itself wrote to\n"
-"standard output.\n"
+"timed_out, oom_killed}. The child's own standard output then goes to\n"
+"forkctl's standard error (or where --stdout says), never into the JSON.\n"
+"A failure is {error, errno, step, exit} instead.\n"
+"\n"
+"Exit status: without --wait 0 once the child started; 125 if forkctl or\n"
+"forkd failed (usage, connection, key); 126 if the target could not be\n"
+"started (permission, policy, a set-up step); 127 if there is no such\n"
+"target. With --wait, once it started, the child's status as above.\n"
 "\n"
 "Examples:\n"
 "  forkctl spawn --wait pi:hello\n"
 "  forkctl spawn --wait pi:leibniz 0 100000000\n"
-"  forkctl spawn --name job-1 --cwd /srv/data bench:sleep 60 </dev/null\n"
+"  pid=$(forkctl spawn --detach --name job-1 --cwd /srv/data bench:sleep 60)\n"
+"  forkctl spawn --stdout '>>job.log' --stderr '>>job.log' bench:sleep 60\n"
+"  forkctl spawn -w --fd 3=result.txt -- /bin/sh -c 'echo 42 >&3'\n"
 "  forkctl spawn -w -e LANG=C.UTF-8 --clear-env /usr/bin/env\n"
 "  forkctl spawn -w --timeout 30s --rlimit nofile=256 --rlimit as=1G \\\n"
 "      --umask 077 --ns net,ipc --no-new-privs ./fuzz-case input\n"

@@ -1,7 +1,82 @@
 /* cmd-status.c: forkctl status: the daemon's version, counters, modules. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "forkctl.h"
+
+/* An entry's help, "" when it has none (or forkd sent none). */
+static const char *
+cmd_status_help(const struct forkd_module_desc *md, size_t k)
+{
+	return md->entry_help != NULL && md->entry_help[k] != NULL ?
+	    md->entry_help[k] : "";
+}
+
+/* One module as a JSON object. */
+static void
+cmd_status_json_module(struct json *j, const struct forkd_module_desc *md)
+{
+	json_obj_begin(j);
+	json_key(j, "name");
+	json_str(j, md->name);
+	json_key(j, "path");
+	json_str(j, md->path);
+	json_key(j, "description");
+	json_str(j, md->description);
+	json_key(j, "entries");
+	json_arr_begin(j);
+	for (size_t k = 0; k < md->n_entries; k++)
+		json_str(j, md->entries[k]);
+	json_arr_end(j);
+	json_key(j, "entry_help");
+	json_obj_begin(j);
+	for (size_t k = 0; k < md->n_entries; k++) {
+		json_key(j, md->entries[k]);
+		json_str(j, cmd_status_help(md, k));
+	}
+	json_obj_end(j);
+	json_obj_end(j);
+}
+
+/* One module as text: name, path, description, an entry a line with its
+ * help, in columns. */
+static void
+cmd_status_text_module(const struct forkd_module_desc *md)
+{
+	size_t	w = 0, len;
+
+	fputs("  ", stdout);
+	forkctl_puts_safe(md->name, stdout);
+	fputs("  ", stdout);
+	forkctl_puts_safe(md->path, stdout);
+	fputc('\n', stdout);
+	if (md->description[0] != '\0') {
+		fputs("    ", stdout);
+		forkctl_puts_safe(md->description, stdout);
+		fputc('\n', stdout);
+	}
+	for (size_t k = 0; k < md->n_entries; k++) {
+		len = strlen(md->name) + 1 + strlen(md->entries[k]);
+		if (len > w)
+			w = len;
+	}
+	for (size_t k = 0; k < md->n_entries; k++) {
+		const char *help = cmd_status_help(md, k);
+
+		fputs("    ", stdout);
+		forkctl_puts_safe(md->name, stdout);
+		fputc(':', stdout);
+		forkctl_puts_safe(md->entries[k], stdout);
+		if (help[0] != '\0') {
+			len = strlen(md->name) + 1 + strlen(md->entries[k]);
+			for (; len < w + 2; len++)
+				fputc(' ', stdout);
+			forkctl_puts_safe(help, stdout);
+		}
+		fputc('\n', stdout);
+	}
+}
 
 /* Status as JSON. */
 static void
@@ -37,23 +112,8 @@ cmd_status_json(const struct forkd_status *st)
 	json_uint(&j, st->pool_spawns);
 	json_key(&j, "modules");
 	json_arr_begin(&j);
-	for (size_t i = 0; i < st->n_modules; i++) {
-		const struct forkd_module_desc *md = &st->modules[i];
-
-		json_obj_begin(&j);
-		json_key(&j, "name");
-		json_str(&j, md->name);
-		json_key(&j, "path");
-		json_str(&j, md->path);
-		json_key(&j, "description");
-		json_str(&j, md->description);
-		json_key(&j, "entries");
-		json_arr_begin(&j);
-		for (size_t k = 0; k < md->n_entries; k++)
-			json_str(&j, md->entries[k]);
-		json_arr_end(&j);
-		json_obj_end(&j);
-	}
+	for (size_t i = 0; i < st->n_modules; i++)
+		cmd_status_json_module(&j, &st->modules[i]);
 	json_arr_end(&j);
 	json_obj_end(&j);
 	json_finish(&j);
@@ -81,26 +141,8 @@ cmd_status_text(const struct forkd_status *st)
 	printf("pool:            %u idle, %llu spawns served\n", st->pool_idle,
 	    (unsigned long long)st->pool_spawns);
 	printf("modules:         %zu\n", st->n_modules);
-	for (size_t i = 0; i < st->n_modules; i++) {
-		const struct forkd_module_desc *md = &st->modules[i];
-
-		fputs("  ", stdout);
-		forkctl_puts_safe(md->name, stdout);
-		fputs("  ", stdout);
-		forkctl_puts_safe(md->path, stdout);
-		if (md->description[0] != '\0') {
-			fputs("\n    ", stdout);
-			forkctl_puts_safe(md->description, stdout);
-		}
-		fputs("\n    entries:", stdout);
-		for (size_t k = 0; k < md->n_entries; k++) {
-			fputc(' ', stdout);
-			forkctl_puts_safe(md->name, stdout);
-			fputc(':', stdout);
-			forkctl_puts_safe(md->entries[k], stdout);
-		}
-		fputc('\n', stdout);
-	}
+	for (size_t i = 0; i < st->n_modules; i++)
+		cmd_status_text_module(&st->modules[i]);
 }
 
 /* Ask forkd for its status. */
@@ -115,6 +157,39 @@ cmd_status_exec(struct forkctl *fc, struct args *a)
 	r = forkd_status(fc->fc_conn, &st);
 	if (r < 0)
 		return forkctl_error(fc, r, "status");
+	if (a->a_argc == 1) {
+		/* forkctl status MODULE: that module's entries. */
+		const struct forkd_module_desc *md = NULL;
+		struct json j;
+
+		for (size_t i = 0; i < st->n_modules && md == NULL; i++) {
+			if (strcmp(st->modules[i].name, a->a_argv[0]) == 0)
+				md = &st->modules[i];
+		}
+		if (md == NULL) {
+			char list[512];
+			size_t off = 0;
+
+			list[0] = '\0';
+			for (size_t i = 0; i < st->n_modules &&
+			    off < sizeof list; i++)
+				off += (size_t)snprintf(list + off,
+				    sizeof list - off, "%s%s", i > 0 ? ", " :
+				    "", st->modules[i].name);
+			forkd_status_free(st);
+			return forkctl_fail(FORKCTL_EXIT_ERROR, -ENOENT,
+			    "status: forkd has no module '%s' (loaded: %s)",
+			    a->a_argv[0], off > 0 ? list : "none");
+		}
+		if (fc->fc_json) {
+			json_init(&j, stdout);
+			cmd_status_json_module(&j, md);
+			json_finish(&j);
+		} else
+			cmd_status_text_module(md);
+		forkd_status_free(st);
+		return FORKCTL_EXIT_OK;
+	}
 	if (fc->fc_json)
 		cmd_status_json(st);
 	else
@@ -125,24 +200,31 @@ cmd_status_exec(struct forkctl *fc, struct args *a)
 
 const struct forkctl_cmd cmd_status_entry = {
 	.name = "status",
-	.usage = "",
+	.usage = "[MODULE]",
 	.lower = 0,
-	.upper = 0,
+	.upper = 1,
 	.summary = "Show forkd's version, counters and modules",
 	.help =
 "Print forkd's version, pid and uptime; the number of running children and\n"
 "open connections; how many children were spawned, failed to start and\n"
 "exited; how many connections failed authentication or broke the protocol;\n"
-"and every preloaded module with its path and entries, written as the\n"
-"MODULE:ENTRY targets that 'forkctl spawn' accepts.\n"
+"and every preloaded module with its path (resolved: absolute, no\n"
+"symbolic links) and its entries, one a line, written as the MODULE:ENTRY\n"
+"targets that 'forkctl spawn' accepts, each with its one-line help.\n"
+"\n"
+"With MODULE, show only that module: path, description, entries and\n"
+"their help (an unknown MODULE is an error, exit status 125).\n"
 "\n"
 "With --json the same data is one JSON object: version, pid, uptime_ms,\n"
 "children, connections, spawned_total, spawn_failures, exited_total,\n"
 "auth_failures, protocol_errors, pool_idle, pool_spawns, and modules:\n"
-"[{name, path, description, entries: [...]}].\n"
+"[{name, path, description, entries: [...], entry_help: {ENTRY: HELP}}];\n"
+"with MODULE, just that module's object.\n"
 "\n"
 "Examples:\n"
 "  forkctl status\n"
-"  forkctl status --json | jq '.modules[].name'\n",
+"  forkctl status bench\n"
+"  forkctl status --json | jq '.modules[].name'\n"
+"  forkctl status --json pi | jq -r '.entry_help.leibniz'\n",
 	.exec = cmd_status_exec,
 };

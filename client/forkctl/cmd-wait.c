@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "forkctl.h"
 #include "parse.h"
@@ -96,6 +97,39 @@ cmd_wait_any(struct forkctl *fc, struct args *a, struct json *j,
 	return r == -ETIMEDOUT ? FORKCTL_EXIT_TIMEOUT : FORKCTL_EXIT_ERROR;
 }
 
+/* No names: wait for the first of the caller's own running children to
+ * end (bash's wait -n), the oldest CMD_WAIT_ANY_MAX of them. A child that
+ * ends between the list and the wait is reported from forkd's history. */
+static int
+cmd_wait_mine(struct forkctl *fc, struct json *j, int64_t deadline)
+{
+	struct forkd_child	*v = NULL;
+	struct forkd_exit	 ex;
+	pid_t			 pids[CMD_WAIT_ANY_MAX];
+	size_t			 n = 0, k = 0;
+	uid_t			 me = getuid();
+	int			 r;
+
+	r = forkd_list(fc->fc_conn, &v, &n);
+	if (r < 0)
+		return forkctl_error(fc, r, "wait: list the children");
+	for (size_t i = 0; i < n && k < CMD_WAIT_ANY_MAX; i++) {
+		if (v[i].owner_uid == me)
+			pids[k++] = v[i].pid;
+	}
+	free(v);
+	if (k == 0)
+		return forkctl_fail(FORKCTL_EXIT_ERROR, -ECHILD, "wait: uid "
+		    "%u has no running children to wait for", (unsigned)me);
+	r = forkd_wait_any(fc->fc_conn, pids, k, cmd_wait_left(deadline), &ex);
+	if (r == 0) {
+		cmd_wait_report(fc, j, &ex);
+		return FORKCTL_EXIT_OK;
+	}
+	forkctl_error(fc, r, "wait");
+	return r == -ETIMEDOUT ? FORKCTL_EXIT_TIMEOUT : FORKCTL_EXIT_ERROR;
+}
+
 /* forkctl wait [--timeout DURATION] [--any] PID|NAME... */
 static int
 cmd_wait_exec(struct forkctl *fc, struct args *a)
@@ -130,24 +164,29 @@ cmd_wait_exec(struct forkctl *fc, struct args *a)
 	if ((status = forkctl_connect(fc)) != 0)
 		return status;
 	if (fc->fc_json) {
+		forkctl_json_error_defer();
 		json_init(&j, stdout);
 		json_arr_begin(&j);
 	}
-	if (args_has(a, 'a'))
+	if (a->a_argc == 0)
+		status = cmd_wait_mine(fc, &j, deadline);
+	else if (args_has(a, 'a'))
 		status = cmd_wait_any(fc, a, &j, deadline);
 	else
 		status = cmd_wait_all(fc, a, &j, deadline);
 	if (fc->fc_json) {
 		json_arr_end(&j);
 		json_finish(&j);
+		/* An error record follows the array, on a line of its own. */
+		forkctl_json_error_flush();
 	}
 	return status;
 }
 
 const struct forkctl_cmd cmd_wait_entry = {
 	.name = "wait",
-	.usage = "[-t|--timeout DURATION] [-a|--any] PID|NAME...",
-	.lower = 1,
+	.usage = "[-t|--timeout DURATION] [-a|--any] [PID|NAME...]",
+	.lower = 0,
 	.upper = -1,
 	.shortopts = "t:a",
 	.longopts = cmd_wait_longopts,
@@ -162,9 +201,14 @@ const struct forkctl_cmd cmd_wait_entry = {
 "last 1024 exits). Any child may be waited for, not only those this\n"
 "forkctl spawned; a user other than root only for its own uid's.\n"
 "\n"
+"Without PID|NAME, wait for the first of the caller's own running\n"
+"children (those of forkctl's uid, whoever spawned them; at most the 64\n"
+"oldest) to end and report that one, like bash's 'wait -n'. With no\n"
+"running child that is an error (exit status 125).\n"
+"\n"
 "The exit status is 0 when every child was reported (whatever their exit\n"
-"codes), 124 when the timeout ran out first, and 1 if a child is unknown\n"
-"or another error happened.\n"
+"codes), 124 when the timeout ran out first, and 125 if a child is\n"
+"unknown or another error happened.\n"
 "\n"
 "Options:\n"
 "  -t, --timeout DURATION\n"
@@ -181,6 +225,7 @@ const struct forkctl_cmd cmd_wait_entry = {
 "Examples:\n"
 "  forkctl wait worker-1 worker-2\n"
 "  forkctl wait --timeout 2.5 12345 || echo \"still running\"\n"
-"  forkctl wait --any job-a job-b job-c\n",
+"  forkctl wait --any job-a job-b job-c\n"
+"  forkctl wait            # the first of my children to end\n",
 	.exec = cmd_wait_exec,
 };

@@ -1,24 +1,21 @@
 /* forkctl.c: command-line client of forkd: the command table, global
  * options, help, and the helpers every command shares.
  *
- * forkctl is built on libforkd only; from the protocol library it uses just
- * the key file helpers of auth.h (keygen, and loading the key itself so a
- * key problem can be told apart from a socket problem).
+ * forkctl is built on libforkd's public API only (forkd.h): key files
+ * through forkd_key_generate(), connection failures explained by
+ * forkd_connect_ex().
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
-#include <sodium.h>
-
-#include "auth.h"
-#include "wire.h"
 #include "forkctl.h"
 
 /* Every subcommand, in the order "forkctl --help" lists them. */
@@ -30,6 +27,7 @@ static const struct forkctl_cmd *const forkctl_cmd_table[] = {
 	&cmd_status_entry,
 	&cmd_ping_entry,
 	&cmd_keygen_entry,
+	&cmd_completion_entry,
 	&cmd_help_entry,
 	NULL
 };
@@ -48,8 +46,10 @@ static const char forkctl_help_text[] =
 "                     " FORKD_DEFAULT_SOCKET ".\n"
 "  -k, --key FILE     Key file. Default: $FORKD_KEY_FILE, else\n"
 "                     " FORKD_DEFAULT_KEY_FILE ".\n"
-"      --json         Print results as one line of JSON on standard output.\n"
-"                     Errors still go to standard error as text.\n"
+"      --json         Print results as one line of JSON on standard output;\n"
+"                     an error is a JSON object there too, {\"error\": TEXT,\n"
+"                     \"errno\": N, \"step\": WHERE, \"exit\": STATUS} on a\n"
+"                     line of its own, besides the text on standard error.\n"
 "  -h, --help         Show this help, or a command's help after COMMAND.\n"
 "  -V, --version      Show the version.\n"
 "  After 'kill', -s is kill's signal option; use --socket there.\n"
@@ -58,14 +58,17 @@ static const char forkctl_help_text[] =
 "  FORKD_SOCKET       Socket path when -s is not given.\n"
 "  FORKD_KEY_FILE     Key file when -k is not given.\n"
 "\n"
-"Exit status:\n"
+"Exit status (reserved as docker's; anything else is the child's own):\n"
 "  0    Success.\n"
-"  1    forkd refused the request, or the connection or authentication\n"
-"       failed; the reason is printed on standard error.\n"
-"  2    Usage error.\n"
-"  124  'wait' timed out.\n"
-"  spawn --wait exits with the child's status, or 128+N if signal N\n"
-"  killed it.\n"
+"  124  'wait' timed out, or spawn --wait --timeout killed the child.\n"
+"  125  forkctl or forkd failed: a usage error, forkd not running, the\n"
+"       connection or the key refused, a request forkd refused (an\n"
+"       unknown child, say); the reason is on standard error.\n"
+"  126  spawn: the target could not be started (permission, policy, a\n"
+"       set-up step that failed).\n"
+"  127  spawn: no such target (no module entry, no such program).\n"
+"  spawn --wait otherwise exits with the child's status, or 128+N if\n"
+"  signal N killed it.\n"
 "\n"
 "Security: whoever can read the key file can make forkd run any code as\n"
 "forkd's user. Keep it mode 0600, readable only by those you would give\n"
@@ -83,6 +86,95 @@ forkctl_now_ms(int realtime)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What forkctl was doing, for --json error records ("usage", "key",
+ * "connect", "spawn", ...), and whether to write them. */
+static const char	*forkctl_step = "forkctl";
+static int		 forkctl_json_errors;
+static int		 forkctl_json_error_done;
+
+/* An error record held back while a JSON array is being written. */
+static int		 forkctl_json_deferred;
+static struct {
+	char		 msg[1024];
+	int		 err;
+	int		 status;
+	const char	*step;
+	int		 set;
+} forkctl_json_saved;
+
+static void forkctl_json_error(const char *, int, int);
+
+/* Hold --json error records back until forkctl_json_error_flush(). */
+void
+forkctl_json_error_defer(void)
+{
+	forkctl_json_deferred = 1;
+}
+
+/* Write the held-back error record, if any, on its own line. */
+void
+forkctl_json_error_flush(void)
+{
+	forkctl_json_deferred = 0;
+	if (!forkctl_json_saved.set)
+		return;
+	forkctl_json_saved.set = 0;
+	forkctl_json_error_done = 0;
+	forkctl_step = forkctl_json_saved.step;
+	forkctl_json_error(forkctl_json_saved.msg, forkctl_json_saved.err,
+	    forkctl_json_saved.status);
+}
+
+/* Set the step named in a --json error record. */
+void
+forkctl_set_step(const char *step)
+{
+	forkctl_step = step;
+}
+
+/* With --json, errors are JSON records on stdout too. */
+void
+forkctl_set_json(int on)
+{
+	forkctl_json_errors = on;
+}
+
+/* With --json: {"error": msg, "errno": N, "step": STEP, "exit": status}
+ * on a line of its own on stdout, once per run (the first error is the
+ * cause; later ones follow from it). */
+static void
+forkctl_json_error(const char *msg, int err, int status)
+{
+	struct json	j;
+
+	if (!forkctl_json_errors || forkctl_json_error_done)
+		return;
+	forkctl_json_error_done = 1;
+	if (forkctl_json_deferred) {
+		/* Inside a JSON array being written: after it. */
+		snprintf(forkctl_json_saved.msg, sizeof forkctl_json_saved.msg,
+		    "%s", msg);
+		forkctl_json_saved.err = err;
+		forkctl_json_saved.status = status;
+		forkctl_json_saved.step = forkctl_step;
+		forkctl_json_saved.set = 1;
+		return;
+	}
+	json_init(&j, stdout);
+	json_obj_begin(&j);
+	json_key(&j, "error");
+	json_str(&j, msg);
+	json_key(&j, "errno");
+	json_int(&j, err < 0 ? -err : err);
+	json_key(&j, "step");
+	json_str(&j, forkctl_step);
+	json_key(&j, "exit");
+	json_int(&j, status);
+	json_obj_end(&j);
+	json_finish(&j);
+	fflush(stdout);
+}
+
 /* Print "forkctl: MESSAGE" on stderr. */
 void
 forkctl_warnx(const char *fmt, ...)
@@ -97,6 +189,23 @@ forkctl_warnx(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* Report a failure: "forkctl: MESSAGE" on stderr and, with --json, the
+ * JSON record on stdout (err: the -errno behind it, or 0). Returns
+ * status. */
+int
+forkctl_fail(int status, int err, const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	forkctl_json_error(msg, err, status);
+	forkctl_warnx("%s", msg);
+	return status;
+}
+
 /* Print "forkctl: WHAT: STRERROR (DETAIL)" and return the error exit
  * status. */
 int
@@ -104,33 +213,35 @@ forkctl_error(struct forkctl *fc, int err, const char *fmt, ...)
 {
 	const char	*detail = fc->fc_conn != NULL ?
 	    forkd_errmsg(fc->fc_conn) : "";
+	char		 what[1024];
 	va_list		 ap;
 
-	fflush(stdout);
-	fputs("forkctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, ": %s", forkd_strerror(err));
-	if (detail[0] != '\0')
-		fprintf(stderr, " (%s)", detail);
-	fputc('\n', stderr);
-	return FORKCTL_EXIT_ERROR;
+	return forkctl_fail(FORKCTL_EXIT_ERROR, err, "%s: %s%s%s%s", what,
+	    forkd_strerror(err), detail[0] != '\0' ? " (" : "", detail,
+	    detail[0] != '\0' ? ")" : "");
 }
 
-/* Report a usage error of cmd (NULL: forkctl itself); returns 2. */
+/* Report a usage error of cmd (NULL: forkctl itself); returns the usage
+ * exit status. */
 int
 forkctl_usage_error(const struct forkctl_cmd *cmd, const char *fmt, ...)
 {
+	char	msg[1024];
 	va_list	ap;
 
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	forkctl_step = "usage";
+	forkctl_json_error(msg, EINVAL, FORKCTL_EXIT_USAGE);
 	fflush(stdout);
 	fputs("forkctl: ", stderr);
 	if (cmd != NULL)
 		fprintf(stderr, "%s: ", cmd->name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
+	fputs(msg, stderr);
 	fputc('\n', stderr);
 	if (cmd != NULL)
 		fprintf(stderr, "Usage: forkctl %s%s%s\nTry 'forkctl help %s'.\n",
@@ -237,38 +348,39 @@ forkctl_key_path(const struct forkctl *fc)
 	    FORKD_DEFAULT_KEY_FILE);
 }
 
-/* Why a connection failed, in the user's terms. */
-static const char *
-forkctl_connect_hint(int err, const char *sock, const char *keyf, char *buf,
-    size_t len)
+/* Check the key file before connecting, so that its problems get
+ * forkctl's advice: forkd not running at all, a key forkd would refuse
+ * (its own message), a key this user may not read (group forkd). Returns
+ * 0 or an exit status (reported). */
+static int
+forkctl_check_key(const char *sock, const char *keyf)
 {
-	switch (err) {
-	case -ENOENT:
-		return "no socket there; is forkd running?";
-	case -ECONNREFUSED:
-		return "nothing listens there; is forkd running?";
-	case -EACCES:
-	case -EPERM:
-		return "no permission to use the socket";
-	case -ENOTSOCK:
-		return "not a socket";
-	case -ENAMETOOLONG:
-		snprintf(buf, len, "the path is %zu bytes; a Unix socket path "
-		    "must be shorter than %zu", strlen(sock),
-		    sizeof(((struct sockaddr_un *)0)->sun_path));
-		return buf;
-	case -EKEYREJECTED:
-		snprintf(buf, len, "key file %s is not forkd's key", keyf);
-		return buf;
-	case -ETIMEDOUT:
-		return "no answer from forkd within 10 s";
-	case -ECONNRESET:
-		return "forkd closed the connection during the handshake";
-	case -EPROTONOSUPPORT:
-		return "this forkctl and that forkd speak different protocols";
-	default:
-		return "";
-	}
+	struct forkd_error	err;
+	struct stat		st;
+	int			r;
+
+	forkctl_set_step("key");
+	r = forkd_key_check(keyf, FORKD_KEY_CHECK_MODE, &err);
+	if (r == 0)
+		return 0;
+	if (r == -ENOENT && lstat(sock, &st) < 0 && errno == ENOENT)
+		return forkctl_fail(FORKCTL_EXIT_ERROR, r, "forkd is not "
+		    "running: no socket %s and no key file %s (start forkd, "
+		    "e.g. 'systemctl start forkd', or point forkctl at a "
+		    "running one with -s/-k or $FORKD_SOCKET and "
+		    "$FORKD_KEY_FILE)", sock, keyf);
+	if (r == -ENOENT)
+		return forkctl_fail(FORKCTL_EXIT_ERROR, r, "%s (make one with "
+		    "'forkctl keygen', or give forkd's key with -k FILE)",
+		    err.message);
+	if (r == -EACCES)
+		return forkctl_fail(FORKCTL_EXIT_ERROR, r, "%s (forkd's key is "
+		    "readable by group forkd: join it with 'sudo usermod -aG "
+		    "forkd %s' and log in again, or run this once with 'sudo "
+		    "-g forkd forkctl ...')", err.message,
+		    getenv("USER") != NULL ? getenv("USER") : "USER");
+	/* -EPERM: a key readable by others, which forkd refuses too. */
+	return forkctl_fail(FORKCTL_EXIT_ERROR, r, "%s", err.message);
 }
 
 /* Load the key and connect to forkd; commands call this once their
@@ -276,43 +388,80 @@ forkctl_connect_hint(int err, const char *sock, const char *keyf, char *buf,
 int
 forkctl_connect(struct forkctl *fc)
 {
-	const char	*sock = forkctl_socket_path(fc);
-	const char	*keyf = forkctl_key_path(fc);
-	const char	*hint;
-	unsigned char	*key = NULL;
-	size_t		 keylen = 0;
-	char		 errbuf[512], buf[256];
-	int		 r;
+	const char		*step = forkctl_step;
+	const char		*sock = forkctl_socket_path(fc);
+	const char		*keyf = forkctl_key_path(fc);
+	struct forkd_error	 err;
+	int			 r;
 
-	if (sodium_init() < 0) {
-		forkctl_warnx("cannot initialise libsodium");
-		return FORKCTL_EXIT_ERROR;
-	}
-	/* Load the key here so that "no key file" and "no socket" (both
-	 * ENOENT) get different messages. */
-	r = auth_key_load(keyf, 0, &key, &keylen, errbuf, sizeof errbuf);
-	if (r < 0) {
-		if (r == -ENOENT)
-			forkctl_warnx("%s (make one with 'forkctl keygen', or "
-			    "give forkd's key with -k FILE)", errbuf);
-		else
-			forkctl_warnx("%s", errbuf);
-		return FORKCTL_EXIT_ERROR;
-	}
-	r = forkd_connect_key(&fc->fc_conn, sock, key, keylen);
-	auth_key_free(key, keylen);
+	if ((r = forkctl_check_key(sock, keyf)) != 0)
+		return r;
+	forkctl_set_step("connect");
+	r = forkd_connect_ex(&fc->fc_conn, sock, keyf, &err);
 	if (r < 0) {
 		fc->fc_conn = NULL;
-		hint = forkctl_connect_hint(r, sock, keyf, buf, sizeof buf);
-		fflush(stdout);
-		fprintf(stderr, "forkctl: connect to %s: %s", sock,
-		    forkd_strerror(r));
-		if (hint[0] != '\0')
-			fprintf(stderr, " (%s)", hint);
-		fputc('\n', stderr);
-		return FORKCTL_EXIT_ERROR;
+		if (err.step == FORKD_STEP_KEY)
+			forkctl_set_step("key");
+		return forkctl_fail(FORKCTL_EXIT_ERROR, r, "%s", err.message);
 	}
+	forkctl_set_step(step);
 	return 0;
+}
+
+/* Edit distance of a and b (short words: command names). */
+static size_t
+forkctl_distance(const char *a, const char *b)
+{
+	size_t	la = strlen(a), lb = strlen(b), prev[33], cur[33];
+
+	if (la > 32 || lb > 32)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) :
+			    (del < ins ? del : ins);
+			/* A swap of two neighbours counts once. */
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && prev[j - 1] < cur[j])
+				cur[j] = prev[j - 1];
+		}
+		memcpy(prev, cur, sizeof prev);
+	}
+	return prev[lb];
+}
+
+/* The command nearest to name (a typo of it, or a prefix), or NULL. */
+static const char *
+forkctl_nearest_cmd(const char *name)
+{
+	const char	*best = NULL;
+	size_t		 bestd = SIZE_MAX, d, len = strlen(name);
+
+	for (size_t i = 0; forkctl_cmd_table[i] != NULL; i++) {
+		const char *c = forkctl_cmd_table[i]->name;
+
+		d = len >= 2 && strncmp(c, name, len) == 0 ? 1 :
+		    forkctl_distance(name, c);
+		if (d < bestd) {
+			bestd = d;
+			best = c;
+		}
+	}
+	/* At most 2 edits, and fewer than half the word. */
+	return bestd <= 2 && bestd * 2 < (len > 2 ? len : 2) + 1 ? best : NULL;
+}
+
+/* Every command, NULL-terminated (for completion). */
+const struct forkctl_cmd *const *
+forkctl_commands(void)
+{
+	return forkctl_cmd_table;
 }
 
 /* The command named name, or NULL. */
@@ -331,7 +480,7 @@ void
 forkctl_version(void)
 {
 	printf("forkctl %s (libforkd %s, protocol %d)\n", FORKD_VERSION_STRING,
-	    FORKD_LIB_VERSION, WIRE_VERSION);
+	    FORKD_LIB_VERSION, FORKD_PROTOCOL_VERSION);
 }
 
 /* The top-level help. */
@@ -345,7 +494,7 @@ forkctl_main_help(FILE *f)
 	for (size_t i = 0; (cmd = forkctl_cmd_table[i]) != NULL; i++) {
 		if (off < sizeof list)
 			off += (size_t)snprintf(list + off, sizeof list - off,
-			    "  %-8s %s\n", cmd->name, cmd->summary);
+			    "  %-10s  %s\n", cmd->name, cmd->summary);
 	}
 	fputs("Usage: forkctl [OPTIONS] COMMAND [ARGS...]\n\n", f);
 	fprintf(f, forkctl_help_text, list);
@@ -375,6 +524,10 @@ cmd_help_exec(struct forkctl *fc, struct args *a)
 		return FORKCTL_EXIT_OK;
 	}
 	cmd = forkctl_find_cmd(a->a_argv[0]);
+	if (cmd == NULL && forkctl_nearest_cmd(a->a_argv[0]) != NULL)
+		return forkctl_usage_error(&cmd_help_entry, "unknown command "
+		    "'%s'; did you mean '%s'?", a->a_argv[0],
+		    forkctl_nearest_cmd(a->a_argv[0]));
 	if (cmd == NULL)
 		return forkctl_usage_error(&cmd_help_entry,
 		    "unknown command '%s'", a->a_argv[0]);
@@ -406,6 +559,13 @@ static const struct option forkctl_longopts[] = {
 	{ "version",	no_argument,		NULL,	'V' },
 	{ NULL,		0,			NULL,	0 }
 };
+
+/* The global long options, NULL-terminated. */
+const struct option *
+forkctl_global_options(void)
+{
+	return forkctl_longopts;
+}
 
 /* Exit status r, once what went to stdout is out: a write error (a full
  * disk, a closed pipe) makes a success a failure. */
@@ -444,6 +604,7 @@ main(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			fc.fc_json = 1;
+			forkctl_set_json(1);
 			break;
 		case 'h':
 			forkctl_main_help(stdout);
@@ -462,9 +623,16 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		return forkctl_usage_error(NULL, "no command given");
 	cmd = forkctl_find_cmd(argv[optind]);
-	if (cmd == NULL)
+	if (cmd == NULL) {
+		const char *near = forkctl_nearest_cmd(argv[optind]);
+
+		if (near != NULL)
+			return forkctl_usage_error(NULL, "unknown command "
+			    "'%s'; did you mean '%s'?", argv[optind], near);
 		return forkctl_usage_error(NULL, "unknown command '%s'",
 		    argv[optind]);
+	}
+	forkctl_set_step(cmd->name);
 	fc.fc_cmd = cmd;
 
 	r = args_parse(&fc, cmd, argc - optind, argv + optind, &a);

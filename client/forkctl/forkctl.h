@@ -9,11 +9,15 @@
 
 #include "forkd.h"
 
-/* Exit statuses (see EXIT STATUS in forkctl.1). */
+/* Exit statuses (see EXIT STATUS in forkctl.1), reserved as docker's:
+ * anything else is the child's own status (spawn --wait). */
 #define FORKCTL_EXIT_OK		0
-#define FORKCTL_EXIT_ERROR	1	/* daemon error, connection, auth */
-#define FORKCTL_EXIT_USAGE	2
 #define FORKCTL_EXIT_TIMEOUT	124
+#define FORKCTL_EXIT_ERROR	125	/* forkctl or forkd failed: usage,
+					 * not running, refused, bad key */
+#define FORKCTL_EXIT_USAGE	FORKCTL_EXIT_ERROR
+#define FORKCTL_EXIT_CANNOT_RUN	126	/* the target could not be started */
+#define FORKCTL_EXIT_NOT_FOUND	127	/* no such target */
 
 /* Option codes of long-only options; short options use their letter. */
 enum {
@@ -44,6 +48,12 @@ enum {
 	OPT_CPU_MAX,
 	OPT_NS,
 	OPT_PIDFD,
+	/* spawn's stdio (issue 16) */
+	OPT_STDIN,
+	OPT_STDOUT,
+	OPT_STDERR,
+	OPT_FD,
+	OPT_DETACH,
 	OPT_MAX
 };
 
@@ -92,6 +102,7 @@ extern const struct forkctl_cmd cmd_ps_entry;
 extern const struct forkctl_cmd cmd_kill_entry;
 extern const struct forkctl_cmd cmd_wait_entry;
 extern const struct forkctl_cmd cmd_help_entry;
+extern const struct forkctl_cmd cmd_completion_entry;
 
 /* forkctl.c */
 int		 forkctl_connect(struct forkctl *);
@@ -99,6 +110,14 @@ const char	*forkctl_socket_path(const struct forkctl *);
 const char	*forkctl_key_path(const struct forkctl *);
 int		 forkctl_error(struct forkctl *, int err, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
+int		 forkctl_fail(int status, int err, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+void		 forkctl_set_step(const char *);
+void		 forkctl_set_json(int);
+void		 forkctl_json_error_defer(void);
+void		 forkctl_json_error_flush(void);
+const struct forkctl_cmd *const *forkctl_commands(void);
+const struct option *forkctl_global_options(void);
 void		 forkctl_warnx(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2)));
 int		 forkctl_usage_error(const struct forkctl_cmd *,

@@ -1,6 +1,7 @@
 /* parse.c: forkctl's parsers of option values (see parse.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -620,4 +621,75 @@ parse_groups(const char *s, gid_t *groups, size_t max, size_t *ret_n,
 out:
 	free(copy);
 	return r;
+}
+
+/* Parse a --stdin/--stdout/--stderr/--fd SPEC. */
+int
+parse_io_spec(const char *s, int in, struct parse_io *ret, char *err,
+    size_t errlen)
+{
+	struct parse_io	io = { PARSE_IO_FILE, 0, NULL };
+	const int	wr = O_WRONLY | O_CREAT;
+
+	if (s == NULL || *s == '\0')
+		return parse_fail(-EINVAL, err, errlen, "empty (want null, "
+		    "inherit or a file)");
+	if (strcmp(s, "null") == 0)
+		io.kind = PARSE_IO_NULL;
+	else if (strcmp(s, "inherit") == 0)
+		io.kind = PARSE_IO_INHERIT;
+	else if (strncmp(s, "<>", 2) == 0) {
+		io.flags = O_RDWR | O_CREAT;
+		io.path = s + 2;
+	} else if (strncmp(s, ">>", 2) == 0) {
+		io.flags = wr | O_APPEND;
+		io.path = s + 2;
+	} else if (s[0] == '>') {
+		io.flags = wr | O_TRUNC;
+		io.path = s + 1;
+	} else if (s[0] == '<') {
+		io.flags = O_RDONLY;
+		io.path = s + 1;
+	} else {
+		io.flags = in ? O_RDONLY : wr | O_TRUNC;
+		io.path = s;
+	}
+	if (io.kind == PARSE_IO_FILE && io.path[0] == '\0')
+		return parse_fail(-EINVAL, err, errlen, "'%s' names no file",
+		    s);
+	*ret = io;
+	return 0;
+}
+
+/* Parse --fd N=SPEC. */
+int
+parse_fd_spec(const char *s, int *ret_fd, struct parse_io *ret, char *err,
+    size_t errlen)
+{
+	struct parse_io	 io;
+	const char	*eq;
+	char		 num[16];
+	uint64_t	 n;
+	int		 r;
+
+	if (s == NULL || (eq = strchr(s, '=')) == NULL)
+		return parse_fail(-EINVAL, err, errlen, "'%s': want N=FILE, "
+		    "N=null or N=inherit", s != NULL ? s : "");
+	if ((size_t)(eq - s) >= sizeof num || eq == s)
+		return parse_fail(-EINVAL, err, errlen, "'%s': no fd number "
+		    "before '='", s);
+	memcpy(num, s, (size_t)(eq - s));
+	num[eq - s] = '\0';
+	if ((r = parse_uint(num, 0, FORKD_FD_TARGET_MAX, &n, err,
+	    errlen)) < 0)
+		return r;
+	if (n <= 2)
+		return parse_fail(-EINVAL, err, errlen, "fd %llu: use %s",
+		    (unsigned long long)n, n == 0 ? "--stdin" : n == 1 ?
+		    "--stdout" : "--stderr");
+	if ((r = parse_io_spec(eq + 1, 0, &io, err, errlen)) < 0)
+		return r;
+	*ret_fd = (int)n;
+	*ret = io;
+	return 0;
 }

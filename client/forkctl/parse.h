@@ -67,4 +67,27 @@ int	parse_group(const char *, gid_t *ret, char *err, size_t errlen);
 int	parse_groups(const char *, gid_t *groups, size_t max, size_t *ret_n,
 	    char *err, size_t errlen);
 
+/* Where a child fd goes (spawn --stdin/--stdout/--stderr/--fd). */
+enum parse_io_kind {
+	PARSE_IO_INHERIT,	/* forkctl's own fd of that number */
+	PARSE_IO_NULL,		/* /dev/null */
+	PARSE_IO_FILE,		/* a file forkctl opens */
+	PARSE_IO_KIND_MAX
+};
+struct parse_io {
+	enum parse_io_kind	 kind;
+	int			 flags;	/* open(2) flags for PARSE_IO_FILE */
+	const char		*path;	/* in the parsed string */
+};
+/* SPEC: "null", "inherit", "<FILE" (read), ">FILE" (write, created or
+ * truncated), ">>FILE" (append, created), "<>FILE" (read and write,
+ * created, not truncated), or FILE, opened for reading when in is set
+ * (stdin) and else as ">FILE". A file named "null" or "inherit": "./null". */
+int	parse_io_spec(const char *, int in, struct parse_io *ret, char *err,
+	    size_t errlen);
+/* N=SPEC for --fd: N is 3..FORKD_FD_TARGET_MAX (0, 1 and 2 have their own
+ * options), SPEC as above with FILE meaning ">FILE". */
+int	parse_fd_spec(const char *, int *ret_fd, struct parse_io *ret,
+	    char *err, size_t errlen);
+
 #endif

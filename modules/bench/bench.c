@@ -5,14 +5,14 @@
  * copy-on-write. state=huge (the default) and state=shared use the flat-
  * fork-cost allocators of forkd_module.h; plain is ordinary 4 KiB pages,
  * the baseline whose fork cost grows with size. The entries are tiny on purpose: they measure spawn cost,
- * copy-on-write cost and what a child sees (fds, env, cwd, stdio).
+ * copy-on-write cost and stdio. Entries that only tests need (a child's
+ * fds, env, cwd, files) are in modules/testing, which is never installed:
+ * an installed module offers no file reader.
  */
 #include <sys/mman.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +24,6 @@
 
 #define BENCH_SIZE_MB_MAX	65536UL		/* 64 GiB */
 #define BENCH_SLEEP_MAX		(86400.0 * 365)	/* a year */
-
-extern char	**environ;
 
 static unsigned char	*bench_state;
 static size_t		 bench_state_size;
@@ -277,109 +275,6 @@ usage:
 	return 2;
 }
 
-/* Compare two ints for qsort(). */
-static int
-bench_cmp_int(const void *a, const void *b)
-{
-	int	x = *(const int *)a, y = *(const int *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Print the open fds, sorted, without the one used to list them. */
-static int
-bench_fds(int argc, char **argv)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		*fds = NULL, *nfds, self;
-	size_t		 n = 0, cap = 0, i;
-	char		*end;
-	long		 fd;
-	int		 ret = 1;
-
-	if (argc > 1) {
-		fputs("usage: bench:fds\n", stderr);
-		return 2;
-	}
-	if ((d = opendir("/proc/self/fd")) == NULL) {
-		perror("bench:fds: /proc/self/fd");
-		return 1;
-	}
-	self = dirfd(d);
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		fd = strtol(de->d_name, &end, 10);
-		if (de->d_name[0] < '0' || de->d_name[0] > '9' ||
-		    *end != '\0' || fd == self)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((nfds = realloc(fds, cap * sizeof *fds)) == NULL) {
-				perror("bench:fds");
-				goto out;
-			}
-			fds = nfds;
-		}
-		fds[n++] = (int)fd;
-	}
-	if (errno != 0) {
-		perror("bench:fds: readdir");
-		goto out;
-	}
-	qsort(fds, n, sizeof *fds, bench_cmp_int);
-	for (i = 0; i < n; i++)
-		printf("%d\n", fds[i]);
-	ret = bench_flush();
-out:
-	closedir(d);
-	free(fds);
-	return ret;
-}
-
-/* Print the environment, one variable per line. */
-static int
-bench_env(int argc, char **argv)
-{
-	char	**e;
-
-	if (argc > 1) {
-		fputs("usage: bench:env\n", stderr);
-		return 2;
-	}
-	for (e = environ; e != NULL && *e != NULL; e++)
-		puts(*e);
-	return bench_flush();
-}
-
-/* Print the working directory. */
-static int
-bench_cwd(int argc, char **argv)
-{
-	char	*cwd;
-
-	if (argc > 1) {
-		fputs("usage: bench:cwd\n", stderr);
-		return 2;
-	}
-	if ((cwd = getcwd(NULL, 0)) == NULL) {
-		perror("bench:cwd: getcwd");
-		return 1;
-	}
-	puts(cwd);
-	free(cwd);
-	return bench_flush();
-}
-
-/* Die by SIGSEGV. */
-static int
-bench_crash(int argc, char **argv)
-{
-	/* Default action, so a sanitizer's handler cannot turn it into exit 1. */
-	signal(SIGSEGV, SIG_DFL);
-	raise(SIGSEGV);
-	return 1;
-}
-
 /* Copy stdin to stdout until end of file. */
 static int
 bench_echo(int argc, char **argv)
@@ -414,59 +309,6 @@ bench_echo(int argc, char **argv)
 	}
 }
 
-/* Copy each file named to stdout (what a child sees in /proc/self). */
-static int
-bench_cat(int argc, char **argv)
-{
-	char	 buf[8192];
-	size_t	 n;
-	FILE	*f;
-	int	 ret = 0;
-
-	if (argc < 2) {
-		fputs("usage: bench:cat FILE...\n", stderr);
-		return 2;
-	}
-	for (int i = 1; i < argc; i++) {
-		if ((f = fopen(argv[i], "r")) == NULL) {
-			fprintf(stderr, "bench:cat: %s: %s\n", argv[i],
-			    strerror(errno));
-			ret = 1;
-			continue;
-		}
-		while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-			fwrite(buf, 1, n, stdout);
-		fclose(f);
-	}
-	return bench_flush() != 0 ? 1 : ret;
-}
-
-/* Print the target of each symbolic link named, one per line (namespace
- * links in /proc/self/ns). */
-static int
-bench_readlink(int argc, char **argv)
-{
-	char	buf[4096];
-	ssize_t	n;
-	int	ret = 0;
-
-	if (argc < 2) {
-		fputs("usage: bench:readlink LINK...\n", stderr);
-		return 2;
-	}
-	for (int i = 1; i < argc; i++) {
-		if ((n = readlink(argv[i], buf, sizeof buf - 1)) < 0) {
-			fprintf(stderr, "bench:readlink: %s: %s\n", argv[i],
-			    strerror(errno));
-			ret = 1;
-			continue;
-		}
-		buf[n] = '\0';
-		puts(buf);
-	}
-	return bench_flush() != 0 ? 1 : ret;
-}
-
 /* Print size_mb and an FNV-1a checksum of the state's 64-bit words. */
 static int
 bench_show_state(int argc, char **argv)
@@ -492,14 +334,8 @@ static const struct forkd_module_entry bench_entries[] = {
 	{ "touch", bench_touch, "[MB]: write one byte per page of the state" },
 	{ "exit", bench_exit, "CODE: exit with CODE" },
 	{ "sleep", bench_sleep, "SECONDS: sleep, fractions allowed" },
-	{ "fds", bench_fds, "print the open fd numbers, sorted" },
-	{ "env", bench_env, "print the environment" },
-	{ "cwd", bench_cwd, "print the working directory" },
-	{ "crash", bench_crash, "die by SIGSEGV" },
 	{ "echo", bench_echo, "copy stdin to stdout" },
 	{ "byte", bench_byte, "write the byte x to stdout, first thing" },
-	{ "cat", bench_cat, "FILE...: copy files to stdout" },
-	{ "readlink", bench_readlink, "LINK...: print symbolic link targets" },
 	{ "state", bench_show_state, "print size_mb and a checksum of the state" },
 	{ NULL, NULL, NULL }
 };

@@ -27,6 +27,7 @@ sock=$tmp/forkd.sock
 key=$tmp/authkey
 forkd_pid=
 forkd2_pid=
+forkd3_pid=
 cgroot=
 passed=0
 failed=0
@@ -40,6 +41,10 @@ cleanup() {
 	if [[ -n $forkd2_pid ]] && kill -0 "$forkd2_pid" 2>/dev/null; then
 		kill -KILL "$forkd2_pid" 2>/dev/null
 		wait "$forkd2_pid" 2>/dev/null
+	fi
+	if [[ -n $forkd3_pid ]] && kill -0 "$forkd3_pid" 2>/dev/null; then
+		kill -KILL "$forkd3_pid" 2>/dev/null
+		wait "$forkd3_pid" 2>/dev/null
 	fi
 	# The test's own cgroup root: leaf cgroups first.
 	if [[ -n $cgroot && -d $cgroot ]]; then
@@ -173,7 +178,7 @@ ln -s "$key" "$tmp/keylink"
 for f in fifo keylink; do
 	"$FORKCTL" keygen --force "$tmp/$f" >"$tmp/out" 2>&1
 	rc=$?
-	if ((rc == 1)) && grep -q "not a regular file" "$tmp/out" &&
+	if ((rc == 125)) && grep -q "not a regular file" "$tmp/out" &&
 	    { [[ $f == fifo && -p $tmp/fifo ]] ||
 	    [[ $f == keylink && -L $tmp/keylink ]]; }; then
 		pass "keygen --force refuses to replace a $f"
@@ -195,18 +200,18 @@ fi
 # "-" is not standard output here, nor a file named "-".
 (cd "$tmp" && "$FORKCTL" keygen - >"$tmp/out" 2>&1)
 rc=$?
-if ((rc == 2)) && [[ ! -e $tmp/- ]] && grep -q "standard output" "$tmp/out"
+if ((rc == 125)) && [[ ! -e $tmp/- ]] && grep -q "standard output" "$tmp/out"
 then
-	pass "keygen - is a usage error (exit 2), no file written"
+	pass "keygen - is a usage error (exit 125), no file written"
 else
-	fail "keygen - is a usage error (exit 2), no file written" \
+	fail "keygen - is a usage error (exit 125), no file written" \
 	    "exit $rc: $(cat "$tmp/out")" "$(ls -la "$tmp")"
 fi
 
 # ---- start forkd -----------------------------------------------------------
 
 FORKD_TEST_MARKER=daemon "$FORKD" -s "$sock" -k "$key" \
-    -m "$MODDIR/pi.so" -m "$MODDIR/bench.so" </dev/null \
+    -m "$MODDIR/pi.so" -m "$MODDIR/bench.so" -m "$MODDIR/testing.so" </dev/null \
     >"$tmp/forkd.log" 2>&1 &
 forkd_pid=$!
 if ! await_forkd "$sock" "$forkd_pid"; then
@@ -294,8 +299,8 @@ for code in 0 1 255; do
 	fc spawn --wait bench:exit -- "$code"
 	expect_rc "spawn --wait bench:exit $code" "$code"
 done
-fc spawn --wait bench:crash
-expect_rc "spawn --wait bench:crash exits 128+11" 139
+fc spawn --wait testing:crash
+expect_rc "spawn --wait testing:crash exits 128+11" 139
 fc spawn --wait /bin/sh -- -c 'kill -TERM $$'
 expect_rc "spawn --wait of a child killed by SIGTERM exits 128+15" 143
 # --timeout: 124, and the line on stderr that says why, with --json too
@@ -331,7 +336,7 @@ else
 fi
 
 # --env, --clear-env, --cwd
-fc spawn --wait --env FOO=bar --env FORKD_TEST_MARKER=client bench:env
+fc spawn --wait --env FOO=bar --env FORKD_TEST_MARKER=client testing:env
 if ((rc == 0)) && grep -qx 'FOO=bar' <<<"$out" &&
     grep -qx 'FORKD_TEST_MARKER=client' <<<"$out" &&
     ! grep -qx 'FORKD_TEST_MARKER=daemon' <<<"$out"; then
@@ -340,32 +345,33 @@ else
 	fail "spawn --env adds and replaces variables" "exit $rc" \
 	    "stdout: $out" "stderr: $err"
 fi
-fc spawn --wait --clear-env --env ONLY=1 bench:env
+fc spawn --wait --clear-env --env ONLY=1 testing:env
 if ((rc == 0)) && [[ $out == "ONLY=1" ]]; then
 	pass "spawn --clear-env"
 else
 	fail "spawn --clear-env" "exit $rc" "stdout: $out" "stderr: $err"
 fi
-fc spawn --wait --cwd "$tmp" bench:cwd
+fc spawn --wait --cwd "$tmp" testing:cwd
 if ((rc == 0)) && [[ $out == "$(cd "$tmp" && pwd -P)" ]]; then
 	pass "spawn --cwd"
 else
 	fail "spawn --cwd" "exit $rc" "stdout: $out" "stderr: $err"
 fi
 
-# Errors from the daemon: exit 1 with "forkctl: ..." on stderr.
+# Errors from the daemon: 127 for no such target, 126 for one that could
+# not be started, with "forkctl: ..." on stderr.
 fc spawn --wait nosuchmodule:noop
-if ((rc == 1)) && [[ $err == forkctl:* ]]; then
-	pass "spawn of an unknown target exits 1 with a message"
+if ((rc == 127)) && [[ $err == forkctl:* ]]; then
+	pass "spawn of an unknown target exits 127 with a message"
 else
-	fail "spawn of an unknown target exits 1 with a message" "exit $rc" \
-	    "stderr: $err"
+	fail "spawn of an unknown target exits 127 with a message" \
+	    "exit $rc" "stderr: $err"
 fi
 fc spawn --wait --cwd /nonexistent-forkctl-test bench:noop
-if ((rc == 1)) && [[ $err == *chdir* ]]; then
-	pass "spawn with a bad --cwd exits 1 naming chdir"
+if ((rc == 126)) && [[ $err == *chdir* ]]; then
+	pass "spawn with a bad --cwd exits 126 naming chdir"
 else
-	fail "spawn with a bad --cwd exits 1 naming chdir" "exit $rc" \
+	fail "spawn with a bad --cwd exits 126 naming chdir" "exit $rc" \
 	    "stderr: $err"
 fi
 
@@ -441,10 +447,10 @@ else
 	fail "kill -s KILL gives exit code -9" "exit $rc" "stdout: $out"
 fi
 fc kill no-such-child
-if ((rc == 1)) && [[ $err == forkctl:* ]]; then
-	pass "kill of an unknown child exits 1"
+if ((rc == 125)) && [[ $err == forkctl:* ]]; then
+	pass "kill of an unknown child exits 125"
 else
-	fail "kill of an unknown child exits 1" "exit $rc" "stderr: $err"
+	fail "kill of an unknown child exits 125" "exit $rc" "stderr: $err"
 fi
 
 fc spawn --name wsleeper bench:sleep -- 30
@@ -462,7 +468,7 @@ fc wait --timeout 300ms wsleeper
 expect_rc "wait --timeout 300ms exits 124" 124
 for t in 1e3 0x10 +1 5x; do
 	fc wait --timeout "$t" wsleeper
-	expect_rc "wait --timeout $t is a usage error" 2
+	expect_rc "wait --timeout $t is a usage error" 125
 done
 fc kill -s 9 wsleeper
 fc wait wsleeper >/dev/null
@@ -541,7 +547,7 @@ if [[ -w /dev/full ]]; then
 	for args in "--help" "-V" "help spawn" "spawn --help"; do
 		# shellcheck disable=SC2086
 		out_to=/dev/full expect_err \
-		    "forkctl $args to a full disk exits 1" 1 "write error" \
+		    "forkctl $args to a full disk exits 125" 125 "write error" \
 		    "$FORKCTL" $args
 	done
 else
@@ -552,38 +558,492 @@ for args in "spawn --bogus bench:noop" "--bogus ping" "wait --frobnicate x" \
     "no-such-subcommand" "kill" "spawn"; do
 	# shellcheck disable=SC2086
 	fc $args
-	if ((rc == 2)); then
-		pass "usage error exits 2: forkctl $args"
+	if ((rc == 125)); then
+		pass "usage error exits 125: forkctl $args"
 	else
-		fail "usage error exits 2: forkctl $args" "exit $rc" \
+		fail "usage error exits 125: forkctl $args" "exit $rc" \
 		    "stderr: $err"
 	fi
 done
-expect_err "usage error exits 2: spawn --name ''" 2 "--name: empty" \
+expect_err "usage error exits 125: spawn --name ''" 125 "--name: empty" \
     "$FORKCTL" -s "$sock" -k "$key" spawn --name "" bench:noop
 # An empty socket or key path, before or after the command.
-expect_err "usage error exits 2: -s ''" 2 "empty path" "$FORKCTL" -s "" ping
-expect_err "usage error exits 2: ping -s ''" 2 "empty path" \
+expect_err "usage error exits 125: -s ''" 125 "empty path" "$FORKCTL" -s "" ping
+expect_err "usage error exits 125: ping -s ''" 125 "empty path" \
     "$FORKCTL" ping -s ""
-expect_err "usage error exits 2: -k ''" 2 "empty path" "$FORKCTL" -k "" ping
-expect_err "usage error exits 2: ping --key ''" 2 "empty path" \
+expect_err "usage error exits 125: -k ''" 125 "empty path" "$FORKCTL" -k "" ping
+expect_err "usage error exits 125: ping --key ''" 125 "empty path" \
     "$FORKCTL" ping --key ""
 
-# Connection failures exit 1.
+# Connection failures exit 125.
 out=$("$FORKCTL" -s "$tmp/no-such.sock" -k "$key" ping 2>&1)
 rc=$?
-if ((rc == 1)) && [[ $out == forkctl:* ]]; then
-	pass "ping on a missing socket exits 1"
+if ((rc == 125)) && [[ $out == forkctl:* ]]; then
+	pass "ping on a missing socket exits 125"
 else
-	fail "ping on a missing socket exits 1" "exit $rc: $out"
+	fail "ping on a missing socket exits 125" "exit $rc: $out"
 fi
 out=$("$FORKCTL" -s "$sock" -k "$tmp/envkey" ping 2>&1)
 rc=$?
-if ((rc == 1)) && [[ $out == forkctl:* ]]; then
-	pass "ping with a wrong key exits 1"
+if ((rc == 125)) && [[ $out == forkctl:* ]]; then
+	pass "ping with a wrong key exits 125"
 else
-	fail "ping with a wrong key exits 1" "exit $rc: $out"
+	fail "ping with a wrong key exits 125" "exit $rc: $out"
 fi
+
+# ---- issue 16: forkctl in scripts -----------------------------------------
+
+# --detach inside $(...): returns at once although the child runs on (it
+# holds /dev/null, not the $(...) pipe), and prints "PID NAME".
+start=$(date +%s%N)
+dout=$("$FORKCTL" -s "$sock" -k "$key" spawn --detach --name det1 \
+    bench:sleep 3 2>"$tmp/stderr")
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+if ((rc == 0 && ms < 2000)) && [[ $dout =~ ^([0-9]+)\ det1$ ]]; then
+	pass "pid=\$(forkctl spawn --detach bench:sleep 3) returns at once ($ms ms)"
+else
+	fail "pid=\$(forkctl spawn --detach bench:sleep 3) returns at once" \
+	    "exit $rc after $ms ms" "stdout: $dout" "stderr: $(cat "$tmp/stderr")"
+fi
+fc ps
+if [[ $out == *det1* ]]; then
+	pass "spawn --detach: the child still runs"
+else
+	fail "spawn --detach: the child still runs" "ps: $out"
+fi
+fc kill -s KILL det1
+fc wait det1
+# Its stdio was /dev/null: testing:fds lists 0 1 2 and nothing else, and
+# what forkctl's fd 0..2 were does not matter.
+fc spawn --detach --wait bench:noop
+if ((rc == 125)) && [[ $err == *"--detach"* ]]; then
+	pass "spawn --detach --wait is a usage error (125)"
+else
+	fail "spawn --detach --wait is a usage error (125)" "exit $rc" \
+	    "stderr: $err"
+fi
+
+# Without --wait the child's stdin is /dev/null, not forkctl's.
+echo "from forkctl's stdin" >"$tmp/in.txt"
+"$FORKCTL" -s "$sock" -k "$key" spawn --name nowait-echo \
+    --stdout "$tmp/nowait.out" bench:echo <"$tmp/in.txt" >/dev/null 2>&1
+fc wait nowait-echo
+if ((rc == 0)) && [[ ! -s $tmp/nowait.out ]]; then
+	pass "spawn without --wait: stdin is /dev/null"
+else
+	fail "spawn without --wait: stdin is /dev/null" "exit $rc" \
+	    "child read: $(cat "$tmp/nowait.out")"
+fi
+# ... and with --wait it is forkctl's.
+out=$("$FORKCTL" -s "$sock" -k "$key" spawn -w bench:echo <"$tmp/in.txt" \
+    2>&1)
+if [[ $out == "from forkctl's stdin" ]]; then
+	pass "spawn --wait: stdin is forkctl's"
+else
+	fail "spawn --wait: stdin is forkctl's" "output: $out"
+fi
+
+# --stdin/--stdout/--stderr FILE, '>>FILE', null; relative to forkctl's
+# directory (the child runs in /).
+(cd "$tmp" && "$FORKCTL" -s "$sock" -k "$key" spawn -w --stdin in.txt \
+    --stdout rel.out bench:echo </dev/null >/dev/null 2>&1)
+if [[ $(cat "$tmp/rel.out" 2>/dev/null) == "from forkctl's stdin" ]]; then
+	pass "spawn --stdin FILE --stdout FILE, relative to forkctl's cwd"
+else
+	fail "spawn --stdin FILE --stdout FILE" \
+	    "rel.out: $(cat "$tmp/rel.out" 2>&1)"
+fi
+fc spawn -w --stdout "$tmp/app.out" -- /bin/echo one
+fc spawn -w --stdout ">>$tmp/app.out" -- /bin/echo two
+fc spawn -w --stdout ">$tmp/trunc.out" -- /bin/echo three
+if [[ $(cat "$tmp/app.out") == $'one\ntwo' &&
+    $(cat "$tmp/trunc.out") == three ]]; then
+	pass "spawn --stdout '>>FILE' appends, FILE and '>FILE' truncate"
+else
+	fail "spawn --stdout '>>FILE' appends" "app.out: $(cat "$tmp/app.out")"
+fi
+fc spawn -w --stderr "$tmp/err.out" -- /bin/sh -c 'echo oops >&2'
+if ((rc == 0)) && [[ -z $err && $(cat "$tmp/err.out") == oops ]]; then
+	pass "spawn --stderr FILE"
+else
+	fail "spawn --stderr FILE" "exit $rc" "stderr: $err" \
+	    "err.out: $(cat "$tmp/err.out")"
+fi
+fc spawn -w --stdout null -- /bin/echo gone
+if ((rc == 0)) && [[ -z $out ]]; then
+	pass "spawn --stdout null"
+else
+	fail "spawn --stdout null" "exit $rc" "stdout: $out"
+fi
+fc spawn -w --stdout "$tmp/no-such-dir/x" -- /bin/true
+if ((rc == 125)) && [[ $err == *"no-such-dir/x"* ]]; then
+	pass "spawn --stdout into a missing directory: 125 naming the file"
+else
+	fail "spawn --stdout into a missing directory" "exit $rc" \
+	    "stderr: $err"
+fi
+
+# --fd N=FILE and N=inherit: fds beyond stdio.
+fc spawn -w --fd "3=$tmp/fd3.out" -- /bin/sh -c 'echo three >&3'
+if ((rc == 0)) && [[ $(cat "$tmp/fd3.out") == three ]]; then
+	pass "spawn --fd 3=FILE"
+else
+	fail "spawn --fd 3=FILE" "exit $rc" "stderr: $err" \
+	    "fd3.out: $(cat "$tmp/fd3.out" 2>&1)"
+fi
+out=$("$FORKCTL" -s "$sock" -k "$key" spawn -w --fd 4=inherit -- \
+    /bin/sh -c 'echo four >&4' 4>&1 </dev/null 2>"$tmp/stderr")
+if [[ $out == four ]]; then
+	pass "spawn --fd 4=inherit passes forkctl's fd 4"
+else
+	fail "spawn --fd 4=inherit" "stdout: $out" \
+	    "stderr: $(cat "$tmp/stderr")"
+fi
+# A file forkctl opens for one option is never taken for forkctl's own fd
+# N of a later N=inherit (fd 5 is closed here).
+"$FORKCTL" -s "$sock" -k "$key" spawn -w --stdout "$tmp/fd5.out" \
+    --fd 5=inherit -- /bin/true </dev/null >/dev/null 2>"$tmp/stderr" 5>&-
+rc=$?
+err=$(cat "$tmp/stderr")
+if ((rc == 125)) && [[ $err == *"fd 5 is not open"* ]]; then
+	pass "spawn --fd 5=inherit with fd 5 closed: 125, not another file"
+else
+	fail "spawn --fd 5=inherit with fd 5 closed" "exit $rc" \
+	    "stderr: $err"
+fi
+for bad in "1=x" "3" "64=x" "3="; do
+	fc spawn -w --fd "$bad" -- /bin/true
+	if ((rc == 125)) && [[ $err == *"--fd"* ]]; then
+		pass "spawn --fd $bad is a usage error (125)"
+	else
+		fail "spawn --fd $bad is a usage error (125)" "exit $rc" \
+		    "stderr: $err"
+	fi
+done
+
+# --json: forkctl's stdout is JSON only, the child's stdout its stderr.
+fc --json spawn -w -- /bin/echo child-says
+if ((rc == 0)) && [[ $err == *child-says* ]] && python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d["exitcode"] == 0, d
+' <<<"$out" 2>"$tmp/json.err"; then
+	pass "spawn --wait --json: the child's output goes to stderr"
+else
+	fail "spawn --wait --json: the child's output goes to stderr" \
+	    "exit $rc" "stdout: $out" "stderr: $err" "$(cat "$tmp/json.err")"
+fi
+
+# Exit statuses: 127 no such target, 126 could not start, the child's own
+# otherwise, 125 forkctl/forkd failed.
+fc spawn -w /nonexistent-forkctl-test
+expect_rc "spawn --wait /nonexistent exits 127" 127
+fc spawn -w no-such-program-forkctl-test
+expect_rc "spawn --wait of a name not in \$PATH exits 127" 127
+fc spawn -w /bin/false
+expect_rc "spawn --wait /bin/false exits 1" 1
+printf '#!/bin/sh\nexit 0\n' >"$tmp/noexec.sh"
+chmod 644 "$tmp/noexec.sh"
+fc spawn -w "$tmp/noexec.sh"
+expect_rc "spawn --wait of a non-executable file exits 126" 126
+fc spawn -w bench:exit -- 2
+expect_rc "spawn --wait of a child exiting 2 exits 2" 2
+fc spawn --bogus-option bench:noop
+expect_rc "forkctl's own usage error exits 125" 125
+"$FORKCTL" -s "$tmp/nosock" -k "$key" spawn -w bench:noop \
+    </dev/null >/dev/null 2>&1
+rc=$?
+if ((rc == 125)); then
+	pass "spawn with forkd not there exits 125"
+else
+	fail "spawn with forkd not there exits 125" "exit $rc"
+fi
+
+# --json errors: a JSON record on stdout, text on stderr.
+fc --json spawn -w bench:no-such-entry
+if ((rc == 127)) && [[ $err == forkctl:* ]] && python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d["errno"] == 2 and d["step"] == "spawn" and d["exit"] == 127, d
+assert "no-such-entry" in d["error"], d
+' <<<"$out" 2>"$tmp/json.err"; then
+	pass "--json spawn error: {error, errno, step, exit} on stdout"
+else
+	fail "--json spawn error on stdout" "exit $rc" "stdout: $out" \
+	    "stderr: $err" "$(cat "$tmp/json.err")"
+fi
+fc_sock=$tmp/nosock fc --json ping
+if ((rc == 125)) && python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d["step"] in ("connect", "key"), d
+' <<<"$out" 2>"$tmp/json.err"; then
+	pass "--json connection error is JSON on stdout"
+else
+	fail "--json connection error is JSON on stdout" "exit $rc" \
+	    "stdout: $out" "$(cat "$tmp/json.err")"
+fi
+fc --json wait --bogus
+if ((rc == 125)) && python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d["step"] == "usage" and d["errno"] == 22, d
+' <<<"$out" 2>"$tmp/json.err"; then
+	pass "--json usage error is JSON on stdout"
+else
+	fail "--json usage error is JSON on stdout" "exit $rc" \
+	    "stdout: $out" "$(cat "$tmp/json.err")"
+fi
+fc --json wait no-such-child-forkctl
+if ((rc == 125)) && python3 -c '
+import json, sys
+lines = sys.stdin.read().splitlines()
+assert json.loads(lines[0]) == [], lines
+assert json.loads(lines[1])["step"] == "wait", lines
+' <<<"$out" 2>"$tmp/json.err"; then
+	pass "--json wait error: the array, then the error record"
+else
+	fail "--json wait error: the array, then the error record" \
+	    "exit $rc" "stdout: $out" "$(cat "$tmp/json.err")"
+fi
+
+fc --json kill no-such-child-forkctl
+if ((rc == 125)) && python3 -c '
+import json, sys
+lines = sys.stdin.read().splitlines()
+assert json.loads(lines[0])[0]["ok"] is False, lines
+assert json.loads(lines[1])["step"] == "kill", lines
+' <<<"$out" 2>"$tmp/json.err"; then
+	pass "--json kill error: the array, then the error record"
+else
+	fail "--json kill error: the array, then the error record" \
+	    "exit $rc" "stdout: $out" "$(cat "$tmp/json.err")"
+fi
+
+# ps -a: the exit history, CLIENT-UID and CHILD-UID.
+fc spawn -w --name hist-3 bench:exit -- 3
+fc ps
+ps_plain=$out
+fc ps -a
+if ((rc == 0)) && [[ $ps_plain != *hist-3* ]] &&
+    grep -q 'hist-3 .*exited 3' <<<"$out" &&
+    grep -q 'CLIENT-UID  CHILD-UID' <<<"$out"; then
+	pass "ps -a lists an ended child with its exit code; ps does not"
+else
+	fail "ps -a lists an ended child" "ps: $ps_plain" "ps -a: $out"
+fi
+fc --json ps -a
+if ((rc == 0)) && python3 -c '
+import json, os, sys
+v = json.loads(sys.stdin.read())
+h = [c for c in v if c["name"] == "hist-3"]
+assert h and h[0]["ended"] and h[0]["exitcode"] == 3, v
+assert h[0]["client_uid"] == os.getuid() and h[0]["run_uid"] == os.geteuid(), h
+' <<<"$out" 2>"$tmp/json.err"; then
+	pass "ps -a --json: ended, exitcode, client_uid, run_uid"
+else
+	fail "ps -a --json" "exit $rc" "stdout: $out" "$(cat "$tmp/json.err")"
+fi
+
+# An option of forkctl's after a module target goes to the child, with a
+# warning; not after "TARGET --", nor after a program target.
+fc spawn -w bench:noop --wait
+if ((rc == 0)) && [[ $err == *"warning: --wait after bench:noop"* ]] &&
+    (($(wc -l <<<"$err") == 1)); then
+	pass "a forkctl option after a module target: one-line warning"
+else
+	fail "a forkctl option after a module target: one-line warning" \
+	    "exit $rc" "stderr: $err"
+fi
+fc spawn -w bench:noop -- --wait
+if ((rc == 0)) && [[ -z $err ]]; then
+	pass "no warning after 'TARGET --'"
+else
+	fail "no warning after 'TARGET --'" "exit $rc" "stderr: $err"
+fi
+fc spawn -w /bin/echo --name
+if ((rc == 0)) && [[ -z $err && $out == --name ]]; then
+	pass "no warning after a program target; the word reaches it"
+else
+	fail "no warning after a program target" "exit $rc" "stdout: $out" \
+	    "stderr: $err"
+fi
+
+# A death by signal under --wait prints a line, as a timeout does.
+fc spawn -w testing:crash
+if ((rc == 139)) && [[ $err == *"killed by signal 11 (SIGSEGV)"* ]]; then
+	pass "spawn --wait: a death by signal prints a line"
+else
+	fail "spawn --wait: a death by signal prints a line" "exit $rc" \
+	    "stderr: $err"
+fi
+
+# wait without names: the first of the caller's children to end.
+fc ps
+if [[ $(wc -l <<<"$out") == 1 ]]; then
+	fc wait
+	if ((rc == 125)) && [[ $err == *"no running children"* ]]; then
+		pass "wait without names and no children: 125"
+	else
+		fail "wait without names and no children: 125" "exit $rc" \
+		    "stderr: $err"
+	fi
+else
+	skip "wait without names and no children" "children left: $out"
+fi
+fc spawn --name wn-long bench:sleep -- 30
+fc spawn --name wn-short bench:sleep -- 0.3
+start=$(date +%s%N)
+fc wait
+ms=$((($(date +%s%N) - start) / 1000000))
+if ((rc == 0 && ms < 10000)) && [[ $out == *" wn-short 0" ]]; then
+	pass "wait without names reports the first child to end ($ms ms)"
+else
+	fail "wait without names reports the first child to end" \
+	    "exit $rc after $ms ms" "stdout: $out" "stderr: $err"
+fi
+fc kill -s KILL wn-long
+fc wait wn-long
+
+# An unknown command suggests the nearest one.
+fc stauts
+if ((rc == 125)) && [[ $err == *"did you mean 'status'"* ]]; then
+	pass "unknown command 'stauts' suggests 'status'"
+else
+	fail "unknown command 'stauts' suggests 'status'" "exit $rc" \
+	    "stderr: $err"
+fi
+
+fc help sawpn
+if ((rc == 125)) && [[ $err == *"did you mean 'spawn'"* ]]; then
+	pass "help sawpn suggests 'spawn'"
+else
+	fail "help sawpn suggests 'spawn'" "exit $rc" "stderr: $err"
+fi
+fc xyzzy
+if ((rc == 125)) && [[ $err == *"unknown command 'xyzzy'"* &&
+    $err != *"did you mean"* ]]; then
+	pass "an unknown command like no other gets no suggestion"
+else
+	fail "an unknown command like no other gets no suggestion" \
+	    "exit $rc" "stderr: $err"
+fi
+
+# Key and socket problems, each with its own message.
+cp "$key" "$tmp/openkey"
+chmod 644 "$tmp/openkey"
+expect_err "a key readable by others is refused with forkd's message" 125 \
+    "too open" "$FORKCTL" -s "$sock" -k "$tmp/openkey" ping
+rm -f "$tmp/openkey"
+: >"$tmp/notsock"
+expect_err "a path that is not a socket: 'not a socket'" 125 \
+    "not a socket" "$FORKCTL" -s "$tmp/notsock" -k "$key" ping
+expect_err "neither key nor socket: forkd is not running, first" 125 \
+    "^forkctl: forkd is not running" \
+    "$FORKCTL" -s "$tmp/nosock" -k "$tmp/nokey" ping
+if ((EUID == 0)) && id nobody >/dev/null 2>&1; then
+	# Root reads any file: as nobody, whom the 0700 directory and the
+	# 0600 key keep out.
+	expect_err "an unreadable key hints at group forkd" 125 \
+	    "usermod -aG forkd" setpriv --reuid=nobody --regid=nogroup \
+	    --clear-groups "$FORKCTL" -s "$sock" -k "$key" ping
+elif ((EUID != 0)); then
+	cp "$key" "$tmp/lockedkey"
+	chmod 000 "$tmp/lockedkey"
+	expect_err "an unreadable key hints at group forkd" 125 \
+	    "usermod -aG forkd" "$FORKCTL" -s "$sock" -k "$tmp/lockedkey" ping
+	rm -f "$tmp/lockedkey"
+else
+	skip "an unreadable key hints at group forkd" "no user nobody"
+fi
+
+# Completion: generated from the command table.
+"$FORKCTL" completion bash >"$tmp/forkctl.bash"
+# shellcheck disable=SC1090,SC2207
+compl=$(bash -c '
+	source "$1"
+	complete_for() {
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=()
+		_forkctl; echo "${COMPREPLY[*]}"
+	}
+	complete_for forkctl sta
+	complete_for forkctl spawn --det
+	complete_for forkctl ps -
+	complete_for forkctl completion z
+' _ "$tmp/forkctl.bash" 2>&1)
+if [[ $compl == $'status\n--detach\n'*--all*$'\nzsh' ]]; then
+	pass "bash completion of commands and each command's options"
+else
+	fail "bash completion" "got: $compl"
+fi
+if command -v zsh >/dev/null; then
+	"$FORKCTL" completion zsh >"$tmp/_forkctl"
+	if zsh -n "$tmp/_forkctl" && grep -q -- '--detach' "$tmp/_forkctl"
+	then
+		pass "zsh completion parses and lists spawn's options"
+	else
+		fail "zsh completion" "$(head -20 "$tmp/_forkctl")"
+	fi
+else
+	skip "zsh completion" "no zsh"
+fi
+fc completion fish
+expect_rc "completion fish is a usage error" 125
+
+# status: each entry with its help; status MODULE; resolved paths.
+fc status
+if ((rc == 0)) && grep -q 'bench:noop  *return 0 at once' <<<"$out"; then
+	pass "status shows each entry with its help"
+else
+	fail "status shows each entry with its help" "stdout: $out"
+fi
+fc status pi
+if ((rc == 0)) && grep -q 'pi:leibniz  *START COUNT' <<<"$out" &&
+    ! grep -q bench <<<"$out"; then
+	pass "status MODULE lists that module's entries with their help"
+else
+	fail "status MODULE" "exit $rc" "stdout: $out"
+fi
+fc --json status bench
+if ((rc == 0)) && python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d["name"] == "bench" and d["entry_help"]["noop"] == "return 0 at once", d
+' <<<"$out" 2>"$tmp/json.err"; then
+	pass "status --json MODULE: entry_help"
+else
+	fail "status --json MODULE" "exit $rc" "stdout: $out" \
+	    "$(cat "$tmp/json.err")"
+fi
+fc status no-such-module
+if ((rc == 125)) && [[ $err == *"no module 'no-such-module'"*bench* ]]; then
+	pass "status of an unknown module: 125 listing the loaded ones"
+else
+	fail "status of an unknown module" "exit $rc" "stderr: $err"
+fi
+# A module loaded by a relative path through a symbolic link is shown
+# by its resolved path.
+mkdir "$tmp/lnk"
+ln -s "$MODDIR/bench.so" "$tmp/lnk/b.so"
+(cd "$tmp/lnk" && exec "$FORKD" -s "$tmp/forkd3.sock" -k "$key" -m ./b.so \
+    </dev/null >"$tmp/forkd3.log" 2>&1) &
+forkd3_pid=$!
+if await_forkd "$tmp/forkd3.sock" "$forkd3_pid"; then
+	fc_sock=$tmp/forkd3.sock fc status bench
+	real=$(realpath "$MODDIR/bench.so")
+	if ((rc == 0)) && [[ $out == *"  $real"* && $out != *b.so* ]]; then
+		pass "status shows a module's path resolved"
+	else
+		fail "status shows a module's path resolved" "want $real" \
+		    "stdout: $out"
+	fi
+else
+	fail "a third forkd starts" "$(tail -5 "$tmp/forkd3.log")"
+fi
+kill -TERM "$forkd3_pid" 2>/dev/null
+wait "$forkd3_pid" 2>/dev/null
+forkd3_pid=
 
 # ---- child set-up (issue 5) --------------------------------------------------
 #
@@ -605,7 +1065,7 @@ expect_out() {
 	return 1
 }
 
-# Usage errors: exit 2 and a message naming the option.
+# Usage errors: exit 125 and a message naming the option.
 for args in "--rlimit nofile" "--rlimit nofiles=5" "--rlimit nofile=5:1" \
     "--rlimit nofile=1K" "--umask 999" "--nice 20" "--cpus 2-1" \
     "--cpus 4096" "--timeout 5x" "--timeout 0" "--kill-grace 1s" \
@@ -615,10 +1075,10 @@ for args in "--rlimit nofile" "--rlimit nofiles=5" "--rlimit nofile=5:1" \
 	opt=${args%% *}
 	# shellcheck disable=SC2086
 	fc spawn $args bench:noop
-	if ((rc == 2)) && [[ $err == *"$opt"* ]]; then
-		pass "usage error exits 2: spawn $args"
+	if ((rc == 125)) && [[ $err == *"$opt"* ]]; then
+		pass "usage error exits 125: spawn $args"
 	else
-		fail "usage error exits 2: spawn $args" "exit $rc" \
+		fail "usage error exits 125: spawn $args" "exit $rc" \
 		    "stderr: $err"
 	fi
 done
@@ -650,7 +1110,7 @@ expect_out "spawn --cpus 0" 0
 # A step that fails is a spawn error naming it (no CPU 1000 here).
 if [[ ! -e /sys/devices/system/cpu/cpu1000 ]]; then
 	fc spawn -w --cpus 1000 -- /bin/true
-	if ((rc == 1)) && [[ $err == *[Aa]ffinity* || $err == *[Cc][Pp][Uu]* ]]
+	if ((rc == 126)) && [[ $err == *[Aa]ffinity* || $err == *[Cc][Pp][Uu]* ]]
 	then
 		pass "spawn --cpus 1000 is a spawn error naming affinity/CPU"
 	else
@@ -785,7 +1245,7 @@ fi
 # Identity: refused by a forkd whose policy does not allow it (this one has
 # no config, so allow_identity is nobody) ...
 fc spawn -w --uid nobody -- /bin/sh -c 'id -u'
-if ((rc == 1)) && [[ $err == *"ermission"* || $err == *"not permitted"* ]]
+if ((rc == 126)) && [[ $err == *"ermission"* || $err == *"not permitted"* ]]
 then
 	pass "spawn --uid without allow_identity is refused (EPERM)"
 else

@@ -161,6 +161,7 @@ harness_start(struct harness *h, const char *const *extra)
 {
 	const char	*tmp = getenv("TMPDIR");
 	char		 pi[HARNESS_PATH_MAX + 16], bench[HARNESS_PATH_MAX + 16];
+	char		 testing[HARNESS_PATH_MAX + 16];
 	const char	*argv[64];
 	size_t		 argc = 0;
 	int64_t		 deadline;
@@ -187,6 +188,8 @@ harness_start(struct harness *h, const char *const *extra)
 	}
 	snprintf(pi, sizeof pi, "%s/pi.so", harness_module_dir());
 	snprintf(bench, sizeof bench, "%s/bench.so", harness_module_dir());
+	snprintf(testing, sizeof testing, "%s/testing.so",
+	    harness_module_dir());
 
 	argv[argc++] = harness_forkd_bin();
 	argv[argc++] = "-s";
@@ -197,6 +200,8 @@ harness_start(struct harness *h, const char *const *extra)
 	argv[argc++] = pi;
 	argv[argc++] = "-m";
 	argv[argc++] = bench;
+	argv[argc++] = "-m";
+	argv[argc++] = testing;
 	/* FORKD_TEST_POOL=N runs the suite with N pre-forked children (0:
 	 * pool off); ctest runs every integration suite both ways. */
 	if (getenv("FORKD_TEST_POOL") != NULL &&

@@ -32,7 +32,8 @@ const char	*harness_forkd_bin(void);
 const char	*harness_module_dir(void);
 
 /* Make the temp dir and key, start forkd -s SOCK -k KEY -m pi.so -m
- * bench.so [extra...] and wait (bounded) until connect + ping work.
+ * bench.so -m testing.so [extra...] and wait (bounded) until connect +
+ * ping work.
  * Returns 0, or -1 with the reason and forkd's log on stderr. */
 int	harness_start(struct harness *, const char *const *extra_args);
 /* SIGTERM forkd and wait for it (SIGKILL after a timeout). Returns its wait

@@ -5,7 +5,7 @@
  * keeps reaping: a burst of 200 short children afterwards all report, and
  * no zombie is ever left among forkd's children.
  *
- * Exit statuses 0..255 of module entries and the SIGSEGV of bench:crash are
+ * Exit statuses 0..255 of module entries and the SIGSEGV of testing:crash are
  * in test_exitcodes.c; here the exec path gets every status. */
 #include <fcntl.h>
 #include <poll.h>
@@ -100,7 +100,7 @@ test_crashes(void **state)
 		const char	*cmd;		/* for /bin/sh -c */
 		int		 code;
 	} c[] = {
-		{ "bench:crash", NULL, -SIGSEGV },
+		{ "testing:crash", NULL, -SIGSEGV },
 		{ "/bin/sh", "kill -ABRT $$", -SIGABRT },
 		{ "/bin/sh", "kill -BUS $$", -SIGBUS },
 		{ "/bin/sh", "kill -FPE $$", -SIGFPE },

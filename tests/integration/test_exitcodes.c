@@ -64,14 +64,14 @@ exitcode_of(struct forkd *f, pid_t pid)
 	return ev.exitcode;
 }
 
-/* bench:crash dies by SIGSEGV: -11. */
+/* testing:crash dies by SIGSEGV: -11. */
 static void
 test_crash(void **state)
 {
 	struct forkd	*f = harness_connect(&H);
-	pid_t		 pid = spawn(f, "bench:crash", NULL);
+	pid_t		 pid = spawn(f, "testing:crash", NULL);
 
-	EXPECT_INT(exitcode_of(f, pid), -SIGSEGV, "exitcode of bench:crash");
+	EXPECT_INT(exitcode_of(f, pid), -SIGSEGV, "exitcode of testing:crash");
 	forkd_close(f);
 }
 

@@ -131,7 +131,7 @@ expect_fds_012(const char *out, const char *what)
 		    "0 1 2", what, out);
 }
 
-/* Run bench:fds with stdout a pipe; return its output. */
+/* Run testing:fds with stdout a pipe; return its output. */
 static const char *
 child_fds(struct forkd *f, int with_stdin, int with_stderr)
 {
@@ -144,7 +144,7 @@ child_fds(struct forkd *f, int with_stdin, int with_stderr)
 	harness_pipe(pp);
 	harness_pipe(in);
 	forkd_spawn_opts_init(&o);
-	o.target = "bench:fds";
+	o.target = "testing:fds";
 	o.stdout_fd = pp[1];
 	if (with_stdin)
 		o.stdin_fd = in[0];
@@ -158,7 +158,7 @@ child_fds(struct forkd *f, int with_stdin, int with_stderr)
 	close(in[1]);
 	EXPECT_OK(f, forkd_wait_exit_event(f, 10000, &ev));
 	EXPECT_INT(ev.pid, pid, "pid");
-	EXPECT_INT(ev.exitcode, 0, "exitcode of bench:fds");
+	EXPECT_INT(ev.exitcode, 0, "exitcode of testing:fds");
 	return out;
 }
 
@@ -170,8 +170,8 @@ test_no_fd_leak_into_children(void **state)
 	struct forkd	*f = harness_connect(&H);
 	struct forkd	*others[4];
 
-	expect_fds_012(child_fds(f, 0, 0), "bench:fds, stdout only");
-	expect_fds_012(child_fds(f, 1, 1), "bench:fds, all three stdio");
+	expect_fds_012(child_fds(f, 0, 0), "testing:fds, stdout only");
+	expect_fds_012(child_fds(f, 1, 1), "testing:fds, all three stdio");
 
 	for (int i = 0; i < 4; i++)
 		others[i] = harness_connect(&H);
@@ -193,9 +193,9 @@ test_no_fd_leak_into_children(void **state)
 		close(pp[0]);
 		close(pp[1]);
 		expect_fds_012(child_fds(f, 0, 0),
-		    "bench:fds with 5 clients connected");
+		    "testing:fds with 5 clients connected");
 		expect_fds_012(child_fds(f, 1, 0),
-		    "bench:fds with 5 clients connected, stdin too");
+		    "testing:fds with 5 clients connected, stdin too");
 		EXPECT_OK(others[0], forkd_kill(others[0], pid));
 		EXPECT_OK(others[0], forkd_wait_exit_event(others[0], 10000,
 		    &ev));

@@ -252,6 +252,130 @@ test_allow_exec_paths(void **state)
 	rmdir(dir);
 }
 
+/* Spawn target with argv and env, wait for its exit: the exitcode, or
+ * the spawn's error (negative) with the errmsg in errbuf. */
+static int
+spawn_env(struct forkd *f, const char *target, const char *const *argv,
+    const char *const *env, char *errbuf, size_t errlen)
+{
+	struct forkd_spawn_opts	o;
+	struct forkd_exit	ev;
+	pid_t			pid = -1;
+	int			r;
+
+	forkd_spawn_opts_init(&o);
+	o.target = target;
+	o.argv = argv;
+	o.env = env;
+	if ((r = forkd_spawn(f, &o, &pid, NULL, 0)) != 0) {
+		snprintf(errbuf, errlen, "%s", forkd_errmsg(f));
+		return r;
+	}
+	EXPECT_OK(f, forkd_wait_exit_event(f, 10000, &ev));
+	EXPECT_INT(ev.pid, pid, "pid of the exit event");
+	return ev.exitcode;
+}
+
+/* The environment is part of what runs: under allow_exec_paths the
+ * loader's and interpreters' variables are refused (LD_PRELOAD would run
+ * any code inside an allowed program); allow_env narrows names further,
+ * the refused name is in the error; an unsafe name needs an exact
+ * allow_env entry; an unrestricted policy refuses nothing. */
+static void
+test_allow_env(void **state)
+{
+	struct forkd	*f;
+	char		 marker[PBUF], cmd[PBUF * 2], err[FORKD_ERRMSG_MAX];
+	char		 got[64] = "";
+	const char	*sh[] = { "/bin/sh", "-c", cmd, NULL };
+	const char	*unsafe[] = { "LD_PRELOAD=/tmp/evil.so",
+	    "LD_AUDIT=/tmp/evil.so", "LD_LIBRARY_PATH=/tmp", "GCONV_PATH=/tmp",
+	    "BASH_ENV=/tmp/evil.sh", "PYTHONPATH=/tmp", "PERL5OPT=-Mevil",
+	    "NODE_OPTIONS=--require=/tmp/x.js", "PATH=/tmp", NULL };
+	int		 r, fd;
+
+	tmp_path(marker, sizeof marker, "allow-env-marker");
+	snprintf(cmd, sizeof cmd, "printf %%s \"$FOO_X\" > %s", marker);
+	reload("", "allow_exec = yes\nallow_exec_paths = /bin/true /bin/sh\n");
+	f = harness_connect(&H);
+	for (int i = 0; unsafe[i] != NULL; i++) {
+		const char	*env[] = { "LANG=C", unsafe[i], NULL };
+		char		 name[32];
+
+		snprintf(name, sizeof name, "%.*s",
+		    (int)strcspn(unsafe[i], "="), unsafe[i]);
+		r = spawn_env(f, "/bin/true", NULL, env, err, sizeof err);
+		if (r != -EPERM)
+			fail_msg("%s under allow_exec_paths: %d (%s), expected "
+			    "EPERM", unsafe[i], r, forkd_strerror(r));
+		EXPECT_CONTAINS(err, name, "errmsg names the refused variable");
+		EXPECT_CONTAINS(err, "allow_env", "errmsg names the setting");
+	}
+	{
+		const char *env[] = { "FOO_X=plain", "LANG=C", NULL };
+
+		EXPECT_INT(spawn_env(f, "/bin/sh", sh, env, err, sizeof err), 0,
+		    "exitcode with harmless variables under allow_exec_paths");
+	}
+	forkd_close(f);
+
+	/* allow_env: only these names; LD_LIBRARY_PATH named exactly. */
+	reload("", "allow_exec = yes\nallow_exec_paths = /bin/true /bin/sh\n"
+	    "allow_env = FOO_* LD_LIBRARY_PATH\n");
+	f = harness_connect(&H);
+	{
+		const char *env[] = { "FOO_X=allowed", "LD_LIBRARY_PATH=/nope",
+		    NULL };
+		const char *bad[] = { "FOO_X=1", "BAR=1", NULL };
+		const char *pre[] = { "LD_PRELOAD=/tmp/evil.so", NULL };
+
+		EXPECT_INT(spawn_env(f, "/bin/sh", sh, env, err, sizeof err), 0,
+		    "exitcode with variables allow_env lists");
+		if ((fd = open(marker, O_RDONLY)) < 0)
+			fail_msg("%s: %s: the allowed spawn did not run",
+			    marker, strerror(errno));
+		(void)!read(fd, got, sizeof got - 1);
+		close(fd);
+		EXPECT_STR(got, "allowed", "FOO_X as the child saw it");
+		r = spawn_env(f, "/bin/true", NULL, bad, err, sizeof err);
+		EXPECT_INT(r, -EPERM, "BAR, not in allow_env");
+		EXPECT_CONTAINS(err, "env[1]: variable BAR is not in policy "
+		    "allow_env", "errmsg of a name allow_env does not list");
+		r = spawn_env(f, "/bin/true", NULL, pre, err, sizeof err);
+		EXPECT_INT(r, -EPERM, "LD_PRELOAD, not in allow_env");
+		EXPECT_CONTAINS(err, "LD_PRELOAD", "errmsg names LD_PRELOAD");
+	}
+	forkd_close(f);
+
+	/* A wildcard does not allow an unsafe name; module targets
+	 * restricted by allow_targets count as restricted too. */
+	reload("", "allow_targets = bench:*\nallow_env = *\n");
+	f = harness_connect(&H);
+	{
+		const char *pre[] = { "LD_PRELOAD=/tmp/evil.so", NULL };
+		const char *ok[] = { "ANYTHING=1", NULL };
+
+		r = spawn_env(f, "bench:noop", NULL, pre, err, sizeof err);
+		EXPECT_INT(r, -EPERM, "LD_PRELOAD with allow_env = *");
+		EXPECT_CONTAINS(err, "LD_PRELOAD", "errmsg names LD_PRELOAD");
+		EXPECT_INT(spawn_env(f, "bench:noop", NULL, ok, err,
+		    sizeof err), 0, "exitcode of bench:noop with ANYTHING=1");
+	}
+	forkd_close(f);
+
+	/* No restriction: the key holder's choice, as before. */
+	reload("", "allow_exec = yes\n");
+	f = harness_connect(&H);
+	{
+		const char *env[] = { "LD_PRELOAD=", "PYTHONPATH=/tmp", NULL };
+
+		EXPECT_INT(spawn_env(f, "/bin/true", NULL, env, err,
+		    sizeof err), 0, "exitcode with LD_PRELOAD= unrestricted");
+	}
+	forkd_close(f);
+	unlink(marker);
+}
+
 /* What the process running as OTHER_UID saw. */
 struct other_report {
 	int	connect;
@@ -582,6 +706,8 @@ main(void)
 		cmocka_unit_test(test_spawn_rate),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_sighup),
+		/* Last but test_stop: its refusals use up the log budget. */
+		cmocka_unit_test(test_allow_env),
 		cmocka_unit_test(test_stop),
 	};
 

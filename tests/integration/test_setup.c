@@ -2,7 +2,7 @@
  * affinity, process group, identity, no_new_privs, dropped capabilities,
  * namespaces) against a real forkd, each option read back inside the child
  * from /proc/self, for an exec target (/bin/cat, /bin/readlink) and a
- * module target (bench:cat, bench:readlink; through the pool unless
+ * module target (testing:cat, testing:readlink; through the pool unless
  * FORKD_TEST_POOL=0). Failed steps must be spawn errors naming the step.
  *
  * libforkd does not encode the new SpawnRequest fields yet, so this suite
@@ -153,7 +153,7 @@ static const char *const kind_names[KIND_MAX] = { "exec", "module" };
 static const char *const argv_proc[KIND_MAX][5] = {
 	{ "/bin/cat", "/proc/self/status", "/proc/self/limits",
 	    "/proc/self/stat", NULL },
-	{ "bench:cat", "/proc/self/status", "/proc/self/limits",
+	{ "testing:cat", "/proc/self/status", "/proc/self/limits",
 	    "/proc/self/stat", NULL },
 };
 static const char *const ns_names[] = { "mnt", "net", "ipc", "uts", "user",
@@ -163,13 +163,13 @@ static const char *const argv_ns[KIND_MAX][NNS + 2] = {
 	{ "/bin/readlink", "/proc/self/ns/mnt", "/proc/self/ns/net",
 	    "/proc/self/ns/ipc", "/proc/self/ns/uts", "/proc/self/ns/user",
 	    "/proc/self/ns/pid", NULL },
-	{ "bench:readlink", "/proc/self/ns/mnt", "/proc/self/ns/net",
+	{ "testing:readlink", "/proc/self/ns/mnt", "/proc/self/ns/net",
 	    "/proc/self/ns/ipc", "/proc/self/ns/uts", "/proc/self/ns/user",
 	    "/proc/self/ns/pid", NULL },
 };
 static const char *const argv_idmap[KIND_MAX][4] = {
 	{ "/bin/cat", "/proc/self/uid_map", "/proc/self/gid_map", NULL },
-	{ "bench:cat", "/proc/self/uid_map", "/proc/self/gid_map", NULL },
+	{ "testing:cat", "/proc/self/uid_map", "/proc/self/gid_map", NULL },
 };
 
 /* Point sp at the probe program of kind. */

@@ -299,14 +299,14 @@ test_env(void **state)
 
 	/* The daemon's own environment reaches the child by default. */
 	forkd_spawn_opts_init(&o);
-	o.target = "bench:env";
+	o.target = "testing:env";
 	out = run_output(f, &o);
 	if (count_lines(out, "FORKD_TEST_MARKER=daemon\n") != 1)
-		fail_msg("bench:env without env: no FORKD_TEST_MARKER=daemon "
+		fail_msg("testing:env without env: no FORKD_TEST_MARKER=daemon "
 		    "line in:\n%s", out);
 
 	forkd_spawn_opts_init(&o);
-	o.target = "bench:env";
+	o.target = "testing:env";
 	o.env = add;
 	out = run_output(f, &o);
 	if (count_lines(out, "FOO=bar\n") != 1 ||
@@ -317,7 +317,7 @@ test_env(void **state)
 		    out);
 
 	forkd_spawn_opts_init(&o);
-	o.target = "bench:env";
+	o.target = "testing:env";
 	o.env = repl;
 	out = run_output(f, &o);
 	if (count_lines(out, "FORKD_TEST_MARKER=") != 1 ||
@@ -326,18 +326,62 @@ test_env(void **state)
 		    "value (one line); got:\n%s", out);
 
 	forkd_spawn_opts_init(&o);
-	o.target = "bench:env";
+	o.target = "testing:env";
 	o.env = only;
 	o.env_replace = 1;
 	out = run_output(f, &o);
-	EXPECT_STR(out, "ONLY=1\nTWO=2\n", "bench:env with env_replace");
+	EXPECT_STR(out, "ONLY=1\nTWO=2\n", "testing:env with env_replace");
+
+	/* Duplicate keys: the last one wins, in the place of its last
+	 * occurrence; a key that prefixes another is not the same key. */
+	{
+		const char *dup[] = { "A=1", "AB=x", "B=2", "A=3", "B=4",
+		    "C=5", NULL };
+
+		forkd_spawn_opts_init(&o);
+		o.target = "testing:env";
+		o.env = dup;
+		o.env_replace = 1;
+		out = run_output(f, &o);
+		EXPECT_STR(out, "AB=x\nA=3\nB=4\nC=5\n",
+		    "testing:env with duplicate keys");
+	}
+	/* 1,000 distinct keys and 24 repeats over the daemon's environment
+	 * (built in linear time): each key once, with its last value. */
+	{
+		static char	 ebuf[1024][16];
+		const char	*big[1025];
+		char		 line[32];
+
+		for (int i = 0; i < 1024; i++) {
+			snprintf(ebuf[i], sizeof ebuf[i], "K%d=%d", i % 1000, i);
+			big[i] = ebuf[i];
+		}
+		big[1024] = NULL;
+		forkd_spawn_opts_init(&o);
+		o.target = "testing:env";
+		o.env = big;
+		out = run_output(f, &o);
+		if (count_lines(out, "FORKD_TEST_MARKER=daemon\n") != 1)
+			fail_msg("1,024 variables lost the daemon's");
+		for (int i = 0; i < 1000; i++) {
+			snprintf(line, sizeof line, "\nK%d=%d\n", i,
+			    i < 24 ? i + 1000 : i);
+			if (strstr(out, line) == NULL)
+				fail_msg("no line%.*s in the 1,024-variable "
+				    "environment", (int)strlen(line) - 1, line);
+			snprintf(line, sizeof line, "\nK%d=", i);
+			if (strstr(strstr(out, line) + 1, line) != NULL)
+				fail_msg("K%d twice in the environment", i);
+		}
+	}
 
 	/* Replace with nothing: empty environment. */
 	forkd_spawn_opts_init(&o);
-	o.target = "bench:env";
+	o.target = "testing:env";
 	o.env_replace = 1;
 	out = run_output(f, &o);
-	EXPECT_STR(out, "", "bench:env with an empty replaced env");
+	EXPECT_STR(out, "", "testing:env with an empty replaced env");
 	forkd_close(f);
 }
 
@@ -351,17 +395,17 @@ test_cwd(void **state)
 	const char		*out;
 
 	forkd_spawn_opts_init(&o);
-	o.target = "bench:cwd";
+	o.target = "testing:cwd";
 	out = run_output(f, &o);
 	EXPECT_STR(out, "/\n", "default cwd");
 
 	assert_non_null(realpath(H.h_dir, real));
 	snprintf(want, sizeof want, "%s\n", real);
 	forkd_spawn_opts_init(&o);
-	o.target = "bench:cwd";
+	o.target = "testing:cwd";
 	o.cwd = H.h_dir;
 	out = run_output(f, &o);
-	EXPECT_STR(out, want, "cwd of bench:cwd");
+	EXPECT_STR(out, want, "cwd of testing:cwd");
 
 	/* An exec target gets the cwd too. */
 	{
@@ -580,7 +624,7 @@ test_plan_too_big_for_pool(void **state)
 		vars[NV - 1][4 + last] = '\0';
 		harness_pipe(pp);
 		forkd_spawn_opts_init(&o);
-		o.target = "bench:env";
+		o.target = "testing:env";
 		o.env = env;
 		o.stdout_fd = pp[1];
 		r = forkd_spawn(f, &o, &pid, NULL, 0);
@@ -597,7 +641,7 @@ test_plan_too_big_for_pool(void **state)
 	harness_read_all(pp[0], out, sizeof out, 10000);
 	close(pp[0]);
 	ev = exit_event(f, pid);
-	EXPECT_INT(ev.exitcode, 0, "bench:env with a big environment");
+	EXPECT_INT(ev.exitcode, 0, "testing:env with a big environment");
 	for (int i = 0; i < NV; i++) {
 		snprintf(want, sizeof want, "K%02d=%c", i, 'a' + i % 26);
 		if (count_lines(out, want) != 1)
@@ -655,7 +699,9 @@ static void
 test_status(void **state)
 {
 	static const char *const bench_entries[] = { "noop", "touch", "exit",
-	    "sleep", "fds", "env", "cwd", "crash", "echo", "byte", "state" };
+	    "sleep", "echo", "byte", "state" };
+	static const char *const testing_entries[] = { "fds", "env", "cwd",
+	    "crash", "cat", "readlink" };
 	struct forkd			*f = harness_connect(&H);
 	struct forkd			*g = harness_connect(&H);
 	struct forkd_status		*st = NULL, *st2 = NULL;
@@ -684,6 +730,16 @@ test_status(void **state)
 		if (!has_entry(m, bench_entries[i]))
 			fail_msg("module bench lacks entry %s",
 			    bench_entries[i]);
+	/* The file reader and other test entries are not in bench. */
+	if (has_entry(m, "cat") || has_entry(m, "env"))
+		fail_msg("module bench has the tests' entries cat/env");
+	if ((m = find_module(st, "testing")) == NULL)
+		fail_msg("status lists no module named testing");
+	for (size_t i = 0; i < sizeof testing_entries /
+	    sizeof testing_entries[0]; i++)
+		if (!has_entry(m, testing_entries[i]))
+			fail_msg("module testing lacks entry %s",
+			    testing_entries[i]);
 
 	forkd_spawn_opts_init(&o);
 	o.target = "bench:noop";

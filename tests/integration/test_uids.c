@@ -225,6 +225,121 @@ spawn_as(uid_t uid, const char *name)
 	return child;
 }
 
+/* What the uid that fills its history saw. */
+struct hist_report {
+	int	err;		/* first failure, or 0 */
+	int	first_wait;	/* wait on its first child: flushed by its own */
+	int	last_wait;	/* wait on its last child: remembered */
+	int	last_exit;
+	pid_t	last;
+};
+
+/* The exit history is per uid: another uid ending SPAWN_HISTORY + 76
+ * children pushes out its own oldest records, not root's. */
+static void
+test_history_per_uid(void **state)
+{
+	struct hist_report	 rep;
+	struct forkd		*f;
+	struct forkd_spawn_opts	 o;
+	struct forkd_exit	 ev;
+	const char		*ex[] = { "bench:exit", "33", NULL };
+	pid_t			 mine, pid;
+	int			 pp[2], st;
+
+	if (geteuid() != 0)
+		skip();
+	f = harness_connect(&H);
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:exit";
+	o.argv = ex;
+	EXPECT_OK(f, forkd_spawn(f, &o, &mine, NULL, 0));
+	EXPECT_OK(f, forkd_wait_exit_event(f, 10000, &ev));
+
+	harness_pipe(pp);
+	if ((pid = fork()) < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct forkd	*g = NULL;
+		pid_t		 first = 0, last = 0, c;
+		int		 r;
+
+		memset(&rep, 0, sizeof rep);
+		if (setgroups(0, NULL) != 0 || setgid(OTHER_UID) != 0 ||
+		    setuid(OTHER_UID) != 0)
+			_exit(3);
+		if ((rep.err = forkd_connect_key(&g, H.h_sock, key,
+		    keylen)) != 0)
+			goto out;
+		forkd_spawn_opts_init(&o);
+		o.target = "bench:noop";
+		for (int i = 0; i < 1100; i++) {
+			while ((r = forkd_spawn(g, &o, &c, NULL, 0)) ==
+			    -EAGAIN)	/* max_spawn_rate */
+				harness_sleep_ms(50);
+			if (r != 0 || (r = forkd_wait_exit_event(g, 10000,
+			    &ev)) != 0) {
+				rep.err = r;
+				goto out;
+			}
+			if (first == 0)
+				first = c;
+			last = c;
+		}
+		rep.last = last;
+		rep.first_wait = forkd_wait(g, first, NULL, 0, &ev);
+		rep.last_wait = forkd_wait(g, last, NULL, 0, &ev);
+		rep.last_exit = ev.exitcode;
+		forkd_close(g);
+out:
+		(void)!write(pp[1], &rep, sizeof rep);
+		_exit(0);
+	}
+	close(pp[1]);
+	if (read(pp[0], &rep, sizeof rep) != (ssize_t)sizeof rep) {
+		waitpid(pid, &st, 0);
+		fail_msg("the uid %d client failed (status %#x)", OTHER_UID,
+		    st);
+	}
+	close(pp[0]);
+	waitpid(pid, &st, 0);
+	EXPECT_INT(rep.err, 0, "uid 65534 spawning 1100 children");
+	EXPECT_INT(rep.first_wait, -ESRCH, "uid 65534's first of 1100 ended "
+	    "children (past its own 1024)");
+	EXPECT_INT(rep.last_wait, 0, "uid 65534's last ended child");
+	EXPECT_INT(rep.last_exit, 0, "its exitcode");
+	/* Root's record survived the other uid's 1100. */
+	EXPECT_OK(f, forkd_wait(f, mine, NULL, 0, &ev));
+	EXPECT_INT(ev.pid, mine, "pid of root's remembered child");
+	EXPECT_INT(ev.exitcode, 33, "exitcode of root's remembered child");
+	/* Root's ps -a merges the uids' histories, newest first. */
+	{
+		struct forkd_child	*v = NULL;
+		size_t			 n = 0, i, ended = 0;
+		uint64_t		 prev = UINT64_MAX;
+
+		EXPECT_OK(f, forkd_list_ex(f, FORKD_LIST_ENDED, &v, &n));
+		for (i = 0; i < n && !v[i].ended; i++)
+			;
+		if (i == n)
+			fail_msg("root's ps -a lists no ended child");
+		EXPECT_INT(v[i].pid, rep.last, "newest ended child in root's "
+		    "list (uid 65534's last)");
+		for (; i < n; i++) {
+			if (!v[i].ended)
+				continue;
+			ended++;
+			if (v[i].ended_unix_ms > prev)
+				fail_msg("ended records out of order at %zu", i);
+			prev = v[i].ended_unix_ms;
+		}
+		if (ended < 100)
+			fail_msg("root's ps -a lists %zu ended children", ended);
+		free(v);
+	}
+	forkd_close(f);
+}
+
 /* Root lists another uid's running child, with its owner uid. */
 static void
 test_root_sees_all(void **state)
@@ -347,6 +462,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_other_uid),
 		cmocka_unit_test(test_root_sees_all),
+		cmocka_unit_test(test_history_per_uid),
 		cmocka_unit_test(test_root_names),
 		cmocka_unit_test(test_stop),
 	};

@@ -85,7 +85,8 @@ class Env:
         cmd = [self.forkd, "-c", self.conf, "-s", self.sock,
                "-k", self.keyfile,
                "-m", os.path.join(self.moddir, "pi.so"),
-               "-m", os.path.join(self.moddir, "bench.so")]
+               "-m", os.path.join(self.moddir, "bench.so"),
+               "-m", os.path.join(self.moddir, "testing.so")]
         if self.args.verbose:
             cmd.insert(1, "-v")
         # As the C harness: FORKD_TEST_POOL=N sets the pre-forked pool.
@@ -722,7 +723,7 @@ def t_too_many_fds(env):
         fds = {t: (pw if t == 1 else os.open("/dev/null", os.O_RDONLY))
                for t in range(16)}
         try:
-            pid, _ = c.spawn("bench:fds", fds=fds)
+            pid, _ = c.spawn("testing:fds", fds=fds)
             for fd in fds.values():
                 os.close(fd)
             fds = {}
@@ -730,8 +731,8 @@ def t_too_many_fds(env):
                 pr = -1
                 out = f.read().split()
             check(out == [str(i).encode() for i in range(16)],
-                  "bench:fds with 16 fds passed saw %r" % out)
-            check(c.wait(pid, 10000 * SLOW)["exitcode"] == 0, "bench:fds")
+                  "testing:fds with 16 fds passed saw %r" % out)
+            check(c.wait(pid, 10000 * SLOW)["exitcode"] == 0, "testing:fds")
         finally:
             c.close()
             for fd in list(fds.values()) + ([pr] if pr >= 0 else []):

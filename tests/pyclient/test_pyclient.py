@@ -51,7 +51,8 @@ class Env:
     def start(self):
         cmd = [self.forkd, "-s", self.sock, "-k", self.keyfile,
                "-m", os.path.join(self.moddir, "pi.so"),
-               "-m", os.path.join(self.moddir, "bench.so")]
+               "-m", os.path.join(self.moddir, "bench.so"),
+               "-m", os.path.join(self.moddir, "testing.so")]
         if self.args.verbose:
             cmd.insert(1, "-v")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
@@ -272,7 +273,7 @@ def t_spawn_pipe_stdout(env):
 def t_spawn_fd_hygiene(env):
     r, w = os.pipe()
     with env.connect() as c:
-        pid, _ = c.spawn("bench:fds", fds={1: w})
+        pid, _ = c.spawn("testing:fds", fds={1: w})
         os.close(w)
         with os.fdopen(r, "rb") as f:
             out = f.read().split()
@@ -358,7 +359,7 @@ def t_error_codes(env):
 def t_env_cwd_list(env):
     with env.connect() as c:
         r, w = os.pipe()
-        pid, _ = c.spawn("bench:env", env=["FORKD_PY=1"], env_replace=True,
+        pid, _ = c.spawn("testing:env", env=["FORKD_PY=1"], env_replace=True,
                          fds={1: w})
         os.close(w)
         with os.fdopen(r, "rb") as f:
@@ -366,7 +367,7 @@ def t_env_cwd_list(env):
         check([x for x in out if x] == [b"FORKD_PY=1"], "env %r" % out)
         c.wait(pid, 10000)
         r, w = os.pipe()
-        pid, _ = c.spawn("bench:cwd", cwd="/tmp", fds={1: w})
+        pid, _ = c.spawn("testing:cwd", cwd="/tmp", fds={1: w})
         os.close(w)
         with os.fdopen(r, "rb") as f:
             out = f.read()

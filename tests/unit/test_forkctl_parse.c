@@ -1,6 +1,7 @@
 /* test_forkctl_parse.c: forkctl's option-value parsers (client/forkctl/
  * parse.c): what a user types for spawn's set-up options. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -431,6 +432,108 @@ test_ids(void **state)
 	assert_int_equal(n, 9);
 }
 
+/* spawn --stdin/--stdout/--stderr SPEC: the keywords, the redirection
+ * prefixes, and a bare FILE read for stdin, written otherwise. */
+static void
+test_io_specs(void **state)
+{
+	struct parse_io	io;
+	const int	wr = O_WRONLY | O_CREAT;
+
+	(void)state;
+	assert_int_equal(parse_io_spec("null", 0, &io, err, sizeof err), 0);
+	assert_int_equal(io.kind, PARSE_IO_NULL);
+	assert_int_equal(parse_io_spec("inherit", 1, &io, err, sizeof err), 0);
+	assert_int_equal(io.kind, PARSE_IO_INHERIT);
+
+	assert_int_equal(parse_io_spec("log", 0, &io, err, sizeof err), 0);
+	assert_int_equal(io.kind, PARSE_IO_FILE);
+	assert_string_equal(io.path, "log");
+	assert_int_equal(io.flags, wr | O_TRUNC);
+	assert_int_equal(parse_io_spec("in.txt", 1, &io, err, sizeof err), 0);
+	assert_int_equal(io.flags, O_RDONLY);
+	assert_string_equal(io.path, "in.txt");
+
+	assert_int_equal(parse_io_spec(">>/var/log/x", 0, &io, err,
+	    sizeof err), 0);
+	assert_int_equal(io.flags, wr | O_APPEND);
+	assert_string_equal(io.path, "/var/log/x");
+	assert_int_equal(parse_io_spec(">out", 1, &io, err, sizeof err), 0);
+	assert_int_equal(io.flags, wr | O_TRUNC);
+	assert_string_equal(io.path, "out");
+	assert_int_equal(parse_io_spec("<in", 0, &io, err, sizeof err), 0);
+	assert_int_equal(io.flags, O_RDONLY);
+	assert_string_equal(io.path, "in");
+	assert_int_equal(parse_io_spec("<>both", 0, &io, err, sizeof err), 0);
+	assert_int_equal(io.flags, O_RDWR | O_CREAT);
+	assert_string_equal(io.path, "both");
+	/* A file named like a keyword, by a path. */
+	assert_int_equal(parse_io_spec("./null", 0, &io, err, sizeof err), 0);
+	assert_int_equal(io.kind, PARSE_IO_FILE);
+	assert_string_equal(io.path, "./null");
+
+	/* No file: refused with a reason, io untouched. */
+	io.kind = PARSE_IO_INHERIT;
+	io.path = "kept";
+	for (const char *const *b = (const char *const[]){ "", ">", ">>", "<",
+	    "<>", NULL }; *b != NULL; b++) {
+		err[0] = '\0';
+		if (parse_io_spec(*b, 0, &io, err, sizeof err) != -EINVAL ||
+		    err[0] == '\0')
+			fail_msg("io spec '%s' accepted", *b);
+	}
+	assert_int_equal(io.kind, PARSE_IO_INHERIT);
+	assert_string_equal(io.path, "kept");
+}
+
+/* spawn --fd N=SPEC: 3..63, stdio refused with the option to use. */
+static void
+test_fd_specs(void **state)
+{
+	struct parse_io	io;
+	int		fd = -7;
+
+	(void)state;
+	assert_int_equal(parse_fd_spec("3=result", &fd, &io, err, sizeof err),
+	    0);
+	assert_int_equal(fd, 3);
+	assert_int_equal(io.kind, PARSE_IO_FILE);
+	assert_int_equal(io.flags, O_WRONLY | O_CREAT | O_TRUNC);
+	assert_string_equal(io.path, "result");
+	assert_int_equal(parse_fd_spec("63=<in", &fd, &io, err, sizeof err),
+	    0);
+	assert_int_equal(fd, 63);
+	assert_int_equal(io.flags, O_RDONLY);
+	assert_int_equal(parse_fd_spec("4=inherit", &fd, &io, err, sizeof err),
+	    0);
+	assert_int_equal(io.kind, PARSE_IO_INHERIT);
+	/* A path with '=' in it: only the first one splits. */
+	assert_int_equal(parse_fd_spec("5=a=b", &fd, &io, err, sizeof err),
+	    0);
+	assert_string_equal(io.path, "a=b");
+
+	fd = -7;
+	assert_int_equal(parse_fd_spec("1=x", &fd, &io, err, sizeof err),
+	    -EINVAL);
+	assert_non_null(strstr(err, "--stdout"));
+	assert_int_equal(parse_fd_spec("0=x", &fd, &io, err, sizeof err),
+	    -EINVAL);
+	assert_non_null(strstr(err, "--stdin"));
+	assert_int_equal(parse_fd_spec("64=x", &fd, &io, err, sizeof err),
+	    -ERANGE);
+	assert_int_equal(parse_fd_spec("3", &fd, &io, err, sizeof err),
+	    -EINVAL);
+	assert_int_equal(parse_fd_spec("=x", &fd, &io, err, sizeof err),
+	    -EINVAL);
+	assert_int_equal(parse_fd_spec("x=y", &fd, &io, err, sizeof err),
+	    -EINVAL);
+	assert_int_equal(parse_fd_spec("3=", &fd, &io, err, sizeof err),
+	    -EINVAL);
+	assert_int_equal(parse_fd_spec("-3=x", &fd, &io, err, sizeof err),
+	    -EINVAL);
+	assert_int_equal(fd, -7);
+}
+
 int
 main(void)
 {
@@ -443,6 +546,8 @@ main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_cpu_max),
 		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_io_specs),
+		cmocka_unit_test(test_fd_specs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -169,6 +169,35 @@ test_output(void **state)
 		fail_msg("no plain-style warning line: \"%s\"", out);
 }
 
+static void
+log_forged(void)
+{
+	log_info("target %s", "x\n<0>forged\r");
+	log_debug("debug %s", "y\n<0>forged");
+	errno = EINVAL;
+	log_warn("warn %s", "z\n<3>forged");
+}
+
+/* A client string that reached a format unescaped still cannot start a
+ * line of its own or forge a priority, at any level. */
+static void
+test_output_sanitized(void **state)
+{
+	const char *out;
+
+	log_init(LOG_LVL_DEBUG, 1);
+	out = capture(log_forged);
+	if (strstr(out, "\n<0>") != NULL || strstr(out, "\n<3>forged") != NULL ||
+	    strchr(out, '\r') != NULL)
+		fail_msg("a forged line got through: \"%s\"", out);
+	if (strstr(out, "<6>target x\\x0a<0>forged\\x0d\n") == NULL ||
+	    strstr(out, "<7>debug y\\x0a<0>forged\n") == NULL ||
+	    strstr(out, "<4>warn z\\x0a<3>forged: Invalid argument\n") ==
+	    NULL)
+		fail_msg("control bytes not shown as \\xNN: \"%s\"", out);
+	log_init(LOG_LVL_INFO, 0);
+}
+
 int
 main(void)
 {
@@ -177,6 +206,7 @@ main(void)
 		cmocka_unit_test(test_escape_truncates),
 		cmocka_unit_test(test_level_parse),
 		cmocka_unit_test(test_output),
+		cmocka_unit_test(test_output_sanitized),
 	};
 
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* test_policy.c: the [policy] checks (daemon/policy.c): wildcard patterns,
  * uids, exec paths resolved against allow_exec_paths. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -207,6 +208,38 @@ make_prog(const char *name)
 	chmod(path, 0755);
 }
 
+/* What forkd decides for an exec target: policy_exec_check() in the loop,
+ * then with allow_exec_paths policy_exec_open() as the child runs it.
+ * *exec is the path that runs (the resolved one with a list); err gets
+ * the refusal message. */
+static int
+exec_check(const struct config *c, const char *path, char *buf,
+    const char **exec, char *err, size_t errlen)
+{
+	char	esc[256];
+	int	r, fd = -1;
+
+	if ((r = policy_exec_check(&c->policy, path, err, errlen)) != 0)
+		return r;
+	if (!c->policy.exec_paths_set) {
+		*exec = path;
+		return 0;
+	}
+	r = policy_exec_open(&c->policy, path, buf, &fd);
+	if (r == -EPERM) {
+		snprintf(esc, sizeof esc, "%s", path);
+		policy_exec_refusal(esc, err, errlen);
+	} else if (r != 0)
+		snprintf(err, errlen, "exec %s: %s", path, strerror(-r));
+	else {
+		if (fcntl(fd, F_GETFD) != FD_CLOEXEC)
+			fail_msg("policy_exec_open: fd %d not O_CLOEXEC", fd);
+		close(fd);
+		*exec = buf;
+	}
+	return r;
+}
+
 /* allow_exec and allow_exec_paths: resolution, escapes, error codes. */
 static void
 test_exec_check(void **state)
@@ -230,7 +263,7 @@ test_exec_check(void **state)
 
 	/* Default: any path, run as given. */
 	config_init(&c);
-	EXPECT_RC(policy_exec_check(&c.policy, "/no/such/x", buf, &exec, err,
+	EXPECT_RC(exec_check(&c, "/no/such/x", buf, &exec, err,
 	    sizeof err), 0, "default policy, missing path");
 	if (exec == NULL || strcmp(exec, "/no/such/x") != 0)
 		fail_msg("default policy: exec path \"%s\", expected the "
@@ -239,7 +272,7 @@ test_exec_check(void **state)
 	/* allow_exec = no refuses every path. */
 	set(&c, "allow_exec", "no");
 	err[0] = '\0';
-	EXPECT_RC(policy_exec_check(&c.policy, "/bin/true", buf, &exec, err,
+	EXPECT_RC(exec_check(&c, "/bin/true", buf, &exec, err,
 	    sizeof err), -EPERM, "allow_exec = no, /bin/true");
 	EXPECT_MSG(err, "allow_exec", "allow_exec = no");
 	config_free(&c);
@@ -250,7 +283,7 @@ test_exec_check(void **state)
 	set(&c, "allow_exec_paths", dir);
 	snprintf(want, sizeof want, "%s/prog", realdir);
 	snprintf(path, sizeof path, "%s/prog", tmpdir);
-	EXPECT_RC(policy_exec_check(&c.policy, path, buf, &exec, err,
+	EXPECT_RC(exec_check(&c, path, buf, &exec, err,
 	    sizeof err), 0, "a program in the allowed directory");
 	if (strcmp(exec, want) != 0)
 		fail_msg("exec path \"%s\", expected the resolved \"%s\"",
@@ -258,42 +291,137 @@ test_exec_check(void **state)
 	/* In a subdirectory, but a symlink back into the directory: what
 	 * counts is where it resolves to. */
 	snprintf(path, sizeof path, "%s/sub/inner", tmpdir);
-	EXPECT_RC(policy_exec_check(&c.policy, path, buf, &exec, err,
+	EXPECT_RC(exec_check(&c, path, buf, &exec, err,
 	    sizeof err), 0, "sub/inner -> ../prog");
 	if (strcmp(exec, want) != 0)
 		fail_msg("exec path \"%s\", expected \"%s\"", exec, want);
 	/* A symlink in the directory pointing outside. */
 	snprintf(path, sizeof path, "%s/escape", tmpdir);
 	err[0] = '\0';
-	EXPECT_RC(policy_exec_check(&c.policy, path, buf, &exec, err,
+	EXPECT_RC(exec_check(&c, path, buf, &exec, err,
 	    sizeof err), -EPERM, "symlink escape to /bin/sh");
 	EXPECT_MSG(err, "allow_exec_paths", "symlink escape");
 	/* ../ out of the directory. */
 	snprintf(path, sizeof path, "%s/../../bin/sh", tmpdir);
-	EXPECT_RC(policy_exec_check(&c.policy, path, buf, &exec, err,
+	EXPECT_RC(exec_check(&c, path, buf, &exec, err,
 	    sizeof err), -EPERM, "../ escape");
+	/* Issue 13 item 6: no error tells what exists outside. A dangling
+	 * symlink in the directory and one to an existing file outside give
+	 * the same refusal; so do ../ through a directory that exists and
+	 * one that does not. */
+	{
+		char	e1[512], e2[512], p1[PATH_MAX + 64], p2[PATH_MAX + 64];
+
+		snprintf(p1, sizeof p1, "%s/dangling", tmpdir);
+		unlink(p1);
+		if (symlink("/no/such/dir/x", p1) != 0)
+			fail_msg("symlink %s: %s", p1, strerror(errno));
+		EXPECT_RC(exec_check(&c, p1, buf, &exec, e1, sizeof e1),
+		    -EPERM, "symlink to a missing file outside");
+		EXPECT_RC(exec_check(&c, path, buf, &exec, e2, sizeof e2),
+		    -EPERM, "symlink to an existing file outside");
+		EXPECT_MSG(e1, "is not in policy allow_exec_paths", "dangling");
+		EXPECT_MSG(e2, "is not in policy allow_exec_paths", "escape");
+		unlink(p1);
+		snprintf(p1, sizeof p1, "%s/../%s/prog", tmpdir,
+		    strrchr(tmpdir, '/') + 1);
+		snprintf(p2, sizeof p2, "%s/../no-such-dir/../%s/prog", tmpdir,
+		    strrchr(tmpdir, '/') + 1);
+		EXPECT_RC(exec_check(&c, p1, buf, &exec, e1, sizeof e1),
+		    -EPERM, "../ through an existing directory");
+		EXPECT_RC(exec_check(&c, p2, buf, &exec, e2, sizeof e2),
+		    -EPERM, "../ through a missing directory");
+		EXPECT_MSG(e1, "is not in policy allow_exec_paths", "../ exists");
+		EXPECT_MSG(e2, "is not in policy allow_exec_paths", "../ missing");
+	}
 	/* A missing program inside the directory: its own error. */
 	snprintf(path, sizeof path, "%s/missing", tmpdir);
 	err[0] = '\0';
-	EXPECT_RC(policy_exec_check(&c.policy, path, buf, &exec, err,
+	EXPECT_RC(exec_check(&c, path, buf, &exec, err,
 	    sizeof err), -ENOENT, "missing program in the directory");
 	EXPECT_MSG(err, "No such file", "missing program in the directory");
 	/* A missing path elsewhere: EPERM, existence is not revealed. */
-	EXPECT_RC(policy_exec_check(&c.policy, "/no/such/x", buf, &exec, err,
+	EXPECT_RC(exec_check(&c, "/no/such/x", buf, &exec, err,
 	    sizeof err), -EPERM, "missing path outside the directory");
-	EXPECT_RC(policy_exec_check(&c.policy, "/bin/true", buf, &exec, err,
+	EXPECT_RC(exec_check(&c, "/bin/true", buf, &exec, err,
 	    sizeof err), -EPERM, "/bin/true outside the directory");
 	config_free(&c);
 
 	/* A file entry: that file, under any name that resolves to it. */
 	config_init(&c);
 	set(&c, "allow_exec_paths", "/bin/true");
-	EXPECT_RC(policy_exec_check(&c.policy, "/bin/true", buf, &exec, err,
+	EXPECT_RC(exec_check(&c, "/bin/true", buf, &exec, err,
 	    sizeof err), 0, "/bin/true allowed by name");
-	EXPECT_RC(policy_exec_check(&c.policy, "/bin/../bin/true", buf, &exec,
-	    err, sizeof err), 0, "/bin/../bin/true");
-	EXPECT_RC(policy_exec_check(&c.policy, "/bin/sh", buf, &exec, err,
+	/* ".." and "." are refused as written, before any lookup: their
+	 * resolution would tell which directories exist (issue 13 item 6). */
+	EXPECT_RC(exec_check(&c, "/bin/../bin/true", buf, &exec,
+	    err, sizeof err), -EPERM, "/bin/../bin/true");
+	EXPECT_MSG(err, "allow_exec_paths", "/bin/../bin/true");
+	EXPECT_RC(exec_check(&c, "/bin/./true", buf, &exec,
+	    err, sizeof err), -EPERM, "/bin/./true");
+	EXPECT_RC(exec_check(&c, "/bin/sh", buf, &exec, err,
 	    sizeof err), -EPERM, "/bin/sh with only /bin/true allowed");
+	config_free(&c);
+}
+
+/* allow_env and the unsafe names: which names pass, and the message. */
+static void
+test_env(void **state)
+{
+	static const char *const unsafe[] = { "LD_PRELOAD", "LD_AUDIT",
+	    "LD_LIBRARY_PATH", "LD_ANYTHING", "GCONV_PATH", "GLIBC_TUNABLES",
+	    "BASH_ENV", "ENV", "BASH_FUNC_ls%%", "PATH", "HOME", "PYTHONPATH",
+	    "PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE", "PERL5OPT",
+	    "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB", "NODE_OPTIONS",
+	    "TMPDIR", "OPENSSL_CONF", NULL };
+	static const char *const safe[] = { "LANG", "LC_ALL", "TZ", "FOO",
+	    "MY_LD_PRELOAD", "PATHX", "ENVIRONMENT", NULL };
+	struct config	 c;
+	char		 err[512], e[64];
+	char		*env[2] = { e, NULL };
+
+	for (int i = 0; unsafe[i] != NULL; i++)
+		if (!policy_env_unsafe(unsafe[i], strlen(unsafe[i])))
+			fail_msg("%s is not unsafe", unsafe[i]);
+	for (int i = 0; safe[i] != NULL; i++)
+		if (policy_env_unsafe(safe[i], strlen(safe[i])))
+			fail_msg("%s is unsafe", safe[i]);
+
+	/* No restriction: anything goes. */
+	config_init(&c);
+	snprintf(e, sizeof e, "LD_PRELOAD=/x.so");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err), 0,
+	    "LD_PRELOAD, unrestricted policy");
+	/* allow_exec_paths restricts: unsafe names refused, others pass. */
+	set(&c, "allow_exec_paths", "/bin/true");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err),
+	    -EPERM, "LD_PRELOAD under allow_exec_paths");
+	EXPECT_MSG(err, "env[0]: variable LD_PRELOAD may change", "refusal");
+	snprintf(e, sizeof e, "FOO=1");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err), 0,
+	    "FOO under allow_exec_paths");
+	/* allow_env: patterns; an unsafe name needs an exact entry. */
+	set(&c, "allow_env", "F* LD_LIBRARY_PATH, PYTHON*");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err), 0,
+	    "FOO with allow_env F*");
+	snprintf(e, sizeof e, "BAR=1");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err),
+	    -EPERM, "BAR with allow_env F*");
+	EXPECT_MSG(err, "variable BAR is not in policy allow_env", "refusal");
+	snprintf(e, sizeof e, "LD_LIBRARY_PATH=/x");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err), 0,
+	    "LD_LIBRARY_PATH named in allow_env");
+	snprintf(e, sizeof e, "PYTHONPATH=/x");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err),
+	    -EPERM, "PYTHONPATH through the pattern PYTHON*");
+	/* A name with a control byte is escaped in the message. */
+	snprintf(e, sizeof e, "B\nAR=1");
+	EXPECT_RC(policy_env_check(&c.policy, env, 1, err, sizeof err),
+	    -EPERM, "a name with a newline");
+	EXPECT_MSG(err, "B\\x0aAR", "escaped name");
+	/* allow_env entries are names: '=' is refused. */
+	if (config_set(&c, "policy", "allow_env", "A=B", err, sizeof err) == 0)
+		fail_msg("allow_env = A=B accepted");
 	config_free(&c);
 }
 
@@ -306,6 +434,7 @@ main(void)
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_path_listed),
 		cmocka_unit_test(test_exec_check),
+		cmocka_unit_test(test_env),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, setup, teardown);

@@ -1,0 +1,189 @@
+"""Connections to forkd: connect() and the per-process default connection."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, NamedTuple
+
+from . import _forkd
+
+__all__ = ["Connection", "ExitStatus", "connect"]
+
+
+class ExitStatus(NamedTuple):
+    """How a child ended, as forkd reported it."""
+
+    pid: int
+    name: str
+    #: The exit status, or -N when signal N killed the child.
+    exitcode: int
+    utime_us: int
+    stime_us: int
+    maxrss_kb: int
+    #: forkd killed the child at its ``timeout``.
+    timed_out: bool
+    #: The child's cgroup memory limit killed it.
+    oom_killed: bool
+
+
+def _status(t: tuple) -> ExitStatus:
+    return ExitStatus(t[0], t[1], t[2], t[3], t[4], t[5], bool(t[6]),
+                      bool(t[7]))
+
+
+class Connection:
+    """An authenticated connection to forkd.
+
+    Made by :func:`connect`. Safe to share between threads: calls are
+    serialised by a lock. Children started with ``daemon=True`` on a
+    connection are terminated by forkd when it closes (:meth:`close`, or the
+    end of this process).
+    """
+
+    def __init__(self, socket: str | os.PathLike | None = None,
+                 key: str | os.PathLike | None = None):
+        self._lock = threading.Lock()
+        # A failure is an OSError naming the file (its filename) and the
+        # step that failed (its step: key, socket, connect, handshake).
+        self._conn = _forkd.Connection(socket, key)
+        self._exits: dict[int, ExitStatus] = {}
+        self._pid = os.getpid()
+        self._dead = False          # forkd closed it (ECONNRESET)
+        self._sibling: Connection | None = None
+        self.socket = socket
+        self.key = key
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return "<forkd.Connection %s socket=%r>" % (state, self.socket)
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed, by :meth:`close` or by
+        forkd (which then answered ConnectionResetError)."""
+        return self._dead or self._conn.closed
+
+    def _call(self, fn, *args, **kw):
+        """One extension call under the lock; a connection forkd closed
+        is marked so (the default connection is then made again)."""
+        with self._lock:
+            try:
+                return fn(*args, **kw)
+            except ConnectionResetError:
+                self._dead = True
+                raise
+
+    def close(self) -> None:
+        """Close the connection. forkd terminates the ``daemon=True``
+        children started on it."""
+        with self._lock:
+            self._conn.close()
+
+    def fileno(self) -> int:
+        """The connection's socket."""
+        return self._conn.fileno()
+
+    def ping(self) -> None:
+        """Round trip to forkd; raises when it does not answer."""
+        self._call(self._conn.ping)
+
+    def status(self) -> dict:
+        """forkd's status: version, pid, counters, modules."""
+        return self._call(self._conn.status)
+
+    def list(self) -> list[dict]:
+        """forkd's live children of this uid (every uid's for root)."""
+        rows = self._call(self._conn.list)
+        keys = ("pid", "name", "target", "daemon", "uid", "started_unix_ms",
+                "owned")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def _reopen(self) -> "Connection":
+        """A connection to the same forkd, for a closed one's children."""
+        with self._lock:
+            if self._sibling is None or self._sibling.closed:
+                self._sibling = Connection(self.socket, self.key)
+            return self._sibling
+
+    def _spawn(self, target: str, argv: list[str], **opts: Any) -> tuple:
+        return self._call(self._conn.spawn, target, argv, **opts)
+
+    def _signal(self, pid: int, sig: int) -> None:
+        self._call(self._conn.signal, pid, sig)
+
+    def _drain(self) -> None:
+        """Move queued exit events into the cache (lock held)."""
+        self._conn.process()
+        while (t := self._conn.next_exit()) is not None:
+            self._exits[t[0]] = _status(t)
+
+    def _reap(self, pid: int, timeout: float | None = None) -> ExitStatus:
+        """The exit status of child pid, waiting at most timeout seconds
+        (TimeoutError)."""
+        return self._call(self._reap_locked, pid, timeout)
+
+    def _reap_locked(self, pid: int, timeout: float | None) -> ExitStatus:
+        st = self._exits.pop(pid, None)
+        if st is not None:
+            return st
+        self._drain()
+        st = self._exits.pop(pid, None)
+        if st is not None:
+            return st
+        st = _status(self._conn.wait(pid, timeout))
+        # The exit event of that child is queued too: drop it.
+        self._drain()
+        self._exits.pop(pid, None)
+        return st
+
+
+def connect(socket: str | os.PathLike | None = None,
+            key: str | os.PathLike | None = None) -> Connection:
+    """Connect to forkd and authenticate.
+
+    *socket* is forkd's socket path and *key* the key file; each defaults
+    to the environment (``FORKD_SOCKET``, ``FORKD_KEY_FILE``), then to
+    ``/run/forkd/forkd.sock`` and ``/var/lib/forkd/authkey``, as in
+    libforkd. A failure raises an :exc:`OSError` whose message explains
+    it, with the file concerned in ``filename`` and the failed ``step``
+    (``"key"``, ``"socket"``, ``"connect"``, ``"handshake"``):
+    :exc:`FileNotFoundError` or :exc:`ConnectionRefusedError` when forkd
+    does not listen there, :exc:`PermissionError` when the key file cannot
+    be read, ``OSError(EKEYREJECTED)`` for a wrong key.
+
+    Whoever holds the key holds forkd's powers: it can run any code as
+    forkd's user.
+    """
+    return Connection(socket, key)
+
+
+_default_lock = threading.Lock()
+_default: Connection | None = None
+
+
+def default_connection() -> Connection:
+    """This process's shared connection, made on first use from the
+    environment (FORKD_SOCKET, FORKD_KEY_FILE)."""
+    global _default
+    with _default_lock:
+        c = _default
+        # After os.fork() the child makes a connection of its own: two
+        # processes must not talk on one (frames are numbered).
+        if c is None or c._pid != os.getpid() or c.closed:
+            c = _default = Connection()
+        return c
+
+
+def _after_fork_in_child() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

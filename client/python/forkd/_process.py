@@ -1,0 +1,766 @@
+"""forkd.Process: multiprocessing.Process, with the child forked by forkd."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import itertools
+import os
+import pickle
+import select
+import selectors
+import signal
+import sys
+import threading
+import time
+import weakref
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
+
+from . import _forkd
+from ._connection import Connection, ExitStatus, default_connection
+from ._errors import ProcessError, RemoteError, RemoteTraceback, spawn_error
+
+__all__ = ["Process", "wait", "active_children", "cpu_count",
+           "FIRST_COMPLETED", "FIRST_EXCEPTION", "ALL_COMPLETED",
+           "DEVNULL"]
+
+#: For ``stdin``/``stdout``/``stderr``: the child gets /dev/null.
+DEVNULL = -1
+
+# The python module's entry and the child's fds (the module's contract).
+ENTRY = "python:call"
+ARGS_FD = 3
+RESULT_FD = 4
+
+# Keyword arguments of Process() and Executor() that are forkd spawn options.
+SPAWN_OPTIONS = frozenset((
+    "env", "env_replace", "cwd", "stdin", "stdout", "stderr", "timeout",
+    "kill_grace", "rlimits", "umask", "nice", "cpus", "pgroup", "uid",
+    "gid", "groups", "no_new_privs", "drop_caps", "cgroup", "memory_max",
+    "pids_max", "cpu_quota_us", "cpu_period_us", "namespaces",
+    "forkd_name",
+))
+
+_NAMESPACES = {"pid": _forkd.NS_PID, "mount": _forkd.NS_MOUNT,
+               "net": _forkd.NS_NET, "ipc": _forkd.NS_IPC,
+               "uts": _forkd.NS_UTS, "user": _forkd.NS_USER}
+_PGROUPS = {"session": _forkd.PGROUP_SESSION, "group": _forkd.PGROUP_GROUP}
+
+_counter = itertools.count(1)
+_children: set["Process"] = set()
+_children_lock = threading.Lock()
+
+
+def cpu_count() -> int:
+    """The number of CPUs this process may run on
+    (``len(os.sched_getaffinity(0))``), which is what a pool should use."""
+    return len(os.sched_getaffinity(0))
+
+
+def check_spawn_options(opts: Mapping[str, Any], who: str) -> None:
+    """Raise TypeError for a keyword that is not a spawn option."""
+    for k in opts:
+        if k not in SPAWN_OPTIONS:
+            raise TypeError("%s got an unexpected keyword argument %r"
+                            % (who, k))
+
+
+def _fd_of(obj: Any, default: int) -> int:
+    if obj is None:
+        # This process's stdout/stderr, if open; else /dev/null.
+        if default < 0:
+            return default
+        try:
+            os.fstat(default)
+        except OSError:
+            return -1
+        return default
+    if isinstance(obj, int):
+        return obj
+    return obj.fileno()
+
+
+def spawn_kwargs(opts: Mapping[str, Any], daemon: bool) -> dict:
+    """The extension's spawn() keywords for Process spawn options."""
+    kw: dict[str, Any] = {"daemon": bool(daemon), "want_pidfd": True,
+                          "stdin": _fd_of(opts.get("stdin"), -1),
+                          "stdout": _fd_of(opts.get("stdout"), 1),
+                          "stderr": _fd_of(opts.get("stderr"), 2)}
+    env = opts.get("env")
+    if env is not None:
+        kw["env"] = ["%s=%s" % (k, v) for k, v in env.items()]
+        kw["env_replace"] = bool(opts.get("env_replace", False))
+    for k in ("cwd", "umask", "nice", "cpus", "uid", "gid", "groups",
+              "no_new_privs", "drop_caps", "cgroup", "memory_max",
+              "pids_max", "cpu_quota_us", "cpu_period_us"):
+        if opts.get(k) is not None:
+            kw[k] = opts[k]
+    if opts.get("cwd") is not None:
+        kw["cwd"] = os.fspath(opts["cwd"])
+    if opts.get("forkd_name") is not None:
+        kw["name"] = opts["forkd_name"]
+    if opts.get("timeout") is not None:
+        kw["timeout_ms"] = max(1, int(opts["timeout"] * 1000))
+    if opts.get("kill_grace") is not None:
+        kw["kill_grace_ms"] = max(1, int(opts["kill_grace"] * 1000))
+    if opts.get("rlimits") is not None:
+        rl = []
+        for res, lim in dict(opts["rlimits"]).items():
+            soft, hard = lim if isinstance(lim, tuple) else (lim, lim)
+            rl.append((int(res), soft, hard))
+        kw["rlimits"] = rl
+    if opts.get("pgroup") is not None:
+        kw["pgroup"] = _PGROUPS[opts["pgroup"]]
+    ns = opts.get("namespaces")
+    if ns is not None:
+        if not isinstance(ns, int):
+            ns = sum(_NAMESPACES[n] for n in set(ns))
+        kw["namespaces"] = ns
+    if kw.get("cgroup") is not None:
+        kw["cgroup"] = int(bool(kw["cgroup"]))
+    return kw
+
+
+def target_ref(fn: Callable) -> tuple[str, bool]:
+    """("MODULE:QUALNAME", defined in __main__) for a callable the child
+    can import by name; ValueError for one it cannot."""
+    mod = getattr(fn, "__module__", None)
+    qual = getattr(fn, "__qualname__", None)
+    if not isinstance(mod, str) or not isinstance(qual, str) or "<" in qual:
+        raise ValueError(
+            "forkd runs a target by importing it by name: %r is not a "
+            "module-level function or class (lambdas, nested functions and "
+            "bound methods of instances cannot be looked up)" % (fn,))
+    obj: Any = sys.modules.get(mod)
+    for part in qual.split("."):
+        obj = getattr(obj, part, None)
+    if obj is not fn and obj != fn:
+        raise ValueError("forkd runs a target by importing it by name: "
+                         "%s:%s is not %r" % (mod, qual, fn))
+    return "%s:%s" % (mod, qual), mod in ("__main__", "__mp_main__")
+
+
+def main_path() -> str:
+    """The main script's absolute path, for a child to import as
+    __mp_main__; ValueError when __main__ has no file."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path:
+        raise ValueError(
+            "the target (or an argument) is defined in __main__, which has "
+            "no file here (an interactive session or python -c): forkd's "
+            "child imports the main script by path, as multiprocessing's "
+            "spawn and forkserver do. Define it in a module or a script.")
+    return os.path.abspath(path)
+
+
+def dump_args(args: tuple, kwargs: dict) -> bytes:
+    """The pickled (args, kwargs), or pickle.PicklingError."""
+    try:
+        return pickle.dumps((tuple(args), dict(kwargs)),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as e:
+        raise pickle.PicklingError(
+            "forkd: the arguments cannot be pickled: %s" % (e,)) from e
+
+
+class _Sink:
+    """Bytes of one result pipe, collected by the _Collector."""
+
+    __slots__ = ("chunks", "done")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.done = threading.Event()
+
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+class _Collector:
+    """One thread per process reading every result pipe, so a child
+    writing a large result never waits for its parent to ask (which could
+    be never: it may be waiting on the sentinel)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._sel = selectors.DefaultSelector()
+        self._pending: list[tuple[int, _Sink]] = []
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, None)
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="forkd-results")
+        self._thread.start()
+
+    def add(self, fd: int, sink: _Sink) -> None:
+        with self._lock:
+            self._pending.append((fd, sink))
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass
+
+    def _run(self) -> None:
+        while True:
+            for key, _ in self._sel.select():
+                if key.data is None:
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                    with self._lock:
+                        pending, self._pending = self._pending, []
+                    for fd, sink in pending:
+                        try:
+                            self._sel.register(fd, selectors.EVENT_READ,
+                                               sink)
+                        except (OSError, ValueError):
+                            sink.done.set()     # no result to wait for
+                    continue
+                try:
+                    data = os.read(key.fd, 1 << 20)
+                except OSError:
+                    data = b""
+                if data:
+                    key.data.chunks.append(data)
+                    continue
+                self._sel.unregister(key.fd)
+                os.close(key.fd)
+                key.data.done.set()
+
+
+_collector: _Collector | None = None
+_collector_lock = threading.Lock()
+
+
+def _collect(fd: int, sink: _Sink) -> None:
+    global _collector
+    with _collector_lock:
+        if _collector is None or _collector.pid != os.getpid():
+            _collector = _Collector()
+        c = _collector
+    c.add(fd, sink)
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    """Write the rest of a big argument payload, then close the pipe."""
+    try:
+        os.set_blocking(fd, True)
+        while data:
+            n = os.write(fd, data)
+            data = data[n:]
+    except OSError:
+        pass        # the child died or closed fd 3: its exit code tells
+    finally:
+        os.close(fd)
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        if fd is not None and fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _finalize(pidfd: list) -> None:
+    _close_fds(pidfd[0])
+    pidfd[0] = -1
+
+
+class Process:
+    """A function run in a child forked by forkd from its warm interpreter.
+
+    The counterpart of :class:`multiprocessing.Process`: create it with a
+    *target* callable and its *args* and *kwargs*, :meth:`start` it,
+    :meth:`join` it. The child is forked by forkd's ``python`` module (not
+    by this process): it starts with forkd's preloaded modules imported, and
+    runs ``target(*args, **kwargs)``. *target* must be importable by name
+    (a module-level function or class); *args* and *kwargs* are pickled,
+    and so is the return value, which :meth:`result` gives back.
+
+    A target defined in the main script is found by importing the script
+    in the child as ``__mp_main__``, as multiprocessing's forkserver and
+    spawn start methods do: protect the script's entry code with
+    ``if __name__ == "__main__":``.
+
+    *name* is the process's name (default ``Process-N``). *daemon* True:
+    forkd terminates the child when this process's connection closes
+    (at the latest when this process exits); non-daemon children are
+    joined at exit, as multiprocessing does.
+
+    *connection* is a :class:`forkd.Connection` from :func:`forkd.connect`;
+    None uses this process's default connection (``FORKD_SOCKET``,
+    ``FORKD_KEY_FILE``).
+
+    The remaining keyword arguments are forkd's spawn options:
+
+    - *env* (a mapping added to the child's environment; ``env_replace``
+      True: the whole environment), *cwd* (default ``/``);
+    - *stdin*, *stdout*, *stderr*: a file object or fd; default /dev/null
+      for stdin and this process's fds 1 and 2 for the others;
+      :data:`forkd.DEVNULL` for /dev/null;
+    - *timeout* (seconds: SIGTERM to the child's group, then SIGKILL
+      *kill_grace* seconds later), *rlimits* (``{resource: (soft, hard)}``),
+      *umask*, *nice*, *cpus*, *pgroup* (``"session"`` or ``"group"``);
+    - *cgroup* True with *memory_max*, *pids_max*, *cpu_quota_us*,
+      *cpu_period_us*; *namespaces* (names from ``pid``, ``mount``,
+      ``net``, ``ipc``, ``uts``, ``user``); *uid*, *gid*, *groups*,
+      *no_new_privs*, *drop_caps*; *forkd_name*: the child's name in forkd
+      (``forkctl ps``; unique among this uid's live children).
+
+    A spawn that forkd refuses or that fails before the target runs raises
+    :exc:`forkd.SpawnError` (a :exc:`PermissionError` when a policy
+    refused it) from :meth:`start`.
+    """
+
+    def __init__(self, target: Callable[..., Any] | None = None,
+                 args: Iterable[Any] = (),
+                 kwargs: Mapping[str, Any] = {},  # noqa: B006 (as mp's)
+                 name: str | None = None, daemon: bool | None = None, *,
+                 connection: Connection | None = None,
+                 **spawn_options: Any) -> None:
+        check_spawn_options(spawn_options, "Process()")
+        self._target = target
+        self._args = tuple(args)
+        self._kwargs = dict(kwargs) if kwargs is not None else {}
+        self._name = name if name is not None else \
+            "Process-%d" % next(_counter)
+        self._daemon = bool(daemon)
+        self._connection = connection
+        self._spawn_options = dict(spawn_options)
+        self._conn: Connection | None = None
+        self._pid: int | None = None
+        self._forkd_name: str | None = None
+        self._cgroup: str | None = None
+        self._pidfd = [-1]
+        self._sink: _Sink | None = None
+        self._status: ExitStatus | None = None
+        self._outcome: tuple | None = None
+        self._closed = False
+        self._parent_pid = os.getpid()
+        self._finalizer: weakref.finalize | None = None
+
+    def __repr__(self) -> str:
+        if self._pid is None:
+            state = "initial"
+        elif self._status is not None:
+            state = "stopped exitcode=%d" % self._status.exitcode
+        elif self._closed:
+            state = "closed"
+        else:
+            state = "started"
+        s = "<forkd.Process name=%r" % self._name
+        if self._pid is not None:
+            s += " pid=%d" % self._pid
+        s += " parent=%d %s" % (self._parent_pid, state)
+        if self._daemon:
+            s += " daemon"
+        return s + ">"
+
+    def _check_closed(self) -> None:
+        if self._closed:
+            raise ValueError("process object is closed")
+
+    def run(self) -> None:
+        """Call the target in *this* process (multiprocessing's run()).
+        forkd's child does not call run(): overriding it in a subclass has
+        no effect on the child, which runs *target* by name."""
+        if self._target is not None:
+            self._target(*self._args, **self._kwargs)
+
+    def start(self) -> None:
+        """Start the child: pickle the arguments (refusing unpicklable ones
+        with :exc:`pickle.PicklingError` before anything is sent) and ask
+        forkd to run the target in a child of its warm interpreter.
+        Raises :exc:`forkd.SpawnError` when forkd refuses or the child's
+        set-up fails. At most once per process object."""
+        self._check_closed()
+        if self._pid is not None:
+            raise AssertionError("cannot start a process twice")
+        if self._parent_pid != os.getpid():
+            raise AssertionError(
+                "can only start a process object created by current process")
+        if self._target is None:
+            raise ValueError("forkd.Process needs a target")
+        ref, in_main = target_ref(self._target)
+        payload = None
+        if self._args or self._kwargs:
+            payload = dump_args(self._args, self._kwargs)
+        argv = [ENTRY, ref]
+        if in_main or (payload is not None and b"__main__" in payload):
+            argv += ["--main", main_path()]
+        kw = spawn_kwargs(self._spawn_options, self._daemon)
+        conn = self._connection or default_connection()
+
+        args_r = args_w = res_r = res_w = -1
+        rest = None
+        try:
+            fds = []
+            if payload is not None:
+                args_r, args_w = os.pipe2(os.O_CLOEXEC)
+                rest = self._prefill(args_w, payload)
+                if rest is None:
+                    os.close(args_w)
+                    args_w = -1
+                fds.append((args_r, ARGS_FD))
+            res_r, res_w = os.pipe2(os.O_CLOEXEC)
+            fds.append((res_w, RESULT_FD))
+            kw["fds"] = fds
+            # Nothing buffered here may be written twice or late.
+            for f in (sys.stdout, sys.stderr):
+                try:
+                    f.flush()
+                except (AttributeError, ValueError, OSError):
+                    pass
+            try:
+                pid, fname, pidfd, cgroup = conn._spawn(ENTRY, argv, **kw)
+            except OSError as e:
+                if isinstance(e, (ConnectionError, TimeoutError)) and \
+                        e.errno != errno.ETIMEDOUT:
+                    raise
+                raise spawn_error(e) from None
+        except BaseException:
+            _close_fds(args_r, args_w, res_r, res_w)
+            raise
+        _close_fds(args_r, res_w)
+        self._conn = conn
+        self._pid = pid
+        self._forkd_name = fname
+        self._cgroup = cgroup or None
+        self._pidfd[0] = pidfd
+        self._finalizer = weakref.finalize(self, _finalize, self._pidfd)
+        # Not at exit: weakref's own exit hook would close the pidfd before
+        # ours joins the children.
+        self._finalizer.atexit = False
+        self._sink = _Sink()
+        _collect(res_r, self._sink)
+        if args_w >= 0:
+            threading.Thread(target=_write_all, args=(args_w, rest),
+                             daemon=True, name="forkd-args").start()
+        with _children_lock:
+            _children.add(self)
+
+    @staticmethod
+    def _prefill(fd: int, payload: bytes) -> memoryview | None:
+        """Write what the pipe takes now; the rest (None: nothing) is
+        written by a thread once the child reads."""
+        if len(payload) > 65536:
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ,
+                            min(len(payload), 1 << 20))
+            except OSError:
+                pass
+        os.set_blocking(fd, False)
+        view = memoryview(payload)
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            n = 0
+        return view[n:] if n < len(view) else None
+
+    # -- waiting ------------------------------------------------------------
+
+    def _poll(self, timeout: float | None) -> bool:
+        """Wait up to timeout seconds for the child to end; True once its
+        exit status is known."""
+        if self._status is not None:
+            return True
+        conn = self._conn
+        if conn.closed:
+            # Its connection was closed (a daemon child then ends): forkd
+            # still reports the exit to another connection of this uid.
+            conn = conn._reopen()
+        fd = self._pidfd[0]
+        if fd >= 0:
+            p = select.poll()
+            p.register(fd, select.POLLIN)
+            ms = None if timeout is None else max(0, int(timeout * 1000))
+            deadline = None if timeout is None else \
+                time.monotonic() + timeout
+            while not p.poll(ms):
+                if deadline is None:
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                ms = max(1, int(left * 1000))
+            st = conn._reap(self._pid, 30)
+        else:
+            # No pidfd (an older forkd): ask forkd in short slices, so the
+            # connection's lock is never held for long.
+            deadline = None if timeout is None else \
+                time.monotonic() + timeout
+            while True:
+                left = 0.05 if deadline is None else \
+                    min(0.05, max(0.0, deadline - time.monotonic()))
+                try:
+                    st = conn._reap(self._pid, left)
+                    break
+                except TimeoutError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return False
+        self._status = st
+        with _children_lock:
+            _children.discard(self)
+        return True
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait until the child ends, or at most *timeout* seconds. Returns
+        None either way: check :attr:`exitcode` (None: still running)."""
+        self._check_closed()
+        if self._parent_pid != os.getpid():
+            raise AssertionError("can only join a child process")
+        if self._pid is None:
+            raise AssertionError("can only join a started process")
+        self._poll(timeout)
+
+    def is_alive(self) -> bool:
+        """True from start() until the child has ended."""
+        self._check_closed()
+        if self._pid is None:
+            return False
+        return not self._poll(0)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The target's return value, waiting at most *timeout* seconds
+        for the child to end (:exc:`TimeoutError`).
+
+        When the target raised, its exception is raised here, with the
+        child's formatted traceback attached as ``__cause__``
+        (:class:`forkd.RemoteTraceback`). A child that ended without a
+        result (a signal, ``sys.exit()``) raises :exc:`forkd.ProcessError`
+        with its ``exitcode``."""
+        self._check_closed()
+        if self._pid is None:
+            raise AssertionError("can only get the result of a started "
+                                 "process")
+        if self._outcome is None:
+            deadline = None if timeout is None else \
+                time.monotonic() + timeout
+            if not self._poll(timeout):
+                raise TimeoutError("%s (pid %d) still running after %s s"
+                                   % (self._name, self._pid, timeout))
+            left = 30.0 if deadline is None else \
+                max(0.0, deadline - time.monotonic())
+            if not self._sink.done.wait(left):
+                raise TimeoutError("%s (pid %d) ended, but a process it "
+                                   "started keeps its result pipe open"
+                                   % (self._name, self._pid))
+            self._outcome = self._decode(self._sink.data())
+            self._sink.chunks = []
+        kind, value = self._outcome
+        if kind == "ok":
+            return value
+        raise value
+
+    def _decode(self, data: bytes) -> tuple:
+        code = self._status.exitcode
+        if not data:
+            how = ("was killed by signal %d" % -code if code < 0 else
+                   "exited with code %d" % code)
+            return ("err", ProcessError("%s (pid %d) %s without a result"
+                                        % (self._name, self._pid, how),
+                                        code))
+        try:
+            msg = pickle.loads(data)
+        except Exception as e:
+            return ("err", RemoteError("%s (pid %d): its result cannot be "
+                                       "unpickled here: %r"
+                                       % (self._name, self._pid, e)))
+        if msg[0] == "ok":
+            return ("ok", msg[1])
+        exc, tb, rep = msg[1], msg[2], msg[3]
+        if not isinstance(exc, BaseException):
+            exc = RemoteError(rep)
+        exc.__cause__ = RemoteTraceback('\n"""\n%s"""' % tb)
+        return ("err", exc)
+
+    # -- signals --------------------------------------------------------------
+
+    def _signal(self, sig: int) -> None:
+        self._check_closed()
+        if self._pid is None or self._status is not None:
+            return
+        try:
+            self._conn._signal(self._pid, sig)
+        except ProcessLookupError:
+            pass        # already ended
+
+    def terminate(self) -> None:
+        """Send SIGTERM to the child (through forkd)."""
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Send SIGKILL to the child (through forkd)."""
+        self._signal(signal.SIGKILL)
+
+    def close(self) -> None:
+        """Release the process object's resources (its pidfd). ValueError
+        while the child is still running. Most methods raise ValueError
+        afterwards."""
+        if self._closed:
+            return
+        if self._pid is not None and not self._poll(0):
+            raise ValueError("Cannot close a process while it is still "
+                             "running. You should first call join() or "
+                             "terminate().")
+        if self._finalizer is not None:
+            self._finalizer()
+        self._closed = True
+
+    # -- attributes -------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The process's name, for humans (not sent to forkd: see the
+        *forkd_name* spawn option)."""
+        return self._name
+
+    @name.setter
+    def name(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError("name must be a string")
+        self._name = name
+
+    @property
+    def daemon(self) -> bool:
+        """True: forkd terminates the child when this process's connection
+        closes. Set before start()."""
+        return self._daemon
+
+    @daemon.setter
+    def daemon(self, daemonic: bool) -> None:
+        if self._pid is not None:
+            raise AssertionError("process has already started")
+        self._daemon = bool(daemonic)
+
+    @property
+    def pid(self) -> int | None:
+        """The child's pid (as forkd sees it); None before start()."""
+        return self._pid
+
+    ident = pid
+
+    @property
+    def forkd_name(self) -> str | None:
+        """The child's name in forkd (``forkctl ps``); None before start()."""
+        return self._forkd_name
+
+    @property
+    def cgroup(self) -> str | None:
+        """The child's own cgroup (relative to the cgroup2 mount) when
+        started with ``cgroup=True``, else None."""
+        return self._cgroup
+
+    @property
+    def exitcode(self) -> int | None:
+        """The child's exit code: None while it runs, -N when signal N
+        killed it."""
+        self._check_closed()
+        if self._pid is None or not self._poll(0):
+            return None
+        return self._status.exitcode
+
+    @property
+    def exit_status(self) -> ExitStatus | None:
+        """forkd's full exit report (rusage, timed_out, oom_killed), or
+        None while the child runs."""
+        if self._pid is None or not self._poll(0):
+            return None
+        return self._status
+
+    @property
+    def sentinel(self) -> int:
+        """The child's pidfd: readable once the child has ended. Works with
+        :func:`multiprocessing.connection.wait`, :mod:`selectors` and
+        asyncio's ``loop.add_reader()``."""
+        self._check_closed()
+        if self._pid is None:
+            raise ValueError("process not started")
+        return self._pidfd[0]
+
+
+class DoneAndNotDone(NamedTuple):
+    """What :func:`wait` returns."""
+
+    done: set
+    not_done: set
+
+
+def wait(processes: Iterable[Process], timeout: float | None = None,
+         return_when: str = FIRST_COMPLETED) -> DoneAndNotDone:
+    """Wait for started processes to end, like
+    :func:`concurrent.futures.wait`.
+
+    *return_when* is FIRST_COMPLETED (when any has ended), FIRST_EXCEPTION
+    (when any has ended with a non-zero exit code, or all have ended) or
+    ALL_COMPLETED. Returns ``(done, not_done)``, two sets; after *timeout*
+    seconds, whatever is done so far."""
+    if return_when not in (FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED):
+        raise ValueError("invalid return_when: %r" % (return_when,))
+    procs = set(processes)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    done = {p for p in procs if p._poll(0)}
+    while True:
+        not_done = procs - done
+        if not not_done:
+            break
+        if return_when == FIRST_COMPLETED and done:
+            break
+        if return_when == FIRST_EXCEPTION and any(
+                p._status.exitcode != 0 for p in done):
+            break
+        left = None
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+        by_fd = {p.sentinel: p for p in not_done}
+        ready = select.poll()
+        for fd in by_fd:
+            ready.register(fd, select.POLLIN)
+        events = ready.poll(None if left is None else
+                            max(1, int(left * 1000)))
+        for fd, _ in events:
+            if by_fd[fd]._poll(0):
+                done.add(by_fd[fd])
+    return DoneAndNotDone(done, procs - done)
+
+
+def active_children() -> list[Process]:
+    """The processes started from this process that have not ended yet
+    (those that have ended are joined as a side effect)."""
+    with _children_lock:
+        kids = list(_children)
+    return [p for p in kids if not p._closed and not p._poll(0)]
+
+
+def _after_fork_in_child() -> None:
+    """A child of os.fork() starts with no children and fresh locks (a
+    thread of the parent may have held one)."""
+    global _children_lock, _collector_lock
+    _children_lock = threading.Lock()
+    _collector_lock = threading.Lock()
+    _children.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _join_at_exit() -> None:
+    """As multiprocessing does at exit: wait for non-daemon children;
+    daemon children end with the connection."""
+    try:
+        kids = active_children()
+    except Exception:
+        return
+    for p in kids:
+        if not p._daemon and p._parent_pid == os.getpid():
+            try:
+                p.join()
+            except Exception:
+                pass

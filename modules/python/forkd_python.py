@@ -1,0 +1,555 @@
+"""_forkd_python: the Python half of forkd's python module (python.so).
+
+python.c embeds this file, runs it once in forkd as module _forkd_python,
+and calls preload() from the module's init. In a forked child it calls
+child_call() (entry python:call) or child_main() (entry python:main) after
+PyOS_AfterFork_Child(). See modules/python/README section in the top-level
+README ("The python module") for the options and the wire contract:
+
+python:call MODULE:QUALNAME [--main /abs/script.py]
+    fd 3 (optional): a pipe carrying pickle((args, kwargs)), read to EOF.
+    fd 4 (optional): a pipe; one pickle is written, then it is closed:
+        ("ok", value) on return,
+        ("err", exc_or_None, traceback_text, repr_of_exc) on an exception
+        (and when the target cannot be found or is not allowed);
+        nothing on sys.exit() (the exit code says it).
+    exit code: 0 on return, 1 on an exception, n for sys.exit(n).
+
+python:main MODULE [ARGS...]
+    runs MODULE as __main__ with sys.argv = [MODULE, ARGS...].
+"""
+
+import builtins
+import fnmatch
+import gc
+import importlib
+import importlib.machinery
+import importlib.util
+import io
+import os
+import pickle
+import runpy
+import signal
+import sys
+import threading
+import traceback
+
+# Set by preload().
+_allow = None           # None: any target; else a list of fnmatch patterns
+_paths = []             # path= directories, resolved (realpath)
+_freeze = True
+_old_stdio = []         # the daemon's stdio objects, kept so never flushed
+
+# Builtins a restricted unpickler may construct: plain containers and
+# scalars (the ones pickle has no opcode for in every protocol).
+_SAFE_BUILTINS = frozenset((
+    "bool", "bytearray", "bytes", "complex", "dict", "float", "frozenset",
+    "int", "list", "range", "set", "slice", "str", "tuple",
+))
+
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _err(msg):
+    """One line on stderr, flushed."""
+    try:
+        sys.stderr.write("python: %s\n" % msg)
+        sys.stderr.flush()
+    except Exception:
+        pass
+
+
+def _flush_stdio():
+    """Flush Python's stdio (the current and the original objects)."""
+    for f in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if f is not None:
+                f.flush()
+        except Exception:
+            pass
+
+
+def _threads_report():
+    """None when this process has one thread, else a message naming the
+    others and the fix."""
+    try:
+        tids = sorted(int(t) for t in os.listdir("/proc/self/task"))
+    except OSError:
+        return None         # no /proc: cannot check (forkd checks too)
+    me = threading.get_native_id()
+    others = [t for t in tids if t != me]
+    if not others:
+        return None
+    pynames = {}
+    for t in threading.enumerate():
+        if t.native_id is not None:
+            pynames[t.native_id] = t.name
+    lines = []
+    for tid in others:
+        try:
+            with open("/proc/self/task/%d/comm" % tid) as f:
+                comm = f.read().strip()
+        except OSError:
+            comm = "?"
+        desc = "thread %d (comm %r" % (tid, comm)
+        if tid in pynames:
+            desc += ", Python thread %r" % pynames[tid]
+        lines.append(desc + ")")
+    fix = ("fork() with threads is unsafe, so forkd does not start. Fix: "
+           "preload only modules that start no thread at import (start "
+           "threads in the target instead)")
+    set_by_user = ["%s=%s" % (v, os.environ[v]) for v in _THREAD_VARS
+                   if os.environ.get(v, "1") != "1"]
+    if set_by_user:
+        fix += ("; forkd's environment sets %s: unset it or set it to 1 "
+                "(numpy's OpenBLAS/OpenMP/MKL pools)" % ", ".join(set_by_user))
+    else:
+        fix += ("; for numpy keep OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and "
+                "MKL_NUM_THREADS at 1")
+    return ("%d threads are running after preloading: %s besides forkd's "
+            "main thread. %s" % (len(tids), ", ".join(lines), fix))
+
+
+def preload(paths, imports, allow, freeze):
+    """Run once in forkd: add path= dirs, import the preloads, check that
+    no thread was left behind, freeze the heap. Returns 0; 1 when an
+    option or a preload failed, 2 when a thread was left behind, after
+    writing why to stderr (forkd then does not start)."""
+    global _allow, _paths, _freeze
+    _freeze = bool(freeze)
+    if _freeze:
+        # gc.freeze() docs: disable early in the parent so collections do
+        # not leave holes that later allocations fill, freeze before fork.
+        gc.disable()
+    added = []
+    for p in paths:
+        if not p:
+            _err("path=: empty directory name")
+            return 1
+        ap = os.path.abspath(p)
+        if not os.path.isdir(ap):
+            _err("path=: %r is not a directory" % p)
+            return 1
+        added.append(ap)
+    sys.path[:0] = added
+    _paths = [os.path.realpath(p) for p in added]
+    _allow = list(allow) if allow else None
+    for name in imports:
+        try:
+            importlib.import_module(name)
+        except BaseException:
+            traceback.print_exc()
+            _err("preloading %r failed (traceback above); forkd does not "
+                 "start with a failing preload" % name)
+            _flush_stdio()
+            return 1
+    # No relative entry may stay (a preload may have added one): a child's
+    # cwd is the client's choice, and must not become an import path.
+    sys.path[:] = [os.path.abspath(p) for p in sys.path]
+    msg = _threads_report()
+    if msg is not None:
+        _err(msg)
+        _flush_stdio()
+        return 2
+    _rehearse()
+    if _freeze:
+        gc.freeze()
+    _flush_stdio()
+    return 0
+
+
+def _rehearse():
+    """Run, once in forkd, the code paths every child runs (stdio objects,
+    pickling both ways, the allow= patterns), on a private pipe: the
+    caches they fill (codecs, fnmatch's compiled patterns, the type
+    attribute cache) are then shared by every child instead of being
+    filled, page by page, in each one."""
+    r, w = os.pipe()
+    try:
+        out = _std(w, sys.__stdout__, True, False, check=False)
+        err = _std(w, sys.__stderr__, True, True, check=False)
+        inp = _std(r, sys.__stdin__, False, False, check=False)
+        out.write("o")
+        out.flush()
+        err.write("e\n")
+        inp.read(3)
+        del out, err, inp
+    finally:
+        os.close(r)
+        os.close(w)
+    data = pickle.dumps(((1, "a"), {"k": b"v"}), pickle.HIGHEST_PROTOCOL)
+    pickle.loads(data)
+    if _allow is not None:
+        _RestrictedUnpickler(io.BytesIO(data)).load()
+        _allowed("__forkd__:rehearsal")
+    pickle.dumps(("ok", None), pickle.HIGHEST_PROTOCOL)
+    env = {}
+    for kv in (b"A=1", b"B=2"):
+        k, _, v = kv.partition(b"=")
+        env[k] = v
+    try:
+        raise ValueError("rehearsal")
+    except ValueError as e:
+        _err_tuple(e)
+
+
+def _allowed(name):
+    """Does MODULE:QUALNAME match an allow= pattern?"""
+    return any(fnmatch.fnmatchcase(name, p) for p in _allow)
+
+
+def _identity_allowed(obj):
+    """With allow= set, the object found must be what its name says: its
+    own __module__:__qualname__ must match too (so pkg.mod:os.system, an
+    attribute chain out of the allowed package, is refused)."""
+    mod = getattr(obj, "__module__", None)
+    qual = getattr(obj, "__qualname__", None)
+    if not isinstance(mod, str) or not isinstance(qual, str):
+        return False
+    if mod == "__mp_main__":
+        mod = "__main__"
+    return _allowed("%s:%s" % (mod, qual))
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler for a restricted policy (allow= set): plain builtin
+    containers and scalars, and globals that match the allow= patterns."""
+
+    def find_class(self, module, name):
+        if module == "builtins" and name in _SAFE_BUILTINS:
+            return getattr(builtins, name)
+        spec = "%s:%s" % (module, name)
+        if _allowed(spec):
+            obj = super().find_class(module, name)
+            if _identity_allowed(obj):
+                return obj
+        raise pickle.UnpicklingError(
+            "global %r is not allowed in arguments by the python module's "
+            "allow= patterns" % spec)
+
+
+def _fd_open(fd):
+    """Is fd open?"""
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
+def _std(fd, old, write, line, check=True):
+    """A fresh text stream on fd (None when fd is closed), like the
+    interpreter's own, with the old stream's encoding."""
+    if check and not _fd_open(fd):
+        return None
+    enc = getattr(old, "encoding", None) or "utf-8"
+    errors = getattr(old, "errors", None) or \
+        ("backslashreplace" if fd == 2 else "strict")
+    raw = io.FileIO(fd, "wb" if write else "rb", closefd=False)
+    # PYTHONUNBUFFERED (or -u) in forkd's environment: unbuffered, as the
+    # interpreter made the originals.
+    unbuffered = write and getattr(old, "write_through", False)
+    if unbuffered:
+        buf = raw
+    else:
+        buf = io.BufferedWriter(raw) if write else io.BufferedReader(raw)
+    try:
+        tty = raw.isatty()
+    except OSError:
+        tty = False
+    return io.TextIOWrapper(buf, encoding=enc, errors=errors,
+                            line_buffering=line or tty,
+                            write_through=unbuffered)
+
+
+def _child_setup(argv0, environ):
+    """What every child does first: collector back on, os.environ from the
+    child's real environment, Python's signal settings, stdio on 0/1/2."""
+    if _freeze:
+        gc.enable()
+    # os.environ is a copy made when forkd started; the child's environment
+    # is the one forkd built for this request.
+    data = os.environ._data
+    data.clear()
+    for kv in environ:
+        k, sep, v = kv.partition(b"=")
+        if sep and k:
+            data[k] = v
+    # What the interpreter sets up at start-up (forkd's init skips it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    # The daemon's stdio objects stay referenced, so nothing they may hold
+    # is ever flushed into the client's fds (gh-98552).
+    _old_stdio.extend((sys.stdin, sys.stdout, sys.stderr,
+                       sys.__stdin__, sys.__stdout__, sys.__stderr__))
+    sys.stdin = sys.__stdin__ = _std(0, sys.__stdin__, False, False)
+    sys.stdout = sys.__stdout__ = _std(1, sys.__stdout__, True, False)
+    sys.stderr = sys.__stderr__ = _std(2, sys.__stderr__, True, True)
+    sys.argv = [argv0]
+
+
+def _child_finish(code):
+    """Wait for non-daemon threads and flush stdio; returns code & 0xff."""
+    if "threading" in sys.modules:
+        try:
+            threading._shutdown()
+        except BaseException:
+            pass
+    _flush_stdio()
+    return code & 0xff
+
+
+def _exit_code(e):
+    """multiprocessing's exit code for SystemExit e."""
+    if e.code is None:
+        return 0
+    if isinstance(e.code, int):
+        return e.code
+    try:
+        sys.stderr.write(str(e.code) + "\n")
+    except Exception:
+        pass
+    return 1
+
+
+def _import_main(path, target):
+    """Import the client's main script as __mp_main__, aliased __main__,
+    as multiprocessing's spawn does (errors name target too)."""
+    if not os.path.isabs(path):
+        raise ValueError("target %r: --main %r is not an absolute path"
+                         % (target, path))
+    if _allow is not None:
+        if not any(fnmatch.fnmatchcase("__main__", p.partition(":")[0])
+                   for p in _allow):
+            raise PermissionError(
+                "target %r: --main %r is refused: with allow= set, a main "
+                "script runs only when a pattern allows __main__ targets"
+                % (target, path))
+        real = os.path.realpath(path)
+        if not any(os.path.commonpath([real, d]) == d for d in _paths):
+            raise PermissionError(
+                "target %r: --main %r is refused: with allow= set, a main "
+                "script must lie in one of the python module's path= "
+                "directories" % (target, path))
+    else:
+        # Unrestricted: as when the script runs, its directory comes first
+        # (multiprocessing passes the parent's sys.path the same way).
+        d = os.path.dirname(path)
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    loader = importlib.machinery.SourceFileLoader("__mp_main__", path)
+    spec = importlib.util.spec_from_file_location("__mp_main__", path,
+                                                  loader=loader)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["__mp_main__"] = mod
+    try:
+        loader.exec_module(mod)
+    except BaseException:
+        del sys.modules["__mp_main__"]
+        raise
+    sys.modules["__main__"] = mod
+    return mod
+
+
+def _check_name(target):
+    """Refuse a malformed target, or one the allow= patterns do not match,
+    before anything is imported for it."""
+    modname, sep, qual = target.partition(":")
+    if not sep or not modname or not qual:
+        raise ValueError("target %r: want MODULE:QUALNAME" % target)
+    if _allow is not None and not _allowed(target):
+        raise PermissionError("target %r is not allowed by the python "
+                              "module's allow= patterns" % target)
+
+
+def _resolve(target, main):
+    """The callable named MODULE:QUALNAME (_check_name() passed)."""
+    modname, _, qual = target.partition(":")
+    if modname in ("__main__", "__mp_main__"):
+        if main is None:
+            raise LookupError("target %r: no --main script was given"
+                              % target)
+        obj = main
+    else:
+        try:
+            obj = importlib.import_module(modname)
+        except ImportError as e:
+            raise ImportError("target %r: cannot import %r: %s"
+                              % (target, modname, e)) from e
+    for part in qual.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as e:
+            raise AttributeError("target %r: %s" % (target, e)) from e
+    if _allow is not None and not _identity_allowed(obj):
+        raise PermissionError(
+            "target %r is not allowed: it is %s:%s, which the allow= "
+            "patterns do not match" % (target,
+                                       getattr(obj, "__module__", "?"),
+                                       getattr(obj, "__qualname__", "?")))
+    if not callable(obj):
+        raise TypeError("target %r is not callable" % target)
+    return obj
+
+
+def _read_args():
+    """(args, kwargs) from fd 3, or ((), {}) when the client passed none."""
+    if not _fd_open(3):
+        return (), {}
+    chunks = []
+    with io.FileIO(3, "rb", closefd=True) as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+    data = b"".join(chunks)
+    del chunks
+    if not data:
+        return (), {}
+    if _allow is None:
+        value = pickle.loads(data)
+    else:
+        value = _RestrictedUnpickler(io.BytesIO(data)).load()
+    if (not isinstance(value, tuple) or len(value) != 2 or
+            not isinstance(value[0], tuple) or
+            not isinstance(value[1], dict)):
+        raise TypeError("fd 3 must carry a pickled (args, kwargs) tuple")
+    return value
+
+
+def _write_result(result):
+    """Write one pickle to fd 4 (when the client passed it) and close it."""
+    if not _fd_open(4):
+        return
+    try:
+        data = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+    except BaseException as e:
+        data = pickle.dumps(_err_tuple(e), pickle.HIGHEST_PROTOCOL)
+    _write_raw(data)
+
+
+def _err_tuple(e):
+    """("err", exc or None, traceback text, repr) for exception e."""
+    tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    try:
+        exc = e
+        # Only an exception that makes the round trip is sent.
+        pickle.loads(pickle.dumps(e, pickle.HIGHEST_PROTOCOL))
+    except BaseException:
+        exc = None
+    return ("err", exc, tb, repr(e))
+
+
+def _report(e, to_pipe):
+    """Report exception e: on fd 4 when the client passed it, else on
+    stderr (as multiprocessing prints a failed Process's traceback)."""
+    if to_pipe and _fd_open(4):
+        _write_result(_err_tuple(e))
+    else:
+        try:
+            traceback.print_exception(type(e), e, e.__traceback__)
+        except Exception:
+            pass
+
+
+def child_call(argv, environ):
+    """Entry python:call; argv as bytes (argv[0] the target name)."""
+    args = [os.fsdecode(a) for a in argv[1:]]
+    main_path = None
+    target = None
+    if len(args) == 3 and args[1] == "--main":
+        target, main_path = args[0], args[2]
+    elif len(args) == 1:
+        target = args[0]
+    _child_setup(main_path or "python:call", environ)
+    if target is None:
+        e = ValueError("usage: python:call MODULE:QUALNAME "
+                       "[--main /abs/path/script.py]")
+        _report(e, True)
+        return _child_finish(2)
+    # Finding the target: errors go back to the client (exit 1).
+    try:
+        _check_name(target)
+        main = _import_main(main_path, target) if main_path is not None \
+            else None
+        fn = _resolve(target, main)
+        a, kw = _read_args()
+    except SystemExit as e:
+        return _child_finish(_exit_code(e))
+    except BaseException as e:
+        _report(e, True)
+        return _child_finish(1)
+    del main
+    try:
+        value = fn(*a, **kw)
+    except SystemExit as e:
+        return _child_finish(_exit_code(e))
+    except BaseException as e:
+        del a, kw
+        # The traceback starts at the target, not in this function.
+        if e.__traceback__ is not None and e.__traceback__.tb_next:
+            e.__traceback__ = e.__traceback__.tb_next
+        _report(e, True)
+        return _child_finish(1)
+    del a, kw
+    ok = True
+    if _fd_open(4):
+        try:
+            data = pickle.dumps(("ok", value), pickle.HIGHEST_PROTOCOL)
+        except BaseException as e:
+            # The return value cannot be sent: an error, exit 1.
+            data = None
+            _report(e, True)
+            ok = False
+        del value
+        if data is not None:
+            _write_raw(data)
+    return _child_finish(0 if ok else 1)
+
+
+def _write_raw(data):
+    """Write bytes to fd 4 and close it; a gone client is not an error."""
+    view = memoryview(data)
+    try:
+        while view:
+            n = os.write(4, view[:1 << 20])
+            view = view[n:]
+    except OSError:
+        pass
+    finally:
+        view.release()
+        os.close(4)
+
+
+def child_main(argv, environ):
+    """Entry python:main: run MODULE as __main__, like python -m."""
+    args = [os.fsdecode(a) for a in argv[1:]]
+    if not args:
+        _child_setup("python:main", environ)
+        _err("usage: python:main MODULE [ARGS...]")
+        return _child_finish(2)
+    mod = args[0]
+    _child_setup(mod, environ)
+    sys.argv = list(args)
+    if _allow is not None and not _allowed(mod + ":__main__"):
+        _err("python:main %r is not allowed by the python module's allow= "
+             "patterns (it needs one matching %r)" % (mod, mod + ":__main__"))
+        return _child_finish(1)
+    code = 0
+    try:
+        runpy._run_module_as_main(mod, alter_argv=False)
+    except SystemExit as e:
+        code = _exit_code(e)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    # What the interpreter does at the end of python -m.
+    try:
+        import atexit
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    return _child_finish(code)

@@ -1,0 +1,490 @@
+/* python.c: the python module, an embedded CPython for forkd.
+ *
+ * init "path=DIR[:DIR...],import=MOD[,MOD...],allow=PATTERN[,PATTERN...],
+ * gc_freeze=0|1" starts the interpreter once in forkd, imports the
+ * preloads (set_forkserver_preload()'s job), checks that no thread was
+ * left behind and freezes the heap (gc.freeze()). Options are separated by
+ * ','; an item without "KEY=" continues the list of the option before it
+ * (import=numpy,json). The entries run in forked children:
+ *
+ *   python:call MODULE:QUALNAME [--main /abs/script.py]
+ *	calls the target with (args, kwargs) unpickled from fd 3 and writes
+ *	the pickled result to fd 4 (both optional); exit codes as
+ *	multiprocessing's.
+ *   python:main MODULE [ARGS...]
+ *	runs MODULE as __main__, like python -m.
+ *
+ * The Python half is forkd_python.py, compiled into this file at build
+ * time (python_boot.h) and run as module _forkd_python.
+ *
+ * The daemon's thread keeps the GIL from init on: forkd is single-threaded
+ * and every child continues on that thread, so PyOS_AfterFork_Child() finds
+ * its thread state current. Children are made by clone3() or by the zygote,
+ * so no pthread_atfork() handler runs: each entry starts with
+ * PyOS_AfterFork_Child(), which runs os.register_at_fork()'s child hooks.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forkd_module.h"
+#include "python_boot.h"
+
+#ifndef FORKD_PYTHON_EXECUTABLE
+#define FORKD_PYTHON_EXECUTABLE	"/usr/bin/python3"
+#endif
+
+#define PYTHON_OPT_ITEMS_MAX	1024	/* imports or patterns */
+
+extern char	**environ;
+
+/* A growable list of strings. */
+struct python_strv {
+	char	**sv_items;
+	size_t	  sv_n;
+};
+
+/* The parsed init options. */
+struct python_opts {
+	struct python_strv	 po_paths;	/* path= */
+	struct python_strv	 po_imports;	/* import= */
+	struct python_strv	 po_allow;	/* allow= */
+	int			 po_allow_set;
+	int			 po_freeze;	/* gc_freeze= (default 1) */
+};
+
+/* Which list an item without KEY= continues. */
+enum python_list {
+	PYTHON_LIST_NONE,
+	PYTHON_LIST_IMPORT,
+	PYTHON_LIST_ALLOW,
+	PYTHON_LIST_MAX
+};
+
+static const char *const python_list_names[PYTHON_LIST_MAX] = {
+	"none", "import", "allow"
+};
+
+static PyObject	*python_boot;	/* the _forkd_python module */
+
+/* Free a string list (NULL-safe). */
+static void
+python_strv_free(struct python_strv *sv)
+{
+	for (size_t i = 0; sv != NULL && i < sv->sv_n; i++)
+		free(sv->sv_items[i]);
+	if (sv != NULL) {
+		free(sv->sv_items);
+		sv->sv_items = NULL;
+		sv->sv_n = 0;
+	}
+}
+
+/* Append a copy of s[0..len); 0, -ENOMEM or -E2BIG. */
+static int
+python_strv_add(struct python_strv *sv, const char *s, size_t len)
+{
+	char	**grown, *copy;
+
+	if (sv->sv_n >= PYTHON_OPT_ITEMS_MAX)
+		return -E2BIG;
+	if ((copy = strndup(s, len)) == NULL)
+		return -ENOMEM;
+	grown = reallocarray(sv->sv_items, sv->sv_n + 1, sizeof *grown);
+	if (grown == NULL) {
+		free(copy);
+		return -ENOMEM;
+	}
+	sv->sv_items = grown;
+	sv->sv_items[sv->sv_n++] = copy;
+	return 0;
+}
+
+/* Free the parsed options. */
+static void
+python_opts_free(struct python_opts *o)
+{
+	python_strv_free(&o->po_paths);
+	python_strv_free(&o->po_imports);
+	python_strv_free(&o->po_allow);
+}
+
+/* Does the token p[0..len) start with "key="? */
+static int
+python_key_is(const char *p, size_t keylen, const char *key)
+{
+	return keylen == strlen(key) && strncmp(p, key, keylen) == 0;
+}
+
+/* Add the ':'-separated directories of val[0..vlen) to o->po_paths. */
+static int
+python_add_paths(struct python_opts *o, const char *val, size_t vlen)
+{
+	const char	*p = val, *end = val + vlen, *colon;
+	int		 r;
+
+	while (p <= end) {
+		colon = memchr(p, ':', (size_t)(end - p));
+		if (colon == NULL)
+			colon = end;
+		if (colon == p) {
+			fputs("python: path=: empty directory name\n", stderr);
+			return -EINVAL;
+		}
+		if ((r = python_strv_add(&o->po_paths, p,
+		    (size_t)(colon - p))) != 0)
+			return r;
+		p = colon + 1;
+	}
+	return 0;
+}
+
+/* Parse "path=D1:D2,import=a,b,allow=p1,p2,gc_freeze=0". */
+static int
+python_parse_opts(const char *opts, struct python_opts *o)
+{
+	const char		*p, *end, *eq, *val;
+	size_t			 keylen, vlen;
+	enum python_list	 cur = PYTHON_LIST_NONE;
+	struct python_strv	*list;
+	int			 r;
+
+	o->po_freeze = 1;
+	for (p = opts; p != NULL && *p != '\0'; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		if (end == p)
+			continue;
+		eq = memchr(p, '=', (size_t)(end - p));
+		keylen = eq != NULL ? (size_t)(eq - p) : 0;
+		val = eq != NULL ? eq + 1 : p;
+		vlen = (size_t)(end - val);
+		if (eq != NULL && python_key_is(p, keylen, "path")) {
+			if ((r = python_add_paths(o, val, vlen)) != 0)
+				return r;
+			cur = PYTHON_LIST_NONE;
+			continue;
+		}
+		if (eq != NULL && python_key_is(p, keylen, "gc_freeze")) {
+			if (vlen != 1 || (val[0] != '0' && val[0] != '1')) {
+				fprintf(stderr, "python: bad gc_freeze '%.*s': "
+				    "want 0 or 1\n", (int)vlen, val);
+				return -EINVAL;
+			}
+			o->po_freeze = val[0] == '1';
+			cur = PYTHON_LIST_NONE;
+			continue;
+		}
+		if (eq != NULL && python_key_is(p, keylen, "import"))
+			cur = PYTHON_LIST_IMPORT;
+		else if (eq != NULL && python_key_is(p, keylen, "allow")) {
+			cur = PYTHON_LIST_ALLOW;
+			o->po_allow_set = 1;
+		} else if (cur == PYTHON_LIST_NONE || eq != NULL) {
+			/* Module names and patterns have no '=': a token with
+			 * one is a misspelt option, not a list item. */
+			fprintf(stderr, "python: unknown option '%.*s' (known: "
+			    "path=DIR[:DIR...], import=MOD[,MOD...], "
+			    "allow=PATTERN[,PATTERN...], gc_freeze=0|1)\n",
+			    (int)(end - p), p);
+			return -EINVAL;
+		} else {
+			val = p;
+			vlen = (size_t)(end - p);
+		}
+		list = cur == PYTHON_LIST_IMPORT ? &o->po_imports :
+		    &o->po_allow;
+		if (vlen == 0) {
+			fprintf(stderr, "python: empty %s= item\n",
+			    python_list_names[cur]);
+			return -EINVAL;
+		}
+		if ((r = python_strv_add(list, val, vlen)) != 0) {
+			fprintf(stderr, "python: %s= list: %s\n",
+			    python_list_names[cur], strerror(-r));
+			return r;
+		}
+	}
+	if (o->po_allow_set && o->po_allow.sv_n == 0) {
+		fputs("python: allow= needs at least one pattern\n", stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Numeric libraries start a thread pool per CPU at import unless told
+ * otherwise; forkd must stay single-threaded. The user's values win. */
+static void
+python_limit_threads(void)
+{
+	static const char *const vars[] = {
+		"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
+	};
+
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		(void)setenv(vars[i], "1", 0);
+}
+
+/* forkd dlopen()s modules RTLD_LOCAL, which hides libpython's symbols
+ * from extension modules (numpy's .so files do not link libpython):
+ * reopen libpython RTLD_GLOBAL. */
+static int
+python_promote_libpython(void)
+{
+	Dl_info	 info;
+	void	*h;
+
+	if (dladdr((void *)Py_InitializeFromConfig, &info) == 0 ||
+	    info.dli_fname == NULL) {
+		fputs("python: cannot find libpython's path (dladdr)\n",
+		    stderr);
+		return -ENOENT;
+	}
+	h = dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+	if (h == NULL) {
+		fprintf(stderr, "python: cannot make %s global: %s\n",
+		    info.dli_fname, dlerror());
+		return -ENOENT;
+	}
+	/* The handle is kept: libpython stays loaded as long as forkd. */
+	return 0;
+}
+
+/* Report a failed PyStatus on stderr; -EINVAL. */
+static int
+python_status_fail(PyStatus st, const char *what)
+{
+	fprintf(stderr, "python: %s: %s%s%s\n", what,
+	    st.func != NULL ? st.func : "",
+	    st.func != NULL ? ": " : "",
+	    st.err_msg != NULL ? st.err_msg : "failed");
+	return -EINVAL;
+}
+
+/* Start the interpreter: no signal handlers (forkd owns signals), no
+ * locale coercion (it would change the environment of every child), and
+ * forkd's C stdio left as it is (PYTHONUNBUFFERED would unbuffer it). */
+static int
+python_start(void)
+{
+	PyPreConfig	pre;
+	PyConfig	config;
+	PyStatus	st;
+
+	PyPreConfig_InitPythonConfig(&pre);
+	pre.coerce_c_locale = 0;
+	pre.coerce_c_locale_warn = 0;
+	st = Py_PreInitialize(&pre);
+	if (PyStatus_Exception(st))
+		return python_status_fail(st, "pre-initialization");
+
+	PyConfig_InitPythonConfig(&config);
+	config.install_signal_handlers = 0;
+	config.configure_c_stdio = 0;
+	config.parse_argv = 0;
+#if PY_VERSION_HEX >= 0x030B0000
+	config.safe_path = 1;
+#endif
+	/* sys.executable: a real interpreter, for subprocess and spawn. */
+	st = PyConfig_SetBytesString(&config, &config.executable,
+	    FORKD_PYTHON_EXECUTABLE);
+	if (PyStatus_Exception(st))
+		goto fail;
+	st = PyConfig_SetBytesString(&config, &config.program_name,
+	    FORKD_PYTHON_EXECUTABLE);
+	if (PyStatus_Exception(st))
+		goto fail;
+	st = Py_InitializeFromConfig(&config);
+	if (PyStatus_Exception(st))
+		goto fail;
+	PyConfig_Clear(&config);
+	return 0;
+fail:
+	PyConfig_Clear(&config);
+	return python_status_fail(st, "cannot start the interpreter");
+}
+
+/* Run forkd_python.py as module _forkd_python (registered in sys.modules). */
+static int
+python_load_boot(void)
+{
+	PyObject	*code = NULL, *mod = NULL;
+
+	code = Py_CompileString(python_boot_src, "forkd_python.py",
+	    Py_file_input);
+	if (code == NULL)
+		goto fail;
+	mod = PyImport_ExecCodeModule("_forkd_python", code);
+	if (mod == NULL)
+		goto fail;
+	Py_DECREF(code);
+	python_boot = mod;
+	return 0;
+fail:
+	PyErr_Print();
+	fputs("python: cannot load the module's Python half\n", stderr);
+	Py_XDECREF(code);
+	return -EINVAL;
+}
+
+/* A new Python list of str from a string list; NULL with an exception. */
+static PyObject *
+python_strv_to_list(const struct python_strv *sv)
+{
+	PyObject	*l, *s;
+
+	if ((l = PyList_New((Py_ssize_t)sv->sv_n)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < sv->sv_n; i++) {
+		s = PyUnicode_DecodeFSDefault(sv->sv_items[i]);
+		if (s == NULL) {
+			Py_DECREF(l);
+			return NULL;
+		}
+		PyList_SET_ITEM(l, (Py_ssize_t)i, s);
+	}
+	return l;
+}
+
+/* Call _forkd_python.preload(paths, imports, allow, freeze): 0,
+ * -EDEADLK when a preload left a thread running, or -ECANCELED when an
+ * option or a preload failed (the reason is on stderr either way). */
+static int
+python_preload(const struct python_opts *o)
+{
+	PyObject	*paths = NULL, *imports = NULL, *allow = NULL, *res;
+	long		 v = -1;
+
+	paths = python_strv_to_list(&o->po_paths);
+	imports = python_strv_to_list(&o->po_imports);
+	if (o->po_allow_set)
+		allow = python_strv_to_list(&o->po_allow);
+	else
+		allow = Py_NewRef(Py_None);
+	if (paths == NULL || imports == NULL || allow == NULL)
+		goto out;
+	res = PyObject_CallMethod(python_boot, "preload", "OOOi", paths,
+	    imports, allow, o->po_freeze);
+	if (res != NULL) {
+		v = PyLong_AsLong(res);
+		Py_DECREF(res);
+	}
+out:
+	if (PyErr_Occurred()) {
+		PyErr_Print();
+		v = -1;
+	}
+	Py_XDECREF(paths);
+	Py_XDECREF(imports);
+	Py_XDECREF(allow);
+	if (v == 0)
+		return 0;
+	return v == 2 ? -EDEADLK : -ECANCELED;
+}
+
+/* Start the interpreter and preload; any failure stops forkd's start-up
+ * (a preload that fails silently makes every child slow or wrong). */
+static int
+python_init(const char *opts)
+{
+	struct python_opts	o = { 0 };
+	int			r;
+
+	if (python_boot != NULL) {
+		fputs("python: loaded twice\n", stderr);
+		return -EEXIST;
+	}
+	if ((r = python_parse_opts(opts, &o)) != 0)
+		goto out;
+	python_limit_threads();
+	if ((r = python_promote_libpython()) != 0)
+		goto out;
+	if ((r = python_start()) != 0)
+		goto out;
+	if ((r = python_load_boot()) != 0)
+		goto out;
+	/* On failure the traceback or the reason is on stderr already. */
+	r = python_preload(&o);
+out:
+	python_opts_free(&o);
+	fflush(stderr);
+	return r;
+}
+
+/* In a child: re-initialise the interpreter and call
+ * _forkd_python.FN(argv, environ); the result is the exit code. */
+static int
+python_child_run(const char *fn, int argc, char **argv)
+{
+	PyObject	*av = NULL, *env = NULL, *res, *b;
+	size_t		 n = 0;
+	long		 code = 1;
+
+	PyOS_AfterFork_Child();
+	if ((av = PyList_New(argc)) == NULL)
+		goto out;
+	for (int i = 0; i < argc; i++) {
+		if ((b = PyBytes_FromString(argv[i])) == NULL)
+			goto out;
+		PyList_SET_ITEM(av, i, b);
+	}
+	while (environ != NULL && environ[n] != NULL)
+		n++;
+	if ((env = PyList_New((Py_ssize_t)n)) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if ((b = PyBytes_FromString(environ[i])) == NULL)
+			goto out;
+		PyList_SET_ITEM(env, (Py_ssize_t)i, b);
+	}
+	res = PyObject_CallMethod(python_boot, fn, "OO", av, env);
+	if (res != NULL) {
+		code = PyLong_AsLong(res);
+		Py_DECREF(res);
+	}
+out:
+	if (PyErr_Occurred()) {
+		PyErr_Print();
+		code = 1;
+	}
+	Py_XDECREF(av);
+	Py_XDECREF(env);
+	fflush(stdout);
+	fflush(stderr);
+	return (int)(code & 0xff);
+}
+
+/* Entry python:call MODULE:QUALNAME [--main PATH]. */
+static int
+python_call(int argc, char **argv)
+{
+	return python_child_run("child_call", argc, argv);
+}
+
+/* Entry python:main MODULE [ARGS...]. */
+static int
+python_main(int argc, char **argv)
+{
+	return python_child_run("child_main", argc, argv);
+}
+
+static const struct forkd_module_entry python_entries[] = {
+	{ "call", python_call, "MODULE:QUALNAME [--main SCRIPT]: call it with "
+	    "pickled (args, kwargs) from fd 3, the pickled result to fd 4" },
+	{ "main", python_main, "MODULE [ARGS...]: run MODULE as __main__ "
+	    "(python -m)" },
+	{ NULL, NULL, NULL }
+};
+
+FORKD_MODULE_EXPORT const struct forkd_module forkd_module_info = {
+	.abi_version = FORKD_MODULE_ABI_VERSION,
+	.name = "python",
+	.description = "embedded CPython: preloaded imports, module:function "
+	    "targets",
+	.init = python_init,
+	.entries = python_entries,
+};

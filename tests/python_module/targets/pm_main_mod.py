@@ -1,0 +1,8 @@
+"""Run by python:main in the tests: prints its argv and __name__."""
+import sys
+
+print("name=%s argv=%s" % (__name__, sys.argv[1:]))
+if len(sys.argv) > 1 and sys.argv[1] == "fail":
+    raise RuntimeError("main failed")
+if len(sys.argv) > 1 and sys.argv[1].startswith("exit="):
+    sys.exit(int(sys.argv[1][5:]))

@@ -1,0 +1,537 @@
+"""The python module (modules/python) against a real forkd preloading
+numpy: python:call, python:main, what goes wrong, allow=, start-up
+refusals. Run: /usr/bin/python3 -m pytest tests/python_module"""
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TARGETS, run_forkd_until_exit
+
+MIB = 1 << 20
+
+
+# ---- python:call, the good path -------------------------------------------
+
+def test_call_returns_value(forkd):
+    r = forkd.call("pm_targets:add", (1, 2), {"scale": 3})
+    assert (r.exitcode, r.result) == (0, ("ok", 9))
+
+
+def test_numpy_preloaded_and_used(forkd):
+    r = forkd.call("pm_targets:whoami")
+    assert r.exitcode == 0 and r.result[1]["numpy"] is True
+    r = forkd.call("pm_targets:numpy_sum", (1000,))
+    assert r.result == ("ok", 499500)
+
+
+def test_thread_env_defaults(forkd):
+    # forkd was started without them: the module set them to 1.
+    env = forkd.call("pm_targets:whoami").result[1]["env"]
+    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        assert env.get(v) == "1", v
+
+
+def test_child_single_threaded_after_numpy(forkd):
+    assert forkd.call("pm_targets:threads_now").result == ("ok", 1)
+
+
+def test_no_fds_means_no_args_no_result(forkd):
+    r = forkd.call("pm_targets:whoami", pass_args=False, pass_result=False)
+    assert r.exitcode == 0 and r.result is None
+    r = forkd.call("pm_targets:echo", pass_args=False)
+    assert r.result == ("ok", ((), {}))
+
+
+def test_env_of_the_request_is_os_environ(forkd):
+    r = forkd.call("pm_targets:whoami", env=["PM_TEST_VAR=hello"])
+    assert r.result[1]["env"]["PM_TEST_VAR"] == "hello"
+
+
+def test_at_fork_child_hooks_run(forkd):
+    # random reseeds itself through os.register_at_fork(after_in_child=...):
+    # two children from one image must not draw the same number.
+    a = forkd.call("pm_targets:random_value").result[1]
+    b = forkd.call("pm_targets:random_value").result[1]
+    assert a != b
+
+
+def test_gc_frozen_and_enabled_in_child(forkd, nofreeze):
+    enabled, frozen = forkd.call("pm_targets:gc_state").result[1]
+    assert enabled and frozen > 1000
+    enabled, frozen = nofreeze.call("pm_targets:gc_state").result[1]
+    assert enabled and frozen == 0
+
+
+def test_stdio_not_lost_nor_doubled(forkd):
+    # Unterminated lines stay in the buffers until the child's exit.
+    r = forkd.call("pm_targets:print_and_return", ("hi",))
+    assert r.result == ("ok", "hi")
+    assert r.stdout == b"hi"
+    assert r.stderr == b"err:hi"
+
+
+def test_signals_as_in_python(forkd):
+    # SIGINT raises KeyboardInterrupt, SIGPIPE is ignored (BrokenPipeError),
+    # as the interpreter sets them up at start-up.
+    r = forkd.call("pm_targets:interrupt_self")
+    assert r.exitcode == 1 and isinstance(r.result[1], KeyboardInterrupt)
+    r = forkd.call("pm_targets:write_to_closed_pipe")
+    assert (r.exitcode, r.result) == (0, ("ok", "EPIPE"))
+
+
+def test_preloaded_logging_works(forkd):
+    r = forkd.call("pm_targets:log_warning", ("careful",))
+    assert r.result == ("ok", "careful") and r.stderr == b"careful\n"
+
+
+def test_stdin_is_fd0(forkd):
+    r = forkd.call("pm_targets:read_stdin", stdin=b"from the client\n")
+    assert r.result == ("ok", "from the client\n")
+
+
+def test_without_pool(forkd_nopool):
+    r = forkd_nopool.call("pm_targets:add", (2, 3))
+    assert r.result == ("ok", 5)
+    a = forkd_nopool.call("pm_targets:random_value").result[1]
+    b = forkd_nopool.call("pm_targets:random_value").result[1]
+    assert a != b
+    r = forkd_nopool.call("pm_targets:print_and_return", ("x",))
+    assert (r.stdout, r.stderr) == (b"x", b"err:x")
+
+
+# ---- what goes wrong ---------------------------------------------------------
+
+def test_target_not_importable(forkd):
+    r = forkd.call("no_such_module_pm:f")
+    assert r.exitcode == 1
+    kind, exc, tb, rep = r.result
+    assert kind == "err" and isinstance(exc, ImportError)
+    assert "no_such_module_pm:f" in str(exc)
+    forkd.assert_serving()
+
+
+def test_target_attribute_missing_or_not_callable(forkd):
+    r = forkd.call("pm_targets:no_such_function")
+    assert r.exitcode == 1 and isinstance(r.result[1], AttributeError)
+    assert "pm_targets:no_such_function" in r.result[3]
+    r = forkd.call("pm_targets:not_callable")
+    assert r.exitcode == 1 and isinstance(r.result[1], TypeError)
+    r = forkd.call("pm_targets")
+    assert r.exitcode == 1 and "MODULE:QUALNAME" in r.result[3]
+
+
+def test_target_raises(forkd):
+    r = forkd.call("pm_targets:boom", ("bad thing",))
+    assert r.exitcode == 1
+    kind, exc, tb, rep = r.result
+    assert kind == "err" and isinstance(exc, ValueError)
+    assert str(exc) == "bad thing" and rep == "ValueError('bad thing')"
+    assert "pm_targets.py" in tb and "raise ValueError(msg)" in tb
+    assert "forkd_python" not in tb     # starts at the target
+    forkd.assert_serving()
+
+
+def test_target_raises_unpicklable_exception(forkd):
+    r = forkd.call("pm_targets:boom_unpicklable")
+    assert r.exitcode == 1
+    kind, exc, tb, rep = r.result
+    assert kind == "err" and exc is None
+    assert "Unpicklable" in tb and "Unpicklable" in rep
+
+
+def test_raise_without_result_fd_prints_traceback(forkd):
+    r = forkd.call("pm_targets:boom", ("on stderr",), pass_result=False)
+    assert r.exitcode == 1
+    assert b"ValueError: on stderr" in r.stderr
+
+
+def test_sys_exit(forkd):
+    assert forkd.call("pm_targets:exit_with", (3,)).exitcode == 3
+    assert forkd.call("pm_targets:exit_with", (None,)).exitcode == 0
+    r = forkd.call("pm_targets:exit_with", ("a message",))
+    assert r.exitcode == 1 and r.stderr == b"a message\n"
+    assert r.result is None     # nothing written on sys.exit()
+    forkd.assert_serving()
+
+
+def test_segfault(forkd):
+    r = forkd.call("pm_targets:segfault")
+    assert r.exitcode == -signal.SIGSEGV and r.result is None
+    forkd.assert_serving()
+
+
+def test_target_never_returns_terminated(forkd):
+    # A target that does not return: the client's wait times out, SIGTERM
+    # ends it (-15), and forkd serves on.
+    import forkd_client as fc
+    r, w = os.pipe()
+    pid, _ = forkd.conn.spawn("python:call",
+                              argv=["python:call", "pm_targets:sleep"],
+                              fds={3: r})
+    os.close(r)
+    os.write(w, pickle.dumps(((3600,), {})))
+    os.close(w)
+    with pytest.raises(fc.ForkdError):
+        forkd.conn.wait(pid, 300)
+    forkd.conn.signal(pid, signal.SIGTERM)
+    assert forkd.conn.wait(pid, 10000)["exitcode"] == -signal.SIGTERM
+    forkd.assert_serving()
+
+
+def test_unpicklable_return_value(forkd):
+    r = forkd.call("pm_targets:return_lambda")
+    assert r.exitcode == 1 and r.result[0] == "err"
+    assert "pickle" in r.result[2].lower()
+
+
+def test_bad_args_pickle(forkd):
+    r = forkd.call("pm_targets:add", payload=b"not a pickle")
+    assert r.exitcode == 1 and r.result[0] == "err"
+    r = forkd.call("pm_targets:add", payload=pickle.dumps([1, 2]))
+    assert r.exitcode == 1 and "(args, kwargs)" in r.result[3]
+    forkd.assert_serving()
+
+
+def test_50_mib_stdout(forkd):
+    r = forkd.call("pm_targets:print_mib", (50,), timeout=120)
+    assert r.exitcode == 0 and r.result == ("ok", 50)
+    assert len(r.stdout) == 50 * MIB + 4
+    assert r.stdout.endswith(b"x\nend\n")
+    assert r.stdout.count(b"\n") == 50 * 1024 + 1
+    forkd.assert_serving()
+
+
+def test_100_mib_return_value(forkd):
+    r = forkd.call("pm_targets:big_bytes", (100,), timeout=120)
+    assert r.exitcode == 0 and r.result[0] == "ok"
+    v = r.result[1]
+    assert len(v) == 100 * MIB and v == bytes(range(256)) * (100 * 4096)
+    forkd.assert_serving()
+
+
+def test_100_mib_argument(forkd):
+    blob = os.urandom(MIB) * 100
+    r = forkd.call("pm_targets:echo", (blob,), timeout=120)
+    assert r.exitcode == 0 and r.result[1][0][0] == blob
+
+
+# ---- --main: targets defined in the client's __main__ --------------------------
+
+MAIN_SCRIPT = '''
+import sys
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+def norm1(p):
+    return abs(p.x) + abs(p.y), __name__
+
+def where():
+    return sys.modules["__main__"].__name__, __name__
+
+if __name__ == "__main__":
+    raise SystemExit("the main guard must not run in the child")
+'''
+
+
+def _write_main(directory, name="pm_client_main.py"):
+    path = os.path.join(str(directory), name)
+    with open(path, "w") as f:
+        f.write(MAIN_SCRIPT)
+    return path
+
+
+def test_main_script_targets(forkd, tmp_path):
+    path = _write_main(tmp_path)
+    # Pickle a __main__.Point as a client script would: the class is
+    # looked up as __main__.Point in the child.
+    import types
+    fake = types.ModuleType("__main__")
+    exec(compile(MAIN_SCRIPT.replace('if __name__ == "__main__"', "if 0"),
+                 path, "exec"), fake.__dict__)
+    real_main = sys.modules["__main__"]
+    sys.modules["__main__"] = fake
+    try:
+        fake.Point.__module__ = "__main__"
+        payload = pickle.dumps(((fake.Point(3, -4),), {}))
+    finally:
+        sys.modules["__main__"] = real_main
+    r = forkd.call("__main__:norm1", main=path, payload=payload)
+    assert (r.exitcode, r.result) == (0, ("ok", (7, "__mp_main__"))), r
+    r = forkd.call("__mp_main__:where", main=path)
+    assert r.result == ("ok", ("__mp_main__", "__mp_main__"))
+
+
+def test_main_missing(forkd, tmp_path):
+    r = forkd.call("__main__:f", main=str(tmp_path / "absent.py"))
+    assert r.exitcode == 1 and r.result[0] == "err"
+    r = forkd.call("__main__:f")
+    assert r.exitcode == 1 and "no --main" in r.result[3]
+    r = forkd.call("__main__:f", main="relative.py")
+    assert r.exitcode == 1 and "absolute" in r.result[3]
+
+
+# ---- python:main ---------------------------------------------------------------
+
+def test_python_main(forkd):
+    code, out, err = forkd.spawn_main("pm_main_mod", ["a", "b"])
+    assert code == 0, err
+    assert out == b"name=__main__ argv=['a', 'b']\n"
+    code, out, err = forkd.spawn_main("pm_main_mod", ["exit=4"])
+    assert code == 4
+    code, out, err = forkd.spawn_main("pm_main_mod", ["fail"])
+    assert code == 1 and b"RuntimeError: main failed" in err
+    code, out, err = forkd.spawn_main("no_such_module_pm")
+    assert code == 1 and b"no_such_module_pm" in err
+    forkd.assert_serving()
+
+
+# ---- allow= (a restricted policy) --------------------------------------------
+
+def test_allow_refuses_other_targets(restricted):
+    r = restricted.call("json:dumps", ([1],))
+    assert r.exitcode == 1 and isinstance(r.result[1], PermissionError)
+    assert "json:dumps" in r.result[3]
+    assert restricted.call("pm_targets:add", (1, 1)).result == ("ok", 2)
+
+
+def test_allow_checks_what_the_name_resolves_to(restricted):
+    # pm_targets:* matches the name, but os.getcwd is posix:getcwd.
+    r = restricted.call("pm_targets:os.getcwd")
+    assert r.exitcode == 1 and isinstance(r.result[1], PermissionError)
+    assert "posix:getcwd" in r.result[3]
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, ("touch %s" % self.marker,))
+
+
+def test_allow_restricts_unpickling(restricted, forkd, tmp_path):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(((_Evil(marker),), {}))
+    r = restricted.call("pm_targets:echo", payload=payload)
+    assert r.exitcode == 1 and r.result[0] == "err"
+    assert "not allowed" in r.result[3]
+    assert not marker.exists()
+    # Plain containers and scalars still pass.
+    args = ({1, 2}, frozenset([3]), 1 + 2j, bytearray(b"x"), range(3),
+            [None, True, 1.5], {"k": (b"v",)})
+    r = restricted.call("pm_targets:echo", args)
+    assert r.result == ("ok", (args, {}))
+    # Unrestricted (no allow=), the key holder may send any pickle.
+    forkd.call("pm_targets:echo", payload=payload)
+    assert marker.exists()
+
+
+def test_allow_numpy_arrays(restricted):
+    # A numpy array pickles (protocol 5) as numpy.core.numeric:_frombuffer
+    # and numpy:dtype: with those two allowed, arrays pass both ways.
+    import numpy
+    a = numpy.arange(12, dtype=numpy.int64).reshape(3, 4)
+    r = restricted.call("pm_targets:echo", (a,))
+    assert r.exitcode == 0 and (r.result[1][0][0] == a).all()
+    # Older protocols name other globals, which are not allowed.
+    payload = pickle.dumps(((a,), {}), protocol=2)
+    r = restricted.call("pm_targets:echo", payload=payload)
+    assert r.exitcode == 1 and "not allowed" in r.result[3]
+
+
+def test_allow_confines_main(restricted, tmp_path):
+    outside = _write_main(tmp_path)
+    r = restricted.call("__main__:where", main=outside)
+    assert r.exitcode == 1 and isinstance(r.result[1], PermissionError)
+    assert "path=" in r.result[3] and "__main__:where" in r.result[3]
+    # Through a symbolic link inside path= to a file outside: refused too.
+    link = os.path.join(TARGETS, "pm_link_main_%d.py" % os.getpid())
+    os.symlink(outside, link)
+    try:
+        r = restricted.call("__main__:where", main=link)
+        assert r.exitcode == 1 and isinstance(r.result[1], PermissionError)
+    finally:
+        os.unlink(link)
+
+
+def test_allow_main_inside_path(restricted):
+    inside = _write_main(TARGETS, "pm_main_inside_%d.py" % os.getpid())
+    try:
+        before = restricted.call("pm_targets:sys_path").result[1]
+        r = restricted.call("__main__:where", main=inside)
+        assert r.result == ("ok", ("__mp_main__", "__mp_main__")), r
+    finally:
+        os.unlink(inside)
+    assert before == restricted.call("pm_targets:sys_path").result[1]
+
+
+def test_no_client_import_paths(restricted, forkd, tmp_path):
+    # Neither the request's cwd, nor PYTHONPATH, nor --main adds to
+    # sys.path under allow=.
+    (tmp_path / "pm_planted.py").write_text("X = 1\n")
+    base = restricted.call("pm_targets:sys_path").result[1]
+    assert all(os.path.isabs(p) for p in base)
+    r = restricted.call("pm_targets:sys_path",
+                        env=["PYTHONPATH=%s" % tmp_path])
+    assert r.result[1] == base
+    outside = _write_main(tmp_path)
+    r = restricted.call("pm_targets:sys_path", main=outside)
+    assert r.exitcode == 1
+    # Without allow=, --main's directory comes first, as for a script.
+    r = forkd.call("pm_targets:sys_path", main=outside)
+    assert r.result[1][0] == str(tmp_path)
+
+
+def test_allow_python_main(restricted):
+    code, out, err = restricted.spawn_main("pm_main_mod", ["x"])
+    assert code == 0 and out == b"name=__main__ argv=['x']\n"
+    code, out, err = restricted.spawn_main("json.tool")
+    assert code == 1 and b"not allowed" in err
+    restricted.assert_serving()
+
+
+# ---- start-up refusals --------------------------------------------------------
+
+def test_failing_preload_stops_startup():
+    code, out = run_forkd_until_exit("path=%s,import=json,pm_broken"
+                                     % TARGETS)
+    assert code == 1     # forkd's start-up error
+    assert "Traceback (most recent call last)" in out
+    assert "ImportError: pm_broken refuses to load" in out
+    assert "preloading 'pm_broken' failed" in out
+
+
+def test_missing_preload_stops_startup():
+    code, out = run_forkd_until_exit("import=no_such_module_pm")
+    assert code == 1     # forkd's start-up error
+    assert "ModuleNotFoundError: No module named 'no_such_module_pm'" in out
+
+
+def test_thread_at_import_refused():
+    code, out = run_forkd_until_exit("path=%s,import=pm_thread" % TARGETS)
+    assert code == 1     # forkd's start-up error
+    assert "threads are running after preloading" in out
+    assert "'pm-worker'" in out          # the Python thread, named
+    assert "start threads in the target instead" in out
+
+
+def _numpy_starts_threads(env):
+    """Does importing numpy start threads here with env (OpenBLAS does,
+    Debian's default netlib BLAS does not)?"""
+    out = subprocess.run(
+        [sys.executable, "-c", "import numpy, os; "
+         "print(len(os.listdir('/proc/self/task')))"],
+        env=env, stdout=subprocess.PIPE, check=True).stdout
+    return int(out) > 1
+
+
+def test_openblas_threads_refused():
+    # With OPENBLAS_NUM_THREADS=2 set by the user, numpy's OpenBLAS starts
+    # a pool at import: refused, naming the variable.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2")
+    if not _numpy_starts_threads(env):
+        pytest.skip("numpy's BLAS here starts no thread at import "
+                    "(netlib, not OpenBLAS)")
+    code, out = run_forkd_until_exit("import=numpy", env=env)
+    assert code != 0
+    assert "threads are running after preloading" in out
+    assert "OPENBLAS_NUM_THREADS=2" in out or "OMP_NUM_THREADS=2" in out
+
+
+@pytest.mark.parametrize("opts,msg", [
+    ("bogus=1", "unknown option 'bogus=1'"),
+    ("gc_freeze=2", "bad gc_freeze"),
+    ("json", "unknown option 'json'"),
+    ("allow=", "empty allow= item"),
+    ("path=/nonexistent-pm-dir", "is not a directory"),
+    ("path=a::b", "empty directory name"),
+])
+def test_bad_options(opts, msg):
+    code, out = run_forkd_until_exit(opts)
+    assert code != 0 and msg in out, out
+
+
+def test_allow_main_needs_a_main_pattern(tmp_path):
+    # allow= without a pattern for __main__: no main script runs, not even
+    # one inside path=, and not for a target in another module; the
+    # target's name is checked before the script is imported.
+    from conftest import _server, _finish
+    inside = _write_main(TARGETS, "pm_main_nopat_%d.py" % os.getpid())
+    marker = tmp_path / "ran"
+    with open(inside, "a") as f:
+        f.write("open(%r, 'w').close()\n" % str(marker))
+    f = _server("path=%s,import=pm_targets,allow=pm_targets:*" % TARGETS)
+    try:
+        r = f.call("pm_targets:add", (1, 2), main=inside)
+        assert r.exitcode == 1 and isinstance(r.result[1], PermissionError)
+        assert "__main__" in r.result[3]
+        r = f.call("__main__:where", main=inside)
+        assert r.exitcode == 1 and isinstance(r.result[1], PermissionError)
+        assert not marker.exists()
+        f.assert_serving()
+    finally:
+        os.unlink(inside)
+        _finish(f)
+
+
+def test_preload_output_not_repeated_in_children():
+    # Output a preload left in Python's buffers goes to forkd's stdout
+    # once, at start-up, never into a child's stdout or stderr (gh-98552).
+    from conftest import _server, _finish
+    f = _server("path=%s,import=pm_targets,pm_chatty" % TARGETS)
+    try:
+        for _ in range(3):
+            r = f.call("pm_targets:print_and_return", ("c",))
+            assert (r.stdout, r.stderr) == (b"c", b"err:c")
+            r = f.call("pm_targets:boom", pass_result=False)
+            assert b"pm_chatty" not in r.stdout + r.stderr
+        log = f.log()
+    finally:
+        _finish(f)
+    assert log.count("pm_chatty-out") == 1 and log.count("pm_chatty-err") == 1
+
+
+def test_unbuffered_like_the_interpreter():
+    # Buffered by default: the text written first through sys.stdout
+    # arrives after a raw write; with PYTHONUNBUFFERED in forkd's
+    # environment, in order, as python -u would do.
+    from conftest import _server, _finish
+    f = _server("path=%s,import=pm_targets" % TARGETS)
+    try:
+        assert f.call("pm_targets:write_then_raw").stdout == b"rawtext"
+    finally:
+        _finish(f)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    f = _server("path=%s,import=pm_targets" % TARGETS, env=env)
+    try:
+        assert f.call("pm_targets:write_then_raw").stdout == b"textraw"
+    finally:
+        _finish(f)
+
+
+def test_two_paths_and_users_thread_settings_win(tmp_path):
+    # path=D1:D2 puts both first on sys.path, in order; a thread count the
+    # user set in forkd's environment is kept, the others become 1.
+    from conftest import _server, _finish
+    (tmp_path / "pm_second.py").write_text("def hello():\n    return 'second'\n")
+    env = dict(os.environ, MKL_NUM_THREADS="3")
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    env.pop("OMP_NUM_THREADS", None)
+    f = _server("path=%s:%s,import=pm_targets,pm_second" % (TARGETS, tmp_path),
+                env=env)
+    try:
+        assert f.call("pm_second:hello").result == ("ok", "second")
+        path = f.call("pm_targets:sys_path").result[1]
+        assert path[:2] == [TARGETS, str(tmp_path)]
+        e = f.call("pm_targets:whoami").result[1]["env"]
+        assert e["MKL_NUM_THREADS"] == "3"
+        assert e["OPENBLAS_NUM_THREADS"] == e["OMP_NUM_THREADS"] == "1"
+    finally:
+        _finish(f)

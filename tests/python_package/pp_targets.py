@@ -1,0 +1,114 @@
+"""Targets for the forkd package's tests: imported by the tests and, by
+name, by forkd's python module (its path= holds this directory)."""
+
+import ctypes
+import os
+import sys
+import time
+
+
+def add(a, b, c=0):
+    return a + b + c
+
+
+def echo(*args, **kwargs):
+    return args, kwargs
+
+
+def hello(name):
+    print("hello", name, flush=True)
+
+
+def getpid():
+    return os.getpid()
+
+
+def environ(name):
+    return os.environ.get(name)
+
+
+def cwd():
+    return os.getcwd()
+
+
+def numpy_loaded():
+    """Was numpy imported before the target ran (forkd preloaded it)?"""
+    return "numpy" in sys.modules
+
+
+def boom(msg):
+    raise ValueError(msg)
+
+
+class Unpicklable(Exception):
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.lock = __import__("threading").Lock()
+
+
+def boom_unpicklable():
+    raise Unpicklable("cannot travel")
+
+
+def exit3():
+    sys.exit(3)
+
+
+def segfault():
+    ctypes.string_at(0)
+
+
+def forever():
+    while True:
+        time.sleep(1)
+
+
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+def fail_after(seconds, code):
+    time.sleep(seconds)
+    sys.exit(code)
+
+
+def stdout_mib(n):
+    """Write n MiB to stdout."""
+    block = b"y" * (1 << 20)
+    for _ in range(n):
+        sys.stdout.buffer.write(block)
+    sys.stdout.buffer.flush()
+    return n
+
+
+def big_result(n):
+    return b"r" * n
+
+
+def big_arg(data):
+    return len(data)
+
+
+class Greeter:
+    """A class target: calling it makes an instance."""
+
+    def __init__(self, who):
+        self.who = who
+
+    @staticmethod
+    def shout(s):
+        return s.upper()
+
+
+def report():
+    """What the child's set-up gave it."""
+    import resource
+    mask = os.umask(0)
+    os.umask(mask)
+    return {"nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
+            "umask": mask, "nice": os.nice(0),
+            "cpus": sorted(os.sched_getaffinity(0)),
+            "pid": os.getpid(), "pgid": os.getpgid(0), "sid": os.getsid(0),
+            "net": sorted(n for _, n in __import__("socket").if_nameindex()),
+            "cgroup": open("/proc/self/cgroup").read().strip()}

@@ -1,0 +1,809 @@
+"""The forkd package against a real forkd with the python module (numpy
+preloaded): every API call, and what goes wrong, each with forkd still
+serving afterwards (the conn fixture checks)."""
+
+import asyncio
+import concurrent.futures
+import errno
+import os
+import pickle
+import pydoc
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import types
+from multiprocessing.connection import wait as mp_wait
+
+import pytest
+
+import forkd
+import pp_targets as t
+from conftest import EXAMPLES, SLOW
+
+T = 30 * SLOW           # generous bound for anything that should be quick
+
+
+# ---- connect ----------------------------------------------------------------
+
+def test_connect_ping_status_list(daemon):
+    with forkd.connect(daemon.sock, daemon.keyfile) as c:
+        c.ping()
+        assert os.fstat(c.fileno())
+        assert "open" in repr(c)
+        st = c.status()
+        assert st["pid"] == daemon.proc.pid
+        mods = {m["name"]: m["entries"] for m in st["modules"]}
+        assert "call" in mods["python"] and "main" in mods["python"]
+        p = forkd.Process(target=t.forever, connection=c)
+        p.start()
+        assert p.pid in [r["pid"] for r in c.list()]
+        p.kill()
+        p.join(T)
+        assert p.exitcode == -signal.SIGKILL
+    assert c.closed
+    with pytest.raises(ValueError):
+        c.ping()
+
+
+def test_connect_from_environment(default_env):
+    c = forkd.connect()
+    c.ping()
+    c.close()
+
+
+def test_connect_no_socket(tmp_path, daemon):
+    path = str(tmp_path / "nothing.sock")
+    with pytest.raises(FileNotFoundError) as ei:
+        forkd.connect(path, daemon.keyfile)
+    assert ei.value.filename == path and ei.value.step == "connect"
+    assert "is forkd running?" in str(ei.value)
+
+
+def test_connect_refused(tmp_path, daemon):
+    path = str(tmp_path / "dead.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.bind(path)            # bound, never listening: ECONNREFUSED
+    try:
+        with pytest.raises(ConnectionRefusedError) as ei:
+            forkd.connect(path, daemon.keyfile)
+        assert ei.value.filename == path and ei.value.step == "connect"
+    finally:
+        s.close()
+
+
+def test_connect_wrong_key(tmp_path, daemon):
+    key = tmp_path / "other"
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o600)
+    with pytest.raises(OSError) as ei:
+        forkd.connect(daemon.sock, str(key))
+    assert ei.value.errno == errno.EKEYREJECTED
+    assert ei.value.step == "handshake"
+
+
+def test_connect_missing_key(tmp_path, daemon):
+    path = str(tmp_path / "nokey")
+    with pytest.raises(FileNotFoundError) as ei:
+        forkd.connect(daemon.sock, path)
+    assert ei.value.filename == path and ei.value.step == "key"
+
+
+def test_connect_not_a_socket(tmp_path, daemon):
+    with pytest.raises(OSError) as ei:
+        forkd.connect(str(tmp_path), daemon.keyfile)
+    assert ei.value.errno == errno.ENOTSOCK and ei.value.step == "socket"
+
+
+# ---- Process ----------------------------------------------------------------
+
+def test_process_lifecycle(conn):
+    p = forkd.Process(target=t.add, args=(42, 43), kwargs={"c": 44},
+                      name="adder", connection=conn)
+    assert p.name == "adder" and p.pid is None and p.exitcode is None
+    assert not p.is_alive() and not p.daemon
+    assert "initial" in repr(p)
+    p.start()
+    assert isinstance(p.pid, int) and p.pid > 0 and p.ident == p.pid
+    assert p.forkd_name
+    p.join(T)
+    assert p.exitcode == 0 and not p.is_alive()
+    assert p.result() == 129
+    assert p.result() == 129            # again: same answer
+    assert "stopped exitcode=0" in repr(p)
+    st = p.exit_status
+    assert st.pid == p.pid and st.exitcode == 0 and not st.timed_out
+    with pytest.raises(AssertionError):
+        p.start()
+    p.close()
+    with pytest.raises(ValueError):
+        p.is_alive()
+    with pytest.raises(ValueError):
+        p.sentinel
+
+
+def test_default_names_and_default_connection(default_env):
+    a = forkd.Process(target=t.getpid)
+    b = forkd.Process(target=t.getpid)
+    assert a.name.startswith("Process-") and a.name != b.name
+    a.start()
+    b.start()
+    assert a.result(T) == a.pid and b.result(T) == b.pid
+
+
+def test_preloaded_numpy_and_args(conn):
+    p = forkd.Process(target=t.numpy_loaded, connection=conn)
+    p.start()
+    assert p.result(T) is True
+    p = forkd.Process(target=t.echo, args=(1, "two", [3]),
+                      kwargs={"k": {"v": None}}, connection=conn)
+    p.start()
+    assert p.result(T) == ((1, "two", [3]), {"k": {"v": None}})
+
+
+def test_class_and_static_method_targets(conn):
+    p = forkd.Process(target=t.Greeter.shout, args=("hi",), connection=conn)
+    p.start()
+    assert p.result(T) == "HI"
+    p = forkd.Process(target=t.Greeter, args=("you",), connection=conn)
+    p.start()
+    assert p.result(T).who == "you"
+
+
+def test_stdout_to_a_file(conn, tmp_path):
+    out = open(tmp_path / "out", "wb")
+    p = forkd.Process(target=t.hello, args=("bob",), stdout=out,
+                      connection=conn)
+    p.start()
+    p.join(T)
+    out.close()
+    assert p.exitcode == 0
+    assert (tmp_path / "out").read_bytes() == b"hello bob\n"
+
+
+def test_env_and_cwd(conn, tmp_path):
+    p = forkd.Process(target=t.environ, args=("FORKD_PYPKG",),
+                      env={"FORKD_PYPKG": "set"}, connection=conn)
+    p.start()
+    assert p.result(T) == "set"
+    p = forkd.Process(target=t.cwd, cwd=str(tmp_path), connection=conn)
+    p.start()
+    assert p.result(T) == str(tmp_path)
+
+
+def test_run_calls_the_target_here(tmp_path):
+    # multiprocessing's run(): the target in this process, no child.
+    calls = []
+    p = forkd.Process(target=calls.append, args=(1,))
+    p.run()
+    assert calls == [1] and p.pid is None
+
+
+def test_unknown_option():
+    with pytest.raises(TypeError, match="bogus"):
+        forkd.Process(target=t.add, bogus=1)
+
+
+def test_daemon_child_ends_with_its_connection(daemon):
+    c = daemon.connect()
+    p = forkd.Process(target=t.forever, daemon=True, connection=c)
+    assert p.daemon
+    p.start()
+    assert p.is_alive()
+    c.close()
+    assert mp_wait([p.sentinel], T)
+    p.join(T)                # through another connection
+    assert p.exitcode in (-signal.SIGTERM, -signal.SIGKILL)
+
+
+def test_join_timeout_terminate_kill(conn):
+    p = forkd.Process(target=t.forever, connection=conn)
+    p.start()
+    t0 = time.monotonic()
+    p.join(0.3)
+    assert time.monotonic() - t0 >= 0.29
+    assert p.is_alive() and p.exitcode is None
+    with pytest.raises(ValueError, match="still running"):
+        p.close()
+    with pytest.raises(TimeoutError):
+        p.result(timeout=0.1)
+    p.terminate()
+    p.join(T)
+    assert p.exitcode == -signal.SIGTERM
+    with pytest.raises(forkd.ProcessError) as ei:
+        p.result()
+    assert ei.value.exitcode == -signal.SIGTERM
+    p.terminate()           # ended already: no error
+    q = forkd.Process(target=t.forever, connection=conn)
+    q.start()
+    q.kill()
+    q.join(T)
+    assert q.exitcode == -signal.SIGKILL
+
+
+def test_spawn_timeout_option(conn):
+    p = forkd.Process(target=t.forever, timeout=0.3, connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == -signal.SIGTERM
+    assert p.exit_status.timed_out
+
+
+def test_sentinel_with_selectors_and_asyncio(conn):
+    p = forkd.Process(target=t.nap, args=(0.2,), connection=conn)
+    p.start()
+    with selectors.DefaultSelector() as sel:
+        sel.register(p.sentinel, selectors.EVENT_READ)
+        assert not p.exitcode
+        assert sel.select(T)
+    p.join(T)
+    assert p.exitcode == 0
+
+    q = forkd.Process(target=t.nap, args=(0.2,), connection=conn)
+    q.start()
+
+    async def ended():
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        loop.add_reader(q.sentinel, fut.set_result, True)
+        try:
+            return await asyncio.wait_for(fut, T)
+        finally:
+            loop.remove_reader(q.sentinel)
+    assert asyncio.run(ended())
+    assert q.result(T) == 0.2
+
+
+def test_help_reads_like_the_standard_library():
+    text = pydoc.render_doc(forkd.Process, renderer=pydoc.plaintext)
+    assert "Process(target" in text
+    for word in ("start(self)", "join(self, timeout", "is_alive(self)",
+                 "terminate(self)", "kill(self)", "close(self)",
+                 "result(self, timeout", "sentinel", "exitcode",
+                 "spawn options"):
+        assert word in text, word
+    for obj in (forkd.connect, forkd.wait, forkd.active_children,
+                forkd.cpu_count, forkd.Executor, forkd.Executor.submit,
+                forkd.Executor.map, forkd.SpawnError):
+        assert obj.__doc__ and len(obj.__doc__) > 40, obj
+
+
+# ---- wait, active_children, cpu_count ---------------------------------------------
+
+def test_wait(conn):
+    procs = [forkd.Process(target=t.nap, args=(s,), connection=conn)
+             for s in (3.0 * SLOW, 0.05, 2.0 * SLOW)]
+    for p in procs:
+        p.start()
+    done, not_done = forkd.wait(procs, timeout=T)
+    assert procs[1] in done and procs[0] in not_done
+    done, not_done = forkd.wait(procs, timeout=0.05)
+    assert procs[1] in done
+    done, not_done = forkd.wait(procs, timeout=T,
+                                return_when=forkd.ALL_COMPLETED)
+    assert done == set(procs) and not not_done
+    assert [p.result() for p in procs] == [3.0 * SLOW, 0.05, 2.0 * SLOW]
+    with pytest.raises(ValueError):
+        forkd.wait(procs, return_when="SOMETIMES")
+
+
+def test_wait_first_exception(conn):
+    procs = [forkd.Process(target=t.fail_after, args=(0.1, 5),
+                           connection=conn),
+             forkd.Process(target=t.nap, args=(5,), connection=conn)]
+    for p in procs:
+        p.start()
+    done, not_done = forkd.wait(procs, timeout=T,
+                                return_when=forkd.FIRST_EXCEPTION)
+    assert done == {procs[0]} and procs[0].exitcode == 5
+    procs[1].kill()
+    procs[1].join(T)
+
+
+def test_active_children(conn):
+    p = forkd.Process(target=t.forever, connection=conn)
+    q = forkd.Process(target=t.add, args=(1, 1), connection=conn)
+    p.start()
+    q.start()
+    q.join(T)
+    kids = forkd.active_children()
+    assert p in kids and q not in kids
+    p.kill()
+    p.join(T)
+    assert p not in forkd.active_children()
+
+
+def test_cpu_count():
+    assert forkd.cpu_count() == len(os.sched_getaffinity(0))
+
+
+# ---- what goes wrong ---------------------------------------------------------
+
+def test_target_raises(conn):
+    p = forkd.Process(target=t.boom, args=("kaboom",), connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == 1
+    with pytest.raises(ValueError, match="kaboom") as ei:
+        p.result()
+    cause = ei.value.__cause__
+    assert isinstance(cause, forkd.RemoteTraceback)
+    assert "in boom" in str(cause) and "raise ValueError(msg)" in str(cause)
+
+
+def test_target_raises_unpicklable_exception(conn):
+    p = forkd.Process(target=t.boom_unpicklable, connection=conn)
+    p.start()
+    with pytest.raises(forkd.RemoteError, match="cannot travel") as ei:
+        p.result(T)
+    assert "boom_unpicklable" in str(ei.value.__cause__)
+    assert p.exitcode == 1
+
+
+def test_sys_exit_3(conn):
+    p = forkd.Process(target=t.exit3, connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == 3
+    with pytest.raises(forkd.ProcessError) as ei:
+        p.result()
+    assert ei.value.exitcode == 3
+
+
+def test_segfault(conn):
+    p = forkd.Process(target=t.segfault, connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == -signal.SIGSEGV
+    with pytest.raises(forkd.ProcessError, match="signal 11"):
+        p.result()
+
+
+def test_unpicklable_arguments_are_refused_before_sending(conn):
+    before = conn.status()["spawned_total"]
+    p = forkd.Process(target=t.echo, args=(threading.Lock(),),
+                      connection=conn)
+    with pytest.raises(pickle.PicklingError, match="cannot be pickled"):
+        p.start()
+    assert p.pid is None
+    assert conn.status()["spawned_total"] == before
+
+
+def test_targets_that_cannot_be_named(conn):
+    for bad in (lambda: 1, test_targets_that_cannot_be_named.__code__,
+                threading.Lock().acquire):
+        with pytest.raises(ValueError, match="by name"):
+            forkd.Process(target=bad, connection=conn).start()
+
+    def local():
+        pass
+    with pytest.raises(ValueError, match="by name"):
+        forkd.Process(target=local, connection=conn).start()
+
+
+def test_main_without_a_file(conn, monkeypatch):
+    main = types.ModuleType("__main__")
+    exec("def f():\n    return 1\n", main.__dict__)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    with pytest.raises(ValueError, match="no file"):
+        forkd.Process(target=main.f, connection=conn).start()
+
+
+def test_main_in_python_c(daemon):
+    code = ("import forkd\n"
+            "def f():\n    return 1\n"
+            "try:\n    forkd.Process(target=f).start()\n"
+            "except ValueError as e:\n    print('refused:', e)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=daemon.env(),
+                       capture_output=True, text=True, timeout=T)
+    assert r.returncode == 0, r.stderr
+    assert "refused:" in r.stdout and "python -c" in r.stdout
+
+
+def test_target_not_importable_in_forkd(conn, tmp_path, monkeypatch):
+    # A module this process can import and forkd's interpreter cannot.
+    (tmp_path / "pp_only_here.py").write_text("def f():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import pp_only_here
+    p = forkd.Process(target=pp_only_here.f, connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == 1
+    with pytest.raises(ImportError, match="pp_only_here"):
+        p.result()
+
+
+def test_target_not_allowed(restricted):
+    with restricted.connect() as c:
+        p = forkd.Process(target=t.add, args=(1, 2), connection=c)
+        p.start()
+        assert p.result(T) == 3
+        p = forkd.Process(target=t.getpid, connection=c)
+        p.start()
+        p.join(T)
+        assert p.exitcode == 1
+        with pytest.raises(PermissionError, match="pp_targets:getpid"):
+            p.result()
+        c.ping()
+        # Chunks run as builtins:list(itertools.starmap(fn, iter(chunk))).
+        with forkd.Executor(2, connection=c) as ex:
+            assert list(ex.map(t.add, range(7), range(7), chunksize=3)) == \
+                [2 * i for i in range(7)]
+            # The restricted unpickler refuses the function in the chunk.
+            with pytest.raises(pickle.UnpicklingError, match="hello"):
+                list(ex.map(t.hello, "abc", chunksize=2))
+            with pytest.raises(PermissionError, match="pp_targets:getpid"):
+                ex.submit(t.getpid).result(T)
+
+
+def test_spawn_error_names_the_step(conn):
+    p = forkd.Process(target=t.add, args=(1, 2), cwd="/nonexistent/dir",
+                      connection=conn)
+    with pytest.raises(forkd.SpawnError) as ei:
+        p.start()
+    e = ei.value
+    assert e.errno == errno.ENOENT and e.step == "chdir"
+    assert "/nonexistent/dir" in e.strerror
+    assert p.pid is None
+
+
+def test_spawn_refused_is_a_permission_error(conn):
+    # forkd's policy gives no uid identity changes by default.
+    p = forkd.Process(target=t.add, args=(1, 2), uid=65534, gid=65534,
+                      connection=conn)
+    with pytest.raises(PermissionError) as ei:
+        p.start()
+    assert isinstance(ei.value, forkd.SpawnError)
+    assert ei.value.errno == errno.EPERM and ei.value.strerror
+
+
+def test_never_returns_then_terminate(conn):
+    p = forkd.Process(target=t.forever, connection=conn)
+    p.start()
+    p.join(timeout=0.5)
+    assert p.exitcode is None
+    p.terminate()
+    p.join(T)
+    assert p.exitcode == -signal.SIGTERM
+
+
+def test_50_mib_of_stdout(conn):
+    r, w = os.pipe()
+    p = forkd.Process(target=t.stdout_mib, args=(50,), stdout=w,
+                      connection=conn)
+    p.start()
+    os.close(w)
+    n = 0
+    while chunk := os.read(r, 1 << 20):
+        n += len(chunk)
+    os.close(r)
+    p.join(T)
+    assert n == 50 << 20
+    assert p.exitcode == 0 and p.result() == 50
+
+
+def test_100_mib_result_while_waiting_on_the_sentinel(conn):
+    p = forkd.Process(target=t.big_result, args=(100 << 20,),
+                      connection=conn)
+    p.start()
+    # Only the sentinel: the result pipe is read meanwhile by the package.
+    assert mp_wait([p.sentinel], 4 * T)
+    assert p.exitcode == 0
+    assert len(p.result(T)) == 100 << 20
+
+
+def test_16_mib_argument(conn):
+    p = forkd.Process(target=t.big_arg, args=(b"a" * (16 << 20),),
+                      connection=conn)
+    p.start()
+    assert p.result(T) == 16 << 20
+
+
+# ---- Executor -----------------------------------------------------------------
+
+def test_executor_submit_map_shutdown(conn):
+    with forkd.Executor(max_workers=2, connection=conn) as ex:
+        f = ex.submit(t.add, 1, 2, c=3)
+        assert isinstance(f, concurrent.futures.Future)
+        assert f.result(T) == 6
+        assert list(ex.map(t.add, range(10), range(10))) == \
+            [2 * i for i in range(10)]
+        assert list(ex.map(t.add, range(25), range(25), chunksize=4)) == \
+            [2 * i for i in range(25)]
+        # a fresh child per task
+        fs = [ex.submit(t.getpid) for _ in range(4)]
+        assert len({f.result(T) for f in fs}) == 4
+        bad = ex.submit(t.boom, "in executor")
+        with pytest.raises(ValueError, match="in executor"):
+            bad.result(T)
+        assert "in boom" in str(bad.exception().__cause__)
+        died = ex.submit(t.segfault)
+        with pytest.raises(forkd.ProcessError):
+            died.result(T)
+        with pytest.raises(pickle.PicklingError):
+            ex.submit(t.echo, threading.Lock())
+    with pytest.raises(RuntimeError):
+        ex.submit(t.add, 1, 2)
+
+
+def test_executor_max_workers_and_cancel(conn):
+    ex = forkd.Executor(max_workers=1, connection=conn)
+    first = ex.submit(t.nap, 2.0)
+    deadline = time.monotonic() + T
+    while not first.running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    queued = [ex.submit(t.nap, 0.01) for _ in range(3)]
+    ex.shutdown(wait=True, cancel_futures=True)
+    assert first.result() == 2.0
+    assert all(f.cancelled() for f in queued)
+    with pytest.raises(ValueError):
+        forkd.Executor(max_workers=0)
+
+
+def test_executor_run_in_executor(conn):
+    async def main():
+        loop = asyncio.get_running_loop()
+        with forkd.Executor(max_workers=2, connection=conn) as ex:
+            return await asyncio.gather(
+                *[loop.run_in_executor(ex, t.add, i, i) for i in range(5)])
+    assert asyncio.run(main()) == [0, 2, 4, 6, 8]
+
+
+# ---- examples -------------------------------------------------------------------
+
+EXPECTED = {
+    "hello.py": ["hello bob"],
+    "args_kwargs.py": ["a=42 b=43 myParam1=44", "exitcode 0, returned 129"],
+    "daemon.py": ["daemon child ended when its connection closed",
+                  "non-daemon child: done", "non-daemon child exitcode: 0"],
+    "join_timeout.py": ["after join(0.5): alive True exitcode None",
+                        "after terminate(): exitcode -15"],
+    "first_completed.py": ["first to complete: nap-0.1 returned 0.1",
+                           "next: nap-1.0", "all done: [0.1, 1.0, 1.5]"],
+    "pi.py": ["pi    = 3.14159", "from 4 children"],
+    "pi_executor.py": ["pi    = 3.14159", "through forkd.Executor"],
+    "asyncio_executor.py": ["sum of squares below 10000 = 333283335000",
+                            "sum of squares below 30000 = 8999550005000"],
+}
+
+
+def test_every_example_is_tested():
+    assert sorted(EXPECTED) == sorted(
+        f for f in os.listdir(EXAMPLES) if f.endswith(".py"))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example(daemon, name):
+    r = subprocess.run([sys.executable, os.path.join(EXAMPLES, name)],
+                       env=daemon.env(), capture_output=True, text=True,
+                       timeout=4 * T)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for line in EXPECTED[name]:
+        assert line in r.stdout, (line, r.stdout, r.stderr)
+    assert daemon.proc.poll() is None
+
+
+# ---- install ----------------------------------------------------------------------
+
+def test_cmake_install(tmp_path):
+    build = os.environ.get("FORKD_BUILD_DIR")
+    if not build:
+        pytest.skip("FORKD_BUILD_DIR not set (ctest sets it)")
+    prefix = tmp_path / "prefix"
+    # cmake itself without the sanitizer runtime a sanitizer build preloads
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    r = subprocess.run(["cmake", "--install", build, "--prefix", str(prefix)],
+                       capture_output=True, text=True, timeout=T, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    found = list(prefix.glob("lib/python3*/*-packages/forkd/_forkd*.so"))
+    assert len(found) == 1, list(prefix.rglob("forkd*"))
+    site = found[0].parent.parent
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    # A sanitizer build's runtime and options go along.
+    for k in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    r = subprocess.run([sys.executable, "-c",
+                        "import forkd, sys; print(forkd.__file__); "
+                        "print(forkd.Process.__name__)"],
+                       env=env,
+                       capture_output=True, text=True, timeout=T,
+                       cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(str(site)) and "Process" in r.stdout
+
+
+# ---- spawn options -------------------------------------------------------------------
+
+def test_spawn_options_reach_the_child(conn):
+    import resource
+    p = forkd.Process(target=t.report, connection=conn,
+                      rlimits={resource.RLIMIT_NOFILE: (64, 128)},
+                      umask=0o027, nice=5, cpus=[0], pgroup="group")
+    p.start()
+    r = p.result(T)
+    assert r["nofile"] == (64, 128)
+    assert r["umask"] == 0o027
+    assert r["nice"] >= 5
+    assert r["cpus"] == [0]
+    assert r["pgid"] == r["pid"] and r["sid"] != r["pid"]
+    q = forkd.Process(target=t.report, connection=conn)
+    q.start()
+    r = q.result(T)
+    assert r["sid"] == r["pid"]         # default: a session of its own
+
+
+def test_namespaces_option(conn):
+    p = forkd.Process(target=t.report, namespaces=["net"], connection=conn)
+    try:
+        p.start()
+    except forkd.SpawnError as e:
+        pytest.skip("no network namespaces here: %s" % e)
+    assert p.result(T)["net"] == ["lo"]
+
+
+def test_cgroup_option(conn):
+    p = forkd.Process(target=t.report, connection=conn)
+    p.start()
+    assert p.cgroup is None
+    outer = p.result(T)["cgroup"]
+    p = forkd.Process(target=t.report, cgroup=True, connection=conn)
+    try:
+        p.start()
+    except forkd.SpawnError as e:
+        pytest.skip("no usable cgroup2 root here: %s" % e)
+    assert p.cgroup
+    cg = p.result(T)["cgroup"]
+    assert cg.endswith(p.cgroup) and cg != outer
+    # A limit whose controller is not delegated: EOPNOTSUPP, named.
+    q = forkd.Process(target=t.report, cgroup=True, pids_max=32,
+                      connection=conn)
+    try:
+        q.start()
+    except forkd.SpawnError as e:
+        assert e.errno == errno.EOPNOTSUPP and "pids" in e.strerror
+    else:
+        assert q.result(T)["cgroup"].endswith(q.cgroup)
+
+
+def test_default_connection_after_forkd_restarts(monkeypatch):
+    from conftest import Forkd, _paths
+    from forkd import _connection
+    d = Forkd("path=%s" % _paths()).start()
+    try:
+        monkeypatch.setenv("FORKD_SOCKET", d.sock)
+        monkeypatch.setenv("FORKD_KEY_FILE", d.keyfile)
+        monkeypatch.setattr(_connection, "_default", None)
+        p = forkd.Process(target=t.add, args=(1, 2))
+        p.start()
+        assert p.result(T) == 3
+        assert d.stop() == 0
+        d.start()
+        # The old connection is reported closed at once, not hung on...
+        with pytest.raises(ConnectionError):
+            forkd.Process(target=t.add, args=(1, 2)).start()
+        # ...and the next call connects again.
+        p = forkd.Process(target=t.add, args=(2, 3))
+        p.start()
+        assert p.result(T) == 5
+    finally:
+        d.cleanup()
+
+
+def test_executor_tasks_finish_at_exit(daemon, tmp_path):
+    # Like concurrent.futures: work submitted and never waited for is done
+    # before the interpreter exits.
+    out = tmp_path / "out"
+    code = ("import forkd, pp_targets\n"
+            "ex = forkd.Executor(1)\n"
+            "f = ex.submit(pp_targets.nap, 0.3)\n"
+            "f.add_done_callback(lambda f: open(%r, 'w').write("
+            "repr(f.result())))\n" % str(out))
+    r = subprocess.run([sys.executable, "-c", code], env=daemon.env(),
+                       capture_output=True, text=True, timeout=T)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == "0.3", r.stderr
+
+
+def test_fds_stay_open_until_children_are_joined_at_exit(daemon):
+    # weakref runs its finalizers at exit before forkd's exit handlers (and
+    # before this check): a finalizer closing the pidfd or the executor's
+    # wake-up pipe there let a reused fd number be read as the forkd
+    # socket ('frame out of sequence').
+    code = ("import atexit, os, forkd, pp_targets\n"
+            "def check():\n"
+            "    os.fstat(p.sentinel)\n"
+            "    os.fstat(ex._wake_r)\n"
+            "    print('open at exit', p.is_alive())\n"
+            "atexit.register(check)\n"
+            "p = forkd.Process(target=pp_targets.nap, args=(0.5,))\n"
+            "p.start()\n"
+            "ex = forkd.Executor(1)\n"
+            "ex.submit(pp_targets.nap, 0.1)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=daemon.env(),
+                       capture_output=True, text=True, timeout=T)
+    assert r.returncode == 0, r.stderr
+    assert "open at exit True" in r.stdout, r.stderr
+    assert "Error" not in r.stderr, r.stderr
+
+
+def test_bad_spawn_options_refused_before_sending(conn):
+    before = conn.status()["spawned_total"]
+    for bad in ({"umask": 0o7777}, {"nice": 99}, {"rlimits": {99: (1, 1)}},
+                {"cpus": [5000]}, {"kill_grace": 1.0}):
+        p = forkd.Process(target=t.add, args=(1, 2), connection=conn, **bad)
+        with pytest.raises(forkd.SpawnError) as ei:
+            p.start()
+        assert ei.value.errno == errno.EINVAL, bad
+        assert ei.value.strerror and ei.value.step is None, bad
+    with pytest.raises(KeyError):
+        forkd.Process(target=t.add, namespaces=["bogus"],
+                      connection=conn).start()
+    with pytest.raises(TypeError):
+        forkd.Process(target=t.add, cwd=42, connection=conn).start()
+    assert conn.status()["spawned_total"] == before
+
+
+def test_extension_refuses_a_second_thread_on_a_handle(conn):
+    # forkd._forkd.Connection is libforkd's handle: one call at a time. A
+    # call from another thread meanwhile is an error, not a corruption.
+    from forkd import _forkd
+    raw = _forkd.Connection(conn.socket, conn.key)
+    p = forkd.Process(target=t.nap, args=(1.0,), connection=conn)
+    p.start()
+    done = threading.Event()
+    # Not the package's own connection: forkd waits for any child of the uid.
+    th = threading.Thread(target=lambda: (raw.wait(p.pid, T), done.set()))
+    th.start()
+    deadline = time.monotonic() + T
+    while time.monotonic() < deadline:
+        try:
+            raw.ping()
+        except RuntimeError as e:
+            assert "another thread" in str(e)
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail("a second call on the handle was let through")
+    with pytest.raises(RuntimeError):
+        raw.close()
+    assert raw.fileno() >= 0
+    th.join(T)
+    assert done.is_set()
+    raw.ping()
+    raw.close()
+    p.join(T)
+
+
+def test_join_without_a_pidfd(conn):
+    # An older forkd passes no pidfd: join() and is_alive() ask forkd.
+    p = forkd.Process(target=t.forever, connection=conn)
+    p.start()
+    os.close(p._pidfd[0])
+    p._pidfd[0] = -1
+    p.join(0.2)
+    assert p.is_alive() and p.exitcode is None
+    conn.ping()                     # the lock is not held meanwhile
+    p.kill()
+    p.join(T)
+    assert p.exitcode == -signal.SIGKILL
+
+
+@pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_executor_whose_thread_failed(conn, monkeypatch):
+    ex = forkd.Executor(1, connection=conn)
+
+    def broken():
+        raise MemoryError("simulated")
+    monkeypatch.setattr(ex, "_start_next", broken)
+    fut = ex.submit(t.add, 1, 2)
+    with pytest.raises(MemoryError):
+        fut.result(T)           # not left waiting forever
+    ex._thread.join(T)
+    with pytest.raises(RuntimeError, match="thread failed"):
+        ex.submit(t.add, 1, 2)
