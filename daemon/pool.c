@@ -43,6 +43,8 @@
 
 #include <event2/event.h>
 
+#include <sodium.h>
+
 #include "child.h"
 #include "forkd.pb-c.h"
 #include "log.h"
@@ -649,10 +651,16 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 #endif
 	/* Too big for one message (a huge environment): fork instead. */
 	if (!TAILQ_EMPTY(&pool_idle) && (err = plan_pack(plan, fds, nfds,
-	    server_devnull, pool_buf, sizeof pool_buf, &len)) != 0)
+	    server_devnull, pool_buf, sizeof pool_buf, &len)) != 0) {
+		sodium_memzero(pool_buf, sizeof pool_buf);	/* part of it */
 		return err;
+	}
 	while ((pc = TAILQ_FIRST(&pool_idle)) != NULL) {
 		err = wire_send(pc->p_fd, pool_buf, len, fds, nfds);
+		/* Sent, or going the fork way: the pool children forkd
+		 * forks later must not inherit this client's plan. */
+		if (err == 0 || err == -EMSGSIZE)
+			sodium_memzero(pool_buf, len);
 		/* Larger than the socket takes: the child is fine, the plan
 		 * goes the fork way. */
 		if (err == -EMSGSIZE)
@@ -690,6 +698,7 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 			    POOL_REFILL_DELAY_MS : POOL_REFILL_LAZY_MS);
 		return 0;
 	}
+	sodium_memzero(pool_buf, len);	/* no child took it: it forks */
 	if (server_config.limits.pool_max > 0) {
 		if (pool_zygote_fd >= 0)
 			pool_fill();

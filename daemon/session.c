@@ -784,6 +784,10 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 		return;
 	}
 	cm = forkd__client_message__unpack(NULL, plen, payload);
+	/* The request is decoded (copied out): no child forkd forks later
+	 * (a pool refill without a zygote, --pool 0) may inherit this
+	 * client's frame, its environment and argv. */
+	sodium_memzero(session_rbuf, len);
 	if (cm == NULL || cm->body_case != FORKD__CLIENT_MESSAGE__BODY_REQUEST) {
 		if (cm != NULL)
 			forkd__client_message__free_unpacked(cm, NULL);
