@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 static int	log_level = LOG_LVL_INFO;
@@ -238,12 +239,8 @@ int
 log_ratelimit(struct log_ratelimit *rl, unsigned int interval_ms,
     unsigned int burst, unsigned int *ret_suppressed)
 {
-	struct timespec		ts;
-	unsigned long long	now;
+	uint64_t		now = clock_mono_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (unsigned long long)ts.tv_sec * 1000 +
-	    (unsigned long long)ts.tv_nsec / 1000000;
 	if (rl->rl_start_ms == 0 || now - rl->rl_start_ms >= interval_ms) {
 		rl->rl_start_ms = now;
 		rl->rl_lines = 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "forkd.pb-c.h"
 #include "forkd_limits.h"
 #include "log.h"
@@ -321,7 +322,7 @@ request_status(struct session *s, uint32_t id)
 	}
 	st.version = FORKD_VERSION_STRING;
 	st.pid = getpid();
-	st.uptime_ms = spawn_now_ms() - server_started_ms;
+	st.uptime_ms = clock_since_ms(server_started_ms);
 	st.modules = mp;
 	st.n_modules = nm;
 	st.children = spawn_stats.live;

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "clock.h"
 #include "forkd.pb-c.h"
 #include "forkd_limits.h"
 #include "log.h"
@@ -56,16 +57,6 @@ unsigned int
 session_count(void)
 {
 	return session_n;
-}
-
-/* Milliseconds on the monotonic clock (idle time, spawn rate). */
-uint64_t
-session_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Log a line prefixed with the session and its peer. */
@@ -486,7 +477,7 @@ session_idle_check(struct session *s)
 		session_idle_arm(s, limit);
 		return;
 	}
-	idle = session_now_ms() - s->s_active_ms;
+	idle = clock_mono_ms() - s->s_active_ms;
 	if (idle < limit) {
 		session_idle_arm(s, limit - idle);
 		return;
@@ -594,7 +585,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	wire_mac_init(&s->s_mac, s->s_key, 1);
 	session_set_state(s, SESSION_AUTHED);
 	session_log(s, LOG_LVL_INFO, "authenticated");
-	s->s_active_ms = session_now_ms();
+	s->s_active_ms = clock_mono_ms();
 	session_idle_arm(s, server_config.limits.idle_timeout_ms);
 }
 
@@ -625,7 +616,7 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 		return;
 	}
 	s->s_requests++;
-	s->s_active_ms = session_now_ms();
+	s->s_active_ms = clock_mono_ms();
 	request_dispatch(s, cm->request, fds, nfds);
 	forkd__client_message__free_unpacked(cm, NULL);
 }
@@ -698,7 +689,7 @@ session_reply_fd(struct session *s, Forkd__Response *resp, int fd)
 			close(fd);
 		return;
 	}
-	s->s_active_ms = session_now_ms();
+	s->s_active_ms = clock_mono_ms();
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_RESPONSE;
 	m.response = resp;
 	session_send_fd(s, &m, fd);
@@ -792,7 +783,7 @@ session_push_exit(struct session *s, const struct exit_record *e)
 
 	if (s->s_state != SESSION_AUTHED)
 		return;
-	s->s_active_ms = session_now_ms();
+	s->s_active_ms = clock_mono_ms();
 	session_exit_info(e, &xi, &ru);
 	ev.exit = &xi;
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_EXIT;

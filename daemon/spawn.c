@@ -25,6 +25,7 @@
 
 #include "cgroup.h"
 #include "child.h"
+#include "clock.h"
 #include "forkd.pb-c.h"
 #include "log.h"
 #include "module.h"
@@ -108,16 +109,6 @@ const char *
 spawn_state_name(enum spawn_child_state st)
 {
 	return st < SPAWN_STATE_MAX ? spawn_state_names[st] : "?";
-}
-
-/* Milliseconds since the epoch. */
-uint64_t
-spawn_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Python's convention: status, or -N when killed by signal N. */
@@ -469,7 +460,7 @@ static int
 spawn_uid_reserve(void)
 {
 	struct spawn_uid	*p;
-	uint64_t		 now = session_now_ms();
+	uint64_t		 now = clock_mono_ms();
 	size_t			 cap;
 
 	for (size_t i = 0; i < spawn_uids_n; ) {
@@ -504,7 +495,7 @@ spawn_uid_get(uid_t uid)
 	u->u_uid = uid;
 	u->u_live = 0;
 	u->u_tokens = UINT64_MAX;	/* full: capped at the refill */
-	u->u_tokens_ms = session_now_ms();
+	u->u_tokens_ms = clock_mono_ms();
 	return u;
 }
 
@@ -519,7 +510,7 @@ spawn_uid_take_token(uid_t uid)
 		return 0;
 	if ((u = spawn_uid_get(uid)) == NULL)
 		return -ENOMEM;
-	spawn_uid_refill(u, session_now_ms());
+	spawn_uid_refill(u, clock_mono_ms());
 	if (u->u_tokens < 1000)
 		return -EAGAIN;
 	u->u_tokens -= 1000;
@@ -689,7 +680,7 @@ spawn_child_ended(struct spawn_child *c)
 	e.e_oom_killed = cgroup_oom_killed(c->c_cgroup);
 	e.e_run_uid = c->c_run_uid;
 	e.e_started_ms = c->c_started_ms;
-	e.e_ended_ms = spawn_now_ms();
+	e.e_ended_ms = clock_wall_ms();
 	spawn_stats.exited++;
 	spawn_history_add(&e);
 	log_debug("child %d (%s) ended: exitcode %d%s%s", (int)c->c_pid,
@@ -2422,7 +2413,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	c->c_daemon = r->daemon;
 	c->c_uid = s->s_uid;
 	c->c_run_uid = r->identity != NULL ? r->identity->uid : geteuid();
-	c->c_started_ms = spawn_now_ms();
+	c->c_started_ms = clock_wall_ms();
 	c->c_state = SPAWN_STARTING;
 	c->c_session = s;
 	c->c_req_id = id;

@@ -183,7 +183,6 @@ unsigned int spawn_uid_live(uid_t uid);
 
 /* Python's exitcode from a wait status. */
 int	spawn_exitcode(int wstatus);
-uint64_t spawn_now_ms(void);
 void	spawn_free_all(void);
 
 #endif

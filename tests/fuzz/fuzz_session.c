@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "config.h"
 #include "forkd.pb-c.h"
 #include "fuzz_session.h"
@@ -216,7 +217,7 @@ fuzz_session_setup(void)
 	sodium_mprotect_readonly(key);
 	server_key = key;
 	server_keylen = sizeof fuzz_authkey;
-	server_started_ms = spawn_now_ms();
+	server_started_ms = clock_mono_ms();
 	if ((server_devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		fuzz_fail("/dev/null: %s", strerror(errno));
 	/* The lowest free descriptor: fuzz_check_fds() scans from here. */
