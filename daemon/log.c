@@ -160,6 +160,23 @@ LOG_FN(log_info, LOG_LVL_INFO, 0)
 LOG_FN(log_debug, LOG_LVL_DEBUG, 0)
 LOG_FN(log_errx, LOG_LVL_ERR, 0)
 
+/* Log at a level chosen at run time (clamped to err..debug). */
+void
+log_at(int level, const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	if (level < LOG_LVL_ERR)
+		level = LOG_LVL_ERR;
+	else if (level > LOG_LVL_DEBUG)
+		level = LOG_LVL_DEBUG;
+	va_start(ap, fmt);
+	log_vwrite(level, NULL, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
 /* Log with strerror(errno) and exit; only before the loop runs. */
 void
 fatal(const char *fmt, ...)

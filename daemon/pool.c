@@ -45,6 +45,7 @@
 
 #include "child.h"
 #include "clock.h"
+#include "clone.h"
 #include "forkd.pb-c.h"
 #include "log.h"
 #include "module.h"
@@ -236,15 +237,15 @@ fail:
 
 #ifndef POOL_NO_ZYGOTE
 /* fork() for the zygote, but the child's parent is forkd: clone3(), or
- * clone() where clone3() is refused (spawn_clone3_probe(), run by forkd
+ * clone() where clone3() is refused (clone_clone3_probe(), run by forkd
  * before the zygote was forked). */
 static pid_t
 pool_zygote_clone(pid_t *tidp)
 {
 	struct clone_args ca;
 
-	if (!spawn_clone3_probe())
-		return (pid_t)spawn_sys_clone(CLONE_PARENT |
+	if (!clone_clone3_probe())
+		return (pid_t)clone_sys_clone(CLONE_PARENT |
 		    CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID, NULL, tidp);
 	memset(&ca, 0, sizeof ca);
 	ca.flags = CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
@@ -265,8 +266,8 @@ pool_zygote_selftest(pid_t *tidp)
 	pid_t			pid;
 	int			st;
 
-	if (!spawn_clone3_probe())
-		pid = (pid_t)spawn_sys_clone(CLONE_CHILD_SETTID |
+	if (!clone_clone3_probe())
+		pid = (pid_t)clone_sys_clone(CLONE_CHILD_SETTID |
 		    CLONE_CHILD_CLEARTID | SIGCHLD, NULL, tidp);
 	else {
 		memset(&ca, 0, sizeof ca);
@@ -610,7 +611,7 @@ pool_init(void)
 	int r;
 
 	/* Before the zygote is forked: it inherits the answer. */
-	(void)spawn_clone3_probe();
+	(void)clone_clone3_probe();
 	if (server_config.limits.pool_max > 0 && !pool_zygote_off &&
 	    (r = pool_zygote_start()) != 0) {
 		log_info("pool: no zygote (%s); forkd forks pool children",

@@ -71,29 +71,9 @@ session_log(const struct session *s, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	switch (level) {
-	case LOG_LVL_ERR:
-	case LOG_LVL_WARNING:
-		log_warnx("session %llu (uid %u pid %d): %s",
-		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
-		    (int)s->s_pid, buf);
-		break;
-	case LOG_LVL_NOTICE:
-		log_notice("session %llu (uid %u pid %d): %s",
-		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
-		    (int)s->s_pid, buf);
-		break;
-	case LOG_LVL_INFO:
-		log_info("session %llu (uid %u pid %d): %s",
-		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
-		    (int)s->s_pid, buf);
-		break;
-	default:
-		log_debug("session %llu (uid %u pid %d): %s",
-		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
-		    (int)s->s_pid, buf);
-		break;
-	}
+	log_at(level, "session %llu (uid %u pid %d): %s",
+	    (unsigned long long)s->s_id, (unsigned)s->s_uid, (int)s->s_pid,
+	    buf);
 }
 
 /* A notice with the session prefix, within rl's budget (see

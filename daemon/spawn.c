@@ -25,6 +25,7 @@
 
 #include "cgroup.h"
 #include "child.h"
+#include "clone.h"
 #include "clock.h"
 #include "forkd.pb-c.h"
 #include "log.h"
@@ -32,9 +33,11 @@
 #include "plan.h"
 #include "policy.h"
 #include "pool.h"
+#include "quota.h"
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
+#include "validate.h"
 
 extern char **environ;
 
@@ -400,137 +403,6 @@ spawn_history_add(const struct exit_record *e)
 	}
 }
 
-/*
- * Per client uid: its live children, for max_children_per_uid, and its
- * spawn-rate bucket, for max_spawn_rate. The bucket is the uid's, shared
- * by all its connections, so a client cannot refill it by reconnecting.
- * A record stays while the uid has live children or its bucket is not
- * full again (a second after its last spawn at most); few uids share one
- * forkd, so a small array, swept before each spawn.
- */
-struct spawn_uid {
-	uid_t		u_uid;
-	unsigned int	u_live;
-	uint64_t	u_tokens;	/* spawn tokens, in 1/1000 */
-	uint64_t	u_tokens_ms;	/* last refill */
-};
-static struct spawn_uid	*spawn_uids;
-static size_t		 spawn_uids_n, spawn_uids_cap;
-
-/* Record of uid, or NULL. */
-static struct spawn_uid *
-spawn_uid_find(uid_t uid)
-{
-	for (size_t i = 0; i < spawn_uids_n; i++)
-		if (spawn_uids[i].u_uid == uid)
-			return &spawn_uids[i];
-	return NULL;
-}
-
-/* Live children of uid. */
-unsigned int
-spawn_uid_live(uid_t uid)
-{
-	struct spawn_uid *u = spawn_uid_find(uid);
-
-	return u != NULL ? u->u_live : 0;
-}
-
-/* Refill u's bucket for the time since its last refill: max_spawn_rate
- * tokens a second, at most max_spawn_rate (the burst). 1 when full. */
-static int
-spawn_uid_refill(struct spawn_uid *u, uint64_t now)
-{
-	uint64_t	rate = server_config.limits.max_spawn_rate;
-	uint64_t	cap = rate * 1000, add;
-
-	add = (now - u->u_tokens_ms) * rate;
-	u->u_tokens_ms = now;
-	if (u->u_tokens >= cap || add >= cap - u->u_tokens)
-		u->u_tokens = cap;
-	else
-		u->u_tokens += add;
-	return u->u_tokens == cap;
-}
-
-/* Drop the records that hold nothing (no live child, a full bucket), then
- * make room for one more uid, so that spawn_uid_get() cannot fail after
- * the fork. */
-static int
-spawn_uid_reserve(void)
-{
-	struct spawn_uid	*p;
-	uint64_t		 now = clock_mono_ms();
-	size_t			 cap;
-
-	for (size_t i = 0; i < spawn_uids_n; ) {
-		if (spawn_uids[i].u_live == 0 &&
-		    spawn_uid_refill(&spawn_uids[i], now))
-			spawn_uids[i] = spawn_uids[--spawn_uids_n];
-		else
-			i++;
-	}
-	if (spawn_uids_n < spawn_uids_cap)
-		return 0;
-	cap = spawn_uids_cap > 0 ? spawn_uids_cap * 2 : 8;
-	if ((p = reallocarray(spawn_uids, cap, sizeof *p)) == NULL)
-		return -ENOMEM;
-	spawn_uids = p;
-	spawn_uids_cap = cap;
-	return 0;
-}
-
-/* Record of uid, made (no child, a full bucket) if there is none; room
- * was reserved by spawn_uid_reserve(). */
-static struct spawn_uid *
-spawn_uid_get(uid_t uid)
-{
-	struct spawn_uid *u;
-
-	if ((u = spawn_uid_find(uid)) != NULL)
-		return u;
-	if (spawn_uids_n == spawn_uids_cap)
-		return NULL;
-	u = &spawn_uids[spawn_uids_n++];
-	u->u_uid = uid;
-	u->u_live = 0;
-	u->u_tokens = UINT64_MAX;	/* full: capped at the refill */
-	u->u_tokens_ms = clock_mono_ms();
-	return u;
-}
-
-/* Take one of uid's spawn tokens: 0, or -EAGAIN when its bucket is empty.
- * After spawn_uid_reserve(). */
-static int
-spawn_uid_take_token(uid_t uid)
-{
-	struct spawn_uid *u;
-
-	if (server_config.limits.max_spawn_rate == 0)
-		return 0;
-	if ((u = spawn_uid_get(uid)) == NULL)
-		return -ENOMEM;
-	spawn_uid_refill(u, clock_mono_ms());
-	if (u->u_tokens < 1000)
-		return -EAGAIN;
-	u->u_tokens -= 1000;
-	return 0;
-}
-
-/* Count a child of uid in (delta > 0) or out (delta < 0). */
-static void
-spawn_uid_add(uid_t uid, int delta)
-{
-	struct spawn_uid *u;
-
-	if (delta > 0) {
-		/* Room was reserved before the fork. */
-		if ((u = spawn_uid_get(uid)) != NULL)
-			u->u_live++;
-	} else if ((u = spawn_uid_find(uid)) != NULL && u->u_live > 0)
-		u->u_live--;
-}
-
 /* Free a child record and its events. */
 static void
 spawn_child_free(struct spawn_child *c)
@@ -549,12 +421,12 @@ spawn_child_free(struct spawn_child *c)
 	if (c->c_pidfd >= 0)
 		close(c->c_pidfd);
 	cgroup_release(c->c_cgroup);
-	spawn_vm_free(c->c_vm);
+	clone_vm_free(c->c_vm);
 	if (c->c_session != NULL && c->c_session->s_children > 0)
 		c->c_session->s_children--;
 	if (spawn_stats.live > 0)
 		spawn_stats.live--;
-	spawn_uid_add(c->c_uid, -1);
+	quota_add(c->c_uid, -1);
 	free(c->c_target);
 	free(c->c_cwd);
 	free(c);
@@ -824,9 +696,9 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 		char		 esc[256];
 
 		if (c->c_session != NULL)
-			session_log(c->c_session, 6, "spawn %s failed at %s: %s",
-			    c->c_name, child_step_name(ce.ce_step),
-			    strerror(ce.ce_errno));
+			session_log(c->c_session, LOG_LVL_INFO,
+			    "spawn %s failed at %s: %s", c->c_name,
+			    child_step_name(ce.ce_step), strerror(ce.ce_errno));
 		/* The message is logged too: the client's bytes escaped. */
 		spawn_child_failed(c, 0, -ce.ce_errno, ce.ce_step, "%s %s: %s",
 		    child_step_name(ce.ce_step), log_escape(esc, sizeof esc,
@@ -836,7 +708,7 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == 0 && !c->c_is_entry) {
 		/* The pipe closed: the child exec'd (or exited); either way it
 		 * no longer runs on its CLONE_VM area. */
-		spawn_vm_free(c->c_vm);
+		clone_vm_free(c->c_vm);
 		c->c_vm = NULL;
 	}
 	if (n != 0) {
@@ -1087,23 +959,12 @@ spawn_free_all(void)
 		c->c_session = NULL;
 		spawn_child_free(c);
 	}
-	free(spawn_uids);
-	spawn_uids = NULL;
-	spawn_uids_n = spawn_uids_cap = 0;
+	quota_free_all();
 	for (size_t i = 0; i < spawn_hist_n; i++)
 		free(spawn_hist[i].hu_ring);
 	free(spawn_hist);
 	spawn_hist = NULL;
 	spawn_hist_n = spawn_hist_cap = spawn_hist_total = 0;
-}
-
-/* Is env entry "K=V" well formed? */
-static int
-spawn_env_ok(const char *s)
-{
-	const char *eq = strchr(s, '=');
-
-	return eq != NULL && eq != s;
 }
 
 /* Variables of the daemon's own that children must not inherit. */
@@ -1221,114 +1082,6 @@ spawn_build_env(const Forkd__SpawnRequest *r)
 	envp[k] = NULL;
 	free(set.es_slots);
 	return envp;
-}
-
-/* The namespaces a request may name (Namespace values ORed). */
-#define SPAWN_NS_KNOWN	(FORKD__NAMESPACE__NS_PID | FORKD__NAMESPACE__NS_MOUNT | \
-	FORKD__NAMESPACE__NS_NET | FORKD__NAMESPACE__NS_IPC |		\
-	FORKD__NAMESPACE__NS_UTS | FORKD__NAMESPACE__NS_USER)
-
-/* Check the child set-up fields of a request (rlimits, umask, nice, cpus,
- * pgroup, identity, namespaces) for a client of uid. 0, or -errno with
- * the reason in errbuf; -EPERM is a policy refusal. Every count and value
- * is the client's choice: nothing is trusted, nothing allocated. */
-static int
-spawn_check_setup(const Forkd__SpawnRequest *r, uid_t uid, char *errbuf,
-    size_t errlen)
-{
-	unsigned int seen = 0;
-
-	if (r->n_rlimits > CHILD_RLIMIT_MAX) {
-		snprintf(errbuf, errlen, "%zu rlimits, at most %d", r->n_rlimits,
-		    CHILD_RLIMIT_MAX);
-		return -E2BIG;
-	}
-	for (size_t i = 0; i < r->n_rlimits; i++) {
-		const Forkd__Rlimit *rl = r->rlimits[i];
-
-		if (rl == NULL || rl->resource >= CHILD_RLIMIT_MAX) {
-			snprintf(errbuf, errlen, "rlimits[%zu]: resource %u is "
-			    "not an RLIMIT_* number (0..%d)", i,
-			    rl != NULL ? rl->resource : 0U, CHILD_RLIMIT_MAX - 1);
-			return -EINVAL;
-		}
-		if (seen & (1U << rl->resource)) {
-			snprintf(errbuf, errlen, "rlimits[%zu]: resource %u "
-			    "given twice", i, rl->resource);
-			return -EINVAL;
-		}
-		seen |= 1U << rl->resource;
-		if (rl->soft > rl->hard) {
-			snprintf(errbuf, errlen, "rlimits[%zu]: soft limit %llu "
-			    "above hard limit %llu", i,
-			    (unsigned long long)rl->soft,
-			    (unsigned long long)rl->hard);
-			return -EINVAL;
-		}
-	}
-	if (r->umask != NULL && r->umask->value > 0777) {
-		snprintf(errbuf, errlen, "umask %#o is not a file mode mask "
-		    "(0..0777)", r->umask->value);
-		return -EINVAL;
-	}
-	if (r->nice != NULL && (r->nice->value < -20 || r->nice->value > 19)) {
-		snprintf(errbuf, errlen, "nice %d out of range (-20..19)",
-		    (int)r->nice->value);
-		return -EINVAL;
-	}
-	if (r->n_cpus > LIMIT_CPUS_MAX) {
-		snprintf(errbuf, errlen, "%zu cpus, at most %d", r->n_cpus,
-		    LIMIT_CPUS_MAX);
-		return -E2BIG;
-	}
-	for (size_t i = 0; i < r->n_cpus; i++)
-		if (r->cpus[i] >= CPU_SETSIZE) {
-			snprintf(errbuf, errlen, "cpu %u above %d", r->cpus[i],
-			    CPU_SETSIZE - 1);
-			return -EINVAL;
-		}
-	if (r->pgroup != FORKD__PROCESS_GROUP__PGROUP_SESSION &&
-	    r->pgroup != FORKD__PROCESS_GROUP__PGROUP_GROUP) {
-		snprintf(errbuf, errlen, "unknown pgroup %d", (int)r->pgroup);
-		return -EINVAL;
-	}
-	if ((r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN) != 0) {
-		snprintf(errbuf, errlen, "unknown namespace bits %#x",
-		    r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN);
-		return -EINVAL;
-	}
-	if (r->identity != NULL) {
-		const Forkd__Identity *id = r->identity;
-
-		if (geteuid() != 0) {
-			snprintf(errbuf, errlen, "identity changes need forkd "
-			    "to run as root");
-			return -EPERM;
-		}
-		if (!policy_identity_allowed(&server_config.policy, uid)) {
-			snprintf(errbuf, errlen, "uid %u may not ask for an "
-			    "identity (policy allow_identity)", (unsigned)uid);
-			return -EPERM;
-		}
-		if (id->n_groups > CHILD_GROUPS_MAX) {
-			snprintf(errbuf, errlen, "identity: %zu groups, at "
-			    "most %d", id->n_groups, CHILD_GROUPS_MAX);
-			return -E2BIG;
-		}
-		/* (uid_t)-1 means "unchanged" to setresuid(): not a uid. */
-		if (id->uid == UINT32_MAX || id->gid == UINT32_MAX) {
-			snprintf(errbuf, errlen, "identity: uid and gid must be "
-			    "below %u", UINT32_MAX);
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < id->n_groups; i++)
-			if (id->groups[i] == UINT32_MAX) {
-				snprintf(errbuf, errlen, "identity: group %u is "
-				    "not a gid", id->groups[i]);
-				return -EINVAL;
-			}
-	}
-	return 0;
 }
 
 /* Highest capability of the running kernel (for drop_caps), read once;
@@ -1478,486 +1231,14 @@ spawn_plan_free(struct child_plan *plan)
 	plan->cp_envp = NULL;
 }
 
-/* What this kernel (or the seccomp filter forkd runs under) lacks, learned
- * at start-up (spawn_clone3_probe()) or at the first refusal. */
-static int	spawn_no_clone3;	/* ENOSYS */
-static int	spawn_clone3_probed;
-static int	spawn_no_into_cgroup;	/* CLONE_INTO_CGROUP refused */
-
-/* Is clone3() there? systemd's RestrictNamespaces= (>= 251) and other
- * seccomp filters make it fail with ENOSYS whatever its arguments, since
- * seccomp cannot look at the flags it points to; a kernel before 5.3 has
- * none. A call with a too-small size tells without making a process:
- * EINVAL where clone3 exists. Logged once; then forkd uses clone(), which
- * does everything forkd needs but CLONE_INTO_CGROUP. */
-int
-spawn_clone3_probe(void)
-{
-	if (spawn_clone3_probed)
-		return !spawn_no_clone3;
-	spawn_clone3_probed = 1;
-	if (syscall(SYS_clone3, NULL, (size_t)0) < 0 && errno == ENOSYS) {
-		spawn_no_clone3 = 1;
-		log_info("clone3() is not available (ENOSYS: a seccomp filter, "
-		    "such as systemd's RestrictNamespaces=, or a kernel before "
-		    "5.3); using clone() with CLONE_PARENT and CLONE_PIDFD "
-		    "instead, and --cgroup children join their cgroup "
-		    "themselves");
-	}
-	return !spawn_no_clone3;
-}
-
-/* clone3(2) for a child that does not share our memory. Weak, so that the
- * fuzz harness (tests/fuzz/fuzz_session.c) can replace it as it replaces
- * fork() and clone(): a fuzzed request must never make a real process. */
-__attribute__((weak)) long
-spawn_sys_clone3(struct clone_args *ca, size_t size)
-{
-	return syscall(SYS_clone3, ca, size);
-}
-
-/* clone(2) without a new stack, like fork(): the child returns 0 here with
- * a copy of our memory. ptid gets the pidfd with CLONE_PIDFD; ctid is for
- * CLONE_CHILD_SETTID/CLEARTID. The raw call's argument order differs
- * between architectures (tls and child_tid swap places where the kernel
- * has CLONE_BACKWARDS): ctid goes in both places, and without CLONE_SETTLS
- * the kernel ignores the tls one. Weak, like spawn_sys_clone3(). */
-__attribute__((weak)) long
-spawn_sys_clone(unsigned long flags, int *ptid, pid_t *ctid)
-{
-#if defined(__s390__) || defined(__CRIS__)
-	/* CLONE_BACKWARDS2: the stack comes first. */
-	return syscall(SYS_clone, 0UL, flags, ptid, ctid, ctid);
-#else
-	return syscall(SYS_clone, flags, 0UL, ptid, ctid, ctid);
-#endif
-}
-
-/* clone() with the flags clone3() would have had (no CLONE_INTO_CGROUP):
- * CLONE_PIDFD, CLONE_NEWPID; the child runs child_run(plan). Parent: pid
- * or -1 with errno. */
-static pid_t
-spawn_clone_fallback(struct child_plan *plan, uint64_t flags, int *ret_pidfd)
-{
-	unsigned long	cf = SIGCHLD;
-	pid_t		*tid = child_tid_field();
-	long		 r;
-
-	if (flags & CLONE_PIDFD)
-		cf |= CLONE_PIDFD;
-	if (flags & CLONE_NEWPID)
-		cf |= CLONE_NEWPID;
-	/* Like glibc's fork(): the child's thread descriptor gets its own
-	 * tid, or raise()/abort() there would miss it. */
-	if (tid != NULL)
-		cf |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
-	r = spawn_sys_clone(cf, (flags & CLONE_PIDFD) ? ret_pidfd : NULL, tid);
-	if (r == 0)
-		child_run(plan);
-	return (pid_t)r;
-}
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SPAWN_NO_CLONE_VM	1	/* ASan cannot follow a CLONE_VM child */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SPAWN_NO_CLONE_VM	1
-#endif
-#endif
-
-#if defined(__x86_64__) && !defined(SPAWN_NO_CLONE_VM)
-/* Exec targets start in a CLONE_VM child, as posix_spawn() does (no page
- * tables copied: the cost of fork() grows with forkd's memory), but
- * without CLONE_VFORK: forkd does not wait for its execve(), which a path
- * on a hung mount could hold forever (issue 13). So the child cannot use
- * anything forkd may change or free meanwhile. It gets an area of its own
- * (spawn_vm_prepare()): its stack; its plan, copied there (plan_pack());
- * and its own thread pointer (CLONE_SETTLS), since sharing forkd's would
- * share errno and glibc's thread descriptor with a thread that keeps
- * running. The thread area is a copy of the start of glibc's descriptor
- * (the fields the child's libc calls read: the stack guard, the
- * single-thread flag) with zeros around it; errno lands in it. forkd
- * releases the area when the child has exec'd or exited (spawn_vm_free()),
- * keeping a few for the next spawns. Areas are MADV_DONTFORK: they hold a
- * client's argv and environment, which no child forkd forks may inherit.
- * With allow_exec_paths the list is copied there too. Elsewhere, and in
- * ASan builds, exec targets fork. */
-#define SPAWN_HAVE_VM		1
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define SPAWN_VALGRIND		1
-#endif
-#endif
-#define SPAWN_VM_STACK		(64 * 1024)
-#define SPAWN_VM_TLS_BELOW	(16 * 1024)	/* room for errno's offset */
-#define SPAWN_VM_TLS_ABOVE	(4 * 1024)
-#define SPAWN_VM_TCB_COPY	768		/* < sizeof(struct pthread) */
-#define SPAWN_VM_PLAN_MAX	(256 * 1024)
-#define SPAWN_VM_PLAN_OFF	(SPAWN_VM_STACK + SPAWN_VM_TLS_BELOW + \
-	SPAWN_VM_TLS_ABOVE)
-#define SPAWN_VM_BUF_OFF	(SPAWN_VM_PLAN_OFF + \
-	((sizeof(struct child_plan) + 63) & ~(size_t)63))
-#define SPAWN_VM_POLICY_OFF	(SPAWN_VM_BUF_OFF + SPAWN_VM_PLAN_MAX)
-#define SPAWN_VM_POLICY_MAX	(64 * 1024)	/* allow_exec_paths copy */
-#define SPAWN_VM_SIZE		(SPAWN_VM_POLICY_OFF + SPAWN_VM_POLICY_MAX)
-
-/* errno's offset from the thread pointer; 1 once known to fit the area,
- * -1 if it does not (then exec targets fork). */
-static long	spawn_vm_errno_off;
-static int	spawn_vm_usable;
-/* Areas of children that have exec'd, kept for the next ones: no mmap(),
- * munmap() or page faults on the way of most spawns. */
-#define SPAWN_VM_CACHE		8
-static void	*spawn_vm_cache[SPAWN_VM_CACHE];
-static int	 spawn_vm_ncached;
-
-/* This thread's thread pointer (x86_64: %fs:0 holds it). */
-static char *
-spawn_vm_tp(void)
-{
-	char *tp;
-
-	__asm__("movq %%fs:0, %0" : "=r"(tp));
-	return tp;
-}
-
-/* The child: run the plan copied into its area. */
-static int
-spawn_vm_child(void *arg)
-{
-	child_run(arg);
-}
-
-/* Copy allow_exec_paths (all the child's policy_exec_open() reads) into
- * buf, cap bytes: the config may change (SIGHUP) while the child runs.
- * The copy, or NULL when it does not fit. */
-static const struct config_policy *
-spawn_vm_copy_policy(const struct config_policy *p, char *buf, size_t cap)
-{
-	struct config_policy	*q = (struct config_policy *)(void *)buf;
-	size_t			 off, len;
-	char			**v;
-
-	off = sizeof *q + p->n_exec_paths * sizeof *v;
-	if (off > cap)
-		return NULL;
-	memset(q, 0, sizeof *q);
-	q->allow_exec = 1;
-	q->exec_paths_set = 1;
-	q->n_exec_paths = p->n_exec_paths;
-	v = (char **)(void *)(buf + sizeof *q);
-	for (size_t i = 0; i < p->n_exec_paths; i++) {
-		len = strlen(p->exec_paths[i]) + 1;
-		if (len > cap - off)
-			return NULL;
-		v[i] = memcpy(buf + off, p->exec_paths[i], len);
-		off += len;
-	}
-	q->exec_paths = v;
-	return q;
-}
-
-/* Copy plan into a new area; the copy's address in *ret_plan, the new
- * thread pointer in *ret_tp. The area, or NULL (then fork). */
-static void *
-spawn_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
-    char **ret_tp)
-{
-	int			 fds[LIMIT_FD_TARGET_MAX + 1];
-	size_t			 nfds = 0, len;
-	struct child_plan	*q, bare;
-	char			*area, *tp, *mine;
-
-	if (spawn_vm_usable == 0) {
-		spawn_vm_errno_off = (long)((char *)&errno - spawn_vm_tp());
-		spawn_vm_usable = (spawn_vm_errno_off < 0 &&
-		    spawn_vm_errno_off > -(long)SPAWN_VM_TLS_BELOW + 64) ?
-		    1 : -1;
-		if (spawn_vm_usable < 0)
-			log_info("exec targets fork: errno at offset %ld of "
-			    "the thread pointer", spawn_vm_errno_off);
-#ifdef SPAWN_VALGRIND
-		/* valgrind runs fork-, vfork- and thread-like clones only,
-		 * and exits at any other. */
-		if (RUNNING_ON_VALGRIND)
-			spawn_vm_usable = -1;
-#endif
-	}
-	if (spawn_vm_usable < 0)
-		return NULL;
-	/* plan_pack() names each fd by its index in fds. */
-	for (int t = 0; t < plan->cp_nfds; t++) {
-		size_t i;
-
-		if (plan->cp_fds[t] < 0 || plan->cp_fds[t] == server_devnull)
-			continue;
-		for (i = 0; i < nfds && fds[i] != plan->cp_fds[t]; i++)
-			;
-		if (i == nfds)
-			fds[nfds++] = plan->cp_fds[t];
-	}
-	if (spawn_vm_ncached > 0)
-		area = spawn_vm_cache[--spawn_vm_ncached];
-	else {
-		area = mmap(NULL, SPAWN_VM_SIZE, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (area == MAP_FAILED)
-			return NULL;
-		if (madvise(area, SPAWN_VM_SIZE, MADV_DONTFORK) != 0) {
-			munmap(area, SPAWN_VM_SIZE);
-			return NULL;
-		}
-	}
-	q = (struct child_plan *)(void *)(area + SPAWN_VM_PLAN_OFF);
-	/* plan_pack() refuses an exec policy (a pool child's could be
-	 * stale): this copy gets one of its own, below. */
-	memcpy(&bare, plan, sizeof bare);
-	bare.cp_exec_policy = NULL;
-	if (plan_pack(&bare, fds, nfds, server_devnull,
-	    (unsigned char *)area + SPAWN_VM_BUF_OFF, SPAWN_VM_PLAN_MAX,
-	    &len) != 0 ||
-	    plan_unpack((unsigned char *)area + SPAWN_VM_BUF_OFF, len, fds,
-	    nfds, server_devnull, q) != 0) {
-		spawn_vm_free(area);
-		return NULL;
-	}
-	/* What plan_unpack() leaves out: the sender's own. */
-	q->cp_errfd = plan->cp_errfd;
-	q->cp_cgroup_procs_fd = plan->cp_cgroup_procs_fd;
-	q->cp_parent = plan->cp_parent;
-	q->cp_shared_vm = 1;
-	if (plan->cp_exec_policy != NULL &&
-	    (q->cp_exec_policy = spawn_vm_copy_policy(plan->cp_exec_policy,
-	    area + SPAWN_VM_POLICY_OFF, SPAWN_VM_POLICY_MAX)) == NULL) {
-		spawn_vm_free(area);
-		return NULL;
-	}
-	/* The thread area: glibc's descriptor header, pointing to itself. */
-	mine = spawn_vm_tp();
-	tp = area + SPAWN_VM_STACK + SPAWN_VM_TLS_BELOW;
-	memcpy(tp, mine, SPAWN_VM_TCB_COPY);
-	memcpy(tp, &tp, sizeof tp);			/* header.tcb */
-	memcpy(tp + 2 * sizeof tp, &tp, sizeof tp);	/* header.self */
-	*ret_plan = q;
-	*ret_tp = tp;
-	return area;
-}
-
-/* Start the CLONE_VM child of plan in area; pid or -1 with errno. */
-static pid_t
-spawn_vm_clone(struct child_plan *q, char *area, char *tp,
-    const struct spawn_create *sc, int *ret_pidfd)
-{
-	sigset_t	all, old;
-	pid_t		pid;
-	int		err, flags = CLONE_VM | CLONE_SETTLS | SIGCHLD;
-
-	if (sc->sc_want_pidfd)
-		flags |= CLONE_PIDFD;
-	if (sc->sc_newpid)
-		flags |= CLONE_NEWPID;
-	/* No handler of ours may run in the child: it starts with every
-	 * signal blocked and resets them (child_run() step 1). */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = clone(spawn_vm_child, area + SPAWN_VM_STACK, flags, q,
-	    sc->sc_want_pidfd ? ret_pidfd : NULL, tp, NULL);
-	err = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	errno = err;
-	return pid;
-}
-#endif
-
-/* Unmap a CLONE_VM child's area (spawn_vm_prepare()); NULL is fine. Only
- * once the child has exec'd or exited. */
-void
-spawn_vm_free(void *area)
-{
-#ifdef SPAWN_HAVE_VM
-	if (area != NULL && spawn_vm_ncached < SPAWN_VM_CACHE)
-		spawn_vm_cache[spawn_vm_ncached++] = area;
-	else if (area != NULL)
-		munmap(area, SPAWN_VM_SIZE);
-#else
-	(void)area;
-#endif
-}
-
-/* Create the process: clone3() when a creation flag asks for it, else
- * fork(); clone() where clone3() is refused. Never CLONE_VM|CLONE_VFORK:
- * a child forkd is suspended for could hold forkd's only thread in a
- * chdir() or execve() on a hung mount (issue 13). Parent: pid or -1 with
- * errno. */
-static pid_t
-spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
-    int *ret_pidfd)
-{
-	struct clone_args	ca;
-	uint64_t		flags = 0;
-	pid_t			pid;
-
-	if (sc->sc_want_pidfd)
-		flags |= CLONE_PIDFD;
-	if (sc->sc_newpid)
-		flags |= CLONE_NEWPID;
-	if (sc->sc_cgroup_fd >= 0) {
-		if (spawn_no_into_cgroup || spawn_no_clone3)
-			plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
-		else
-			flags |= CLONE_INTO_CGROUP;
-	}
-	while (flags != 0 && !spawn_no_clone3) {
-		memset(&ca, 0, sizeof ca);
-		ca.flags = flags;
-		ca.pidfd = (uint64_t)(uintptr_t)ret_pidfd;
-		ca.cgroup = (flags & CLONE_INTO_CGROUP) ?
-		    (uint64_t)sc->sc_cgroup_fd : 0;
-		ca.exit_signal = SIGCHLD;
-		/* Like glibc's fork(): the child's thread descriptor gets its
-		 * own tid, or raise()/abort() there would miss it. */
-		if (child_tid_field() != NULL) {
-			ca.flags |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
-			ca.child_tid = (uint64_t)(uintptr_t)child_tid_field();
-		}
-		/* Like fork(): the child returns here with a copy of our
-		 * memory. */
-		pid = (pid_t)spawn_sys_clone3(&ca, sizeof ca);
-		if (pid == 0)
-			child_run(plan);
-		if (pid >= 0)
-			return pid;
-		if (errno == ENOSYS) {
-			if (!spawn_clone3_probed)
-				(void)spawn_clone3_probe();
-			spawn_no_clone3 = 1;
-			break;
-		}
-		if ((errno == EINVAL || errno == E2BIG) &&
-		    (flags & CLONE_INTO_CGROUP)) {
-			/* Before 5.7: the child joins its cgroup itself. */
-			log_info("clone3: CLONE_INTO_CGROUP not supported (%s); "
-			    "children join their cgroup themselves",
-			    strerror(errno));
-			spawn_no_into_cgroup = 1;
-			flags &= ~(uint64_t)CLONE_INTO_CGROUP;
-			plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
-			if (flags != 0)
-				continue;
-			break;
-		}
-		return -1;
-	}
-	/* No clone3() made it: the child joins its cgroup itself. */
-	if (sc->sc_cgroup_fd >= 0)
-		plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
-	flags &= ~(uint64_t)CLONE_INTO_CGROUP;
-	if (flags != 0)
-		return spawn_clone_fallback(plan, flags, ret_pidfd);
-	return fork();
-}
-
-/* Fork a child for plan. Returns 0 with the pid and the read end of the
- * child's error pipe, or -errno. */
-int
-spawn_start(struct child_plan *plan, pid_t *ret_pid, int *ret_errfd)
-{
-	struct spawn_create sc = { .sc_cgroup_fd = -1, .sc_procs_fd = -1 };
-
-	return spawn_start_ex(plan, &sc, ret_pid, ret_errfd, NULL, NULL);
-}
-
-/* spawn_start() with creation-time flags (clone3, or clone where clone3
- * is refused): CLONE_PIDFD, CLONE_INTO_CGROUP, CLONE_NEWPID. With ret_vm,
- * an exec target may start in a CLONE_VM child (see SPAWN_HAVE_VM); then
- * *ret_vm is its area, for spawn_vm_free() once it has exec'd or exited. */
-int
-spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
-    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd, void **ret_vm)
-{
-	int	p[2], err, pidfd = -1;
-	pid_t	pid;
-	void	*area = NULL;
-
-	if (ret_pidfd != NULL)
-		*ret_pidfd = -1;
-	if (ret_vm != NULL)
-		*ret_vm = NULL;
-	if (sc->sc_want_pidfd && ret_pidfd == NULL)
-		return -EOPNOTSUPP;
-	plan->cp_cgroup_procs_fd = -1;
-	/* In a new PID namespace getppid() is 0: forkd is outside it. */
-	if (sc->sc_newpid)
-		plan->cp_parent = 0;
-	if (pipe2(p, O_CLOEXEC) != 0)
-		return -errno;
-	plan->cp_errfd = p[1];
-	/* No buffered output may be duplicated into the child. */
-	fflush(NULL);
-#ifdef SPAWN_HAVE_VM
-	/* An exec target; not for a cgroup (clone3 only), a user namespace
-	 * (refused to a shared mm) or other namespaces, nor an identity
-	 * change ("dumpable" belongs to the shared mm). */
-	if (ret_vm != NULL && plan->cp_entry == NULL && sc->sc_cgroup_fd < 0 &&
-	    !sc->sc_newuser && plan->cp_unshare == 0 && !plan->cp_identity) {
-		struct child_plan	*q;
-		char			*tp;
-
-		if ((area = spawn_vm_prepare(plan, &q, &tp)) != NULL) {
-			pid = spawn_vm_clone(q, area, tp, sc, &pidfd);
-			if (pid < 0) {
-				/* EINVAL: a kernel or emulator that takes
-				 * only fork-, vfork- and thread-like clones:
-				 * fork from now on. */
-				if (errno == EINVAL) {
-					log_info("exec targets fork: CLONE_VM "
-					    "without CLONE_VFORK refused");
-					spawn_vm_usable = -1;
-				}
-				spawn_vm_free(area);
-				area = NULL;
-			}
-		}
-	}
-	if (area == NULL)
-#endif
-		pid = spawn_create_process(plan, sc, &pidfd);
-	if (pid == 0)
-		child_run(plan);
-	err = errno;
-	close(p[1]);
-	plan->cp_errfd = -1;
-	if (pid < 0) {
-		if (pidfd >= 0)
-			close(pidfd);
-		close(p[0]);
-		return -err;
-	}
-	if (ret_vm != NULL)
-		*ret_vm = area;
-	*ret_pid = pid;
-	*ret_errfd = p[0];
-	if (ret_pidfd != NULL)
-		*ret_pidfd = sc->sc_want_pidfd ? pidfd : -1;
-	return 0;
-}
 /* Issue 5, the child's life as forkd decides it: creation flags, the
  * cgroup, the pidfd and the timeout of one spawn. */
 struct spawn_life {
-	struct spawn_create	 l_create;
+	struct clone_create	 l_create;
 	struct cgroup_unit	*l_cgroup;
 	int			 l_pidfd;
 	int			 l_bypass_pool;	/* creation-time flags */
 };
-
-#define SPAWN_NS_KNOWN	(FORKD__NAMESPACE__NS_PID | FORKD__NAMESPACE__NS_MOUNT | \
-	FORKD__NAMESPACE__NS_NET | FORKD__NAMESPACE__NS_IPC |		\
-	FORKD__NAMESPACE__NS_UTS | FORKD__NAMESPACE__NS_USER)
-#define SPAWN_GRACE_MS_MAX	600000	/* as [limits] kill_grace_ms */
-#define SPAWN_CPU_PERIOD_MIN	1000	/* cpu.max bounds of the kernel */
-#define SPAWN_CPU_PERIOD_MAX	1000000
-#define SPAWN_CPU_QUOTA_MIN	1000
 
 /* Is the peer in forkd's PID namespace? A pidfd and the pid in the reply
  * mean the same process only there. Unknown (no /proc access): yes. */
@@ -1986,60 +1267,24 @@ spawn_cgroup_limits(const Forkd__CgroupSpec *cs, struct cgroup_limits *l)
 	l->cl_cpu_period_us = cs->cpu_period_us;
 }
 
-/* Check the life options of a request (timeout, grace, namespaces, cgroup,
- * pidfd): 0, or -errno with a message for the client. */
+/* Check what the request's life options need of this host and this peer
+ * (cgroup support, the PID namespace for a pidfd; validate_spawn() checked
+ * their values): 0, or -errno with a message for the client. */
 static int
 spawn_check_life(const struct session *s, const Forkd__SpawnRequest *r,
     char *msg, size_t msglen)
 {
-	if (r->timeout_ms > LIMIT_TIMEOUT_MS_MAX) {
-		snprintf(msg, msglen, "timeout_ms %u above the limit %u",
-		    r->timeout_ms, (unsigned)LIMIT_TIMEOUT_MS_MAX);
-		return -EINVAL;
-	}
-	if (r->kill_grace_ms > SPAWN_GRACE_MS_MAX) {
-		snprintf(msg, msglen, "kill_grace_ms %u above the limit %u",
-		    r->kill_grace_ms, SPAWN_GRACE_MS_MAX);
-		return -EINVAL;
-	}
-	if (r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN) {
-		snprintf(msg, msglen, "unknown namespace bits 0x%x",
-		    r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN);
-		return -EINVAL;
-	}
 	if (r->cgroup != NULL) {
-		const Forkd__CgroupSpec	*cs = r->cgroup;
-		struct cgroup_limits	 l;
+		struct cgroup_limits l;
 
-		if (cs->cpu_period_us != 0 &&
-		    (cs->cpu_period_us < SPAWN_CPU_PERIOD_MIN ||
-		    cs->cpu_period_us > SPAWN_CPU_PERIOD_MAX)) {
-			snprintf(msg, msglen, "cpu_period_us %u outside %u..%u",
-			    cs->cpu_period_us, SPAWN_CPU_PERIOD_MIN,
-			    SPAWN_CPU_PERIOD_MAX);
-			return -EINVAL;
-		}
-		if (cs->cpu_quota_us != 0 &&
-		    cs->cpu_quota_us < SPAWN_CPU_QUOTA_MIN) {
-			snprintf(msg, msglen, "cpu_quota_us %u below %u",
-			    cs->cpu_quota_us, SPAWN_CPU_QUOTA_MIN);
-			return -EINVAL;
-		}
-		if (cs->cpu_period_us != 0 && cs->cpu_quota_us == 0) {
-			snprintf(msg, msglen, "cpu_period_us without "
-			    "cpu_quota_us");
-			return -EINVAL;
-		}
-		spawn_cgroup_limits(cs, &l);
+		spawn_cgroup_limits(r->cgroup, &l);
 		if (cgroup_check(&l, msg, msglen) != 0)
 			return -EOPNOTSUPP;
 	}
-	if (r->want_pidfd) {
-		if (!spawn_peer_same_pidns(s->s_pid)) {
-			snprintf(msg, msglen, "pidfd: the client is not in "
-			    "forkd's PID namespace");
-			return -EOPNOTSUPP;
-		}
+	if (r->want_pidfd && !spawn_peer_same_pidns(s->s_pid)) {
+		snprintf(msg, msglen, "pidfd: the client is not in forkd's "
+		    "PID namespace");
+		return -EOPNOTSUPP;
 	}
 	return 0;
 }
@@ -2199,7 +1444,7 @@ spawn_log_audit(const struct session *s, pid_t pid, const char *name,
 	if (log_is_journald() && sd_journal_send("MESSAGE=session %llu (uid "
 	    "%u pid %d): spawned child %d (%s): %s, allowed by %s",
 	    (unsigned long long)s->s_id, (unsigned)s->s_uid, (int)s->s_pid,
-	    (int)pid, name, etarget, erule, "PRIORITY=6",
+	    (int)pid, name, etarget, erule, "PRIORITY=%d", LOG_LVL_INFO,
 	    "SYSLOG_IDENTIFIER=forkd", "FORKD_TARGET=%s", etarget,
 	    "FORKD_CLIENT_UID=%u", (unsigned)s->s_uid, "FORKD_CLIENT_PID=%d",
 	    (int)s->s_pid, "FORKD_CHILD_PID=%d", (int)pid,
@@ -2240,53 +1485,29 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		.l_pidfd = -1,
 	};
 	char				 name[LIMIT_NAME_MAX + 1];
+	struct validate_ctx		 vctx = {
+		.vc_limits = lim, .vc_policy = &server_config.policy,
+		.vc_root = geteuid() == 0 };
 	char				 esc[128], refusal[512];
 	const char			*colon, *base, *exec_path = NULL;
-	int				 ctlfd = -1, err;
+	int				 ctlfd = -1, err, refused;
 	pid_t				 pid;
 
 	memset(&plan, 0, sizeof plan);
 	if (server_shutting_down)
 		SPAWN_FAIL(-ESHUTDOWN, "forkd is stopping");
-	if (r->target == NULL || r->target[0] == '\0')
-		SPAWN_FAIL(-EINVAL, "no target given");
-	if (strlen(r->target) > LIMIT_STRING_MAX)
-		SPAWN_FAIL(-ENAMETOOLONG, "target longer than %d bytes",
-		    LIMIT_STRING_MAX);
-	if (r->n_argv > lim->max_argv)
-		SPAWN_FAIL(-E2BIG, "%zu argv entries, limit %u", r->n_argv,
-		    lim->max_argv);
-	if (r->n_env > lim->max_env)
-		SPAWN_FAIL(-E2BIG, "%zu env entries, limit %u", r->n_env,
-		    lim->max_env);
-	for (size_t i = 0; i < r->n_argv; i++)
-		if (strlen(r->argv[i]) > LIMIT_STRING_MAX)
-			SPAWN_FAIL(-E2BIG, "argv[%zu] longer than %d bytes", i,
-			    LIMIT_STRING_MAX);
-	for (size_t i = 0; i < r->n_env; i++) {
-		if (strlen(r->env[i]) > LIMIT_STRING_MAX)
-			SPAWN_FAIL(-E2BIG, "env[%zu] longer than %d bytes", i,
-			    LIMIT_STRING_MAX);
-		if (!spawn_env_ok(r->env[i]))
-			SPAWN_FAIL(-EINVAL, "env[%zu] is not KEY=VALUE", i);
+	vctx.vc_uid = s->s_uid;
+	vctx.vc_nfds = nfds;
+	if ((err = validate_spawn(r, &vctx, refusal, sizeof refusal,
+	    &refused)) != 0) {
+		if (refused)
+			spawn_log_refusal(s, refusal);
+		SPAWN_FAIL(err, "%s", refusal);
 	}
-	if (r->cwd != NULL && r->cwd[0] != '\0') {
-		if (r->cwd[0] != '/')
-			SPAWN_FAIL(-EINVAL, "cwd must be an absolute path");
-		if (strlen(r->cwd) > LIMIT_STRING_MAX)
-			SPAWN_FAIL(-ENAMETOOLONG, "cwd longer than %d bytes",
-			    LIMIT_STRING_MAX);
-	}
-	if (nfds > lim->max_fds)
-		SPAWN_FAIL(-EMFILE, "%zu fds passed, limit %u", nfds,
-		    lim->max_fds);
-	if (r->n_fd_targets != nfds)
-		SPAWN_FAIL(-EINVAL, "%zu fds passed but %zu fd targets given",
-		    nfds, r->n_fd_targets);
 	if (spawn_stats.live >= lim->max_children)
 		SPAWN_REFUSE(-EAGAIN, "too many children (limit %u)",
 		    lim->max_children);
-	if (spawn_uid_live(s->s_uid) >= lim->max_children_per_uid)
+	if (quota_uid_live(s->s_uid) >= lim->max_children_per_uid)
 		SPAWN_REFUSE(-EAGAIN, "too many children for uid %u (limit %u, "
 		    "max_children_per_uid)", (unsigned)s->s_uid,
 		    lim->max_children_per_uid);
@@ -2304,7 +1525,8 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 			SPAWN_FAIL(err, "%s", refusal);
 		}
 		exec_path = r->target;
-	} else if ((colon = strchr(r->target, ':')) != NULL) {
+	} else {
+		colon = strchr(r->target, ':');	/* validate_spawn() saw it */
 		if (!policy_target_allowed(&server_config.policy, r->target))
 			SPAWN_REFUSE(-EPERM, "target %s is not in policy "
 			    "allow_targets", log_escape(esc, sizeof esc,
@@ -2315,10 +1537,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 			    "status' for the loaded modules)", log_escape(esc,
 			    sizeof esc, r->target, strlen(r->target)));
 		base = colon + 1;
-	} else
-		SPAWN_FAIL(-EINVAL, "target '%s' is neither MODULE:ENTRY nor "
-		    "an absolute path", log_escape(esc, sizeof esc, r->target,
-		    strlen(r->target)));
+	}
 
 	/* The environment is part of what runs: an allowed program with
 	 * the client's LD_PRELOAD is not an allowed program. */
@@ -2340,32 +1559,14 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	} else
 		spawn_name_generate(base, s->s_uid, name, sizeof name);
 
-	if ((err = spawn_check_setup(r, s->s_uid, refusal,
-	    sizeof refusal)) != 0) {
-		if (err == -EPERM)
-			spawn_log_refusal(s, refusal);
-		SPAWN_FAIL(err, "%s", refusal);
-	}
-
-	for (size_t i = 0; i < nfds; i++) {
-		uint32_t t = r->fd_targets[i];
-
-		if (t > LIMIT_FD_TARGET_MAX)
-			SPAWN_FAIL(-EBADF, "fd target %u above %d", t,
-			    LIMIT_FD_TARGET_MAX);
-		for (size_t j = 0; j < i; j++)
-			if (r->fd_targets[j] == t)
-				SPAWN_FAIL(-EINVAL, "fd target %u given twice",
-				    t);
-	}
-
 	if ((err = spawn_check_life(s, r, refusal, sizeof refusal)) != 0)
 		SPAWN_FAIL(err, "%s", refusal);
 
 	/* Last check, as it uses up a token: the spawn rate. */
-	if (spawn_uid_reserve() != 0)
+	if (quota_reserve(lim->max_spawn_rate) != 0)
 		SPAWN_FAIL(-ENOMEM, "out of memory");
-	if ((err = spawn_uid_take_token(s->s_uid)) == -EAGAIN)
+	if ((err = quota_take_token(s->s_uid,
+	    lim->max_spawn_rate)) == -EAGAIN)
 		SPAWN_REFUSE(-EAGAIN, "spawn rate limit %u/s exceeded for "
 		    "uid %u (max_spawn_rate)", lim->max_spawn_rate,
 		    (unsigned)s->s_uid);
@@ -2390,13 +1591,13 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		SPAWN_FAIL(err, "%s", refusal);
 
 	/* Module entries: an idle pre-forked child if there is one, else a
-	 * fork. Exec targets skip the pool: spawn_start_ex()'s CLONE_VM
+	 * fork. Exec targets skip the pool: clone_start_ex()'s CLONE_VM
 	 * child copies no page tables, and measured faster than a pool
 	 * hand-over (and, without CLONE_VFORK, holds nothing up, issue 13).
 	 * A pidfd, a cgroup or a PID namespace is had at creation only. */
 	if ((exec_path != NULL || life.l_bypass_pool || pool_launch(&plan,
 	    fds, nfds, &pid, &ctlfd) != 0) &&
-	    (err = spawn_start_ex(&plan, &life.l_create, &pid, &ctlfd,
+	    (err = clone_start_ex(&plan, &life.l_create, &pid, &ctlfd,
 	    &life.l_pidfd, &c->c_vm)) != 0) {
 		log_warnx("cannot start a child: %s", strerror(-err));
 		SPAWN_FAIL(err, "fork: %s", strerror(-err));
@@ -2426,7 +1627,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	TAILQ_INSERT_TAIL(&spawn_children, c, c_entry);
 	s->s_children++;
 	spawn_stats.live++;
-	spawn_uid_add(c->c_uid, 1);
+	quota_add(c->c_uid, 1);
 	if (spawn_life_attach(c, r, &life) != 0 || c->c_errev == NULL ||
 	    event_add(c->c_errev, NULL) != 0 || c->c_setupev == NULL ||
 	    event_add(c->c_setupev, &setup_tv) != 0) {

@@ -55,7 +55,7 @@ struct spawn_child {
 	int			 c_pidfd;
 	struct cgroup_unit	*c_cgroup;
 	/* A CLONE_VM exec child's stack, thread area and plan copy, until
-	 * it has exec'd or exited (spawn_vm_free()). */
+	 * it has exec'd or exited (clone_vm_free()). */
 	void			*c_vm;
 	int			 c_reaped;
 	int			 c_wstatus;
@@ -110,34 +110,6 @@ int	spawn_plan_build(const struct Forkd__SpawnRequest *, const int *fds,
 	    size_t nfds, const char *name, const char *exec_path,
 	    struct child_plan *);
 void	spawn_plan_free(struct child_plan *);
-struct clone_args;
-/* clone3(2) without CLONE_VM (replaced by the fuzz harness). */
-long	spawn_sys_clone3(struct clone_args *, size_t);
-/* clone(2) like fork(), for where clone3() is refused: ptid gets the pidfd
- * with CLONE_PIDFD, ctid is for CLONE_CHILD_SETTID/CLEARTID. */
-long	spawn_sys_clone(unsigned long flags, int *ptid, pid_t *ctid);
-/* 1 if clone3() works here, 0 if it fails with ENOSYS (a seccomp filter
- * such as systemd's RestrictNamespaces=, or an old kernel); probed and
- * logged once. */
-int	spawn_clone3_probe(void);
-/* Start a process for a plan: 0 with its pid and error-pipe read end. */
-int	spawn_start(struct child_plan *, pid_t *ret_pid, int *ret_errfd);
-
-/* What must happen at creation (clone3 flags), for spawn_start_ex(). */
-struct spawn_create {
-	int	sc_want_pidfd;	/* CLONE_PIDFD: *ret_pidfd gets it */
-	int	sc_cgroup_fd;	/* CLONE_INTO_CGROUP target dir, or -1 */
-	int	sc_procs_fd;	/* its cgroup.procs for the fallback, or -1 */
-	int	sc_newpid;	/* CLONE_NEWPID */
-	int	sc_newuser;	/* the child unshares a user ns */
-};
-/* spawn_start() with creation flags; ret_pidfd gets the pidfd or -1.
- * -EOPNOTSUPP when a pidfd is wanted and ret_pidfd is NULL. */
-int	spawn_start_ex(struct child_plan *, const struct spawn_create *,
-	    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd, void **ret_vm);
-/* Unmap the area of a CLONE_VM exec child (c_vm); NULL is fine. */
-void	spawn_vm_free(void *area);
-
 /* A name is 1..LIMIT_NAME_MAX printable bytes, no '/', not all digits. */
 int	spawn_name_valid(const char *name);
 /* Write "<base>-N" to out for the next N (one counter for all uids, so no
@@ -178,8 +150,6 @@ int	spawn_wait_add(struct session *, uint32_t id, const pid_t *pids,
 void	spawn_wait_session_gone(struct session *);
 /* Pending waits of a session. */
 unsigned int spawn_wait_count(const struct session *);
-/* Live children of uid (what max_children_per_uid limits). */
-unsigned int spawn_uid_live(uid_t uid);
 
 /* Python's exitcode from a wait status. */
 int	spawn_exitcode(int wstatus);

@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "clone.h"
 #include "config.h"
 #include "forkd.pb-c.h"
 #include "fuzz_session.h"
@@ -107,7 +108,7 @@ clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
  * fork that fails, so no fuzzed request ever makes a real process. (A fake
  * child would need a fake pidfd.) */
 long
-spawn_sys_clone3(struct clone_args *ca, size_t size)
+clone_sys_clone3(struct clone_args *ca, size_t size)
 {
 	(void)ca;
 	(void)size;
