@@ -326,9 +326,13 @@ client_recv(struct forkd *f, int64_t deadline, int handshake,
 		return client_kill(f, r);
 	}
 	m = forkd__server_message__unpack(NULL, plen, payload);
-	if (m == NULL) {
+	if (m == NULL || wire_has_nul_string(&forkd__server_message__descriptor,
+	    payload, plen)) {
+		if (m != NULL)
+			forkd__server_message__free_unpacked(m, NULL);
 		client_fds_close(ret_fds);
-		client_seterr(f, "undecodable message from forkd");
+		client_seterr(f, m == NULL ? "undecodable message from forkd" :
+		    "a string from forkd holds a NUL byte");
 		return client_kill(f, -EBADMSG);
 	}
 	*ret = m;

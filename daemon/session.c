@@ -25,6 +25,7 @@
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
+#include "wire.h"
 
 /* Datagrams handled per read event, so one client cannot starve others. */
 #define SESSION_FRAMES_PER_EVENT	16
@@ -597,7 +598,14 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 	}
 	s->s_requests++;
 	s->s_active_ms = clock_mono_ms();
-	request_dispatch(s, cm->request, fds, nfds);
+	/* A string cut at a NUL byte would run something else than asked. */
+	if (wire_has_nul_string(&forkd__client_message__descriptor, payload,
+	    plen)) {
+		wire_close_fds(fds, nfds);
+		session_reply_error(s, cm->request->id, -EINVAL, 0,
+		    "a string field holds a NUL byte");
+	} else
+		request_dispatch(s, cm->request, fds, nfds);
 	forkd__client_message__free_unpacked(cm, NULL);
 }
 
