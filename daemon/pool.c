@@ -214,7 +214,7 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 	 * them): say so, as a set-up step that failed. */
 	if ((ce.ce_errno = (int)-n) > 0)
 		goto fail;
-	/* forkd built and checked the plan (spawn_plan_build()): here it
+	/* forkd built and checked the plan (plan_build()): here it
 	 * is only taken back out of the buffer, without allocating. An
 	 * entry must be one of the modules' own (the image is forkd's). */
 	if ((ce.ce_errno = -plan_unpack(pool_buf, (size_t)n, fds, nfds,

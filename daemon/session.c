@@ -25,6 +25,7 @@
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
+#include "waiter.h"
 #include "wire.h"
 
 /* Datagrams handled per read event, so one client cannot starve others. */
@@ -454,7 +455,7 @@ session_idle_check(struct session *s)
 
 	if (limit == 0)
 		return;
-	if (s->s_children > 0 || spawn_wait_count(s) > 0) {
+	if (s->s_children > 0 || waiter_count(s) > 0) {
 		session_idle_arm(s, limit);
 		return;
 	}

@@ -104,12 +104,6 @@ const char *spawn_state_name(enum spawn_child_state);
 void	spawn_request(struct session *, uint32_t id,
 	    const struct Forkd__SpawnRequest *, int *fds, size_t nfds);
 
-struct child_plan;
-/* Build / free a child's plan from a validated request (see spawn.c). */
-int	spawn_plan_build(const struct Forkd__SpawnRequest *, const int *fds,
-	    size_t nfds, const char *name, const char *exec_path,
-	    struct child_plan *);
-void	spawn_plan_free(struct child_plan *);
 /* A name is 1..LIMIT_NAME_MAX printable bytes, no '/', not all digits. */
 int	spawn_name_valid(const char *name);
 /* Write "<base>-N" to out for the next N (one counter for all uids, so no
@@ -124,15 +118,9 @@ void	spawn_name_generate(const char *base, uid_t uid, char *out,
 struct spawn_child *spawn_find(pid_t pid, const char *name, uid_t uid);
 /* Live children named name, of every uid (for root's lookups). */
 unsigned int spawn_count_named(const char *name);
-/* Newest history record for pid (or name when pid is 0, of uid or with
- * SPAWN_ANY_UID of any uid), or NULL. */
-const struct exit_record *spawn_history_find(pid_t pid, const char *name,
-	    uid_t uid);
-
-/* Up to max history records, newest first, into out: uid's, or with
- * SPAWN_ANY_UID every uid's. Returns how many. */
-size_t	spawn_history_newest(uid_t uid, const struct exit_record **out,
-	    size_t max);
+/* Does a child of uid cu named cn match a lookup of name by uid (or by
+ * SPAWN_ANY_UID)? */
+int	spawn_name_match(const char *cn, uid_t cu, const char *name, uid_t uid);
 
 /* Reap every ended child (SIGCHLD callback). */
 void	spawn_reap(void);
@@ -142,14 +130,6 @@ void	spawn_session_gone(struct session *);
  * period; returns how many are still alive. */
 unsigned int spawn_terminate_daemon_children(void);
 unsigned int spawn_daemon_children_alive(void);
-
-/* Waits: reply to id on s when the first of pids ends, or after
- * timeout_ms (< 0: never). */
-int	spawn_wait_add(struct session *, uint32_t id, const pid_t *pids,
-	    size_t n, int64_t timeout_ms);
-void	spawn_wait_session_gone(struct session *);
-/* Pending waits of a session. */
-unsigned int spawn_wait_count(const struct session *);
 
 /* Python's exitcode from a wait status. */
 int	spawn_exitcode(int wstatus);
