@@ -272,9 +272,10 @@ plan_env_hash(const char *e, size_t *ret_len)
 	return (size_t)h;
 }
 
-/* Add e's name to the set: 1 if it was new, 0 if already there. */
-static int
-plan_envset_add(struct plan_envset *set, const char *e)
+/* The slot of e's name in the set: where it is, or the empty one where
+ * it would go. */
+static size_t
+plan_envset_slot(const struct plan_envset *set, const char *e)
 {
 	size_t		 len, i = plan_env_hash(e, &len) & set->es_mask;
 	const char	*o;
@@ -282,9 +283,20 @@ plan_envset_add(struct plan_envset *set, const char *e)
 	while ((o = set->es_slots[i]) != NULL) {
 		if (strncmp(o, e, len) == 0 && (o[len] == '=' ||
 		    o[len] == '\0'))
-			return 0;
+			break;
 		i = (i + 1) & set->es_mask;
 	}
+	return i;
+}
+
+/* Add e's name to the set: 1 if it was new, 0 if already there. */
+static int
+plan_envset_add(struct plan_envset *set, const char *e)
+{
+	size_t i = plan_envset_slot(set, e);
+
+	if (set->es_slots[i] != NULL)
+		return 0;
 	set->es_slots[i] = e;
 	return 1;
 }
@@ -293,16 +305,7 @@ plan_envset_add(struct plan_envset *set, const char *e)
 static int
 plan_envset_has(const struct plan_envset *set, const char *e)
 {
-	size_t		 len, i = plan_env_hash(e, &len) & set->es_mask;
-	const char	*o;
-
-	while ((o = set->es_slots[i]) != NULL) {
-		if (strncmp(o, e, len) == 0 && (o[len] == '=' ||
-		    o[len] == '\0'))
-			return 1;
-		i = (i + 1) & set->es_mask;
-	}
-	return 0;
+	return set->es_slots[plan_envset_slot(set, e)] != NULL;
 }
 
 /* Build the child's environment: the daemon's (minus private variables)

@@ -30,6 +30,27 @@ validate_env_entry(const char *s)
 	return eq != NULL && eq != s;
 }
 
+/* Each of the n strings of v (argv or env: what) at most LIMIT_STRING_MAX
+ * bytes and, with kv, KEY=VALUE; the first fault found is the reply. */
+static int
+validate_strv(char *const *v, size_t n, const char *what, int kv, char *msg,
+    size_t msglen)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(v[i]) > LIMIT_STRING_MAX) {
+			snprintf(msg, msglen, "%s[%zu] longer than %d bytes",
+			    what, i, LIMIT_STRING_MAX);
+			return -E2BIG;
+		}
+		if (kv && !validate_env_entry(v[i])) {
+			snprintf(msg, msglen, "%s[%zu] is not KEY=VALUE", what,
+			    i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Sizes and shapes of the strings and counts. */
 static int
 validate_strings(const Forkd__SpawnRequest *r, const struct validate_ctx *ctx,
@@ -37,6 +58,7 @@ validate_strings(const Forkd__SpawnRequest *r, const struct validate_ctx *ctx,
 {
 	const struct config_limits *lim = ctx->vc_limits;
 	char esc[128];
+	int err;
 
 	if (r->target == NULL || r->target[0] == '\0') {
 		snprintf(msg, msglen, "no target given");
@@ -57,23 +79,10 @@ validate_strings(const Forkd__SpawnRequest *r, const struct validate_ctx *ctx,
 		    lim->max_env);
 		return -E2BIG;
 	}
-	for (size_t i = 0; i < r->n_argv; i++)
-		if (strlen(r->argv[i]) > LIMIT_STRING_MAX) {
-			snprintf(msg, msglen, "argv[%zu] longer than %d bytes",
-			    i, LIMIT_STRING_MAX);
-			return -E2BIG;
-		}
-	for (size_t i = 0; i < r->n_env; i++) {
-		if (strlen(r->env[i]) > LIMIT_STRING_MAX) {
-			snprintf(msg, msglen, "env[%zu] longer than %d bytes",
-			    i, LIMIT_STRING_MAX);
-			return -E2BIG;
-		}
-		if (!validate_env_entry(r->env[i])) {
-			snprintf(msg, msglen, "env[%zu] is not KEY=VALUE", i);
-			return -EINVAL;
-		}
-	}
+	if ((err = validate_strv(r->argv, r->n_argv, "argv", 0, msg,
+	    msglen)) != 0 ||
+	    (err = validate_strv(r->env, r->n_env, "env", 1, msg, msglen)) != 0)
+		return err;
 	if (r->cwd != NULL && r->cwd[0] != '\0') {
 		if (r->cwd[0] != '/') {
 			snprintf(msg, msglen, "cwd must be an absolute path");
