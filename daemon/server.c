@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "cgroup.h"
 #include "child.h"
+#include "clock.h"
 #include "closer.h"
 #include "forkd.h"
 #include "forkd.pb-c.h"
@@ -473,7 +474,7 @@ server_init(struct config *cfg, const char *config_path)
 
 	server_config = *cfg;
 	server_config_path = config_path;
-	server_started_ms = spawn_now_ms();
+	server_started_ms = clock_mono_ms();
 	server_pid = getpid();
 	server_notify = getenv("NOTIFY_SOCKET") != NULL;
 
