@@ -236,9 +236,8 @@ spawn_child_failed(struct spawn_child *c, int kill_it, int err, int step,
 		spawn_child_free(c);
 }
 
-
 /* State letter of a process from /proc/PID/stat ('T' stopped), or 0. */
-static char
+char
 spawn_proc_state(pid_t pid)
 {
 	char	path[64], buf[512], *p;
