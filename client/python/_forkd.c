@@ -250,19 +250,34 @@ conn_fileno(conn_object *self, PyObject *unused)
 	return PyLong_FromLong(forkd_fd(self->c_forkd));
 }
 
-static PyObject *
-conn_ping(conn_object *self, PyObject *unused)
+/* Run fn(f), a libforkd call with no other argument, without the GIL;
+ * 0 and its result in *ret, or -1 with the Python exception raised. */
+static int
+conn_call_noargs(conn_object *self, int (*fn)(struct forkd *), int *ret)
 {
 	struct forkd	*f = conn_handle(self);
 	int		 r;
 
 	if (f == NULL)
-		return NULL;
+		return -1;
 	CONN_BLOCKING_BEGIN(self);
-	r = forkd_ping(f);
+	r = fn(f);
 	CONN_BLOCKING_END(self);
-	if (r < 0)
-		return conn_raise(f, r);
+	if (r < 0) {
+		conn_raise(f, r);
+		return -1;
+	}
+	*ret = r;
+	return 0;
+}
+
+static PyObject *
+conn_ping(conn_object *self, PyObject *unused)
+{
+	int	r;
+
+	if (conn_call_noargs(self, forkd_ping, &r) < 0)
+		return NULL;
 	Py_RETURN_NONE;
 }
 
@@ -685,16 +700,10 @@ conn_wait_any(conn_object *self, PyObject *args)
 static PyObject *
 conn_process(conn_object *self, PyObject *unused)
 {
-	struct forkd	*f = conn_handle(self);
-	int		 r;
+	int	r;
 
-	if (f == NULL)
+	if (conn_call_noargs(self, forkd_process, &r) < 0)
 		return NULL;
-	CONN_BLOCKING_BEGIN(self);
-	r = forkd_process(f);
-	CONN_BLOCKING_END(self);
-	if (r < 0)
-		return conn_raise(f, r);
 	return PyLong_FromLong(r);
 }
 
