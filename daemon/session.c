@@ -611,7 +611,7 @@ session_idle_check(struct session *s)
 		session_idle_arm(s, limit);
 		return;
 	}
-	idle = clock_mono_ms() - s->s_active_ms;
+	idle = clock_since_ms(s->s_active_ms);
 	if (idle < limit) {
 		session_idle_arm(s, limit - idle);
 		return;
