@@ -1088,6 +1088,24 @@ client_key_path(const char *path)
 	return client_getenv(FORKD_ENV_KEY_FILE, FORKD_DEFAULT_KEY_FILE);
 }
 
+/* The checks forkd_key_check() and forkd_key_generate() begin with: only
+ * the known flags, a key file name, libsodium ready. 0 or -errno. */
+static int
+client_key_begin(const char *path, unsigned int flags, unsigned int known,
+    struct forkd_error *e)
+{
+	if ((flags & ~known) != 0)
+		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
+		    "unknown flags %#x", flags);
+	if (path[0] == '\0')
+		return client_fail(e, -EINVAL, FORKD_STEP_KEY, "",
+		    "the key file name is empty");
+	if (sodium_init() < 0)
+		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
+		    "cannot initialise libsodium");
+	return 0;
+}
+
 /* Check that a key file is usable (and, with flags, as forkd wants it). */
 FORKD_API int
 forkd_key_check(const char *path, unsigned int flags,
@@ -1099,16 +1117,9 @@ forkd_key_check(const char *path, unsigned int flags,
 	int		 how = 0, r;
 
 	path = client_key_path(path);
-	if ((flags & ~(unsigned)(FORKD_KEY_CHECK_MODE |
-	    FORKD_KEY_CHECK_OWNER)) != 0)
-		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
-		    "unknown flags %#x", flags);
-	if (path[0] == '\0')
-		return client_fail(e, -EINVAL, FORKD_STEP_KEY, "",
-		    "the key file name is empty");
-	if (sodium_init() < 0)
-		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
-		    "cannot initialise libsodium");
+	if ((r = client_key_begin(path, flags, FORKD_KEY_CHECK_MODE |
+	    FORKD_KEY_CHECK_OWNER, e)) < 0)
+		return r;
 	if (flags & FORKD_KEY_CHECK_OWNER)
 		how = AUTH_KEY_CHECK_OWNER;
 	else if (flags & FORKD_KEY_CHECK_MODE)
@@ -1149,15 +1160,8 @@ forkd_key_generate(const char *path, unsigned int flags,
 	int		 r;
 
 	path = client_key_path(path);
-	if ((flags & ~(unsigned)FORKD_KEY_REPLACE) != 0)
-		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
-		    "unknown flags %#x", flags);
-	if (path[0] == '\0')
-		return client_fail(e, -EINVAL, FORKD_STEP_KEY, "",
-		    "the key file name is empty");
-	if (sodium_init() < 0)
-		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
-		    "cannot initialise libsodium");
+	if ((r = client_key_begin(path, flags, FORKD_KEY_REPLACE, e)) < 0)
+		return r;
 	/* The directory must exist: say so, rather than ENOENT. */
 	copy = strdup(path);
 	if (copy == NULL)
