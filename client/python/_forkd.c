@@ -323,6 +323,30 @@ spawn_cstr(struct spawn_args *a, PyObject *obj)
 	return PyBytes_AS_STRING(b);
 }
 
+/* seq_obj as a fast sequence (TypeError what if it is none) in *ret_seq,
+ * its length in *ret_n, and a zeroed array of n + 1 entries of size
+ * bytes (PyMem_Free); NULL with the exception raised. */
+static void *
+spawn_seq_array(PyObject *seq_obj, const char *what, size_t size,
+    PyObject **ret_seq, Py_ssize_t *ret_n)
+{
+	PyObject	*seq;
+	void		*v;
+
+	seq = PySequence_Fast(seq_obj, what);
+	if (seq == NULL)
+		return NULL;
+	*ret_n = PySequence_Fast_GET_SIZE(seq);
+	v = PyMem_Calloc((size_t)*ret_n + 1, size);
+	if (v == NULL) {
+		Py_DECREF(seq);
+		PyErr_NoMemory();
+		return NULL;
+	}
+	*ret_seq = seq;
+	return v;
+}
+
 /* A sequence of strings as a NULL-terminated array. */
 static const char **
 spawn_strv(struct spawn_args *a, PyObject *seq_obj, const char *what)
@@ -331,16 +355,8 @@ spawn_strv(struct spawn_args *a, PyObject *seq_obj, const char *what)
 	const char	**v;
 	Py_ssize_t	 n;
 
-	seq = PySequence_Fast(seq_obj, what);
-	if (seq == NULL)
+	if ((v = spawn_seq_array(seq_obj, what, sizeof *v, &seq, &n)) == NULL)
 		return NULL;
-	n = PySequence_Fast_GET_SIZE(seq);
-	v = PyMem_Calloc((size_t)n + 1, sizeof *v);
-	if (v == NULL) {
-		Py_DECREF(seq);
-		PyErr_NoMemory();
-		return NULL;
-	}
 	for (Py_ssize_t i = 0; i < n; i++) {
 		v[i] = spawn_cstr(a, PySequence_Fast_GET_ITEM(seq, i));
 		if (v[i] == NULL) {
@@ -361,16 +377,8 @@ spawn_intv(PyObject *seq_obj, const char *what, size_t *ret_n)
 	int		*v;
 	Py_ssize_t	 n;
 
-	seq = PySequence_Fast(seq_obj, what);
-	if (seq == NULL)
+	if ((v = spawn_seq_array(seq_obj, what, sizeof *v, &seq, &n)) == NULL)
 		return NULL;
-	n = PySequence_Fast_GET_SIZE(seq);
-	v = PyMem_Calloc((size_t)n + 1, sizeof *v);
-	if (v == NULL) {
-		Py_DECREF(seq);
-		PyErr_NoMemory();
-		return NULL;
-	}
 	for (Py_ssize_t i = 0; i < n; i++) {
 		long x = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
 
@@ -400,16 +408,9 @@ spawn_rlimits(struct spawn_args *a, PyObject *seq_obj, size_t *ret_n)
 	PyObject	*seq;
 	Py_ssize_t	 n;
 
-	seq = PySequence_Fast(seq_obj, "rlimits must be a sequence");
-	if (seq == NULL)
+	if ((a->rlimits = spawn_seq_array(seq_obj, "rlimits must be a "
+	    "sequence", sizeof *a->rlimits, &seq, &n)) == NULL)
 		return -1;
-	n = PySequence_Fast_GET_SIZE(seq);
-	a->rlimits = PyMem_Calloc((size_t)n + 1, sizeof *a->rlimits);
-	if (a->rlimits == NULL) {
-		Py_DECREF(seq);
-		PyErr_NoMemory();
-		return -1;
-	}
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject	*soft, *hard;
 		int		 res;
