@@ -1088,6 +1088,24 @@ client_key_path(const char *path)
 	return client_getenv(FORKD_ENV_KEY_FILE, FORKD_DEFAULT_KEY_FILE);
 }
 
+/* The checks forkd_key_check() and forkd_key_generate() begin with: only
+ * the known flags, a key file name, libsodium ready. 0 or -errno. */
+static int
+client_key_begin(const char *path, unsigned int flags, unsigned int known,
+    struct forkd_error *e)
+{
+	if ((flags & ~known) != 0)
+		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
+		    "unknown flags %#x", flags);
+	if (path[0] == '\0')
+		return client_fail(e, -EINVAL, FORKD_STEP_KEY, "",
+		    "the key file name is empty");
+	if (sodium_init() < 0)
+		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
+		    "cannot initialise libsodium");
+	return 0;
+}
+
 /* Check that a key file is usable (and, with flags, as forkd wants it). */
 FORKD_API int
 forkd_key_check(const char *path, unsigned int flags,
@@ -1099,16 +1117,9 @@ forkd_key_check(const char *path, unsigned int flags,
 	int		 how = 0, r;
 
 	path = client_key_path(path);
-	if ((flags & ~(unsigned)(FORKD_KEY_CHECK_MODE |
-	    FORKD_KEY_CHECK_OWNER)) != 0)
-		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
-		    "unknown flags %#x", flags);
-	if (path[0] == '\0')
-		return client_fail(e, -EINVAL, FORKD_STEP_KEY, "",
-		    "the key file name is empty");
-	if (sodium_init() < 0)
-		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
-		    "cannot initialise libsodium");
+	if ((r = client_key_begin(path, flags, FORKD_KEY_CHECK_MODE |
+	    FORKD_KEY_CHECK_OWNER, e)) < 0)
+		return r;
 	if (flags & FORKD_KEY_CHECK_OWNER)
 		how = AUTH_KEY_CHECK_OWNER;
 	else if (flags & FORKD_KEY_CHECK_MODE)
@@ -1149,15 +1160,8 @@ forkd_key_generate(const char *path, unsigned int flags,
 	int		 r;
 
 	path = client_key_path(path);
-	if ((flags & ~(unsigned)FORKD_KEY_REPLACE) != 0)
-		return client_fail(e, -EINVAL, FORKD_STEP_NONE, NULL,
-		    "unknown flags %#x", flags);
-	if (path[0] == '\0')
-		return client_fail(e, -EINVAL, FORKD_STEP_KEY, "",
-		    "the key file name is empty");
-	if (sodium_init() < 0)
-		return client_fail(e, -EIO, FORKD_STEP_NONE, NULL,
-		    "cannot initialise libsodium");
+	if ((r = client_key_begin(path, flags, FORKD_KEY_REPLACE, e)) < 0)
+		return r;
 	/* The directory must exist: say so, rather than ENOENT. */
 	copy = strdup(path);
 	if (copy == NULL)
@@ -2006,6 +2010,28 @@ client_childref(struct forkd *f, pid_t pid, const char *name,
 	return 0;
 }
 
+/* Check a signal request's arguments and fill req, sr and ref. */
+static int
+client_signal_prepare(struct forkd *f, pid_t pid, const char *name, int sig,
+    Forkd__Request *req, Forkd__SignalRequest *sr, Forkd__ChildRef *ref)
+{
+	int	r;
+
+	if ((r = client_begin(f)) < 0)
+		return r;
+	if ((r = client_childref(f, pid, name, ref)) < 0)
+		return r;
+	if (sig < 0 || sig >= NSIG) {
+		client_seterr(f, "invalid signal number %d", sig);
+		return -EINVAL;
+	}
+	sr->child = ref;
+	sr->signal = sig;
+	req->body_case = FORKD__REQUEST__BODY_SIGNAL;
+	req->signal = sr;
+	return 0;
+}
+
 /* Send a signal to a child. */
 FORKD_API int
 forkd_signal(struct forkd *f, pid_t pid, const char *name, int sig)
@@ -2016,18 +2042,9 @@ forkd_signal(struct forkd *f, pid_t pid, const char *name, int sig)
 	Forkd__ServerMessage	*m = NULL;
 	int			 r;
 
-	if ((r = client_begin(f)) < 0)
+	if ((r = client_signal_prepare(f, pid, name, sig, &req, &sr,
+	    &ref)) < 0)
 		return r;
-	if ((r = client_childref(f, pid, name, &ref)) < 0)
-		return r;
-	if (sig < 0 || sig >= NSIG) {
-		client_seterr(f, "invalid signal number %d", sig);
-		return -EINVAL;
-	}
-	sr.child = &ref;
-	sr.signal = sig;
-	req.body_case = FORKD__REQUEST__BODY_SIGNAL;
-	req.signal = &sr;
 	r = client_call(f, &req, NULL, 0, CLIENT_REQUEST_MS,
 	    FORKD__RESPONSE__BODY__NOT_SET, &m);
 	if (r < 0)
@@ -2046,18 +2063,9 @@ forkd_signal_start(struct forkd *f, pid_t pid, const char *name, int sig,
 	Forkd__ChildRef		 ref;
 	int			 r;
 
-	if ((r = client_begin(f)) < 0)
+	if ((r = client_signal_prepare(f, pid, name, sig, &req, &sr,
+	    &ref)) < 0)
 		return r;
-	if ((r = client_childref(f, pid, name, &ref)) < 0)
-		return r;
-	if (sig < 0 || sig >= NSIG) {
-		client_seterr(f, "invalid signal number %d", sig);
-		return -EINVAL;
-	}
-	sr.child = &ref;
-	sr.signal = sig;
-	req.body_case = FORKD__REQUEST__BODY_SIGNAL;
-	req.signal = &sr;
 	return client_start(f, &req, NULL, 0, FORKD_REPLY_SIGNAL, 0, ret_id);
 }
 
@@ -2155,6 +2163,28 @@ forkd_wait_any(struct forkd *f, const pid_t *pids, size_t n, int timeout_ms,
 	return client_wait(f, refs, n, timeout_ms, ret);
 }
 
+/* Check n child references (each a pid, or a name from names, which may
+ * be NULL, when its pid is 0) and fill refv and refs. */
+static int
+client_wait_refs_fill(struct forkd *f, const pid_t *pids,
+    const char *const *names, size_t n, Forkd__ChildRef *refv,
+    Forkd__ChildRef **refs)
+{
+	int	r;
+
+	if (pids == NULL || n == 0 || n > LIMIT_WAIT_MAX) {
+		client_seterr(f, "wait for 1 to %d children", LIMIT_WAIT_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = client_childref(f, pids[i], pids[i] == 0 &&
+		    names != NULL ? names[i] : NULL, &refv[i])) < 0)
+			return r;
+		refs[i] = &refv[i];
+	}
+	return 0;
+}
+
 /* Wait for the first of n children, each by pid, or by name when its pid
  * is 0: the daemon resolves names with its own rules. */
 FORKD_API int
@@ -2166,16 +2196,12 @@ forkd_wait_refs(struct forkd *f, const pid_t *pids, const char *const *names,
 
 	if ((r = client_begin(f)) < 0)
 		return r;
-	if (pids == NULL || names == NULL || n == 0 || n > LIMIT_WAIT_MAX) {
+	if (names == NULL) {
 		client_seterr(f, "wait for 1 to %d children", LIMIT_WAIT_MAX);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if ((r = client_childref(f, pids[i], pids[i] == 0 ? names[i] :
-		    NULL, &refv[i])) < 0)
-			return r;
-		refs[i] = &refv[i];
-	}
+	if ((r = client_wait_refs_fill(f, pids, names, n, refv, refs)) < 0)
+		return r;
 	return client_wait(f, refs, n, timeout_ms, ret);
 }
 
@@ -2192,16 +2218,8 @@ forkd_wait_start(struct forkd *f, const pid_t *pids, const char *const *names,
 
 	if ((r = client_begin(f)) < 0)
 		return r;
-	if (pids == NULL || n == 0 || n > LIMIT_WAIT_MAX) {
-		client_seterr(f, "wait for 1 to %d children", LIMIT_WAIT_MAX);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((r = client_childref(f, pids[i], pids[i] == 0 &&
-		    names != NULL ? names[i] : NULL, &refv[i])) < 0)
-			return r;
-		refs[i] = &refv[i];
-	}
+	if ((r = client_wait_refs_fill(f, pids, names, n, refv, refs)) < 0)
+		return r;
 	wr.n_children = n;
 	wr.children = refs;
 	wr.timeout_ms = timeout_ms < 0 ? FORKD_INFINITE : timeout_ms;

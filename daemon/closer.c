@@ -44,7 +44,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include <event2/event.h>
 #if defined(__has_include)
@@ -57,6 +56,7 @@
 #define CLOSER_ON_VALGRIND()	0
 #endif
 
+#include "clock.h"
 #include "closer.h"
 #include "log.h"
 #include "server.h"
@@ -111,15 +111,6 @@ closer_reap(unsigned int alive)
 	while (alive > 0 && waitpid(-1, NULL, WNOHANG) > 0)
 		alive--;
 	return alive;
-}
-
-static uint64_t
-closer_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Is forkd gone? Its pidfd turned readable, or, without one, no process
@@ -229,7 +220,7 @@ closer_main(int rfd, int pidfd, pid_t forkd, int readyfd)
 		(void)!write(readyfd, &self, sizeof self);
 	}
 	for (;;) {
-		now = closer_now_ms();
+		now = clock_mono_ms();
 		if (w.w_busy > 0)
 			timeout = (int)(w.w_since_ms + CLOSER_STUCK_MS > now ?
 			    w.w_since_ms + CLOSER_STUCK_MS - now : 0);
@@ -247,7 +238,7 @@ closer_main(int rfd, int pidfd, pid_t forkd, int readyfd)
 		gone = closer_reap(gone);
 		if (closer_forkd_gone(&pfd[1], forkd))
 			break;
-		now = closer_now_ms();
+		now = clock_mono_ms();
 		/* Acknowledgements; a worker that died is let go. */
 		if (pfd[2].revents != 0) {
 			r = recv(w.w_fd, acks, sizeof acks, MSG_DONTWAIT);

@@ -18,13 +18,17 @@
 static int
 life_peer_same_pidns(pid_t peer)
 {
-	struct stat	a, b;
-	char		path[64];
+	static struct stat	a;	/* forkd's own: it never changes */
+	static int		have_a;
+	struct stat		b;
+	char			path[64];
 
 	if (peer <= 0)
 		return 0;	/* SO_PEERCRED: a peer in an outer namespace */
+	if (!have_a && stat("/proc/self/ns/pid", &a) == 0)
+		have_a = 1;
 	snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)peer);
-	if (stat("/proc/self/ns/pid", &a) != 0 || stat(path, &b) != 0)
+	if (!have_a || stat(path, &b) != 0)
 		return 1;
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }

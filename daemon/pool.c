@@ -238,46 +238,40 @@ fail:
 
 
 #ifndef POOL_NO_ZYGOTE
-/* fork() for the zygote, but the child's parent is forkd: clone3(), or
- * clone() where clone3() is refused (clone_clone3_probe(), run by forkd
- * before the zygote was forked). */
+/* A child that gets its tid in *tidp (CLONE_CHILD_SETTID/CLEARTID), with
+ * parent the caller's parent (CLONE_PARENT), else the caller's own child:
+ * clone3(), or clone() where clone3() is refused (clone_clone3_probe(),
+ * run by forkd before the zygote was forked). Returns as fork(). */
 static pid_t
-pool_zygote_clone(pid_t *tidp)
+pool_clone_settid(int parent, pid_t *tidp)
 {
-	struct clone_args ca;
+	struct clone_args	ca;
+	unsigned long		flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
 
+	if (parent)
+		flags |= CLONE_PARENT;
 	if (!clone_clone3_probe())
-		return (pid_t)clone_sys_clone(CLONE_PARENT |
-		    CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID, NULL, tidp);
+		return (pid_t)clone_sys_clone(flags | (parent ? 0 : SIGCHLD),
+		    NULL, tidp);
 	memset(&ca, 0, sizeof ca);
-	ca.flags = CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+	ca.flags = flags;
 	ca.child_tid = (uint64_t)(uintptr_t)tidp;
 	/* With CLONE_PARENT the kernel takes the exit signal from the caller
 	 * (the zygote's: SIGCHLD) and refuses one given here. */
-	ca.exit_signal = 0;
-	return (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+	ca.exit_signal = parent ? 0 : SIGCHLD;
+	return (pid_t)clone_sys_clone3(&ca, sizeof ca);
 }
 
 /* Can this zygote make working children? Check with one that is its own
- * child: the clone call pool_zygote_clone() uses must work and put the
- * child's tid in the field. */
+ * child: pool_clone_settid() must work and put the child's tid in the
+ * field. */
 static int
 pool_zygote_selftest(pid_t *tidp)
 {
-	struct clone_args	ca;
-	pid_t			pid;
-	int			st;
+	pid_t	pid;
+	int	st;
 
-	if (!clone_clone3_probe())
-		pid = (pid_t)clone_sys_clone(CLONE_CHILD_SETTID |
-		    CLONE_CHILD_CLEARTID | SIGCHLD, NULL, tidp);
-	else {
-		memset(&ca, 0, sizeof ca);
-		ca.flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
-		ca.child_tid = (uint64_t)(uintptr_t)tidp;
-		ca.exit_signal = SIGCHLD;
-		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
-	}
+	pid = pool_clone_settid(0, tidp);
 	if (pid < 0)
 		return -1;
 	if (pid == 0)
@@ -335,7 +329,7 @@ pool_zygote_main(int zfd, pid_t daemon_pid)
 				    sizeof m, NULL, 0);
 				break;
 			}
-			pid = pool_zygote_clone(tidp);
+			pid = pool_clone_settid(1, tidp);
 			if (pid == 0) {
 				close(zfd);
 				close(sv[0]);

@@ -287,7 +287,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct timeval	tv = { 1, 0 };
 	struct ucred	uc;
 	socklen_t	ucl;
-	int		fd;
+	int		fd, known;
 
 	/* Accept a bounded batch, then let the loop run. */
 	for (int i = 0; i < 32; i++) {
@@ -309,9 +309,8 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		ucl = sizeof uc;
 		/* The peer's uid decides whose handshake makes room. */
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ucl) != 0)
-			uc.uid = (uid_t)-2;
-		if (session_admit(uc.uid) != 0) {
+		known = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ucl) == 0;
+		if (session_admit(known ? uc.uid : (uid_t)-2) != 0) {
 			server_stats.connections_refused++;
 			log_notice_limited(&refuse_rl, "connection refused: %u "
 			    "connections (limit max_connections)",
@@ -319,7 +318,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			server_refuse(fd, -EUSERS, "too many connections");
 			continue;
 		}
-		if (session_create(fd) != 0) {
+		if (session_create(fd, known ? &uc : NULL) != 0) {
 			log_warnx("cannot set up a session: out of memory");
 			close(fd);
 		}

@@ -502,9 +502,10 @@ session_admit(uid_t uid)
 	return 0;
 }
 
-/* Accept a new connection: credentials, Hello, handshake deadline. */
+/* Accept a new connection: credentials (peer, or read here when NULL),
+ * Hello, handshake deadline. */
 int
-session_create(int fd)
+session_create(int fd, const struct ucred *peer)
 {
 	Forkd__ServerMessage	 m = FORKD__SERVER_MESSAGE__INIT;
 	Forkd__Hello		 h = FORKD__HELLO__INIT;
@@ -533,10 +534,13 @@ session_create(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sbl) == 0 &&
 	    sndbuf > 32 && (size_t)sndbuf - 32 < s->s_max_send)
 		s->s_max_send = (size_t)sndbuf - 32;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ucl) == 0) {
-		s->s_uid = uc.uid;
-		s->s_gid = uc.gid;
-		s->s_pid = uc.pid;
+	if (peer == NULL &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ucl) == 0)
+		peer = &uc;
+	if (peer != NULL) {
+		s->s_uid = peer->uid;
+		s->s_gid = peer->gid;
+		s->s_pid = peer->pid;
 	} else {
 		/* Unknown peer: treat as nobody, never as root. */
 		s->s_uid = (uid_t)-2;
@@ -607,7 +611,7 @@ session_idle_check(struct session *s)
 		session_idle_arm(s, limit);
 		return;
 	}
-	idle = clock_mono_ms() - s->s_active_ms;
+	idle = clock_since_ms(s->s_active_ms);
 	if (idle < limit) {
 		session_idle_arm(s, limit - idle);
 		return;

@@ -58,8 +58,10 @@ TAILQ_HEAD(session_list, session);
 extern struct session_list sessions;
 
 const char *session_state_name(enum session_state);
-/* Take over an accepted fd; sends Hello. Returns 0 or -errno. */
-int	session_create(int fd);
+struct ucred;
+/* Take over an accepted fd; sends Hello. peer: its SO_PEERCRED, already
+ * read by the caller (NULL: read it here). Returns 0 or -errno. */
+int	session_create(int fd, const struct ucred *peer);
 /* Tear down: log reason, disown children, free later from the loop. */
 void	session_close(struct session *, const char *reason);
 unsigned int session_count(void);

@@ -250,19 +250,34 @@ conn_fileno(conn_object *self, PyObject *unused)
 	return PyLong_FromLong(forkd_fd(self->c_forkd));
 }
 
-static PyObject *
-conn_ping(conn_object *self, PyObject *unused)
+/* Run fn(f), a libforkd call with no other argument, without the GIL;
+ * 0 and its result in *ret, or -1 with the Python exception raised. */
+static int
+conn_call_noargs(conn_object *self, int (*fn)(struct forkd *), int *ret)
 {
 	struct forkd	*f = conn_handle(self);
 	int		 r;
 
 	if (f == NULL)
-		return NULL;
+		return -1;
 	CONN_BLOCKING_BEGIN(self);
-	r = forkd_ping(f);
+	r = fn(f);
 	CONN_BLOCKING_END(self);
-	if (r < 0)
-		return conn_raise(f, r);
+	if (r < 0) {
+		conn_raise(f, r);
+		return -1;
+	}
+	*ret = r;
+	return 0;
+}
+
+static PyObject *
+conn_ping(conn_object *self, PyObject *unused)
+{
+	int	r;
+
+	if (conn_call_noargs(self, forkd_ping, &r) < 0)
+		return NULL;
 	Py_RETURN_NONE;
 }
 
@@ -308,6 +323,30 @@ spawn_cstr(struct spawn_args *a, PyObject *obj)
 	return PyBytes_AS_STRING(b);
 }
 
+/* seq_obj as a fast sequence (TypeError what if it is none) in *ret_seq,
+ * its length in *ret_n, and a zeroed array of n + 1 entries of size
+ * bytes (PyMem_Free); NULL with the exception raised. */
+static void *
+spawn_seq_array(PyObject *seq_obj, const char *what, size_t size,
+    PyObject **ret_seq, Py_ssize_t *ret_n)
+{
+	PyObject	*seq;
+	void		*v;
+
+	seq = PySequence_Fast(seq_obj, what);
+	if (seq == NULL)
+		return NULL;
+	*ret_n = PySequence_Fast_GET_SIZE(seq);
+	v = PyMem_Calloc((size_t)*ret_n + 1, size);
+	if (v == NULL) {
+		Py_DECREF(seq);
+		PyErr_NoMemory();
+		return NULL;
+	}
+	*ret_seq = seq;
+	return v;
+}
+
 /* A sequence of strings as a NULL-terminated array. */
 static const char **
 spawn_strv(struct spawn_args *a, PyObject *seq_obj, const char *what)
@@ -316,16 +355,8 @@ spawn_strv(struct spawn_args *a, PyObject *seq_obj, const char *what)
 	const char	**v;
 	Py_ssize_t	 n;
 
-	seq = PySequence_Fast(seq_obj, what);
-	if (seq == NULL)
+	if ((v = spawn_seq_array(seq_obj, what, sizeof *v, &seq, &n)) == NULL)
 		return NULL;
-	n = PySequence_Fast_GET_SIZE(seq);
-	v = PyMem_Calloc((size_t)n + 1, sizeof *v);
-	if (v == NULL) {
-		Py_DECREF(seq);
-		PyErr_NoMemory();
-		return NULL;
-	}
 	for (Py_ssize_t i = 0; i < n; i++) {
 		v[i] = spawn_cstr(a, PySequence_Fast_GET_ITEM(seq, i));
 		if (v[i] == NULL) {
@@ -346,16 +377,8 @@ spawn_intv(PyObject *seq_obj, const char *what, size_t *ret_n)
 	int		*v;
 	Py_ssize_t	 n;
 
-	seq = PySequence_Fast(seq_obj, what);
-	if (seq == NULL)
+	if ((v = spawn_seq_array(seq_obj, what, sizeof *v, &seq, &n)) == NULL)
 		return NULL;
-	n = PySequence_Fast_GET_SIZE(seq);
-	v = PyMem_Calloc((size_t)n + 1, sizeof *v);
-	if (v == NULL) {
-		Py_DECREF(seq);
-		PyErr_NoMemory();
-		return NULL;
-	}
 	for (Py_ssize_t i = 0; i < n; i++) {
 		long x = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
 
@@ -385,16 +408,9 @@ spawn_rlimits(struct spawn_args *a, PyObject *seq_obj, size_t *ret_n)
 	PyObject	*seq;
 	Py_ssize_t	 n;
 
-	seq = PySequence_Fast(seq_obj, "rlimits must be a sequence");
-	if (seq == NULL)
+	if ((a->rlimits = spawn_seq_array(seq_obj, "rlimits must be a "
+	    "sequence", sizeof *a->rlimits, &seq, &n)) == NULL)
 		return -1;
-	n = PySequence_Fast_GET_SIZE(seq);
-	a->rlimits = PyMem_Calloc((size_t)n + 1, sizeof *a->rlimits);
-	if (a->rlimits == NULL) {
-		Py_DECREF(seq);
-		PyErr_NoMemory();
-		return -1;
-	}
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject	*soft, *hard;
 		int		 res;
@@ -685,16 +701,10 @@ conn_wait_any(conn_object *self, PyObject *args)
 static PyObject *
 conn_process(conn_object *self, PyObject *unused)
 {
-	struct forkd	*f = conn_handle(self);
-	int		 r;
+	int	r;
 
-	if (f == NULL)
+	if (conn_call_noargs(self, forkd_process, &r) < 0)
 		return NULL;
-	CONN_BLOCKING_BEGIN(self);
-	r = forkd_process(f);
-	CONN_BLOCKING_END(self);
-	if (r < 0)
-		return conn_raise(f, r);
 	return PyLong_FromLong(r);
 }
 

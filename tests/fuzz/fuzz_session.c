@@ -378,7 +378,7 @@ fuzz_session_begin(struct fuzz_peer *p)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0, sv) != 0)
 		fuzz_fail("socketpair: %s", strerror(errno));
-	if (session_create(sv[0]) != 0)
+	if (session_create(sv[0], NULL) != 0)
 		fuzz_fail("session_create");
 	p->fd = sv[1];
 	fuzz_run(p);

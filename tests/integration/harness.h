@@ -129,4 +129,32 @@ void	harness_wait_ignored(pid_t pid, int sig, int timeout_ms);
 		    h_ ? h_ : "(null)", n_);				\
 } while (0)
 
+/* The usual functions of an integration test file on one forkd in h:
+ * group_setup starts it (no extra arguments), test_stop (the last test)
+ * stops it and checks that it exited cleanly, group_teardown stops it if
+ * a test failed before test_stop. */
+#define HARNESS_STANDARD_GROUP(h)					\
+static void								\
+test_stop(void **state)							\
+{									\
+	(void)state;							\
+	harness_stop_ok(&(h));						\
+}									\
+									\
+static int								\
+group_setup(void **state)						\
+{									\
+	(void)state;							\
+	return harness_start(&(h), NULL);				\
+}									\
+									\
+static int								\
+group_teardown(void **state)						\
+{									\
+	(void)state;							\
+	if ((h).h_pid > 0)						\
+		harness_stop(&(h));					\
+	return 0;							\
+}
+
 #endif

@@ -239,25 +239,7 @@ test_interleaved_and_errors(void **state)
 	forkd_close(f);
 }
 
-static void
-test_stop(void **state)
-{
-	harness_stop_ok(&H);
-}
-
-static int
-group_setup(void **state)
-{
-	return harness_start(&H, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	if (H.h_pid > 0)
-		harness_stop(&H);
-	return 0;
-}
+HARNESS_STANDARD_GROUP(H)
 
 int
 main(void)

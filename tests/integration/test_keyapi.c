@@ -215,25 +215,7 @@ test_connect_ex(void **state)
 	EXPECT_STR(forkd_step_name(99), "?", "unknown step name");
 }
 
-static void
-test_stop(void **state)
-{
-	harness_stop_ok(&H);
-}
-
-static int
-group_setup(void **state)
-{
-	return harness_start(&H, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	if (H.h_pid > 0)
-		harness_stop(&H);
-	return 0;
-}
+HARNESS_STANDARD_GROUP(H)
 
 int
 main(void)

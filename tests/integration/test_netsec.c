@@ -198,6 +198,34 @@ auth_frame(const unsigned char *key, size_t keylen,
 	return flen;
 }
 
+/* A sealed frame of rc (request 1): spawn target with the one fd sent
+ * along as its fd 3; the frame's length. */
+static size_t
+spawn_fd3_frame(struct rawclient *rc, const char *target, unsigned char *out,
+    size_t cap)
+{
+	Forkd__ClientMessage	cm = FORKD__CLIENT_MESSAGE__INIT;
+	Forkd__Request		rq = FORKD__REQUEST__INIT;
+	Forkd__SpawnRequest	sr = FORKD__SPAWN_REQUEST__INIT;
+	uint32_t		tgt = 3;
+	unsigned char		pb[512];
+	size_t			plen, flen;
+
+	sr.target = (char *)target;
+	sr.n_fd_targets = 1;
+	sr.fd_targets = &tgt;
+	rq.id = 1;
+	rq.body_case = FORKD__REQUEST__BODY_SPAWN;
+	rq.spawn = &sr;
+	cm.body_case = FORKD__CLIENT_MESSAGE__BODY_REQUEST;
+	cm.request = &rq;
+	plen = forkd__client_message__get_packed_size(&cm);
+	assert_true(plen <= sizeof pb);
+	forkd__client_message__pack(&cm, pb);
+	assert_int_equal(wire_seal(&rc->rc_mac, pb, plen, out, cap, &flen), 0);
+	return flen;
+}
+
 /* The code of the first Error frame on fd before EOF, or 1 when the
  * connection ended without one (recv error or EOF first). */
 static int
@@ -374,26 +402,11 @@ test_hung_fuse_fd(void **state)
 	 * before execve() may close it. */
 	{
 		struct rawclient	 rc;
-		Forkd__ClientMessage	 cm = FORKD__CLIENT_MESSAGE__INIT;
-		Forkd__Request		 rq = FORKD__REQUEST__INIT;
-		Forkd__SpawnRequest	 sr = FORKD__SPAWN_REQUEST__INIT;
-		uint32_t		 tgt = 3;
-		unsigned char		 pb[512], fr[1024];
-		size_t			 plen, flen;
+		unsigned char		 fr[1024];
+		size_t			 flen;
 
 		assert_int_equal(rawclient_connect(&rc, H.h_sock, H.h_key), 0);
-		sr.target = "/bin/true";
-		sr.n_fd_targets = 1;
-		sr.fd_targets = &tgt;
-		rq.id = 1;
-		rq.body_case = FORKD__REQUEST__BODY_SPAWN;
-		rq.spawn = &sr;
-		cm.body_case = FORKD__CLIENT_MESSAGE__BODY_REQUEST;
-		cm.request = &rq;
-		plen = forkd__client_message__get_packed_size(&cm);
-		forkd__client_message__pack(&cm, pb);
-		assert_int_equal(wire_seal(&rc.rc_mac, pb, plen, fr, sizeof fr,
-		    &flen), 0);
+		flen = spawn_fd3_frame(&rc, "/bin/true", fr, sizeof fr);
 		assert_int_equal(wire_send(rc.rc_fd, fr, flen, &fd, 1), 0);
 		expect_no_stall(f, "a FUSE file that does not answer, as fd 3 "
 		    "of an exec target");
@@ -413,30 +426,14 @@ test_linger_refused_and_queued(void **state)
 {
 	struct forkd		*f = harness_connect(&H);
 	struct rawclient	 rc;
-	Forkd__ClientMessage	 cm = FORKD__CLIENT_MESSAGE__INIT;
-	Forkd__Request		 rq = FORKD__REQUEST__INIT;
-	Forkd__SpawnRequest	 sr = FORKD__SPAWN_REQUEST__INIT;
-	uint32_t		 tgt = 3;
-	unsigned char		 sn[AUTH_NONCE_LEN], pb[512], fr[1024];
-	size_t			 plen, flen;
+	unsigned char		 sn[AUTH_NONCE_LEN], fr[1024];
+	size_t			 flen;
 	int			 keep[2], t, c;
 
 	assert_int_equal(rawclient_connect(&rc, H.h_sock, H.h_key), 0);
 	t = linger_socket(LINGER_S, keep);
 	/* A spawn refused for its target, with the fd as fd 3. */
-	sr.target = "nosuchmodule:entry";
-	sr.n_fd_targets = 1;
-	sr.fd_targets = &tgt;
-	rq.id = 1;
-	rq.body_case = FORKD__REQUEST__BODY_SPAWN;
-	rq.spawn = &sr;
-	cm.body_case = FORKD__CLIENT_MESSAGE__BODY_REQUEST;
-	cm.request = &rq;
-	plen = forkd__client_message__get_packed_size(&cm);
-	assert_true(plen <= sizeof pb);
-	forkd__client_message__pack(&cm, pb);
-	assert_int_equal(wire_seal(&rc.rc_mac, pb, plen, fr, sizeof fr, &flen),
-	    0);
+	flen = spawn_fd3_frame(&rc, "nosuchmodule:entry", fr, sizeof fr);
 	forkd_pause(1);
 	assert_int_equal(wire_send(rc.rc_fd, fr, flen, &t, 1), 0);
 	close(t);

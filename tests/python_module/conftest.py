@@ -14,9 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 
 import pytest
 
@@ -24,9 +22,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TARGETS = os.path.join(HERE, "targets")
 sys.path.insert(0, os.path.join(ROOT, "tests", "pyclient"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "pylib"))
 sys.dont_write_bytecode = True
 
 import forkd_client as fc  # noqa: E402
+from forkd_testd import ForkdServer  # noqa: E402
 
 FORKD = os.environ.get("FORKD_BIN",
                        os.path.join(ROOT, "build", "daemon", "forkd"))
@@ -65,61 +65,33 @@ class Result:
                     else "<big>", self.stdout[:200], self.stderr[-2000:]))
 
 
-class Forkd:
+class Forkd(ForkdServer):
     """A forkd process with the python module, on a temporary socket."""
 
     def __init__(self, opts, extra_args=(), env=None):
-        self.tmp = tempfile.mkdtemp(prefix="forkd-pymod.")
-        self.sock = os.path.join(self.tmp, "forkd.sock")
-        self.keyfile = os.path.join(self.tmp, "authkey")
-        self.key = os.urandom(32)
-        fd = os.open(self.keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                     0o600)
-        os.write(fd, self.key)
-        os.close(fd)
-        self.log_path = os.path.join(self.tmp, "forkd.log")
-        self.cmd = [FORKD, "-s", self.sock, "-k", self.keyfile,
-                    "-m", "%s:%s" % (MODULE, opts)] + list(extra_args)
+        super().__init__(FORKD, MODULE, opts, "forkd-pymod.", extra_args,
+                         SLOW)
         # No __pycache__ in the source tree from the children's imports.
         self.env = dict(env if env is not None else os.environ,
                         PYTHONDONTWRITEBYTECODE="1")
         # Buffered stdio, the default, unless a test asks for unbuffered.
         if env is None or "PYTHONUNBUFFERED" not in env:
             self.env.pop("PYTHONUNBUFFERED", None)
-        self.proc = None
         self.conn = None
 
     def start(self):
         """Start forkd and wait until it answers; raises if it exits."""
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
-                                     stdout=log, stderr=log, cwd=self.tmp,
-                                     env=self.env)
-        log.close()
-        deadline = time.monotonic() + 30 * SLOW
-        last = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("forkd exited with %d:\n%s"
-                                   % (self.proc.returncode, self.log()))
-            try:
-                self.conn = fc.connect(self.sock, self.key, timeout=10 * SLOW)
-                self.conn.ping(b"ready?")
-                return self
-            except (OSError, fc.ForkdError) as e:
-                last = e
-                if self.conn is not None:
-                    self.conn.close()
-                    self.conn = None
-            time.sleep(0.05)
-        raise RuntimeError("forkd not ready: %r\n%s" % (last, self.log()))
+        return self.launch(self._ready, (OSError, fc.ForkdError), self.env)
 
-    def log(self):
+    def _ready(self):
+        """Connect and ping; self.conn is the connection once it answers."""
+        self.conn = fc.connect(self.sock, self.key, timeout=10 * SLOW)
         try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+            self.conn.ping(b"ready?")
+        except BaseException:
+            self.conn.close()
+            self.conn = None
+            raise
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

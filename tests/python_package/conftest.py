@@ -13,8 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
 import pytest
 
@@ -32,44 +30,24 @@ SLOW = float(os.environ.get("FORKD_TEST_SLOW", "1") or 1)
 sys.dont_write_bytecode = True
 sys.path.insert(0, PACKAGE_DIR)
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "pylib"))
 
 import forkd  # noqa: E402
+from forkd_testd import ForkdServer  # noqa: E402
 
 
-class Forkd:
+class Forkd(ForkdServer):
     """forkd with the python module on a temporary socket."""
 
     def __init__(self, opts):
-        self.tmp = tempfile.mkdtemp(prefix="forkd-pypkg.")
-        self.sock = os.path.join(self.tmp, "forkd.sock")
-        self.keyfile = os.path.join(self.tmp, "authkey")
-        fd = os.open(self.keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                     0o600)
-        os.write(fd, os.urandom(32))
-        os.close(fd)
-        self.log_path = os.path.join(self.tmp, "forkd.log")
-        self.cmd = [FORKD, "-s", self.sock, "-k", self.keyfile,
-                    "-m", "%s:%s" % (MODULE, opts)]
-        self.proc = None
+        super().__init__(FORKD, MODULE, opts, "forkd-pypkg.", slow=SLOW)
 
     def start(self):
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log, cwd=self.tmp)
-        deadline = time.monotonic() + 30 * SLOW
-        last = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("forkd exited with %d:\n%s"
-                                   % (self.proc.returncode, self.log()))
-            try:
-                with self.connect() as c:
-                    c.ping()
-                return self
-            except OSError as e:
-                last = e
-            time.sleep(0.05)
-        raise RuntimeError("forkd not ready: %r\n%s" % (last, self.log()))
+        return self.launch(self._ready, OSError)
+
+    def _ready(self):
+        with self.connect() as c:
+            c.ping()
 
     def connect(self):
         return forkd.connect(self.sock, self.keyfile)
@@ -82,13 +60,6 @@ class Forkd:
         env["PYTHONPATH"] = os.pathsep.join([PACKAGE_DIR, HERE])
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         return env
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
 
     def cleanup(self):
         """Stop forkd if it runs and remove its directory."""
