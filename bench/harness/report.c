@@ -151,7 +151,7 @@ report_header(FILE *out, const struct h_results *res)
 	    (double)res->r_mem_kb / (1024.0 * 1024.0), res->r_thp);
 	fprintf(out, "load average at start: %s\n", res->r_load_start);
 	fprintf(out, "forkd: bench.so:size_mb=N%s%s; \"forkd\" rows: pool on (the "
-	    "default), \"--pool 0\": pool off; max_spawn_rate = 0",
+	    "default), \"--pool 0\": pool off; other settings as shipped",
 	    c->c_bench_opts ? "," : "", c->c_bench_opts ? c->c_bench_opts :
 	    " (module default state kind)");
 	if (c->c_spawn_cpu >= 0)
