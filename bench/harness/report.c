@@ -549,7 +549,7 @@ report_print(FILE *out, struct h_results *res)
 	fprintf(out, "\nGoals of issue 17 (forkd as configured by default, "
 	    "and --pool 0 where named;\nratios of figures measured side by "
 	    "side in this run)\n");
-	fprintf(out, "  %-62s %9s %9s  %s\n", "", "measured", "target",
+	fprintf(out, "  %-66s %9s %9s  %s\n", "", "measured", "target",
 	    "result");
 	for (size_t i = 0; i < ntg; i++) {
 		char v[32], tv[32], r[64];
@@ -569,7 +569,7 @@ report_print(FILE *out, struct h_results *res)
 		}
 		snprintf(tv, sizeof tv, "%s %.2g%s", tg[i].t_le ? "<=" : ">=",
 		    tg[i].t_target, tg[i].t_unit);
-		fprintf(out, "  %-62s %9s %9s  %s%s%s\n", tg[i].t_name, v, tv,
+		fprintf(out, "  %-66s %9s %9s  %s%s%s\n", tg[i].t_name, v, tv,
 		    r, tg[i].t_note ? "; " : "", tg[i].t_note ? tg[i].t_note :
 		    "");
 	}
