@@ -614,6 +614,8 @@ test_pool_children_killed(void **state)
 	forkd_close(f);
 }
 
+static unsigned long long	start_time_of(pid_t);
+
 /* Idle pool children stopped from outside (SIGSTOP): a spawn handed to
  * one must not hang its client. forkd gives the set-up 10 s, then kills
  * the child and fails the spawn with -ETIMEDOUT, and starts the pool
@@ -625,7 +627,8 @@ test_pool_children_stopped(void **state)
 	struct forkd_spawn_opts	 o;
 	const char		*ex[] = { "bench:exit", "7", NULL };
 	pid_t			 pool[64], pid;
-	int64_t			 t0, took;
+	unsigned long long	 born[64];
+	int64_t			 t0, took, gone_by;
 	int			 n, r;
 
 	if (getenv("FORKD_TEST_POOL") != NULL &&
@@ -640,8 +643,10 @@ test_pool_children_stopped(void **state)
 		harness_sleep_ms(50);
 	if (n == 0)
 		fail_msg("no idle pool child to stop");
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		born[i] = start_time_of(pool[i]);
 		kill(pool[i], SIGSTOP);
+	}
 	forkd_spawn_opts_init(&o);
 	o.target = "bench:exit";
 	o.argv = ex;
@@ -666,15 +671,30 @@ test_pool_children_stopped(void **state)
 	if ((took = harness_now_ms() - t0) > 5000 * harness_slow())
 		fail_msg("the spawn after the stopped pool children took %lld "
 		    "ms", (long long)took);
-	/* Nothing stopped is left behind: forkd killed them. */
+	/* Nothing stopped is left behind: forkd killed them and reaped
+	 * them. kill() only queues the SIGKILL: a stopped child it wakes
+	 * shows 'R' until the scheduler runs it to its exit (then forkd
+	 * reaps it), which under load can be after the next spawn's reply.
+	 * So wait up to 5 s for each to be gone: one forkd did not kill
+	 * stays stopped, alive, for good. A pid that now names another
+	 * process (start time differs) is gone. */
+	gone_by = harness_now_ms() + 5000 * harness_slow();
 	for (int i = 0; i < n; i++) {
-		int st = harness_pid_state(pool[i]);
+		int st;
 
+		while ((st = harness_pid_state(pool[i])) != 0 &&
+		    start_time_of(pool[i]) == born[i] &&
+		    harness_now_ms() < gone_by)
+			harness_sleep_ms(20);
+		if (st == 0 || start_time_of(pool[i]) != born[i])
+			continue;
 		if (st == 1) {
 			kill(pool[i], SIGCONT);
-			fail_msg("stopped idle pool child %d still alive after "
-			    "the flush", (int)pool[i]);
+			fail_msg("stopped idle pool child %d still alive 5 s "
+			    "after the flush", (int)pool[i]);
 		}
+		fail_msg("stopped idle pool child %d killed but not reaped "
+		    "5 s after the flush", (int)pool[i]);
 	}
 	expect_no_zombies("after the stopped pool children", 1);
 	forkd_close(f);
