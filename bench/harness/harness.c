@@ -1086,6 +1086,11 @@ main(int argc, char **argv)
 	if (c.c_depth > 64 || c.c_probe_work_us > 1000000)
 		util_die("--depth: at most 64; --probe-work-us: at most "
 		    "1000000");
+	/* Every spawn in flight is a live child of this uid for a moment. */
+	if (c.c_depth > 1 && c.c_depth * maxc > 256)
+		util_die("--depth %u x %zu clients: more spawns in flight than "
+		    "forkd's default max_children_per_uid (256)", c.c_depth,
+		    maxc);
 	c.c_warmup = c.c_quick ? 2 : 10;
 	c.c_min_rounds = c.c_quick ? 10 : 30;
 	if (c.c_trials < 1 || c.c_trials > H_TRIALS_MAX || c.c_trial_ms < 10)
