@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "cgroup.h"
+#include "closer.h"
 #include "log.h"
 #include "server.h"
 
@@ -253,6 +254,11 @@ cgroup_move_to_leaf(void)
 	snprintf(pid, sizeof pid, "%d", (int)getpid());
 	if ((r = cgroup_write(path, pid)) != 0)
 		return r;
+	/* forkd-closer (closer.c) goes along: the root must be empty. */
+	if (closer_pid() > 0) {
+		snprintf(pid, sizeof pid, "%d", (int)closer_pid());
+		(void)cgroup_write(path, pid);
+	}
 	log_info("cgroup: moved forkd into %s/forkd", cg.root_rel[0] ?
 	    cg.root_rel : "");
 	return 0;

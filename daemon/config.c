@@ -1,6 +1,7 @@
 /* config.c: defaults, INI parsing (inih) and validation of settings. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <sched.h>
@@ -42,6 +43,8 @@ static const struct config_limit_def config_limit_defs[] = {
 	LIM(max_children_per_uid, 1, 1048576),
 	LIM(max_spawn_rate, 0, 1000000),
 	LIM(idle_timeout_ms, 0, 86400000),
+	LIM(max_handshakes_per_uid, 1, 65536),
+	LIM(max_connections_per_uid, 1, 65536),
 };
 #undef LIM
 
@@ -51,6 +54,7 @@ config_init(struct config *c)
 {
 	memset(c, 0, sizeof *c);
 	c->socket_mode = 0600;
+	c->socket_gid = (gid_t)-1;
 	c->log_level = LOG_LVL_INFO;
 	c->limits.max_connections = 64;
 	c->limits.max_children = 1024;
@@ -66,6 +70,8 @@ config_init(struct config *c)
 	c->limits.max_children_per_uid = 256;
 	c->limits.max_spawn_rate = 0;	/* off: a share between uids */
 	c->limits.idle_timeout_ms = 0;
+	c->limits.max_handshakes_per_uid = 16;
+	c->limits.max_connections_per_uid = 32;
 	c->policy.allow_exec = 1;
 }
 
@@ -514,6 +520,25 @@ config_set(struct config *c, const char *section, const char *key,
 		c->socket_mode = (mode_t)m;
 		return 0;
 	}
+	if (strcmp(key, "socket_group") == 0) {
+		struct group	 gr, *res = NULL;
+		char		 gbuf[4096];
+		unsigned int	 gid;
+
+		/* A group name, or a number that names no group. */
+		if (value[0] != '\0' && getgrnam_r(value, &gr, gbuf,
+		    sizeof gbuf, &res) == 0 && res != NULL) {
+			c->socket_gid = res->gr_gid;
+			return 0;
+		}
+		if (config_parse_uint(value, 0, UINT_MAX - 1, &gid) != 0) {
+			snprintf(errbuf, errlen, "socket_group: '%s' is neither "
+			    "a group name nor a numeric gid", value);
+			return -EINVAL;
+		}
+		c->socket_gid = (gid_t)gid;
+		return 0;
+	}
 	if (strcmp(key, "module") == 0) {
 		if (value[0] == '\0') {
 			snprintf(errbuf, errlen, "module: empty path");
@@ -605,6 +630,8 @@ config_ini_handler(void *user, const char *section, const char *name,
 		    (strcmp(name, "log_level") == 0 &&
 		    (cli & CONFIG_CLI_LOGLEVEL)) ||
 		    (strcmp(name, "socket_mode") == 0 && (cli & CONFIG_CLI_MODE)) ||
+		    (strcmp(name, "socket_group") == 0 &&
+		    (cli & CONFIG_CLI_GROUP)) ||
 		    (strcmp(name, "spawn_cpu") == 0 &&
 		    (cli & CONFIG_CLI_SPAWN_CPU)))
 			c = ctx->scratch;

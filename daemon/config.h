@@ -22,6 +22,8 @@ struct config_limits {
 	unsigned int	max_children_per_uid;	/* of one client uid */
 	unsigned int	max_spawn_rate;	/* per s and client uid; 0: any */
 	unsigned int	idle_timeout_ms;	/* 0: never */
+	unsigned int	max_handshakes_per_uid;	/* in progress, one uid */
+	unsigned int	max_connections_per_uid; /* authenticated, one uid */
 };
 
 #define CONFIG_POLICY_MAX	256	/* entries in one [policy] list */
@@ -55,6 +57,9 @@ struct config_policy {
 struct config {
 	char			*socket_path;
 	mode_t			 socket_mode;
+	/* [forkd] socket_group: group of the socket file, (gid_t)-1 when not
+	 * set (forkd's own). Unused under socket activation. */
+	gid_t			 socket_gid;
 	char			*key_file;
 	char			*modules[CONFIG_MODULES_MAX];	/* PATH[:OPTS] */
 	size_t			 n_modules;
@@ -81,6 +86,7 @@ struct config {
 #define CONFIG_CLI_MODE		0x10
 #define CONFIG_CLI_POOL		0x20
 #define CONFIG_CLI_SPAWN_CPU	0x40
+#define CONFIG_CLI_GROUP	0x80
 
 void	config_init(struct config *);
 void	config_free(struct config *);

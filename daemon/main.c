@@ -28,6 +28,9 @@ usage(FILE *f)
 "  -s, --socket PATH       listen on PATH (default " FORKD_DEFAULT_SOCKET ");\n"
 "                          ignored when systemd passes a socket\n"
 "      --socket-mode MODE  permissions of the socket file (octal, default 0600)\n"
+"      --socket-group GROUP\n"
+"                          group of the socket file (name or gid); with\n"
+"                          --socket-mode 0660 its members may connect\n"
 "  -k, --key FILE          authkey file (default " FORKD_DEFAULT_KEY_FILE ");\n"
 "                          must be owned by forkd's user and not\n"
 "                          group/world-writable or world-readable\n"
@@ -46,7 +49,8 @@ usage(FILE *f)
 "  -V, --version           show the version and exit\n"
 "\n"
 "Signals: SIGTERM/SIGINT stop accepting, terminate children spawned with\n"
-"the daemon flag, and exit 0. SIGHUP re-reads [limits], [policy] and\n"
+"the daemon flag, and exit 0. SIGHUP re-reads the key file (same checks\n"
+"as at start-up; a bad one changes nothing), and [limits], [policy] and\n"
 "log_level from the config file (modules are not reloaded).\n"
 "\n"
 "Security: whoever can read the key file can make forkd run code as its\n"
@@ -85,6 +89,7 @@ main(int argc, char **argv)
 		{ "config",	required_argument, NULL, 'c' },
 		{ "socket",	required_argument, NULL, 's' },
 		{ "socket-mode", required_argument, NULL, 'M' },
+		{ "socket-group", required_argument, NULL, 'G' },
 		{ "key",	required_argument, NULL, 'k' },
 		{ "module",	required_argument, NULL, 'm' },
 		{ "pool",	required_argument, NULL, 'P' },
@@ -124,6 +129,12 @@ main(int argc, char **argv)
 			    err, sizeof err) != 0)
 				goto badarg;
 			cfg.cli_set |= CONFIG_CLI_MODE;
+			break;
+		case 'G':
+			if (config_set(&cfg, "forkd", "socket_group", optarg,
+			    err, sizeof err) != 0)
+				goto badarg;
+			cfg.cli_set |= CONFIG_CLI_GROUP;
 			break;
 		case 'k':
 			if (config_set(&cfg, "forkd", "key_file", optarg, err,

@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "cgroup.h"
 #include "child.h"
+#include "closer.h"
 #include "forkd.h"
 #include "forkd.pb-c.h"
 #include "log.h"
@@ -167,7 +168,35 @@ server_shutdown(void)
 	server_check_shutdown();
 }
 
-/* SIGHUP: re-read limits, policy and log level; modules stay. */
+/* SIGHUP: re-read the key file with the checks of start-up. A good key
+ * replaces the old one for every handshake from now on (sessions already
+ * authenticated keep their session keys); a bad one changes nothing. */
+static void
+server_reload_key(void)
+{
+	unsigned char	*key, *old = server_key_rw;
+	size_t		 keylen, oldlen = server_keylen;
+	char		 err[1024];
+
+	if (auth_key_load(server_config.key_file, 1, &key, &keylen, err,
+	    sizeof err) != 0) {
+		log_warnx("SIGHUP: %s; keeping the current key", err);
+		return;
+	}
+	server_secret_wipeonfork(key, AUTH_KEY_MAX);
+	server_key_rw = key;
+	server_key = key;
+	server_keylen = keylen;
+	if (keylen == oldlen && sodium_memcmp(key, old, keylen) == 0)
+		log_info("SIGHUP: key re-read from %s (unchanged)",
+		    server_config.key_file);
+	else
+		log_info("SIGHUP: key re-read from %s: new connections must "
+		    "use the new key", server_config.key_file);
+	auth_key_free(old, oldlen);
+}
+
+/* SIGHUP: re-read the key, limits, policy and log level; modules stay. */
 static void
 server_reload(void)
 {
@@ -176,6 +205,7 @@ server_reload(void)
 	char			err[512];
 	int			level;
 
+	server_reload_key();
 	if (server_config_path == NULL) {
 		log_info("SIGHUP: no config file to re-read");
 		return;
@@ -254,6 +284,8 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	static struct log_ratelimit refuse_rl;
 	struct timeval	tv = { 1, 0 };
+	struct ucred	uc;
+	socklen_t	ucl;
 	int		fd;
 
 	/* Accept a bounded batch, then let the loop run. */
@@ -274,8 +306,11 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			log_warn("accept");
 			return;
 		}
-		if (session_count() >= server_config.limits.max_connections &&
-		    !session_evict_handshake()) {
+		ucl = sizeof uc;
+		/* The peer's uid decides whose handshake makes room. */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ucl) != 0)
+			uc.uid = (uid_t)-2;
+		if (session_admit(uc.uid) != 0) {
 			server_stats.connections_refused++;
 			log_notice_limited(&refuse_rl, "connection refused: %u "
 			    "connections (limit max_connections)",
@@ -304,14 +339,24 @@ server_socket_live(const struct sockaddr_un *sun)
 	return r == 0;
 }
 
-/* Create, bind and listen on the configured path. */
+/* Create, bind and listen on the configured path, with mode and, unless
+ * gid is (gid_t)-1, that group.
+ *
+ * Nothing here follows a symlink at the path: in a directory others may
+ * write to (and that is not sticky) the socket can be replaced by a link
+ * between bind() and the next call, and a chmod()/chown() by path would
+ * then change whatever the link points to. The mode is set by the umask
+ * at bind() time; what bind() created is checked through an O_PATH |
+ * O_NOFOLLOW fd, and the group and, with a group, the final mode are set
+ * through that fd. */
 static int
-server_listen_path(const char *path, mode_t mode)
+server_listen_path(const char *path, mode_t mode, gid_t gid)
 {
 	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
 	struct stat		st;
-	mode_t			old;
-	int			fd;
+	mode_t			old, first;
+	char			proc[64];
+	int			fd, pfd;
 
 	if (strlen(path) >= sizeof sun.sun_path)
 		fatalx("socket path %s is %zu bytes; a Unix socket path must be "
@@ -334,8 +379,10 @@ server_listen_path(const char *path, mode_t mode)
 	if (fd < 0)
 		fatal("socket");
 	/* Bind with the final mode already in force: no window in which
-	 * the socket is more open than configured. */
-	old = umask(0777 & ~mode);
+	 * the socket is more open than configured. With a group to set,
+	 * owner-only until the group is right. */
+	first = gid == (gid_t)-1 ? mode : (mode & 0700);
+	old = umask(0777 & ~first);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
 		int e = errno;
 
@@ -344,8 +391,28 @@ server_listen_path(const char *path, mode_t mode)
 		fatal("socket path %s: bind", path);
 	}
 	umask(old);
-	if (chmod(path, mode) != 0)
-		fatal("socket path %s: chmod", path);
+	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0 || fstat(pfd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+	    st.st_uid != geteuid())
+		fatalx("socket path %s was replaced right after bind() (now %s); "
+		    "is its directory writable by others? Refusing to go on",
+		    path, pfd < 0 ? strerror(errno) : S_ISLNK(st.st_mode) ?
+		    "a symlink" : !S_ISSOCK(st.st_mode) ? "not a socket" :
+		    "owned by another uid");
+	if (gid != (gid_t)-1 &&
+	    fchownat(pfd, "", (uid_t)-1, gid, AT_EMPTY_PATH) != 0)
+		fatal("socket path %s: cannot give it group %u (socket_group; "
+		    "forkd must be root or a member)", path, (unsigned)gid);
+	/* The final mode when a group was set, or when the umask was not
+	 * what decided (a default ACL on the directory). chmod() of the
+	 * fd's /proc link reaches this very inode, never a link put in its
+	 * place (fchmod() refuses O_PATH fds). */
+	if (gid != (gid_t)-1 || (st.st_mode & 07777) != mode) {
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+		if (chmod(proc, mode) != 0)
+			fatal("socket path %s: chmod through %s", path, proc);
+	}
+	close(pfd);
 	if (listen(fd, 128) != 0)
 		fatal("socket path %s: listen", path);
 	server_unlink_socket = 1;
@@ -373,14 +440,23 @@ server_open_listener(struct config *cfg)
 		    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
 			fatal("socket from systemd: fcntl");
 		log_info("listening on the socket passed by systemd");
+		if (cfg->socket_gid != (gid_t)-1)
+			log_info("socket_group is not used under socket "
+			    "activation (set SocketGroup= in the .socket unit)");
 		return fd;
 	}
 	if (cfg->socket_path == NULL &&
 	    (cfg->socket_path = strdup(FORKD_DEFAULT_SOCKET)) == NULL)
 		fatal("strdup");
-	fd = server_listen_path(cfg->socket_path, cfg->socket_mode);
-	log_info("listening on %s (mode %04o)", cfg->socket_path,
-	    (unsigned)cfg->socket_mode);
+	fd = server_listen_path(cfg->socket_path, cfg->socket_mode,
+	    cfg->socket_gid);
+	if (cfg->socket_gid != (gid_t)-1)
+		log_info("listening on %s (mode %04o, group %u)",
+		    cfg->socket_path, (unsigned)cfg->socket_mode,
+		    (unsigned)cfg->socket_gid);
+	else
+		log_info("listening on %s (mode %04o)", cfg->socket_path,
+		    (unsigned)cfg->socket_mode);
 	return fd;
 }
 
@@ -393,6 +469,7 @@ server_init(struct config *cfg, const char *config_path)
 	struct timeval	 one = { 1, 0 };
 	unsigned char	*key;
 	size_t		 keylen;
+	int		 cr;
 
 	server_config = *cfg;
 	server_config_path = config_path;
@@ -402,6 +479,13 @@ server_init(struct config *cfg, const char *config_path)
 
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
+	/* First: the closer of clients' fds holds no key and no module. */
+	/* Only refused where clone(CLONE_FILES) is (valgrind): forkd then
+	 * closes clients' fds itself, without lingering, and says so. */
+	if ((cr = closer_start()) != 0)
+		log_warnx("cannot start the fd closer process: %s; a client's "
+		    "fd whose close() blocks (FUSE) can stall forkd",
+		    strerror(-cr));
 	if (auth_key_load(cfg->key_file, 1, &key, &keylen, err,
 	    sizeof err) != 0)
 		fatalx("%s", err);
@@ -482,6 +566,7 @@ server_loop(void)
 	log_info("stopped: %llu children spawned, %u still running",
 	    (unsigned long long)spawn_stats.spawned, spawn_stats.live);
 	session_free_all();
+	closer_stop();
 	pool_shutdown();
 	spawn_free_all();
 	cgroup_shutdown();

@@ -122,6 +122,89 @@ session_log_limited(const struct session *s, struct log_ratelimit *rl,
 	    buf);
 }
 
+/* Connections per client uid: handshakes in progress and authenticated
+ * ones, for the per-uid limits and for choosing whom to evict. A sorted
+ * array: few distinct uids, looked up by binary search. */
+struct session_uid {
+	uid_t		u_uid;
+	unsigned int	u_hs;		/* in HELLO_SENT */
+	unsigned int	u_authed;	/* in AUTHED */
+};
+static struct session_uid	*session_uids;
+static size_t			 session_nuids, session_uids_cap;
+
+/* The entry of uid, or where it would go (*ret_found 0). */
+static size_t
+session_uid_find(uid_t uid, int *ret_found)
+{
+	size_t lo = 0, hi = session_nuids;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (session_uids[mid].u_uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*ret_found = lo < session_nuids && session_uids[lo].u_uid == uid;
+	return lo;
+}
+
+/* The counters of uid; NULL if it has none (create: add them). */
+static struct session_uid *
+session_uid_get(uid_t uid, int create)
+{
+	struct session_uid	*p;
+	size_t			 i;
+	int			 found;
+
+	i = session_uid_find(uid, &found);
+	if (found)
+		return &session_uids[i];
+	if (!create)
+		return NULL;
+	if (session_nuids == session_uids_cap) {
+		size_t cap = session_uids_cap ? session_uids_cap * 2 : 16;
+
+		if ((p = realloc(session_uids, cap * sizeof *p)) == NULL)
+			return NULL;
+		session_uids = p;
+		session_uids_cap = cap;
+	}
+	memmove(&session_uids[i + 1], &session_uids[i],
+	    (session_nuids - i) * sizeof *session_uids);
+	session_nuids++;
+	memset(&session_uids[i], 0, sizeof session_uids[i]);
+	session_uids[i].u_uid = uid;
+	return &session_uids[i];
+}
+
+/* Count s in (add 1) or out (-1) of its uid's counters for its state. */
+static void
+session_uid_count(const struct session *s, int add)
+{
+	struct session_uid	*u;
+	unsigned int		*n;
+
+	if (s->s_state != SESSION_HELLO_SENT && s->s_state != SESSION_AUTHED)
+		return;
+	if ((u = session_uid_get(s->s_uid, add > 0)) == NULL)
+		return;
+	n = s->s_state == SESSION_HELLO_SENT ? &u->u_hs : &u->u_authed;
+	if (add > 0)
+		(*n)++;
+	else if (*n > 0)
+		(*n)--;
+	if (u->u_hs == 0 && u->u_authed == 0) {
+		size_t i = (size_t)(u - session_uids);
+
+		memmove(&session_uids[i], &session_uids[i + 1],
+		    (session_nuids - i - 1) * sizeof *session_uids);
+		session_nuids--;
+	}
+}
+
 /* Notices a peer can cause at will, without the key (a bad frame, a failed
  * or unfinished handshake): one budget over all sessions, so that a
  * connection flood cannot flood the log. */
@@ -152,8 +235,34 @@ session_set_state(struct session *s, enum session_state to)
 	}
 	session_log(s, LOG_LVL_DEBUG, "%s -> %s", session_state_name(from),
 	    session_state_name(to));
+	session_uid_count(s, -1);
 	s->s_state = to;
+	session_uid_count(s, 1);
 	return 0;
+}
+
+/* Read and drop whatever the peer still has queued, handing its fds to
+ * wire_close_fds() (off the loop): closing a socket releases the fds
+ * queued in it right there, in forkd, where a lingering socket among them
+ * would block. An empty queue also keeps the kernel from reporting
+ * ECONNRESET to the peer ahead of the Error frame forkd sent it. The
+ * peer cannot add more after session_close()'s shutdown(SHUT_RD). */
+static void
+session_drain(struct session *s)
+{
+	int	fds[WIRE_MAX_FDS];
+	size_t	nfds;
+	ssize_t	n;
+
+	/* Bounded: the queue holds at most the listen backlog's worth. */
+	for (int i = 0; i < 1024; i++) {
+		n = wire_recv(s->s_fd, session_rbuf, sizeof session_rbuf,
+		    fds, WIRE_MAX_FDS, &nfds);
+		if (n >= 0)
+			wire_close_fds(fds, nfds);
+		if (n <= 0 && n != -EMSGSIZE)
+			break;
+	}
 }
 
 /* Free a closed session: from the loop, never from its own callback. */
@@ -174,8 +283,10 @@ session_free(struct session *s)
 		event_free(s->s_wev);
 	if (s->s_timer != NULL)
 		event_free(s->s_timer);
-	if (s->s_fd >= 0)
+	if (s->s_fd >= 0) {
+		session_drain(s);
 		close(s->s_fd);
+	}
 	if (s->s_key != NULL)
 		sodium_free(s->s_key);
 	free(s);
@@ -338,6 +449,10 @@ session_close(struct session *s, const char *reason)
 		event_del(s->s_timer);
 	/* Best effort: push out what is queued (e.g. the error reply). */
 	(void)session_flush(s);
+	/* The peer may send nothing more (its sends fail with EPIPE): what
+	 * is queued now is all session_drain() has to take. */
+	if (s->s_fd >= 0)
+		(void)shutdown(s->s_fd, SHUT_RD);
 	spawn_session_gone(s);
 	TAILQ_REMOVE(&sessions, s, s_entry);
 	session_n--;
@@ -356,29 +471,61 @@ session_protocol_error(struct session *s, int code, const char *what)
 	session_close(s, what);
 }
 
-/* All connection slots are taken and a new connection waits: close the
- * oldest session still in its handshake, if there is one, so that a
- * client without the key cannot hold every slot by opening connections
- * and never answering (a key holder's handshake takes a round trip; an
- * unanswered one would hold its slot for handshake_timeout_ms). 1 if one
- * was closed. */
-int
-session_evict_handshake(void)
+/* Close s, a session still in its handshake, for a new connection. */
+static void
+session_evict(struct session *s, const char *why)
+{
+	server_stats.auth_failures++;
+	session_log_limited(s, &session_peer_rl, "handshake not finished when "
+	    "%s: closed for a new connection", why);
+	session_send_error(s, -EUSERS, "too many connections: closed for a "
+	    "newer one before the handshake finished");
+	session_close(s, "evicted in its handshake");
+}
+
+/* The oldest session of uid still in its handshake, or NULL. */
+static struct session *
+session_oldest_handshake(uid_t uid)
 {
 	struct session *s;
 
-	TAILQ_FOREACH(s, &sessions, s_entry) {
-		if (s->s_state != SESSION_HELLO_SENT)
-			continue;
-		server_stats.auth_failures++;
-		session_log_limited(s, &session_peer_rl, "handshake not finished when the "
-		    "connection slots ran out (max_connections): closed for a "
-		    "new connection");
-		session_send_error(s, -EUSERS, "too many connections: closed "
-		    "for a newer one before the handshake finished");
-		session_close(s, "evicted in its handshake");
-		return 1;
-	}
+	TAILQ_FOREACH(s, &sessions, s_entry)
+		if (s->s_state == SESSION_HELLO_SENT && s->s_uid == uid)
+			return s;
+	return NULL;
+}
+
+/* A connection from uid was accepted: make room for it. Handshakes in
+ * progress are what a client without the key can hold, so:
+ * - a uid at max_handshakes_per_uid loses its own oldest handshake;
+ * - when all max_connections slots are taken, the oldest handshake of the
+ *   uid holding the most handshakes goes, never that of a uid with fewer
+ *   (so one uid's flood cannot evict another uid's clients; a key
+ *   holder's handshake takes one round trip).
+ * 0 if the connection may have a session, -EUSERS if not (every slot is
+ * taken by authenticated connections). */
+int
+session_admit(uid_t uid)
+{
+	const struct config_limits	*lim = &server_config.limits;
+	struct session_uid		*u, *most = NULL;
+	struct session			*s;
+
+	u = session_uid_get(uid, 0);
+	if (u != NULL && u->u_hs >= lim->max_handshakes_per_uid &&
+	    (s = session_oldest_handshake(uid)) != NULL)
+		session_evict(s, "its uid had max_handshakes_per_uid in "
+		    "progress");
+	if (session_n < lim->max_connections)
+		return 0;
+	for (size_t i = 0; i < session_nuids; i++)
+		if (session_uids[i].u_hs > 0 && (most == NULL ||
+		    session_uids[i].u_hs > most->u_hs))
+			most = &session_uids[i];
+	if (most == NULL || (s = session_oldest_handshake(most->u_uid)) ==
+	    NULL)
+		return -EUSERS;
+	session_evict(s, "the connection slots ran out (max_connections)");
 	return 0;
 }
 
@@ -435,6 +582,7 @@ session_create(int fd)
 	}
 	TAILQ_INSERT_TAIL(&sessions, s, s_entry);
 	session_n++;
+	session_uid_count(s, 1);
 	session_log(s, LOG_LVL_DEBUG, "connected (gid %u)", (unsigned)s->s_gid);
 
 	auth_nonce(s->s_sn);
@@ -538,6 +686,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	Forkd__AuthOk		 ok = FORKD__AUTH_OK__INIT;
 	Forkd__ClientMessage	*cm;
 	Forkd__Auth		*a;
+	struct session_uid	*u;
 	unsigned char		 proof[AUTH_PROOF_LEN];
 
 	cm = forkd__client_message__unpack(NULL, len, payload);
@@ -567,6 +716,24 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 		session_log_limited(s, &session_peer_rl, "authentication failed");
 		session_send_error(s, -EKEYREJECTED, "authentication failed");
 		session_close(s, "authentication failed");
+		return;
+	}
+	/* One key holder cannot take every slot. */
+	u = session_uid_get(s->s_uid, 0);
+	if (u != NULL && u->u_authed >=
+	    server_config.limits.max_connections_per_uid) {
+		char msg[128];
+
+		forkd__client_message__free_unpacked(cm, NULL);
+		server_stats.connections_refused++;
+		session_log_limited(s, &session_peer_rl, "refused: uid %u has "
+		    "%u authenticated connections (max_connections_per_uid)",
+		    (unsigned)s->s_uid, u->u_authed);
+		snprintf(msg, sizeof msg, "too many connections for uid %u "
+		    "(max_connections_per_uid %u)", (unsigned)s->s_uid,
+		    server_config.limits.max_connections_per_uid);
+		session_send_error(s, -EUSERS, msg);
+		session_close(s, "max_connections_per_uid");
 		return;
 	}
 	s->s_key = sodium_malloc(WIRE_KEY_LEN);
@@ -825,4 +992,7 @@ session_free_all(void)
 	if (session_gc_ev != NULL)
 		event_free(session_gc_ev);
 	session_gc_ev = NULL;
+	free(session_uids);
+	session_uids = NULL;
+	session_nuids = session_uids_cap = 0;
 }

@@ -63,7 +63,9 @@ int	session_create(int fd);
 /* Tear down: log reason, disown children, free later from the loop. */
 void	session_close(struct session *, const char *reason);
 unsigned int session_count(void);
-int	session_evict_handshake(void);
+/* Make room for a new connection from uid (per-uid and total limits,
+ * evicting handshakes in progress); 0 or -EUSERS (refuse it). */
+int	session_admit(uid_t uid);
 /* Free every session now (shutdown). */
 void	session_free_all(void);
 /* Try to write queued frames of every session once, without blocking. */

@@ -136,10 +136,27 @@ wire_open(struct wire_mac *mac, const unsigned char *frame, size_t len,
 	return 0;
 }
 
+/* Where wire_close_fds() hands fds over instead of closing them; NULL:
+ * close them here. */
+static void	(*wire_fd_disposer)(int *, size_t);
+
+/* forkd sets this: fds that came from a peer are closed off its loop. */
+void
+wire_set_fd_disposer(void (*fn)(int *fds, size_t n))
+{
+	wire_fd_disposer = fn;
+}
+
 /* Close n fds and mark them closed. */
 void
 wire_close_fds(int *fds, size_t n)
 {
+	if (wire_fd_disposer != NULL && n > 0) {
+		wire_fd_disposer(fds, n);
+		for (size_t i = 0; i < n; i++)
+			fds[i] = -1;
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -152,14 +169,21 @@ ssize_t
 wire_recv(int fd, unsigned char *buf, size_t cap, int *fds, size_t maxfds,
     size_t *ret_nfds)
 {
+	/* Room for every fd one datagram can carry (the kernel's SCM_MAX_FD,
+	 * 253) and a credentials message: an fd that does not fit is dropped
+	 * by the kernel inside recvmsg(), and a dropped last reference is
+	 * closed right there, in the receiver (a lingering socket: seconds).
+	 * Every fd is taken, and those over maxfds go to wire_close_fds(). */
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS)];
+		char		buf[CMSG_SPACE(sizeof(int) * WIRE_SCM_MAX_FD) +
+				    CMSG_SPACE(sizeof(struct ucred))];
 	} cmsgbuf;
 	struct iovec	 iov = { .iov_base = buf, .iov_len = cap };
 	struct msghdr	 msg = { 0 };
 	struct cmsghdr	*cm;
-	size_t		 n = 0;
+	int		 extra[WIRE_SCM_MAX_FD];
+	size_t		 n = 0, nextra = 0;
 	ssize_t		 r;
 	int		 bad = 0;
 
@@ -168,7 +192,7 @@ wire_recv(int fd, unsigned char *buf, size_t cap, int *fds, size_t maxfds,
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	msg.msg_control = cmsgbuf.buf;
-	msg.msg_controllen = CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS);
+	msg.msg_controllen = sizeof cmsgbuf.buf;
 	*ret_nfds = 0;
 
 	do {
@@ -194,7 +218,10 @@ wire_recv(int fd, unsigned char *buf, size_t cap, int *fds, size_t maxfds,
 				if (n < maxfds)
 					fds[n++] = rfd;
 				else {
-					close(rfd);
+					if (nextra < WIRE_SCM_MAX_FD)
+						extra[nextra++] = rfd;
+					else
+						close(rfd);
 					bad = 1;
 				}
 			}
@@ -203,6 +230,7 @@ wire_recv(int fd, unsigned char *buf, size_t cap, int *fds, size_t maxfds,
 	}
 	if (bad || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		wire_close_fds(fds, n);
+		wire_close_fds(extra, nextra);
 		return -EMSGSIZE;
 	}
 	*ret_nfds = n;

@@ -40,6 +40,9 @@
 /* Most fds accepted with one frame. */
 #define WIRE_MAX_FDS		16
 
+/* Most fds the kernel passes with one datagram (SCM_MAX_FD). */
+#define WIRE_SCM_MAX_FD		253
+
 /* Frame overhead around a payload. */
 #define WIRE_OVERHEAD		(WIRE_HDR_LEN + WIRE_MAC_LEN)
 
@@ -78,8 +81,12 @@ ssize_t	wire_recv(int fd, unsigned char *buf, size_t cap, int *fds,
 int	wire_send(int fd, const unsigned char *buf, size_t len, const int *fds,
 	    size_t nfds);
 
-/* Close n fds and set them to -1. */
+/* Close n fds and set them to -1; with a disposer set, hand them to it
+ * instead (it takes ownership). */
 void	wire_close_fds(int *fds, size_t n);
+/* Route every later wire_close_fds() through fn (forkd: close off the
+ * event loop); NULL restores plain close(). */
+void	wire_set_fd_disposer(void (*fn)(int *fds, size_t n));
 
 const char *wire_strerror(int err);
 
