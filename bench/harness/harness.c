@@ -363,12 +363,16 @@ h_forkd_launch(struct h_forkd *d, const struct h_config *c,
 	util_track(d->d_pid);
 }
 
-/* Wait for a launched forkd and open its main and client connections. */
+/* Wait for a launched forkd and open its main and client connections.
+ * The main connection is also the first client (the phases that use them
+ * never overlap), so 32 clients stay within forkd's default
+ * max_connections_per_uid (32). */
 static void
 h_forkd_ready(struct h_forkd *d, size_t nclients)
 {
 	d->d_main = h_connect(d, H_START_MS);
-	for (; d->d_nclients < nclients; d->d_nclients++)
+	d->d_clients[0] = d->d_main;
+	for (d->d_nclients = 1; d->d_nclients < nclients; d->d_nclients++)
 		d->d_clients[d->d_nclients] = h_connect(d, 10000);
 }
 
@@ -376,7 +380,7 @@ h_forkd_ready(struct h_forkd *d, size_t nclients)
 static void
 h_forkd_stop(struct h_forkd *d)
 {
-	for (size_t i = 0; i < d->d_nclients; i++)
+	for (size_t i = 1; i < d->d_nclients; i++)
 		forkd_close(d->d_clients[i]);
 	d->d_nclients = 0;
 	forkd_close(d->d_main);
@@ -849,7 +853,7 @@ h_mem_phase(struct h_target *tg, unsigned n)
 	struct h_mem		*m = &tg->t_state->s_mem;
 	struct forkd_spawn_opts	 o;
 	struct forkd_exit	 ex;
-	struct forkd		*h = h_connect(&tg->t_forkd, 10000);
+	struct forkd		*h = tg->t_forkd.d_main;
 	pid_t			 pids[H_CHILDREN_MAX];
 	unsigned		 i;
 	int			 r;
@@ -883,7 +887,6 @@ h_mem_phase(struct h_target *tg, unsigned n)
 		if ((r = forkd_wait_exit_event(h, H_EVENT_MS, &ex)) < 0)
 			util_die("bench:sleep exit events: %s",
 			    forkd_strerror(r));
-	forkd_close(h);
 }
 
 /* forkd's config: everything as shipped (max_spawn_rate is off by
@@ -1066,8 +1069,9 @@ main(int argc, char **argv)
 	c.c_nsizes = h_parse_list(sizes, c.c_sizes, H_STATES_MAX, "sizes");
 	c.c_nclients = h_parse_list(clients, tmp, H_CLIENTS_MAX, "clients");
 	for (size_t i = 0; i < c.c_nclients; i++) {
-		if (tmp[i] < 1 || tmp[i] > 60)
-			util_die("--clients: 1 to 60 each");
+		if (tmp[i] < 1 || tmp[i] > 32)
+			util_die("--clients: 1 to 32 each (forkd's default "
+			    "max_connections_per_uid)");
 		c.c_clients[i] = (unsigned)tmp[i];
 		if (tmp[i] > maxc)
 			maxc = tmp[i];
