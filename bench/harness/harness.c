@@ -867,7 +867,7 @@ h_mem_phase(struct h_target *tg, unsigned n)
 			util_die("spawn bench:sleep: %s (%s)",
 			    forkd_strerror(r), forkd_errmsg(h));
 	usleep(200000);
-	memset(m, 0, sizeof *m);
+	m->m_pss_kb = m->m_rss_kb = m->m_pte_kb = m->m_daemon_pss_kb = 0;
 	for (i = 0; i < n; i++) {
 		if (h_proc_kb(pids[i], "smaps_rollup", "Pss", &m->m_pss_kb) ||
 		    h_proc_kb(pids[i], "smaps_rollup", "Rss", &m->m_rss_kb) ||
@@ -1163,8 +1163,18 @@ main(int argc, char **argv)
 	    "off)", c.c_bench_opts ? "," : "",
 	    c.c_bench_opts ? c.c_bench_opts : "");
 	for (size_t i = 0; i < c.c_nsizes; i++) {
+		struct h_mem *m = &res.r_states[i].s_mem;
+
 		h_forkd_ready(&h_targets[i].t_forkd, maxc);
 		h_forkd_ready(&h_targets[i].t_forkd_np, maxc);
+		(void)h_proc_kb(h_targets[i].t_forkd.d_pid, "smaps_rollup",
+		    "AnonHugePages", &m->m_start_huge_kb[0]);
+		(void)h_proc_kb(h_targets[i].t_forkd.d_pid, "smaps_rollup",
+		    "Anonymous", &m->m_start_anon_kb[0]);
+		(void)h_proc_kb(h_targets[i].t_forkd_np.d_pid, "smaps_rollup",
+		    "AnonHugePages", &m->m_start_huge_kb[1]);
+		(void)h_proc_kb(h_targets[i].t_forkd_np.d_pid, "smaps_rollup",
+		    "Anonymous", &m->m_start_anon_kb[1]);
 	}
 
 	if (pipe2(p, O_CLOEXEC) != 0)

@@ -108,6 +108,13 @@ struct h_mem {
 	uint64_t	m_rss_kb;
 	uint64_t	m_pte_kb;	/* page tables, not part of PSS */
 	uint64_t	m_daemon_pss_kb;
+	/* forkd's anonymous memory in transparent huge pages, and all of
+	 * it, once it was up: [0] pool on, [1] --pool 0. The bench module's
+	 * default state=huge falls back to 4 KiB pages when the kernel has no
+	 * huge page to give, and then forking the state costs what a plain
+	 * fork() does. */
+	uint64_t	m_start_huge_kb[2];
+	uint64_t	m_start_anon_kb[2];
 };
 
 struct h_state {

@@ -545,6 +545,20 @@ report_print(FILE *out, struct h_results *res)
 		}
 	}
 
+	fprintf(out, "  %-38s", "forkd's huge pages at start (MiB)");
+	for (size_t i = 0; i < res->r_nstates; i++) {
+		struct h_mem *m = &res->r_states[i].s_mem;
+		char v[48];
+
+		snprintf(v, sizeof v, "%.0f/%.0f of %.0f",
+		    (double)m->m_start_huge_kb[0] / 1024.0,
+		    (double)m->m_start_huge_kb[1] / 1024.0,
+		    (double)m->m_start_anon_kb[0] / 1024.0);
+		fprintf(out, " %18s", v);
+	}
+	fprintf(out, "\n  (pool on/--pool 0, of forkd's anonymous memory: a "
+	    "state short of huge pages forks like a plain one)\n");
+
 	ntg = report_targets(res, tg);
 	fprintf(out, "\nGoals of issue 17 (forkd as configured by default, "
 	    "and --pool 0 where named;\nratios of figures measured side by "
@@ -743,12 +757,19 @@ report_json(const char *path, struct h_results *res)
 		fprintf(f, "%s\n    {\"state_mb\": %lu, \"children\": %u, "
 		    "\"children_pss_kib\": %llu, \"children_rss_kib\": %llu, "
 		    "\"children_pagetables_kib\": %llu, "
-		    "\"daemon_pss_kib\": %llu}", first ? "" : ",",
+		    "\"daemon_pss_kib\": %llu, "
+		    "\"daemon_start_anon_huge_kib\": [%llu, %llu], "
+		    "\"daemon_start_anon_kib\": [%llu, %llu]}",
+		    first ? "" : ",",
 		    res->r_states[i].s_mb, m->m_children,
 		    (unsigned long long)m->m_pss_kb,
 		    (unsigned long long)m->m_rss_kb,
 		    (unsigned long long)m->m_pte_kb,
-		    (unsigned long long)m->m_daemon_pss_kb);
+		    (unsigned long long)m->m_daemon_pss_kb,
+		    (unsigned long long)m->m_start_huge_kb[0],
+		    (unsigned long long)m->m_start_huge_kb[1],
+		    (unsigned long long)m->m_start_anon_kb[0],
+		    (unsigned long long)m->m_start_anon_kb[1]);
 		first = 0;
 	}
 	fprintf(f, "\n  ],\n  \"targets\": [");
