@@ -45,7 +45,13 @@ _Static_assert(FORKD_CPUS_MAX == LIMIT_CPUS_MAX &&
     FORKD_GROUPS_MAX == LIMIT_GROUPS_MAX &&
     FORKD_TIMEOUT_MS_MAX == LIMIT_TIMEOUT_MS_MAX &&
     FORKD_WAIT_MAX == LIMIT_WAIT_MAX &&
-    FORKD_FD_TARGET_MAX == LIMIT_FD_TARGET_MAX,
+    FORKD_FD_TARGET_MAX == LIMIT_FD_TARGET_MAX &&
+    FORKD_RLIMITS_MAX == LIMIT_RLIMITS_MAX &&
+    FORKD_CPU_NUMBER_MAX == LIMIT_CPU_NUMBER_MAX &&
+    FORKD_NAME_MAX == LIMIT_NAME_MAX &&
+    FORKD_TARGET_MAX == LIMIT_STRING_MAX &&
+    (FORKD_NS_PID | FORKD_NS_MOUNT | FORKD_NS_NET | FORKD_NS_IPC |
+    FORKD_NS_UTS | FORKD_NS_USER) == LIMIT_NS_ALL,
     "forkd.h's limits follow proto/forkd_limits.h");
 
 /* The whole connect + handshake must finish within this. */
@@ -320,9 +326,13 @@ client_recv(struct forkd *f, int64_t deadline, int handshake,
 		return client_kill(f, r);
 	}
 	m = forkd__server_message__unpack(NULL, plen, payload);
-	if (m == NULL) {
+	if (m == NULL || wire_has_nul_string(&forkd__server_message__descriptor,
+	    payload, plen)) {
+		if (m != NULL)
+			forkd__server_message__free_unpacked(m, NULL);
 		client_fds_close(ret_fds);
-		client_seterr(f, "undecodable message from forkd");
+		client_seterr(f, m == NULL ? "undecodable message from forkd" :
+		    "a string from forkd holds a NUL byte");
 		return client_kill(f, -EBADMSG);
 	}
 	*ret = m;
@@ -1344,22 +1354,11 @@ client_count_strv(struct forkd *f, const char *const *v, size_t max,
 	return 0;
 }
 
-/* RLIMIT_* numbers the protocol carries (Linux x86-64/aarch64: 0..15). */
-#define CLIENT_RLIMIT_MAX	16
-/* CPU numbers must be below this (glibc's CPU_SETSIZE). */
-#define CLIENT_CPU_MAX		1024
-/* cpu.max bounds of the kernel (kernel/sched/core.c): 1 ms .. 1 s period,
- * quota at least 1 ms. */
-#define CLIENT_CPU_PERIOD_MIN	1000
-#define CLIENT_CPU_PERIOD_MAX	1000000
-#define CLIENT_CPU_QUOTA_MIN	1000
-#define CLIENT_NS_ALL		(FORKD_NS_PID | FORKD_NS_MOUNT | \
-    FORKD_NS_NET | FORKD_NS_IPC | FORKD_NS_UTS | FORKD_NS_USER)
 
 /* Everything the encoder points into while the request is sent. */
 struct client_setup {
-	Forkd__Rlimit		 cs_rl[CLIENT_RLIMIT_MAX];
-	Forkd__Rlimit		*cs_rlp[CLIENT_RLIMIT_MAX];
+	Forkd__Rlimit		 cs_rl[LIMIT_RLIMITS_MAX];
+	Forkd__Rlimit		*cs_rlp[LIMIT_RLIMITS_MAX];
 	Forkd__UInt32Value	 cs_umask;
 	Forkd__Int32Value	 cs_nice;
 	uint32_t		 cs_cpus[LIMIT_CPUS_MAX];
@@ -1376,7 +1375,7 @@ client_encode_setup(struct forkd *f, const struct forkd_spawn_opts *o,
 {
 	unsigned int	seen = 0;
 
-	if (o->n_rlimits > CLIENT_RLIMIT_MAX || (o->n_rlimits > 0 &&
+	if (o->n_rlimits > LIMIT_RLIMITS_MAX || (o->n_rlimits > 0 &&
 	    o->rlimits == NULL)) {
 		client_seterr(f, o->rlimits == NULL ? "n_rlimits is %zu but "
 		    "rlimits is NULL" : "%zu rlimits, at most 16 (one per "
@@ -1386,7 +1385,7 @@ client_encode_setup(struct forkd *f, const struct forkd_spawn_opts *o,
 	for (size_t i = 0; i < o->n_rlimits; i++) {
 		const struct forkd_rlimit *rl = &o->rlimits[i];
 
-		if (rl->resource < 0 || rl->resource >= CLIENT_RLIMIT_MAX) {
+		if (rl->resource < 0 || rl->resource >= LIMIT_RLIMITS_MAX) {
 			client_seterr(f, "rlimits[%zu]: unknown resource %d",
 			    i, rl->resource);
 			return -EINVAL;
@@ -1439,9 +1438,9 @@ client_encode_setup(struct forkd *f, const struct forkd_spawn_opts *o,
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < o->n_cpus; i++) {
-		if (o->cpus[i] < 0 || o->cpus[i] >= CLIENT_CPU_MAX) {
+		if (o->cpus[i] < 0 || o->cpus[i] >= LIMIT_CPU_NUMBER_MAX) {
 			client_seterr(f, "cpus[%zu]: CPU %d is not in 0..%d", i,
-			    o->cpus[i], CLIENT_CPU_MAX - 1);
+			    o->cpus[i], LIMIT_CPU_NUMBER_MAX - 1);
 			return -EINVAL;
 		}
 		cs->cs_cpus[i] = (uint32_t)o->cpus[i];
@@ -1521,14 +1520,14 @@ client_encode_setup(struct forkd *f, const struct forkd_spawn_opts *o,
 			return -EINVAL;
 		}
 		if (o->cpu_period_us != 0 &&
-		    (o->cpu_period_us < CLIENT_CPU_PERIOD_MIN ||
-		    o->cpu_period_us > CLIENT_CPU_PERIOD_MAX)) {
+		    (o->cpu_period_us < LIMIT_CPU_PERIOD_MIN ||
+		    o->cpu_period_us > LIMIT_CPU_PERIOD_MAX)) {
 			client_seterr(f, "cpu_period_us %u is not in "
 			    "1000..1000000", o->cpu_period_us);
 			return -EINVAL;
 		}
 		if (o->cpu_quota_us != 0 &&
-		    o->cpu_quota_us < CLIENT_CPU_QUOTA_MIN) {
+		    o->cpu_quota_us < LIMIT_CPU_QUOTA_MIN) {
 			client_seterr(f, "cpu_quota_us %u is below 1000",
 			    o->cpu_quota_us);
 			return -EINVAL;
@@ -1541,9 +1540,9 @@ client_encode_setup(struct forkd *f, const struct forkd_spawn_opts *o,
 		sp->cgroup = &cs->cs_cg;
 	}
 
-	if (o->namespaces & ~(unsigned int)CLIENT_NS_ALL) {
+	if (o->namespaces & ~(unsigned int)LIMIT_NS_ALL) {
 		client_seterr(f, "unknown namespace bits %#x",
-		    o->namespaces & ~(unsigned int)CLIENT_NS_ALL);
+		    o->namespaces & ~(unsigned int)LIMIT_NS_ALL);
 		return -EINVAL;
 	}
 	sp->namespaces = o->namespaces;

@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "cgroup.h"
+#include "clock.h"
 #include "closer.h"
 #include "log.h"
 #include "server.h"
@@ -560,22 +561,12 @@ cgroup_oom_killed(const struct cgroup_unit *u)
 
 static void	cgroup_retry_cb(evutil_socket_t, short, void *);
 
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-cgroup_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Arm the retry timer for the earliest pending removal. */
 static void
 cgroup_retry_arm(void)
 {
 	struct cgroup_pending	*p;
-	uint64_t		 due = UINT64_MAX, now = cgroup_now_ms();
+	uint64_t		 due = UINT64_MAX, now = clock_mono_ms();
 	struct timeval		 tv;
 
 	if (cg.pending == NULL || server_base == NULL)
@@ -605,7 +596,7 @@ cgroup_pend(const char *path)
 	}
 	strcpy(p->p_path, path);
 	p->p_tries = 1;
-	p->p_due_ms = cgroup_now_ms() + 50;
+	p->p_due_ms = clock_mono_ms() + 50;
 	p->p_next = cg.pending;
 	cg.pending = p;
 	cg.n_pending++;
@@ -617,7 +608,7 @@ static void
 cgroup_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cgroup_pending	**pp = &cg.pending, *p;
-	uint64_t		  now = cgroup_now_ms(), ms;
+	uint64_t		  now = clock_mono_ms(), ms;
 
 	while ((p = *pp) != NULL) {
 		int err;

@@ -306,7 +306,7 @@ child_userns(const struct child_plan *p)
 	int	dumpable;
 
 	/* A CLONE_VM child shares the daemon's mm: the kernel refuses a new
-	 * user namespace there (spawn_start() must fork for NS_USER). */
+	 * user namespace there (clone_start_ex() must fork for NS_USER). */
 	if (p->cp_shared_vm) {
 		errno = EINVAL;
 		return CHILD_STEP_USERNS;

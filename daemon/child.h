@@ -45,7 +45,7 @@ enum child_step {
 	CHILD_STEP_MAX
 };
 
-#define CHILD_RLIMIT_MAX	16	/* RLIMIT_NLIMITS on Linux */
+#define CHILD_RLIMIT_MAX	LIMIT_RLIMITS_MAX
 #define CHILD_GROUPS_MAX	LIMIT_GROUPS_MAX
 
 /* What the error pipe carries when a step fails; nothing means started. */

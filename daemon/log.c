@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 static int	log_level = LOG_LVL_INFO;
@@ -159,6 +160,23 @@ LOG_FN(log_info, LOG_LVL_INFO, 0)
 LOG_FN(log_debug, LOG_LVL_DEBUG, 0)
 LOG_FN(log_errx, LOG_LVL_ERR, 0)
 
+/* Log at a level chosen at run time (clamped to err..debug). */
+void
+log_at(int level, const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	if (level < LOG_LVL_ERR)
+		level = LOG_LVL_ERR;
+	else if (level > LOG_LVL_DEBUG)
+		level = LOG_LVL_DEBUG;
+	va_start(ap, fmt);
+	log_vwrite(level, NULL, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
 /* Log with strerror(errno) and exit; only before the loop runs. */
 void
 fatal(const char *fmt, ...)
@@ -238,12 +256,8 @@ int
 log_ratelimit(struct log_ratelimit *rl, unsigned int interval_ms,
     unsigned int burst, unsigned int *ret_suppressed)
 {
-	struct timespec		ts;
-	unsigned long long	now;
+	uint64_t		now = clock_mono_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (unsigned long long)ts.tv_sec * 1000 +
-	    (unsigned long long)ts.tv_nsec / 1000000;
 	if (rl->rl_start_ms == 0 || now - rl->rl_start_ms >= interval_ms) {
 		rl->rl_start_ms = now;
 		rl->rl_lines = 0;

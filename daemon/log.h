@@ -29,6 +29,9 @@ void	log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_errx(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* At level (enum log_level; out of range: the nearest). */
+void	log_at(int level, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 __attribute__((noreturn, format(printf, 1, 2))) void fatal(const char *, ...);
 __attribute__((noreturn, format(printf, 1, 2))) void fatalx(const char *, ...);
 

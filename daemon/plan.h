@@ -1,6 +1,6 @@
 /* plan.h: a child plan flattened into one buffer, for the pool hand-over.
  *
- * forkd builds the plan of every spawn (spawn_plan_build()). A pool child
+ * forkd builds the plan of every spawn (plan_build()). A pool child
  * used to get the request instead and build the same plan again: a
  * protobuf parse, mallocs and the environment merge, all on the spawn's
  * critical path and all in a process that has just been woken with cold
@@ -17,6 +17,17 @@
 #include <stddef.h>
 
 #include "child.h"
+
+struct Forkd__SpawnRequest;
+
+/* Build a child's plan from a request validate_spawn() and spawn_request()
+ * accepted: the entry (or exec_path), the fd map, argv, the environment
+ * and the set-up options. 0 or -errno; free with plan_free(). */
+int	plan_build(const struct Forkd__SpawnRequest *, const int *fds,
+	    size_t nfds, const char *name, const char *exec_path,
+	    struct child_plan *);
+/* Free what plan_build() allocated; a zeroed plan is fine. */
+void	plan_free(struct child_plan *);
 
 /* Flatten p into buf (cap bytes, aligned for pointers). p->cp_fds entries
  * that are one of fds[0..nfds) are sent as "the i-th fd of the message";

@@ -43,7 +43,11 @@
 
 #include <event2/event.h>
 
+#include <sodium.h>
+
 #include "child.h"
+#include "clock.h"
+#include "clone.h"
 #include "forkd.pb-c.h"
 #include "log.h"
 #include "module.h"
@@ -69,7 +73,7 @@ static TAILQ_HEAD(pool_child_list, pool_child) pool_idle =
     TAILQ_HEAD_INITIALIZER(pool_idle);
 static struct event	*pool_refill_ev;
 static unsigned int	 pool_failures;	/* consecutive deaths while idle */
-static uint64_t		 pool_backoff_until;	/* ms; no refill before */
+static uint64_t		 pool_backoff_until;	/* mono ms; no refill before */
 /* A flattened plan: forkd packs into it, a pool child receives into it and
  * its plan then points into it for life. */
 static unsigned char	 pool_buf[WIRE_FRAME_HARD_MAX + 1]
@@ -212,7 +216,7 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 	 * them): say so, as a set-up step that failed. */
 	if ((ce.ce_errno = (int)-n) > 0)
 		goto fail;
-	/* forkd built and checked the plan (spawn_plan_build()): here it
+	/* forkd built and checked the plan (plan_build()): here it
 	 * is only taken back out of the buffer, without allocating. An
 	 * entry must be one of the modules' own (the image is forkd's). */
 	if ((ce.ce_errno = -plan_unpack(pool_buf, (size_t)n, fds, nfds,
@@ -235,15 +239,15 @@ fail:
 
 #ifndef POOL_NO_ZYGOTE
 /* fork() for the zygote, but the child's parent is forkd: clone3(), or
- * clone() where clone3() is refused (spawn_clone3_probe(), run by forkd
+ * clone() where clone3() is refused (clone_clone3_probe(), run by forkd
  * before the zygote was forked). */
 static pid_t
 pool_zygote_clone(pid_t *tidp)
 {
 	struct clone_args ca;
 
-	if (!spawn_clone3_probe())
-		return (pid_t)spawn_sys_clone(CLONE_PARENT |
+	if (!clone_clone3_probe())
+		return (pid_t)clone_sys_clone(CLONE_PARENT |
 		    CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID, NULL, tidp);
 	memset(&ca, 0, sizeof ca);
 	ca.flags = CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
@@ -264,8 +268,8 @@ pool_zygote_selftest(pid_t *tidp)
 	pid_t			pid;
 	int			st;
 
-	if (!spawn_clone3_probe())
-		pid = (pid_t)spawn_sys_clone(CLONE_CHILD_SETTID |
+	if (!clone_clone3_probe())
+		pid = (pid_t)clone_sys_clone(CLONE_CHILD_SETTID |
 		    CLONE_CHILD_CLEARTID | SIGCHLD, NULL, tidp);
 	else {
 		memset(&ca, 0, sizeof ca);
@@ -416,7 +420,7 @@ pool_zygote_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (pool_pending > 0)
 			pool_pending--;
-		pool_asked_ms = pool_pending > 0 ? spawn_now_ms() : 0;
+		pool_asked_ms = pool_pending > 0 ? clock_mono_ms() : 0;
 		for (unsigned int i = 0; i < POOL_GONE_MAX; i++)
 			if (pool_gone[i] == m.zm_pid) {
 				pool_gone[i] = 0;
@@ -491,7 +495,7 @@ pool_zygote_ask(unsigned int n)
 	    (ssize_t)sizeof count)
 		return -errno;
 	if (pool_pending == 0)
-		pool_asked_ms = spawn_now_ms();
+		pool_asked_ms = clock_mono_ms();
 	pool_pending += n;
 	return 0;
 }
@@ -533,17 +537,31 @@ pool_fork_one(void)
 	return 0;
 }
 
+/* No refill for delay_ms (an idle child died). */
+void
+pool_backoff_start(unsigned int delay_ms)
+{
+	pool_backoff_until = clock_mono_ms() + delay_ms;
+}
+
+/* How long the refill back-off still runs. */
+uint64_t
+pool_backoff_left_ms(void)
+{
+	return clock_left_ms(pool_backoff_until);
+}
+
 /* Top the pool up to pool_max. */
 static void
 pool_fill(void)
 {
 	unsigned int	max = server_config.limits.pool_max;
-	uint64_t	now = spawn_now_ms();
+	uint64_t	wait = pool_backoff_left_ms();
 
 	if (server_shutting_down)
 		return;
-	if (now < pool_backoff_until) {
-		pool_schedule((unsigned int)(pool_backoff_until - now));
+	if (wait > 0) {
+		pool_schedule((unsigned int)wait);
 		return;
 	}
 	if (pool_zygote_fd >= 0) {
@@ -595,7 +613,7 @@ pool_init(void)
 	int r;
 
 	/* Before the zygote is forked: it inherits the answer. */
-	(void)spawn_clone3_probe();
+	(void)clone_clone3_probe();
 	if (server_config.limits.pool_max > 0 && !pool_zygote_off &&
 	    (r = pool_zygote_start()) != 0) {
 		log_info("pool: no zygote (%s); forkd forks pool children",
@@ -641,7 +659,7 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 
 		/* Asked long ago and nothing came: stopped or stuck. */
 		if (pool_asked_ms != 0 &&
-		    spawn_now_ms() - pool_asked_ms > POOL_ZYGOTE_LATE_MS)
+		    clock_since_ms(pool_asked_ms) > POOL_ZYGOTE_LATE_MS)
 			pool_zygote_give_up("does not answer");
 		else if (poll(&pfd, 1, POOL_ZYGOTE_WAIT_MS) == 1)
 			pool_zygote_cb(pool_zygote_fd, EV_READ, NULL);
@@ -649,10 +667,16 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 #endif
 	/* Too big for one message (a huge environment): fork instead. */
 	if (!TAILQ_EMPTY(&pool_idle) && (err = plan_pack(plan, fds, nfds,
-	    server_devnull, pool_buf, sizeof pool_buf, &len)) != 0)
+	    server_devnull, pool_buf, sizeof pool_buf, &len)) != 0) {
+		sodium_memzero(pool_buf, sizeof pool_buf);	/* part of it */
 		return err;
+	}
 	while ((pc = TAILQ_FIRST(&pool_idle)) != NULL) {
 		err = wire_send(pc->p_fd, pool_buf, len, fds, nfds);
+		/* Sent, or going the fork way: the pool children forkd
+		 * forks later must not inherit this client's plan. */
+		if (err == 0 || err == -EMSGSIZE)
+			sodium_memzero(pool_buf, len);
 		/* Larger than the socket takes: the child is fine, the plan
 		 * goes the fork way. */
 		if (err == -EMSGSIZE)
@@ -690,6 +714,7 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 			    POOL_REFILL_DELAY_MS : POOL_REFILL_LAZY_MS);
 		return 0;
 	}
+	sodium_memzero(pool_buf, len);	/* no child took it: it forks */
 	if (server_config.limits.pool_max > 0) {
 		if (pool_zygote_fd >= 0)
 			pool_fill();
@@ -734,7 +759,7 @@ pool_reaped(pid_t pid, int wstatus)
 	if (delay > POOL_BACKOFF_MAX_MS)
 		delay = POOL_BACKOFF_MAX_MS;
 	pool_failures++;
-	pool_backoff_until = spawn_now_ms() + delay;
+	pool_backoff_start(delay);
 	log_warnx("pool: idle child %d died (exitcode %d); refilling in %u ms",
 	    (int)pid, spawn_exitcode(wstatus), delay);
 	pool_schedule(delay);

@@ -3,6 +3,7 @@
 #define FORKD_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct child_plan;
@@ -30,6 +31,10 @@ int	pool_reaped(pid_t pid, int wstatus);
 void	pool_config_changed(void);
 /* Kill the idle pool children and refill (a pool child hung). */
 void	pool_flush_idle(void);
+/* The refill back-off (monotonic): start one of delay_ms; how many ms of
+ * it are left (0: refill now). */
+void	pool_backoff_start(unsigned int delay_ms);
+uint64_t pool_backoff_left_ms(void);
 /* Stop: close every idle child's socket (they exit) and free. */
 void	pool_shutdown(void);
 

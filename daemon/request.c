@@ -6,8 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "forkd.pb-c.h"
 #include "forkd_limits.h"
+#include "history.h"
 #include "log.h"
 #include "module.h"
 #include "pool.h"
@@ -16,6 +18,7 @@
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
+#include "waiter.h"
 
 /* May session s act on a child of uid? Root may act on any. */
 static int
@@ -39,13 +42,13 @@ request_resolve_name(const struct session *s, const char *name,
 	unsigned int n;
 
 	if ((*ret_live = spawn_find(0, name, s->s_uid)) != NULL ||
-	    (*ret_done = spawn_history_find(0, name, s->s_uid)) != NULL ||
+	    (*ret_done = history_find(0, name, s->s_uid)) != NULL ||
 	    s->s_uid != 0)
 		return 0;
 	if ((n = spawn_count_named(name)) == 1)
 		*ret_live = spawn_find(0, name, SPAWN_ANY_UID);
 	else if (n == 0)
-		*ret_done = spawn_history_find(0, name, SPAWN_ANY_UID);
+		*ret_done = history_find(0, name, SPAWN_ANY_UID);
 	return n > 1 ? n : 0;
 }
 
@@ -74,7 +77,7 @@ request_resolve(struct session *s, uint32_t id, const Forkd__ChildRef *ref,
 	if (name == NULL) {
 		*ret_live = spawn_find(ref->pid, NULL, 0);
 		if (*ret_live == NULL)
-			*ret_done = spawn_history_find(ref->pid, NULL, 0);
+			*ret_done = history_find(ref->pid, NULL, 0);
 	} else if ((several = request_resolve_name(s, name, ret_live,
 	    ret_done)) > 0) {
 		char esc[LIMIT_NAME_MAX * 4 + 1];
@@ -165,12 +168,12 @@ request_wait(struct session *s, uint32_t id, const Forkd__WaitRequest *r)
 	}
 	/* Each pending wait holds memory and a timer: bounded per
 	 * connection like everything else a client can pile up. */
-	if (spawn_wait_count(s) >= LIMIT_WAITS_PENDING_MAX) {
+	if (waiter_count(s) >= LIMIT_WAITS_PENDING_MAX) {
 		session_reply_error(s, id, -EAGAIN, 0, "%d waits already "
 		    "pending on this connection", LIMIT_WAITS_PENDING_MAX);
 		return;
 	}
-	if ((err = spawn_wait_add(s, id, pids, r->n_children,
+	if ((err = waiter_add(s, id, pids, r->n_children,
 	    r->timeout_ms < 0 ? -1 : r->timeout_ms)) != 0)
 		session_reply_error(s, id, err, 0, "cannot wait: %s",
 		    strerror(-err));
@@ -235,7 +238,7 @@ request_list(struct session *s, uint32_t id, const Forkd__ListRequest *r)
 	budget = s->s_max_send > 16 ? s->s_max_send - 16 : 0;
 	/* The caller's uid's records (root: every uid's), newest first. */
 	if (all)
-		nh = spawn_history_newest(s->s_uid == 0 ? SPAWN_ANY_UID :
+		nh = history_newest(s->s_uid == 0 ? SPAWN_ANY_UID :
 		    s->s_uid, hist, SPAWN_HISTORY);
 	for (size_t h = 0; h < nh && size <= budget; h++) {
 		Forkd__ChildInfo *ci = &infos[k];
@@ -321,7 +324,7 @@ request_status(struct session *s, uint32_t id)
 	}
 	st.version = FORKD_VERSION_STRING;
 	st.pid = getpid();
-	st.uptime_ms = spawn_now_ms() - server_started_ms;
+	st.uptime_ms = clock_since_ms(server_started_ms);
 	st.modules = mp;
 	st.n_modules = nm;
 	st.children = spawn_stats.live;

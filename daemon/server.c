@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "cgroup.h"
 #include "child.h"
+#include "clock.h"
 #include "closer.h"
 #include "forkd.h"
 #include "forkd.pb-c.h"
@@ -325,18 +326,49 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-/* Is something accepting connections on path? */
+/* Is the process that listened (SO_PEERCRED of a connection to it)
+ * still there, not a zombie? */
+static int
+server_listener_alive(pid_t pid)
+{
+	char	path[64], buf[256], *p;
+	ssize_t	n;
+	int	fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return kill(pid, 0) == 0 || errno != ESRCH;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p == NULL || p[1] != ' ' || p[2] != 'Z';
+}
+
+/* Is a forkd accepting connections on path? A connect() that succeeds is
+ * not enough: the socket of a forkd that was killed stays open while a
+ * process that shares its fd table lives on (forkd-closer, until it sees
+ * forkd gone, or its worker in a close() that hangs), and the kernel
+ * queues connections nobody will accept. Live means the process that
+ * called listen() (SO_PEERCRED) is alive too. */
 static int
 server_socket_live(const struct sockaddr_un *sun)
 {
-	int	fd, r;
+	struct ucred	cred;
+	socklen_t	len = sizeof cred;
+	int		fd, live;
 
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
-	r = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
+	live = connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0;
+	if (live && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    cred.pid > 0 && cred.pid != getpid())
+		live = server_listener_alive(cred.pid);
 	close(fd);
-	return r == 0;
+	return live;
 }
 
 /* Create, bind and listen on the configured path, with mode and, unless
@@ -473,7 +505,7 @@ server_init(struct config *cfg, const char *config_path)
 
 	server_config = *cfg;
 	server_config_path = config_path;
-	server_started_ms = spawn_now_ms();
+	server_started_ms = clock_mono_ms();
 	server_pid = getpid();
 	server_notify = getenv("NOTIFY_SOCKET") != NULL;
 

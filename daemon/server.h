@@ -21,7 +21,7 @@ extern struct config		 server_config;
 extern struct server_counters	 server_stats;
 extern const unsigned char	*server_key;
 extern size_t			 server_keylen;
-extern uint64_t			 server_started_ms;
+extern uint64_t			 server_started_ms;	/* clock_mono_ms() */
 extern int			 server_shutting_down;
 extern int			 server_devnull;
 extern pid_t			 server_pid;		/* forkd's own pid */	/* O_RDONLY|O_RDWR /dev/null */

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "clock.h"
 #include "forkd.pb-c.h"
 #include "forkd_limits.h"
 #include "log.h"
@@ -24,6 +25,8 @@
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
+#include "waiter.h"
+#include "wire.h"
 
 /* Datagrams handled per read event, so one client cannot starve others. */
 #define SESSION_FRAMES_PER_EVENT	16
@@ -58,16 +61,6 @@ session_count(void)
 	return session_n;
 }
 
-/* Milliseconds on the monotonic clock (idle time, spawn rate). */
-uint64_t
-session_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Log a line prefixed with the session and its peer. */
 void
 session_log(const struct session *s, int level, const char *fmt, ...)
@@ -80,29 +73,9 @@ session_log(const struct session *s, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	switch (level) {
-	case LOG_LVL_ERR:
-	case LOG_LVL_WARNING:
-		log_warnx("session %llu (uid %u pid %d): %s",
-		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
-		    (int)s->s_pid, buf);
-		break;
-	case LOG_LVL_NOTICE:
-		log_notice("session %llu (uid %u pid %d): %s",
-		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
-		    (int)s->s_pid, buf);
-		break;
-	case LOG_LVL_INFO:
-		log_info("session %llu (uid %u pid %d): %s",
-		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
-		    (int)s->s_pid, buf);
-		break;
-	default:
-		log_debug("session %llu (uid %u pid %d): %s",
-		    (unsigned long long)s->s_id, (unsigned)s->s_uid,
-		    (int)s->s_pid, buf);
-		break;
-	}
+	log_at(level, "session %llu (uid %u pid %d): %s",
+	    (unsigned long long)s->s_id, (unsigned)s->s_uid, (int)s->s_pid,
+	    buf);
 }
 
 /* A notice with the session prefix, within rl's budget (see
@@ -630,11 +603,11 @@ session_idle_check(struct session *s)
 
 	if (limit == 0)
 		return;
-	if (s->s_children > 0 || spawn_wait_count(s) > 0) {
+	if (s->s_children > 0 || waiter_count(s) > 0) {
 		session_idle_arm(s, limit);
 		return;
 	}
-	idle = session_now_ms() - s->s_active_ms;
+	idle = clock_mono_ms() - s->s_active_ms;
 	if (idle < limit) {
 		session_idle_arm(s, limit - idle);
 		return;
@@ -761,7 +734,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	wire_mac_init(&s->s_mac, s->s_key, 1);
 	session_set_state(s, SESSION_AUTHED);
 	session_log(s, LOG_LVL_INFO, "authenticated");
-	s->s_active_ms = session_now_ms();
+	s->s_active_ms = clock_mono_ms();
 	session_idle_arm(s, server_config.limits.idle_timeout_ms);
 }
 
@@ -784,6 +757,10 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 		return;
 	}
 	cm = forkd__client_message__unpack(NULL, plen, payload);
+	/* The request is decoded (copied out): no child forkd forks later
+	 * (a pool refill without a zygote, --pool 0) may inherit this
+	 * client's frame, its environment and argv. */
+	sodium_memzero(session_rbuf, len);
 	if (cm == NULL || cm->body_case != FORKD__CLIENT_MESSAGE__BODY_REQUEST) {
 		if (cm != NULL)
 			forkd__client_message__free_unpacked(cm, NULL);
@@ -792,8 +769,15 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 		return;
 	}
 	s->s_requests++;
-	s->s_active_ms = session_now_ms();
-	request_dispatch(s, cm->request, fds, nfds);
+	s->s_active_ms = clock_mono_ms();
+	/* A string cut at a NUL byte would run something else than asked. */
+	if (wire_has_nul_string(&forkd__client_message__descriptor, payload,
+	    plen)) {
+		wire_close_fds(fds, nfds);
+		session_reply_error(s, cm->request->id, -EINVAL, 0,
+		    "a string field holds a NUL byte");
+	} else
+		request_dispatch(s, cm->request, fds, nfds);
 	forkd__client_message__free_unpacked(cm, NULL);
 }
 
@@ -865,7 +849,7 @@ session_reply_fd(struct session *s, Forkd__Response *resp, int fd)
 			close(fd);
 		return;
 	}
-	s->s_active_ms = session_now_ms();
+	s->s_active_ms = clock_mono_ms();
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_RESPONSE;
 	m.response = resp;
 	session_send_fd(s, &m, fd);
@@ -959,7 +943,7 @@ session_push_exit(struct session *s, const struct exit_record *e)
 
 	if (s->s_state != SESSION_AUTHED)
 		return;
-	s->s_active_ms = session_now_ms();
+	s->s_active_ms = clock_mono_ms();
 	session_exit_info(e, &xi, &ru);
 	ev.exit = &xi;
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_EXIT;

@@ -72,8 +72,6 @@ void	session_free_all(void);
 void	session_flush_all(void);
 /* The limits changed (SIGHUP): re-arm every idle timer. */
 void	session_limits_changed(void);
-/* Milliseconds on the monotonic clock. */
-uint64_t session_now_ms(void);
 
 /* Replies, built by request/spawn code. errmsg is printf-style. */
 void	session_reply_error(struct session *, uint32_t id, int err, int step,

@@ -1,4 +1,7 @@
-/* spawn.c: starting children, the child registry, reaping and waits. */
+/* spawn.c: a spawn request from admission to the child record
+ * (spawn_request(): admit -> plan -> pool or clone -> register), the child
+ * registry and names, reaping, the error pipe and set-up deadline, life
+ * timers and termination. */
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
@@ -10,14 +13,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/sched.h>	/* struct clone_args, CLONE_PIDFD, CLONE_INTO_CGROUP */
-
-#include <linux/capability.h>
 
 #include <event2/event.h>
 #include <sodium.h>
@@ -25,78 +24,26 @@
 
 #include "cgroup.h"
 #include "child.h"
+#include "clock.h"
+#include "clone.h"
 #include "forkd.pb-c.h"
+#include "history.h"
+#include "life.h"
 #include "log.h"
 #include "module.h"
 #include "plan.h"
 #include "policy.h"
 #include "pool.h"
+#include "quota.h"
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
-
-extern char **environ;
+#include "validate.h"
+#include "waiter.h"
 
 struct spawn_child_list	spawn_children = TAILQ_HEAD_INITIALIZER(spawn_children);
 struct spawn_counters	spawn_stats;
-
-/*
- * The exit history, per client uid: the newest SPAWN_HISTORY records of
- * each uid in a ring of its own (grown as needed), at most
- * SPAWN_HISTORY_TOTAL in all; past that the uid holding the most loses
- * its oldest. So no uid can flush another's (a shared ring of 1,024 let
- * one uid's short-lived children push out everyone's exits). Records
- * carry a sequence number: a lookup by pid over all uids takes the newest.
- */
-struct spawn_hist_rec {
-	uint64_t		hr_seq;
-	struct exit_record	hr_e;
-};
-struct spawn_hist_uid {
-	uid_t			 hu_uid;
-	struct spawn_hist_rec	*hu_ring;
-	size_t			 hu_cap;	/* slots allocated */
-	size_t			 hu_len;	/* records in use */
-	size_t			 hu_next;	/* next slot to write */
-};
-static struct spawn_hist_uid	*spawn_hist;
-static size_t			 spawn_hist_n, spawn_hist_cap;
-static size_t			 spawn_hist_total;
-static uint64_t			 spawn_hist_seq;
-static uint64_t		 spawn_name_counter;
-
-/*
- * Pending waits. Each waiter has one link per pid it names, on the list of
- * that pid's record in a hash table keyed by pid, so that a child's exit
- * touches only the waits that name it: scanning every wait on every exit
- * cost 2 ms of forkd's CPU per exit with 61,440 waits pending.
- */
-struct spawn_waiter;
-struct spawn_wait_pid;
-struct spawn_wait_link {
-	TAILQ_ENTRY(spawn_wait_link) l_entry;	/* on l_wp's list */
-	struct spawn_wait_pid	*l_wp;		/* NULL once detached */
-	struct spawn_waiter	*l_w;
-};
-struct spawn_wait_pid {
-	LIST_ENTRY(spawn_wait_pid) wp_entry;	/* in its hash bucket */
-	pid_t			 wp_pid;
-	TAILQ_HEAD(, spawn_wait_link) wp_links;	/* in order of the waits */
-};
-#define SPAWN_WAIT_BUCKETS	1024	/* power of two; live pids <= 1024 */
-static LIST_HEAD(, spawn_wait_pid) spawn_wait_hash[SPAWN_WAIT_BUCKETS];
-
-/* A pending wait request. */
-struct spawn_waiter {
-	TAILQ_ENTRY(spawn_waiter) w_entry;
-	struct session		*w_session;
-	uint32_t		 w_id;
-	struct event		*w_timer;
-	size_t			 w_n;
-	struct spawn_wait_link	 w_links[];
-};
-static TAILQ_HEAD(, spawn_waiter) spawn_waiters =
-    TAILQ_HEAD_INITIALIZER(spawn_waiters);
+static uint64_t		spawn_name_counter;
 
 static const char *const spawn_state_names[SPAWN_STATE_MAX] = {
 	[SPAWN_STARTING] = "starting",
@@ -108,16 +55,6 @@ const char *
 spawn_state_name(enum spawn_child_state st)
 {
 	return st < SPAWN_STATE_MAX ? spawn_state_names[st] : "?";
-}
-
-/* Milliseconds since the epoch. */
-uint64_t
-spawn_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Python's convention: status, or -N when killed by signal N. */
@@ -175,7 +112,7 @@ spawn_name_generate(const char *base, uid_t uid, char *out, size_t outlen)
 }
 
 /* Does a child of uid cu named cn match a lookup by name of uid? */
-static int
+int
 spawn_name_match(const char *cn, uid_t cu, const char *name, uid_t uid)
 {
 	return name != NULL && (uid == SPAWN_ANY_UID || cu == uid) &&
@@ -209,337 +146,6 @@ spawn_count_named(const char *name)
 	return n;
 }
 
-/* The k-th newest record of u (k < hu_len). */
-static struct spawn_hist_rec *
-spawn_hist_at(const struct spawn_hist_uid *u, size_t k)
-{
-	return &u->hu_ring[(u->hu_next + u->hu_cap - 1 - k) % u->hu_cap];
-}
-
-/* Newest match in u, or NULL. */
-static struct spawn_hist_rec *
-spawn_hist_find_in(const struct spawn_hist_uid *u, pid_t pid,
-    const char *name, uid_t uid)
-{
-	for (size_t k = 0; k < u->hu_len; k++) {
-		struct spawn_hist_rec *r = spawn_hist_at(u, k);
-
-		if (pid != 0 ? r->hr_e.e_pid == pid :
-		    spawn_name_match(r->hr_e.e_name, r->hr_e.e_uid, name, uid))
-			return r;
-	}
-	return NULL;
-}
-
-const struct exit_record *
-spawn_history_find(pid_t pid, const char *name, uid_t uid)
-{
-	struct spawn_hist_rec *best = NULL, *r;
-
-	for (size_t i = 0; i < spawn_hist_n; i++) {
-		/* By name for one uid: only its own ring can match. */
-		if (pid == 0 && uid != SPAWN_ANY_UID &&
-		    spawn_hist[i].hu_uid != uid)
-			continue;
-		r = spawn_hist_find_in(&spawn_hist[i], pid, name, uid);
-		if (r != NULL && (best == NULL || r->hr_seq > best->hr_seq))
-			best = r;
-	}
-	return best != NULL ? &best->hr_e : NULL;
-}
-
-/* Sift the heap of uid cursors (by their next record's sequence, newest
- * on top) down from i. */
-static void
-spawn_hist_sift(const struct spawn_hist_uid **h, size_t *pos, size_t n,
-    size_t i)
-{
-	for (;;) {
-		size_t	l = 2 * i + 1, r = l + 1, top = i;
-
-		if (l < n && spawn_hist_at(h[l], pos[l])->hr_seq >
-		    spawn_hist_at(h[top], pos[top])->hr_seq)
-			top = l;
-		if (r < n && spawn_hist_at(h[r], pos[r])->hr_seq >
-		    spawn_hist_at(h[top], pos[top])->hr_seq)
-			top = r;
-		if (top == i)
-			return;
-		{
-			const struct spawn_hist_uid	*t = h[i];
-			size_t				 tp = pos[i];
-
-			h[i] = h[top];
-			pos[i] = pos[top];
-			h[top] = t;
-			pos[top] = tp;
-		}
-		i = top;
-	}
-}
-
-/* Up to max records, newest first, of uid (SPAWN_ANY_UID: of all uids,
- * merged by a heap over the uids' rings); how many. */
-size_t
-spawn_history_newest(uid_t uid, const struct exit_record **out, size_t max)
-{
-	const struct spawn_hist_uid	**h;
-	size_t				 *pos, n = 0, k = 0;
-
-	if (uid != SPAWN_ANY_UID) {
-		for (size_t i = 0; i < spawn_hist_n; i++)
-			if (spawn_hist[i].hu_uid == uid)
-				for (; k < max && k < spawn_hist[i].hu_len; k++)
-					out[k] = &spawn_hist_at(&spawn_hist[i],
-					    k)->hr_e;
-		return k;
-	}
-	if (spawn_hist_n == 0)
-		return 0;
-	h = calloc(spawn_hist_n, sizeof *h);
-	pos = calloc(spawn_hist_n, sizeof *pos);
-	if (h == NULL || pos == NULL)
-		goto out;
-	for (size_t i = 0; i < spawn_hist_n; i++)
-		if (spawn_hist[i].hu_len > 0)
-			h[n++] = &spawn_hist[i];
-	for (size_t i = n / 2; i-- > 0;)
-		spawn_hist_sift(h, pos, n, i);
-	while (k < max && n > 0) {
-		out[k++] = &spawn_hist_at(h[0], pos[0])->hr_e;
-		if (++pos[0] == h[0]->hu_len) {
-			h[0] = h[--n];
-			pos[0] = pos[n];
-		}
-		spawn_hist_sift(h, pos, n, 0);
-	}
-out:
-	free(h);
-	free(pos);
-	return k;
-}
-
-/* Drop the oldest record of the uid holding the most (for the total cap);
- * a uid left with none is removed. */
-static void
-spawn_hist_evict(void)
-{
-	size_t	most = 0;
-
-	for (size_t i = 1; i < spawn_hist_n; i++)
-		if (spawn_hist[i].hu_len > spawn_hist[most].hu_len)
-			most = i;
-	if (spawn_hist_n == 0)
-		return;
-	spawn_hist[most].hu_len--;
-	spawn_hist_total--;
-	if (spawn_hist[most].hu_len == 0) {
-		free(spawn_hist[most].hu_ring);
-		spawn_hist[most] = spawn_hist[--spawn_hist_n];
-	}
-}
-
-/* The history of uid, created empty if needed; NULL when out of memory. */
-static struct spawn_hist_uid *
-spawn_hist_uid(uid_t uid)
-{
-	struct spawn_hist_uid	*u;
-
-	for (size_t i = 0; i < spawn_hist_n; i++)
-		if (spawn_hist[i].hu_uid == uid)
-			return &spawn_hist[i];
-	if (spawn_hist_n == spawn_hist_cap) {
-		size_t ncap = spawn_hist_cap ? spawn_hist_cap * 2 : 8;
-
-		if ((u = reallocarray(spawn_hist, ncap, sizeof *u)) == NULL)
-			return NULL;
-		spawn_hist = u;
-		spawn_hist_cap = ncap;
-	}
-	u = &spawn_hist[spawn_hist_n++];
-	memset(u, 0, sizeof *u);
-	u->hu_uid = uid;
-	return u;
-}
-
-/* Grow u's ring (oldest first in the new one); -ENOMEM leaves it. */
-static int
-spawn_hist_grow(struct spawn_hist_uid *u)
-{
-	size_t			 ncap = u->hu_cap ? u->hu_cap * 2 : 16;
-	struct spawn_hist_rec	*ring;
-
-	if (ncap > SPAWN_HISTORY)
-		ncap = SPAWN_HISTORY;
-	if ((ring = calloc(ncap, sizeof *ring)) == NULL)
-		return -ENOMEM;
-	for (size_t k = 0; k < u->hu_len; k++)
-		ring[k] = *spawn_hist_at(u, u->hu_len - 1 - k);
-	free(u->hu_ring);
-	u->hu_ring = ring;
-	u->hu_cap = ncap;
-	u->hu_next = u->hu_len % ncap;
-	return 0;
-}
-
-/* Remember an exit in its uid's history (lost only when out of memory). */
-static void
-spawn_history_add(const struct exit_record *e)
-{
-	struct spawn_hist_uid	*u;
-	struct spawn_hist_rec	*r;
-
-	/* Make room first: evicting may move the uids' array entries. */
-	while (spawn_hist_total >= SPAWN_HISTORY_TOTAL)
-		spawn_hist_evict();
-	if ((u = spawn_hist_uid(e->e_uid)) == NULL)
-		return;
-	if (u->hu_len == u->hu_cap && u->hu_cap < SPAWN_HISTORY &&
-	    spawn_hist_grow(u) != 0 && u->hu_cap == 0) {
-		spawn_hist_n--;		/* just made (last), holds nothing */
-		return;
-	}
-	r = &u->hu_ring[u->hu_next];
-	r->hr_seq = ++spawn_hist_seq;
-	r->hr_e = *e;
-	u->hu_next = (u->hu_next + 1) % u->hu_cap;
-	if (u->hu_len < u->hu_cap) {
-		u->hu_len++;
-		spawn_hist_total++;
-	}
-}
-
-/*
- * Per client uid: its live children, for max_children_per_uid, and its
- * spawn-rate bucket, for max_spawn_rate. The bucket is the uid's, shared
- * by all its connections, so a client cannot refill it by reconnecting.
- * A record stays while the uid has live children or its bucket is not
- * full again (a second after its last spawn at most); few uids share one
- * forkd, so a small array, swept before each spawn.
- */
-struct spawn_uid {
-	uid_t		u_uid;
-	unsigned int	u_live;
-	uint64_t	u_tokens;	/* spawn tokens, in 1/1000 */
-	uint64_t	u_tokens_ms;	/* last refill */
-};
-static struct spawn_uid	*spawn_uids;
-static size_t		 spawn_uids_n, spawn_uids_cap;
-
-/* Record of uid, or NULL. */
-static struct spawn_uid *
-spawn_uid_find(uid_t uid)
-{
-	for (size_t i = 0; i < spawn_uids_n; i++)
-		if (spawn_uids[i].u_uid == uid)
-			return &spawn_uids[i];
-	return NULL;
-}
-
-/* Live children of uid. */
-unsigned int
-spawn_uid_live(uid_t uid)
-{
-	struct spawn_uid *u = spawn_uid_find(uid);
-
-	return u != NULL ? u->u_live : 0;
-}
-
-/* Refill u's bucket for the time since its last refill: max_spawn_rate
- * tokens a second, at most max_spawn_rate (the burst). 1 when full. */
-static int
-spawn_uid_refill(struct spawn_uid *u, uint64_t now)
-{
-	uint64_t	rate = server_config.limits.max_spawn_rate;
-	uint64_t	cap = rate * 1000, add;
-
-	add = (now - u->u_tokens_ms) * rate;
-	u->u_tokens_ms = now;
-	if (u->u_tokens >= cap || add >= cap - u->u_tokens)
-		u->u_tokens = cap;
-	else
-		u->u_tokens += add;
-	return u->u_tokens == cap;
-}
-
-/* Drop the records that hold nothing (no live child, a full bucket), then
- * make room for one more uid, so that spawn_uid_get() cannot fail after
- * the fork. */
-static int
-spawn_uid_reserve(void)
-{
-	struct spawn_uid	*p;
-	uint64_t		 now = session_now_ms();
-	size_t			 cap;
-
-	for (size_t i = 0; i < spawn_uids_n; ) {
-		if (spawn_uids[i].u_live == 0 &&
-		    spawn_uid_refill(&spawn_uids[i], now))
-			spawn_uids[i] = spawn_uids[--spawn_uids_n];
-		else
-			i++;
-	}
-	if (spawn_uids_n < spawn_uids_cap)
-		return 0;
-	cap = spawn_uids_cap > 0 ? spawn_uids_cap * 2 : 8;
-	if ((p = reallocarray(spawn_uids, cap, sizeof *p)) == NULL)
-		return -ENOMEM;
-	spawn_uids = p;
-	spawn_uids_cap = cap;
-	return 0;
-}
-
-/* Record of uid, made (no child, a full bucket) if there is none; room
- * was reserved by spawn_uid_reserve(). */
-static struct spawn_uid *
-spawn_uid_get(uid_t uid)
-{
-	struct spawn_uid *u;
-
-	if ((u = spawn_uid_find(uid)) != NULL)
-		return u;
-	if (spawn_uids_n == spawn_uids_cap)
-		return NULL;
-	u = &spawn_uids[spawn_uids_n++];
-	u->u_uid = uid;
-	u->u_live = 0;
-	u->u_tokens = UINT64_MAX;	/* full: capped at the refill */
-	u->u_tokens_ms = session_now_ms();
-	return u;
-}
-
-/* Take one of uid's spawn tokens: 0, or -EAGAIN when its bucket is empty.
- * After spawn_uid_reserve(). */
-static int
-spawn_uid_take_token(uid_t uid)
-{
-	struct spawn_uid *u;
-
-	if (server_config.limits.max_spawn_rate == 0)
-		return 0;
-	if ((u = spawn_uid_get(uid)) == NULL)
-		return -ENOMEM;
-	spawn_uid_refill(u, session_now_ms());
-	if (u->u_tokens < 1000)
-		return -EAGAIN;
-	u->u_tokens -= 1000;
-	return 0;
-}
-
-/* Count a child of uid in (delta > 0) or out (delta < 0). */
-static void
-spawn_uid_add(uid_t uid, int delta)
-{
-	struct spawn_uid *u;
-
-	if (delta > 0) {
-		/* Room was reserved before the fork. */
-		if ((u = spawn_uid_get(uid)) != NULL)
-			u->u_live++;
-	} else if ((u = spawn_uid_find(uid)) != NULL && u->u_live > 0)
-		u->u_live--;
-}
-
 /* Free a child record and its events. */
 static void
 spawn_child_free(struct spawn_child *c)
@@ -558,116 +164,17 @@ spawn_child_free(struct spawn_child *c)
 	if (c->c_pidfd >= 0)
 		close(c->c_pidfd);
 	cgroup_release(c->c_cgroup);
-	spawn_vm_free(c->c_vm);
+	clone_vm_free(c->c_vm);
 	if (c->c_session != NULL && c->c_session->s_children > 0)
 		c->c_session->s_children--;
 	if (spawn_stats.live > 0)
 		spawn_stats.live--;
-	spawn_uid_add(c->c_uid, -1);
+	quota_add(c->c_uid, -1);
 	free(c->c_target);
 	free(c->c_cwd);
 	free(c);
 	server_status_changed();
 	server_check_shutdown();
-}
-
-/* The record of the waits on pid, or NULL. */
-static struct spawn_wait_pid *
-spawn_wait_pid_find(pid_t pid)
-{
-	struct spawn_wait_pid *wp;
-
-	LIST_FOREACH(wp, &spawn_wait_hash[(unsigned)pid &
-	    (SPAWN_WAIT_BUCKETS - 1)], wp_entry)
-		if (wp->wp_pid == pid)
-			return wp;
-	return NULL;
-}
-
-/* Take a waiter's links off their pids' lists, freeing emptied records. */
-static void
-spawn_waiter_detach(struct spawn_waiter *w)
-{
-	for (size_t i = 0; i < w->w_n; i++) {
-		struct spawn_wait_link	*l = &w->w_links[i];
-		struct spawn_wait_pid	*wp = l->l_wp;
-
-		if (wp == NULL)
-			continue;
-		TAILQ_REMOVE(&wp->wp_links, l, l_entry);
-		l->l_wp = NULL;
-		if (TAILQ_EMPTY(&wp->wp_links)) {
-			LIST_REMOVE(wp, wp_entry);
-			free(wp);
-		}
-	}
-}
-
-/* Put each link of w on its pid's list: 0, or -ENOMEM (none stays). */
-static int
-spawn_waiter_attach(struct spawn_waiter *w, const pid_t *pids)
-{
-	for (size_t i = 0; i < w->w_n; i++) {
-		struct spawn_wait_link	*l = &w->w_links[i];
-		struct spawn_wait_pid	*wp = spawn_wait_pid_find(pids[i]);
-
-		if (wp == NULL) {
-			if ((wp = calloc(1, sizeof *wp)) == NULL) {
-				spawn_waiter_detach(w);
-				return -ENOMEM;
-			}
-			wp->wp_pid = pids[i];
-			TAILQ_INIT(&wp->wp_links);
-			LIST_INSERT_HEAD(&spawn_wait_hash[(unsigned)pids[i] &
-			    (SPAWN_WAIT_BUCKETS - 1)], wp, wp_entry);
-		}
-		l->l_w = w;
-		l->l_wp = wp;
-		TAILQ_INSERT_TAIL(&wp->wp_links, l, l_entry);
-	}
-	return 0;
-}
-
-/* A waiter left the list: off the pid index; its session has one wait
- * fewer. */
-static void
-spawn_waiter_unlink(struct spawn_waiter *w)
-{
-	spawn_waiter_detach(w);
-	if (w->w_session != NULL && w->w_session->s_waits > 0)
-		w->w_session->s_waits--;
-}
-
-/* Answer waits that name pid. e NULL: the child vanished (failed spawn). */
-static void
-spawn_wait_notify(pid_t pid, const struct exit_record *e)
-{
-	TAILQ_HEAD(, spawn_waiter)	 hit = TAILQ_HEAD_INITIALIZER(hit);
-	struct spawn_wait_pid		*wp;
-	struct spawn_waiter		*w;
-
-	/* Looked up again each time: detaching the last waiter on pid
-	 * frees its record. A waiter naming pid twice goes once. */
-	while ((wp = spawn_wait_pid_find(pid)) != NULL) {
-		w = TAILQ_FIRST(&wp->wp_links)->l_w;
-		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
-		spawn_waiter_unlink(w);
-		TAILQ_INSERT_TAIL(&hit, w, w_entry);
-	}
-	/* Reply only now: a reply may close its session (client not
-	 * reading), which frees that session's waits still on spawn_waiters,
-	 * so walking that list while replying would touch freed waits. A
-	 * closed session is still allocated here and ignores replies. */
-	while ((w = TAILQ_FIRST(&hit)) != NULL) {
-		TAILQ_REMOVE(&hit, w, w_entry);
-		if (e != NULL)
-			session_reply_wait(w->w_session, w->w_id, e);
-		else
-			session_reply_error(w->w_session, w->w_id, -ESRCH, 0,
-			    "child %d failed to start", (int)pid);
-		event_free(w->w_timer);
-		free(w);
-	}
 }
 
 /* A started child has ended: report once, remember, free. */
@@ -689,15 +196,15 @@ spawn_child_ended(struct spawn_child *c)
 	e.e_oom_killed = cgroup_oom_killed(c->c_cgroup);
 	e.e_run_uid = c->c_run_uid;
 	e.e_started_ms = c->c_started_ms;
-	e.e_ended_ms = spawn_now_ms();
+	e.e_ended_ms = clock_wall_ms();
 	spawn_stats.exited++;
-	spawn_history_add(&e);
+	history_add(&e);
 	log_debug("child %d (%s) ended: exitcode %d%s%s", (int)c->c_pid,
 	    c->c_name, e.e_exitcode, e.e_timed_out ? ", timed out" : "",
 	    e.e_oom_killed ? ", OOM-killed" : "");
 	if (c->c_session != NULL)
 		session_push_exit(c->c_session, &e);
-	spawn_wait_notify(c->c_pid, &e);
+	waiter_notify(c->c_pid, &e);
 	spawn_child_free(c);
 }
 
@@ -724,7 +231,7 @@ spawn_child_failed(struct spawn_child *c, int kill_it, int err, int step,
 		session_reply_error(c->c_session, c->c_req_id, err, step, "%s",
 		    msg);
 	}
-	spawn_wait_notify(c->c_pid, NULL);
+	waiter_notify(c->c_pid, NULL);
 	if (c->c_reaped)
 		spawn_child_free(c);
 }
@@ -833,9 +340,9 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 		char		 esc[256];
 
 		if (c->c_session != NULL)
-			session_log(c->c_session, 6, "spawn %s failed at %s: %s",
-			    c->c_name, child_step_name(ce.ce_step),
-			    strerror(ce.ce_errno));
+			session_log(c->c_session, LOG_LVL_INFO,
+			    "spawn %s failed at %s: %s", c->c_name,
+			    child_step_name(ce.ce_step), strerror(ce.ce_errno));
 		/* The message is logged too: the client's bytes escaped. */
 		spawn_child_failed(c, 0, -ce.ce_errno, ce.ce_step, "%s %s: %s",
 		    child_step_name(ce.ce_step), log_escape(esc, sizeof esc,
@@ -845,7 +352,7 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == 0 && !c->c_is_entry) {
 		/* The pipe closed: the child exec'd (or exited); either way it
 		 * no longer runs on its CLONE_VM area. */
-		spawn_vm_free(c->c_vm);
+		clone_vm_free(c->c_vm);
 		c->c_vm = NULL;
 	}
 	if (n != 0) {
@@ -981,7 +488,7 @@ spawn_session_gone(struct session *s)
 		}
 	}
 	s->s_children = 0;
-	spawn_wait_session_gone(s);
+	waiter_session_gone(s);
 }
 
 /* Shutdown: terminate every daemon-flag child. */
@@ -1008,1094 +515,19 @@ spawn_daemon_children_alive(void)
 	return n;
 }
 
-/* Wait timed out. */
-static void
-spawn_wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct spawn_waiter *w = arg;
-
-	/* Off the list first: the reply may close the session, which frees
-	 * the session's waits on the list (this one would be freed twice). */
-	TAILQ_REMOVE(&spawn_waiters, w, w_entry);
-	spawn_waiter_unlink(w);
-	session_reply_error(w->w_session, w->w_id, -ETIMEDOUT, 0,
-	    "no listed child ended in time");
-	event_free(w->w_timer);
-	free(w);
-}
-
-/* Register a wait for the first of pids (all live) to end. */
-int
-spawn_wait_add(struct session *s, uint32_t id, const pid_t *pids, size_t n,
-    int64_t timeout_ms)
-{
-	struct spawn_waiter *w;
-
-	w = calloc(1, sizeof *w + n * sizeof(struct spawn_wait_link));
-	if (w == NULL)
-		return -ENOMEM;
-	w->w_session = s;
-	w->w_id = id;
-	w->w_n = n;
-	w->w_timer = evtimer_new(server_base, spawn_wait_timeout_cb, w);
-	if (w->w_timer == NULL || spawn_waiter_attach(w, pids) != 0) {
-		if (w->w_timer != NULL)
-			event_free(w->w_timer);
-		free(w);
-		return -ENOMEM;
-	}
-	if (timeout_ms >= 0) {
-		struct timeval tv = {
-			.tv_sec = timeout_ms / 1000,
-			.tv_usec = (timeout_ms % 1000) * 1000,
-		};
-		evtimer_add(w->w_timer, &tv);
-	}
-	TAILQ_INSERT_TAIL(&spawn_waiters, w, w_entry);
-	s->s_waits++;
-	return 0;
-}
-
-/* Pending waits of a session (for the idle timeout). */
-unsigned int
-spawn_wait_count(const struct session *s)
-{
-	return s->s_waits;
-}
-
-/* Drop the waits of a closing session. */
-void
-spawn_wait_session_gone(struct session *s)
-{
-	struct spawn_waiter *w, *tw;
-
-	TAILQ_FOREACH_SAFE(w, &spawn_waiters, w_entry, tw) {
-		if (w->w_session != s)
-			continue;
-		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
-		spawn_waiter_unlink(w);
-		event_free(w->w_timer);
-		free(w);
-	}
-}
-
 /* Free everything at exit (children keep running). */
 void
 spawn_free_all(void)
 {
 	struct spawn_child	*c;
-	struct spawn_waiter	*w;
 
-	while ((w = TAILQ_FIRST(&spawn_waiters)) != NULL) {
-		TAILQ_REMOVE(&spawn_waiters, w, w_entry);
-		spawn_waiter_detach(w);
-		event_free(w->w_timer);
-		free(w);
-	}
+	waiter_free_all();
 	while ((c = TAILQ_FIRST(&spawn_children)) != NULL) {
 		c->c_session = NULL;
 		spawn_child_free(c);
 	}
-	free(spawn_uids);
-	spawn_uids = NULL;
-	spawn_uids_n = spawn_uids_cap = 0;
-	for (size_t i = 0; i < spawn_hist_n; i++)
-		free(spawn_hist[i].hu_ring);
-	free(spawn_hist);
-	spawn_hist = NULL;
-	spawn_hist_n = spawn_hist_cap = spawn_hist_total = 0;
-}
-
-/* Is env entry "K=V" well formed? */
-static int
-spawn_env_ok(const char *s)
-{
-	const char *eq = strchr(s, '=');
-
-	return eq != NULL && eq != s;
-}
-
-/* Variables of the daemon's own that children must not inherit. */
-static int
-spawn_env_private(const char *s)
-{
-	static const char *const names[] = {
-		"NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=",
-		"LISTEN_FDNAMES=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
-		"INVOCATION_ID=", "CREDENTIALS_DIRECTORY=",
-	};
-
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strncmp(s, names[i], strlen(names[i])) == 0)
-			return 1;
-	return 0;
-}
-
-/* A set of variable names (the bytes before '='), open addressing over
- * a power-of-two table at most half full: the environment is built in
- * time linear in its size (it was quadratic: 2 ms of forkd's CPU per
- * spawn with 1,024 entries). */
-struct spawn_envset {
-	const char	**es_slots;
-	size_t		  es_mask;
-};
-
-/* FNV-1a of the name of "NAME=VALUE". */
-static size_t
-spawn_env_hash(const char *e, size_t *ret_len)
-{
-	uint64_t	h = 0xcbf29ce484222325ULL;
-	size_t		i;
-
-	for (i = 0; e[i] != '\0' && e[i] != '='; i++)
-		h = (h ^ (unsigned char)e[i]) * 0x100000001b3ULL;
-	*ret_len = i;
-	return (size_t)h;
-}
-
-/* Add e's name to the set: 1 if it was new, 0 if already there. */
-static int
-spawn_envset_add(struct spawn_envset *set, const char *e)
-{
-	size_t		 len, i = spawn_env_hash(e, &len) & set->es_mask;
-	const char	*o;
-
-	while ((o = set->es_slots[i]) != NULL) {
-		if (strncmp(o, e, len) == 0 && (o[len] == '=' ||
-		    o[len] == '\0'))
-			return 0;
-		i = (i + 1) & set->es_mask;
-	}
-	set->es_slots[i] = e;
-	return 1;
-}
-
-/* Is e's name in the set? */
-static int
-spawn_envset_has(const struct spawn_envset *set, const char *e)
-{
-	size_t		 len, i = spawn_env_hash(e, &len) & set->es_mask;
-	const char	*o;
-
-	while ((o = set->es_slots[i]) != NULL) {
-		if (strncmp(o, e, len) == 0 && (o[len] == '=' ||
-		    o[len] == '\0'))
-			return 1;
-		i = (i + 1) & set->es_mask;
-	}
-	return 0;
-}
-
-/* Build the child's environment: the daemon's (minus private variables)
- * overridden by the request's, or the request's alone. With duplicate
- * keys in the request the last one wins, in the place of its last
- * occurrence. */
-static char **
-spawn_build_env(const Forkd__SpawnRequest *r)
-{
-	struct spawn_envset	 set = { NULL, 0 };
-	size_t			 n = 0, k = 0, cap, size = 16;
-	char			**envp;
-
-	if (!r->env_replace)
-		for (char **e = environ; *e != NULL; e++)
-			n++;
-	cap = n + r->n_env + 1;
-	while (size < 2 * (r->n_env + 1))
-		size *= 2;
-	if ((envp = calloc(cap, sizeof *envp)) == NULL ||
-	    (set.es_slots = calloc(size, sizeof *set.es_slots)) == NULL) {
-		free(envp);
-		return NULL;
-	}
-	set.es_mask = size - 1;
-	/* The request's, last occurrence first, at the end of envp. */
-	k = cap - 1;
-	for (size_t j = r->n_env; j-- > 0;)
-		if (spawn_envset_add(&set, r->env[j]))
-			envp[--k] = r->env[j];
-	if (!r->env_replace) {
-		size_t	m = 0;
-
-		for (char **e = environ; *e != NULL; e++)
-			if (!spawn_env_private(*e) &&
-			    !spawn_envset_has(&set, *e))
-				envp[m++] = *e;
-		memmove(envp + m, envp + k, (cap - 1 - k) * sizeof *envp);
-		k = m + (cap - 1 - k);
-	} else {
-		memmove(envp, envp + k, (cap - 1 - k) * sizeof *envp);
-		k = cap - 1 - k;
-	}
-	envp[k] = NULL;
-	free(set.es_slots);
-	return envp;
-}
-
-/* The namespaces a request may name (Namespace values ORed). */
-#define SPAWN_NS_KNOWN	(FORKD__NAMESPACE__NS_PID | FORKD__NAMESPACE__NS_MOUNT | \
-	FORKD__NAMESPACE__NS_NET | FORKD__NAMESPACE__NS_IPC |		\
-	FORKD__NAMESPACE__NS_UTS | FORKD__NAMESPACE__NS_USER)
-
-/* Check the child set-up fields of a request (rlimits, umask, nice, cpus,
- * pgroup, identity, namespaces) for a client of uid. 0, or -errno with
- * the reason in errbuf; -EPERM is a policy refusal. Every count and value
- * is the client's choice: nothing is trusted, nothing allocated. */
-static int
-spawn_check_setup(const Forkd__SpawnRequest *r, uid_t uid, char *errbuf,
-    size_t errlen)
-{
-	unsigned int seen = 0;
-
-	if (r->n_rlimits > CHILD_RLIMIT_MAX) {
-		snprintf(errbuf, errlen, "%zu rlimits, at most %d", r->n_rlimits,
-		    CHILD_RLIMIT_MAX);
-		return -E2BIG;
-	}
-	for (size_t i = 0; i < r->n_rlimits; i++) {
-		const Forkd__Rlimit *rl = r->rlimits[i];
-
-		if (rl == NULL || rl->resource >= CHILD_RLIMIT_MAX) {
-			snprintf(errbuf, errlen, "rlimits[%zu]: resource %u is "
-			    "not an RLIMIT_* number (0..%d)", i,
-			    rl != NULL ? rl->resource : 0U, CHILD_RLIMIT_MAX - 1);
-			return -EINVAL;
-		}
-		if (seen & (1U << rl->resource)) {
-			snprintf(errbuf, errlen, "rlimits[%zu]: resource %u "
-			    "given twice", i, rl->resource);
-			return -EINVAL;
-		}
-		seen |= 1U << rl->resource;
-		if (rl->soft > rl->hard) {
-			snprintf(errbuf, errlen, "rlimits[%zu]: soft limit %llu "
-			    "above hard limit %llu", i,
-			    (unsigned long long)rl->soft,
-			    (unsigned long long)rl->hard);
-			return -EINVAL;
-		}
-	}
-	if (r->umask != NULL && r->umask->value > 0777) {
-		snprintf(errbuf, errlen, "umask %#o is not a file mode mask "
-		    "(0..0777)", r->umask->value);
-		return -EINVAL;
-	}
-	if (r->nice != NULL && (r->nice->value < -20 || r->nice->value > 19)) {
-		snprintf(errbuf, errlen, "nice %d out of range (-20..19)",
-		    (int)r->nice->value);
-		return -EINVAL;
-	}
-	if (r->n_cpus > LIMIT_CPUS_MAX) {
-		snprintf(errbuf, errlen, "%zu cpus, at most %d", r->n_cpus,
-		    LIMIT_CPUS_MAX);
-		return -E2BIG;
-	}
-	for (size_t i = 0; i < r->n_cpus; i++)
-		if (r->cpus[i] >= CPU_SETSIZE) {
-			snprintf(errbuf, errlen, "cpu %u above %d", r->cpus[i],
-			    CPU_SETSIZE - 1);
-			return -EINVAL;
-		}
-	if (r->pgroup != FORKD__PROCESS_GROUP__PGROUP_SESSION &&
-	    r->pgroup != FORKD__PROCESS_GROUP__PGROUP_GROUP) {
-		snprintf(errbuf, errlen, "unknown pgroup %d", (int)r->pgroup);
-		return -EINVAL;
-	}
-	if ((r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN) != 0) {
-		snprintf(errbuf, errlen, "unknown namespace bits %#x",
-		    r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN);
-		return -EINVAL;
-	}
-	if (r->identity != NULL) {
-		const Forkd__Identity *id = r->identity;
-
-		if (geteuid() != 0) {
-			snprintf(errbuf, errlen, "identity changes need forkd "
-			    "to run as root");
-			return -EPERM;
-		}
-		if (!policy_identity_allowed(&server_config.policy, uid)) {
-			snprintf(errbuf, errlen, "uid %u may not ask for an "
-			    "identity (policy allow_identity)", (unsigned)uid);
-			return -EPERM;
-		}
-		if (id->n_groups > CHILD_GROUPS_MAX) {
-			snprintf(errbuf, errlen, "identity: %zu groups, at "
-			    "most %d", id->n_groups, CHILD_GROUPS_MAX);
-			return -E2BIG;
-		}
-		/* (uid_t)-1 means "unchanged" to setresuid(): not a uid. */
-		if (id->uid == UINT32_MAX || id->gid == UINT32_MAX) {
-			snprintf(errbuf, errlen, "identity: uid and gid must be "
-			    "below %u", UINT32_MAX);
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < id->n_groups; i++)
-			if (id->groups[i] == UINT32_MAX) {
-				snprintf(errbuf, errlen, "identity: group %u is "
-				    "not a gid", id->groups[i]);
-				return -EINVAL;
-			}
-	}
-	return 0;
-}
-
-/* Highest capability of the running kernel (for drop_caps), read once;
- * CAP_LAST_CAP of the headers when /proc does not say. */
-static int
-spawn_cap_last(void)
-{
-	static int	cap_last = -1;
-	char		buf[16];
-	ssize_t		n;
-	int		fd, v;
-
-	if (cap_last >= 0)
-		return cap_last;
-	cap_last = CAP_LAST_CAP;
-	if ((fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY |
-	    O_CLOEXEC)) < 0)
-		return cap_last;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n > 0) {
-		buf[n] = '\0';
-		v = atoi(buf);
-		if (v > 0 && v < 64)
-			cap_last = v;
-	}
-	return cap_last;
-}
-
-/* Translate a validated request's set-up fields into the plan (cgroup,
- * pidfd, timeout and NS_PID are the daemon's, at clone time and after). */
-static void
-spawn_plan_setup(const Forkd__SpawnRequest *r, struct child_plan *plan)
-{
-	uint32_t ns = r->namespaces;
-
-	for (size_t i = 0; i < r->n_rlimits && i < CHILD_RLIMIT_MAX; i++) {
-		const Forkd__Rlimit *rl = r->rlimits[i];
-
-		plan->cp_rlimits[i].resource = (int)rl->resource;
-		plan->cp_rlimits[i].soft = rl->soft == UINT64_MAX ?
-		    RLIM_INFINITY : (rlim_t)rl->soft;
-		plan->cp_rlimits[i].hard = rl->hard == UINT64_MAX ?
-		    RLIM_INFINITY : (rlim_t)rl->hard;
-		plan->cp_nrlimits++;
-	}
-	plan->cp_umask = r->umask != NULL ? (int)(r->umask->value & 0777) : -1;
-	if (r->nice != NULL) {
-		plan->cp_nice_set = 1;
-		plan->cp_nice = r->nice->value;
-	}
-	CPU_ZERO(&plan->cp_cpus);
-	for (size_t i = 0; i < r->n_cpus && i < LIMIT_CPUS_MAX; i++)
-		if (r->cpus[i] < CPU_SETSIZE)
-			CPU_SET(r->cpus[i], &plan->cp_cpus);
-	plan->cp_ncpus = CPU_COUNT(&plan->cp_cpus);
-	plan->cp_pgroup_only = r->pgroup == FORKD__PROCESS_GROUP__PGROUP_GROUP;
-	if (r->identity != NULL) {
-		const Forkd__Identity *id = r->identity;
-
-		plan->cp_identity = 1;
-		plan->cp_uid = (uid_t)id->uid;
-		plan->cp_gid = (gid_t)id->gid;
-		for (size_t i = 0; i < id->n_groups && i < CHILD_GROUPS_MAX; i++)
-			plan->cp_groups[plan->cp_ngroups++] =
-			    (gid_t)id->groups[i];
-	}
-	plan->cp_no_new_privs = r->no_new_privs;
-	plan->cp_drop_caps = r->drop_caps;
-	if (plan->cp_drop_caps)
-		plan->cp_cap_last = spawn_cap_last();
-	if (ns & FORKD__NAMESPACE__NS_MOUNT)
-		plan->cp_unshare |= CLONE_NEWNS;
-	if (ns & FORKD__NAMESPACE__NS_NET)
-		plan->cp_unshare |= CLONE_NEWNET;
-	if (ns & FORKD__NAMESPACE__NS_IPC)
-		plan->cp_unshare |= CLONE_NEWIPC;
-	if (ns & FORKD__NAMESPACE__NS_UTS)
-		plan->cp_unshare |= CLONE_NEWUTS;
-	if (ns & FORKD__NAMESPACE__NS_USER)
-		plan->cp_unshare |= CLONE_NEWUSER;
-}
-
-/* Build a child's plan from a validated request: the entry (or exec_path),
- * the fd map, argv and environment. Used by the daemon before fork() and by
- * a pool child after it received the request. Free with spawn_plan_free(). */
-int
-spawn_plan_build(const Forkd__SpawnRequest *r, const int *fds, size_t nfds,
-    const char *name, const char *exec_path, struct child_plan *plan)
-{
-	const char	*colon;
-	char		**av;
-
-	memset(plan, 0, sizeof *plan);
-	plan->cp_errfd = -1;
-	plan->cp_umask = -1;
-	plan->cp_cgroup_procs_fd = -1;
-	if (exec_path != NULL)
-		plan->cp_path = exec_path;
-	else {
-		colon = strchr(r->target, ':');
-		if (colon == NULL || (plan->cp_entry = module_find_entry(
-		    r->target, (size_t)(colon - r->target), colon + 1)) == NULL)
-			return -ENOENT;
-	}
-	/* The fd map: 0-2 default to /dev/null, others closed unless given. */
-	plan->cp_nfds = 3;
-	for (int t = 0; t <= LIMIT_FD_TARGET_MAX; t++)
-		plan->cp_fds[t] = t < 3 ? server_devnull : -1;
-	for (size_t i = 0; i < nfds; i++) {
-		uint32_t t = r->fd_targets[i];
-
-		if (t > LIMIT_FD_TARGET_MAX)
-			return -EBADF;
-		plan->cp_fds[t] = fds[i];
-		if ((int)t + 1 > plan->cp_nfds)
-			plan->cp_nfds = (int)t + 1;
-	}
-	/* protobuf-c gives a counted argv; execve wants it NULL-terminated. */
-	plan->cp_argc = r->n_argv > 0 ? (int)r->n_argv : 1;
-	if ((av = calloc((size_t)plan->cp_argc + 1, sizeof *av)) == NULL)
-		return -ENOMEM;
-	if (r->n_argv > 0)
-		memcpy(av, r->argv, r->n_argv * sizeof *av);
-	else
-		av[0] = r->target;
-	plan->cp_argv = av;
-	if ((plan->cp_envp = spawn_build_env(r)) == NULL) {
-		spawn_plan_free(plan);
-		return -ENOMEM;
-	}
-	plan->cp_cwd = (r->cwd != NULL && r->cwd[0] != '\0') ? r->cwd : "/";
-	plan->cp_name = name;
-	plan->cp_daemon = r->daemon;
-	plan->cp_parent = server_pid;
-	spawn_plan_setup(r, plan);
-	return 0;
-}
-
-/* Free what spawn_plan_build() allocated; a zeroed plan is fine. */
-void
-spawn_plan_free(struct child_plan *plan)
-{
-	free(plan->cp_argv);
-	free(plan->cp_envp);
-	plan->cp_argv = NULL;
-	plan->cp_envp = NULL;
-}
-
-/* What this kernel (or the seccomp filter forkd runs under) lacks, learned
- * at start-up (spawn_clone3_probe()) or at the first refusal. */
-static int	spawn_no_clone3;	/* ENOSYS */
-static int	spawn_clone3_probed;
-static int	spawn_no_into_cgroup;	/* CLONE_INTO_CGROUP refused */
-
-/* Is clone3() there? systemd's RestrictNamespaces= (>= 251) and other
- * seccomp filters make it fail with ENOSYS whatever its arguments, since
- * seccomp cannot look at the flags it points to; a kernel before 5.3 has
- * none. A call with a too-small size tells without making a process:
- * EINVAL where clone3 exists. Logged once; then forkd uses clone(), which
- * does everything forkd needs but CLONE_INTO_CGROUP. */
-int
-spawn_clone3_probe(void)
-{
-	if (spawn_clone3_probed)
-		return !spawn_no_clone3;
-	spawn_clone3_probed = 1;
-	if (syscall(SYS_clone3, NULL, (size_t)0) < 0 && errno == ENOSYS) {
-		spawn_no_clone3 = 1;
-		log_info("clone3() is not available (ENOSYS: a seccomp filter, "
-		    "such as systemd's RestrictNamespaces=, or a kernel before "
-		    "5.3); using clone() with CLONE_PARENT and CLONE_PIDFD "
-		    "instead, and --cgroup children join their cgroup "
-		    "themselves");
-	}
-	return !spawn_no_clone3;
-}
-
-/* clone3(2) for a child that does not share our memory. Weak, so that the
- * fuzz harness (tests/fuzz/fuzz_session.c) can replace it as it replaces
- * fork() and clone(): a fuzzed request must never make a real process. */
-__attribute__((weak)) long
-spawn_sys_clone3(struct clone_args *ca, size_t size)
-{
-	return syscall(SYS_clone3, ca, size);
-}
-
-/* clone(2) without a new stack, like fork(): the child returns 0 here with
- * a copy of our memory. ptid gets the pidfd with CLONE_PIDFD; ctid is for
- * CLONE_CHILD_SETTID/CLEARTID. The raw call's argument order differs
- * between architectures (tls and child_tid swap places where the kernel
- * has CLONE_BACKWARDS): ctid goes in both places, and without CLONE_SETTLS
- * the kernel ignores the tls one. Weak, like spawn_sys_clone3(). */
-__attribute__((weak)) long
-spawn_sys_clone(unsigned long flags, int *ptid, pid_t *ctid)
-{
-#if defined(__s390__) || defined(__CRIS__)
-	/* CLONE_BACKWARDS2: the stack comes first. */
-	return syscall(SYS_clone, 0UL, flags, ptid, ctid, ctid);
-#else
-	return syscall(SYS_clone, flags, 0UL, ptid, ctid, ctid);
-#endif
-}
-
-/* clone() with the flags clone3() would have had (no CLONE_INTO_CGROUP):
- * CLONE_PIDFD, CLONE_NEWPID; the child runs child_run(plan). Parent: pid
- * or -1 with errno. */
-static pid_t
-spawn_clone_fallback(struct child_plan *plan, uint64_t flags, int *ret_pidfd)
-{
-	unsigned long	cf = SIGCHLD;
-	pid_t		*tid = child_tid_field();
-	long		 r;
-
-	if (flags & CLONE_PIDFD)
-		cf |= CLONE_PIDFD;
-	if (flags & CLONE_NEWPID)
-		cf |= CLONE_NEWPID;
-	/* Like glibc's fork(): the child's thread descriptor gets its own
-	 * tid, or raise()/abort() there would miss it. */
-	if (tid != NULL)
-		cf |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
-	r = spawn_sys_clone(cf, (flags & CLONE_PIDFD) ? ret_pidfd : NULL, tid);
-	if (r == 0)
-		child_run(plan);
-	return (pid_t)r;
-}
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SPAWN_NO_CLONE_VM	1	/* ASan cannot follow a CLONE_VM child */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SPAWN_NO_CLONE_VM	1
-#endif
-#endif
-
-#if defined(__x86_64__) && !defined(SPAWN_NO_CLONE_VM)
-/* Exec targets start in a CLONE_VM child, as posix_spawn() does (no page
- * tables copied: the cost of fork() grows with forkd's memory), but
- * without CLONE_VFORK: forkd does not wait for its execve(), which a path
- * on a hung mount could hold forever (issue 13). So the child cannot use
- * anything forkd may change or free meanwhile. It gets an area of its own
- * (spawn_vm_prepare()): its stack; its plan, copied there (plan_pack());
- * and its own thread pointer (CLONE_SETTLS), since sharing forkd's would
- * share errno and glibc's thread descriptor with a thread that keeps
- * running. The thread area is a copy of the start of glibc's descriptor
- * (the fields the child's libc calls read: the stack guard, the
- * single-thread flag) with zeros around it; errno lands in it. forkd
- * releases the area when the child has exec'd or exited (spawn_vm_free()),
- * keeping a few for the next spawns. Areas are MADV_DONTFORK: they hold a
- * client's argv and environment, which no child forkd forks may inherit.
- * With allow_exec_paths the list is copied there too. Elsewhere, and in
- * ASan builds, exec targets fork. */
-#define SPAWN_HAVE_VM		1
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define SPAWN_VALGRIND		1
-#endif
-#endif
-#define SPAWN_VM_STACK		(64 * 1024)
-#define SPAWN_VM_TLS_BELOW	(16 * 1024)	/* room for errno's offset */
-#define SPAWN_VM_TLS_ABOVE	(4 * 1024)
-#define SPAWN_VM_TCB_COPY	768		/* < sizeof(struct pthread) */
-#define SPAWN_VM_PLAN_MAX	(256 * 1024)
-#define SPAWN_VM_PLAN_OFF	(SPAWN_VM_STACK + SPAWN_VM_TLS_BELOW + \
-	SPAWN_VM_TLS_ABOVE)
-#define SPAWN_VM_BUF_OFF	(SPAWN_VM_PLAN_OFF + \
-	((sizeof(struct child_plan) + 63) & ~(size_t)63))
-#define SPAWN_VM_POLICY_OFF	(SPAWN_VM_BUF_OFF + SPAWN_VM_PLAN_MAX)
-#define SPAWN_VM_POLICY_MAX	(64 * 1024)	/* allow_exec_paths copy */
-#define SPAWN_VM_SIZE		(SPAWN_VM_POLICY_OFF + SPAWN_VM_POLICY_MAX)
-
-/* errno's offset from the thread pointer; 1 once known to fit the area,
- * -1 if it does not (then exec targets fork). */
-static long	spawn_vm_errno_off;
-static int	spawn_vm_usable;
-/* Areas of children that have exec'd, kept for the next ones: no mmap(),
- * munmap() or page faults on the way of most spawns. */
-#define SPAWN_VM_CACHE		8
-static void	*spawn_vm_cache[SPAWN_VM_CACHE];
-static int	 spawn_vm_ncached;
-
-/* This thread's thread pointer (x86_64: %fs:0 holds it). */
-static char *
-spawn_vm_tp(void)
-{
-	char *tp;
-
-	__asm__("movq %%fs:0, %0" : "=r"(tp));
-	return tp;
-}
-
-/* The child: run the plan copied into its area. */
-static int
-spawn_vm_child(void *arg)
-{
-	child_run(arg);
-}
-
-/* Copy allow_exec_paths (all the child's policy_exec_open() reads) into
- * buf, cap bytes: the config may change (SIGHUP) while the child runs.
- * The copy, or NULL when it does not fit. */
-static const struct config_policy *
-spawn_vm_copy_policy(const struct config_policy *p, char *buf, size_t cap)
-{
-	struct config_policy	*q = (struct config_policy *)(void *)buf;
-	size_t			 off, len;
-	char			**v;
-
-	off = sizeof *q + p->n_exec_paths * sizeof *v;
-	if (off > cap)
-		return NULL;
-	memset(q, 0, sizeof *q);
-	q->allow_exec = 1;
-	q->exec_paths_set = 1;
-	q->n_exec_paths = p->n_exec_paths;
-	v = (char **)(void *)(buf + sizeof *q);
-	for (size_t i = 0; i < p->n_exec_paths; i++) {
-		len = strlen(p->exec_paths[i]) + 1;
-		if (len > cap - off)
-			return NULL;
-		v[i] = memcpy(buf + off, p->exec_paths[i], len);
-		off += len;
-	}
-	q->exec_paths = v;
-	return q;
-}
-
-/* Copy plan into a new area; the copy's address in *ret_plan, the new
- * thread pointer in *ret_tp. The area, or NULL (then fork). */
-static void *
-spawn_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
-    char **ret_tp)
-{
-	int			 fds[LIMIT_FD_TARGET_MAX + 1];
-	size_t			 nfds = 0, len;
-	struct child_plan	*q, bare;
-	char			*area, *tp, *mine;
-
-	if (spawn_vm_usable == 0) {
-		spawn_vm_errno_off = (long)((char *)&errno - spawn_vm_tp());
-		spawn_vm_usable = (spawn_vm_errno_off < 0 &&
-		    spawn_vm_errno_off > -(long)SPAWN_VM_TLS_BELOW + 64) ?
-		    1 : -1;
-		if (spawn_vm_usable < 0)
-			log_info("exec targets fork: errno at offset %ld of "
-			    "the thread pointer", spawn_vm_errno_off);
-#ifdef SPAWN_VALGRIND
-		/* valgrind runs fork-, vfork- and thread-like clones only,
-		 * and exits at any other. */
-		if (RUNNING_ON_VALGRIND)
-			spawn_vm_usable = -1;
-#endif
-	}
-	if (spawn_vm_usable < 0)
-		return NULL;
-	/* plan_pack() names each fd by its index in fds. */
-	for (int t = 0; t < plan->cp_nfds; t++) {
-		size_t i;
-
-		if (plan->cp_fds[t] < 0 || plan->cp_fds[t] == server_devnull)
-			continue;
-		for (i = 0; i < nfds && fds[i] != plan->cp_fds[t]; i++)
-			;
-		if (i == nfds)
-			fds[nfds++] = plan->cp_fds[t];
-	}
-	if (spawn_vm_ncached > 0)
-		area = spawn_vm_cache[--spawn_vm_ncached];
-	else {
-		area = mmap(NULL, SPAWN_VM_SIZE, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (area == MAP_FAILED)
-			return NULL;
-		if (madvise(area, SPAWN_VM_SIZE, MADV_DONTFORK) != 0) {
-			munmap(area, SPAWN_VM_SIZE);
-			return NULL;
-		}
-	}
-	q = (struct child_plan *)(void *)(area + SPAWN_VM_PLAN_OFF);
-	/* plan_pack() refuses an exec policy (a pool child's could be
-	 * stale): this copy gets one of its own, below. */
-	memcpy(&bare, plan, sizeof bare);
-	bare.cp_exec_policy = NULL;
-	if (plan_pack(&bare, fds, nfds, server_devnull,
-	    (unsigned char *)area + SPAWN_VM_BUF_OFF, SPAWN_VM_PLAN_MAX,
-	    &len) != 0 ||
-	    plan_unpack((unsigned char *)area + SPAWN_VM_BUF_OFF, len, fds,
-	    nfds, server_devnull, q) != 0) {
-		spawn_vm_free(area);
-		return NULL;
-	}
-	/* What plan_unpack() leaves out: the sender's own. */
-	q->cp_errfd = plan->cp_errfd;
-	q->cp_cgroup_procs_fd = plan->cp_cgroup_procs_fd;
-	q->cp_parent = plan->cp_parent;
-	q->cp_shared_vm = 1;
-	if (plan->cp_exec_policy != NULL &&
-	    (q->cp_exec_policy = spawn_vm_copy_policy(plan->cp_exec_policy,
-	    area + SPAWN_VM_POLICY_OFF, SPAWN_VM_POLICY_MAX)) == NULL) {
-		spawn_vm_free(area);
-		return NULL;
-	}
-	/* The thread area: glibc's descriptor header, pointing to itself. */
-	mine = spawn_vm_tp();
-	tp = area + SPAWN_VM_STACK + SPAWN_VM_TLS_BELOW;
-	memcpy(tp, mine, SPAWN_VM_TCB_COPY);
-	memcpy(tp, &tp, sizeof tp);			/* header.tcb */
-	memcpy(tp + 2 * sizeof tp, &tp, sizeof tp);	/* header.self */
-	*ret_plan = q;
-	*ret_tp = tp;
-	return area;
-}
-
-/* Start the CLONE_VM child of plan in area; pid or -1 with errno. */
-static pid_t
-spawn_vm_clone(struct child_plan *q, char *area, char *tp,
-    const struct spawn_create *sc, int *ret_pidfd)
-{
-	sigset_t	all, old;
-	pid_t		pid;
-	int		err, flags = CLONE_VM | CLONE_SETTLS | SIGCHLD;
-
-	if (sc->sc_want_pidfd)
-		flags |= CLONE_PIDFD;
-	if (sc->sc_newpid)
-		flags |= CLONE_NEWPID;
-	/* No handler of ours may run in the child: it starts with every
-	 * signal blocked and resets them (child_run() step 1). */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = clone(spawn_vm_child, area + SPAWN_VM_STACK, flags, q,
-	    sc->sc_want_pidfd ? ret_pidfd : NULL, tp, NULL);
-	err = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	errno = err;
-	return pid;
-}
-#endif
-
-/* Unmap a CLONE_VM child's area (spawn_vm_prepare()); NULL is fine. Only
- * once the child has exec'd or exited. */
-void
-spawn_vm_free(void *area)
-{
-#ifdef SPAWN_HAVE_VM
-	if (area != NULL && spawn_vm_ncached < SPAWN_VM_CACHE)
-		spawn_vm_cache[spawn_vm_ncached++] = area;
-	else if (area != NULL)
-		munmap(area, SPAWN_VM_SIZE);
-#else
-	(void)area;
-#endif
-}
-
-/* Create the process: clone3() when a creation flag asks for it, else
- * fork(); clone() where clone3() is refused. Never CLONE_VM|CLONE_VFORK:
- * a child forkd is suspended for could hold forkd's only thread in a
- * chdir() or execve() on a hung mount (issue 13). Parent: pid or -1 with
- * errno. */
-static pid_t
-spawn_create_process(struct child_plan *plan, const struct spawn_create *sc,
-    int *ret_pidfd)
-{
-	struct clone_args	ca;
-	uint64_t		flags = 0;
-	pid_t			pid;
-
-	if (sc->sc_want_pidfd)
-		flags |= CLONE_PIDFD;
-	if (sc->sc_newpid)
-		flags |= CLONE_NEWPID;
-	if (sc->sc_cgroup_fd >= 0) {
-		if (spawn_no_into_cgroup || spawn_no_clone3)
-			plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
-		else
-			flags |= CLONE_INTO_CGROUP;
-	}
-	while (flags != 0 && !spawn_no_clone3) {
-		memset(&ca, 0, sizeof ca);
-		ca.flags = flags;
-		ca.pidfd = (uint64_t)(uintptr_t)ret_pidfd;
-		ca.cgroup = (flags & CLONE_INTO_CGROUP) ?
-		    (uint64_t)sc->sc_cgroup_fd : 0;
-		ca.exit_signal = SIGCHLD;
-		/* Like glibc's fork(): the child's thread descriptor gets its
-		 * own tid, or raise()/abort() there would miss it. */
-		if (child_tid_field() != NULL) {
-			ca.flags |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
-			ca.child_tid = (uint64_t)(uintptr_t)child_tid_field();
-		}
-		/* Like fork(): the child returns here with a copy of our
-		 * memory. */
-		pid = (pid_t)spawn_sys_clone3(&ca, sizeof ca);
-		if (pid == 0)
-			child_run(plan);
-		if (pid >= 0)
-			return pid;
-		if (errno == ENOSYS) {
-			if (!spawn_clone3_probed)
-				(void)spawn_clone3_probe();
-			spawn_no_clone3 = 1;
-			break;
-		}
-		if ((errno == EINVAL || errno == E2BIG) &&
-		    (flags & CLONE_INTO_CGROUP)) {
-			/* Before 5.7: the child joins its cgroup itself. */
-			log_info("clone3: CLONE_INTO_CGROUP not supported (%s); "
-			    "children join their cgroup themselves",
-			    strerror(errno));
-			spawn_no_into_cgroup = 1;
-			flags &= ~(uint64_t)CLONE_INTO_CGROUP;
-			plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
-			if (flags != 0)
-				continue;
-			break;
-		}
-		return -1;
-	}
-	/* No clone3() made it: the child joins its cgroup itself. */
-	if (sc->sc_cgroup_fd >= 0)
-		plan->cp_cgroup_procs_fd = sc->sc_procs_fd;
-	flags &= ~(uint64_t)CLONE_INTO_CGROUP;
-	if (flags != 0)
-		return spawn_clone_fallback(plan, flags, ret_pidfd);
-	return fork();
-}
-
-/* Fork a child for plan. Returns 0 with the pid and the read end of the
- * child's error pipe, or -errno. */
-int
-spawn_start(struct child_plan *plan, pid_t *ret_pid, int *ret_errfd)
-{
-	struct spawn_create sc = { .sc_cgroup_fd = -1, .sc_procs_fd = -1 };
-
-	return spawn_start_ex(plan, &sc, ret_pid, ret_errfd, NULL, NULL);
-}
-
-/* spawn_start() with creation-time flags (clone3, or clone where clone3
- * is refused): CLONE_PIDFD, CLONE_INTO_CGROUP, CLONE_NEWPID. With ret_vm,
- * an exec target may start in a CLONE_VM child (see SPAWN_HAVE_VM); then
- * *ret_vm is its area, for spawn_vm_free() once it has exec'd or exited. */
-int
-spawn_start_ex(struct child_plan *plan, const struct spawn_create *sc,
-    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd, void **ret_vm)
-{
-	int	p[2], err, pidfd = -1;
-	pid_t	pid;
-	void	*area = NULL;
-
-	if (ret_pidfd != NULL)
-		*ret_pidfd = -1;
-	if (ret_vm != NULL)
-		*ret_vm = NULL;
-	if (sc->sc_want_pidfd && ret_pidfd == NULL)
-		return -EOPNOTSUPP;
-	plan->cp_cgroup_procs_fd = -1;
-	/* In a new PID namespace getppid() is 0: forkd is outside it. */
-	if (sc->sc_newpid)
-		plan->cp_parent = 0;
-	if (pipe2(p, O_CLOEXEC) != 0)
-		return -errno;
-	plan->cp_errfd = p[1];
-	/* No buffered output may be duplicated into the child. */
-	fflush(NULL);
-#ifdef SPAWN_HAVE_VM
-	/* An exec target; not for a cgroup (clone3 only), a user namespace
-	 * (refused to a shared mm) or other namespaces, nor an identity
-	 * change ("dumpable" belongs to the shared mm). */
-	if (ret_vm != NULL && plan->cp_entry == NULL && sc->sc_cgroup_fd < 0 &&
-	    !sc->sc_newuser && plan->cp_unshare == 0 && !plan->cp_identity) {
-		struct child_plan	*q;
-		char			*tp;
-
-		if ((area = spawn_vm_prepare(plan, &q, &tp)) != NULL) {
-			pid = spawn_vm_clone(q, area, tp, sc, &pidfd);
-			if (pid < 0) {
-				/* EINVAL: a kernel or emulator that takes
-				 * only fork-, vfork- and thread-like clones:
-				 * fork from now on. */
-				if (errno == EINVAL) {
-					log_info("exec targets fork: CLONE_VM "
-					    "without CLONE_VFORK refused");
-					spawn_vm_usable = -1;
-				}
-				spawn_vm_free(area);
-				area = NULL;
-			}
-		}
-	}
-	if (area == NULL)
-#endif
-		pid = spawn_create_process(plan, sc, &pidfd);
-	if (pid == 0)
-		child_run(plan);
-	err = errno;
-	close(p[1]);
-	plan->cp_errfd = -1;
-	if (pid < 0) {
-		if (pidfd >= 0)
-			close(pidfd);
-		close(p[0]);
-		return -err;
-	}
-	if (ret_vm != NULL)
-		*ret_vm = area;
-	*ret_pid = pid;
-	*ret_errfd = p[0];
-	if (ret_pidfd != NULL)
-		*ret_pidfd = sc->sc_want_pidfd ? pidfd : -1;
-	return 0;
-}
-/* Issue 5, the child's life as forkd decides it: creation flags, the
- * cgroup, the pidfd and the timeout of one spawn. */
-struct spawn_life {
-	struct spawn_create	 l_create;
-	struct cgroup_unit	*l_cgroup;
-	int			 l_pidfd;
-	int			 l_bypass_pool;	/* creation-time flags */
-};
-
-#define SPAWN_NS_KNOWN	(FORKD__NAMESPACE__NS_PID | FORKD__NAMESPACE__NS_MOUNT | \
-	FORKD__NAMESPACE__NS_NET | FORKD__NAMESPACE__NS_IPC |		\
-	FORKD__NAMESPACE__NS_UTS | FORKD__NAMESPACE__NS_USER)
-#define SPAWN_GRACE_MS_MAX	600000	/* as [limits] kill_grace_ms */
-#define SPAWN_CPU_PERIOD_MIN	1000	/* cpu.max bounds of the kernel */
-#define SPAWN_CPU_PERIOD_MAX	1000000
-#define SPAWN_CPU_QUOTA_MIN	1000
-
-/* Is the peer in forkd's PID namespace? A pidfd and the pid in the reply
- * mean the same process only there. Unknown (no /proc access): yes. */
-static int
-spawn_peer_same_pidns(pid_t peer)
-{
-	struct stat	a, b;
-	char		path[64];
-
-	if (peer <= 0)
-		return 0;	/* SO_PEERCRED: a peer in an outer namespace */
-	snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)peer);
-	if (stat("/proc/self/ns/pid", &a) != 0 || stat(path, &b) != 0)
-		return 1;
-	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-/* The request's cgroup limits. */
-static void
-spawn_cgroup_limits(const Forkd__CgroupSpec *cs, struct cgroup_limits *l)
-{
-	memset(l, 0, sizeof *l);
-	l->cl_memory_max = cs->memory_max;
-	l->cl_pids_max = cs->pids_max;
-	l->cl_cpu_quota_us = cs->cpu_quota_us;
-	l->cl_cpu_period_us = cs->cpu_period_us;
-}
-
-/* Check the life options of a request (timeout, grace, namespaces, cgroup,
- * pidfd): 0, or -errno with a message for the client. */
-static int
-spawn_check_life(const struct session *s, const Forkd__SpawnRequest *r,
-    char *msg, size_t msglen)
-{
-	if (r->timeout_ms > LIMIT_TIMEOUT_MS_MAX) {
-		snprintf(msg, msglen, "timeout_ms %u above the limit %u",
-		    r->timeout_ms, (unsigned)LIMIT_TIMEOUT_MS_MAX);
-		return -EINVAL;
-	}
-	if (r->kill_grace_ms > SPAWN_GRACE_MS_MAX) {
-		snprintf(msg, msglen, "kill_grace_ms %u above the limit %u",
-		    r->kill_grace_ms, SPAWN_GRACE_MS_MAX);
-		return -EINVAL;
-	}
-	if (r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN) {
-		snprintf(msg, msglen, "unknown namespace bits 0x%x",
-		    r->namespaces & ~(uint32_t)SPAWN_NS_KNOWN);
-		return -EINVAL;
-	}
-	if (r->cgroup != NULL) {
-		const Forkd__CgroupSpec	*cs = r->cgroup;
-		struct cgroup_limits	 l;
-
-		if (cs->cpu_period_us != 0 &&
-		    (cs->cpu_period_us < SPAWN_CPU_PERIOD_MIN ||
-		    cs->cpu_period_us > SPAWN_CPU_PERIOD_MAX)) {
-			snprintf(msg, msglen, "cpu_period_us %u outside %u..%u",
-			    cs->cpu_period_us, SPAWN_CPU_PERIOD_MIN,
-			    SPAWN_CPU_PERIOD_MAX);
-			return -EINVAL;
-		}
-		if (cs->cpu_quota_us != 0 &&
-		    cs->cpu_quota_us < SPAWN_CPU_QUOTA_MIN) {
-			snprintf(msg, msglen, "cpu_quota_us %u below %u",
-			    cs->cpu_quota_us, SPAWN_CPU_QUOTA_MIN);
-			return -EINVAL;
-		}
-		if (cs->cpu_period_us != 0 && cs->cpu_quota_us == 0) {
-			snprintf(msg, msglen, "cpu_period_us without "
-			    "cpu_quota_us");
-			return -EINVAL;
-		}
-		spawn_cgroup_limits(cs, &l);
-		if (cgroup_check(&l, msg, msglen) != 0)
-			return -EOPNOTSUPP;
-	}
-	if (r->want_pidfd) {
-		if (!spawn_peer_same_pidns(s->s_pid)) {
-			snprintf(msg, msglen, "pidfd: the client is not in "
-			    "forkd's PID namespace");
-			return -EOPNOTSUPP;
-		}
-	}
-	return 0;
-}
-
-/* Before the child is created: its cgroup and creation flags. */
-static int
-spawn_life_prepare(const Forkd__SpawnRequest *r, struct spawn_life *l,
-    char *msg, size_t msglen)
-{
-	struct cgroup_limits	lim;
-	int			err, fd;
-
-	l->l_create.sc_want_pidfd = r->want_pidfd;
-	l->l_create.sc_newpid = (r->namespaces & FORKD__NAMESPACE__NS_PID) != 0;
-	l->l_create.sc_newuser = (r->namespaces & FORKD__NAMESPACE__NS_USER) != 0;
-	if (r->cgroup != NULL) {
-		spawn_cgroup_limits(r->cgroup, &lim);
-		if ((err = cgroup_create(&lim, &l->l_cgroup, msg, msglen)) != 0)
-			return err;
-		l->l_create.sc_cgroup_fd = l->l_cgroup->cu_dirfd;
-		/* Only needed where CLONE_INTO_CGROUP is not: cheap anyway. */
-		if ((fd = cgroup_procs_open(l->l_cgroup)) < 0) {
-			snprintf(msg, msglen, "cannot open %s/cgroup.procs: %s",
-			    l->l_cgroup->cu_path, strerror(-fd));
-			return fd;
-		}
-		l->l_create.sc_procs_fd = fd;
-	}
-	l->l_bypass_pool = r->want_pidfd || r->cgroup != NULL ||
-	    l->l_create.sc_newpid;
-	return 0;
-}
-
-/* Release what a spawn_life still holds (after a failure, or what the
- * child record did not take). */
-static void
-spawn_life_free(struct spawn_life *l)
-{
-	if (l->l_create.sc_procs_fd >= 0)
-		close(l->l_create.sc_procs_fd);
-	l->l_create.sc_procs_fd = -1;
-	l->l_create.sc_cgroup_fd = -1;
-	if (l->l_pidfd >= 0)
-		close(l->l_pidfd);
-	l->l_pidfd = -1;
-	cgroup_release(l->l_cgroup);
-	l->l_cgroup = NULL;
+	quota_free_all();
+	history_free_all();
 }
 
 /* timeout_ms passed: SIGTERM to the child's process group and the child;
@@ -2129,14 +561,11 @@ spawn_timeout_cb(evutil_socket_t fd, short what, void *arg)
 /* The child exists: hand it the pidfd and cgroup, arm its timeout. */
 static int
 spawn_life_attach(struct spawn_child *c, const Forkd__SpawnRequest *r,
-    struct spawn_life *l)
+    struct life *l)
 {
 	struct timeval tv;
 
-	c->c_pidfd = l->l_pidfd;
-	l->l_pidfd = -1;
-	c->c_cgroup = l->l_cgroup;
-	l->l_cgroup = NULL;
+	life_take(l, &c->c_pidfd, &c->c_cgroup);
 	if (r->timeout_ms == 0)
 		return 0;
 	c->c_grace_ms = r->kill_grace_ms > 0 ? r->kill_grace_ms : 2000;
@@ -2148,13 +577,6 @@ spawn_life_attach(struct spawn_child *c, const Forkd__SpawnRequest *r,
 	return evtimer_add(c->c_timeoutev, &tv) == 0 ? 0 : -ENOMEM;
 }
 
-/* Reply with an early error and count it. */
-#define SPAWN_FAIL(err, ...) do {					\
-	spawn_stats.failed++;						\
-	session_reply_error(s, id, err, 0, __VA_ARGS__);		\
-	goto out;							\
-} while (0)
-
 /* Refusals by limit or policy are logged too, within a budget of lines
  * so that a flood of them cannot flood the journal. */
 static struct log_ratelimit spawn_refuse_rl;
@@ -2165,13 +587,6 @@ spawn_log_refusal(struct session *s, const char *msg)
 {
 	session_log_limited(s, &spawn_refuse_rl, "spawn refused: %s", msg);
 }
-
-/* Refuse by limit or policy: reply, log, count. */
-#define SPAWN_REFUSE(err, ...) do {					\
-	snprintf(refusal, sizeof refusal, __VA_ARGS__);			\
-	spawn_log_refusal(s, refusal);					\
-	SPAWN_FAIL(err, "%s", refusal);					\
-} while (0)
 
 /* The audit line of a started child, at info: who asked (client uid and
  * pid), what runs (child pid and name, target) and which policy rule let
@@ -2208,7 +623,7 @@ spawn_log_audit(const struct session *s, pid_t pid, const char *name,
 	if (log_is_journald() && sd_journal_send("MESSAGE=session %llu (uid "
 	    "%u pid %d): spawned child %d (%s): %s, allowed by %s",
 	    (unsigned long long)s->s_id, (unsigned)s->s_uid, (int)s->s_pid,
-	    (int)pid, name, etarget, erule, "PRIORITY=6",
+	    (int)pid, name, etarget, erule, "PRIORITY=%d", LOG_LVL_INFO,
 	    "SYSLOG_IDENTIFIER=forkd", "FORKD_TARGET=%s", etarget,
 	    "FORKD_CLIENT_UID=%u", (unsigned)s->s_uid, "FORKD_CLIENT_PID=%d",
 	    (int)s->s_pid, "FORKD_CHILD_PID=%d", (int)pid,
@@ -2233,201 +648,166 @@ spawn_request_wipe(const Forkd__SpawnRequest *r)
 		sodium_memzero(r->cwd, strlen(r->cwd));
 }
 
-/* Validate a spawn request, fork, and hand the child its plan. */
-void
-spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
-    int *fds, size_t nfds)
-{
-	struct timeval			 setup_tv = {
-		SPAWN_SETUP_DEADLINE_MS / 1000,
-		(SPAWN_SETUP_DEADLINE_MS % 1000) * 1000 };
-	const struct config_limits	*lim = &server_config.limits;
-	struct child_plan		 plan;
-	struct spawn_child		*c = NULL;
-	struct spawn_life		 life = {
-		.l_create = { .sc_cgroup_fd = -1, .sc_procs_fd = -1 },
-		.l_pidfd = -1,
-	};
-	char				 name[LIMIT_NAME_MAX + 1];
-	char				 esc[128], refusal[512];
-	const char			*colon, *base, *exec_path = NULL;
-	int				 ctlfd = -1, err;
-	pid_t				 pid;
+/* What spawn_admit() learned about an accepted request. */
+struct spawn_admit {
+	char		 a_name[LIMIT_NAME_MAX + 1];
+	const char	*a_base;	/* entry or file name: for a_name */
+	const char	*a_exec_path;	/* NULL: a module entry */
+};
 
-	memset(&plan, 0, sizeof plan);
-	if (server_shutting_down)
-		SPAWN_FAIL(-ESHUTDOWN, "forkd is stopping");
-	if (r->target == NULL || r->target[0] == '\0')
-		SPAWN_FAIL(-EINVAL, "no target given");
-	if (strlen(r->target) > LIMIT_STRING_MAX)
-		SPAWN_FAIL(-ENAMETOOLONG, "target longer than %d bytes",
-		    LIMIT_STRING_MAX);
-	if (r->n_argv > lim->max_argv)
-		SPAWN_FAIL(-E2BIG, "%zu argv entries, limit %u", r->n_argv,
-		    lim->max_argv);
-	if (r->n_env > lim->max_env)
-		SPAWN_FAIL(-E2BIG, "%zu env entries, limit %u", r->n_env,
-		    lim->max_env);
-	for (size_t i = 0; i < r->n_argv; i++)
-		if (strlen(r->argv[i]) > LIMIT_STRING_MAX)
-			SPAWN_FAIL(-E2BIG, "argv[%zu] longer than %d bytes", i,
-			    LIMIT_STRING_MAX);
-	for (size_t i = 0; i < r->n_env; i++) {
-		if (strlen(r->env[i]) > LIMIT_STRING_MAX)
-			SPAWN_FAIL(-E2BIG, "env[%zu] longer than %d bytes", i,
-			    LIMIT_STRING_MAX);
-		if (!spawn_env_ok(r->env[i]))
-			SPAWN_FAIL(-EINVAL, "env[%zu] is not KEY=VALUE", i);
+/* Target: MODULE:ENTRY or an absolute path; the policy first, so that a
+ * refused client learns nothing about what exists. An exec target runs as
+ * resolved here (../ and symlinks cannot escape allow_exec_paths). */
+static int
+spawn_admit_target(const Forkd__SpawnRequest *r, struct spawn_admit *a,
+    char *msg, size_t msglen, int *ret_refused)
+{
+	const char	*colon;
+	char		 esc[128];
+	int		 err;
+
+	if (r->target[0] == '/') {
+		a->a_base = strrchr(r->target, '/') + 1;
+		if ((err = policy_exec_check(&server_config.policy, r->target,
+		    msg, msglen)) != 0) {
+			*ret_refused = err == -EPERM;
+			return err;
+		}
+		a->a_exec_path = r->target;
+		return 0;
 	}
-	if (r->cwd != NULL && r->cwd[0] != '\0') {
-		if (r->cwd[0] != '/')
-			SPAWN_FAIL(-EINVAL, "cwd must be an absolute path");
-		if (strlen(r->cwd) > LIMIT_STRING_MAX)
-			SPAWN_FAIL(-ENAMETOOLONG, "cwd longer than %d bytes",
-			    LIMIT_STRING_MAX);
+	colon = strchr(r->target, ':');	/* validate_spawn() saw it */
+	if (!policy_target_allowed(&server_config.policy, r->target)) {
+		snprintf(msg, msglen, "target %s is not in policy allow_targets",
+		    log_escape(esc, sizeof esc, r->target, strlen(r->target)));
+		*ret_refused = 1;
+		return -EPERM;
 	}
-	if (nfds > lim->max_fds)
-		SPAWN_FAIL(-EMFILE, "%zu fds passed, limit %u", nfds,
-		    lim->max_fds);
-	if (r->n_fd_targets != nfds)
-		SPAWN_FAIL(-EINVAL, "%zu fds passed but %zu fd targets given",
-		    nfds, r->n_fd_targets);
-	if (spawn_stats.live >= lim->max_children)
-		SPAWN_REFUSE(-EAGAIN, "too many children (limit %u)",
+	if (module_find_entry(r->target, (size_t)(colon - r->target),
+	    colon + 1) == NULL) {
+		snprintf(msg, msglen, "no module entry '%s' (see 'forkctl "
+		    "status' for the loaded modules)", log_escape(esc,
+		    sizeof esc, r->target, strlen(r->target)));
+		return -ENOENT;
+	}
+	a->a_base = colon + 1;
+	return 0;
+}
+
+/* The child's name: the client's, if valid and free, or "<base>-N". */
+static int
+spawn_admit_name(const struct session *s, const Forkd__SpawnRequest *r,
+    struct spawn_admit *a, char *msg, size_t msglen)
+{
+	if (r->name == NULL || r->name[0] == '\0') {
+		spawn_name_generate(a->a_base, s->s_uid, a->a_name,
+		    sizeof a->a_name);
+		return 0;
+	}
+	if (!spawn_name_valid(r->name)) {
+		snprintf(msg, msglen, "invalid name: 1 to %d printable bytes "
+		    "without spaces or '/', not all digits, not starting with "
+		    "'-'", LIMIT_NAME_MAX);
+		return -EINVAL;
+	}
+	if (spawn_find(0, r->name, s->s_uid) != NULL) {
+		snprintf(msg, msglen, "a child of uid %u named '%s' is running",
+		    (unsigned)s->s_uid, r->name);
+		return -EEXIST;
+	}
+	snprintf(a->a_name, sizeof a->a_name, "%s", r->name);
+	return 0;
+}
+
+/* Every check before a spawn uses anything: validate_spawn(), the child
+ * limits, the policy (target, exec path, environment), the name, what the
+ * life options need of this host, and last, as it takes a token, the
+ * spawn rate. 0, or -errno with the client's message in msg;
+ * *ret_refused is 1 for a refusal by limit or policy (to be logged). */
+static int
+spawn_admit(const struct session *s, const Forkd__SpawnRequest *r,
+    size_t nfds, struct spawn_admit *a, char *msg, size_t msglen,
+    int *ret_refused)
+{
+	const struct config_limits	*lim = &server_config.limits;
+	struct validate_ctx		 vctx = {
+		.vc_limits = lim, .vc_policy = &server_config.policy,
+		.vc_uid = s->s_uid, .vc_root = geteuid() == 0,
+		.vc_nfds = nfds };
+	int				 err;
+
+	*ret_refused = 0;
+	a->a_exec_path = NULL;
+	if (server_shutting_down) {
+		snprintf(msg, msglen, "forkd is stopping");
+		return -ESHUTDOWN;
+	}
+	if ((err = validate_spawn(r, &vctx, msg, msglen, ret_refused)) != 0)
+		return err;
+	*ret_refused = 1;
+	if (spawn_stats.live >= lim->max_children) {
+		snprintf(msg, msglen, "too many children (limit %u)",
 		    lim->max_children);
-	if (spawn_uid_live(s->s_uid) >= lim->max_children_per_uid)
-		SPAWN_REFUSE(-EAGAIN, "too many children for uid %u (limit %u, "
+		return -EAGAIN;
+	}
+	if (quota_uid_live(s->s_uid) >= lim->max_children_per_uid) {
+		snprintf(msg, msglen, "too many children for uid %u (limit %u, "
 		    "max_children_per_uid)", (unsigned)s->s_uid,
 		    lim->max_children_per_uid);
-
-	/* Target: MODULE:ENTRY or an absolute path; the policy first, so
-	 * that a refused client learns nothing about what exists. An exec
-	 * target runs as resolved here (../ and symlinks cannot escape
-	 * allow_exec_paths). */
-	if (r->target[0] == '/') {
-		base = strrchr(r->target, '/') + 1;
-		if ((err = policy_exec_check(&server_config.policy, r->target,
-		    refusal, sizeof refusal)) != 0) {
-			if (err == -EPERM)
-				spawn_log_refusal(s, refusal);
-			SPAWN_FAIL(err, "%s", refusal);
-		}
-		exec_path = r->target;
-	} else if ((colon = strchr(r->target, ':')) != NULL) {
-		if (!policy_target_allowed(&server_config.policy, r->target))
-			SPAWN_REFUSE(-EPERM, "target %s is not in policy "
-			    "allow_targets", log_escape(esc, sizeof esc,
-			    r->target, strlen(r->target)));
-		if (module_find_entry(r->target, (size_t)(colon - r->target),
-		    colon + 1) == NULL)
-			SPAWN_FAIL(-ENOENT, "no module entry '%s' (see 'forkctl "
-			    "status' for the loaded modules)", log_escape(esc,
-			    sizeof esc, r->target, strlen(r->target)));
-		base = colon + 1;
-	} else
-		SPAWN_FAIL(-EINVAL, "target '%s' is neither MODULE:ENTRY nor "
-		    "an absolute path", log_escape(esc, sizeof esc, r->target,
-		    strlen(r->target)));
-
+		return -EAGAIN;
+	}
+	*ret_refused = 0;
+	if ((err = spawn_admit_target(r, a, msg, msglen, ret_refused)) != 0)
+		return err;
 	/* The environment is part of what runs: an allowed program with
 	 * the client's LD_PRELOAD is not an allowed program. */
 	if ((err = policy_env_check(&server_config.policy, r->env, r->n_env,
-	    refusal, sizeof refusal)) != 0) {
-		spawn_log_refusal(s, refusal);
-		SPAWN_FAIL(err, "%s", refusal);
+	    msg, msglen)) != 0) {
+		*ret_refused = 1;
+		return err;
 	}
-
-	if (r->name != NULL && r->name[0] != '\0') {
-		if (!spawn_name_valid(r->name))
-			SPAWN_FAIL(-EINVAL, "invalid name: 1 to %d printable "
-			    "bytes without spaces or '/', not all digits, not "
-			    "starting with '-'", LIMIT_NAME_MAX);
-		if (spawn_find(0, r->name, s->s_uid) != NULL)
-			SPAWN_FAIL(-EEXIST, "a child of uid %u named '%s' is "
-			    "running", (unsigned)s->s_uid, r->name);
-		snprintf(name, sizeof name, "%s", r->name);
-	} else
-		spawn_name_generate(base, s->s_uid, name, sizeof name);
-
-	if ((err = spawn_check_setup(r, s->s_uid, refusal,
-	    sizeof refusal)) != 0) {
-		if (err == -EPERM)
-			spawn_log_refusal(s, refusal);
-		SPAWN_FAIL(err, "%s", refusal);
+	if ((err = spawn_admit_name(s, r, a, msg, msglen)) != 0 ||
+	    (err = life_check(s->s_pid, r, msg, msglen)) != 0)
+		return err;
+	if (quota_reserve(lim->max_spawn_rate) != 0 ||
+	    (err = quota_take_token(s->s_uid, lim->max_spawn_rate)) == -ENOMEM) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
 	}
-
-	for (size_t i = 0; i < nfds; i++) {
-		uint32_t t = r->fd_targets[i];
-
-		if (t > LIMIT_FD_TARGET_MAX)
-			SPAWN_FAIL(-EBADF, "fd target %u above %d", t,
-			    LIMIT_FD_TARGET_MAX);
-		for (size_t j = 0; j < i; j++)
-			if (r->fd_targets[j] == t)
-				SPAWN_FAIL(-EINVAL, "fd target %u given twice",
-				    t);
-	}
-
-	if ((err = spawn_check_life(s, r, refusal, sizeof refusal)) != 0)
-		SPAWN_FAIL(err, "%s", refusal);
-
-	/* Last check, as it uses up a token: the spawn rate. */
-	if (spawn_uid_reserve() != 0)
-		SPAWN_FAIL(-ENOMEM, "out of memory");
-	if ((err = spawn_uid_take_token(s->s_uid)) == -EAGAIN)
-		SPAWN_REFUSE(-EAGAIN, "spawn rate limit %u/s exceeded for "
-		    "uid %u (max_spawn_rate)", lim->max_spawn_rate,
+	if (err == -EAGAIN) {
+		snprintf(msg, msglen, "spawn rate limit %u/s exceeded for uid "
+		    "%u (max_spawn_rate)", lim->max_spawn_rate,
 		    (unsigned)s->s_uid);
-	else if (err != 0)
-		SPAWN_FAIL(-ENOMEM, "out of memory");
-
-	if ((err = spawn_plan_build(r, fds, nfds, name, exec_path,
-	    &plan)) != 0)
-		SPAWN_FAIL(err, "cannot prepare the child: %s", strerror(-err));
-	/* allow_exec_paths: the child resolves and checks the path (a path
-	 * on a hung mount must not block the loop); forkd's own children
-	 * only, which see the policy as it is now. */
-	if (exec_path != NULL && server_config.policy.exec_paths_set)
-		plan.cp_exec_policy = &server_config.policy;
-	if ((c = calloc(1, sizeof *c)) == NULL ||
-	    (c->c_target = strdup(r->target)) == NULL ||
-	    (c->c_cwd = strdup(plan.cp_cwd)) == NULL)
-		SPAWN_FAIL(-ENOMEM, "out of memory");
-	c->c_errfd = -1;
-	c->c_pidfd = -1;
-	if ((err = spawn_life_prepare(r, &life, refusal, sizeof refusal)) != 0)
-		SPAWN_FAIL(err, "%s", refusal);
-
-	/* Module entries: an idle pre-forked child if there is one, else a
-	 * fork. Exec targets skip the pool: spawn_start_ex()'s CLONE_VM
-	 * child copies no page tables, and measured faster than a pool
-	 * hand-over (and, without CLONE_VFORK, holds nothing up, issue 13).
-	 * A pidfd, a cgroup or a PID namespace is had at creation only. */
-	if ((exec_path != NULL || life.l_bypass_pool || pool_launch(&plan,
-	    fds, nfds, &pid, &ctlfd) != 0) &&
-	    (err = spawn_start_ex(&plan, &life.l_create, &pid, &ctlfd,
-	    &life.l_pidfd, &c->c_vm)) != 0) {
-		log_warnx("cannot start a child: %s", strerror(-err));
-		SPAWN_FAIL(err, "fork: %s", strerror(-err));
+		*ret_refused = 1;
+		return -EAGAIN;
 	}
-	/* The cgroup's directory fd was for clone3() only: not one fd per
-	 * live child. */
-	if (life.l_cgroup != NULL && life.l_cgroup->cu_dirfd >= 0) {
-		close(life.l_cgroup->cu_dirfd);
-		life.l_cgroup->cu_dirfd = -1;
-	}
+	return 0;
+}
+
+/* A started child c (pid, its error pipe ctlfd) joins the registry: its
+ * set-up deadline and error pipe armed, its life attached, the audit line
+ * logged. Past the point of no return: on failure the child is killed and
+ * the client told. */
+static void
+spawn_register(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
+    struct spawn_child *c, const struct spawn_admit *a,
+    struct life *life, pid_t pid, int ctlfd)
+{
+	struct timeval	setup_tv = {
+		SPAWN_SETUP_DEADLINE_MS / 1000,
+		(SPAWN_SETUP_DEADLINE_MS % 1000) * 1000 };
 
 	c->c_pid = pid;
-	memcpy(c->c_name, name, sizeof c->c_name);
+	memcpy(c->c_name, a->a_name, sizeof c->c_name);
 	c->c_daemon = r->daemon;
 	c->c_uid = s->s_uid;
 	c->c_run_uid = r->identity != NULL ? r->identity->uid : geteuid();
-	c->c_started_ms = spawn_now_ms();
+	c->c_started_ms = clock_wall_ms();
 	c->c_state = SPAWN_STARTING;
 	c->c_session = s;
 	c->c_req_id = id;
 	c->c_errfd = ctlfd;
-	c->c_is_entry = exec_path == NULL;
+	c->c_is_entry = a->a_exec_path == NULL;
 	fcntl(c->c_errfd, F_SETFL, O_NONBLOCK);
 	c->c_errev = event_new(server_base, c->c_errfd, EV_READ | EV_PERSIST,
 	    spawn_errpipe_cb, c);
@@ -2435,8 +815,8 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	TAILQ_INSERT_TAIL(&spawn_children, c, c_entry);
 	s->s_children++;
 	spawn_stats.live++;
-	spawn_uid_add(c->c_uid, 1);
-	if (spawn_life_attach(c, r, &life) != 0 || c->c_errev == NULL ||
+	quota_add(c->c_uid, 1);
+	if (spawn_life_attach(c, r, life) != 0 || c->c_errev == NULL ||
 	    event_add(c->c_errev, NULL) != 0 || c->c_setupev == NULL ||
 	    event_add(c->c_setupev, &setup_tv) != 0) {
 		/* Cannot learn the outcome: kill it; the reaper frees it. */
@@ -2448,17 +828,82 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		spawn_stats.failed++;
 		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
 	}
-	spawn_log_audit(s, pid, name, r->target, exec_path);
-	c = NULL;
+	spawn_log_audit(s, pid, a->a_name, r->target, a->a_exec_path);
 	server_status_changed();
+}
+
+/* A spawn request: admit -> plan -> pool or clone -> register. The reply
+ * comes later, from the child's error pipe, unless it fails here. */
+void
+spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
+    int *fds, size_t nfds)
+{
+	struct spawn_admit	 a;
+	struct child_plan	 plan;
+	struct spawn_child	*c = NULL;
+	struct life	 life = {
+		.l_create = { .sc_cgroup_fd = -1, .sc_procs_fd = -1 },
+		.l_pidfd = -1,
+	};
+	char			 msg[512];
+	int			 ctlfd = -1, err, refused = 0;
+	pid_t			 pid;
+
+	memset(&plan, 0, sizeof plan);
+	if ((err = spawn_admit(s, r, nfds, &a, msg, sizeof msg, &refused)) != 0)
+		goto fail;
+	if ((err = plan_build(r, fds, nfds, a.a_name, a.a_exec_path,
+	    &plan)) != 0) {
+		snprintf(msg, sizeof msg, "cannot prepare the child: %s",
+		    strerror(-err));
+		goto fail;
+	}
+	/* allow_exec_paths: the child resolves and checks the path (a path
+	 * on a hung mount must not block the loop); forkd's own children
+	 * only, which see the policy as it is now. */
+	if (a.a_exec_path != NULL && server_config.policy.exec_paths_set)
+		plan.cp_exec_policy = &server_config.policy;
+	if ((c = calloc(1, sizeof *c)) == NULL ||
+	    (c->c_target = strdup(r->target)) == NULL ||
+	    (c->c_cwd = strdup(plan.cp_cwd)) == NULL) {
+		err = -ENOMEM;
+		snprintf(msg, sizeof msg, "out of memory");
+		goto fail;
+	}
+	c->c_errfd = -1;
+	c->c_pidfd = -1;
+	if ((err = life_prepare(r, &life, msg, sizeof msg)) != 0)
+		goto fail;
+	/* Module entries: an idle pre-forked child if there is one, else a
+	 * fork. Exec targets skip the pool: clone_start_ex()'s CLONE_VM
+	 * child copies no page tables, and measured faster than a pool
+	 * hand-over (and, without CLONE_VFORK, holds nothing up, issue 13).
+	 * A pidfd, a cgroup or a PID namespace is had at creation only. */
+	if ((a.a_exec_path != NULL || life.l_bypass_pool || pool_launch(&plan,
+	    fds, nfds, &pid, &ctlfd) != 0) &&
+	    (err = clone_start_ex(&plan, &life.l_create, &pid, &ctlfd,
+	    &life.l_pidfd, &c->c_vm)) != 0) {
+		log_warnx("cannot start a child: %s", strerror(-err));
+		snprintf(msg, sizeof msg, "fork: %s", strerror(-err));
+		goto fail;
+	}
+	life_created(&life);
+	spawn_register(s, id, r, c, &a, &life, pid, ctlfd);
+	c = NULL;
+	goto out;
+fail:
+	if (refused)
+		spawn_log_refusal(s, msg);
+	spawn_stats.failed++;
+	session_reply_error(s, id, err, 0, "%s", msg);
 out:
 	if (c != NULL) {
 		free(c->c_target);
 		free(c->c_cwd);
 		free(c);
 	}
-	spawn_life_free(&life);
-	spawn_plan_free(&plan);
+	life_free(&life);
+	plan_free(&plan);
 	wire_close_fds(fds, nfds);
 	spawn_request_wipe(r);
 }

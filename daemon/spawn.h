@@ -55,7 +55,7 @@ struct spawn_child {
 	int			 c_pidfd;
 	struct cgroup_unit	*c_cgroup;
 	/* A CLONE_VM exec child's stack, thread area and plan copy, until
-	 * it has exec'd or exited (spawn_vm_free()). */
+	 * it has exec'd or exited (clone_vm_free()). */
 	void			*c_vm;
 	int			 c_reaped;
 	int			 c_wstatus;
@@ -104,40 +104,6 @@ const char *spawn_state_name(enum spawn_child_state);
 void	spawn_request(struct session *, uint32_t id,
 	    const struct Forkd__SpawnRequest *, int *fds, size_t nfds);
 
-struct child_plan;
-/* Build / free a child's plan from a validated request (see spawn.c). */
-int	spawn_plan_build(const struct Forkd__SpawnRequest *, const int *fds,
-	    size_t nfds, const char *name, const char *exec_path,
-	    struct child_plan *);
-void	spawn_plan_free(struct child_plan *);
-struct clone_args;
-/* clone3(2) without CLONE_VM (replaced by the fuzz harness). */
-long	spawn_sys_clone3(struct clone_args *, size_t);
-/* clone(2) like fork(), for where clone3() is refused: ptid gets the pidfd
- * with CLONE_PIDFD, ctid is for CLONE_CHILD_SETTID/CLEARTID. */
-long	spawn_sys_clone(unsigned long flags, int *ptid, pid_t *ctid);
-/* 1 if clone3() works here, 0 if it fails with ENOSYS (a seccomp filter
- * such as systemd's RestrictNamespaces=, or an old kernel); probed and
- * logged once. */
-int	spawn_clone3_probe(void);
-/* Start a process for a plan: 0 with its pid and error-pipe read end. */
-int	spawn_start(struct child_plan *, pid_t *ret_pid, int *ret_errfd);
-
-/* What must happen at creation (clone3 flags), for spawn_start_ex(). */
-struct spawn_create {
-	int	sc_want_pidfd;	/* CLONE_PIDFD: *ret_pidfd gets it */
-	int	sc_cgroup_fd;	/* CLONE_INTO_CGROUP target dir, or -1 */
-	int	sc_procs_fd;	/* its cgroup.procs for the fallback, or -1 */
-	int	sc_newpid;	/* CLONE_NEWPID */
-	int	sc_newuser;	/* the child unshares a user ns */
-};
-/* spawn_start() with creation flags; ret_pidfd gets the pidfd or -1.
- * -EOPNOTSUPP when a pidfd is wanted and ret_pidfd is NULL. */
-int	spawn_start_ex(struct child_plan *, const struct spawn_create *,
-	    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd, void **ret_vm);
-/* Unmap the area of a CLONE_VM exec child (c_vm); NULL is fine. */
-void	spawn_vm_free(void *area);
-
 /* A name is 1..LIMIT_NAME_MAX printable bytes, no '/', not all digits. */
 int	spawn_name_valid(const char *name);
 /* Write "<base>-N" to out for the next N (one counter for all uids, so no
@@ -152,15 +118,9 @@ void	spawn_name_generate(const char *base, uid_t uid, char *out,
 struct spawn_child *spawn_find(pid_t pid, const char *name, uid_t uid);
 /* Live children named name, of every uid (for root's lookups). */
 unsigned int spawn_count_named(const char *name);
-/* Newest history record for pid (or name when pid is 0, of uid or with
- * SPAWN_ANY_UID of any uid), or NULL. */
-const struct exit_record *spawn_history_find(pid_t pid, const char *name,
-	    uid_t uid);
-
-/* Up to max history records, newest first, into out: uid's, or with
- * SPAWN_ANY_UID every uid's. Returns how many. */
-size_t	spawn_history_newest(uid_t uid, const struct exit_record **out,
-	    size_t max);
+/* Does a child of uid cu named cn match a lookup of name by uid (or by
+ * SPAWN_ANY_UID)? */
+int	spawn_name_match(const char *cn, uid_t cu, const char *name, uid_t uid);
 
 /* Reap every ended child (SIGCHLD callback). */
 void	spawn_reap(void);
@@ -171,19 +131,8 @@ void	spawn_session_gone(struct session *);
 unsigned int spawn_terminate_daemon_children(void);
 unsigned int spawn_daemon_children_alive(void);
 
-/* Waits: reply to id on s when the first of pids ends, or after
- * timeout_ms (< 0: never). */
-int	spawn_wait_add(struct session *, uint32_t id, const pid_t *pids,
-	    size_t n, int64_t timeout_ms);
-void	spawn_wait_session_gone(struct session *);
-/* Pending waits of a session. */
-unsigned int spawn_wait_count(const struct session *);
-/* Live children of uid (what max_children_per_uid limits). */
-unsigned int spawn_uid_live(uid_t uid);
-
 /* Python's exitcode from a wait status. */
 int	spawn_exitcode(int wstatus);
-uint64_t spawn_now_ms(void);
 void	spawn_free_all(void);
 
 #endif

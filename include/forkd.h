@@ -137,6 +137,8 @@ struct forkd_spawn_opts {
 #define FORKD_TIMEOUT_MS_MAX	(7U * 24 * 3600 * 1000)	/* a week */
 #define FORKD_WAIT_MAX		64	/* children in one forkd_wait_any() */
 #define FORKD_FD_TARGET_MAX	63	/* highest fd number in the child */
+#define FORKD_RLIMITS_MAX	16	/* n_rlimits at most; resource below it */
+#define FORKD_CPU_NUMBER_MAX	1024	/* each of cpus below it (CPU_SETSIZE) */
 
 /* One resource limit: resource is RLIMIT_* from <sys/resource.h> (0..15
  * on Linux); soft <= hard, either may be FORKD_RLIM_INFINITY. */

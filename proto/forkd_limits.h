@@ -15,6 +15,13 @@
 #define LIMIT_GROUPS_MAX	64	/* supplementary groups in a spawn's identity */
 #define LIMIT_CPUS_MAX		1024	/* CPUs named in a spawn's affinity (CPU_SETSIZE) */
 #define LIMIT_TIMEOUT_MS_MAX	(7U * 24 * 3600 * 1000)	/* a week */
+#define LIMIT_RLIMITS_MAX	16	/* rlimits per spawn; resource numbers below it (RLIMIT_NLIMITS) */
+#define LIMIT_CPU_NUMBER_MAX	1024	/* each CPU number below it (glibc's CPU_SETSIZE) */
+#define LIMIT_CPU_PERIOD_MIN	1000	/* cpu_period_us bounds (the kernel's cpu.max) */
+#define LIMIT_CPU_PERIOD_MAX	1000000
+#define LIMIT_CPU_QUOTA_MIN	1000	/* cpu_quota_us at least */
+#define LIMIT_KILL_GRACE_MS_MAX	600000	/* a spawn's kill_grace_ms, as [limits] kill_grace_ms */
+#define LIMIT_NS_ALL		0x3f	/* every Namespace bit of forkd.proto ORed */
 #define LIMIT_OUTQ_FDS_MAX	64	/* queued replies carrying a pidfd per connection */
 #define LIMIT_OUTQ_MAX		4096	/* queued outgoing frames per connection */
 #define LIMIT_OUTQ_BYTES_MAX	(2 * 1024 * 1024) /* and their bytes */

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include <protobuf-c/protobuf-c.h>
 #include <sodium.h>
 
 #include "wire.h"
@@ -288,4 +289,79 @@ wire_strerror(int err)
 	case -EPROTO:		return "frame out of sequence (replayed or reordered)";
 	default:		return strerror(-err);
 	}
+}
+
+/* One varint at *off; 0, or -1 when truncated or too long. */
+static int
+wire_varint(const uint8_t *b, size_t n, size_t *off, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	for (unsigned int sh = 0; sh < 64 && *off < n; sh += 7) {
+		uint8_t c = b[(*off)++];
+
+		v |= (uint64_t)(c & 0x7f) << sh;
+		if ((c & 0x80) == 0) {
+			*ret = v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* wire_has_nul_string() at nesting depth. */
+static int
+wire_nul_in(const ProtobufCMessageDescriptor *d, const uint8_t *b, size_t n,
+    int depth)
+{
+	const ProtobufCFieldDescriptor	*f;
+	uint64_t			 key, len;
+	size_t				 off = 0;
+
+	while (off < n) {
+		if (wire_varint(b, n, &off, &key) != 0)
+			return 0;
+		switch (key & 7) {
+		case 0:				/* varint */
+			if (wire_varint(b, n, &off, &len) != 0)
+				return 0;
+			continue;
+		case 1:				/* 64-bit */
+			if (n - off < 8)
+				return 0;
+			off += 8;
+			continue;
+		case 5:				/* 32-bit */
+			if (n - off < 4)
+				return 0;
+			off += 4;
+			continue;
+		case 2:				/* length-delimited */
+			break;
+		default:			/* groups: unpack refuses */
+			return 0;
+		}
+		if (wire_varint(b, n, &off, &len) != 0 || len > n - off)
+			return 0;
+		f = (key >> 3) <= UINT32_MAX ?
+		    protobuf_c_message_descriptor_get_field(d,
+		    (unsigned int)(key >> 3)) : NULL;
+		if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
+		    memchr(b + off, 0, (size_t)len) != NULL)
+			return 1;
+		if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		    depth < 16 && wire_nul_in(f->descriptor, b + off,
+		    (size_t)len, depth + 1))
+			return 1;
+		off += (size_t)len;
+	}
+	return 0;
+}
+
+/* Walk the encoded message with its descriptor for a string with a NUL. */
+int
+wire_has_nul_string(const ProtobufCMessageDescriptor *d, const void *buf,
+    size_t len)
+{
+	return wire_nul_in(d, buf, len, 0);
 }

@@ -90,4 +90,12 @@ void	wire_set_fd_disposer(void (*fn)(int *fds, size_t n));
 
 const char *wire_strerror(int err);
 
+struct ProtobufCMessageDescriptor;
+/* Does a string field of the message d encoded in buf (len bytes), at any
+ * depth, hold a NUL byte? protobuf-c hands string fields over as C
+ * strings, cut at the first NUL, so only the encoded bytes can tell. 1 if
+ * so, 0 if not (or if buf is malformed: then unpacking refuses it). */
+int	wire_has_nul_string(const struct ProtobufCMessageDescriptor *d,
+	    const void *buf, size_t len);
+
 #endif

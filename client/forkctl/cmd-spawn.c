@@ -54,11 +54,6 @@ static const struct option cmd_spawn_longopts[] = {
 	{ NULL,		0,			NULL,	0 }
 };
 
-/* RLIMIT_* resources the protocol carries. */
-#define CMD_SPAWN_RLIMITS	16
-/* CPUs are numbered below this (CPU_SETSIZE). */
-#define CMD_SPAWN_CPU_LIMIT	1024
-
 /* What the spawn request is built from; everything here is owned. */
 struct spawn_req {
 	char		 *target;
@@ -66,7 +61,7 @@ struct spawn_req {
 	const char	**argv;
 	char		**env;
 	size_t		  n_env;
-	struct forkd_rlimit rlimits[CMD_SPAWN_RLIMITS];
+	struct forkd_rlimit rlimits[FORKD_RLIMITS_MAX];
 	size_t		  n_rlimits;
 	int		  cpus[FORKD_CPUS_MAX];
 	size_t		  n_cpus;
@@ -410,7 +405,7 @@ cmd_spawn_setup(struct forkctl *fc, struct args *a, struct spawn_req *sr,
 			if (sr->rlimits[k].resource == rl.resource)
 				break;
 		}
-		if (k == CMD_SPAWN_RLIMITS)
+		if (k == FORKD_RLIMITS_MAX)
 			return forkctl_usage_error(cmd, "too many --rlimit");
 		sr->rlimits[k] = rl;
 		if (k == sr->n_rlimits)
@@ -432,7 +427,7 @@ cmd_spawn_setup(struct forkctl *fc, struct args *a, struct spawn_req *sr,
 	}
 	if ((v = args_get(a, OPT_CPUS)) != NULL) {
 		if (parse_cpus(v, sr->cpus, FORKD_CPUS_MAX,
-		    CMD_SPAWN_CPU_LIMIT, &sr->n_cpus, err, sizeof err) < 0)
+		    FORKD_CPU_NUMBER_MAX, &sr->n_cpus, err, sizeof err) < 0)
 			return forkctl_usage_error(cmd, "--cpus: %s", err);
 		o->cpus = sr->cpus;
 		o->n_cpus = sr->n_cpus;

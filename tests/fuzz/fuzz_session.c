@@ -17,6 +17,8 @@
 #include <sodium.h>
 
 #include "auth.h"
+#include "clock.h"
+#include "clone.h"
 #include "config.h"
 #include "forkd.pb-c.h"
 #include "fuzz_session.h"
@@ -106,7 +108,7 @@ clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
  * fork that fails, so no fuzzed request ever makes a real process. (A fake
  * child would need a fake pidfd.) */
 long
-spawn_sys_clone3(struct clone_args *ca, size_t size)
+clone_sys_clone3(struct clone_args *ca, size_t size)
 {
 	(void)ca;
 	(void)size;
@@ -216,7 +218,7 @@ fuzz_session_setup(void)
 	sodium_mprotect_readonly(key);
 	server_key = key;
 	server_keylen = sizeof fuzz_authkey;
-	server_started_ms = spawn_now_ms();
+	server_started_ms = clock_mono_ms();
 	if ((server_devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		fuzz_fail("/dev/null: %s", strerror(errno));
 	/* The lowest free descriptor: fuzz_check_fds() scans from here. */

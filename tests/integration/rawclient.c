@@ -63,6 +63,8 @@ raw_recv(struct rawclient *rc, struct wire_mac *mac, int64_t deadline,
 	return 0;
 }
 
+void	(*rawclient_tamper)(unsigned char *, size_t);
+
 /* Pack and send a ClientMessage. */
 static int
 raw_send(struct rawclient *rc, struct wire_mac *mac,
@@ -76,6 +78,8 @@ raw_send(struct rawclient *rc, struct wire_mac *mac,
 	if (plen > sizeof pbuf - WIRE_OVERHEAD)
 		return -EMSGSIZE;
 	forkd__client_message__pack(cm, pbuf);
+	if (rawclient_tamper != NULL)
+		rawclient_tamper(pbuf, plen);
 	if ((r = wire_seal(mac, pbuf, plen, fbuf, sizeof fbuf, &flen)) != 0)
 		return r;
 	return wire_send(rc->rc_fd, fbuf, flen, fds, nfds);

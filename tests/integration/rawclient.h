@@ -30,6 +30,10 @@ struct rawclient {
 	int		rc_nexits;
 };
 
+/* If set, called on every packed ClientMessage before it is sealed: for
+ * tests of what libforkd cannot send (a NUL byte inside a string). */
+extern void (*rawclient_tamper)(unsigned char *payload, size_t len);
+
 /* Connect and authenticate. 0 or -errno. */
 int	rawclient_connect(struct rawclient *, const char *sock,
 	    const char *keyfile);

@@ -1077,6 +1077,40 @@ test_userns_exec(void **state)
 
 /* Requests the daemon must refuse before forking, with their error and a
  * word the message must contain. */
+/* The tamper hook: every \x7f byte of the payload becomes a NUL. */
+static void
+nul_tamper(unsigned char *payload, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (payload[i] == 0x7f)
+			payload[i] = 0;
+}
+
+/* A string with a NUL byte inside is refused with -EINVAL, not cut (forkd
+ * 0.2.0 ran "bench:exit 7" for argv "7\0" "9"), and the connection goes
+ * on. */
+static void
+test_nul_strings(void **state)
+{
+	struct raw		 c;
+	struct result		 res;
+	Forkd__SpawnRequest	 sp = FORKD__SPAWN_REQUEST__INIT;
+	char			*argv[] = { "exit", "7\x7f" "9" };
+
+	raw_connect(&c, &H);
+	sp.target = "bench:exit";
+	sp.argv = argv;
+	sp.n_argv = 2;
+	rawclient_tamper = nul_tamper;
+	raw_spawn(&c, &sp, NULL, NULL, 0, &res);
+	rawclient_tamper = NULL;
+	if (res.err != -EINVAL || strstr(res.msg, "NUL") == NULL)
+		fail_msg("argv with a NUL byte: %d \"%s\", expected -EINVAL "
+		    "naming the NUL", res.err, res.msg);
+	raw_ping(&c);
+	raw_close(&c);
+}
+
 static void
 test_validation(void **state)
 {
@@ -1363,6 +1397,7 @@ main(void)
 		cmocka_unit_test(test_userns),
 		cmocka_unit_test(test_userns_exec),
 		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_nul_strings),
 		cmocka_unit_test(test_step_failures),
 		cmocka_unit_test(test_stop),
 	};

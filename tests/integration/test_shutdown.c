@@ -1,11 +1,15 @@
 /* test_shutdown.c: forkd's signals: SIGTERM/SIGINT stop it cleanly after
  * ending daemon-flag children (whose owners get their exit events), SIGHUP
  * does not stop it; a stale socket file does not stop a new forkd. */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "harness.h"
@@ -280,6 +284,69 @@ test_stale_socket(void **state)
 	harness_cleanup(&a);
 }
 
+/* A socket whose listener died but whose fd another process still holds
+ * (what forkd-closer, sharing a killed forkd's fd table, does until it
+ * notices): connect() succeeds, nobody will ever accept. forkd takes the
+ * path over: the process that listened is gone. Here the listener is a
+ * child of the test that passes the fd to a sleeping grandchild and
+ * exits, so the state lasts as long as the test needs it. */
+static void
+test_stale_socket_held(void **state)
+{
+	struct harness		 b;
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	char			 sock[HARNESS_PATH_MAX];
+	const char		*extra[] = { "-s", sock, NULL };
+	struct forkd		*f;
+	pid_t			 pid, holder = -1;
+	int			 p[2], st, fd;
+	char			 dir[] = "/tmp/forkd-held.XXXXXX";
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof sock, "%s/forkd.sock", dir);
+	assert_true(strlen(sock) < sizeof sun.sun_path);
+	memcpy(sun.sun_path, sock, strlen(sock) + 1);
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sun,
+		    sizeof sun) != 0 || listen(fd, 8) != 0) {
+			fprintf(stderr, "listener at %s: %s\n", sock,
+			    strerror(errno));
+			_exit(1);
+		}
+		if ((holder = fork()) == 0) {
+			close(p[0]);
+			close(p[1]);
+			pause();
+			_exit(0);
+		}
+		(void)!write(p[1], &holder, sizeof holder);
+		_exit(0);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &holder, sizeof holder),
+	    (ssize_t)sizeof holder);
+	close(p[0]);
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	close(fd);
+	if (harness_start(&b, extra) != 0) {
+		kill(holder, SIGKILL);
+		fail_msg("forkd did not take over %s, held open by a process "
+		    "whose listener is gone", sock);
+	}
+	f = harness_connect(&b);
+	EXPECT_OK(f, forkd_ping(f));
+	forkd_close(f);
+	harness_stop_ok(&b);
+	kill(holder, SIGKILL);
+	(void)unlink(sock);
+	(void)rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -290,6 +357,7 @@ main(void)
 		cmocka_unit_test(test_sigint),
 		cmocka_unit_test(test_sighup),
 		cmocka_unit_test(test_stale_socket),
+		cmocka_unit_test(test_stale_socket_held),
 	};
 
 	return cmocka_run_group_tests_name("integration_shutdown", tests,

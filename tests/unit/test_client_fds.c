@@ -57,6 +57,8 @@ count_fds(void)
 	return n - 1;	/* the directory's own fd */
 }
 
+static int	srv_nul;	/* srv_send(): \x7f -> NUL */
+
 /* Seal and send one server message with nfds fds. */
 static void
 srv_send(int s, struct wire_mac *mac, Forkd__ServerMessage *m, const int *fds,
@@ -66,6 +68,10 @@ srv_send(int s, struct wire_mac *mac, Forkd__ServerMessage *m, const int *fds,
 	size_t		plen, flen;
 
 	plen = forkd__server_message__pack(m, payload);
+	/* Scenario nul-name: its \x7f bytes become NULs, inside a string. */
+	for (size_t i = 0; srv_nul && i < plen; i++)
+		if (payload[i] == 0x7f)
+			payload[i] = 0;
 	if (wire_seal(mac, payload, plen, frame, sizeof frame, &flen) != 0 ||
 	    wire_send(s, frame, flen, fds, nfds) != 0)
 		_exit(10);
@@ -156,6 +162,11 @@ srv_request(int s, struct wire_mac *mac, const Forkd__Request *rq)
 		m.body_case = FORKD__SERVER_MESSAGE__BODY_RESPONSE;
 		m.response = &r;
 		srv_send(s, mac, &m, fds, 1);
+	} else if (strcmp(sc, "nul-name") == 0) {
+		srv_nul = 1;
+		srv_spawn_reply(s, mac, rq->id, 4242, "nul\x7fname", 0, NULL,
+		    0);
+		srv_nul = 0;
 	} else if (strcmp(sc, "unannounced") == 0)
 		srv_spawn_reply(s, mac, rq->id, 4242, sc, 0, fds, 1);
 	else if (strcmp(sc, "two-fds") == 0)
@@ -379,6 +390,25 @@ test_bad_spawn_replies(void **state)
 	}
 }
 
+/* A string with a NUL byte inside from forkd is a malformed message, not
+ * a name cut short ("nul"). */
+static void
+test_nul_string_reply(void **state)
+{
+	struct forkd		*f;
+	struct forkd_spawned	 sp;
+	int			 r;
+
+	(void)state;
+	f = conn();
+	r = spawn_sc(f, "nul-name", 0, &sp);
+	if (r != -EBADMSG || strstr(forkd_errmsg(f), "NUL") == NULL)
+		fail_msg("reply name with a NUL: %d (%s) \"%s\", expected "
+		    "-EBADMSG naming the NUL", r, forkd_strerror(r),
+		    forkd_errmsg(f));
+	forkd_close(f);
+}
+
 /* The one legitimate case: a pidfd of the child the reply names. */
 static void
 test_good_pidfd(void **state)
@@ -422,6 +452,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fds_on_other_frames),
 		cmocka_unit_test(test_bad_spawn_replies),
+		cmocka_unit_test(test_nul_string_reply),
 		cmocka_unit_test(test_good_pidfd),
 	};
 

@@ -170,6 +170,39 @@ test_output(void **state)
 }
 
 static void
+log_levels(void)
+{
+	log_at(LOG_LVL_NOTICE, "at %s", "notice");
+	log_at(LOG_LVL_WARNING, "at %s", "warning");
+	log_at(LOG_LVL_DEBUG + 5, "above debug");
+	log_at(0, "below err");
+	log_at(LOG_LVL_INFO, "bad %s", "x\n<0>forged");
+}
+
+/* log_at(): the level given (clamped to err..debug), filtered like the
+ * others, and the message sanitized. */
+static void
+test_log_at(void **state)
+{
+	const char *out;
+
+	(void)state;
+	log_init(LOG_LVL_DEBUG, 1);
+	out = capture(log_levels);
+	if (strstr(out, "<5>at notice\n") == NULL ||
+	    strstr(out, "<4>at warning\n") == NULL ||
+	    strstr(out, "<7>above debug\n") == NULL ||
+	    strstr(out, "<3>below err\n") == NULL ||
+	    strstr(out, "<6>bad x\\x0a<0>forged\n") == NULL)
+		fail_msg("log_at() lines wrong: \"%s\"", out);
+	log_init(LOG_LVL_NOTICE, 1);
+	out = capture(log_levels);
+	if (strstr(out, "above debug") != NULL || strstr(out, "bad") != NULL ||
+	    strstr(out, "<5>at notice\n") == NULL)
+		fail_msg("log_at() ignores the level: \"%s\"", out);
+}
+
+static void
 log_forged(void)
 {
 	log_info("target %s", "x\n<0>forged\r");
@@ -207,6 +240,7 @@ main(void)
 		cmocka_unit_test(test_level_parse),
 		cmocka_unit_test(test_output),
 		cmocka_unit_test(test_output_sanitized),
+		cmocka_unit_test(test_log_at),
 	};
 
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);

@@ -22,7 +22,7 @@ static unsigned char	buf[64 * 1024] __attribute__((aligned(16)));
  * itself. */
 #define KEEP_FD		7
 
-/* A plan like spawn_plan_build() makes: exec path, argv, env, cwd, name,
+/* A plan like plan_build() makes: exec path, argv, env, cwd, name,
  * fds 0 and 1 from the message (numbers 40, 41 in "forkd"), 2 kept as
  * "forkd's /dev/null" (7), and a few set-up values. */
 static char *t_argv[] = { "/bin/prog", "one", "", "three", NULL };

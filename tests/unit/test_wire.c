@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "forkd.pb-c.h"
 #include "wire.h"
 
 #define MAXF	WIRE_FRAME_DEFAULT_MAX
@@ -675,11 +676,79 @@ test_recv_zeroes_tail(void **state)
 	close(sv[1]);
 }
 
+/* Pack a spawn request whose argv[1] is "a\x7fb" and env[0] "K=\x7f",
+ * then turn the chosen \x7f (which no tag or length here is) into a NUL,
+ * as a client could. */
+static size_t
+nul_spawn(unsigned char *buf, size_t cap, int which)
+{
+	Forkd__ClientMessage	cm = FORKD__CLIENT_MESSAGE__INIT;
+	Forkd__Request		rq = FORKD__REQUEST__INIT;
+	Forkd__SpawnRequest	sr = FORKD__SPAWN_REQUEST__INIT;
+	Forkd__PingRequest	pr = FORKD__PING_REQUEST__INIT;
+	char			*argv[] = { "x", "a\x7f" "b" }, *env[] = { "K=\x7f" };
+	unsigned char		 data[] = { 'p', 0, 'q' };
+	size_t			 len;
+	int			 seen = 0;
+
+	sr.target = "m:e";
+	sr.argv = argv;
+	sr.n_argv = 2;
+	sr.env = env;
+	sr.n_env = 1;
+	rq.body_case = FORKD__REQUEST__BODY_SPAWN;
+	rq.spawn = &sr;
+	if (which == 3) {	/* a ping: bytes may hold NULs */
+		pr.data.data = data;
+		pr.data.len = sizeof data;
+		rq.body_case = FORKD__REQUEST__BODY_PING;
+		rq.ping = &pr;
+	}
+	cm.body_case = FORKD__CLIENT_MESSAGE__BODY_REQUEST;
+	cm.request = &rq;
+	len = forkd__client_message__get_packed_size(&cm);
+	assert_true(len <= cap);
+	forkd__client_message__pack(&cm, buf);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == 0x7f && ++seen == which)
+			buf[i] = 0;
+	return len;
+}
+
+/* A NUL in a string field, at any depth, is found; the same bytes in a
+ * bytes field (ping data) are not a string's; truncated input is left to
+ * the unpacker. */
+static void
+test_nul_string(void **state)
+{
+	unsigned char	buf[512];
+	size_t		len;
+
+	(void)state;
+	len = nul_spawn(buf, sizeof buf, 0);
+	assert_int_equal(wire_has_nul_string(
+	    &forkd__client_message__descriptor, buf, len), 0);
+	len = nul_spawn(buf, sizeof buf, 1);	/* argv[1] "a\0b" */
+	assert_int_equal(wire_has_nul_string(
+	    &forkd__client_message__descriptor, buf, len), 1);
+	len = nul_spawn(buf, sizeof buf, 2);	/* env[0] "K=\0" */
+	assert_int_equal(wire_has_nul_string(
+	    &forkd__client_message__descriptor, buf, len), 1);
+	len = nul_spawn(buf, sizeof buf, 3);	/* ping data */
+	assert_int_equal(wire_has_nul_string(
+	    &forkd__client_message__descriptor, buf, len), 0);
+	len = nul_spawn(buf, sizeof buf, 1);
+	for (size_t cut = 0; cut < len; cut++)
+		(void)wire_has_nul_string(&forkd__client_message__descriptor,
+		    buf, cut);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_nul_string),
 		cmocka_unit_test(test_recv_zeroes_tail),
 		cmocka_unit_test(test_handshake_roundtrip),
 		cmocka_unit_test(test_handshake_mac_mismatch),
