@@ -476,3 +476,28 @@ clone_start_ex(struct child_plan *plan, const struct clone_create *sc,
 		*ret_pidfd = sc->sc_want_pidfd ? pidfd : -1;
 	return 0;
 }
+
+/* A pidfd for forkd's own unreaped child (see clone.h). */
+int
+clone_pidfd_of_child(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	return fd >= 0 ? fd : -errno;
+}
+
+/* Does pidfd_open(2) work here? Asked of forkd's own pid, once. */
+int
+clone_pidfd_open_works(void)
+{
+	static int	works = -1;
+	int		fd;
+
+	if (works < 0) {
+		fd = clone_pidfd_of_child(getpid());
+		works = fd >= 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	return works;
+}

@@ -33,6 +33,12 @@ struct clone_create {
  * target may start in a CLONE_VM child whose area goes to *ret_vm. */
 int	clone_start_ex(struct child_plan *, const struct clone_create *,
 	    pid_t *ret_pid, int *ret_errfd, int *ret_pidfd, void **ret_vm);
+/* A pidfd (O_CLOEXEC) for pid, which must be forkd's own child not yet
+ * reaped (a pool child just handed a spawn), so the pid cannot have been
+ * reused: pidfd_open(2). -errno on failure. */
+int	clone_pidfd_of_child(pid_t pid);
+/* 1 if pidfd_open(2) works here (probed once), else 0. */
+int	clone_pidfd_open_works(void);
 /* Unmap the area of a CLONE_VM exec child (c_vm); NULL is fine. */
 void	clone_vm_free(void *area);
 

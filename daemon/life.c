@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "forkd.pb-c.h"
+#include "clone.h"
 #include "life.h"
 
 /* Is the peer in forkd's PID namespace? A pidfd and the pid in the reply
@@ -84,8 +85,10 @@ life_prepare(const Forkd__SpawnRequest *r, struct life *l,
 		}
 		l->l_create.sc_procs_fd = fd;
 	}
-	l->l_bypass_pool = r->want_pidfd || r->cgroup != NULL ||
-	    l->l_create.sc_newpid;
+	/* A pool child's pidfd comes from pidfd_open() (spawn.c); a
+	 * cgroup or a PID namespace is had at creation only. */
+	l->l_bypass_pool = (r->want_pidfd && !clone_pidfd_open_works()) ||
+	    r->cgroup != NULL || l->l_create.sc_newpid;
 	return 0;
 }
 

@@ -331,20 +331,11 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 static int
 server_listener_alive(pid_t pid)
 {
-	char	path[64], buf[256], *p;
-	ssize_t	n;
-	int	fd;
+	char st = spawn_proc_state(pid);
 
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (st == 0)	/* no /proc */
 		return kill(pid, 0) == 0 || errno != ESRCH;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p == NULL || p[1] != ' ' || p[2] != 'Z';
+	return st != 'Z';
 }
 
 /* Is a forkd accepting connections on path? A connect() that succeeds is

@@ -745,7 +745,7 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 	const unsigned char	*payload;
 	Forkd__ClientMessage	*cm;
 	size_t			 plen;
-	int			 r;
+	int			 r, nul;
 
 	r = wire_open(&s->s_mac, session_rbuf, len,
 	    server_config.limits.max_frame, &payload, &plen);
@@ -757,6 +757,10 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 		return;
 	}
 	cm = forkd__client_message__unpack(NULL, plen, payload);
+	/* A string cut at a NUL byte would run something else than asked
+	 * (protobuf-c cuts it; only the encoded bytes tell). */
+	nul = cm != NULL && wire_has_nul_string(
+	    &forkd__client_message__descriptor, payload, plen);
 	/* The request is decoded (copied out): no child forkd forks later
 	 * (a pool refill without a zygote, --pool 0) may inherit this
 	 * client's frame, its environment and argv. */
@@ -770,9 +774,7 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 	}
 	s->s_requests++;
 	s->s_active_ms = clock_mono_ms();
-	/* A string cut at a NUL byte would run something else than asked. */
-	if (wire_has_nul_string(&forkd__client_message__descriptor, payload,
-	    plen)) {
+	if (nul) {
 		wire_close_fds(fds, nfds);
 		session_reply_error(s, cm->request->id, -EINVAL, 0,
 		    "a string field holds a NUL byte");

@@ -236,9 +236,8 @@ spawn_child_failed(struct spawn_child *c, int kill_it, int err, int step,
 		spawn_child_free(c);
 }
 
-
 /* State letter of a process from /proc/PID/stat ('T' stopped), or 0. */
-static char
+char
 spawn_proc_state(pid_t pid)
 {
 	char	path[64], buf[512], *p;
@@ -878,10 +877,19 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	 * fork. Exec targets skip the pool: clone_start_ex()'s CLONE_VM
 	 * child copies no page tables, and measured faster than a pool
 	 * hand-over (and, without CLONE_VFORK, holds nothing up, issue 13).
-	 * A pidfd, a cgroup or a PID namespace is had at creation only. */
-	if ((a.a_exec_path != NULL || life.l_bypass_pool || pool_launch(&plan,
-	    fds, nfds, &pid, &ctlfd) != 0) &&
-	    (err = clone_start_ex(&plan, &life.l_create, &pid, &ctlfd,
+	 * A cgroup or a PID namespace is had at creation only (life.c). */
+	if (a.a_exec_path == NULL && !life.l_bypass_pool && pool_launch(&plan,
+	    fds, nfds, &pid, &ctlfd) == 0) {
+		/* A pidfd of the pool child (unreaped: its pid is its own);
+		 * without one the reply has none, as from a forkd that
+		 * passes no pidfds. */
+		if (life.l_create.sc_want_pidfd &&
+		    (life.l_pidfd = clone_pidfd_of_child(pid)) < 0) {
+			log_warnx("child %d: pidfd_open: %s", (int)pid,
+			    strerror(-life.l_pidfd));
+			life.l_pidfd = -1;
+		}
+	} else if ((err = clone_start_ex(&plan, &life.l_create, &pid, &ctlfd,
 	    &life.l_pidfd, &c->c_vm)) != 0) {
 		log_warnx("cannot start a child: %s", strerror(-err));
 		snprintf(msg, sizeof msg, "fork: %s", strerror(-err));

@@ -135,4 +135,8 @@ unsigned int spawn_daemon_children_alive(void);
 int	spawn_exitcode(int wstatus);
 void	spawn_free_all(void);
 
+/* State letter of a process from /proc/PID/stat ('T' stopped, 'Z'
+ * zombie), or 0 when it cannot be read. */
+char	spawn_proc_state(pid_t pid);
+
 #endif

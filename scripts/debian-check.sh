@@ -12,9 +12,10 @@
 # 3. runs lintian: any error fails, warnings are printed;
 # 4. runs `systemd-analyze verify` on the packaged units inside the
 #    unpacked packages (--root), so ExecStart= must be the packaged forkd;
-# 5. starts the packaged forkd with the packaged config's modules on a
-#    temporary socket and spawns pi:hello through the packaged forkctl and
-#    libforkd.
+# 5. starts the packaged forkd with the packaged config's modules and the
+#    packaged python module on a temporary socket, spawns pi:hello through
+#    the packaged forkctl and libforkd, and runs a function in a child
+#    through the packaged Python package (Debian's /usr/bin/python3).
 # OUTDIR (optional) keeps the .deb files. Exit 0 ok, 1 failure, 77 skipped
 # (no dpkg-buildpackage). Takes about 2 minutes on 2 CPUs, most of it the
 # compile.
@@ -45,7 +46,7 @@ fail() { echo "debian-check: FAIL: $*" >&2; exit 1; }
 mkdir "$tmp/src"
 if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
 	(cd "$src" && git ls-files -z -co --exclude-standard |
-	    grep -zv -E '^(build[^/]*|debian/(\.debhelper|tmp|forkd|libforkd1|libforkd-dev|python3-forkd)/|obj-)' |
+	    grep -zv -E '^(build[^/]*|debian/(\.debhelper|tmp|forkd|forkd-module-python|libforkd1|libforkd-dev|python3-forkd)/|obj-)' |
 	    xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$tmp/src"
 else
 	tar -C "$src" --exclude='./build*' -cf - . | tar -xf - -C "$tmp/src"
@@ -77,10 +78,25 @@ expect_forkd='/etc/forkd/forkd.conf
 /usr/sbin/forkd
 /usr/share/bash-completion/completions/forkctl
 /usr/share/doc/forkd/PROTOCOL.md.gz
+/usr/share/forkd/systemd/forkd-cgroups.conf
+/usr/share/forkd/systemd/forkd-namespaces.conf
 /usr/share/man/man1/forkctl.1.gz
 /usr/share/man/man5/forkd.conf.5.gz
 /usr/share/man/man8/forkd.8.gz
 /usr/share/zsh/site-functions/_forkctl'
+# The python module alone (it links libpython3.11); modules/testing is
+# test-only and in no package.
+expect_module_python='/usr/lib/@MA@/forkd/modules/python.so'
+# The Python package, where Debian puts Python 3 modules; the extension's
+# name carries the interpreter's SOABI (cpython-311-x86_64-linux-gnu).
+soabi=$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+expect_python3="/usr/lib/python3/dist-packages/forkd/__init__.py
+/usr/lib/python3/dist-packages/forkd/_connection.py
+/usr/lib/python3/dist-packages/forkd/_errors.py
+/usr/lib/python3/dist-packages/forkd/_executor.py
+/usr/lib/python3/dist-packages/forkd/_forkd$soabi
+/usr/lib/python3/dist-packages/forkd/_process.py
+/usr/lib/python3/dist-packages/forkd/py.typed"
 expect_libforkd1='/usr/lib/@MA@/libforkd.so.0.2.0
 /usr/lib/@MA@/libforkd.so.1'
 man3=$(cd "$src/client/man" && ls ./*.3 | sed 's|^\./||')
@@ -124,11 +140,15 @@ check_list() {
 check_list forkd "$expect_forkd"
 check_list libforkd1 "$expect_libforkd1"
 check_list libforkd-dev "$expect_dev"
-# Python package: add its check_list line when debian/control has it.
-if grep -q '^Package: python3-forkd' "$src/debian/control"; then
-	[[ -f $tmp/python3-forkd_${version}_$debarch.deb ]] ||
-	    fail "python3-forkd is in debian/control but was not built"
-fi
+check_list forkd-module-python "$expect_module_python"
+check_list python3-forkd "$expect_python3"
+# Every package debian/control declares was built and checked above.
+for p in $(sed -n 's/^Package: *//p' "$src/debian/control"); do
+	case $p in
+	forkd | libforkd1 | libforkd-dev | forkd-module-python | python3-forkd) ;;
+	*) fail "debian/control has $p, which this script does not check" ;;
+	esac
+done
 
 # ---- 3. lintian ---------------------------------------------------------------
 changes=$(echo "$tmp"/*.changes)
@@ -174,8 +194,15 @@ export LD_LIBRARY_PATH=$root/usr/lib/$arch
 ldd "$root/usr/bin/forkctl" | grep -q "libforkd" &&
 	fail "forkctl links libforkd.so dynamically (expected static)"
 "$root/usr/bin/forkctl" keygen "$tmp/key" >/dev/null
-sed "s|/usr/lib/$arch/forkd/modules|$root/usr/lib/$arch/forkd/modules|" \
+# The packaged config's modules, and forkd-module-python's python.so.
+sed -e "s|/usr/lib/$arch/forkd/modules|$root/usr/lib/$arch/forkd/modules|" \
+    -e "/^module = .*\/pi\.so\$/a module = $root/usr/lib/$arch/forkd/modules/python.so" \
+    -e 's|^allow_targets = pi:\*$|allow_targets = pi:* python:*|' \
     "$root/etc/forkd/forkd.conf" >"$tmp/forkd.conf"
+grep -q '^module = .*/python\.so$' "$tmp/forkd.conf" ||
+	fail "no 'module = .../pi.so' line in the packaged forkd.conf"
+grep -q '^allow_targets = pi:\* python:\*$' "$tmp/forkd.conf" ||
+	fail "no 'allow_targets = pi:*' line in the packaged forkd.conf"
 "$root/usr/sbin/forkd" -c "$tmp/forkd.conf" -s "$tmp/s.sock" -k "$tmp/key" \
     2>"$tmp/forkd.log" &
 forkd_pid=$!
@@ -214,5 +241,20 @@ sed -i "s|^prefix=.*|prefix=$root/usr|" "$pcdir/libforkd.pc"
 cc -o "$tmp/ping" "$tmp/ping.c" $(PKG_CONFIG_LIBDIR=$pcdir pkg-config --cflags --libs libforkd) ||
 	fail "a program against libforkd-dev does not build"
 [[ $("$tmp/ping") == ok ]] || fail "a program against the packaged libforkd1"
-echo "debian-check: packaged forkd, forkctl and libforkd work"
+# The packaged Python package, by Debian's python3, runs a function in a
+# child of the packaged python module.
+cat >"$tmp/py_check.py" <<'PYEOF'
+import operator
+import forkd
+
+if __name__ == "__main__":
+    forkd.connect().ping()
+    with forkd.Executor(1) as ex:
+        print(ex.submit(operator.add, 2, 3).result())
+PYEOF
+out=$(PYTHONPATH=$root/usr/lib/python3/dist-packages /usr/bin/python3 \
+    "$tmp/py_check.py" 2>&1) ||
+	{ cat "$tmp/forkd.log" >&2; fail "python3-forkd with forkd-module-python: $out"; }
+[[ $out == 5 ]] || fail "python3-forkd with forkd-module-python: '$out', not 5"
+echo "debian-check: packaged forkd, forkctl, libforkd, python3-forkd and the python module work"
 echo "debian-check: ok"

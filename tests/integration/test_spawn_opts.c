@@ -269,6 +269,60 @@ test_pidfd(void **state)
 	forkd_close(f);
 }
 
+/* A spawn that asks for a pidfd is served by an idle pool child like any
+ * other (forkd takes the pidfd with pidfd_open()): Python's forkd.Process
+ * asks for one every time. */
+static void
+test_pidfd_from_pool(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	struct forkd_spawned	 sp;
+	struct forkd_status	*st;
+	struct forkd_exit	 ev;
+	struct pollfd		 pfd;
+	const char		*argv[] = { "bench:exit", "5", NULL };
+	uint64_t		 before = 0;
+	uint32_t		 idle = 0;
+
+	(void)state;
+	if (getenv("FORKD_TEST_POOL") != NULL) {
+		forkd_close(f);
+		skip();
+	}
+	for (int64_t end = harness_now_ms() + 10000 * harness_slow();
+	    harness_now_ms() < end; harness_sleep_ms(50)) {
+		EXPECT_OK(f, forkd_status(f, &st));
+		idle = st->pool_idle;
+		before = st->pool_spawns;
+		forkd_status_free(st);
+		if (idle > 0)
+			break;
+	}
+	if (idle == 0)
+		fail_msg("no idle pool child after 10 s");
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:exit";
+	o.argv = argv;
+	o.want_pidfd = 1;
+	EXPECT_OK(f, forkd_spawn_ex(f, &o, &sp));
+	if (sp.pidfd < 0)
+		fail_msg("no pidfd from a spawn served by the pool");
+	pfd.fd = sp.pidfd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	EXPECT_INT(poll(&pfd, 1, 10000 * harness_slow()), 1,
+	    "pool child's pidfd readable once it ended");
+	EXPECT_OK(f, forkd_wait_exit_event(f, 10000, &ev));
+	EXPECT_INT(ev.pid, sp.pid, "pid of the exit event");
+	EXPECT_INT(ev.exitcode, 5, "exit code");
+	close(sp.pidfd);
+	EXPECT_OK(f, forkd_status(f, &st));
+	EXPECT_INT(st->pool_spawns, before + 1, "spawns served by the pool");
+	forkd_status_free(st);
+	forkd_close(f);
+}
+
 /* An extra fd reaches the child at the number asked for: a pipe's write
  * end at fd 3 (and at fd 9, with stdout given too) carries what the child
  * writes there. Bad extra fds are refused before sending. */
@@ -368,6 +422,7 @@ main(void)
 		cmocka_unit_test(test_bad_opts),
 		cmocka_unit_test(test_edges_pass),
 		cmocka_unit_test(test_pidfd),
+		cmocka_unit_test(test_pidfd_from_pool),
 		cmocka_unit_test(test_extra_fds),
 		cmocka_unit_test(test_stop),
 	};
