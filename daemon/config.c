@@ -68,7 +68,7 @@ config_init(struct config *c)
 	c->limits.pool_max = 8;
 	c->limits.pool_min = 4;
 	c->limits.max_children_per_uid = 256;
-	c->limits.max_spawn_rate = 1000;
+	c->limits.max_spawn_rate = 0;	/* off: a share between uids */
 	c->limits.idle_timeout_ms = 0;
 	c->limits.max_handshakes_per_uid = 16;
 	c->limits.max_connections_per_uid = 32;

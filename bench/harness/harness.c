@@ -7,8 +7,11 @@
  * preloaded; plus one SOCK_SEQPACKET echo process. Then it measures in
  * rounds: each round runs every method once, against every state, in a
  * fresh random order, so the drift of a noisy shared machine hits all
- * methods alike. Throughput trials are interleaved the same way. Last, it
- * counts the memory of live children.
+ * methods alike. Then the interleaved mode: first bytes back to back with
+ * the caller's own work between them, so the pool's refill lands beside
+ * the next spawn. Throughput trials are interleaved the same way, with
+ * blocking clients and with pipelined ones (several forkd_spawn_start()
+ * in flight each). Last, it counts the memory of live children.
  *
  * Only this process talks to forkd; the anchors time themselves in-process
  * and report nanoseconds. Every helper is forked before the first thread
@@ -17,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -359,12 +363,16 @@ h_forkd_launch(struct h_forkd *d, const struct h_config *c,
 	util_track(d->d_pid);
 }
 
-/* Wait for a launched forkd and open its main and client connections. */
+/* Wait for a launched forkd and open its main and client connections.
+ * The main connection is also the first client (the phases that use them
+ * never overlap), so 32 clients stay within forkd's default
+ * max_connections_per_uid (32). */
 static void
 h_forkd_ready(struct h_forkd *d, size_t nclients)
 {
 	d->d_main = h_connect(d, H_START_MS);
-	for (; d->d_nclients < nclients; d->d_nclients++)
+	d->d_clients[0] = d->d_main;
+	for (d->d_nclients = 1; d->d_nclients < nclients; d->d_nclients++)
 		d->d_clients[d->d_nclients] = h_connect(d, 10000);
 }
 
@@ -372,7 +380,7 @@ h_forkd_ready(struct h_forkd *d, size_t nclients)
 static void
 h_forkd_stop(struct h_forkd *d)
 {
-	for (size_t i = 0; i < d->d_nclients; i++)
+	for (size_t i = 1; i < d->d_nclients; i++)
 		forkd_close(d->d_clients[i]);
 	d->d_nclients = 0;
 	forkd_close(d->d_main);
@@ -503,12 +511,71 @@ h_latency_phase(struct h_results *res, const struct h_config *c)
 	}
 }
 
+/* The caller's own work between two of its spawns in the interleaved
+ * mode: us microseconds of CPU, touching a small buffer as real work
+ * would. */
+static void
+h_caller_work(unsigned us)
+{
+	static volatile unsigned char	buf[64 * 1024];
+	uint64_t			end = util_now_ns() +
+					    (uint64_t)us * 1000;
+	size_t				i = 0;
+
+	while (util_now_ns() < end)
+		for (unsigned k = 0; k < 256; k++, i = (i + 64) % sizeof buf)
+			buf[i]++;
+}
+
+/* The interleaved ("probe") mode: rounds of a forkd first byte and an
+ * in-process fork() first byte against every state, shuffled, back to
+ * back with only the caller's own work between them (c_probe_work_us).
+ * Unlike the latency rounds, which run some forty other methods between
+ * two spawns of one forkd, a spawn here comes about a millisecond after
+ * the last: the pool's refill lands beside it, as it does for a caller
+ * that spawns in a loop. */
+static void
+h_probe_phase(struct h_results *res, const struct h_config *c)
+{
+	unsigned	jobs[H_STATES_MAX * H_PROBE_MAX];
+	size_t		njobs = 0;
+	unsigned	warm = c->c_quick ? 5 : 20;
+
+	if (c->c_probe_rounds == 0)
+		return;
+	for (unsigned t = 0; t < h_ntargets; t++)
+		for (unsigned m = 0; m < H_PROBE_MAX; m++)
+			jobs[njobs++] = t * H_PROBE_MAX + m;
+	h_progress("interleaved mode: %u rounds of %zu first bytes, %u us of "
+	    "caller work between them", c->c_probe_rounds, njobs,
+	    c->c_probe_work_us);
+	for (unsigned round = 0; round < warm + c->c_probe_rounds; round++) {
+		h_shuffle(jobs, njobs);
+		for (size_t j = 0; j < njobs; j++) {
+			struct h_target	*tg = &h_targets[jobs[j] / H_PROBE_MAX];
+			unsigned	 m = jobs[j] % H_PROBE_MAX;
+			uint64_t	 ns;
+
+			ns = m == H_PROBE_FORKD_TTFI ?
+			    h_forkd_ttfi(tg->t_forkd.d_main, "bench:byte",
+			    NULL) : anchor_ttfi(&tg->t_anchor);
+			if (round >= warm)
+				stats_add(&tg->t_state->s_probe[m], ns);
+			h_caller_work(c->c_probe_work_us);
+		}
+		if (round >= warm)
+			res->r_probe_rounds++;
+	}
+	report_loadavg(res->r_load_probe, sizeof res->r_load_probe);
+}
+
 /* One forkd client of a throughput trial. */
 struct h_tput_client {
 	pthread_t		 tc_thread;
 	struct forkd		*tc_h;
 	pthread_barrier_t	*tc_barrier;
 	const uint64_t		*tc_deadline;
+	unsigned		 tc_depth;
 	uint64_t		 tc_cycles;
 	uint64_t		 tc_done_ns;
 	struct stats		 tc_lat;
@@ -529,9 +596,127 @@ h_tput_client_run(void *arg)
 	return NULL;
 }
 
-/* A forkd throughput trial with k clients, one connection each. */
+/* One spawn in flight of a pipelined client. */
+struct h_flight {
+	uint32_t	f_id;
+	pid_t		f_pid;		/* 0 until the reply came */
+	uint64_t	f_t0;
+	int		f_replied;
+	int		f_exited;
+};
+
+/* A pipelined cycle is done once both its reply and its exit event came:
+ * count it and free the slot. */
 static void
-h_tput_forkd(struct h_forkd *d, struct h_tput *tp, unsigned k, unsigned ms)
+h_flight_check(struct h_tput_client *tc, struct h_flight *f, size_t *n,
+    size_t i)
+{
+	if (!f[i].f_replied || !f[i].f_exited)
+		return;
+	stats_add(&tc->tc_lat, util_now_ns() - f[i].f_t0);
+	tc->tc_cycles++;
+	f[i] = f[--*n];
+}
+
+/* Pipelined client thread: keeps tc_depth spawns of bench:noop in flight
+ * with forkd_spawn_start() and collects replies (forkd_next_reply()) and
+ * exit events (forkd_next_exit()) as they come; a cycle's latency runs
+ * from its request to the later of its reply and its exit event. */
+static void *
+h_tput_client_pipe_run(void *arg)
+{
+	struct h_tput_client	*tc = arg;
+	struct forkd_spawn_opts	 o;
+	struct h_flight		 f[64];
+	pid_t			 early[64];	/* exits before their reply */
+	size_t			 n = 0, nearly = 0;
+	int			 r;
+
+	forkd_spawn_opts_init(&o);
+	o.target = "bench:noop";
+	pthread_barrier_wait(tc->tc_barrier);
+	for (;;) {
+		struct forkd_reply	rep;
+		struct forkd_exit	ex;
+		struct pollfd		pfd;
+		int			more = util_now_ns() < *tc->tc_deadline;
+		int			got;
+
+		if (!more && n == 0)
+			break;
+		while (more && n < tc->tc_depth) {
+			f[n].f_t0 = util_now_ns();
+			if ((r = forkd_spawn_start(tc->tc_h, &o,
+			    &f[n].f_id)) < 0)
+				util_die("spawn_start: %s (%s)",
+				    forkd_strerror(r), forkd_errmsg(tc->tc_h));
+			f[n].f_pid = 0;
+			f[n].f_replied = f[n].f_exited = 0;
+			n++;
+		}
+		got = 0;
+		while (forkd_next_reply(tc->tc_h, &rep) == 0) {
+			size_t i;
+
+			if (rep.kind != FORKD_REPLY_SPAWN || rep.error != 0)
+				util_die("pipelined spawn: %s (%s)",
+				    forkd_strerror(rep.error), rep.errmsg);
+			for (i = 0; i < n && f[i].f_id != rep.id; i++)
+				;
+			if (i == n)
+				util_die("reply to unknown request %u", rep.id);
+			got = 1;
+			f[i].f_pid = rep.spawned.pid;
+			f[i].f_replied = 1;
+			for (size_t e = 0; e < nearly; e++)
+				if (early[e] == f[i].f_pid) {
+					early[e] = early[--nearly];
+					f[i].f_exited = 1;
+					break;
+				}
+			h_flight_check(tc, f, &n, i);
+		}
+		while (forkd_next_exit(tc->tc_h, &ex) == 0) {
+			size_t i;
+
+			if (ex.exitcode != 0)
+				util_die("bench:noop child %d ended with %d",
+				    (int)ex.pid, ex.exitcode);
+			for (i = 0; i < n && !(f[i].f_replied &&
+			    f[i].f_pid == ex.pid); i++)
+				;
+			if (i == n) {
+				if (nearly == sizeof early / sizeof early[0])
+					util_die("too many early exit events");
+				early[nearly++] = ex.pid;
+				continue;
+			}
+			got = 1;
+			f[i].f_exited = 1;
+			h_flight_check(tc, f, &n, i);
+		}
+		/* Anything taken: refill before waiting. */
+		if (got)
+			continue;
+		pfd.fd = forkd_fd(tc->tc_h);
+		pfd.events = POLLIN;
+		if ((r = poll(&pfd, 1, H_EVENT_MS)) < 0 && errno != EINTR)
+			util_die("poll: %s", strerror(errno));
+		if (r == 0)
+			util_die("pipelined client: nothing from forkd in %d s",
+			    H_EVENT_MS / 1000);
+		if ((r = forkd_process(tc->tc_h)) < 0)
+			util_die("forkd_process: %s", forkd_strerror(r));
+	}
+	tc->tc_done_ns = util_now_ns();
+	return NULL;
+}
+
+/* A forkd throughput trial with k clients, one connection each, each
+ * with depth spawns in flight (1: blocking forkd_spawn()). */
+static void
+h_tput_forkd(struct h_forkd *d, struct h_tput *tp, unsigned k, unsigned ms,
+    unsigned depth)
 {
 	struct h_tput_client	tc[64];
 	pthread_barrier_t	barrier;
@@ -544,8 +729,9 @@ h_tput_forkd(struct h_forkd *d, struct h_tput *tp, unsigned k, unsigned ms)
 		tc[i].tc_h = d->d_clients[i];
 		tc[i].tc_barrier = &barrier;
 		tc[i].tc_deadline = &deadline;
-		int r = pthread_create(&tc[i].tc_thread, NULL,
-		    h_tput_client_run, &tc[i]);
+		tc[i].tc_depth = depth;
+		int r = pthread_create(&tc[i].tc_thread, NULL, depth > 1 ?
+		    h_tput_client_pipe_run : h_tput_client_run, &tc[i]);
 
 		if (r != 0)
 			util_die("pthread_create: %s", strerror(r));
@@ -571,11 +757,13 @@ h_tput_forkd(struct h_forkd *d, struct h_tput *tp, unsigned k, unsigned ms)
 static void
 h_tput_phase(struct h_results *res, const struct h_config *c)
 {
-	unsigned	jobs[H_STATES_MAX * (2 * H_CLIENTS_MAX + 1)];
-	size_t		njobs = 0, per = 2 * c->c_nclients + 1;
+	unsigned	jobs[H_STATES_MAX * (3 * H_CLIENTS_MAX + 1)];
+	size_t		nc = c->c_nclients, npipe = c->c_depth > 1 ? nc : 0;
+	size_t		njobs = 0, per = 2 * nc + npipe + 1;
 
 	/* Per state: forkd pool on with each client count, the same with
-	 * --pool 0, then the fork loop. */
+	 * --pool 0, then pool on with c_depth spawns in flight per client,
+	 * then the fork loop. */
 	for (unsigned t = 0; t < h_ntargets; t++) {
 		struct h_state *s = h_targets[t].t_state;
 
@@ -584,9 +772,11 @@ h_tput_phase(struct h_results *res, const struct h_config *c)
 			struct h_tput *tp = &s->s_tput[k];
 
 			tp->t_fork_loop = k == per - 1;
-			tp->t_pool = k < c->c_nclients;
+			tp->t_pool = k < nc || k >= 2 * nc;
+			tp->t_depth = k >= 2 * nc && !tp->t_fork_loop ?
+			    c->c_depth : 1;
 			tp->t_clients = tp->t_fork_loop ? c->c_loop_workers :
-			    c->c_clients[k % c->c_nclients];
+			    c->c_clients[k % nc];
 			jobs[njobs++] = t * (unsigned)per + (unsigned)k;
 		}
 	}
@@ -609,7 +799,7 @@ h_tput_phase(struct h_results *res, const struct h_config *c)
 			} else
 				h_tput_forkd(tp->t_pool ? &tg->t_forkd :
 				    &tg->t_forkd_np, tp, tp->t_clients,
-				    c->c_trial_ms);
+				    c->c_trial_ms, tp->t_depth);
 		}
 	}
 	(void)res;
@@ -663,7 +853,7 @@ h_mem_phase(struct h_target *tg, unsigned n)
 	struct h_mem		*m = &tg->t_state->s_mem;
 	struct forkd_spawn_opts	 o;
 	struct forkd_exit	 ex;
-	struct forkd		*h = h_connect(&tg->t_forkd, 10000);
+	struct forkd		*h = tg->t_forkd.d_main;
 	pid_t			 pids[H_CHILDREN_MAX];
 	unsigned		 i;
 	int			 r;
@@ -677,7 +867,7 @@ h_mem_phase(struct h_target *tg, unsigned n)
 			util_die("spawn bench:sleep: %s (%s)",
 			    forkd_strerror(r), forkd_errmsg(h));
 	usleep(200000);
-	memset(m, 0, sizeof *m);
+	m->m_pss_kb = m->m_rss_kb = m->m_pte_kb = m->m_daemon_pss_kb = 0;
 	for (i = 0; i < n; i++) {
 		if (h_proc_kb(pids[i], "smaps_rollup", "Pss", &m->m_pss_kb) ||
 		    h_proc_kb(pids[i], "smaps_rollup", "Rss", &m->m_rss_kb) ||
@@ -697,12 +887,11 @@ h_mem_phase(struct h_target *tg, unsigned n)
 		if ((r = forkd_wait_exit_event(h, H_EVENT_MS, &ex)) < 0)
 			util_die("bench:sleep exit events: %s",
 			    forkd_strerror(r));
-	forkd_close(h);
 }
 
-/* forkd's config: no spawn rate limit, as its README asks of benchmarks
- * that measure throughput; everything else as shipped, unless --spawn-cpu
- * asks for that (non-default) setting. */
+/* forkd's config: everything as shipped (max_spawn_rate is off by
+ * default since issue 17), unless --spawn-cpu asks for that (non-default)
+ * setting. */
 static void
 h_write_conf(const char *path, int spawn_cpu)
 {
@@ -711,11 +900,9 @@ h_write_conf(const char *path, int spawn_cpu)
 
 	if (spawn_cpu >= 0)
 		n = snprintf(conf, sizeof conf, "# forkd-bench\n[forkd]\n"
-		    "spawn_cpu = %d\n[limits]\nmax_spawn_rate = 0\n",
-		    spawn_cpu);
+		    "spawn_cpu = %d\n", spawn_cpu);
 	else
-		n = snprintf(conf, sizeof conf, "# forkd-bench\n[limits]\n"
-		    "max_spawn_rate = 0\n");
+		n = snprintf(conf, sizeof conf, "# forkd-bench: defaults\n");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || util_write_full(fd, conf, (size_t)n) != 0 ||
 	    close(fd) != 0)
@@ -782,6 +969,11 @@ h_usage(FILE *f)
 "                   [--sizes MB,...] [--clients N,...] [--rounds N]\n"
 "                   [--budget SECONDS] [--trials N] [--trial-ms MS]\n"
 "                   [--children N] [--spawn-cpu CPU]\n"
+"                   [--probe-rounds N] [--probe-work-us US] [--depth N]\n"
+"--probe-rounds: rounds of the interleaved mode (0: skip it; default 400,\n"
+"  quick 100); --probe-work-us: the caller's work between its spawns there\n"
+"  (default 100); --depth: spawns in flight per client of the pipelined\n"
+"  throughput trials (default 4; 0 or 1: no pipelined trials).\n"
 "Normally run through bench/harness/run.sh, which builds and passes paths.\n",
 	    f);
 }
@@ -808,6 +1000,9 @@ main(int argc, char **argv)
 		{ "trial-ms", required_argument, NULL, 'M' },
 		{ "children", required_argument, NULL, 'n' },
 		{ "spawn-cpu", required_argument, NULL, 'S' },
+		{ "probe-rounds", required_argument, NULL, 'I' },
+		{ "probe-work-us", required_argument, NULL, 'W' },
+		{ "depth", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -816,7 +1011,7 @@ main(int argc, char **argv)
 	unsigned long		 tmp[H_CLIENTS_MAX];
 	const char		*sizes = "0,256,1024", *clients = "1,2,8,32";
 	long			 rounds = -1, budget = -1, trials = -1;
-	long			 trial_ms = -1;
+	long			 trial_ms = -1, probe_rounds = -1;
 	char			 keyfile[4096], conffile[4096], err[256];
 	size_t			 maxc = 0;
 	pthread_t		 reader;
@@ -830,6 +1025,8 @@ main(int argc, char **argv)
 	c.c_pss_mb = 1024;
 	c.c_loop_workers = 2;
 	c.c_spawn_cpu = -1;
+	c.c_probe_work_us = 100;
+	c.c_depth = 4;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': c.c_forkd = optarg; break;
@@ -852,6 +1049,13 @@ main(int argc, char **argv)
 		case 'S': c.c_spawn_cpu = (int)h_parse_uint(optarg,
 			    "spawn-cpu");
 			break;
+		case 'I': probe_rounds = h_parse_uint(optarg,
+			    "probe-rounds");
+			break;
+		case 'W': c.c_probe_work_us = h_parse_uint(optarg,
+			    "probe-work-us");
+			break;
+		case 'D': c.c_depth = h_parse_uint(optarg, "depth"); break;
 		case 'h': h_usage(stdout); return 0;
 		default: h_usage(stderr); return 2;
 		}
@@ -865,8 +1069,9 @@ main(int argc, char **argv)
 	c.c_nsizes = h_parse_list(sizes, c.c_sizes, H_STATES_MAX, "sizes");
 	c.c_nclients = h_parse_list(clients, tmp, H_CLIENTS_MAX, "clients");
 	for (size_t i = 0; i < c.c_nclients; i++) {
-		if (tmp[i] < 1 || tmp[i] > 60)
-			util_die("--clients: 1 to 60 each");
+		if (tmp[i] < 1 || tmp[i] > 32)
+			util_die("--clients: 1 to 32 each (forkd's default "
+			    "max_connections_per_uid)");
 		c.c_clients[i] = (unsigned)tmp[i];
 		if (tmp[i] > maxc)
 			maxc = tmp[i];
@@ -880,6 +1085,16 @@ main(int argc, char **argv)
 	c.c_trials = trials >= 0 ? (unsigned)trials : c.c_quick ? 3 : 5;
 	c.c_trial_ms = trial_ms >= 0 ? (unsigned)trial_ms :
 	    c.c_quick ? 200 : 800;
+	c.c_probe_rounds = probe_rounds >= 0 ? (unsigned)probe_rounds :
+	    c.c_quick ? 100 : 400;
+	if (c.c_depth > 64 || c.c_probe_work_us > 1000000)
+		util_die("--depth: at most 64; --probe-work-us: at most "
+		    "1000000");
+	/* Every spawn in flight is a live child of this uid for a moment. */
+	if (c.c_depth > 1 && c.c_depth * maxc > 256)
+		util_die("--depth %u x %zu clients: more spawns in flight than "
+		    "forkd's default max_children_per_uid (256)", c.c_depth,
+		    maxc);
 	c.c_warmup = c.c_quick ? 2 : 10;
 	c.c_min_rounds = c.c_quick ? 10 : 30;
 	if (c.c_trials < 1 || c.c_trials > H_TRIALS_MAX || c.c_trial_ms < 10)
@@ -948,8 +1163,18 @@ main(int argc, char **argv)
 	    "off)", c.c_bench_opts ? "," : "",
 	    c.c_bench_opts ? c.c_bench_opts : "");
 	for (size_t i = 0; i < c.c_nsizes; i++) {
+		struct h_mem *m = &res.r_states[i].s_mem;
+
 		h_forkd_ready(&h_targets[i].t_forkd, maxc);
 		h_forkd_ready(&h_targets[i].t_forkd_np, maxc);
+		(void)h_proc_kb(h_targets[i].t_forkd.d_pid, "smaps_rollup",
+		    "AnonHugePages", &m->m_start_huge_kb[0]);
+		(void)h_proc_kb(h_targets[i].t_forkd.d_pid, "smaps_rollup",
+		    "Anonymous", &m->m_start_anon_kb[0]);
+		(void)h_proc_kb(h_targets[i].t_forkd_np.d_pid, "smaps_rollup",
+		    "AnonHugePages", &m->m_start_huge_kb[1]);
+		(void)h_proc_kb(h_targets[i].t_forkd_np.d_pid, "smaps_rollup",
+		    "Anonymous", &m->m_start_anon_kb[1]);
 	}
 
 	if (pipe2(p, O_CLOEXEC) != 0)
@@ -968,6 +1193,7 @@ main(int argc, char **argv)
 	pthread_detach(reader);
 
 	h_latency_phase(&res, &c);
+	h_probe_phase(&res, &c);
 	for (size_t i = 0; i < h_ntargets; i++)
 		h_pool_status(&h_targets[i], 0);
 	h_tput_phase(&res, &c);

@@ -40,6 +40,16 @@ enum h_glob {
 	H_GLOB_MAX
 };
 
+/* Latency figures of the interleaved ("probe") mode, per state: spawns
+ * back to back with the caller's own work between them, as a caller that
+ * does something with each child does, so the pool's refill from the
+ * zygote lands beside the next spawn instead of in a quiet gap. */
+enum h_probe {
+	H_PROBE_FORKD_TTFI,	/* forkd bench:byte, first byte (pool on) */
+	H_PROBE_FORK_TTFI,	/* in-process fork(), child writes a byte */
+	H_PROBE_MAX
+};
+
 struct h_method {
 	const char	*m_id;		/* JSON name */
 	const char	*m_label;	/* table row */
@@ -47,6 +57,7 @@ struct h_method {
 
 extern const struct h_method h_lat_methods[H_LAT_MAX];
 extern const struct h_method h_glob_methods[H_GLOB_MAX];
+extern const struct h_method h_probe_methods[H_PROBE_MAX];
 
 struct h_config {
 	const char	*c_forkd;	/* forkd binary */
@@ -72,12 +83,18 @@ struct h_config {
 	unsigned	 c_children;	/* live children for PSS */
 	unsigned long	 c_pss_mb;	/* the state the PSS target names */
 	int		 c_spawn_cpu;	/* forkd's spawn_cpu, or -1: none */
+	unsigned	 c_probe_rounds; /* interleaved-mode rounds, 0: none */
+	unsigned	 c_probe_work_us; /* caller work between its spawns */
+	unsigned	 c_depth;	/* spawns in flight per pipelined client,
+					 * 0 or 1: no pipelined trials */
 };
 
 struct h_tput {
 	unsigned	t_clients;	/* forkd clients or fork-loop workers */
 	int		t_fork_loop;	/* 1: the in-process fork loop anchor */
 	int		t_pool;		/* forkd: 1 pool on, 0 --pool 0 */
+	unsigned	t_depth;	/* forkd: spawns in flight per client
+					 * (1: blocking forkd_spawn()) */
 	size_t		t_ntrials;
 	double		t_rate[H_TRIALS_MAX];	/* cycles/s of each trial */
 	uint64_t	t_cycles;
@@ -91,13 +108,21 @@ struct h_mem {
 	uint64_t	m_rss_kb;
 	uint64_t	m_pte_kb;	/* page tables, not part of PSS */
 	uint64_t	m_daemon_pss_kb;
+	/* forkd's anonymous memory in transparent huge pages, and all of
+	 * it, once it was up: [0] pool on, [1] --pool 0. The bench module's
+	 * default state=huge falls back to 4 KiB pages when the kernel has no
+	 * huge page to give, and then forking the state costs what a plain
+	 * fork() does. */
+	uint64_t	m_start_huge_kb[2];
+	uint64_t	m_start_anon_kb[2];
 };
 
 struct h_state {
 	unsigned long	 s_mb;
 	struct stats	 s_lat[H_LAT_MAX];
 	size_t		 s_ntput;
-	struct h_tput	 s_tput[2 * H_CLIENTS_MAX + 1];
+	struct h_tput	 s_tput[3 * H_CLIENTS_MAX + 1];
+	struct stats	 s_probe[H_PROBE_MAX];
 	struct h_mem	 s_mem;
 	/* forkd_status() counters after [0] the latency rounds, [1] the
 	 * throughput trials; of [.][0] pool on, [.][1] --pool 0 */
@@ -111,6 +136,8 @@ struct h_results {
 	double		 r_elapsed_s;
 	unsigned	 r_rounds;		/* latency rounds kept */
 	int		 r_budget_hit;
+	unsigned	 r_probe_rounds;	/* interleaved rounds kept */
+	char		 r_load_probe[64];	/* /proc/loadavg after them */
 	/* machine */
 	long		 r_ncpu;
 	char		 r_cpu[128];

@@ -42,7 +42,15 @@ const struct h_method h_glob_methods[H_GLOB_MAX] = {
 	    "SOCK_SEQPACKET round trip" },
 };
 
-/* One target of issue 4 and how this run did against it. */
+const struct h_method h_probe_methods[H_PROBE_MAX] = {
+	[H_PROBE_FORKD_TTFI] = { "probe.forkd.ttfi",
+	    "forkd bench:byte (interleaved)" },
+	[H_PROBE_FORK_TTFI] = { "probe.fork.ttfi",
+	    "in-process fork() (interleaved)" },
+};
+
+/* One goal of issue 17 (or a kept one of issue 4) and how this run did
+ * against it. */
 struct report_target {
 	char		 t_name[96];
 	int		 t_avail;
@@ -53,7 +61,7 @@ struct report_target {
 	const char	*t_note;
 };
 
-#define REPORT_TARGETS_MAX	16
+#define REPORT_TARGETS_MAX	32
 
 /* Copy the first line of a file that starts with key, after the key. */
 static int
@@ -143,7 +151,7 @@ report_header(FILE *out, const struct h_results *res)
 	    (double)res->r_mem_kb / (1024.0 * 1024.0), res->r_thp);
 	fprintf(out, "load average at start: %s\n", res->r_load_start);
 	fprintf(out, "forkd: bench.so:size_mb=N%s%s; \"forkd\" rows: pool on (the "
-	    "default), \"--pool 0\": pool off; max_spawn_rate = 0",
+	    "default), \"--pool 0\": pool off; other settings as shipped",
 	    c->c_bench_opts ? "," : "", c->c_bench_opts ? c->c_bench_opts :
 	    " (module default state kind)");
 	if (c->c_spawn_cpu >= 0)
@@ -209,19 +217,33 @@ report_median_d(const double *v, size_t n)
 	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 
-/* A forkd throughput entry with k clients (pool on or off), or the fork
- * loop (k 0). */
+/* A forkd throughput entry with k clients (pool on or off, depth spawns
+ * in flight per client), or the fork loop (k 0). */
 static struct h_tput *
-report_tput(struct h_state *s, unsigned k, int pool)
+report_tput(struct h_state *s, unsigned k, int pool, unsigned depth)
 {
 	for (size_t i = 0; s != NULL && i < s->s_ntput; i++) {
 		struct h_tput *tp = &s->s_tput[i];
 
 		if (k == 0 ? tp->t_fork_loop : (!tp->t_fork_loop &&
-		    tp->t_clients == k && tp->t_pool == pool))
+		    tp->t_clients == k && tp->t_pool == pool &&
+		    tp->t_depth == depth))
 			return tp;
 	}
 	return NULL;
+}
+
+/* Median throughput of a forkd entry over the fork loop's, or NAN. */
+static double
+report_tput_ratio(struct h_state *s, unsigned k, unsigned depth)
+{
+	struct h_tput	*t = report_tput(s, k, 1, depth);
+	struct h_tput	*l = report_tput(s, 0, 0, 1);
+
+	if (t == NULL || l == NULL || t->t_ntrials == 0 || l->t_ntrials == 0)
+		return NAN;
+	return report_median_d(t->t_rate, t->t_ntrials) /
+	    report_median_d(l->t_rate, l->t_ntrials);
 }
 
 /* Ratio of two p50s, or NAN when either is missing. */
@@ -261,42 +283,56 @@ report_add(struct report_target *t, size_t *n, double value, int le,
 	x->t_note = note;
 }
 
-/* The targets of issue 4 computed from this run. */
+/* The goals of issue 17 computed from this run, then the memory target
+ * of issue 4, which still holds. Every ratio is of two figures measured
+ * side by side in this run. */
 static size_t
 report_targets(struct h_results *res, struct report_target *t)
 {
+	const struct h_config *c = res->r_cfg;
 	struct h_state	*s0 = report_state(res, 0);
 	struct h_state	*s256 = report_state(res, 256);
 	struct h_state	*s1g = report_state(res, 1024);
-	struct h_state	*spss = report_state(res, res->r_cfg->c_pss_mb);
-	struct h_tput	*t8, *tl;
+	struct h_state	*spss = report_state(res, c->c_pss_mb);
+	struct h_tput	*t32;
 	size_t		 n = 0;
 	char		 sz[32];
 
 	report_add(t, &n, s0 ? report_ratio(&s0->s_lat[H_FORKD_TTFI],
-	    &s0->s_lat[H_FORK_TTFI]) : NAN, 1, 0.3, "x", NULL,
-	    "ttfi p50, 0 MiB: forkd / in-process fork()");
+	    &s0->s_lat[H_FORK_TTFI]) : NAN, 1, 0.8, "x", NULL,
+	    "first byte p50, 0 MiB: forkd / in-process fork()");
+	report_add(t, &n, s0 ? report_ratio(&s0->s_lat[H_FORKD_CYCLE],
+	    &s0->s_lat[H_FORK_CYCLE]) : NAN, 1, 1.0, "x", NULL,
+	    "spawn->exit p50, 0 MiB: forkd / fork()+waitpid");
 	report_add(t, &n, s0 && s1g ? report_ratio(&s1g->s_lat[H_FORKD_TTFI],
-	    &s0->s_lat[H_FORKD_TTFI]) : NAN, 1, 1.5, "x", NULL,
-	    "ttfi p50: forkd 1 GiB / forkd 0 MiB");
-	report_add(t, &n, s0 && s1g ?
-	    report_ratio(&s1g->s_lat[H_FORKD_NP_TTFI],
-	    &s0->s_lat[H_FORKD_NP_TTFI]) : NAN, 1, 1.5, "x", NULL,
-	    "ttfi p50, --pool 0: forkd 1 GiB / forkd 0 MiB");
-	t8 = report_tput(s0, 8, 1);
-	tl = report_tput(s0, 0, 0);
-	report_add(t, &n, t8 && tl && t8->t_ntrials && tl->t_ntrials ?
-	    report_median_d(t8->t_rate, t8->t_ntrials) /
-	    report_median_d(tl->t_rate, tl->t_ntrials) : NAN, 0, 0.8, "x",
-	    NULL, "throughput, 0 MiB: forkd 8 clients / fork loop x%u",
-	    res->r_cfg->c_loop_workers);
+	    &s0->s_lat[H_FORKD_TTFI]) : NAN, 1, 1.3, "x", NULL,
+	    "first byte p50: forkd 1 GiB / forkd 0 MiB, rounds");
+	report_add(t, &n, s0 && s1g && res->r_probe_rounds ?
+	    report_ratio(&s1g->s_probe[H_PROBE_FORKD_TTFI],
+	    &s0->s_probe[H_PROBE_FORKD_TTFI]) : NAN, 1, 1.3, "x", NULL,
+	    "first byte p50: forkd 1 GiB / forkd 0 MiB, interleaved");
+	report_add(t, &n, s0 && res->r_probe_rounds ?
+	    report_ratio(&s0->s_probe[H_PROBE_FORKD_TTFI],
+	    &s0->s_probe[H_PROBE_FORK_TTFI]) : NAN, 1, 0.8, "x", NULL,
+	    "first byte p50, 0 MiB, interleaved: forkd / fork()");
+	report_add(t, &n, report_tput_ratio(s0, 8, 1), 0, 0.8, "x", NULL,
+	    "throughput, 0 MiB: forkd 8 clients / fork loop x%u",
+	    c->c_loop_workers);
+	report_add(t, &n, c->c_depth > 1 ? report_tput_ratio(s0, 8,
+	    c->c_depth) : NAN, 0, 0.8, "x", NULL,
+	    "throughput, 0 MiB: forkd 8 clients x%u in flight / fork loop",
+	    c->c_depth);
+	t32 = report_tput(s0, 32, 1, 1);
+	report_add(t, &n, t32 && t32->t_lat.st_n ?
+	    stats_pct(&t32->t_lat, 99) / 1e6 : NAN, 1, 9.7, " ms", NULL,
+	    "p99 cycle latency, 0 MiB, 32 clients");
 	report_add(t, &n, res->r_python_ok && s0 ?
 	    report_ratio(&s0->s_lat[H_PY_CYCLE], &s0->s_lat[H_FORKD_CYCLE]) :
-	    NAN, 0, 20, "x", NULL,
+	    NAN, 0, 40, "x", NULL,
 	    "start+join p50, 0 MiB: Python forkserver / forkd");
 	report_add(t, &n, res->r_python_ok && s256 ?
 	    report_ratio(&s256->s_lat[H_PY_CYCLE],
-	    &s256->s_lat[H_FORKD_CYCLE]) : NAN, 0, 20, "x", NULL,
+	    &s256->s_lat[H_FORKD_CYCLE]) : NAN, 0, 40, "x", NULL,
 	    "start+join p50, 256 MiB: Python forkserver / forkd");
 	for (int pool = 1; pool >= 0; pool--)
 		for (size_t i = 0; i < res->r_nstates; i++) {
@@ -304,16 +340,19 @@ report_targets(struct h_results *res, struct report_target *t)
 
 			report_add(t, &n, report_ratio(&s->s_lat[pool ?
 			    H_FORKD_EXEC_CYCLE : H_FORKD_NP_EXEC_CYCLE],
-			    &res->r_glob[H_SPAWN_CYCLE]), 1, 1.3, "x", NULL,
+			    &res->r_glob[H_SPAWN_CYCLE]), 1, 1.1, "x", NULL,
 			    "exec /bin/true cycle p50, %s%s: forkd / "
 			    "posix_spawn", report_size(sz, sizeof sz, s->s_mb),
 			    pool ? "" : ", --pool 0");
 		}
+	report_add(t, &n, s0 && s1g ?
+	    report_ratio(&s1g->s_lat[H_FORKD_NP_TTFI],
+	    &s0->s_lat[H_FORKD_NP_TTFI]) : NAN, 1, 1.5, "x", "issue 4",
+	    "first byte p50, --pool 0: forkd 1 GiB / forkd 0 MiB");
 	report_add(t, &n, spss && spss->s_mem.m_valid ?
 	    (double)spss->s_mem.m_pss_kb / (1024.0 * 1024.0) : NAN, 1, 1.3,
-	    " GiB", NULL, "summed PSS of %u live children, %s state",
-	    res->r_cfg->c_children,
-	    report_size(sz, sizeof sz, res->r_cfg->c_pss_mb));
+	    " GiB", "issue 4", "summed PSS of %u live children, %s state",
+	    c->c_children, report_size(sz, sizeof sz, c->c_pss_mb));
 	return n;
 }
 
@@ -380,6 +419,22 @@ report_print(FILE *out, struct h_results *res)
 			fputc('\n', out);
 		}
 	}
+	if (res->r_probe_rounds > 0) {
+		fprintf(out, "interleaved mode (%u rounds, %u us of caller work "
+		    "between spawns; load after: %s)\n", res->r_probe_rounds,
+		    res->r_cfg->c_probe_work_us, res->r_load_probe);
+		for (int m = 0; m < H_PROBE_MAX; m++) {
+			fprintf(out, "  %-38s", h_probe_methods[m].m_label);
+			for (size_t i = 0; i < res->r_nstates; i++) {
+				struct stats *st = &res->r_states[i].s_probe[m];
+
+				fprintf(out, " %9s%9s",
+				    report_us(a, sizeof a, stats_pct(st, 50)),
+				    report_us(b, sizeof b, stats_pct(st, 99)));
+			}
+			fputc('\n', out);
+		}
+	}
 	fprintf(out, "no preloaded state (in-process anchors)\n");
 	for (int m = 0; m < H_GLOB_MAX; m++)
 		fprintf(out, "  %-38s %9s%9s\n", h_glob_methods[m].m_label,
@@ -420,13 +475,21 @@ report_print(FILE *out, struct h_results *res)
 	for (size_t i = 0; i < res->r_nstates; i++)
 		fprintf(out, " %9s%9s", "cycles/s", "p99");
 	fputc('\n', out);
-	for (size_t k = 0; k <= 2 * res->r_cfg->c_nclients; k++) {
+	for (size_t k = 0; k <= 3 * res->r_cfg->c_nclients; k++) {
 		size_t nc = res->r_cfg->c_nclients;
-		int pool = k < nc;
-		unsigned cl = k < 2 * nc ? res->r_cfg->c_clients[k % nc] : 0;
+		int pool = k < nc || k >= 2 * nc;
+		unsigned depth = k >= 2 * nc && k < 3 * nc ?
+		    res->r_cfg->c_depth : 1;
+		unsigned cl = k < 3 * nc ? res->r_cfg->c_clients[k % nc] : 0;
 		char label[64];
 
-		if (cl == 0)
+		if (depth > 1 || (k >= 2 * nc && k < 3 * nc)) {
+			if (res->r_cfg->c_depth <= 1)
+				continue;
+			snprintf(label, sizeof label, "forkd bench:noop, %u "
+			    "client%s x%u in flight", cl, cl == 1 ? "" : "s",
+			    depth);
+		} else if (cl == 0)
 			snprintf(label, sizeof label, "in-process fork loop x%u",
 			    res->r_cfg->c_loop_workers);
 		else
@@ -436,7 +499,7 @@ report_print(FILE *out, struct h_results *res)
 		fprintf(out, "  %-38s", label);
 		for (size_t i = 0; i < res->r_nstates; i++) {
 			struct h_tput *tp = report_tput(&res->r_states[i], cl,
-			    pool);
+			    pool, depth);
 
 			if (tp == NULL || tp->t_ntrials == 0) {
 				fprintf(out, " %9s%9s", "-", "-");
@@ -482,10 +545,25 @@ report_print(FILE *out, struct h_results *res)
 		}
 	}
 
+	fprintf(out, "  %-38s", "forkd's huge pages at start (MiB)");
+	for (size_t i = 0; i < res->r_nstates; i++) {
+		struct h_mem *m = &res->r_states[i].s_mem;
+		char v[48];
+
+		snprintf(v, sizeof v, "%.0f/%.0f of %.0f",
+		    (double)m->m_start_huge_kb[0] / 1024.0,
+		    (double)m->m_start_huge_kb[1] / 1024.0,
+		    (double)m->m_start_anon_kb[0] / 1024.0);
+		fprintf(out, " %18s", v);
+	}
+	fprintf(out, "\n  (pool on/--pool 0, of forkd's anonymous memory: a "
+	    "state short of huge pages forks like a plain one)\n");
+
 	ntg = report_targets(res, tg);
-	fprintf(out, "\nTargets of issue 4 (forkd as configured by default, "
-	    "and --pool 0 where named)\n");
-	fprintf(out, "  %-62s %9s %9s  %s\n", "", "measured", "target",
+	fprintf(out, "\nGoals of issue 17 (forkd as configured by default, "
+	    "and --pool 0 where named;\nratios of figures measured side by "
+	    "side in this run)\n");
+	fprintf(out, "  %-66s %9s %9s  %s\n", "", "measured", "target",
 	    "result");
 	for (size_t i = 0; i < ntg; i++) {
 		char v[32], tv[32], r[64];
@@ -505,7 +583,7 @@ report_print(FILE *out, struct h_results *res)
 		}
 		snprintf(tv, sizeof tv, "%s %.2g%s", tg[i].t_le ? "<=" : ">=",
 		    tg[i].t_target, tg[i].t_unit);
-		fprintf(out, "  %-62s %9s %9s  %s%s%s\n", tg[i].t_name, v, tv,
+		fprintf(out, "  %-66s %9s %9s  %s%s%s\n", tg[i].t_name, v, tv,
 		    r, tg[i].t_note ? "; " : "", tg[i].t_note ? tg[i].t_note :
 		    "");
 	}
@@ -571,16 +649,21 @@ report_json(const char *path, struct h_results *res)
 	report_jstr(f, res->r_load_start);
 	fprintf(f, ", \"loadavg_end\": ");
 	report_jstr(f, res->r_load_end);
+	fprintf(f, ", \"loadavg_after_interleaved\": ");
+	report_jstr(f, res->r_load_probe);
 	fprintf(f, "},\n  \"versions\": {\"libforkd\": \"%s\", \"python\": ",
 	    FORKD_LIB_VERSION);
 	report_jstr(f, res->r_python_ok ? res->r_python_version : "");
 	fprintf(f, "},\n  \"config\": {\"rounds_requested\": %u, "
 	    "\"rounds\": %u, \"warmup\": %u, \"budget_s\": %u, "
 	    "\"budget_hit\": %s, \"trials\": %u, \"trial_ms\": %u, "
-	    "\"loop_workers\": %u, \"children\": %u},\n",
+	    "\"loop_workers\": %u, \"children\": %u, "
+	    "\"probe_rounds\": %u, \"probe_work_us\": %u, "
+	    "\"depth\": %u},\n",
 	    c->c_rounds, res->r_rounds, c->c_warmup, c->c_budget_s,
 	    res->r_budget_hit ? "true" : "false", c->c_trials, c->c_trial_ms,
-	    c->c_loop_workers, c->c_children);
+	    c->c_loop_workers, c->c_children, res->r_probe_rounds,
+	    c->c_probe_work_us, c->c_depth);
 
 	fprintf(f, "  \"latency\": [");
 	for (size_t i = 0; i < res->r_nstates; i++) {
@@ -593,6 +676,20 @@ report_json(const char *path, struct h_results *res)
 			    "\"state_mb\": %lu, ", first ? "" : ",",
 			    h_lat_methods[m].m_id, s->s_mb);
 			report_jstats(f, &s->s_lat[m]);
+			fputc('}', f);
+			first = 0;
+		}
+	}
+	for (size_t i = 0; i < res->r_nstates; i++) {
+		struct h_state *s = &res->r_states[i];
+
+		for (int m = 0; m < H_PROBE_MAX; m++) {
+			if (s->s_probe[m].st_n == 0)
+				continue;
+			fprintf(f, "%s\n    {\"method\": \"%s\", "
+			    "\"state_mb\": %lu, ", first ? "" : ",",
+			    h_probe_methods[m].m_id, s->s_mb);
+			report_jstats(f, &s->s_probe[m]);
 			fputc('}', f);
 			first = 0;
 		}
@@ -613,11 +710,12 @@ report_json(const char *path, struct h_results *res)
 			struct h_tput *tp = &s->s_tput[k];
 
 			fprintf(f, "%s\n    {\"method\": \"%s\", "
-			    "\"state_mb\": %lu, \"%s\": %u, "
+			    "\"state_mb\": %lu, \"depth\": %u, \"%s\": %u, "
 			    "\"median_cycles_per_s\": %.1f, \"trials\": [",
 			    first ? "" : ",", tp->t_fork_loop ? "fork_loop" :
+			    tp->t_depth > 1 ? "forkd.noop.pipelined" :
 			    tp->t_pool ? "forkd.noop" : "forkd_nopool.noop",
-			    s->s_mb,
+			    s->s_mb, tp->t_fork_loop ? 1 : tp->t_depth,
 			    tp->t_fork_loop ? "workers" : "clients",
 			    tp->t_clients,
 			    report_median_d(tp->t_rate, tp->t_ntrials));
@@ -659,12 +757,19 @@ report_json(const char *path, struct h_results *res)
 		fprintf(f, "%s\n    {\"state_mb\": %lu, \"children\": %u, "
 		    "\"children_pss_kib\": %llu, \"children_rss_kib\": %llu, "
 		    "\"children_pagetables_kib\": %llu, "
-		    "\"daemon_pss_kib\": %llu}", first ? "" : ",",
+		    "\"daemon_pss_kib\": %llu, "
+		    "\"daemon_start_anon_huge_kib\": [%llu, %llu], "
+		    "\"daemon_start_anon_kib\": [%llu, %llu]}",
+		    first ? "" : ",",
 		    res->r_states[i].s_mb, m->m_children,
 		    (unsigned long long)m->m_pss_kb,
 		    (unsigned long long)m->m_rss_kb,
 		    (unsigned long long)m->m_pte_kb,
-		    (unsigned long long)m->m_daemon_pss_kb);
+		    (unsigned long long)m->m_daemon_pss_kb,
+		    (unsigned long long)m->m_start_huge_kb[0],
+		    (unsigned long long)m->m_start_huge_kb[1],
+		    (unsigned long long)m->m_start_anon_kb[0],
+		    (unsigned long long)m->m_start_anon_kb[1]);
 		first = 0;
 	}
 	fprintf(f, "\n  ],\n  \"targets\": [");

@@ -1,5 +1,5 @@
-/* report.h: machine information, the printed table, the targets of issue 4
- * with PASS/MISS, and the JSON file. */
+/* report.h: machine information, the printed table, the goals of issue 17
+ * (and issue 4's memory target) with PASS/MISS, and the JSON file. */
 #ifndef HARNESS_REPORT_H
 #define HARNESS_REPORT_H
 

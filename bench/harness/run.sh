@@ -6,8 +6,10 @@
 #
 # Builds forkd, the bench module and forkd-bench (Release, in
 # ./build-bench unless --build-dir), then runs forkd (pool on, and --pool 0)
-# against its anchors at 0 MiB, 256 MiB and 1 GiB of preloaded state, prints
-# the table and writes JSON to FILE (default bench/results/<UTC time>.json).
+# against its anchors at 0 MiB, 256 MiB and 1 GiB of preloaded state (in
+# rounds, in the interleaved mode, and in throughput trials with blocking
+# and pipelined clients), prints the table with the goals of issue 17 and
+# writes JSON to FILE (default bench/results/<UTC time>.json).
 # A full run takes 7 to 9 minutes, --quick 1 to 2. Needs ~8 GiB of free
 # memory; python3 is optional (without it the Python rows are left out).
 # Options after -- go to forkd-bench (--help lists them), e.g.
@@ -23,7 +25,7 @@ quick=""
 python=$(command -v python3 || true)
 
 usage() {
-	sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do

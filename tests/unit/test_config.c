@@ -104,7 +104,7 @@ test_defaults(void **state)
 	EXPECT_UINT(c.limits.max_fds, 16, "max_fds");
 	EXPECT_UINT(c.limits.kill_grace_ms, 2000, "kill_grace_ms");
 	EXPECT_UINT(c.limits.max_children_per_uid, 256, "max_children_per_uid");
-	EXPECT_UINT(c.limits.max_spawn_rate, 1000, "max_spawn_rate");
+	EXPECT_UINT(c.limits.max_spawn_rate, 0, "max_spawn_rate (off)");
 	EXPECT_UINT(c.limits.idle_timeout_ms, 0, "idle_timeout_ms (off)");
 	/* The default policy allows everything. */
 	EXPECT_UINT(c.policy.allow_exec, 1, "policy.allow_exec");
