@@ -38,6 +38,9 @@ static uint64_t		 session_next_id = 1;
 static unsigned int	 session_n;
 /* One receive buffer for all sessions: the loop is single-threaded. */
 static unsigned char	 session_rbuf[WIRE_FRAME_HARD_MAX + 1];
+/* How much of session_rbuf may hold a client's bytes since it was last
+ * wiped (session_rbuf_wipe()). */
+static size_t		 session_rbuf_dirty;
 
 static const char *const session_state_names[SESSION_STATE_MAX] = {
 	[SESSION_HELLO_SENT] = "HELLO_SENT",
@@ -214,6 +217,33 @@ session_set_state(struct session *s, enum session_state to)
 	return 0;
 }
 
+/* Receive one datagram into session_rbuf (wire_recv()), noting how much
+ * of it now holds the client's bytes. */
+static ssize_t
+session_recv(int fd, int *fds, size_t *ret_nfds)
+{
+	ssize_t	n;
+
+	n = wire_recv(fd, session_rbuf, sizeof session_rbuf, fds,
+	    WIRE_MAX_FDS, ret_nfds);
+	if (n == -EMSGSIZE)
+		session_rbuf_dirty = sizeof session_rbuf;
+	else if (n > 0 && (size_t)n > session_rbuf_dirty)
+		session_rbuf_dirty = (size_t)n;
+	return n;
+}
+
+/* Wipe what clients' datagrams left in session_rbuf: no child forkd forks
+ * later (a pool refill without a zygote, --pool 0) may inherit another
+ * client's request, its environment and argv (issue 13). Only the bytes
+ * used, not the whole 256 KiB buffer per datagram. */
+static void
+session_rbuf_wipe(void)
+{
+	sodium_memzero(session_rbuf, session_rbuf_dirty);
+	session_rbuf_dirty = 0;
+}
+
 /* Read and drop whatever the peer still has queued, handing its fds to
  * wire_close_fds() (off the loop): closing a socket releases the fds
  * queued in it right there, in forkd, where a lingering socket among them
@@ -229,13 +259,13 @@ session_drain(struct session *s)
 
 	/* Bounded: the queue holds at most the listen backlog's worth. */
 	for (int i = 0; i < 1024; i++) {
-		n = wire_recv(s->s_fd, session_rbuf, sizeof session_rbuf,
-		    fds, WIRE_MAX_FDS, &nfds);
+		n = session_recv(s->s_fd, fds, &nfds);
 		if (n >= 0)
 			wire_close_fds(fds, nfds);
 		if (n <= 0 && n != -EMSGSIZE)
 			break;
 	}
+	session_rbuf_wipe();
 }
 
 /* Free a closed session: from the loop, never from its own callback. */
@@ -765,10 +795,8 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 	 * (protobuf-c cuts it; only the encoded bytes tell). */
 	nul = cm != NULL && wire_has_nul_string(
 	    &forkd__client_message__descriptor, payload, plen);
-	/* The request is decoded (copied out): no child forkd forks later
-	 * (a pool refill without a zygote, --pool 0) may inherit this
-	 * client's frame, its environment and argv. */
-	sodium_memzero(session_rbuf, len);
+	/* Decoded (copied out): wiped before anything can fork. */
+	session_rbuf_wipe();
 	if (cm == NULL || cm->body_case != FORKD__CLIENT_MESSAGE__BODY_REQUEST) {
 		if (cm != NULL)
 			forkd__client_message__free_unpacked(cm, NULL);
@@ -787,11 +815,10 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 	forkd__client_message__free_unpacked(cm, NULL);
 }
 
-/* Socket readable: handle a bounded number of datagrams. */
+/* Handle a bounded number of datagrams from s's socket fd. */
 static void
-session_read_cb(evutil_socket_t fd, short what, void *arg)
+session_read_frames(struct session *s, int fd)
 {
-	struct session	*s = arg;
 	int		 fds[WIRE_MAX_FDS];
 	size_t		 nfds;
 	ssize_t		 n;
@@ -799,8 +826,7 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < SESSION_FRAMES_PER_EVENT; i++) {
 		if (s->s_state == SESSION_CLOSING)
 			return;
-		n = wire_recv(fd, session_rbuf, sizeof session_rbuf, fds,
-		    WIRE_MAX_FDS, &nfds);
+		n = session_recv(fd, fds, &nfds);
 		if (n == -EAGAIN)
 			return;
 		if (n == -EMSGSIZE) {
@@ -842,6 +868,14 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 		} else
 			session_handle_frame(s, (size_t)n, fds, nfds);
 	}
+}
+
+/* Socket readable: handle its datagrams, then wipe what they left. */
+static void
+session_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	session_read_frames(arg, fd);
+	session_rbuf_wipe();
 }
 
 /* Send a Response with fd (or -1), which is consumed either way. */

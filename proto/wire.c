@@ -201,11 +201,6 @@ wire_recv(int fd, unsigned char *buf, size_t cap, int *fds, size_t maxfds,
 	} while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
-	/* A buffer reused for every datagram must not keep the end of an
-	 * earlier, longer one (another client's request, which every child
-	 * forked from forkd would inherit): zero what this one did not fill. */
-	if ((size_t)r < cap)
-		memset(buf + r, 0, cap - (size_t)r);
 
 	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {

@@ -647,35 +647,6 @@ test_strerror(void **state)
 	}
 }
 
-/* A receive buffer reused for every datagram keeps nothing of an earlier,
- * longer one: the bytes a datagram did not fill read zero. */
-static void
-test_recv_zeroes_tail(void **state)
-{
-	static unsigned char	long_msg[4000], buf[8192];
-	int			sv[2], fds[WIRE_MAX_FDS];
-	size_t			nfds;
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	memset(long_msg, 'S', sizeof long_msg);
-	assert_int_equal(wire_send(sv[0], long_msg, sizeof long_msg, NULL, 0),
-	    0);
-	assert_int_equal(wire_send(sv[0], (const unsigned char *)"short", 5,
-	    NULL, 0), 0);
-	assert_int_equal(wire_recv(sv[1], buf, sizeof buf, fds, WIRE_MAX_FDS,
-	    &nfds), (ssize_t)sizeof long_msg);
-	assert_int_equal(wire_recv(sv[1], buf, sizeof buf, fds, WIRE_MAX_FDS,
-	    &nfds), 5);
-	assert_memory_equal(buf, "short", 5);
-	for (size_t i = 5; i < sizeof buf; i++)
-		if (buf[i] != 0)
-			fail_msg("byte %zu of the buffer still holds %#x from "
-			    "the earlier datagram", i, buf[i]);
-	close(sv[0]);
-	close(sv[1]);
-}
-
 /* Pack a spawn request whose argv[1] is "a\x7fb" and env[0] "K=\x7f",
  * then turn the chosen \x7f (which no tag or length here is) into a NUL,
  * as a client could. */
@@ -749,7 +720,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_nul_string),
-		cmocka_unit_test(test_recv_zeroes_tail),
 		cmocka_unit_test(test_handshake_roundtrip),
 		cmocka_unit_test(test_handshake_mac_mismatch),
 		cmocka_unit_test(test_bitflips),
