@@ -55,7 +55,9 @@ def main():
     os.close(fd)
     conf = os.path.join(tmp, "c")
     with open(conf, "w") as f:
-        f.write("[limits]\nmax_spawn_rate = 0\n" + a.policy)
+        # 60 connections of one uid for the waits case.
+        f.write("[limits]\nmax_spawn_rate = 0\nmax_connections_per_uid = 64\n"
+                + a.policy)
     log = open(os.path.join(tmp, "log"), "wb")
     p = subprocess.Popen([a.forkd, "-c", conf, "-s", sock, "-k", keyf,
                           "-m", os.path.join(a.module_dir, "bench.so")],
