@@ -23,7 +23,7 @@
 
 #include "child.h"
 #include "policy.h"
-#include "server.h"
+#include "secret.h"
 
 extern char **environ;
 
@@ -385,7 +385,7 @@ child_run(const struct child_plan *p)
 
 	/* Key material must not outlive the fork in a child's memory. */
 	if (!p->cp_presetup && !p->cp_shared_vm)
-		server_wipe_secrets();
+		secret_wipe_all();
 	(void)prctl(PR_SET_NAME, p->cp_name, 0, 0, 0);
 
 	/* 3. Join the cgroup when it could not be done at clone time. */

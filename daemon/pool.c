@@ -53,6 +53,7 @@
 #include "module.h"
 #include "plan.h"
 #include "pool.h"
+#include "secret.h"
 #include "server.h"
 #include "spawn.h"
 #include "wire.h"
@@ -196,7 +197,7 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 	if (!from_zygote) {
 		(void)child_signals_reset();
 		(void)child_nofile_reset();
-		server_wipe_secrets();
+		secret_wipe_all();
 		/* Keep only the control socket and /dev/null (the plan's
 		 * default stdio); the listener and other clients' sockets
 		 * must not linger. */
@@ -302,7 +303,7 @@ pool_zygote_main(int zfd, pid_t daemon_pid)
 	(void)child_signals_reset();
 	(void)child_nofile_reset();
 	(void)prctl(PR_SET_NAME, "forkd-zygote", 0, 0, 0);
-	server_wipe_secrets();
+	secret_wipe_all();
 	pool_close_all_but(zfd, server_devnull);
 	if ((tidp = child_tid_field()) == NULL ||
 	    pool_zygote_selftest(tidp) != 0) {

@@ -27,6 +27,7 @@
 #include "module.h"
 #include "policy.h"
 #include "pool.h"
+#include "secret.h"
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
@@ -42,8 +43,7 @@ int			 server_devnull = -1;
 pid_t			 server_pid;
 
 static unsigned char	*server_key_rw;		/* same memory, for wiping */
-/* Some secret could not be marked MADV_WIPEONFORK: children wipe by hand. */
-static int		 server_wipe_by_hand;
+static struct secret	 server_key_secret;	/* server_key_rw, registered */
 static int		 server_listen_fd = -1;
 static int		 server_unlink_socket;	/* we created the path */
 static const char	*server_config_path;
@@ -54,46 +54,6 @@ static struct event	*server_status_ev;
 static struct event	*server_stop_ev;
 static int		 server_notify;		/* NOTIFY_SOCKET was set */
 static int		 server_status_dirty;
-
-/* Secret memory (sodium_malloc'd) reads as zeroes in every fork() child:
- * the kernel wipes it (MADV_WIPEONFORK, Linux 4.14), so a child neither
- * inherits a key nor spends a page fault and an mprotect() wiping one. */
-void
-server_secret_wipeonfork(void *p, size_t len)
-{
-	long		pg = sysconf(_SC_PAGESIZE);
-	uintptr_t	lo, hi;
-
-	if (p == NULL || len == 0 || pg <= 0)
-		return;
-	lo = (uintptr_t)p & ~((uintptr_t)pg - 1);
-	hi = ((uintptr_t)p + len + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-	if (madvise((void *)lo, hi - lo, MADV_WIPEONFORK) != 0) {
-		if (!server_wipe_by_hand)
-			log_debug("MADV_WIPEONFORK: %s; children wipe keys "
-			    "themselves", strerror(errno));
-		server_wipe_by_hand = 1;
-	}
-}
-
-/* Wipe every key in a forked child; async-signal-safe. Nothing to do when
- * the kernel did it at fork. */
-void
-server_wipe_secrets(void)
-{
-	struct session *s;
-
-	if (!server_wipe_by_hand)
-		return;
-	if (server_key_rw != NULL) {
-		sodium_mprotect_readwrite(server_key_rw);
-		sodium_memzero(server_key_rw, server_keylen);
-		sodium_mprotect_noaccess(server_key_rw);
-	}
-	TAILQ_FOREACH(s, &sessions, s_entry)
-		if (s->s_key != NULL)
-			sodium_memzero(s->s_key, WIRE_KEY_LEN);
-}
 
 /* Mark the STATUS= line stale; a timer sends it at most once a second. */
 void
@@ -184,7 +144,8 @@ server_reload_key(void)
 		log_warnx("SIGHUP: %s; keeping the current key", err);
 		return;
 	}
-	server_secret_wipeonfork(key, AUTH_KEY_MAX);
+	secret_unregister(&server_key_secret);
+	secret_register(&server_key_secret, key, AUTH_KEY_MAX, 1);
 	server_key_rw = key;
 	server_key = key;
 	server_keylen = keylen;
@@ -514,7 +475,7 @@ server_init(struct config *cfg, const char *config_path)
 	server_key_rw = key;
 	server_key = key;
 	server_keylen = keylen;
-	server_secret_wipeonfork(key, AUTH_KEY_MAX);
+	secret_register(&server_key_secret, key, AUTH_KEY_MAX, 1);
 
 	/* Before anything is forked (the zygote, the pool inherit the CPU)
 	 * and before the socket exists (a bad CPU leaves nothing behind). */
@@ -611,6 +572,7 @@ server_loop(void)
 	if (server_unlink_socket && !server_shutting_down &&
 	    server_config.socket_path != NULL)
 		unlink(server_config.socket_path);
+	secret_unregister(&server_key_secret);
 	auth_key_free(server_key_rw, server_keylen);
 	server_key_rw = NULL;
 	server_key = NULL;

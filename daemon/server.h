@@ -30,11 +30,6 @@ extern pid_t			 server_pid;		/* forkd's own pid */	/* O_RDONLY|O_RDWR /dev/null 
 void	server_init(struct config *, const char *config_path);
 /* Run the loop until shutdown; returns the exit status. */
 int	server_loop(void);
-/* Called in a forked child: wipe the authkey and all session keys.
- * Async-signal-safe. */
-void	server_wipe_secrets(void);
-/* Mark secret memory to read as zeroes in fork() children. */
-void	server_secret_wipeonfork(void *, size_t);
 /* A child or session changed: shutdown may complete, status may update. */
 void	server_check_shutdown(void);
 void	server_status_changed(void);

@@ -290,8 +290,10 @@ session_free(struct session *s)
 		session_drain(s);
 		close(s->s_fd);
 	}
-	if (s->s_key != NULL)
+	if (s->s_key != NULL) {
+		secret_unregister(&s->s_key_secret);
 		sodium_free(s->s_key);
+	}
 	free(s);
 }
 
@@ -750,7 +752,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 		session_close(s, "out of secure memory");
 		return;
 	}
-	server_secret_wipeonfork(s->s_key, WIRE_KEY_LEN);
+	secret_register(&s->s_key_secret, s->s_key, WIRE_KEY_LEN, 0);
 	auth_session_key(server_key, server_keylen, s->s_sn,
 	    a->client_nonce.data, s->s_key);
 	auth_proof(server_key, server_keylen, AUTH_ROLE_SERVER, s->s_sn,

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "auth.h"
+#include "secret.h"
 #include "wire.h"
 
 struct event;
@@ -40,6 +41,7 @@ struct session {
 	pid_t			 s_pid;
 	unsigned char		 s_sn[AUTH_NONCE_LEN];
 	unsigned char		*s_key;		/* sodium_malloc'd session key */
+	struct secret		 s_key_secret;	/* s_key, registered */
 	struct wire_mac		 s_mac;
 	STAILQ_HEAD(, session_frame) s_outq;
 	unsigned int		 s_outq_len;
