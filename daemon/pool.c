@@ -238,6 +238,19 @@ fail:
 }
 
 
+/* Kill an unwanted pool child whose socket is fd, before fd is closed: a
+ * SIGSTOPped one would never see the EOF. A socket at EOF means the
+ * process is gone (and its pid maybe reused): leave it. Otherwise it is
+ * alive and unreaped (the reaper runs in this loop), the pid ours. */
+static void
+pool_kill_unless_gone(pid_t pid, int fd)
+{
+	char c;
+
+	if (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
+		kill(pid, SIGKILL);
+}
+
 #ifndef POOL_NO_ZYGOTE
 /* A child that gets its tid in *tidp (CLONE_CHILD_SETTID/CLEARTID), with
  * parent the caller's parent (CLONE_PARENT), else the caller's own child:
@@ -424,7 +437,10 @@ pool_zygote_cb(evutil_socket_t fd, short what, void *arg)
 		if (m.zm_pid == 0 || server_shutting_down ||
 		    pool_stats.idle >= server_config.limits.pool_max ||
 		    (pc = calloc(1, sizeof *pc)) == NULL) {
-			close(cfd[0]);	/* it sees EOF and exits */
+			/* Not kept: a stopped child would not see EOF. */
+			if (m.zm_pid > 0)
+				pool_kill_unless_gone(m.zm_pid, cfd[0]);
+			close(cfd[0]);
 			continue;
 		}
 		fcntl(cfd[0], F_SETFL, O_NONBLOCK);
@@ -769,7 +785,9 @@ pool_config_changed(void)
 
 	while (pool_stats.idle > server_config.limits.pool_max &&
 	    (pc = TAILQ_LAST(&pool_idle, pool_child_list)) != NULL) {
-		close(pc->p_fd);	/* it sees EOF and exits */
+		/* A stopped child would not see EOF: kill it too. */
+		pool_kill_unless_gone(pc->p_pid, pc->p_fd);
+		close(pc->p_fd);
 		pool_drop(pc);
 	}
 	pool_schedule(0);
@@ -784,12 +802,7 @@ pool_flush_idle(void)
 	struct pool_child *pc;
 
 	while ((pc = TAILQ_FIRST(&pool_idle)) != NULL) {
-		char c;
-
-		/* Its socket at EOF: the process is gone (and its pid maybe
-		 * reused). Otherwise it is alive, unreaped, the pid ours. */
-		if (recv(pc->p_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
-			kill(pc->p_pid, SIGKILL);
+		pool_kill_unless_gone(pc->p_pid, pc->p_fd);
 		close(pc->p_fd);
 		pool_drop(pc);
 	}
