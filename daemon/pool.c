@@ -11,9 +11,9 @@
  * errors are those of a directly forked child. The daemon refills the pool
  * from a timer after demand, with back-off if pool children die unused.
  *
- * The forking is done by a zygote: a child forked once from the warm image
- * (no keys, no client sockets, signals reset) that makes pool children on
- * request with clone3(CLONE_PARENT), so they are forkd's own children
+ * The forking is done by a zygote (zygote.c): a child forked once from the
+ * warm image (no keys, no client sockets, signals reset) that makes pool
+ * children on request with clone3(CLONE_PARENT), so they are forkd's own children
  * (forkd reaps them, their pids and exit events are as before) while
  * forkd itself never forks for the pool. That keeps fork()'s cost off the
  * daemon's event loop (the zygote runs on another core), and spares forkd
@@ -57,11 +57,11 @@
 #include "server.h"
 #include "spawn.h"
 #include "wire.h"
+#include "zygote.h"
 
 #define POOL_REFILL_DELAY_MS	1	/* let the current spawns go first */
 #define POOL_REFILL_LAZY_MS	20	/* top up to pool_max when quiet */
 #define POOL_BACKOFF_MAX_MS	5000
-#define POOL_ZYGOTE_WAIT_MS	2	/* for its next child, when empty */
 
 struct pool_child {
 	TAILQ_ENTRY(pool_child)	 p_entry;
@@ -80,37 +80,7 @@ static uint64_t		 pool_backoff_until;	/* mono ms; no refill before */
 static unsigned char	 pool_buf[WIRE_FRAME_HARD_MAX + 1]
     __attribute__((aligned(16)));
 
-/* The zygote, from the daemon's side. */
-static pid_t		 pool_zygote_pid = -1;
-static int		 pool_zygote_fd = -1;
-static struct event	*pool_zygote_ev;
-static unsigned int	 pool_pending;	/* asked of the zygote, not yet here */
-static int		 pool_zygote_off;	/* gave up on it: fork here */
-
-/* Pids of forkd's children reaped while unknown: a pool child the zygote
- * made but whose message forkd had not read yet. Its message must then
- * not make an idle entry, whose pid could by now be another process's. */
-#define POOL_GONE_MAX	64
-static pid_t		 pool_gone[POOL_GONE_MAX];
-static unsigned int	 pool_gone_next;
-static uint64_t		 pool_asked_ms;	/* oldest unanswered ask (0: none) */
-#define POOL_ZYGOTE_LATE_MS	2000	/* no answer by then: it is stuck */
-
-/* What the zygote sends per child (with the daemon's socket end). */
-struct pool_zygote_msg {
-	int32_t	zm_pid;		/* > 0, or 0 with zm_errno */
-	int32_t	zm_errno;
-};
-
 static void	pool_schedule(unsigned int);
-
-#if defined(__SANITIZE_ADDRESS__)
-#define POOL_NO_ZYGOTE	1	/* ASan's fork bookkeeping needs glibc fork() */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POOL_NO_ZYGOTE	1
-#endif
-#endif
 
 /* Close [lo, hi] with close_range(), or one by one where it is missing. */
 static void
@@ -125,7 +95,7 @@ pool_close_range(unsigned int lo, unsigned int hi)
 }
 
 /* Close every fd from 3 up except a and b (either may be below 3). */
-static void
+void
 pool_close_all_but(int a, int b)
 {
 	int		keep[2] = { a < b ? a : b, a < b ? b : a };
@@ -251,264 +221,41 @@ pool_kill_unless_gone(pid_t pid, int fd)
 		kill(pid, SIGKILL);
 }
 
-#ifndef POOL_NO_ZYGOTE
-/* A child that gets its tid in *tidp (CLONE_CHILD_SETTID/CLEARTID), with
- * parent the caller's parent (CLONE_PARENT), else the caller's own child:
- * clone3(), or clone() where clone3() is refused (clone_clone3_probe(),
- * run by forkd before the zygote was forked). Returns as fork(). */
-static pid_t
-pool_clone_settid(int parent, pid_t *tidp)
-{
-	struct clone_args	ca;
-	unsigned long		flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
-
-	if (parent)
-		flags |= CLONE_PARENT;
-	if (!clone_clone3_probe())
-		return (pid_t)clone_sys_clone(flags | (parent ? 0 : SIGCHLD),
-		    NULL, tidp);
-	memset(&ca, 0, sizeof ca);
-	ca.flags = flags;
-	ca.child_tid = (uint64_t)(uintptr_t)tidp;
-	/* With CLONE_PARENT the kernel takes the exit signal from the caller
-	 * (the zygote's: SIGCHLD) and refuses one given here. */
-	ca.exit_signal = parent ? 0 : SIGCHLD;
-	return (pid_t)clone_sys_clone3(&ca, sizeof ca);
-}
-
-/* Can this zygote make working children? Check with one that is its own
- * child: pool_clone_settid() must work and put the child's tid in the
- * field. */
-static int
-pool_zygote_selftest(pid_t *tidp)
-{
-	pid_t	pid;
-	int	st;
-
-	pid = pool_clone_settid(0, tidp);
-	if (pid < 0)
-		return -1;
-	if (pid == 0)
-		_exit(*tidp == (pid_t)syscall(SYS_gettid) &&
-		    pthread_kill(pthread_self(), 0) == 0 ? 0 : 1);
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-}
-
-static __attribute__((noreturn)) void pool_child_main(int, pid_t, int);
-
-/* The zygote: read a count, make that many pool children, send each one's
- * pid and socket to forkd. It holds nothing a client sent and no key. */
-static __attribute__((noreturn)) void
-pool_zygote_main(int zfd, pid_t daemon_pid)
-{
-	struct pool_zygote_msg	 m;
-	pid_t			*tidp;
-	uint32_t		 count;
-	ssize_t			 n;
-	int			 sv[2];
-
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() != daemon_pid)
-		_exit(0);
-	(void)child_signals_reset();
-	(void)child_nofile_reset();
-	(void)prctl(PR_SET_NAME, "forkd-zygote", 0, 0, 0);
-	secret_wipe_all();
-	pool_close_all_but(zfd, server_devnull);
-	if ((tidp = child_tid_field()) == NULL ||
-	    pool_zygote_selftest(tidp) != 0) {
-		m.zm_pid = 0;
-		m.zm_errno = ENOTSUP;
-		(void)!write(zfd, &m, sizeof m);
-		_exit(0);
-	}
-	for (;;) {
-		n = recv(zfd, &count, sizeof count, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n != (ssize_t)sizeof count)
-			_exit(0);	/* forkd closed the socket, or nonsense */
-		while (count-- > 0) {
-			pid_t pid;
-
-			m.zm_pid = 0;
-			m.zm_errno = 0;
-			if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
-			    0, sv) != 0) {
-				m.zm_errno = errno;
-				(void)wire_send(zfd, (unsigned char *)&m,
-				    sizeof m, NULL, 0);
-				break;
-			}
-			pid = pool_clone_settid(1, tidp);
-			if (pid == 0) {
-				close(zfd);
-				close(sv[0]);
-				pool_child_main(sv[1], daemon_pid, 1);
-			}
-			close(sv[1]);
-			if (pid < 0)
-				m.zm_errno = errno;
-			else
-				m.zm_pid = pid;
-			if (wire_send(zfd, (unsigned char *)&m, sizeof m,
-			    pid > 0 ? &sv[0] : NULL, pid > 0 ? 1 : 0) != 0) {
-				if (pid > 0)
-					kill(pid, SIGKILL);
-				_exit(0);
-			}
-			close(sv[0]);
-			if (pid < 0)
-				break;
-		}
-	}
-}
-
-/* Stop using the zygote (dead, broken or stuck): forkd forks pool
- * children itself from now on. */
+/* A pool child the zygote made: forkd's end of its socket is fd. Keep it
+ * idle, or end it when the pool is full or forkd stops. */
 static void
-pool_zygote_give_up(const char *why)
+pool_adopt(pid_t pid, int fd)
 {
-	log_warnx("pool: zygote %s; forking pool children in forkd from now "
-	    "on", why);
-	if (pool_zygote_ev != NULL)
-		event_free(pool_zygote_ev);
-	pool_zygote_ev = NULL;
-	if (pool_zygote_fd >= 0)
-		close(pool_zygote_fd);
-	pool_zygote_fd = -1;
-	if (pool_zygote_pid > 0)
-		kill(pool_zygote_pid, SIGKILL);	/* unreaped: still ours */
-	pool_zygote_off = 1;
-	pool_pending = 0;
-	pool_asked_ms = 0;
+	struct pool_child *pc;
+
+	if (server_shutting_down ||
+	    pool_stats.idle >= server_config.limits.pool_max ||
+	    (pc = calloc(1, sizeof *pc)) == NULL) {
+		/* Not kept: a stopped child would not see EOF. */
+		pool_kill_unless_gone(pid, fd);
+		close(fd);
+		return;
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	pc->p_pid = pid;
+	pc->p_fd = fd;
+	TAILQ_INSERT_TAIL(&pool_idle, pc, p_entry);
+	pool_stats.idle++;
+	pool_stats.forked++;
+}
+
+/* In a child of the zygote: become an idle pool child. */
+static void
+pool_zygote_child_main(int ctl, pid_t daemon_pid)
+{
+	pool_child_main(ctl, daemon_pid, 1);
+}
+
+/* The zygote was given up on: forkd forks the pool children now. */
+static void
+pool_zygote_off(void)
+{
 	pool_schedule(POOL_REFILL_DELAY_MS);
-}
-
-/* Pool children (and errors) arriving from the zygote. */
-static void
-pool_zygote_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct pool_zygote_msg	 m;
-	struct pool_child	*pc;
-	size_t			 nfds = 0;
-	ssize_t			 n;
-	int			 cfd[1];
-
-	for (;;) {
-		n = wire_recv(pool_zygote_fd, (unsigned char *)&m, sizeof m, cfd,
-		    1, &nfds);
-		if (n == -EAGAIN || n == -EINTR)
-			return;
-		if (n <= 0 || n != (ssize_t)sizeof m ||
-		    (m.zm_pid > 0) != (nfds == 1)) {
-			if (nfds == 1)
-				close(cfd[0]);
-			/* The zygote is gone (the reaper logs how). */
-			pool_zygote_give_up(n == 0 ? "exited" :
-			    "sent nonsense");
-			return;
-		}
-		if (m.zm_pid <= 0) {
-			if (m.zm_errno == ENOTSUP)
-				log_info("pool: zygote cannot clone here; "
-				    "forking pool children in forkd");
-			else
-				log_warnx("pool: zygote cannot fork: %s",
-				    strerror(m.zm_errno));
-			pool_pending = 0;
-			if (m.zm_errno == ENOTSUP) {
-				pool_zygote_off = 1;
-				pool_schedule(POOL_REFILL_DELAY_MS);
-			}
-			continue;
-		}
-		if (pool_pending > 0)
-			pool_pending--;
-		pool_asked_ms = pool_pending > 0 ? clock_mono_ms() : 0;
-		for (unsigned int i = 0; i < POOL_GONE_MAX; i++)
-			if (pool_gone[i] == m.zm_pid) {
-				pool_gone[i] = 0;
-				m.zm_pid = 0;	/* died before we knew it */
-			}
-		if (m.zm_pid == 0 || server_shutting_down ||
-		    pool_stats.idle >= server_config.limits.pool_max ||
-		    (pc = calloc(1, sizeof *pc)) == NULL) {
-			/* Not kept: a stopped child would not see EOF. */
-			if (m.zm_pid > 0)
-				pool_kill_unless_gone(m.zm_pid, cfd[0]);
-			close(cfd[0]);
-			continue;
-		}
-		fcntl(cfd[0], F_SETFL, O_NONBLOCK);
-		pc->p_pid = m.zm_pid;
-		pc->p_fd = cfd[0];
-		TAILQ_INSERT_TAIL(&pool_idle, pc, p_entry);
-		pool_stats.idle++;
-		pool_stats.forked++;
-	}
-}
-
-#endif /* !POOL_NO_ZYGOTE */
-
-/* Start the zygote; -errno when there is none (forkd forks itself). */
-static int
-pool_zygote_start(void)
-{
-#ifdef POOL_NO_ZYGOTE
-	return -ENOTSUP;
-#else
-	pid_t	pid, self = getpid();
-	int	sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-		return -errno;
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		close(sv[0]);
-		pool_zygote_main(sv[1], self);
-	}
-	close(sv[1]);
-	if (pid < 0) {
-		int err = errno;
-
-		close(sv[0]);
-		return -err;
-	}
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	pool_zygote_ev = event_new(server_base, sv[0], EV_READ | EV_PERSIST,
-	    pool_zygote_cb, NULL);
-	if (pool_zygote_ev == NULL || event_add(pool_zygote_ev, NULL) != 0) {
-		if (pool_zygote_ev != NULL)
-			event_free(pool_zygote_ev);
-		pool_zygote_ev = NULL;
-		close(sv[0]);
-		kill(pid, SIGKILL);
-		return -ENOMEM;
-	}
-	pool_zygote_pid = pid;
-	pool_zygote_fd = sv[0];
-	return 0;
-#endif
-}
-
-/* Ask the zygote for n more children. */
-static int
-pool_zygote_ask(unsigned int n)
-{
-	uint32_t count = n;
-
-	if (send(pool_zygote_fd, &count, sizeof count, MSG_NOSIGNAL) !=
-	    (ssize_t)sizeof count)
-		return -errno;
-	if (pool_pending == 0)
-		pool_asked_ms = clock_mono_ms();
-	pool_pending += n;
-	return 0;
 }
 
 /* Fork one pool child. */
@@ -575,13 +322,13 @@ pool_fill(void)
 		pool_schedule((unsigned int)wait);
 		return;
 	}
-	if (pool_zygote_fd >= 0) {
-		unsigned int have = pool_stats.idle + pool_pending;
+	if (zygote_active()) {
+		unsigned int have = pool_stats.idle + zygote_pending();
 		unsigned int room = server_config.limits.max_children;
 
 		room = room > spawn_stats.live + have ?
 		    room - spawn_stats.live - have : 0;
-		if (have < max && room > 0 && pool_zygote_ask(
+		if (have < max && room > 0 && zygote_ask(
 		    max - have < room ? max - have : room) != 0)
 			log_warnx("pool: cannot reach the zygote");
 		return;
@@ -625,16 +372,15 @@ pool_init(void)
 
 	/* Before the zygote is forked: it inherits the answer. */
 	(void)clone_clone3_probe();
-	if (server_config.limits.pool_max > 0 && !pool_zygote_off &&
-	    (r = pool_zygote_start()) != 0) {
+	if (server_config.limits.pool_max > 0 &&
+	    (r = zygote_start(pool_zygote_child_main, pool_adopt,
+	    pool_zygote_off)) != 0)
 		log_info("pool: no zygote (%s); forkd forks pool children",
 		    strerror(-r));
-		pool_zygote_off = 1;
-	}
 	pool_fill();
 	if (server_config.limits.pool_max > 0)
 		log_info("pool: %u children %s", pool_stats.idle +
-		    pool_pending, pool_zygote_fd >= 0 ? "asked of the zygote" :
+		    zygote_pending(), zygote_active() ? "asked of the zygote" :
 		    "pre-forked");
 }
 
@@ -664,18 +410,8 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 	 * sooner than a fork here would finish, and costs this loop no
 	 * copy-on-write faults. Wait for it a little (the loop is blocked
 	 * either way), then fork if it is late. */
-#ifndef POOL_NO_ZYGOTE
-	if (TAILQ_EMPTY(&pool_idle) && pool_zygote_fd >= 0 && pool_pending > 0) {
-		struct pollfd pfd = { pool_zygote_fd, POLLIN, 0 };
-
-		/* Asked long ago and nothing came: stopped or stuck. */
-		if (pool_asked_ms != 0 &&
-		    clock_since_ms(pool_asked_ms) > POOL_ZYGOTE_LATE_MS)
-			pool_zygote_give_up("does not answer");
-		else if (poll(&pfd, 1, POOL_ZYGOTE_WAIT_MS) == 1)
-			pool_zygote_cb(pool_zygote_fd, EV_READ, NULL);
-	}
-#endif
+	if (TAILQ_EMPTY(&pool_idle))
+		zygote_wait_one();
 	/* Too big for one message (a huge environment): fork instead. */
 	if (!TAILQ_EMPTY(&pool_idle) && (err = plan_pack(plan, fds, nfds,
 	    server_devnull, pool_buf, sizeof pool_buf, &len)) != 0) {
@@ -716,7 +452,7 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 		 * beside a spawn slows it down even on another core (the
 		 * harness measured cycles 1.5-2x slower with eager refills,
 		 * and no throughput gained). */
-		if (pool_zygote_fd >= 0 &&
+		if (zygote_active() &&
 		    pool_stats.idle < server_config.limits.pool_min)
 			pool_fill();
 		else
@@ -727,7 +463,7 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 	}
 	sodium_memzero(pool_buf, len);	/* no child took it: it forks */
 	if (server_config.limits.pool_max > 0) {
-		if (pool_zygote_fd >= 0)
+		if (zygote_active())
 			pool_fill();
 		else
 			pool_schedule(POOL_REFILL_DELAY_MS);
@@ -742,21 +478,13 @@ pool_reaped(pid_t pid, int wstatus)
 	struct pool_child	*pc;
 	unsigned int		 delay;
 
-	if (pid == pool_zygote_pid) {
-		pool_zygote_pid = -1;
-		if (!server_shutting_down)
-			log_warnx("pool: zygote %d ended (exitcode %d)", (int)pid,
-			    spawn_exitcode(wstatus));
+	if (zygote_reaped(pid, wstatus))
 		return 1;
-	}
 	TAILQ_FOREACH(pc, &pool_idle, p_entry)
 		if (pc->p_pid == pid)
 			break;
 	if (pc == NULL) {
-		if (pool_pending > 0) {	/* perhaps one not yet announced */
-			pool_gone[pool_gone_next] = pid;
-			pool_gone_next = (pool_gone_next + 1) % POOL_GONE_MAX;
-		}
+		zygote_unknown_reaped(pid);
 		return 0;
 	}
 	close(pc->p_fd);
@@ -825,13 +553,5 @@ pool_shutdown(void)
 	}
 	/* The zygote sees EOF and exits; children it made meanwhile see EOF
 	 * on their sockets (closed with its end) and exit too. */
-	if (pool_zygote_ev != NULL) {
-		event_free(pool_zygote_ev);
-		pool_zygote_ev = NULL;
-	}
-	if (pool_zygote_fd >= 0) {
-		close(pool_zygote_fd);
-		pool_zygote_fd = -1;
-	}
-	pool_pending = 0;
+	zygote_stop();
 }

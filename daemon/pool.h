@@ -35,6 +35,9 @@ void	pool_flush_idle(void);
  * it are left (0: refill now). */
 void	pool_backoff_start(unsigned int delay_ms);
 uint64_t pool_backoff_left_ms(void);
+/* Close every fd from 3 up except a and b (in a new pool child or the
+ * zygote). */
+void	pool_close_all_but(int a, int b);
 /* Stop: close every idle child's socket (they exit) and free. */
 void	pool_shutdown(void);
 
