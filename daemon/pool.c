@@ -13,8 +13,8 @@
  *
  * The forking is done by a zygote (zygote.c): a child forked once from the
  * warm image (no keys, no client sockets, signals reset) that makes pool
- * children on request with clone3(CLONE_PARENT), so they are forkd's own children
- * (forkd reaps them, their pids and exit events are as before) while
+ * children on request with clone3(CLONE_PARENT), so they are forkd's own
+ * children (forkd reaps them, their pids and exit events are as before) while
  * forkd itself never forks for the pool. That keeps fork()'s cost off the
  * daemon's event loop (the zygote runs on another core), and spares forkd
  * the copy-on-write faults (and, on a VM, the TLB shoot-down IPIs) that

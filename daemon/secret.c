@@ -14,7 +14,7 @@
 #include "log.h"
 #include "secret.h"
 
-static LIST_HEAD(, secret)	secret_list = LIST_HEAD_INITIALIZER(secret_list);
+static LIST_HEAD(, secret) secret_list = LIST_HEAD_INITIALIZER(secret_list);
 /* Some region could not be marked MADV_WIPEONFORK: children wipe by hand. */
 static int			secret_by_hand;
 

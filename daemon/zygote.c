@@ -51,7 +51,7 @@
 static pid_t		 zygote_pid = -1;
 static int		 zygote_fd = -1;
 static struct event	*zygote_ev;
-static unsigned int	 zygote_pending_n;	/* asked of the zygote, not yet here */
+static unsigned int	 zygote_pending_n;	/* asked, not yet here */
 static int		 zygote_gave_up;	/* gave up on it: fork here */
 /* Set by zygote_start(): the pool child's main, the pool's hand for a new
  * child (pid, the daemon's end of its socket), and its refill. */
@@ -65,7 +65,7 @@ static void		(*zygote_off_cb)(void);
 #define ZYGOTE_GONE_MAX	64
 static pid_t		 zygote_gone[ZYGOTE_GONE_MAX];
 static unsigned int	 zygote_gone_next;
-static uint64_t		 zygote_asked_ms;	/* oldest unanswered ask (0: none) */
+static uint64_t		 zygote_asked_ms;	/* oldest unanswered (0 none) */
 #define ZYGOTE_LATE_MS	2000	/* no answer by then: it is stuck */
 
 /* What the zygote sends per child (with the daemon's socket end). */
