@@ -228,7 +228,7 @@ pool_adopt(pid_t pid, int fd)
 {
 	struct pool_child *pc;
 
-	if (server_shutting_down ||
+	if (server_stopping() ||
 	    pool_stats.idle >= server_config.limits.pool_max ||
 	    (pc = calloc(1, sizeof *pc)) == NULL) {
 		/* Not kept: a stopped child would not see EOF. */
@@ -316,7 +316,7 @@ pool_fill(void)
 	unsigned int	max = server_config.limits.pool_max;
 	uint64_t	wait = pool_backoff_left_ms();
 
-	if (server_shutting_down)
+	if (server_stopping())
 		return;
 	if (wait > 0) {
 		pool_schedule((unsigned int)wait);
@@ -490,7 +490,7 @@ pool_reaped(pid_t pid, int wstatus)
 	close(pc->p_fd);
 	pool_drop(pc);
 	pool_stats.died_idle++;
-	if (server_shutting_down)
+	if (server_stopping())
 		return 1;
 	/* 10 ms, 20 ms, ... up to 5 s: a crash loop cannot spin the CPU. */
 	delay = pool_failures >= 9 ? POOL_BACKOFF_MAX_MS :

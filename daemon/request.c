@@ -332,8 +332,8 @@ request_status(struct session *s, uint32_t id)
 	st.spawned_total = spawn_stats.spawned;
 	st.spawn_failures = spawn_stats.failed;
 	st.exited_total = spawn_stats.exited;
-	st.auth_failures = server_stats.auth_failures;
-	st.protocol_errors = server_stats.protocol_errors;
+	st.auth_failures = server_stats_get()->auth_failures;
+	st.protocol_errors = server_stats_get()->protocol_errors;
 	st.pool_idle = pool_stats.idle;
 	st.pool_spawns = pool_stats.launched;
 	resp.id = id;

@@ -34,11 +34,11 @@
 
 struct event_base	*server_base;
 struct config		 server_config;
-struct server_counters	 server_stats;
+static struct server_counters server_stats;
 const unsigned char	*server_key;
 size_t			 server_keylen;
 uint64_t		 server_started_ms;
-int			 server_shutting_down;
+static int		 server_shutting_down;
 int			 server_devnull = -1;
 pid_t			 server_pid;
 
@@ -54,6 +54,37 @@ static struct event	*server_status_ev;
 static struct event	*server_stop_ev;
 static int		 server_notify;		/* NOTIFY_SOCKET was set */
 static int		 server_status_dirty;
+
+/* Is forkd stopping? */
+int
+server_stopping(void)
+{
+	return server_shutting_down;
+}
+
+/* The counters, read-only. */
+const struct server_counters *
+server_stats_get(void)
+{
+	return &server_stats;
+}
+
+/* Count one refused client. */
+void
+server_stats_count(enum server_stat what)
+{
+	switch (what) {
+	case SERVER_STAT_AUTH_FAILURE:
+		server_stats.auth_failures++;
+		break;
+	case SERVER_STAT_PROTOCOL_ERROR:
+		server_stats.protocol_errors++;
+		break;
+	case SERVER_STAT_REFUSED:
+		server_stats.connections_refused++;
+		break;
+	}
+}
 
 /* Mark the STATUS= line stale; a timer sends it at most once a second. */
 void

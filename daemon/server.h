@@ -18,11 +18,9 @@ struct server_counters {
 
 extern struct event_base	*server_base;
 extern struct config		 server_config;
-extern struct server_counters	 server_stats;
 extern const unsigned char	*server_key;
 extern size_t			 server_keylen;
 extern uint64_t			 server_started_ms;	/* clock_mono_ms() */
-extern int			 server_shutting_down;
 extern int			 server_devnull;
 extern pid_t			 server_pid;		/* forkd's own pid */	/* O_RDONLY|O_RDWR /dev/null */
 
@@ -30,6 +28,17 @@ extern pid_t			 server_pid;		/* forkd's own pid */	/* O_RDONLY|O_RDWR /dev/null 
 void	server_init(struct config *, const char *config_path);
 /* Run the loop until shutdown; returns the exit status. */
 int	server_loop(void);
+/* Is forkd stopping (SIGTERM/SIGINT)? Set once, by server.c alone. */
+int	server_stopping(void);
+/* The counters of refused clients, for the status reply; server.c and
+ * session.c count them with server_stats_count(). */
+enum server_stat {
+	SERVER_STAT_AUTH_FAILURE,
+	SERVER_STAT_PROTOCOL_ERROR,
+	SERVER_STAT_REFUSED,
+};
+const struct server_counters *server_stats_get(void);
+void	server_stats_count(enum server_stat);
 /* A child or session changed: shutdown may complete, status may update. */
 void	server_check_shutdown(void);
 void	server_status_changed(void);

@@ -470,7 +470,7 @@ session_close(struct session *s, const char *reason)
 static void
 session_protocol_error(struct session *s, int code, const char *what)
 {
-	server_stats.protocol_errors++;
+	server_stats_count(SERVER_STAT_PROTOCOL_ERROR);
 	session_log_limited(s, &session_peer_rl, "protocol error: %s", what);
 	session_send_error(s, code, what);
 	session_close(s, what);
@@ -480,7 +480,7 @@ session_protocol_error(struct session *s, int code, const char *what)
 static void
 session_evict(struct session *s, const char *why)
 {
-	server_stats.auth_failures++;
+	server_stats_count(SERVER_STAT_AUTH_FAILURE);
 	session_log_limited(s, &session_peer_rl, "handshake not finished when "
 	    "%s: closed for a new connection", why);
 	session_send_error(s, -EUSERS, "too many connections: closed for a "
@@ -679,7 +679,7 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s->s_state != SESSION_HELLO_SENT)
 		return;
-	server_stats.auth_failures++;
+	server_stats_count(SERVER_STAT_AUTH_FAILURE);
 	session_log_limited(s, &session_peer_rl, "handshake not finished within %u ms",
 	    server_config.limits.handshake_timeout_ms);
 	session_send_error(s, -ETIMEDOUT, "handshake timed out");
@@ -702,7 +702,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	if (cm == NULL || cm->body_case != FORKD__CLIENT_MESSAGE__BODY_AUTH) {
 		if (cm != NULL)
 			forkd__client_message__free_unpacked(cm, NULL);
-		server_stats.auth_failures++;
+		server_stats_count(SERVER_STAT_AUTH_FAILURE);
 		session_protocol_error(s, -EBADMSG, "expected an Auth message");
 		return;
 	}
@@ -713,7 +713,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 		snprintf(msg, sizeof msg, "protocol version %u not supported "
 		    "(server speaks %u)", a->version, WIRE_VERSION);
 		forkd__client_message__free_unpacked(cm, NULL);
-		server_stats.auth_failures++;
+		server_stats_count(SERVER_STAT_AUTH_FAILURE);
 		session_protocol_error(s, -EPROTONOSUPPORT, msg);
 		return;
 	}
@@ -721,7 +721,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	    auth_proof_verify(server_key, server_keylen, AUTH_ROLE_CLIENT,
 	    s->s_sn, a->client_nonce.data, a->proof.data, a->proof.len) != 0) {
 		forkd__client_message__free_unpacked(cm, NULL);
-		server_stats.auth_failures++;
+		server_stats_count(SERVER_STAT_AUTH_FAILURE);
 		session_log_limited(s, &session_peer_rl, "authentication failed");
 		session_send_error(s, -EKEYREJECTED, "authentication failed");
 		session_close(s, "authentication failed");
@@ -734,7 +734,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 		char msg[128];
 
 		forkd__client_message__free_unpacked(cm, NULL);
-		server_stats.connections_refused++;
+		server_stats_count(SERVER_STAT_REFUSED);
 		session_log_limited(s, &session_peer_rl, "refused: uid %u has "
 		    "%u authenticated connections (max_connections_per_uid)",
 		    (unsigned)s->s_uid, u->u_authed);
@@ -854,7 +854,7 @@ session_read_frames(struct session *s, int fd)
 
 			if (nfds > 0) {
 				wire_close_fds(fds, nfds);
-				server_stats.auth_failures++;
+				server_stats_count(SERVER_STAT_AUTH_FAILURE);
 				session_protocol_error(s, -EBADMSG,
 				    "fds passed before authentication");
 				return;
@@ -862,7 +862,7 @@ session_read_frames(struct session *s, int fd)
 			r = wire_open(NULL, session_rbuf, (size_t)n,
 			    server_config.limits.max_frame, &payload, &plen);
 			if (r != 0) {
-				server_stats.auth_failures++;
+				server_stats_count(SERVER_STAT_AUTH_FAILURE);
 				session_protocol_error(s, r, wire_strerror(r));
 				return;
 			}

@@ -737,7 +737,7 @@ spawn_admit(const struct session *s, const Forkd__SpawnRequest *r,
 
 	*ret_refused = 0;
 	a->a_exec_path = NULL;
-	if (server_shutting_down) {
+	if (server_stopping()) {
 		snprintf(msg, msglen, "forkd is stopping");
 		return -ESHUTDOWN;
 	}

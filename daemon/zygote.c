@@ -369,7 +369,7 @@ zygote_reaped(pid_t pid, int wstatus)
 	if (pid != zygote_pid)
 		return 0;
 	zygote_pid = -1;
-	if (!server_shutting_down)
+	if (!server_stopping())
 		log_warnx("pool: zygote %d ended (exitcode %d)", (int)pid,
 		    spawn_exitcode(wstatus));
 	return 1;
