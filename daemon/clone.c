@@ -234,7 +234,7 @@ clone_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
 	for (int t = 0; t < plan->cp_nfds; t++) {
 		size_t i;
 
-		if (plan->cp_fds[t] < 0 || plan->cp_fds[t] == server_devnull)
+		if (plan->cp_fds[t] < 0 || plan->cp_fds[t] == server_devnull())
 			continue;
 		for (i = 0; i < nfds && fds[i] != plan->cp_fds[t]; i++)
 			;
@@ -258,11 +258,11 @@ clone_vm_prepare(const struct child_plan *plan, struct child_plan **ret_plan,
 	 * stale): this copy gets one of its own, below. */
 	memcpy(&bare, plan, sizeof bare);
 	bare.cp_exec_policy = NULL;
-	if (plan_pack(&bare, fds, nfds, server_devnull,
+	if (plan_pack(&bare, fds, nfds, server_devnull(),
 	    (unsigned char *)area + CLONE_AREA_BUF_OFF, CLONE_AREA_PLAN_MAX,
 	    &len) != 0 ||
 	    plan_unpack((unsigned char *)area + CLONE_AREA_BUF_OFF, len, fds,
-	    nfds, server_devnull, q) != 0) {
+	    nfds, server_devnull(), q) != 0) {
 		clone_vm_free(area);
 		return NULL;
 	}

@@ -460,7 +460,7 @@ plan_build(const Forkd__SpawnRequest *r, const int *fds, size_t nfds,
 	/* The fd map: 0-2 default to /dev/null, others closed unless given. */
 	plan->cp_nfds = 3;
 	for (int t = 0; t <= LIMIT_FD_TARGET_MAX; t++)
-		plan->cp_fds[t] = t < 3 ? server_devnull : -1;
+		plan->cp_fds[t] = t < 3 ? server_devnull() : -1;
 	for (size_t i = 0; i < nfds; i++) {
 		uint32_t t = r->fd_targets[i];
 
@@ -486,7 +486,7 @@ plan_build(const Forkd__SpawnRequest *r, const int *fds, size_t nfds,
 	plan->cp_cwd = (r->cwd != NULL && r->cwd[0] != '\0') ? r->cwd : "/";
 	plan->cp_name = name;
 	plan->cp_daemon = r->daemon;
-	plan->cp_parent = server_pid;
+	plan->cp_parent = server_pid();
 	plan_setup(r, plan);
 	return 0;
 }

@@ -171,7 +171,7 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 		/* Keep only the control socket and /dev/null (the plan's
 		 * default stdio); the listener and other clients' sockets
 		 * must not linger. */
-		pool_close_all_but(ctl, server_devnull);
+		pool_close_all_but(ctl, server_devnull());
 	}
 	(void)prctl(PR_SET_NAME, "forkd-pool", 0, 0, 0);
 	/* What child_run() would do first, done now, off the critical path. */
@@ -191,7 +191,7 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 	 * is only taken back out of the buffer, without allocating. An
 	 * entry must be one of the modules' own (the image is forkd's). */
 	if ((ce.ce_errno = -plan_unpack(pool_buf, (size_t)n, fds, nfds,
-	    server_devnull, &plan)) != 0)
+	    server_devnull(), &plan)) != 0)
 		goto fail;
 	if (plan.cp_entry != NULL && !module_entry_known(plan.cp_entry)) {
 		ce.ce_errno = EBADMSG;
@@ -414,7 +414,7 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 		zygote_wait_one();
 	/* Too big for one message (a huge environment): fork instead. */
 	if (!TAILQ_EMPTY(&pool_idle) && (err = plan_pack(plan, fds, nfds,
-	    server_devnull, pool_buf, sizeof pool_buf, &len)) != 0) {
+	    server_devnull(), pool_buf, sizeof pool_buf, &len)) != 0) {
 		sodium_memzero(pool_buf, sizeof pool_buf);	/* part of it */
 		return err;
 	}

@@ -39,8 +39,8 @@ const unsigned char	*server_key;
 size_t			 server_keylen;
 uint64_t		 server_started_ms;
 static int		 server_shutting_down;
-int			 server_devnull = -1;
-pid_t			 server_pid;
+static int		 server_devnull_fd = -1;
+static pid_t		 server_self;
 
 static unsigned char	*server_key_rw;		/* same memory, for wiping */
 static struct secret	 server_key_secret;	/* server_key_rw, registered */
@@ -54,6 +54,27 @@ static struct event	*server_status_ev;
 static struct event	*server_stop_ev;
 static int		 server_notify;		/* NOTIFY_SOCKET was set */
 static int		 server_status_dirty;
+
+/* forkd's fd of /dev/null. */
+int
+server_devnull(void)
+{
+	return server_devnull_fd;
+}
+
+/* Set forkd's fd of /dev/null. */
+void
+server_devnull_set(int fd)
+{
+	server_devnull_fd = fd;
+}
+
+/* forkd's own pid. */
+pid_t
+server_pid(void)
+{
+	return server_self;
+}
 
 /* Is forkd stopping? */
 int
@@ -488,7 +509,7 @@ server_init(struct config *cfg, const char *config_path)
 	server_config = *cfg;
 	server_config_path = config_path;
 	server_started_ms = clock_mono_ms();
-	server_pid = getpid();
+	server_self = getpid();
 	server_notify = getenv("NOTIFY_SOCKET") != NULL;
 
 	if (sodium_init() < 0)
@@ -524,8 +545,8 @@ server_init(struct config *cfg, const char *config_path)
 		    "run on CPU %d", server_config.spawn_cpu);
 	}
 
-	server_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (server_devnull < 0)
+	server_devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (server_devnull_fd < 0)
 		fatal("/dev/null");
 
 	for (size_t i = 0; i < cfg->n_modules; i++)
@@ -608,8 +629,8 @@ server_loop(void)
 	server_key_rw = NULL;
 	server_key = NULL;
 	module_unload_all();
-	if (server_devnull >= 0)
-		close(server_devnull);
+	if (server_devnull_fd >= 0)
+		close(server_devnull_fd);
 	config_free(&server_config);
 	return 0;
 }

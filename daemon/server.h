@@ -21,13 +21,17 @@ extern struct config		 server_config;
 extern const unsigned char	*server_key;
 extern size_t			 server_keylen;
 extern uint64_t			 server_started_ms;	/* clock_mono_ms() */
-extern int			 server_devnull;
-extern pid_t			 server_pid;		/* forkd's own pid */	/* O_RDONLY|O_RDWR /dev/null */
 
 /* Set up everything before the loop; fatal on error. */
 void	server_init(struct config *, const char *config_path);
 /* Run the loop until shutdown; returns the exit status. */
 int	server_loop(void);
+/* forkd's O_RDWR fd of /dev/null (the default stdio of children), and
+ * forkd's own pid: set once at start-up. */
+int	server_devnull(void);
+pid_t	server_pid(void);
+/* Set the /dev/null fd; server_init() does (or a fuzzer's set-up). */
+void	server_devnull_set(int);
 /* Is forkd stopping (SIGTERM/SIGINT)? Set once, by server.c alone. */
 int	server_stopping(void);
 /* The counters of refused clients, for the status reply; server.c and

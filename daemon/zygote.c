@@ -139,7 +139,7 @@ zygote_main(int zfd, pid_t daemon_pid)
 	(void)child_nofile_reset();
 	(void)prctl(PR_SET_NAME, "forkd-zygote", 0, 0, 0);
 	secret_wipe_all();
-	pool_close_all_but(zfd, server_devnull);
+	pool_close_all_but(zfd, server_devnull());
 	if ((tidp = child_tid_field()) == NULL ||
 	    zygote_selftest(tidp) != 0) {
 		m.zm_pid = 0;

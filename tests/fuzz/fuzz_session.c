@@ -219,10 +219,11 @@ fuzz_session_setup(void)
 	server_key = key;
 	server_keylen = sizeof fuzz_authkey;
 	server_started_ms = clock_mono_ms();
-	if ((server_devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+	server_devnull_set(open("/dev/null", O_RDWR | O_CLOEXEC));
+	if (server_devnull() < 0)
 		fuzz_fail("/dev/null: %s", strerror(errno));
 	/* The lowest free descriptor: fuzz_check_fds() scans from here. */
-	if ((fd = fcntl(server_devnull, F_DUPFD_CLOEXEC, 0)) < 0)
+	if ((fd = fcntl(server_devnull(), F_DUPFD_CLOEXEC, 0)) < 0)
 		fuzz_fail("F_DUPFD: %s", strerror(errno));
 	close(fd);
 	fuzz_fd_base = fd;
@@ -435,7 +436,7 @@ fuzz_session_send(struct fuzz_peer *p, const void *buf, size_t len,
 	if (nfds > 0) {
 		/* The kernel gives forkd its own copies; ours stay. */
 		for (unsigned int i = 0; i < nfds; i++)
-			fds[i] = server_devnull;
+			fds[i] = server_devnull();
 		memset(&cbuf, 0, sizeof cbuf);
 		msg.msg_control = cbuf.buf;
 		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
