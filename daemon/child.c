@@ -250,19 +250,30 @@ child_idmap_line(char *buf, unsigned int id)
 }
 
 /* Raw capset() (no libcap): clear the inheritable set, and with keep 0
- * the permitted and effective sets too; keep 1 leaves those as they are. */
+ * the permitted and effective sets too; keep 1 leaves those as they are.
+ * Nothing to clear (forkd not root, as under the shipped unit): no
+ * capset() at all, which the unit's SystemCallFilter=~@privileged
+ * refuses with EPERM even when it would change nothing. */
 static int
 child_capset(int keep)
 {
 	struct __user_cap_header_struct	hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct	data[_LINUX_CAPABILITY_U32S_3];
+	int				held = 0;
 
 	memset(data, 0, sizeof data);
-	if (keep && syscall(SYS_capget, &hdr, data) != 0)
+	if (syscall(SYS_capget, &hdr, data) != 0)
 		return -1;
-	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+		held |= data[i].inheritable != 0 || (!keep &&
+		    (data[i].permitted != 0 || data[i].effective != 0));
 		data[i].inheritable = 0;
+		if (!keep)
+			data[i].permitted = data[i].effective = 0;
+	}
+	if (!held)
+		return 0;
 	return (int)syscall(SYS_capset, &hdr, data);
 }
 

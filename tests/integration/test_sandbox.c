@@ -121,6 +121,26 @@ spawn_exits(struct forkd *f, const char *target, int want_pidfd, int want)
 	return sp.pid;
 }
 
+/* Spawn target with drop_caps: it must run and exit 0. */
+static void
+spawn_drop_caps(struct forkd *f, const char *target)
+{
+	struct forkd_spawn_opts	o;
+	struct forkd_exit	ev;
+	pid_t			pid;
+	int			r;
+
+	forkd_spawn_opts_init(&o);
+	o.target = target;
+	o.drop_caps = 1;
+	if ((r = forkd_spawn(f, &o, &pid, NULL, 0)) != 0)
+		fail_msg("spawn %s with drop_caps: %d (%s) \"%s\"", target, r,
+		    forkd_strerror(r), forkd_errmsg(f));
+	EXPECT_OK(f, forkd_wait_exit_event(f, 10000, &ev));
+	EXPECT_INT(ev.pid, pid, "pid of the exit event");
+	EXPECT_INT(ev.exitcode, 0, target);
+}
+
 /* Every default feature under the filter of mode. */
 static void
 run_features(const char *mode)
@@ -162,6 +182,12 @@ run_features(const char *mode)
 	spawn_exits(f, "/bin/true", 0, 0);
 	spawn_exits(f, "bench:noop", 1, 0);
 	spawn_exits(f, "/bin/true", 1, 0);
+	/* --drop-caps with nothing to drop: no capset(), which the unit's
+	 * ~@privileged refuses with EPERM. */
+	if (strcmp(mode, "unit") == 0 && geteuid() == 0) {
+		spawn_drop_caps(f, "bench:noop");
+		spawn_drop_caps(f, "/bin/true");
+	}
 	EXPECT_OK(f, forkd_ping(f));
 	forkd_close(f);
 	/* And it says why it uses clone(). */
