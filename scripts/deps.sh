@@ -12,19 +12,19 @@
 # To build and run forkd, and to run its tests.
 FORKD_DEPS=(build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
     protobuf-c-compiler libsodium-dev libcmocka-dev libsystemd-dev
-    libinih-dev python3 python3-dev)
+    libinih-dev python3 python3-dev python3-numpy)
 # Only for the tests: systemd-analyze checks the units (the systemd_units
 # test is not registered without it); valgrind runs the memcheck suites;
 # clang and its runtime libraries (libFuzzer, sanitizers; Debian 12 names)
-# build the fuzz targets of tests/fuzz/; python3-numpy is the python
-# module's heavy preload and python3-pytest runs the Python suites; fuse3
+# build the fuzz targets of tests/fuzz/; python3-pytest runs the Python
+# suites (python3-numpy, above, is the quick start's and the python
+# module's tests' heavy preload); fuse3
 # and libfuse3-dev make a mount that never answers (hung-filesystem tests);
 # debhelper, devscripts, dpkg-dev, fakeroot and lintian build and check the
 # Debian packages.
 # shellcheck disable=SC2034 # used by the scripts that source this
-FORKD_TEST_DEPS=(systemd valgrind clang libclang-rt-14-dev python3-numpy
-    python3-pytest fuse3 libfuse3-dev debhelper devscripts dpkg-dev fakeroot
-    lintian)
+FORKD_TEST_DEPS=(systemd valgrind clang libclang-rt-14-dev python3-pytest
+    fuse3 libfuse3-dev debhelper devscripts dpkg-dev fakeroot lintian)
 
 # Print the packages among "$@" that are not installed.
 forkd_deps_missing() {
