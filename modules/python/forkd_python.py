@@ -193,6 +193,30 @@ def _rehearse():
         _err_tuple(e)
 
 
+# Small pure-Python stdlib modules, one of which the page probe imports
+# (so that the import path of a target module is part of what it sees).
+_PROBE_MODULES = ("colorsys", "fractions", "textwrap")
+
+
+def probe_prepare():
+    """In the page probe (a throwaway child of forkd made once at init):
+    what python:call is then asked to run, as (target, pickled args). The
+    probe calls a stdlib function whose module is not imported yet, so it
+    takes the import, unpickling, call and result paths a real call
+    takes; allow= is lifted in that child only."""
+    global _allow
+    _allow = None
+    mod = next((m for m in _PROBE_MODULES if m not in sys.modules), None)
+    if mod is None:
+        return "os:getpid", pickle.dumps(((), {}), pickle.HIGHEST_PROTOCOL)
+    target = {"colorsys": "colorsys:rgb_to_hsv",
+              "fractions": "fractions:Fraction",
+              "textwrap": "textwrap:dedent"}[mod]
+    args = {"colorsys": (0.1, 0.2, 0.3), "fractions": (1, 3),
+            "textwrap": ("  x",)}[mod]
+    return target, pickle.dumps((args, {}), pickle.HIGHEST_PROTOCOL)
+
+
 def _allowed(name):
     """Does MODULE:QUALNAME match an allow= pattern?"""
     return any(fnmatch.fnmatchcase(name, p) for p in _allow)

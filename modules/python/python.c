@@ -28,9 +28,17 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "forkd_module.h"
 #include "python_boot.h"
@@ -40,6 +48,15 @@
 #endif
 
 #define PYTHON_OPT_ITEMS_MAX	1024	/* imports or patterns */
+#define PYTHON_WARM_MAX		8192	/* page ranges the probe may report */
+#define PYTHON_PROBE_MS		10000	/* the probe's deadline */
+#define PYTHON_PAGEMAP_PRESENT	(UINT64_C(1) << 63)
+#define PYTHON_PAGEMAP_EXCL	(UINT64_C(1) << 56)
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ	22
+#define MADV_POPULATE_WRITE	23
+#endif
 
 extern char	**environ;
 
@@ -70,7 +87,19 @@ static const char *const python_list_names[PYTHON_LIST_MAX] = {
 	"none", "import", "allow"
 };
 
-static PyObject	*python_boot;	/* the _forkd_python module */
+/* Pages a python:call child touches first (see python_probe()). */
+struct python_range {
+	uintptr_t	pr_start;
+	uint32_t	pr_pages;
+	uint32_t	pr_write;	/* 1: written (copy-on-write); 0: read */
+};
+
+static PyObject		*python_boot;	/* the _forkd_python module */
+static struct python_range *python_warm;	/* NULL: no probe result */
+static size_t		 python_nwarm;
+static size_t		 python_pagesz;
+
+static int	python_child_run(const char *fn, int argc, char **argv);
 
 /* Free a string list (NULL-safe). */
 static void
@@ -386,6 +415,220 @@ out:
 	return v == 2 ? -EDEADLK : -ECANCELED;
 }
 
+/* Append page [addr] (write or read) to ranges r[*n], merging with the
+ * last range when adjacent; 0, or -E2BIG when full. */
+static int
+python_range_add(struct python_range *r, size_t *n, uintptr_t addr,
+    uint32_t write)
+{
+	struct python_range	*last = *n > 0 ? &r[*n - 1] : NULL;
+
+	if (last != NULL && last->pr_write == write &&
+	    last->pr_start + (uintptr_t)last->pr_pages * python_pagesz ==
+	    addr) {
+		last->pr_pages++;
+		return 0;
+	}
+	if (*n >= PYTHON_WARM_MAX)
+		return -E2BIG;
+	r[*n].pr_start = addr;
+	r[*n].pr_pages = 1;
+	r[*n].pr_write = write;
+	(*n)++;
+	return 0;
+}
+
+/* In the probe child: the pages this process has made its own (private
+ * writable mappings: present and exclusive, i.e. copied on write or new)
+ * and the file pages it has mapped (read-only file mappings, whose
+ * page-table entries fork() does not copy), as ranges in r; returns
+ * the count. */
+static size_t
+python_probe_scan(struct python_range *r)
+{
+	FILE		*maps;
+	char		*line = NULL;
+	size_t		 cap = 0, n = 0;
+	uint64_t	 ent[512];
+	int		 pm;
+
+	if ((maps = fopen("/proc/self/maps", "re")) == NULL)
+		return 0;
+	if ((pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) < 0) {
+		fclose(maps);
+		return 0;
+	}
+	while (getline(&line, &cap, maps) > 0) {
+		unsigned long	 lo, hi, ino;
+		char		 perms[5];
+		int		 write;
+
+		if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &lo, &hi, perms,
+		    &ino) != 4 || perms[0] != 'r' || perms[3] != 'p')
+			continue;
+		write = perms[1] == 'w';
+		if (!write && ino == 0)
+			continue;	/* [vvar], [vdso]: nothing to do */
+		for (uintptr_t a = lo; a < hi; ) {
+			size_t	 k = (hi - a) / python_pagesz;
+			ssize_t	 got;
+
+			if (k > sizeof ent / sizeof ent[0])
+				k = sizeof ent / sizeof ent[0];
+			got = pread(pm, ent, k * sizeof ent[0],
+			    (off_t)(a / python_pagesz * sizeof ent[0]));
+			if (got <= 0)
+				break;
+			k = (size_t)got / sizeof ent[0];
+			for (size_t i = 0; i < k; i++, a += python_pagesz) {
+				uint64_t e = ent[i];
+
+				if (!(e & PYTHON_PAGEMAP_PRESENT) ||
+				    (write && !(e & PYTHON_PAGEMAP_EXCL)))
+					continue;
+				if (python_range_add(r, &n, a,
+				    (uint32_t)write) != 0)
+					goto out;
+			}
+		}
+	}
+out:
+	free(line);
+	fclose(maps);
+	close(pm);
+	return n;
+}
+
+/* The probe child: run one python:call as a child of a pool would, on
+ * /dev/null and private pipes, then report the pages it touched on out. */
+static __attribute__((noreturn)) void
+python_probe_child(int out)
+{
+	static struct python_range	 r[PYTHON_WARM_MAX];
+	PyObject			*res;
+	const char			*target;
+	char				*argv[3];
+	char				*tcopy;
+	const char			*args;
+	Py_ssize_t			 alen;
+	int				 p[2], null;
+	size_t				 n;
+
+	/* Above the fds that get dup2()ed below. */
+	if ((out = fcntl(out, F_DUPFD_CLOEXEC, 10)) < 0)
+		_exit(1);
+	res = PyObject_CallMethod(python_boot, "probe_prepare", NULL);
+	if (res == NULL || !PyArg_ParseTuple(res, "sy#", &target, &args,
+	    &alen) || (tcopy = strdup(target)) == NULL)
+		_exit(1);
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+	    pipe2(p, O_CLOEXEC) != 0 ||
+	    write(p[1], args, (size_t)alen) != alen)
+		_exit(1);
+	close(p[1]);
+	if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+	    dup2(p[0], 3) < 0 || dup2(null, 4) < 0)
+		_exit(1);
+	Py_DECREF(res);
+	argv[0] = "python:call";
+	argv[1] = tcopy;
+	argv[2] = NULL;
+	(void)python_child_run("child_call", 2, argv);
+	n = python_probe_scan(r);
+	if (n > 0 && write(out, r, n * sizeof r[0]) !=
+	    (ssize_t)(n * sizeof r[0]))
+		_exit(1);
+	_exit(0);
+}
+
+/* Find, once, the pages a python:call child touches first, by running
+ * one in a throwaway child: forkd_module_pool_warm() touches them in each
+ * idle pool child, so a spawn does not pay those copy-on-write faults.
+ * Best effort: without a result the pool children are not warmed. */
+static void
+python_probe(void)
+{
+	struct python_range	*r;
+	struct pollfd		 pfd;
+	struct timespec		 t0, t1;
+	size_t			 got = 0, cap = PYTHON_WARM_MAX * sizeof *r;
+	ssize_t			 k;
+	pid_t			 pid;
+	int			 p[2], st, ms;
+
+	python_pagesz = (size_t)sysconf(_SC_PAGESIZE);
+	if ((r = malloc(cap)) == NULL)
+		return;
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		free(r);
+		return;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == 0) {
+		close(p[0]);
+		python_probe_child(p[1]);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		free(r);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = PYTHON_PROBE_MS - (int)((t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		if (ms <= 0 || poll(&pfd, 1, ms) <= 0) {
+			if (errno == EINTR && ms > 0)
+				continue;
+			kill(pid, SIGKILL);
+			got = 0;
+			break;
+		}
+		k = read(p[0], (char *)r + got, cap - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+		if (got == cap)
+			break;
+	}
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || got % sizeof *r != 0 ||
+	    got == 0) {
+		fputs("python: the page probe failed: pool children are not "
+		    "pre-warmed (spawns still work, slower)\n", stderr);
+		free(r);
+		return;
+	}
+	python_warm = r;
+	python_nwarm = got / sizeof *r;
+}
+
+/* Called by forkd in each idle pool child before it waits for a request
+ * (an optional module symbol): copy now the pages python:call writes
+ * first, and map the file pages it reads, so the spawn that takes this
+ * child does not fault them in one by one. Errors are ignored (a range
+ * that no longer exists, a kernel without MADV_POPULATE_*). */
+FORKD_MODULE_EXPORT void	forkd_module_pool_warm(void);
+
+void
+forkd_module_pool_warm(void)
+{
+	for (size_t i = 0; i < python_nwarm; i++)
+		(void)madvise((void *)python_warm[i].pr_start,
+		    (size_t)python_warm[i].pr_pages * python_pagesz,
+		    python_warm[i].pr_write ? MADV_POPULATE_WRITE :
+		    MADV_POPULATE_READ);
+}
+
 /* Start the interpreter and preload; any failure stops forkd's start-up
  * (a preload that fails silently makes every child slow or wrong). */
 static int
@@ -408,7 +651,8 @@ python_init(const char *opts)
 	if ((r = python_load_boot()) != 0)
 		goto out;
 	/* On failure the traceback or the reason is on stderr already. */
-	r = python_preload(&o);
+	if ((r = python_preload(&o)) == 0)
+		python_probe();
 out:
 	python_opts_free(&o);
 	fflush(stderr);
