@@ -53,8 +53,7 @@
 #define PYTHON_PAGEMAP_PRESENT	(UINT64_C(1) << 63)
 #define PYTHON_PAGEMAP_EXCL	(UINT64_C(1) << 56)
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ	22
+#ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE	23
 #endif
 
@@ -87,11 +86,10 @@ static const char *const python_list_names[PYTHON_LIST_MAX] = {
 	"none", "import", "allow"
 };
 
-/* Pages a python:call child touches first (see python_probe()). */
+/* Pages a python:call child writes first (see python_probe()). */
 struct python_range {
 	uintptr_t	pr_start;
-	uint32_t	pr_pages;
-	uint32_t	pr_write;	/* 1: written (copy-on-write); 0: read */
+	size_t		pr_pages;
 };
 
 static PyObject		*python_boot;	/* the _forkd_python module */
@@ -415,17 +413,15 @@ out:
 	return v == 2 ? -EDEADLK : -ECANCELED;
 }
 
-/* Append page [addr] (write or read) to ranges r[*n], merging with the
- * last range when adjacent; 0, or -E2BIG when full. */
+/* Append page addr to ranges r[*n], merging with the last range when
+ * adjacent; 0, or -E2BIG when full. */
 static int
-python_range_add(struct python_range *r, size_t *n, uintptr_t addr,
-    uint32_t write)
+python_range_add(struct python_range *r, size_t *n, uintptr_t addr)
 {
 	struct python_range	*last = *n > 0 ? &r[*n - 1] : NULL;
 
-	if (last != NULL && last->pr_write == write &&
-	    last->pr_start + (uintptr_t)last->pr_pages * python_pagesz ==
-	    addr) {
+	if (last != NULL &&
+	    last->pr_start + last->pr_pages * python_pagesz == addr) {
 		last->pr_pages++;
 		return 0;
 	}
@@ -433,16 +429,15 @@ python_range_add(struct python_range *r, size_t *n, uintptr_t addr,
 		return -E2BIG;
 	r[*n].pr_start = addr;
 	r[*n].pr_pages = 1;
-	r[*n].pr_write = write;
 	(*n)++;
 	return 0;
 }
 
-/* In the probe child: the pages this process has made its own (private
- * writable mappings: present and exclusive, i.e. copied on write or new)
- * and the file pages it has mapped (read-only file mappings, whose
- * page-table entries fork() does not copy), as ranges in r; returns
- * the count. */
+/* In the probe child: the pages of private writable mappings that this
+ * process has made its own (present and exclusive: copied on write, or
+ * new), as ranges in r; returns the count. Read-only file pages are left
+ * out: a child maps them 16 at a time on a fault (fault-around), which
+ * costs less than populating each one ahead. */
 static size_t
 python_probe_scan(struct python_range *r)
 {
@@ -459,16 +454,12 @@ python_probe_scan(struct python_range *r)
 		return 0;
 	}
 	while (getline(&line, &cap, maps) > 0) {
-		unsigned long	 lo, hi, ino;
+		unsigned long	 lo, hi;
 		char		 perms[5];
-		int		 write;
 
-		if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &lo, &hi, perms,
-		    &ino) != 4 || perms[0] != 'r' || perms[3] != 'p')
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 ||
+		    strcmp(perms, "rw-p") != 0)
 			continue;
-		write = perms[1] == 'w';
-		if (!write && ino == 0)
-			continue;	/* [vvar], [vdso]: nothing to do */
 		for (uintptr_t a = lo; a < hi; ) {
 			size_t	 k = (hi - a) / python_pagesz;
 			ssize_t	 got;
@@ -484,10 +475,9 @@ python_probe_scan(struct python_range *r)
 				uint64_t e = ent[i];
 
 				if (!(e & PYTHON_PAGEMAP_PRESENT) ||
-				    (write && !(e & PYTHON_PAGEMAP_EXCL)))
+				    !(e & PYTHON_PAGEMAP_EXCL))
 					continue;
-				if (python_range_add(r, &n, a,
-				    (uint32_t)write) != 0)
+				if (python_range_add(r, &n, a) != 0)
 					goto out;
 			}
 		}
@@ -614,9 +604,9 @@ python_probe(void)
 
 /* Called by forkd in each idle pool child before it waits for a request
  * (an optional module symbol): copy now the pages python:call writes
- * first, and map the file pages it reads, so the spawn that takes this
- * child does not fault them in one by one. Errors are ignored (a range
- * that no longer exists, a kernel without MADV_POPULATE_*). */
+ * first, so the spawn that takes this child does not copy them one fault
+ * at a time. Errors are ignored (a range that no longer exists, a kernel
+ * without MADV_POPULATE_WRITE, before 5.14). */
 FORKD_MODULE_EXPORT void	forkd_module_pool_warm(void);
 
 void
@@ -624,9 +614,8 @@ forkd_module_pool_warm(void)
 {
 	for (size_t i = 0; i < python_nwarm; i++)
 		(void)madvise((void *)python_warm[i].pr_start,
-		    (size_t)python_warm[i].pr_pages * python_pagesz,
-		    python_warm[i].pr_write ? MADV_POPULATE_WRITE :
-		    MADV_POPULATE_READ);
+		    python_warm[i].pr_pages * python_pagesz,
+		    MADV_POPULATE_WRITE);
 }
 
 /* Start the interpreter and preload; any failure stops forkd's start-up
