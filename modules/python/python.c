@@ -50,6 +50,7 @@
 #define PYTHON_OPT_ITEMS_MAX	1024	/* imports or patterns */
 #define PYTHON_WARM_MAX		8192	/* page ranges the probe may report */
 #define PYTHON_PROBE_MS		10000	/* the probe's deadline */
+#define PYTHON_SCAN_VMA_MAX	((uintptr_t)1 << 30)	/* larger: skipped */
 #define PYTHON_PAGEMAP_PRESENT	(UINT64_C(1) << 63)
 #define PYTHON_PAGEMAP_EXCL	(UINT64_C(1) << 56)
 
@@ -457,8 +458,12 @@ python_probe_scan(struct python_range *r)
 		unsigned long	 lo, hi;
 		char		 perms[5];
 
+		/* A mapping of more than 1 GiB is reserved address space
+		 * (a sanitizer's shadow memory: terabytes), whose page map
+		 * would take minutes to read: skipped. */
 		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 ||
-		    strcmp(perms, "rw-p") != 0)
+		    strcmp(perms, "rw-p") != 0 ||
+		    hi - lo > PYTHON_SCAN_VMA_MAX)
 			continue;
 		for (uintptr_t a = lo; a < hi; ) {
 			size_t	 k = (hi - a) / python_pagesz;
