@@ -552,10 +552,14 @@ python_probe(void)
 	int			 p[2], st, ms;
 
 	python_pagesz = (size_t)sysconf(_SC_PAGESIZE);
-	if ((r = malloc(cap)) == NULL)
+	/* mmap(), not malloc(): the ranges live as long as forkd, and an
+	 * ASan build's leak check runs after forkd has dlclose()d us. */
+	r = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
 		return;
 	if (pipe2(p, O_CLOEXEC) != 0) {
-		free(r);
+		munmap(r, cap);
 		return;
 	}
 	fflush(stdout);
@@ -567,7 +571,7 @@ python_probe(void)
 	close(p[1]);
 	if (pid < 0) {
 		close(p[0]);
-		free(r);
+		munmap(r, cap);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -600,7 +604,7 @@ python_probe(void)
 	    got == 0) {
 		fputs("python: the page probe failed: pool children are not "
 		    "pre-warmed (spawns still work, slower)\n", stderr);
-		free(r);
+		munmap(r, cap);
 		return;
 	}
 	python_warm = r;
