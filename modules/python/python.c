@@ -17,6 +17,13 @@
  * The Python half is forkd_python.py, compiled into this file at build
  * time (python_boot.h) and run as module _forkd_python.
  *
+ * Most of a call's cost in a child is copy-on-write: running Python
+ * writes refcounts and interpreter state on some 500 pages of the warm
+ * image. After preloading, init runs one call in a throwaway child and
+ * records which pages it copied (python_probe()); the optional export
+ * forkd_module_pool_warm() copies those ahead, for a forkd that calls it
+ * in idle pool children.
+ *
  * The daemon's thread keeps the GIL from init on: forkd is single-threaded
  * and every child continues on that thread, so PyOS_AfterFork_Child() finds
  * its thread state current. Children are made by clone3() or by the zygote,
@@ -548,8 +555,8 @@ python_probe(void)
 	struct timespec		 t0, t1;
 	size_t			 got = 0, cap = PYTHON_WARM_MAX * sizeof *r;
 	ssize_t			 k;
-	pid_t			 pid;
-	int			 p[2], st, ms;
+	pid_t			 pid, w;
+	int			 p[2], st = 0, ms;
 
 	python_pagesz = (size_t)sysconf(_SC_PAGESIZE);
 	/* mmap(), not malloc(): the ranges live as long as forkd, and an
@@ -598,10 +605,10 @@ python_probe(void)
 			break;
 	}
 	close(p[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || got % sizeof *r != 0 ||
-	    got == 0) {
+	if (w != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0 ||
+	    got % sizeof *r != 0 || got == 0) {
 		fputs("python: the page probe failed: pool children are not "
 		    "pre-warmed (spawns still work, slower)\n", stderr);
 		munmap(r, cap);
