@@ -168,7 +168,7 @@ request_wait(struct session *s, uint32_t id, const Forkd__WaitRequest *r)
 	}
 	/* Each pending wait holds memory and a timer: bounded per
 	 * connection like everything else a client can pile up. */
-	if (waiter_count(s) >= LIMIT_WAITS_PENDING_MAX) {
+	if (session_waits(s) >= LIMIT_WAITS_PENDING_MAX) {
 		session_reply_error(s, id, -EAGAIN, 0, "%d waits already "
 		    "pending on this connection", LIMIT_WAITS_PENDING_MAX);
 		return;
@@ -324,7 +324,7 @@ request_status(struct session *s, uint32_t id)
 	}
 	st.version = FORKD_VERSION_STRING;
 	st.pid = getpid();
-	st.uptime_ms = clock_since_ms(server_started_ms);
+	st.uptime_ms = server_uptime_ms();
 	st.modules = mp;
 	st.n_modules = nm;
 	st.children = spawn_stats.live;
@@ -371,7 +371,7 @@ request_uid_refused(struct session *s, uint32_t id, int *fds, size_t nfds)
 {
 	static struct log_ratelimit rl;
 
-	if (policy_uid_allowed(&server_config.policy, s->s_uid))
+	if (policy_uid_allowed(&server_config_get()->policy, s->s_uid))
 		return 0;
 	wire_close_fds(fds, nfds);
 	if (!s->s_uid_refused && session_log_limited(s, &rl, "uid %u is not "

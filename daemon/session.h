@@ -50,8 +50,10 @@ struct session {
 	unsigned int		 s_outq_fds;	/* queued frames holding an fd */
 	const char		*s_close_reason;
 	uint64_t		 s_requests;
-	unsigned int		 s_children;	/* live children it owns */
-	unsigned int		 s_waits;	/* pending waits (spawn.c) */
+	unsigned int		 s_children;	/* live children it owns
+						 * (session_count_child()) */
+	unsigned int		 s_waits;	/* pending waits
+						 * (session_count_wait()) */
 	uint64_t		 s_active_ms;	/* last request or reply */
 	int			 s_uid_refused;	/* allow_uids refusal logged */
 };
@@ -76,6 +78,14 @@ void	session_free_all(void);
 void	session_flush_all(void);
 /* The limits changed (SIGHUP): re-arm every idle timer. */
 void	session_limits_changed(void);
+/* Count a live child of s in (delta > 0, spawn.c) or out (< 0); the
+ * idle timeout spares a session that owns one. */
+void	session_count_child(struct session *, int delta);
+/* Count a pending wait of s in or out (waiter.c); the idle timeout spares
+ * a session that waits. */
+void	session_count_wait(struct session *, int delta);
+/* Pending waits of s (request.c caps them). */
+unsigned int session_waits(const struct session *);
 
 /* Replies, built by request/spawn code. errmsg is printf-style. */
 void	session_reply_error(struct session *, uint32_t id, int err, int step,

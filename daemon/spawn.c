@@ -165,8 +165,8 @@ spawn_child_free(struct spawn_child *c)
 		close(c->c_pidfd);
 	cgroup_release(c->c_cgroup);
 	clone_vm_free(c->c_vm);
-	if (c->c_session != NULL && c->c_session->s_children > 0)
-		c->c_session->s_children--;
+	if (c->c_session != NULL)
+		session_count_child(c->c_session, -1);
 	if (spawn_stats.live > 0)
 		spawn_stats.live--;
 	quota_add(c->c_uid, -1);
@@ -443,7 +443,7 @@ spawn_kill_cb(evutil_socket_t fd, short what, void *arg)
 	if (!c->c_reaped) {
 		log_info("child %d (%s) still alive after %u ms, sending "
 		    "SIGKILL", (int)c->c_pid, c->c_name,
-		    server_config.limits.kill_grace_ms);
+		    server_config_get()->limits.kill_grace_ms);
 		spawn_signal_group(c, SIGKILL);
 	}
 }
@@ -459,13 +459,13 @@ spawn_terminate(struct spawn_child *c)
 		return;
 	spawn_signal_group(c, SIGTERM);
 	if (c->c_killev == NULL)
-		c->c_killev = evtimer_new(server_base, spawn_kill_cb, c);
+		c->c_killev = evtimer_new(server_evbase(), spawn_kill_cb, c);
 	if (c->c_killev == NULL) {
 		spawn_signal_group(c, SIGKILL);
 		return;
 	}
-	tv.tv_sec = server_config.limits.kill_grace_ms / 1000;
-	tv.tv_usec = (server_config.limits.kill_grace_ms % 1000) * 1000;
+	tv.tv_sec = server_config_get()->limits.kill_grace_ms / 1000;
+	tv.tv_usec = (server_config_get()->limits.kill_grace_ms % 1000) * 1000;
 	evtimer_add(c->c_killev, &tv);
 }
 
@@ -486,7 +486,6 @@ spawn_session_gone(struct session *s)
 			spawn_terminate(c);
 		}
 	}
-	s->s_children = 0;
 	waiter_session_gone(s);
 }
 
@@ -568,7 +567,7 @@ spawn_life_attach(struct spawn_child *c, const Forkd__SpawnRequest *r,
 	if (r->timeout_ms == 0)
 		return 0;
 	c->c_grace_ms = r->kill_grace_ms > 0 ? r->kill_grace_ms : 2000;
-	if ((c->c_timeoutev = evtimer_new(server_base, spawn_timeout_cb,
+	if ((c->c_timeoutev = evtimer_new(server_evbase(), spawn_timeout_cb,
 	    c)) == NULL)
 		return -ENOMEM;
 	tv.tv_sec = r->timeout_ms / 1000;
@@ -595,7 +594,7 @@ static void
 spawn_log_audit(const struct session *s, pid_t pid, const char *name,
     const char *target, const char *exec_path)
 {
-	const struct config_policy	*p = &server_config.policy;
+	const struct config_policy	*p = &server_config_get()->policy;
 	const char			*rule;
 	char				 etarget[256], erule[320];
 
@@ -667,7 +666,7 @@ spawn_admit_target(const Forkd__SpawnRequest *r, struct spawn_admit *a,
 
 	if (r->target[0] == '/') {
 		a->a_base = strrchr(r->target, '/') + 1;
-		if ((err = policy_exec_check(&server_config.policy, r->target,
+		if ((err = policy_exec_check(&server_config_get()->policy, r->target,
 		    msg, msglen)) != 0) {
 			*ret_refused = err == -EPERM;
 			return err;
@@ -676,7 +675,7 @@ spawn_admit_target(const Forkd__SpawnRequest *r, struct spawn_admit *a,
 		return 0;
 	}
 	colon = strchr(r->target, ':');	/* validate_spawn() saw it */
-	if (!policy_target_allowed(&server_config.policy, r->target)) {
+	if (!policy_target_allowed(&server_config_get()->policy, r->target)) {
 		snprintf(msg, msglen, "target %s is not in policy allow_targets",
 		    log_escape(esc, sizeof esc, r->target, strlen(r->target)));
 		*ret_refused = 1;
@@ -728,9 +727,9 @@ spawn_admit(const struct session *s, const Forkd__SpawnRequest *r,
     size_t nfds, struct spawn_admit *a, char *msg, size_t msglen,
     int *ret_refused)
 {
-	const struct config_limits	*lim = &server_config.limits;
+	const struct config_limits	*lim = &server_config_get()->limits;
 	struct validate_ctx		 vctx = {
-		.vc_limits = lim, .vc_policy = &server_config.policy,
+		.vc_limits = lim, .vc_policy = &server_config_get()->policy,
 		.vc_uid = s->s_uid, .vc_root = geteuid() == 0,
 		.vc_nfds = nfds };
 	int				 err;
@@ -760,7 +759,7 @@ spawn_admit(const struct session *s, const Forkd__SpawnRequest *r,
 		return err;
 	/* The environment is part of what runs: an allowed program with
 	 * the client's LD_PRELOAD is not an allowed program. */
-	if ((err = policy_env_check(&server_config.policy, r->env, r->n_env,
+	if ((err = policy_env_check(&server_config_get()->policy, r->env, r->n_env,
 	    msg, msglen)) != 0) {
 		*ret_refused = 1;
 		return err;
@@ -808,11 +807,11 @@ spawn_register(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	c->c_errfd = ctlfd;
 	c->c_is_entry = a->a_exec_path == NULL;
 	fcntl(c->c_errfd, F_SETFL, O_NONBLOCK);
-	c->c_errev = event_new(server_base, c->c_errfd, EV_READ | EV_PERSIST,
+	c->c_errev = event_new(server_evbase(), c->c_errfd, EV_READ | EV_PERSIST,
 	    spawn_errpipe_cb, c);
-	c->c_setupev = evtimer_new(server_base, spawn_setup_deadline_cb, c);
+	c->c_setupev = evtimer_new(server_evbase(), spawn_setup_deadline_cb, c);
 	TAILQ_INSERT_TAIL(&spawn_children, c, c_entry);
-	s->s_children++;
+	session_count_child(s, 1);
 	spawn_stats.live++;
 	quota_add(c->c_uid, 1);
 	if (spawn_life_attach(c, r, life) != 0 || c->c_errev == NULL ||
@@ -860,8 +859,8 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	/* allow_exec_paths: the child resolves and checks the path (a path
 	 * on a hung mount must not block the loop); forkd's own children
 	 * only, which see the policy as it is now. */
-	if (a.a_exec_path != NULL && server_config.policy.exec_paths_set)
-		plan.cp_exec_policy = &server_config.policy;
+	if (a.a_exec_path != NULL && server_config_get()->policy.exec_paths_set)
+		plan.cp_exec_policy = &server_config_get()->policy;
 	if ((c = calloc(1, sizeof *c)) == NULL ||
 	    (c->c_target = strdup(r->target)) == NULL ||
 	    (c->c_cwd = strdup(plan.cp_cwd)) == NULL) {

@@ -110,8 +110,8 @@ static void
 waiter_unlink(struct waiter *w)
 {
 	waiter_detach(w);
-	if (w->w_session != NULL && w->w_session->s_waits > 0)
-		w->w_session->s_waits--;
+	if (w->w_session != NULL)
+		session_count_wait(w->w_session, -1);
 }
 
 /* Answer waits that name pid. e NULL: the child vanished (failed spawn). */
@@ -175,7 +175,7 @@ waiter_add(struct session *s, uint32_t id, const pid_t *pids, size_t n,
 	w->w_session = s;
 	w->w_id = id;
 	w->w_n = n;
-	w->w_timer = evtimer_new(server_base, waiter_timeout_cb, w);
+	w->w_timer = evtimer_new(server_evbase(), waiter_timeout_cb, w);
 	if (w->w_timer == NULL || waiter_attach(w, pids) != 0) {
 		if (w->w_timer != NULL)
 			event_free(w->w_timer);
@@ -190,15 +190,8 @@ waiter_add(struct session *s, uint32_t id, const pid_t *pids, size_t n,
 		evtimer_add(w->w_timer, &tv);
 	}
 	TAILQ_INSERT_TAIL(&waiters, w, w_entry);
-	s->s_waits++;
+	session_count_wait(s, 1);
 	return 0;
-}
-
-/* Pending waits of a session (for the idle timeout). */
-unsigned int
-waiter_count(const struct session *s)
-{
-	return s->s_waits;
 }
 
 /* Drop the waits of a closing session. */
