@@ -22,6 +22,7 @@
 #include "forkd.pb-c.h"
 #include "forkd_limits.h"
 #include "log.h"
+#include "reply.h"
 #include "request.h"
 #include "server.h"
 #include "session.h"
@@ -708,7 +709,7 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 	s->s_active_ms = clock_mono_ms();
 	if (nul) {
 		wire_close_fds(fds, nfds);
-		session_reply_error(s, cm->request->id, -EINVAL, 0,
+		reply_error(s, cm->request->id, -EINVAL, 0,
 		    "a string field holds a NUL byte");
 	} else
 		request_dispatch(s, cm->request, fds, nfds);
@@ -778,8 +779,9 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 	session_rbuf_wipe();
 }
 
-/* Send a Response with fd (or -1), which is consumed either way. */
-static void
+/* Send a Response with fd (or -1), which is consumed either way; nothing
+ * unless s is authenticated. */
+void
 session_reply_fd(struct session *s, Forkd__Response *resp, int fd)
 {
 	Forkd__ServerMessage m = FORKD__SERVER_MESSAGE__INIT;
@@ -795,99 +797,24 @@ session_reply_fd(struct session *s, Forkd__Response *resp, int fd)
 	session_send_fd(s, &m, fd);
 }
 
-/* Replies. */
+/* Send a Response (no-op unless authenticated). */
 void
 session_reply(struct session *s, Forkd__Response *resp)
 {
 	session_reply_fd(s, resp, -1);
 }
 
+/* Push an ExitEvent (no-op unless authenticated). */
 void
-session_reply_error(struct session *s, uint32_t id, int err, int step,
-    const char *fmt, ...)
-{
-	Forkd__Response	resp = FORKD__RESPONSE__INIT;
-	char		msg[512];
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	resp.id = id;
-	resp.error = err < 0 ? err : -EIO;
-	resp.message = msg;
-	resp.spawn_step = step;
-	if (s != NULL)
-		session_log(s, LOG_LVL_DEBUG, "request %u: error %d: %s", id,
-		    resp.error, msg);
-	session_reply(s, &resp);
-}
-
-void
-session_reply_spawn(struct session *s, uint32_t id, pid_t pid, const char *name,
-    int pidfd, const char *cgroup)
-{
-	Forkd__Response		resp = FORKD__RESPONSE__INIT;
-	Forkd__SpawnReply	sr = FORKD__SPAWN_REPLY__INIT;
-
-	sr.pid = pid;
-	sr.name = (char *)name;
-	sr.pidfd = pidfd >= 0;
-	if (cgroup != NULL)
-		sr.cgroup = (char *)cgroup;
-	resp.id = id;
-	resp.body_case = FORKD__RESPONSE__BODY_SPAWN;
-	resp.spawn = &sr;
-	session_reply_fd(s, &resp, pidfd);
-}
-
-/* Fill an ExitInfo from a record; the strings stay owned by e. */
-static void
-session_exit_info(const struct exit_record *e, Forkd__ExitInfo *xi,
-    Forkd__Rusage *ru)
-{
-	xi->pid = e->e_pid;
-	xi->name = (char *)e->e_name;
-	xi->exitcode = e->e_exitcode;
-	xi->timed_out = e->e_timed_out != 0;
-	xi->oom_killed = e->e_oom_killed != 0;
-	ru->utime_us = e->e_utime_us;
-	ru->stime_us = e->e_stime_us;
-	ru->maxrss_kb = e->e_maxrss_kb;
-	xi->rusage = ru;
-}
-
-void
-session_reply_wait(struct session *s, uint32_t id, const struct exit_record *e)
-{
-	Forkd__Response	resp = FORKD__RESPONSE__INIT;
-	Forkd__WaitReply wr = FORKD__WAIT_REPLY__INIT;
-	Forkd__ExitInfo	xi = FORKD__EXIT_INFO__INIT;
-	Forkd__Rusage	ru = FORKD__RUSAGE__INIT;
-
-	session_exit_info(e, &xi, &ru);
-	wr.exit = &xi;
-	resp.id = id;
-	resp.body_case = FORKD__RESPONSE__BODY_WAIT;
-	resp.wait = &wr;
-	session_reply(s, &resp);
-}
-
-void
-session_push_exit(struct session *s, const struct exit_record *e)
+session_push_exit(struct session *s, Forkd__ExitEvent *ev)
 {
 	Forkd__ServerMessage	m = FORKD__SERVER_MESSAGE__INIT;
-	Forkd__ExitEvent	ev = FORKD__EXIT_EVENT__INIT;
-	Forkd__ExitInfo		xi = FORKD__EXIT_INFO__INIT;
-	Forkd__Rusage		ru = FORKD__RUSAGE__INIT;
 
 	if (s->s_state != SESSION_AUTHED)
 		return;
 	s->s_active_ms = clock_mono_ms();
-	session_exit_info(e, &xi, &ru);
-	ev.exit = &xi;
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_EXIT;
-	m.exit = &ev;
+	m.exit = ev;
 	session_send(s, &m);
 }
 

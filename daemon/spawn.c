@@ -35,6 +35,7 @@
 #include "policy.h"
 #include "pool.h"
 #include "quota.h"
+#include "reply.h"
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
@@ -203,7 +204,7 @@ spawn_child_ended(struct spawn_child *c)
 	    c->c_name, e.e_exitcode, e.e_timed_out ? ", timed out" : "",
 	    e.e_oom_killed ? ", OOM-killed" : "");
 	if (c->c_session != NULL)
-		session_push_exit(c->c_session, &e);
+		reply_exit_event(c->c_session, &e);
 	waiter_notify(c->c_pid, &e);
 	spawn_child_free(c);
 }
@@ -228,7 +229,7 @@ spawn_child_failed(struct spawn_child *c, int kill_it, int err, int step,
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof msg, fmt, ap);
 		va_end(ap);
-		session_reply_error(c->c_session, c->c_req_id, err, step, "%s",
+		reply_error(c->c_session, c->c_req_id, err, step, "%s",
 		    msg);
 	}
 	waiter_notify(c->c_pid, NULL);
@@ -365,7 +366,7 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 	spawn_stats.spawned++;
 	if (c->c_session != NULL) {
 		/* The reply takes the pidfd (sent, or closed if dropped). */
-		session_reply_spawn(c->c_session, c->c_req_id, c->c_pid,
+		reply_spawn(c->c_session, c->c_req_id, c->c_pid,
 		    c->c_name, c->c_pidfd, c->c_cgroup != NULL ?
 		    c->c_cgroup->cu_rel : NULL);
 		c->c_pidfd = -1;
@@ -824,7 +825,7 @@ spawn_register(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		c->c_errev = NULL;
 		c->c_state = SPAWN_FAILED;
 		spawn_stats.failed++;
-		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
+		reply_error(s, id, -ENOMEM, 0, "out of memory");
 	}
 	spawn_log_audit(s, pid, a->a_name, r->target, a->a_exec_path);
 	server_status_changed();
@@ -902,7 +903,7 @@ fail:
 	if (refused)
 		spawn_log_refusal(s, msg);
 	spawn_stats.failed++;
-	session_reply_error(s, id, err, 0, "%s", msg);
+	reply_error(s, id, err, 0, "%s", msg);
 out:
 	if (c != NULL) {
 		free(c->c_target);

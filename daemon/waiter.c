@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "reply.h"
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
@@ -137,9 +138,9 @@ waiter_notify(pid_t pid, const struct exit_record *e)
 	while ((w = TAILQ_FIRST(&hit)) != NULL) {
 		TAILQ_REMOVE(&hit, w, w_entry);
 		if (e != NULL)
-			session_reply_wait(w->w_session, w->w_id, e);
+			reply_wait(w->w_session, w->w_id, e);
 		else
-			session_reply_error(w->w_session, w->w_id, -ESRCH, 0,
+			reply_error(w->w_session, w->w_id, -ESRCH, 0,
 			    "child %d failed to start", (int)pid);
 		event_free(w->w_timer);
 		free(w);
@@ -156,7 +157,7 @@ waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	 * the session's waits on the list (this one would be freed twice). */
 	TAILQ_REMOVE(&waiters, w, w_entry);
 	waiter_unlink(w);
-	session_reply_error(w->w_session, w->w_id, -ETIMEDOUT, 0,
+	reply_error(w->w_session, w->w_id, -ETIMEDOUT, 0,
 	    "no listed child ended in time");
 	event_free(w->w_timer);
 	free(w);
