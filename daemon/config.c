@@ -474,14 +474,162 @@ config_section_known(const char *name, size_t n)
 	return 0;
 }
 
+/* [forkd] socket and key_file: a path, not empty. */
+static int
+config_set_path(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	if (value[0] == '\0') {
+		snprintf(errbuf, errlen, "%s: empty path", key);
+		return -EINVAL;
+	}
+	return config_strset(strcmp(key, "socket") == 0 ? &c->socket_path :
+	    &c->key_file, value);
+}
+
+/* [forkd] socket_mode: octal, at most 0777. */
+static int
+config_set_socket_mode(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	char		*end;
+	unsigned long	 m;
+
+	(void)key;
+	errno = 0;
+	m = strtoul(value, &end, 8);
+	if (errno != 0 || *end != '\0' || value[0] == '\0' || m > 0777) {
+		snprintf(errbuf, errlen, "socket_mode: '%s' is not an "
+		    "octal mode like 0660", value);
+		return -EINVAL;
+	}
+	c->socket_mode = (mode_t)m;
+	return 0;
+}
+
+/* [forkd] socket_group: a group name, or a number that names no group. */
+static int
+config_set_socket_group(struct config *c, const char *key,
+    const char *value, char *errbuf, size_t errlen)
+{
+	struct group	 gr, *res = NULL;
+	char		 gbuf[4096];
+	unsigned int	 gid;
+
+	(void)key;
+	if (value[0] != '\0' && getgrnam_r(value, &gr, gbuf,
+	    sizeof gbuf, &res) == 0 && res != NULL) {
+		c->socket_gid = res->gr_gid;
+		return 0;
+	}
+	if (config_parse_uint(value, 0, UINT_MAX - 1, &gid) != 0) {
+		snprintf(errbuf, errlen, "socket_group: '%s' is neither "
+		    "a group name nor a numeric gid", value);
+		return -EINVAL;
+	}
+	c->socket_gid = (gid_t)gid;
+	return 0;
+}
+
+/* [forkd] module: one more, up to CONFIG_MODULES_MAX. */
+static int
+config_set_module(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	(void)key;
+	if (value[0] == '\0') {
+		snprintf(errbuf, errlen, "module: empty path");
+		return -EINVAL;
+	}
+	if (c->n_modules >= CONFIG_MODULES_MAX) {
+		snprintf(errbuf, errlen, "module: at most %d modules",
+		    CONFIG_MODULES_MAX);
+		return -E2BIG;
+	}
+	if ((c->modules[c->n_modules] = strdup(value)) == NULL)
+		return -ENOMEM;
+	c->n_modules++;
+	return 0;
+}
+
+/* [forkd] cgroup_root: auto | none | an absolute path (under the cgroup2
+ * mount; checked at start, where the mount is known). */
+static int
+config_set_cgroup_root(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	(void)key;
+	if (strcmp(value, "auto") != 0 && strcmp(value, "none") != 0 &&
+	    (value[0] != '/' || strlen(value) >= 4096 ||
+	    strstr(value, "/../") != NULL ||
+	    (strlen(value) >= 3 &&
+	    strcmp(value + strlen(value) - 3, "/..") == 0))) {
+		snprintf(errbuf, errlen, "cgroup_root: '%s' is not auto, "
+		    "none or an absolute path", value);
+		return -EINVAL;
+	}
+	return config_strset(&c->cgroup_root, value);
+}
+
+/* [forkd] spawn_cpu: none or a CPU number. */
+static int
+config_set_spawn_cpu(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	unsigned int cpu;
+
+	(void)key;
+	if (strcmp(value, "none") == 0) {
+		c->spawn_cpu = -1;
+		return 0;
+	}
+	if (config_parse_uint(value, 0, CPU_SETSIZE - 1, &cpu) != 0) {
+		snprintf(errbuf, errlen, "spawn_cpu: '%s' is not none or "
+		    "a CPU number below %d", value, CPU_SETSIZE);
+		return -EINVAL;
+	}
+	c->spawn_cpu = (int)cpu;
+	return 0;
+}
+
+/* [forkd] log_level: a level's name. */
+static int
+config_set_log_level(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	int r;
+
+	(void)key;
+	if ((r = log_level_parse(value)) < 0) {
+		snprintf(errbuf, errlen, "log_level: '%s' is not one of "
+		    "err, warning, notice, info, debug", value);
+		return -EINVAL;
+	}
+	c->log_level = r;
+	return 0;
+}
+
+/* The [forkd] settings (also what comes before any [section]). */
+static const struct config_setting {
+	const char	*cs_key;
+	int		(*cs_set)(struct config *, const char *key,
+			    const char *value, char *errbuf, size_t errlen);
+} config_settings[] = {
+	{ "socket",	  config_set_path },
+	{ "key_file",	  config_set_path },
+	{ "socket_mode",  config_set_socket_mode },
+	{ "socket_group", config_set_socket_group },
+	{ "module",	  config_set_module },
+	{ "cgroup_root",  config_set_cgroup_root },
+	{ "spawn_cpu",	  config_set_spawn_cpu },
+	{ "log_level",	  config_set_log_level },
+};
+
 /* Set one setting from its text form. */
 int
 config_set(struct config *c, const char *section, const char *key,
     const char *value, char *errbuf, size_t errlen)
 {
-	unsigned int	v;
-	int		r;
-
 	if (!config_section_known(section, strlen(section))) {
 		snprintf(errbuf, errlen, "unknown section [%s]", section);
 		return -ENOENT;
@@ -491,108 +639,11 @@ config_set(struct config *c, const char *section, const char *key,
 	if (strcmp(section, "policy") == 0)
 		return config_set_policy(&c->policy, key, value, errbuf,
 		    errlen);
-	if (strcmp(key, "socket") == 0) {
-		if (value[0] == '\0') {
-			snprintf(errbuf, errlen, "socket: empty path");
-			return -EINVAL;
-		}
-		return config_strset(&c->socket_path, value);
-	}
-	if (strcmp(key, "key_file") == 0) {
-		if (value[0] == '\0') {
-			snprintf(errbuf, errlen, "key_file: empty path");
-			return -EINVAL;
-		}
-		return config_strset(&c->key_file, value);
-	}
-	if (strcmp(key, "socket_mode") == 0) {
-		char		*end;
-		unsigned long	 m;
-
-		errno = 0;
-		m = strtoul(value, &end, 8);
-		if (errno != 0 || *end != '\0' || value[0] == '\0' ||
-		    m > 0777) {
-			snprintf(errbuf, errlen, "socket_mode: '%s' is not an "
-			    "octal mode like 0660", value);
-			return -EINVAL;
-		}
-		c->socket_mode = (mode_t)m;
-		return 0;
-	}
-	if (strcmp(key, "socket_group") == 0) {
-		struct group	 gr, *res = NULL;
-		char		 gbuf[4096];
-		unsigned int	 gid;
-
-		/* A group name, or a number that names no group. */
-		if (value[0] != '\0' && getgrnam_r(value, &gr, gbuf,
-		    sizeof gbuf, &res) == 0 && res != NULL) {
-			c->socket_gid = res->gr_gid;
-			return 0;
-		}
-		if (config_parse_uint(value, 0, UINT_MAX - 1, &gid) != 0) {
-			snprintf(errbuf, errlen, "socket_group: '%s' is neither "
-			    "a group name nor a numeric gid", value);
-			return -EINVAL;
-		}
-		c->socket_gid = (gid_t)gid;
-		return 0;
-	}
-	if (strcmp(key, "module") == 0) {
-		if (value[0] == '\0') {
-			snprintf(errbuf, errlen, "module: empty path");
-			return -EINVAL;
-		}
-		if (c->n_modules >= CONFIG_MODULES_MAX) {
-			snprintf(errbuf, errlen, "module: at most %d modules",
-			    CONFIG_MODULES_MAX);
-			return -E2BIG;
-		}
-		if ((c->modules[c->n_modules] = strdup(value)) == NULL)
-			return -ENOMEM;
-		c->n_modules++;
-		return 0;
-	}
-	if (strcmp(key, "cgroup_root") == 0) {
-		/* auto | none | an absolute path (under the cgroup2 mount;
-		 * checked at start, where the mount is known). */
-		if (strcmp(value, "auto") != 0 && strcmp(value, "none") != 0 &&
-		    (value[0] != '/' || strlen(value) >= 4096 ||
-		    strstr(value, "/../") != NULL ||
-		    (strlen(value) >= 3 &&
-		    strcmp(value + strlen(value) - 3, "/..") == 0))) {
-			snprintf(errbuf, errlen, "cgroup_root: '%s' is not auto, "
-			    "none or an absolute path", value);
-			return -EINVAL;
-		}
-		return config_strset(&c->cgroup_root, value);
-	}
-	if (strcmp(key, "spawn_cpu") == 0) {
-		unsigned int cpu;
-
-		if (strcmp(value, "none") == 0) {
-			c->spawn_cpu = -1;
-			return 0;
-		}
-		if (config_parse_uint(value, 0, CPU_SETSIZE - 1, &cpu) != 0) {
-			snprintf(errbuf, errlen, "spawn_cpu: '%s' is not none or "
-			    "a CPU number below %d", value, CPU_SETSIZE);
-			return -EINVAL;
-		}
-		c->spawn_cpu = (int)cpu;
-		return 0;
-	}
-	if (strcmp(key, "log_level") == 0) {
-		if ((r = log_level_parse(value)) < 0) {
-			snprintf(errbuf, errlen, "log_level: '%s' is not one of "
-			    "err, warning, notice, info, debug", value);
-			return -EINVAL;
-		}
-		c->log_level = r;
-		return 0;
-	}
-	(void)v;
+	for (size_t i = 0; i < sizeof config_settings /
+	    sizeof config_settings[0]; i++)
+		if (strcmp(key, config_settings[i].cs_key) == 0)
+			return config_settings[i].cs_set(c, key, value, errbuf,
+			    errlen);
 	snprintf(errbuf, errlen, "unknown setting %s%s%s",
 	    section[0] ? section : "", section[0] ? "." : "", key);
 	return -ENOENT;
