@@ -579,8 +579,7 @@ cgroup_retry_arm(void)
 		if (p->p_due_ms < due)
 			due = p->p_due_ms;
 	due = due > now ? due - now : 0;
-	tv.tv_sec = (time_t)(due / 1000);
-	tv.tv_usec = (suseconds_t)(due % 1000) * 1000;
+	tv = clock_tv(due);
 	evtimer_add(cg.retry_ev, &tv);
 }
 

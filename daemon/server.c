@@ -228,8 +228,7 @@ server_shutdown(void)
 	if (left > 0) {
 		log_info("waiting for %u daemon children to exit", left);
 		/* SIGKILL comes at kill_grace_ms; give reaping a second more. */
-		tv.tv_sec = server_cfg.limits.kill_grace_ms / 1000 + 1;
-		tv.tv_usec = (server_cfg.limits.kill_grace_ms % 1000) * 1000;
+		tv = clock_tv((uint64_t)server_cfg.limits.kill_grace_ms + 1000);
 		server_stop_ev = evtimer_new(server_evb,
 		    server_stop_timeout_cb, NULL);
 		if (server_stop_ev != NULL)

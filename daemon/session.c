@@ -499,8 +499,7 @@ session_create(int fd, const struct ucred *peer)
 	h.max_frame = server_config_get()->limits.max_frame;
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_HELLO;
 	m.hello = &h;
-	tv.tv_sec = server_config_get()->limits.handshake_timeout_ms / 1000;
-	tv.tv_usec = (server_config_get()->limits.handshake_timeout_ms % 1000) * 1000;
+	tv = clock_tv(server_config_get()->limits.handshake_timeout_ms);
 	evtimer_add(s->s_timer, &tv);
 	event_add(s->s_rev, NULL);
 	session_send(s, &m);
@@ -521,8 +520,7 @@ session_idle_arm(struct session *s, uint64_t ms)
 		event_del(s->s_timer);
 		return;
 	}
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	tv = clock_tv(ms);
 	evtimer_add(s->s_timer, &tv);
 }
 

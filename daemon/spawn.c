@@ -465,8 +465,7 @@ spawn_terminate(struct spawn_child *c)
 		spawn_signal_group(c, SIGKILL);
 		return;
 	}
-	tv.tv_sec = server_config_get()->limits.kill_grace_ms / 1000;
-	tv.tv_usec = (server_config_get()->limits.kill_grace_ms % 1000) * 1000;
+	tv = clock_tv(server_config_get()->limits.kill_grace_ms);
 	evtimer_add(c->c_killev, &tv);
 }
 
@@ -545,8 +544,7 @@ spawn_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("child %d (%s): timeout, sending SIGTERM (SIGKILL in "
 		    "%u ms)", (int)c->c_pid, c->c_name, c->c_grace_ms);
 		spawn_signal_group(c, SIGTERM);
-		tv.tv_sec = c->c_grace_ms / 1000;
-		tv.tv_usec = (c->c_grace_ms % 1000) * 1000;
+		tv = clock_tv(c->c_grace_ms);
 		evtimer_add(c->c_timeoutev, &tv);
 		return;
 	}
@@ -571,8 +569,7 @@ spawn_life_attach(struct spawn_child *c, const Forkd__SpawnRequest *r,
 	if ((c->c_timeoutev = evtimer_new(server_evbase(), spawn_timeout_cb,
 	    c)) == NULL)
 		return -ENOMEM;
-	tv.tv_sec = r->timeout_ms / 1000;
-	tv.tv_usec = (r->timeout_ms % 1000) * 1000;
+	tv = clock_tv(r->timeout_ms);
 	return evtimer_add(c->c_timeoutev, &tv) == 0 ? 0 : -ENOMEM;
 }
 

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "reply.h"
 #include "server.h"
 #include "session.h"
@@ -184,10 +185,8 @@ waiter_add(struct session *s, uint32_t id, const pid_t *pids, size_t n,
 		return -ENOMEM;
 	}
 	if (timeout_ms >= 0) {
-		struct timeval tv = {
-			.tv_sec = timeout_ms / 1000,
-			.tv_usec = (timeout_ms % 1000) * 1000,
-		};
+		struct timeval tv = clock_tv((uint64_t)timeout_ms);
+
 		evtimer_add(w->w_timer, &tv);
 	}
 	TAILQ_INSERT_TAIL(&waiters, w, w_entry);
