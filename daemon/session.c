@@ -826,24 +826,28 @@ session_flush_all(void)
 		(void)session_flush(s);
 }
 
-/* Count a live child of s in (delta > 0) or out (delta < 0). */
+/* Count one in (delta > 0) or out (delta < 0) of *n, never below 0. */
+static void
+session_counter(unsigned int *n, int delta)
+{
+	if (delta > 0)
+		(*n)++;
+	else if (*n > 0)
+		(*n)--;
+}
+
+/* Count a live child of s in or out. */
 void
 session_count_child(struct session *s, int delta)
 {
-	if (delta > 0)
-		s->s_children++;
-	else if (s->s_children > 0)
-		s->s_children--;
+	session_counter(&s->s_children, delta);
 }
 
-/* Count a pending wait of s in (delta > 0) or out (delta < 0). */
+/* Count a pending wait of s in or out. */
 void
 session_count_wait(struct session *s, int delta)
 {
-	if (delta > 0)
-		s->s_waits++;
-	else if (s->s_waits > 0)
-		s->s_waits--;
+	session_counter(&s->s_waits, delta);
 }
 
 /* Pending waits of s. */

@@ -164,19 +164,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_set(&cfg, "policy", "allow_exec_paths",
 		    "/usr/bin/ /bin/true");
 	}
-	server_config_set(&cfg);
 	fuzz_fake_children = (flags & FLAG_FAKE_CHILDREN) != 0;
 	if (fuzz_fake_children) {
-		fuzz_set("limits", "pool_min", "0");
-		fuzz_set("limits", "pool_max", "0");
+		fuzz_set(&cfg, "limits", "pool_min", "0");
+		fuzz_set(&cfg, "limits", "pool_max", "0");
 	}
 	if (flags & FLAG_STRANGER) {
 		char uid[32];
 
 		snprintf(uid, sizeof uid, "%u", (unsigned)getuid() + 1);
-		fuzz_set("policy", "allow_exec", "no");
-		fuzz_set("policy", "allow_uids", uid);
+		fuzz_set(&cfg, "policy", "allow_exec", "no");
+		fuzz_set(&cfg, "policy", "allow_uids", uid);
 	}
+	server_config_set(&cfg);
 
 	fuzz_session_begin(&p);
 	fuzz_session_auth(&p);
