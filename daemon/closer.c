@@ -437,7 +437,8 @@ closer_flush(void)
 		closer_give_up(-errno);
 		return;
 	}
-	if (closer_wev == NULL && closer_npending > 0 && server_evbase() != NULL)
+	if (closer_wev == NULL && closer_npending > 0 &&
+	    server_evbase() != NULL)
 		closer_wev = event_new(server_evbase(), closer_wfd, EV_WRITE |
 		    EV_PERSIST, closer_writable_cb, NULL);
 	if (closer_wev != NULL) {

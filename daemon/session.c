@@ -530,7 +530,8 @@ session_idle_arm(struct session *s, uint64_t ms)
 static void
 session_idle_check(struct session *s)
 {
-	uint64_t	limit = server_config_get()->limits.idle_timeout_ms, idle;
+	uint64_t	limit = server_config_get()->limits.idle_timeout_ms;
+	uint64_t	idle;
 	char		msg[96];
 
 	if (limit == 0)
@@ -757,7 +758,8 @@ session_read_frames(struct session *s, int fd)
 				return;
 			}
 			r = wire_open(NULL, session_rbuf, (size_t)n,
-			    server_config_get()->limits.max_frame, &payload, &plen);
+			    server_config_get()->limits.max_frame, &payload,
+			    &plen);
 			if (r != 0) {
 				server_stats_count(SERVER_STAT_AUTH_FAILURE);
 				session_protocol_error(s, r, wire_strerror(r));

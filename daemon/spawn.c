@@ -664,8 +664,8 @@ spawn_admit_target(const Forkd__SpawnRequest *r, struct spawn_admit *a,
 
 	if (r->target[0] == '/') {
 		a->a_base = strrchr(r->target, '/') + 1;
-		if ((err = policy_exec_check(&server_config_get()->policy, r->target,
-		    msg, msglen)) != 0) {
+		if ((err = policy_exec_check(&server_config_get()->policy,
+		    r->target, msg, msglen)) != 0) {
 			*ret_refused = err == -EPERM;
 			return err;
 		}
@@ -757,8 +757,8 @@ spawn_admit(const struct session *s, const Forkd__SpawnRequest *r,
 		return err;
 	/* The environment is part of what runs: an allowed program with
 	 * the client's LD_PRELOAD is not an allowed program. */
-	if ((err = policy_env_check(&server_config_get()->policy, r->env, r->n_env,
-	    msg, msglen)) != 0) {
+	if ((err = policy_env_check(&server_config_get()->policy, r->env,
+	    r->n_env, msg, msglen)) != 0) {
 		*ret_refused = 1;
 		return err;
 	}
@@ -805,8 +805,8 @@ spawn_register(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	c->c_errfd = ctlfd;
 	c->c_is_entry = a->a_exec_path == NULL;
 	fcntl(c->c_errfd, F_SETFL, O_NONBLOCK);
-	c->c_errev = event_new(server_evbase(), c->c_errfd, EV_READ | EV_PERSIST,
-	    spawn_errpipe_cb, c);
+	c->c_errev = event_new(server_evbase(), c->c_errfd,
+	    EV_READ | EV_PERSIST, spawn_errpipe_cb, c);
 	c->c_setupev = evtimer_new(server_evbase(), spawn_setup_deadline_cb, c);
 	TAILQ_INSERT_TAIL(&spawn_children, c, c_entry);
 	session_count_child(s, 1);

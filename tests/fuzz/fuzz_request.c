@@ -109,7 +109,8 @@ fuzz_request_record(struct fuzz_peer *p, const struct fuzz_record *r)
 		id = cm->request->id;
 	if (cm != NULL)
 		forkd__client_message__free_unpacked(cm, NULL);
-	must_close = !is_request || flen > server_config_get()->limits.max_frame ||
+	must_close = !is_request ||
+	    flen > server_config_get()->limits.max_frame ||
 	    nfds > WIRE_MAX_FDS;
 
 	fuzz_peer_clear(p);

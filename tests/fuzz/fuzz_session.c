@@ -252,7 +252,8 @@ fuzz_peer_frame(struct fuzz_peer *p, const unsigned char *frame, size_t len)
 			fuzz_fail("Hello twice");
 		if (m->hello->version != WIRE_VERSION ||
 		    m->hello->server_nonce.len != AUTH_NONCE_LEN ||
-		    m->hello->max_frame != server_config_get()->limits.max_frame)
+		    m->hello->max_frame !=
+		    server_config_get()->limits.max_frame)
 			fuzz_fail("bad Hello");
 		memcpy(p->sn, m->hello->server_nonce.data, AUTH_NONCE_LEN);
 		p->max_frame = m->hello->max_frame;

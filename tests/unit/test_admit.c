@@ -73,7 +73,7 @@ test_room_no_eviction(void **state)
 }
 
 static void
-test_own_handshake_evicted_at_per_uid_cap(void **state)
+test_own_handshake_evicted_at_cap(void **state)
 {
 	const struct config_limits *lim = *state;
 
@@ -91,7 +91,7 @@ test_own_handshake_evicted_at_per_uid_cap(void **state)
 }
 
 static void
-test_full_evicts_uid_with_most_handshakes(void **state)
+test_full_evicts_most_handshakes(void **state)
 {
 	const struct config_limits *lim = *state;
 
@@ -179,9 +179,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_room_no_eviction, setup),
-		cmocka_unit_test_setup(test_own_handshake_evicted_at_per_uid_cap,
+		cmocka_unit_test_setup(test_own_handshake_evicted_at_cap,
 		    setup),
-		cmocka_unit_test_setup(test_full_evicts_uid_with_most_handshakes,
+		cmocka_unit_test_setup(test_full_evicts_most_handshakes,
 		    setup),
 		cmocka_unit_test_setup(test_full_tie_evicts_lowest_uid, setup),
 		cmocka_unit_test_setup(test_full_of_authed_refused, setup),
