@@ -1,6 +1,5 @@
 /* config.c: defaults, INI parsing (inih) and validation of settings. */
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -18,6 +17,7 @@
 #include "config.h"
 #include "forkd_limits.h"
 #include "log.h"
+#include "textfile.h"
 #include "wire.h"
 
 /* One [limits] key: name, offset, bounds. */
@@ -711,86 +711,6 @@ config_ini_accept(void *user, const char *section, const char *name,
  * takes whatever does not fit for the next line. */
 #define CONFIG_LINE_MAX		(INI_MAX_LINE - 1)
 
-/* Read path whole: a regular file (or a character device: /dev/null) of at
- * most CONFIG_FILE_MAX bytes, with no NUL byte in it (inih would stop
- * there). *ret is malloc'd. */
-static int
-config_read(const char *path, char **ret, char *errbuf, size_t errlen)
-{
-	struct stat	 st;
-	char		*buf = NULL;
-	size_t		 len = 0, cap;
-	ssize_t		 n;
-	int		 fd, r = 0;
-
-	/* O_NONBLOCK: a FIFO is refused below, not waited on. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) < 0 || fstat(fd, &st) != 0) {
-		r = -errno;
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	/* A file, or a device such as /dev/null (no settings at all). */
-	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
-		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		snprintf(errbuf, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ?
-		    strerror(EISDIR) : "not a regular file");
-		goto out;
-	}
-	/* The file's size (a device: a page) and room to see it grow; more
-	 * as needed, up to one byte past the limit. */
-	cap = S_ISREG(st.st_mode) && st.st_size < CONFIG_FILE_MAX ?
-	    (size_t)st.st_size + 1 : 4096;
-	for (;;) {
-		if (buf == NULL || len == cap) {
-			char *nbuf;
-
-			if (buf != NULL)
-				cap = cap > (CONFIG_FILE_MAX + 1) / 2 ?
-				    CONFIG_FILE_MAX + 1 : 2 * cap;
-			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
-				r = -ENOMEM;
-				snprintf(errbuf, errlen, "%s: out of memory",
-				    path);
-				goto out;
-			}
-			buf = nbuf;
-		}
-		if (len > CONFIG_FILE_MAX ||
-		    (n = read(fd, buf + len, cap - len)) == 0)
-			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(errbuf, errlen, "%s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		r = -EFBIG;
-		snprintf(errbuf, errlen, "%s: larger than %d bytes", path,
-		    CONFIG_FILE_MAX);
-		goto out;
-	}
-	if (memchr(buf, '\0', len) != NULL) {
-		r = -EINVAL;
-		snprintf(errbuf, errlen, "%s: contains a NUL byte", path);
-		goto out;
-	}
-	buf[len] = '\0';
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r != 0)
-		free(buf);
-	else
-		*ret = buf;
-	return r;
-}
-
 /* Lines inih would misread without a word: an indented one (it takes it
  * for the continuation of the previous value) and one longer than its
  * buffer (it splits it in two); and a section forkd does not know, which
@@ -846,7 +766,8 @@ config_parse(struct config *c, const char *path, int only_limits, char *errbuf,
 	char			inner[512] = "", *text = NULL;
 	int			r, code;
 
-	if ((r = config_read(path, &text, errbuf, errlen)) != 0)
+	if ((r = textfile_read(path, CONFIG_FILE_MAX, &text, errbuf,
+	    errlen)) != 0)
 		return r;
 	if ((r = config_check_lines(text, inner, sizeof inner, &code)) != 0) {
 		snprintf(errbuf, errlen, "%s:%d: %s", path, r, inner);
