@@ -592,30 +592,13 @@ static void
 spawn_log_audit(const struct session *s, pid_t pid, const char *name,
     const char *target, const char *exec_path)
 {
-	const struct config_policy	*p = &server_config_get()->policy;
-	const char			*rule;
-	char				 etarget[256], erule[320];
+	char	etarget[256], erule[320];
 
 	if (LOG_LVL_INFO > log_get_level())
 		return;
 	log_escape(etarget, sizeof etarget, target, strlen(target));
-	if (exec_path != NULL) {
-		/* The child resolves the path and checks it again: the entry
-		 * named here is the one the path matches as written. */
-		rule = policy_path_rule(p, exec_path);
-		if (rule != NULL)
-			snprintf(erule, sizeof erule, "allow_exec_paths %s",
-			    rule);
-		else if (p->exec_paths_set)
-			snprintf(erule, sizeof erule, "allow_exec_paths (as "
-			    "resolved by the child)");
-		else
-			snprintf(erule, sizeof erule, "allow_exec = yes, "
-			    "allow_exec_paths unset");
-	} else if ((rule = policy_target_rule(p, target)) != NULL)
-		snprintf(erule, sizeof erule, "allow_targets %s", rule);
-	else
-		snprintf(erule, sizeof erule, "allow_targets unset");
+	policy_allowed_by(&server_config_get()->policy, target, exec_path,
+	    erule, sizeof erule);
 	if (log_is_journald() && sd_journal_send("MESSAGE=session %llu (uid "
 	    "%u pid %d): spawned child %d (%s): %s, allowed by %s",
 	    (unsigned long long)s->s_id, (unsigned)s->s_uid, (int)s->s_pid,
