@@ -383,6 +383,15 @@ request_uid_refused(struct session *s, uint32_t id, int *fds, size_t nfds)
 	return -EPERM;
 }
 
+/* Answer a request with an error without handling it; close its fds. */
+void
+request_refuse(struct session *s, uint32_t id, int *fds, size_t nfds,
+    int err, const char *why)
+{
+	wire_close_fds(fds, nfds);
+	reply_error(s, id, err, 0, "%s", why);
+}
+
 /* Handle one decoded request. */
 void
 request_dispatch(struct session *s, const Forkd__Request *r, int *fds,

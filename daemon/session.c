@@ -22,7 +22,6 @@
 #include "forkd.pb-c.h"
 #include "forkd_limits.h"
 #include "log.h"
-#include "reply.h"
 #include "request.h"
 #include "server.h"
 #include "session.h"
@@ -706,11 +705,10 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 	}
 	s->s_requests++;
 	s->s_active_ms = clock_mono_ms();
-	if (nul) {
-		wire_close_fds(fds, nfds);
-		reply_error(s, cm->request->id, -EINVAL, 0,
+	if (nul)
+		request_refuse(s, cm->request->id, fds, nfds, -EINVAL,
 		    "a string field holds a NUL byte");
-	} else
+	else
 		request_dispatch(s, cm->request, fds, nfds);
 	forkd__client_message__free_unpacked(cm, NULL);
 }
