@@ -108,7 +108,8 @@ main_setting(struct config *cfg, int ch, const char *arg, char *err,
 	const struct main_setting	*ms = NULL;
 	char				*why;
 
-	for (size_t i = 0; i < sizeof main_settings / sizeof *ms; i++)
+	for (size_t i = 0; i < sizeof main_settings / sizeof main_settings[0];
+	    i++)
 		if (main_settings[i].ms_opt == ch)
 			ms = &main_settings[i];
 	if (ms == NULL)
