@@ -229,6 +229,7 @@ plan_unpack(unsigned char *buf, size_t n, const int *fds, size_t nfds,
 	p->cp_cgroup_procs_fd = -1;
 	p->cp_shared_vm = 0;
 	p->cp_presetup = 0;
+	p->cp_cwd_done = 0;
 	return 0;
 }
 

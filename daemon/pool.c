@@ -162,6 +162,7 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 	int			 fds[WIRE_MAX_FDS];
 	size_t			 nfds;
 	ssize_t			 n;
+	int			 cwd_root;
 
 	/* Idle pool children die with the daemon; a specialized one lives
 	 * on like any child (see below). */
@@ -178,9 +179,11 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 		pool_close_all_but(ctl, server_devnull());
 	}
 	(void)prctl(PR_SET_NAME, "forkd-pool", 0, 0, 0);
-	/* What child_run() would do first, done now, off the critical path. */
+	/* What child_run() would do first, done now, off the critical path;
+	 * and the chdir of the usual cwd "/". */
 	if (setsid() < 0)
 		_exit(127);
+	cwd_root = chdir("/") == 0;
 	pool_child_warm(&plan);
 
 	n = wire_recv(ctl, pool_buf, sizeof pool_buf, fds, WIRE_MAX_FDS,
@@ -205,6 +208,8 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	plan.cp_errfd = ctl;
 	plan.cp_presetup = 1;
+	plan.cp_cwd_done = cwd_root && strcmp(plan.cp_cwd, "/") == 0 &&
+	    !plan.cp_identity && plan.cp_unshare == 0;
 	child_run(&plan);
 fail:
 	(void)!write(ctl, &ce, sizeof ce);

@@ -389,11 +389,13 @@ test_refusals(void **state)
 	i = 1;
 	put_field(FIELD(cp_shared_vm), &i, sizeof i);
 	put_field(FIELD(cp_presetup), &i, sizeof i);
+	put_field(FIELD(cp_cwd_done), &i, sizeof i);
 	assert_int_equal(unpack(len, t_fds, 2, &q), 0);
 	assert_int_equal(q.cp_errfd, -1);
 	assert_int_equal(q.cp_cgroup_procs_fd, -1);
 	assert_int_equal(q.cp_shared_vm, 0);
 	assert_int_equal(q.cp_presetup, 0);
+	assert_int_equal(q.cp_cwd_done, 0);
 }
 
 /* Every truncation of a good message is refused; every single-byte change
