@@ -337,8 +337,9 @@ plan_env_base(size_t *ret_n)
 		n++;
 	if (plan_env_cache.pe_slots != NULL &&
 	    plan_env_cache.pe_environ == environ &&
-	    plan_env_cache.pe_n == n && memcmp(plan_env_cache.pe_slots,
-	    environ, n * sizeof *environ) == 0) {
+	    plan_env_cache.pe_n == n && (n == 0 ||	/* environ may be NULL */
+	    memcmp(plan_env_cache.pe_slots, environ, n * sizeof *environ) ==
+	    0)) {
 		*ret_n = plan_env_cache.pe_nbase;
 		return plan_env_cache.pe_base;
 	}

@@ -514,6 +514,21 @@ test_build_env(void **state)
 	plan_free(&p);
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("T_BASE");
+
+	/* No environment at all (clearenv() leaves environ NULL), then one
+	 * variable again. */
+	r.env = NULL;
+	r.n_env = 0;
+	r.env_replace = 0;
+	assert_int_equal(clearenv(), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", &p), 0);
+	assert_null(p.cp_envp[0]);
+	plan_free(&p);
+	assert_int_equal(setenv("T_AGAIN", "1", 1), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", &p), 0);
+	assert_string_equal(env_of(&p, "T_AGAIN"), "1");
+	assert_null(p.cp_envp[1]);
+	plan_free(&p);
 }
 
 int
