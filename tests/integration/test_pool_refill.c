@@ -83,8 +83,11 @@ test_series_from_pool(void **state)
 				from_pool++;
 	}
 	/* Between listing the pool and the spawn a child may have come
-	 * from the zygote and been taken first: allow for one such. */
-	if (from_pool < SERIES - 1)
+	 * from the zygote and been taken first, and on a loaded machine a
+	 * zygote later than forkd waits for (2 ms) makes forkd fork one
+	 * itself: allow a quarter of such. Without refills below pool_min
+	 * the pool would be empty after pool_max spawns. */
+	if (from_pool < SERIES * 3 / 4)
 		fail_msg("%d of %d spawns back to back came from the pool",
 		    from_pool, SERIES);
 	EXPECT_INT(wait_pool(POOL_MAX, 5000), POOL_MAX,
