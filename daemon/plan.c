@@ -14,7 +14,6 @@
 
 #include "forkd.pb-c.h"
 #include "forkd_limits.h"
-#include "module.h"
 #include "plan.h"
 #include "server.h"
 
@@ -494,9 +493,9 @@ plan_setup(const Forkd__SpawnRequest *r, struct child_plan *plan)
  * a pool child after it received the request. Free with plan_free(). */
 int
 plan_build(const Forkd__SpawnRequest *r, const int *fds, size_t nfds,
-    const char *name, const char *exec_path, struct child_plan *plan)
+    const char *name, const char *exec_path,
+    const struct forkd_module_entry *entry, struct child_plan *plan)
 {
-	const char	*colon;
 	char		**av;
 
 	memset(plan, 0, sizeof *plan);
@@ -505,12 +504,8 @@ plan_build(const Forkd__SpawnRequest *r, const int *fds, size_t nfds,
 	plan->cp_cgroup_procs_fd = -1;
 	if (exec_path != NULL)
 		plan->cp_path = exec_path;
-	else {
-		colon = strchr(r->target, ':');
-		if (colon == NULL || (plan->cp_entry = module_find_entry(
-		    r->target, (size_t)(colon - r->target), colon + 1)) == NULL)
-			return -ENOENT;
-	}
+	else if ((plan->cp_entry = entry) == NULL)
+		return -ENOENT;
 	/* The fd map: 0-2 default to /dev/null, others closed unless given. */
 	plan->cp_nfds = 3;
 	for (int t = 0; t <= LIMIT_FD_TARGET_MAX; t++)

@@ -238,7 +238,7 @@ pool_adopt(pid_t pid, int fd)
 	struct pool_child *pc;
 
 	if (server_stopping() ||
-	    pool_stats.idle >= server_config.limits.pool_max ||
+	    pool_stats.idle >= server_config_get()->limits.pool_max ||
 	    (pc = calloc(1, sizeof *pc)) == NULL) {
 		/* Not kept: a stopped child would not see EOF. */
 		pool_kill_unless_gone(pid, fd);
@@ -322,7 +322,7 @@ pool_backoff_left_ms(void)
 static void
 pool_fill(void)
 {
-	unsigned int	max = server_config.limits.pool_max;
+	unsigned int	max = server_config_get()->limits.pool_max;
 	uint64_t	wait = pool_backoff_left_ms();
 
 	if (server_stopping())
@@ -333,7 +333,7 @@ pool_fill(void)
 	}
 	if (zygote_active()) {
 		unsigned int have = pool_stats.idle + zygote_pending();
-		unsigned int room = server_config.limits.max_children;
+		unsigned int room = server_config_get()->limits.max_children;
 
 		room = room > spawn_stats.live + have ?
 		    room - spawn_stats.live - have : 0;
@@ -343,7 +343,8 @@ pool_fill(void)
 		return;
 	}
 	while (pool_stats.idle < max &&
-	    spawn_stats.live + pool_stats.idle < server_config.limits.max_children) {
+	    spawn_stats.live + pool_stats.idle <
+	    server_config_get()->limits.max_children) {
 		int r = pool_fork_one();
 
 		if (r != 0) {
@@ -363,10 +364,11 @@ pool_refill_cb(evutil_socket_t fd, short what, void *arg)
 static void
 pool_schedule(unsigned int delay_ms)
 {
-	struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+	struct timeval tv = clock_tv(delay_ms);
 
 	if (pool_refill_ev == NULL)
-		pool_refill_ev = evtimer_new(server_base, pool_refill_cb, NULL);
+		pool_refill_ev = evtimer_new(server_evbase(), pool_refill_cb,
+		    NULL);
 	/* A pending lazy top-up is brought forward by an urgent refill. */
 	if (pool_refill_ev != NULL && (!evtimer_pending(pool_refill_ev, NULL) ||
 	    delay_ms <= POOL_REFILL_DELAY_MS))
@@ -379,10 +381,10 @@ static void
 pool_timer(struct event **evp, event_callback_fn cb, unsigned int delay_ms,
     int push)
 {
-	struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+	struct timeval tv = clock_tv(delay_ms);
 
 	if (*evp == NULL)
-		*evp = evtimer_new(server_base, cb, NULL);
+		*evp = evtimer_new(server_evbase(), cb, NULL);
 	if (*evp != NULL && (push || !evtimer_pending(*evp, NULL)))
 		evtimer_add(*evp, &tv);
 }
@@ -418,7 +420,7 @@ pool_step_cb(evutil_socket_t fd, short what, void *arg)
 static void
 pool_after_launch(void)
 {
-	unsigned int min = server_config.limits.pool_min;
+	unsigned int min = server_config_get()->limits.pool_min;
 	unsigned int have = pool_stats.idle + zygote_pending();
 
 	if (!zygote_active()) {
@@ -445,13 +447,13 @@ pool_init(void)
 
 	/* Before the zygote is forked: it inherits the answer. */
 	(void)clone_clone3_probe();
-	if (server_config.limits.pool_max > 0 &&
+	if (server_config_get()->limits.pool_max > 0 &&
 	    (r = zygote_start(pool_zygote_child_main, pool_adopt,
 	    pool_zygote_off)) != 0)
 		log_info("pool: no zygote (%s); forkd forks pool children",
 		    strerror(-r));
 	pool_fill();
-	if (server_config.limits.pool_max > 0)
+	if (server_config_get()->limits.pool_max > 0)
 		log_info("pool: %u children %s", pool_stats.idle +
 		    zygote_pending(), zygote_active() ? "asked of the zygote" :
 		    "pre-forked");
@@ -526,7 +528,7 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 		return 0;
 	}
 	sodium_memzero(pool_buf, len);	/* no child took it: it forks */
-	if (server_config.limits.pool_max > 0) {
+	if (server_config_get()->limits.pool_max > 0) {
 		if (zygote_active())
 			pool_fill();
 		else
@@ -575,7 +577,7 @@ pool_config_changed(void)
 {
 	struct pool_child *pc;
 
-	while (pool_stats.idle > server_config.limits.pool_max &&
+	while (pool_stats.idle > server_config_get()->limits.pool_max &&
 	    (pc = TAILQ_LAST(&pool_idle, pool_child_list)) != NULL) {
 		/* A stopped child would not see EOF: kill it too. */
 		pool_kill_unless_gone(pc->p_pid, pc->p_fd);

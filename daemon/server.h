@@ -34,11 +34,6 @@ uint64_t server_uptime_ms(void);
 void	server_test_init(struct event_base *, const unsigned char *key,
 	    size_t keylen);
 
-/* Old names, read-only, kept until pool.c and zygote.c read the ones
- * above (issue 15); no new code uses them. */
-#define server_config	(*server_config_get())
-#define server_base	(server_evbase())
-
 /* Set up everything before the loop; fatal on error. */
 void	server_init(struct config *, const char *config_path);
 /* Run the loop until shutdown; returns the exit status. */

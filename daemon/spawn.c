@@ -632,6 +632,7 @@ struct spawn_admit {
 	char		 a_name[LIMIT_NAME_MAX + 1];
 	const char	*a_base;	/* entry or file name: for a_name */
 	const char	*a_exec_path;	/* NULL: a module entry */
+	const struct forkd_module_entry *a_entry; /* when not a_exec_path */
 };
 
 /* Target: MODULE:ENTRY or an absolute path; the policy first, so that a
@@ -662,8 +663,8 @@ spawn_admit_target(const Forkd__SpawnRequest *r, struct spawn_admit *a,
 		*ret_refused = 1;
 		return -EPERM;
 	}
-	if (module_find_entry(r->target, (size_t)(colon - r->target),
-	    colon + 1) == NULL) {
+	if ((a->a_entry = module_find_entry(r->target,
+	    (size_t)(colon - r->target), colon + 1)) == NULL) {
 		snprintf(msg, msglen, "no module entry '%s' (see 'forkctl "
 		    "status' for the loaded modules)", log_escape(esc,
 		    sizeof esc, r->target, strlen(r->target)));
@@ -717,6 +718,7 @@ spawn_admit(const struct session *s, const Forkd__SpawnRequest *r,
 
 	*ret_refused = 0;
 	a->a_exec_path = NULL;
+	a->a_entry = NULL;
 	if (server_stopping()) {
 		snprintf(msg, msglen, "forkd is stopping");
 		return -ESHUTDOWN;
@@ -832,7 +834,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	if ((err = spawn_admit(s, r, nfds, &a, msg, sizeof msg, &refused)) != 0)
 		goto fail;
 	if ((err = plan_build(r, fds, nfds, a.a_name, a.a_exec_path,
-	    &plan)) != 0) {
+	    a.a_entry, &plan)) != 0) {
 		snprintf(msg, sizeof msg, "cannot prepare the child: %s",
 		    strerror(-err));
 		goto fail;

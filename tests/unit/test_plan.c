@@ -473,7 +473,8 @@ test_build_env(void **state)
 	assert_int_equal(setenv("NOTIFY_SOCKET", "/run/notify", 1), 0);
 	assert_int_equal(setenv("T_BASE", "b", 1), 0);
 	unsetenv("T_LATER");
-	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", &p), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
 	assert_null(env_of(&p, "NOTIFY_SOCKET"));
 	assert_string_equal(env_of(&p, "T_BASE"), "b");
 	assert_null(env_of(&p, "T_LATER"));
@@ -482,20 +483,23 @@ test_build_env(void **state)
 	/* Changed between two spawns: added, replaced, removed. */
 	assert_int_equal(setenv("T_LATER", "1", 1), 0);
 	assert_int_equal(setenv("T_BASE", "c", 1), 0);
-	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", &p), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
 	assert_string_equal(env_of(&p, "T_LATER"), "1");
 	assert_string_equal(env_of(&p, "T_BASE"), "c");
 	assert_null(env_of(&p, "NOTIFY_SOCKET"));
 	plan_free(&p);
 	unsetenv("T_LATER");
-	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", &p), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
 	assert_null(env_of(&p, "T_LATER"));
 	plan_free(&p);
 
 	/* The request's on top, once each; env_replace: the request's only. */
 	r.env = env;
 	r.n_env = 2;
-	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", &p), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
 	assert_string_equal(env_of(&p, "T_REQ"), "r");
 	assert_string_equal(env_of(&p, "T_BASE"), "over");
 	{
@@ -507,7 +511,8 @@ test_build_env(void **state)
 	}
 	plan_free(&p);
 	r.env_replace = 1;
-	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", &p), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
 	assert_string_equal(p.cp_envp[0], "T_REQ=r");
 	assert_string_equal(p.cp_envp[1], "T_BASE=over");
 	assert_null(p.cp_envp[2]);
@@ -521,11 +526,13 @@ test_build_env(void **state)
 	r.n_env = 0;
 	r.env_replace = 0;
 	assert_int_equal(clearenv(), 0);
-	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", &p), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
 	assert_null(p.cp_envp[0]);
 	plan_free(&p);
 	assert_int_equal(setenv("T_AGAIN", "1", 1), 0);
-	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", &p), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
 	assert_string_equal(env_of(&p, "T_AGAIN"), "1");
 	assert_null(p.cp_envp[1]);
 	plan_free(&p);
