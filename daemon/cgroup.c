@@ -569,18 +569,17 @@ cgroup_retry_arm(void)
 	uint64_t		 due = UINT64_MAX, now = clock_mono_ms();
 	struct timeval		 tv;
 
-	if (cg.pending == NULL || server_base == NULL)
+	if (cg.pending == NULL || server_evbase() == NULL)
 		return;
 	if (cg.retry_ev == NULL &&
-	    (cg.retry_ev = evtimer_new(server_base, cgroup_retry_cb,
+	    (cg.retry_ev = evtimer_new(server_evbase(), cgroup_retry_cb,
 	    NULL)) == NULL)
 		return;
 	for (p = cg.pending; p != NULL; p = p->p_next)
 		if (p->p_due_ms < due)
 			due = p->p_due_ms;
 	due = due > now ? due - now : 0;
-	tv.tv_sec = (time_t)(due / 1000);
-	tv.tv_usec = (suseconds_t)(due % 1000) * 1000;
+	tv = clock_tv(due);
 	evtimer_add(cg.retry_ev, &tv);
 }
 

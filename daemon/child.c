@@ -504,14 +504,16 @@ child_run(const struct child_plan *p)
 
 	/* 13. fds, working directory and the target. Move every source fd
 	 * and the error pipe above every target, so the dup2() calls below
-	 * cannot clobber a source not yet placed. */
+	 * cannot clobber a source not yet placed. One above them already is
+	 * safe where it is (no dup2() below writes there) and is closed with
+	 * the rest after: an fcntl() less for each (issue 17: in a pool
+	 * child the error pipe and forkd's /dev/null usually are). */
 	base = p->cp_nfds + 1;
-	if ((r = fcntl(errfd, F_DUPFD_CLOEXEC, base)) < 0)
-		child_fail(errfd, CHILD_STEP_FDS, errno);
-	errfd = r;
+	if (errfd < base && (errfd = fcntl(errfd, F_DUPFD_CLOEXEC, base)) < 0)
+		child_fail(p->cp_errfd, CHILD_STEP_FDS, errno);
 	for (int t = 0; t < p->cp_nfds; t++) {
-		tmp[t] = -1;
-		if (p->cp_fds[t] >= 0 &&
+		tmp[t] = p->cp_fds[t];
+		if (tmp[t] >= 0 && tmp[t] < base &&
 		    (tmp[t] = fcntl(p->cp_fds[t], F_DUPFD_CLOEXEC, base)) < 0)
 			child_fail(errfd, CHILD_STEP_FDS, errno);
 	}
@@ -539,7 +541,7 @@ child_run(const struct child_plan *p)
 			child_fail(errfd, CHILD_STEP_RLIMITS, errno);
 	}
 
-	if (chdir(p->cp_cwd) != 0)
+	if (!p->cp_cwd_done && chdir(p->cp_cwd) != 0)
 		child_fail(errfd, CHILD_STEP_CHDIR, errno);
 
 	if (p->cp_entry == NULL) {

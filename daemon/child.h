@@ -74,6 +74,10 @@ struct child_plan {
 	/* A pool child did the signal reset, setsid() and key wipe already,
 	 * before it waited for a request. */
 	int				  cp_presetup;
+	/* The pool child is in "/" already (chdir at idle) and cp_cwd is
+	 * "/", with no identity or namespace change that could make the
+	 * chdir of step 13 resolve or fail differently: it is skipped. */
+	int				  cp_cwd_done;
 	/* Daemon-flag child: dies with forkd (PR_SET_PDEATHSIG), since the
 	 * connection that owns it cannot outlive forkd either. */
 	int				  cp_daemon;

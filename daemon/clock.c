@@ -45,3 +45,14 @@ clock_since_ms(uint64_t start_ms)
 
 	return now > start_ms ? now - start_ms : 0;
 }
+
+/* ms as a struct timeval, for libevent's timers. */
+struct timeval
+clock_tv(uint64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return tv;
+}

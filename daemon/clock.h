@@ -10,6 +10,7 @@
 #define FORKD_CLOCK_H
 
 #include <stdint.h>
+#include <sys/time.h>
 
 /* Milliseconds on the monotonic clock: for intervals and deadlines. */
 uint64_t	clock_mono_ms(void);
@@ -22,5 +23,8 @@ uint64_t	clock_left_ms(uint64_t deadline_ms);
 
 /* Milliseconds since start_ms, a clock_mono_ms() value (0: not yet). */
 uint64_t	clock_since_ms(uint64_t start_ms);
+
+/* ms as a struct timeval, for libevent's timers. */
+struct timeval	clock_tv(uint64_t ms);
 
 #endif /* FORKD_CLOCK_H */

@@ -185,6 +185,59 @@ closer_worker_new(struct closer_worker *w, int pidfd, pid_t forkd)
 	return 0;
 }
 
+/* Let worker w go (stuck or dead): it finishes and exits on its own. */
+static void
+closer_let_go(struct closer_worker *w, unsigned int *gone)
+{
+	close(w->w_fd);
+	w->w_fd = -1;
+	(*gone)++;
+}
+
+/* Read w's acknowledgements of closed batches; a worker that died is let
+ * go. */
+static void
+closer_acks(struct closer_worker *w, uint64_t now, unsigned int *gone)
+{
+	char	acks[64];
+	ssize_t	r;
+
+	r = recv(w->w_fd, acks, sizeof acks, MSG_DONTWAIT);
+	if (r > 0) {
+		w->w_busy = w->w_busy > (unsigned int)r ?
+		    w->w_busy - (unsigned int)r : 0;
+		w->w_since_ms = now;
+	} else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+		closer_let_go(w, gone);
+}
+
+/* Hand the next batch of pend to worker w (a new one if it was let go),
+ * or close it here when too many workers hang. 0 when the batch is off
+ * pend; -1 when w failed to take it (let go: the next worker takes it). */
+static int
+closer_hand_over(struct closer_worker *w, int *pend, size_t *npend,
+    int pidfd, pid_t forkd, uint64_t now, unsigned int *gone)
+{
+	size_t k = *npend < CLOSER_WORKER_FDS ? *npend : CLOSER_WORKER_FDS;
+
+	if (w->w_fd < 0 && (*gone >= CLOSER_WORKERS_MAX ||
+	    closer_worker_new(w, pidfd, forkd) != 0)) {
+		/* Too many hang (or no clone): close here, slowly. */
+		for (size_t i = 0; i < k; i++)
+			closer_close_one(pend[i]);
+	} else if (send(w->w_fd, pend, k * sizeof(int),
+	    MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		closer_let_go(w, gone);
+		return -1;
+	} else {
+		w->w_busy = 1;
+		w->w_since_ms = now;
+	}
+	memmove(pend, pend + k, (*npend - k) * sizeof(int));
+	*npend -= k;
+	return 0;
+}
+
 /* forkd-closer: take fd numbers from forkd and hand them, one batch at a
  * time, to a worker that closes them. A worker that has not finished a
  * batch within CLOSER_STUCK_MS (a close() that hangs) is let go, to
@@ -201,7 +254,6 @@ closer_main(int rfd, int pidfd, pid_t forkd, int readyfd)
 	uint64_t		now;
 	ssize_t			r;
 	int			eof = 0, timeout;
-	char			acks[64];
 
 	prctl(PR_SET_NAME, "forkd-closer", 0, 0, 0);
 	/* forkd's signals are forkd's business. */
@@ -239,20 +291,8 @@ closer_main(int rfd, int pidfd, pid_t forkd, int readyfd)
 		if (closer_forkd_gone(&pfd[1], forkd))
 			break;
 		now = clock_mono_ms();
-		/* Acknowledgements; a worker that died is let go. */
-		if (pfd[2].revents != 0) {
-			r = recv(w.w_fd, acks, sizeof acks, MSG_DONTWAIT);
-			if (r > 0) {
-				w.w_busy = w.w_busy > (unsigned int)r ?
-				    w.w_busy - (unsigned int)r : 0;
-				w.w_since_ms = now;
-			} else if (r == 0 || (errno != EAGAIN &&
-			    errno != EINTR)) {
-				close(w.w_fd);
-				w.w_fd = -1;
-				gone++;
-			}
-		}
+		if (pfd[2].revents != 0)
+			closer_acks(&w, now, &gone);
 		if (pfd[0].revents != 0) {
 			r = read(rfd, pend + npend, (CLOSER_PENDING_MAX -
 			    npend) * sizeof(int));
@@ -263,34 +303,11 @@ closer_main(int rfd, int pidfd, pid_t forkd, int readyfd)
 		}
 		/* Stuck: let it go; it exits when its close() returns. */
 		if (w.w_fd >= 0 && w.w_busy > 0 &&
-		    now >= w.w_since_ms + CLOSER_STUCK_MS) {
-			close(w.w_fd);
-			w.w_fd = -1;
-			gone++;
-		}
-		if (npend > 0 && w.w_busy == 0) {
-			size_t k = npend < CLOSER_WORKER_FDS ? npend :
-			    CLOSER_WORKER_FDS;
-
-			if (w.w_fd < 0 && (gone >= CLOSER_WORKERS_MAX ||
-			    closer_worker_new(&w, pidfd, forkd) != 0)) {
-				/* Too many hang (or no clone): close here,
-				 * slowly. */
-				for (size_t i = 0; i < k; i++)
-					closer_close_one(pend[i]);
-			} else if (send(w.w_fd, pend, k * sizeof(int),
-			    MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-				close(w.w_fd);
-				w.w_fd = -1;
-				gone++;
-				continue;	/* a new worker takes them */
-			} else {
-				w.w_busy = 1;
-				w.w_since_ms = now;
-			}
-			memmove(pend, pend + k, (npend - k) * sizeof(int));
-			npend -= k;
-		}
+		    now >= w.w_since_ms + CLOSER_STUCK_MS)
+			closer_let_go(&w, &gone);
+		if (npend > 0 && w.w_busy == 0 && closer_hand_over(&w, pend,
+		    &npend, pidfd, forkd, now, &gone) != 0)
+			continue;	/* a new worker takes them */
 		if (eof && npend == 0 && w.w_busy == 0)
 			break;
 	}
@@ -420,8 +437,9 @@ closer_flush(void)
 		closer_give_up(-errno);
 		return;
 	}
-	if (closer_wev == NULL && closer_npending > 0 && server_base != NULL)
-		closer_wev = event_new(server_base, closer_wfd, EV_WRITE |
+	if (closer_wev == NULL && closer_npending > 0 &&
+	    server_evbase() != NULL)
+		closer_wev = event_new(server_evbase(), closer_wfd, EV_WRITE |
 		    EV_PERSIST, closer_writable_cb, NULL);
 	if (closer_wev != NULL) {
 		if (closer_npending > 0)

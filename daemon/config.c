@@ -1,6 +1,5 @@
 /* config.c: defaults, INI parsing (inih) and validation of settings. */
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -18,6 +17,7 @@
 #include "config.h"
 #include "forkd_limits.h"
 #include "log.h"
+#include "textfile.h"
 #include "wire.h"
 
 /* One [limits] key: name, offset, bounds. */
@@ -474,14 +474,162 @@ config_section_known(const char *name, size_t n)
 	return 0;
 }
 
+/* [forkd] socket and key_file: a path, not empty. */
+static int
+config_set_path(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	if (value[0] == '\0') {
+		snprintf(errbuf, errlen, "%s: empty path", key);
+		return -EINVAL;
+	}
+	return config_strset(strcmp(key, "socket") == 0 ? &c->socket_path :
+	    &c->key_file, value);
+}
+
+/* [forkd] socket_mode: octal, at most 0777. */
+static int
+config_set_socket_mode(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	char		*end;
+	unsigned long	 m;
+
+	(void)key;
+	errno = 0;
+	m = strtoul(value, &end, 8);
+	if (errno != 0 || *end != '\0' || value[0] == '\0' || m > 0777) {
+		snprintf(errbuf, errlen, "socket_mode: '%s' is not an "
+		    "octal mode like 0660", value);
+		return -EINVAL;
+	}
+	c->socket_mode = (mode_t)m;
+	return 0;
+}
+
+/* [forkd] socket_group: a group name, or a number that names no group. */
+static int
+config_set_socket_group(struct config *c, const char *key,
+    const char *value, char *errbuf, size_t errlen)
+{
+	struct group	 gr, *res = NULL;
+	char		 gbuf[4096];
+	unsigned int	 gid;
+
+	(void)key;
+	if (value[0] != '\0' && getgrnam_r(value, &gr, gbuf,
+	    sizeof gbuf, &res) == 0 && res != NULL) {
+		c->socket_gid = res->gr_gid;
+		return 0;
+	}
+	if (config_parse_uint(value, 0, UINT_MAX - 1, &gid) != 0) {
+		snprintf(errbuf, errlen, "socket_group: '%s' is neither "
+		    "a group name nor a numeric gid", value);
+		return -EINVAL;
+	}
+	c->socket_gid = (gid_t)gid;
+	return 0;
+}
+
+/* [forkd] module: one more, up to CONFIG_MODULES_MAX. */
+static int
+config_set_module(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	(void)key;
+	if (value[0] == '\0') {
+		snprintf(errbuf, errlen, "module: empty path");
+		return -EINVAL;
+	}
+	if (c->n_modules >= CONFIG_MODULES_MAX) {
+		snprintf(errbuf, errlen, "module: at most %d modules",
+		    CONFIG_MODULES_MAX);
+		return -E2BIG;
+	}
+	if ((c->modules[c->n_modules] = strdup(value)) == NULL)
+		return -ENOMEM;
+	c->n_modules++;
+	return 0;
+}
+
+/* [forkd] cgroup_root: auto | none | an absolute path (under the cgroup2
+ * mount; checked at start, where the mount is known). */
+static int
+config_set_cgroup_root(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	(void)key;
+	if (strcmp(value, "auto") != 0 && strcmp(value, "none") != 0 &&
+	    (value[0] != '/' || strlen(value) >= 4096 ||
+	    strstr(value, "/../") != NULL ||
+	    (strlen(value) >= 3 &&
+	    strcmp(value + strlen(value) - 3, "/..") == 0))) {
+		snprintf(errbuf, errlen, "cgroup_root: '%s' is not auto, "
+		    "none or an absolute path", value);
+		return -EINVAL;
+	}
+	return config_strset(&c->cgroup_root, value);
+}
+
+/* [forkd] spawn_cpu: none or a CPU number. */
+static int
+config_set_spawn_cpu(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	unsigned int cpu;
+
+	(void)key;
+	if (strcmp(value, "none") == 0) {
+		c->spawn_cpu = -1;
+		return 0;
+	}
+	if (config_parse_uint(value, 0, CPU_SETSIZE - 1, &cpu) != 0) {
+		snprintf(errbuf, errlen, "spawn_cpu: '%s' is not none or "
+		    "a CPU number below %d", value, CPU_SETSIZE);
+		return -EINVAL;
+	}
+	c->spawn_cpu = (int)cpu;
+	return 0;
+}
+
+/* [forkd] log_level: a level's name. */
+static int
+config_set_log_level(struct config *c, const char *key, const char *value,
+    char *errbuf, size_t errlen)
+{
+	int r;
+
+	(void)key;
+	if ((r = log_level_parse(value)) < 0) {
+		snprintf(errbuf, errlen, "log_level: '%s' is not one of "
+		    "err, warning, notice, info, debug", value);
+		return -EINVAL;
+	}
+	c->log_level = r;
+	return 0;
+}
+
+/* The [forkd] settings (also what comes before any [section]). */
+static const struct config_setting {
+	const char	*cs_key;
+	int		(*cs_set)(struct config *, const char *key,
+			    const char *value, char *errbuf, size_t errlen);
+} config_settings[] = {
+	{ "socket",	  config_set_path },
+	{ "key_file",	  config_set_path },
+	{ "socket_mode",  config_set_socket_mode },
+	{ "socket_group", config_set_socket_group },
+	{ "module",	  config_set_module },
+	{ "cgroup_root",  config_set_cgroup_root },
+	{ "spawn_cpu",	  config_set_spawn_cpu },
+	{ "log_level",	  config_set_log_level },
+};
+
 /* Set one setting from its text form. */
 int
 config_set(struct config *c, const char *section, const char *key,
     const char *value, char *errbuf, size_t errlen)
 {
-	unsigned int	v;
-	int		r;
-
 	if (!config_section_known(section, strlen(section))) {
 		snprintf(errbuf, errlen, "unknown section [%s]", section);
 		return -ENOENT;
@@ -491,108 +639,11 @@ config_set(struct config *c, const char *section, const char *key,
 	if (strcmp(section, "policy") == 0)
 		return config_set_policy(&c->policy, key, value, errbuf,
 		    errlen);
-	if (strcmp(key, "socket") == 0) {
-		if (value[0] == '\0') {
-			snprintf(errbuf, errlen, "socket: empty path");
-			return -EINVAL;
-		}
-		return config_strset(&c->socket_path, value);
-	}
-	if (strcmp(key, "key_file") == 0) {
-		if (value[0] == '\0') {
-			snprintf(errbuf, errlen, "key_file: empty path");
-			return -EINVAL;
-		}
-		return config_strset(&c->key_file, value);
-	}
-	if (strcmp(key, "socket_mode") == 0) {
-		char		*end;
-		unsigned long	 m;
-
-		errno = 0;
-		m = strtoul(value, &end, 8);
-		if (errno != 0 || *end != '\0' || value[0] == '\0' ||
-		    m > 0777) {
-			snprintf(errbuf, errlen, "socket_mode: '%s' is not an "
-			    "octal mode like 0660", value);
-			return -EINVAL;
-		}
-		c->socket_mode = (mode_t)m;
-		return 0;
-	}
-	if (strcmp(key, "socket_group") == 0) {
-		struct group	 gr, *res = NULL;
-		char		 gbuf[4096];
-		unsigned int	 gid;
-
-		/* A group name, or a number that names no group. */
-		if (value[0] != '\0' && getgrnam_r(value, &gr, gbuf,
-		    sizeof gbuf, &res) == 0 && res != NULL) {
-			c->socket_gid = res->gr_gid;
-			return 0;
-		}
-		if (config_parse_uint(value, 0, UINT_MAX - 1, &gid) != 0) {
-			snprintf(errbuf, errlen, "socket_group: '%s' is neither "
-			    "a group name nor a numeric gid", value);
-			return -EINVAL;
-		}
-		c->socket_gid = (gid_t)gid;
-		return 0;
-	}
-	if (strcmp(key, "module") == 0) {
-		if (value[0] == '\0') {
-			snprintf(errbuf, errlen, "module: empty path");
-			return -EINVAL;
-		}
-		if (c->n_modules >= CONFIG_MODULES_MAX) {
-			snprintf(errbuf, errlen, "module: at most %d modules",
-			    CONFIG_MODULES_MAX);
-			return -E2BIG;
-		}
-		if ((c->modules[c->n_modules] = strdup(value)) == NULL)
-			return -ENOMEM;
-		c->n_modules++;
-		return 0;
-	}
-	if (strcmp(key, "cgroup_root") == 0) {
-		/* auto | none | an absolute path (under the cgroup2 mount;
-		 * checked at start, where the mount is known). */
-		if (strcmp(value, "auto") != 0 && strcmp(value, "none") != 0 &&
-		    (value[0] != '/' || strlen(value) >= 4096 ||
-		    strstr(value, "/../") != NULL ||
-		    (strlen(value) >= 3 &&
-		    strcmp(value + strlen(value) - 3, "/..") == 0))) {
-			snprintf(errbuf, errlen, "cgroup_root: '%s' is not auto, "
-			    "none or an absolute path", value);
-			return -EINVAL;
-		}
-		return config_strset(&c->cgroup_root, value);
-	}
-	if (strcmp(key, "spawn_cpu") == 0) {
-		unsigned int cpu;
-
-		if (strcmp(value, "none") == 0) {
-			c->spawn_cpu = -1;
-			return 0;
-		}
-		if (config_parse_uint(value, 0, CPU_SETSIZE - 1, &cpu) != 0) {
-			snprintf(errbuf, errlen, "spawn_cpu: '%s' is not none or "
-			    "a CPU number below %d", value, CPU_SETSIZE);
-			return -EINVAL;
-		}
-		c->spawn_cpu = (int)cpu;
-		return 0;
-	}
-	if (strcmp(key, "log_level") == 0) {
-		if ((r = log_level_parse(value)) < 0) {
-			snprintf(errbuf, errlen, "log_level: '%s' is not one of "
-			    "err, warning, notice, info, debug", value);
-			return -EINVAL;
-		}
-		c->log_level = r;
-		return 0;
-	}
-	(void)v;
+	for (size_t i = 0; i < sizeof config_settings /
+	    sizeof config_settings[0]; i++)
+		if (strcmp(key, config_settings[i].cs_key) == 0)
+			return config_settings[i].cs_set(c, key, value, errbuf,
+			    errlen);
 	snprintf(errbuf, errlen, "unknown setting %s%s%s",
 	    section[0] ? section : "", section[0] ? "." : "", key);
 	return -ENOENT;
@@ -660,86 +711,6 @@ config_ini_accept(void *user, const char *section, const char *name,
  * takes whatever does not fit for the next line. */
 #define CONFIG_LINE_MAX		(INI_MAX_LINE - 1)
 
-/* Read path whole: a regular file (or a character device: /dev/null) of at
- * most CONFIG_FILE_MAX bytes, with no NUL byte in it (inih would stop
- * there). *ret is malloc'd. */
-static int
-config_read(const char *path, char **ret, char *errbuf, size_t errlen)
-{
-	struct stat	 st;
-	char		*buf = NULL;
-	size_t		 len = 0, cap;
-	ssize_t		 n;
-	int		 fd, r = 0;
-
-	/* O_NONBLOCK: a FIFO is refused below, not waited on. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) < 0 || fstat(fd, &st) != 0) {
-		r = -errno;
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	/* A file, or a device such as /dev/null (no settings at all). */
-	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
-		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		snprintf(errbuf, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ?
-		    strerror(EISDIR) : "not a regular file");
-		goto out;
-	}
-	/* The file's size (a device: a page) and room to see it grow; more
-	 * as needed, up to one byte past the limit. */
-	cap = S_ISREG(st.st_mode) && st.st_size < CONFIG_FILE_MAX ?
-	    (size_t)st.st_size + 1 : 4096;
-	for (;;) {
-		if (buf == NULL || len == cap) {
-			char *nbuf;
-
-			if (buf != NULL)
-				cap = cap > (CONFIG_FILE_MAX + 1) / 2 ?
-				    CONFIG_FILE_MAX + 1 : 2 * cap;
-			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
-				r = -ENOMEM;
-				snprintf(errbuf, errlen, "%s: out of memory",
-				    path);
-				goto out;
-			}
-			buf = nbuf;
-		}
-		if (len > CONFIG_FILE_MAX ||
-		    (n = read(fd, buf + len, cap - len)) == 0)
-			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(errbuf, errlen, "%s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		r = -EFBIG;
-		snprintf(errbuf, errlen, "%s: larger than %d bytes", path,
-		    CONFIG_FILE_MAX);
-		goto out;
-	}
-	if (memchr(buf, '\0', len) != NULL) {
-		r = -EINVAL;
-		snprintf(errbuf, errlen, "%s: contains a NUL byte", path);
-		goto out;
-	}
-	buf[len] = '\0';
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r != 0)
-		free(buf);
-	else
-		*ret = buf;
-	return r;
-}
-
 /* Lines inih would misread without a word: an indented one (it takes it
  * for the continuation of the previous value) and one longer than its
  * buffer (it splits it in two); and a section forkd does not know, which
@@ -795,7 +766,8 @@ config_parse(struct config *c, const char *path, int only_limits, char *errbuf,
 	char			inner[512] = "", *text = NULL;
 	int			r, code;
 
-	if ((r = config_read(path, &text, errbuf, errlen)) != 0)
+	if ((r = textfile_read(path, CONFIG_FILE_MAX, &text, errbuf,
+	    errlen)) != 0)
 		return r;
 	if ((r = config_check_lines(text, inner, sizeof inner, &code)) != 0) {
 		snprintf(errbuf, errlen, "%s:%d: %s", path, r, inner);

@@ -3,11 +3,11 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/types.h>
 
 #include "history.h"
 #include "spawn.h"
+#include "uidtab.h"
 
 /*
  * The exit history, per client uid: the newest SPAWN_HISTORY records of
@@ -28,8 +28,7 @@ struct hist_uid {
 	size_t			 hu_len;	/* records in use */
 	size_t			 hu_next;	/* next slot to write */
 };
-static struct hist_uid		*hist;
-static size_t			 hist_n, hist_cap;
+static struct uidtab		 hist = UIDTAB_INIT(struct hist_uid);
 static size_t			 hist_total;
 static uint64_t			 hist_seq;
 
@@ -59,13 +58,14 @@ const struct exit_record *
 history_find(pid_t pid, const char *name, uid_t uid)
 {
 	struct hist_rec *best = NULL, *r;
+	struct hist_uid	*u;
 
-	for (size_t i = 0; i < hist_n; i++) {
+	for (size_t i = 0; i < uidtab_len(&hist); i++) {
+		u = uidtab_at(&hist, i);
 		/* By name for one uid: only its own ring can match. */
-		if (pid == 0 && uid != SPAWN_ANY_UID &&
-		    hist[i].hu_uid != uid)
+		if (pid == 0 && uid != SPAWN_ANY_UID && u->hu_uid != uid)
 			continue;
-		r = hist_find_in(&hist[i], pid, name, uid);
+		r = hist_find_in(u, pid, name, uid);
 		if (r != NULL && (best == NULL || r->hr_seq > best->hr_seq))
 			best = r;
 	}
@@ -107,26 +107,25 @@ hist_sift(const struct hist_uid **h, size_t *pos, size_t n,
 size_t
 history_newest(uid_t uid, const struct exit_record **out, size_t max)
 {
-	const struct hist_uid	**h;
+	const struct hist_uid	**h, *u;
 	size_t				 *pos, n = 0, k = 0;
+	size_t				 nuids = uidtab_len(&hist);
 
 	if (uid != SPAWN_ANY_UID) {
-		for (size_t i = 0; i < hist_n; i++)
-			if (hist[i].hu_uid == uid)
-				for (; k < max && k < hist[i].hu_len; k++)
-					out[k] = &hist_at(&hist[i],
-					    k)->hr_e;
+		if ((u = uidtab_find(&hist, uid)) != NULL)
+			for (; k < max && k < u->hu_len; k++)
+				out[k] = &hist_at(u, k)->hr_e;
 		return k;
 	}
-	if (hist_n == 0)
+	if (nuids == 0)
 		return 0;
-	h = calloc(hist_n, sizeof *h);
-	pos = calloc(hist_n, sizeof *pos);
+	h = calloc(nuids, sizeof *h);
+	pos = calloc(nuids, sizeof *pos);
 	if (h == NULL || pos == NULL)
 		goto out;
-	for (size_t i = 0; i < hist_n; i++)
-		if (hist[i].hu_len > 0)
-			h[n++] = &hist[i];
+	for (size_t i = 0; i < nuids; i++)
+		if ((u = uidtab_at(&hist, i))->hu_len > 0)
+			h[n++] = u;
 	for (size_t i = n / 2; i-- > 0;)
 		hist_sift(h, pos, n, i);
 	while (k < max && n > 0) {
@@ -148,18 +147,20 @@ out:
 static void
 hist_evict(void)
 {
-	size_t	most = 0;
+	struct hist_uid	*u, *most = NULL;
 
-	for (size_t i = 1; i < hist_n; i++)
-		if (hist[i].hu_len > hist[most].hu_len)
-			most = i;
-	if (hist_n == 0)
+	for (size_t i = 0; i < uidtab_len(&hist); i++) {
+		u = uidtab_at(&hist, i);
+		if (most == NULL || u->hu_len > most->hu_len)
+			most = u;
+	}
+	if (most == NULL)
 		return;
-	hist[most].hu_len--;
+	most->hu_len--;
 	hist_total--;
-	if (hist[most].hu_len == 0) {
-		free(hist[most].hu_ring);
-		hist[most] = hist[--hist_n];
+	if (most->hu_len == 0) {
+		free(most->hu_ring);
+		uidtab_del(&hist, most);
 	}
 }
 
@@ -169,21 +170,9 @@ hist_uid(uid_t uid)
 {
 	struct hist_uid	*u;
 
-	for (size_t i = 0; i < hist_n; i++)
-		if (hist[i].hu_uid == uid)
-			return &hist[i];
-	if (hist_n == hist_cap) {
-		size_t ncap = hist_cap ? hist_cap * 2 : 8;
-
-		if ((u = reallocarray(hist, ncap, sizeof *u)) == NULL)
-			return NULL;
-		hist = u;
-		hist_cap = ncap;
-	}
-	u = &hist[hist_n++];
-	memset(u, 0, sizeof *u);
-	u->hu_uid = uid;
-	return u;
+	if ((u = uidtab_find(&hist, uid)) != NULL)
+		return u;
+	return uidtab_add(&hist, uid);
 }
 
 /* Grow u's ring (oldest first in the new one); -ENOMEM leaves it. */
@@ -220,7 +209,7 @@ history_add(const struct exit_record *e)
 		return;
 	if (u->hu_len == u->hu_cap && u->hu_cap < SPAWN_HISTORY &&
 	    hist_grow(u) != 0 && u->hu_cap == 0) {
-		hist_n--;		/* just made (last), holds nothing */
+		uidtab_del(&hist, u);	/* just made, holds nothing */
 		return;
 	}
 	r = &u->hu_ring[u->hu_next];
@@ -237,9 +226,8 @@ history_add(const struct exit_record *e)
 void
 history_free_all(void)
 {
-	for (size_t i = 0; i < hist_n; i++)
-		free(hist[i].hu_ring);
-	free(hist);
-	hist = NULL;
-	hist_n = hist_cap = hist_total = 0;
+	for (size_t i = 0; i < uidtab_len(&hist); i++)
+		free(((struct hist_uid *)uidtab_at(&hist, i))->hu_ring);
+	uidtab_free(&hist);
+	hist_total = 0;
 }

@@ -82,6 +82,75 @@ stdio_open(void)
 	}
 }
 
+/* The options that change a setting, as the config file would; a
+ * setting given here is not overridden by the file (cli_set). */
+static const struct main_setting {
+	int		 ms_opt;
+	const char	*ms_section;
+	const char	*ms_key;
+	unsigned int	 ms_cli;
+} main_settings[] = {
+	{ 's', "forkd",	 "socket",	 CONFIG_CLI_SOCKET },
+	{ 'M', "forkd",	 "socket_mode",	 CONFIG_CLI_MODE },
+	{ 'G', "forkd",	 "socket_group", CONFIG_CLI_GROUP },
+	{ 'k', "forkd",	 "key_file",	 CONFIG_CLI_KEY },
+	{ 'm', "forkd",	 "module",	 CONFIG_CLI_MODULES },
+	{ 'P', "limits", "pool_max",	 CONFIG_CLI_POOL },
+	{ 'C', "forkd",	 "spawn_cpu",	 CONFIG_CLI_SPAWN_CPU },
+};
+
+/* Apply option ch when it is one of main_settings: 1 if applied, 0 if ch
+ * is another option, -1 (err says why) on a bad value. */
+static int
+main_setting(struct config *cfg, int ch, const char *arg, char *err,
+    size_t errlen)
+{
+	const struct main_setting	*ms = NULL;
+	char				*why;
+
+	for (size_t i = 0; i < sizeof main_settings / sizeof main_settings[0];
+	    i++)
+		if (main_settings[i].ms_opt == ch)
+			ms = &main_settings[i];
+	if (ms == NULL)
+		return 0;
+	if (config_set(cfg, ms->ms_section, ms->ms_key, arg, err,
+	    errlen) != 0) {
+		/* --pool is named as the option, not the setting:
+		 * "limits.pool_max: ..." becomes "--pool: ...", in place
+		 * (the name only shrinks). */
+		if (ch == 'P' && (why = strchr(err, ':')) != NULL &&
+		    why - err >= 6) {
+			memmove(err + 6, why, strlen(why) + 1);
+			memcpy(err, "--pool", 6);
+		}
+		return -1;
+	}
+	cfg->cli_set |= ms->ms_cli;
+	return 1;
+}
+
+/* After the options: the config file, the key file's default, the checks.
+ * 0, or the exit status (err says why). */
+static int
+main_configure(struct config *cfg, const char *config_path, char *err,
+    size_t errlen)
+{
+	if (config_path != NULL &&
+	    config_load_file(cfg, config_path, err, errlen) != 0)
+		return 1;
+	if (cfg->key_file == NULL) {
+		const char *k = getenv(FORKD_ENV_KEY_FILE);
+
+		if (config_set(cfg, "forkd", "key_file", k && *k ? k :
+		    FORKD_DEFAULT_KEY_FILE, err, errlen) != 0)
+			return 2;
+	}
+	if (config_validate(cfg, err, errlen) != 0)
+		return 1;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -103,7 +172,7 @@ main(int argc, char **argv)
 	struct config	 cfg;
 	const char	*config_path = NULL;
 	char		 err[1024];
-	int		 ch, verbose = 0, quiet = 0, journald;
+	int		 ch, r, verbose = 0, quiet = 0, journald;
 
 	stdio_open();
 	config_init(&cfg);
@@ -114,61 +183,13 @@ main(int argc, char **argv)
 	opterr = 0;	/* our own messages, as "forkd: ...", below */
 	while ((ch = getopt_long(argc, argv, ":c:s:k:m:vqhV", longopts,
 	    NULL)) != -1) {
+		if ((r = main_setting(&cfg, ch, optarg, err, sizeof err)) < 0)
+			goto badarg;
+		if (r > 0)
+			continue;
 		switch (ch) {
 		case 'c':
 			config_path = optarg;
-			break;
-		case 's':
-			if (config_set(&cfg, "forkd", "socket", optarg, err,
-			    sizeof err) != 0)
-				goto badarg;
-			cfg.cli_set |= CONFIG_CLI_SOCKET;
-			break;
-		case 'M':
-			if (config_set(&cfg, "forkd", "socket_mode", optarg,
-			    err, sizeof err) != 0)
-				goto badarg;
-			cfg.cli_set |= CONFIG_CLI_MODE;
-			break;
-		case 'G':
-			if (config_set(&cfg, "forkd", "socket_group", optarg,
-			    err, sizeof err) != 0)
-				goto badarg;
-			cfg.cli_set |= CONFIG_CLI_GROUP;
-			break;
-		case 'k':
-			if (config_set(&cfg, "forkd", "key_file", optarg, err,
-			    sizeof err) != 0)
-				goto badarg;
-			cfg.cli_set |= CONFIG_CLI_KEY;
-			break;
-		case 'm':
-			if (config_set(&cfg, "forkd", "module", optarg, err,
-			    sizeof err) != 0)
-				goto badarg;
-			cfg.cli_set |= CONFIG_CLI_MODULES;
-			break;
-		case 'P':
-			if (config_set(&cfg, "limits", "pool_max", optarg, err,
-			    sizeof err) != 0) {
-				/* Named as the option, not the setting:
-				 * "limits.pool_max: ..." becomes "--pool:
-				 * ...", in place (the name only shrinks). */
-				char *why = strchr(err, ':');
-
-				if (why != NULL && why - err >= 6) {
-					memmove(err + 6, why, strlen(why) + 1);
-					memcpy(err, "--pool", 6);
-				}
-				goto badarg;
-			}
-			cfg.cli_set |= CONFIG_CLI_POOL;
-			break;
-		case 'C':
-			if (config_set(&cfg, "forkd", "spawn_cpu", optarg, err,
-			    sizeof err) != 0)
-				goto badarg;
-			cfg.cli_set |= CONFIG_CLI_SPAWN_CPU;
 			break;
 		case 'v':
 			verbose++;
@@ -207,21 +228,11 @@ main(int argc, char **argv)
 		cfg.log_level = quiet ? LOG_LVL_WARNING : LOG_LVL_DEBUG;
 		cfg.cli_set |= CONFIG_CLI_LOGLEVEL;
 	}
-	if (config_path != NULL &&
-	    config_load_file(&cfg, config_path, err, sizeof err) != 0) {
+	if ((r = main_configure(&cfg, config_path, err, sizeof err)) == 2)
+		goto badarg;
+	if (r != 0) {
 		fprintf(stderr, "forkd: %s\n", err);
-		return 1;
-	}
-	if (cfg.key_file == NULL) {
-		const char *k = getenv(FORKD_ENV_KEY_FILE);
-
-		if (config_set(&cfg, "forkd", "key_file", k && *k ? k :
-		    FORKD_DEFAULT_KEY_FILE, err, sizeof err) != 0)
-			goto badarg;
-	}
-	if (config_validate(&cfg, err, sizeof err) != 0) {
-		fprintf(stderr, "forkd: %s\n", err);
-		return 1;
+		return r;
 	}
 	log_set_level(cfg.log_level);
 	server_init(&cfg, config_path);

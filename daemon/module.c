@@ -33,6 +33,75 @@ module_name_ok(const char *s, size_t max)
 	return 1;
 }
 
+/* Check what a module exports: its ABI version, its name (unused by the
+ * modules loaded before) and its entries. 0, or -errno with errbuf. */
+static int
+module_check(const char *path, const struct forkd_module *info,
+    char *errbuf, size_t errlen)
+{
+	if (info->abi_version != FORKD_MODULE_ABI_VERSION) {
+		snprintf(errbuf, errlen, "module %s: ABI version %u, this forkd "
+		    "speaks %u: rebuild the module against this forkd_module.h",
+		    path, info->abi_version, FORKD_MODULE_ABI_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	if (!module_name_ok(info->name, FORKD_MODULE_NAME_MAX)) {
+		snprintf(errbuf, errlen, "module %s: invalid module name",
+		    path);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n_modules; i++) {
+		if (strcmp(modules[i].m_info->name, info->name) == 0) {
+			snprintf(errbuf, errlen, "module %s: name '%s' already "
+			    "used by %s", path, info->name,
+			    modules[i].m_path);
+			return -EEXIST;
+		}
+	}
+	if (info->entries == NULL || info->entries[0].name == NULL) {
+		snprintf(errbuf, errlen, "module %s (%s): no entries",
+		    path, info->name);
+		return -EINVAL;
+	}
+	for (const struct forkd_module_entry *e = info->entries;
+	    e->name != NULL; e++) {
+		if (!module_name_ok(e->name, FORKD_MODULE_ENTRY_NAME_MAX) ||
+		    e->fn == NULL) {
+			snprintf(errbuf, errlen, "module %s (%s): invalid entry",
+			    path, info->name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Run a module's init (if it has one) with its options. 0, or -errno
+ * with errbuf. */
+static int
+module_init(const struct module *m, const struct forkd_module *info,
+    char *errbuf, size_t errlen)
+{
+	int r;
+
+	if (info->init == NULL)
+		return 0;
+	fflush(NULL);
+	r = info->init(m->m_opts);
+	fflush(NULL);
+	if (r == 0)
+		return 0;
+	/* -1 is a "failed" flag more often than -EPERM: only codes below it
+	 * are read as -errno. */
+	if (r < -1 && r > -4096) {
+		snprintf(errbuf, errlen, "module %s (%s): init failed: %s "
+		    "(returned %d)", m->m_path, info->name, strerror(-r), r);
+		return r;
+	}
+	snprintf(errbuf, errlen, "module %s (%s): init failed (returned %d)",
+	    m->m_path, info->name, r);
+	return -EINVAL;
+}
+
 /* Load one module spec "PATH[:OPTS]" and run its init. */
 int
 module_load(const char *spec, char *errbuf, size_t errlen)
@@ -73,64 +142,9 @@ module_load(const char *spec, char *errbuf, size_t errlen)
 		    "exported)", m.m_path, FORKD_MODULE_SYMBOL);
 		goto fail;
 	}
-	if (info->abi_version != FORKD_MODULE_ABI_VERSION) {
-		r = -EPROTONOSUPPORT;
-		snprintf(errbuf, errlen, "module %s: ABI version %u, this forkd "
-		    "speaks %u: rebuild the module against this forkd_module.h",
-		    m.m_path, info->abi_version, FORKD_MODULE_ABI_VERSION);
+	if ((r = module_check(m.m_path, info, errbuf, errlen)) != 0 ||
+	    (r = module_init(&m, info, errbuf, errlen)) != 0)
 		goto fail;
-	}
-	if (!module_name_ok(info->name, FORKD_MODULE_NAME_MAX)) {
-		r = -EINVAL;
-		snprintf(errbuf, errlen, "module %s: invalid module name",
-		    m.m_path);
-		goto fail;
-	}
-	for (size_t i = 0; i < n_modules; i++) {
-		if (strcmp(modules[i].m_info->name, info->name) == 0) {
-			r = -EEXIST;
-			snprintf(errbuf, errlen, "module %s: name '%s' already "
-			    "used by %s", m.m_path, info->name,
-			    modules[i].m_path);
-			goto fail;
-		}
-	}
-	if (info->entries == NULL || info->entries[0].name == NULL) {
-		r = -EINVAL;
-		snprintf(errbuf, errlen, "module %s (%s): no entries",
-		    m.m_path, info->name);
-		goto fail;
-	}
-	for (const struct forkd_module_entry *e = info->entries;
-	    e->name != NULL; e++) {
-		if (!module_name_ok(e->name, FORKD_MODULE_ENTRY_NAME_MAX) ||
-		    e->fn == NULL) {
-			r = -EINVAL;
-			snprintf(errbuf, errlen, "module %s (%s): invalid entry",
-			    m.m_path, info->name);
-			goto fail;
-		}
-	}
-	if (info->init != NULL) {
-		fflush(NULL);
-		r = info->init(m.m_opts);
-		fflush(NULL);
-		if (r != 0) {
-			/* -1 is a "failed" flag more often than -EPERM:
-			 * only codes below it are read as -errno. */
-			if (r < -1 && r > -4096)
-				snprintf(errbuf, errlen, "module %s (%s): init "
-				    "failed: %s (returned %d)", m.m_path,
-				    info->name, strerror(-r), r);
-			else
-				snprintf(errbuf, errlen, "module %s (%s): init "
-				    "failed (returned %d)", m.m_path,
-				    info->name, r);
-			if (!(r < -1 && r > -4096))
-				r = -EINVAL;
-			goto fail;
-		}
-	}
 	m.m_info = info;
 	/* The resolved path, for status replies (resolved here, at start-up,
 	 * so that no request makes the loop walk a path). */

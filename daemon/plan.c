@@ -14,7 +14,6 @@
 
 #include "forkd.pb-c.h"
 #include "forkd_limits.h"
-#include "module.h"
 #include "plan.h"
 #include "server.h"
 
@@ -229,6 +228,7 @@ plan_unpack(unsigned char *buf, size_t n, const int *fds, size_t nfds,
 	p->cp_cgroup_procs_fd = -1;
 	p->cp_shared_vm = 0;
 	p->cp_presetup = 0;
+	p->cp_cwd_done = 0;
 	return 0;
 }
 
@@ -308,6 +308,61 @@ plan_envset_has(const struct plan_envset *set, const char *e)
 	return set->es_slots[plan_envset_slot(set, e)] != NULL;
 }
 
+/* The daemon's environment less its private variables, as of the last
+ * spawn: the slots of environ it was made from (a copy of the array) and
+ * the inheritable ones among them. Checking every variable against the
+ * private names for every spawn was 328 strncmp() and 287 strlen() per
+ * spawn (issue 17, about 7 % of forkd's instructions per cycle); now a
+ * spawn compares the array of pointers only, and the names again only
+ * when environ or one of its slots changed (setenv(), putenv(), a
+ * module's). */
+static struct {
+	char		**pe_environ;	/* environ when built */
+	char		**pe_slots;	/* copy of its pointers, NULL-ended */
+	char		**pe_base;	/* the inheritable ones, NULL-ended */
+	size_t		  pe_n;		/* slots */
+	size_t		  pe_nbase;
+} plan_env_cache;
+
+/* The inheritable part of the daemon's environment (cached), its count
+ * in *ret_n; NULL when out of memory. */
+static char **
+plan_env_base(size_t *ret_n)
+{
+	size_t	 n = 0, m = 0;
+	char	**slots, **base;
+
+	for (char **e = environ; e != NULL && *e != NULL; e++)
+		n++;
+	if (plan_env_cache.pe_slots != NULL &&
+	    plan_env_cache.pe_environ == environ &&
+	    plan_env_cache.pe_n == n && (n == 0 ||	/* environ may be NULL */
+	    memcmp(plan_env_cache.pe_slots, environ, n * sizeof *environ) ==
+	    0)) {
+		*ret_n = plan_env_cache.pe_nbase;
+		return plan_env_cache.pe_base;
+	}
+	if ((slots = calloc(n + 1, sizeof *slots)) == NULL ||
+	    (base = calloc(n + 1, sizeof *base)) == NULL) {
+		free(slots);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		slots[i] = environ[i];
+		if (!plan_env_private(environ[i]))
+			base[m++] = environ[i];
+	}
+	free(plan_env_cache.pe_slots);
+	free(plan_env_cache.pe_base);
+	plan_env_cache.pe_environ = environ;
+	plan_env_cache.pe_slots = slots;
+	plan_env_cache.pe_base = base;
+	plan_env_cache.pe_n = n;
+	plan_env_cache.pe_nbase = m;
+	*ret_n = m;
+	return base;
+}
+
 /* Build the child's environment: the daemon's (minus private variables)
  * overridden by the request's, or the request's alone. With duplicate
  * keys in the request the last one wins, in the place of its last
@@ -317,11 +372,10 @@ plan_build_env(const Forkd__SpawnRequest *r)
 {
 	struct plan_envset	 set = { NULL, 0 };
 	size_t			 n = 0, k = 0, cap, size = 16;
-	char			**envp;
+	char			**envp, **base = NULL;
 
-	if (!r->env_replace)
-		for (char **e = environ; *e != NULL; e++)
-			n++;
+	if (!r->env_replace && (base = plan_env_base(&n)) == NULL)
+		return NULL;
 	cap = n + r->n_env + 1;
 	while (size < 2 * (r->n_env + 1))
 		size *= 2;
@@ -339,9 +393,8 @@ plan_build_env(const Forkd__SpawnRequest *r)
 	if (!r->env_replace) {
 		size_t	m = 0;
 
-		for (char **e = environ; *e != NULL; e++)
-			if (!plan_env_private(*e) &&
-			    !plan_envset_has(&set, *e))
+		for (char **e = base; *e != NULL; e++)
+			if (r->n_env == 0 || !plan_envset_has(&set, *e))
 				envp[m++] = *e;
 		memmove(envp + m, envp + k, (cap - 1 - k) * sizeof *envp);
 		k = m + (cap - 1 - k);
@@ -440,9 +493,9 @@ plan_setup(const Forkd__SpawnRequest *r, struct child_plan *plan)
  * a pool child after it received the request. Free with plan_free(). */
 int
 plan_build(const Forkd__SpawnRequest *r, const int *fds, size_t nfds,
-    const char *name, const char *exec_path, struct child_plan *plan)
+    const char *name, const char *exec_path,
+    const struct forkd_module_entry *entry, struct child_plan *plan)
 {
-	const char	*colon;
 	char		**av;
 
 	memset(plan, 0, sizeof *plan);
@@ -451,12 +504,8 @@ plan_build(const Forkd__SpawnRequest *r, const int *fds, size_t nfds,
 	plan->cp_cgroup_procs_fd = -1;
 	if (exec_path != NULL)
 		plan->cp_path = exec_path;
-	else {
-		colon = strchr(r->target, ':');
-		if (colon == NULL || (plan->cp_entry = module_find_entry(
-		    r->target, (size_t)(colon - r->target), colon + 1)) == NULL)
-			return -ENOENT;
-	}
+	else if ((plan->cp_entry = entry) == NULL)
+		return -ENOENT;
 	/* The fd map: 0-2 default to /dev/null, others closed unless given. */
 	plan->cp_nfds = 3;
 	for (int t = 0; t <= LIMIT_FD_TARGET_MAX; t++)

@@ -21,11 +21,12 @@
 struct Forkd__SpawnRequest;
 
 /* Build a child's plan from a request validate_spawn() and spawn_request()
- * accepted: the entry (or exec_path), the fd map, argv, the environment
- * and the set-up options. 0 or -errno; free with plan_free(). */
+ * accepted: the entry spawn_request() looked up (or exec_path), the fd
+ * map, argv, the environment and the set-up options. 0 or -errno; free
+ * with plan_free(). */
 int	plan_build(const struct Forkd__SpawnRequest *, const int *fds,
 	    size_t nfds, const char *name, const char *exec_path,
-	    struct child_plan *);
+	    const struct forkd_module_entry *entry, struct child_plan *);
 /* Free what plan_build() allocated; a zeroed plan is fine. */
 void	plan_free(struct child_plan *);
 

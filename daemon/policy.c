@@ -76,7 +76,7 @@ policy_target_allowed(const struct config_policy *p, const char *target)
 }
 
 /* The first allow_targets pattern matching target. */
-const char *
+static const char *
 policy_target_rule(const struct config_policy *p, const char *target)
 {
 	for (size_t i = 0; p->targets_set && i < p->n_targets; i++)
@@ -86,7 +86,7 @@ policy_target_rule(const struct config_policy *p, const char *target)
 }
 
 /* The first allow_exec_paths entry listing path (as policy_path_listed). */
-const char *
+static const char *
 policy_path_rule(const struct config_policy *p, const char *path)
 {
 	for (size_t i = 0; p->exec_paths_set && i < p->n_exec_paths; i++) {
@@ -99,6 +99,31 @@ policy_path_rule(const struct config_policy *p, const char *path)
 			return e;
 	}
 	return NULL;
+}
+
+/* Which rule let a spawn of target run, as text for the audit line. */
+void
+policy_allowed_by(const struct config_policy *p, const char *target,
+    const char *exec_path, char *buf, size_t len)
+{
+	const char *rule;
+
+	if (exec_path != NULL) {
+		/* The child resolves the path and checks it again: the entry
+		 * named here is the one the path matches as written. */
+		rule = policy_path_rule(p, exec_path);
+		if (rule != NULL)
+			snprintf(buf, len, "allow_exec_paths %s", rule);
+		else if (p->exec_paths_set)
+			snprintf(buf, len, "allow_exec_paths (as resolved by "
+			    "the child)");
+		else
+			snprintf(buf, len, "allow_exec = yes, "
+			    "allow_exec_paths unset");
+	} else if ((rule = policy_target_rule(p, target)) != NULL)
+		snprintf(buf, len, "allow_targets %s", rule);
+	else
+		snprintf(buf, len, "allow_targets unset");
 }
 
 /* A listed file, or a file directly inside a listed directory. */

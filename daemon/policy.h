@@ -17,12 +17,11 @@ int	policy_identity_allowed(const struct config_policy *, uid_t);
 /* May a spawn run the module target "MODULE:ENTRY" (allow_targets)? */
 int	policy_target_allowed(const struct config_policy *,
 	    const char *target);
-/* The allow_targets pattern that allows target, or NULL (for the audit
- * line; unset allow_targets: NULL too). */
-const char *policy_target_rule(const struct config_policy *,
-	    const char *target);
-/* The allow_exec_paths entry that allows the resolved path, or NULL. */
-const char *policy_path_rule(const struct config_policy *, const char *path);
+/* Which rule let a spawn of target run, as text for the audit line, into
+ * buf: "allow_targets PATTERN", "allow_exec_paths ENTRY" (exec_path, as
+ * written), or what was unset. */
+void	policy_allowed_by(const struct config_policy *, const char *target,
+	    const char *exec_path, char *buf, size_t len);
 /* Is path a listed file, or a file directly inside a listed directory
  * (allow_exec_paths; subdirectories do not count)? 1 or 0. */
 int	policy_path_listed(const struct config_policy *, const char *path);

@@ -61,6 +61,8 @@
 
 #define POOL_REFILL_DELAY_MS	1	/* let the current spawns go first */
 #define POOL_REFILL_LAZY_MS	20	/* top up to pool_max when quiet */
+#define POOL_STEP_MS		1	/* below pool_min: refill this long
+					 * after the spawn */
 #define POOL_BACKOFF_MAX_MS	5000
 
 struct pool_child {
@@ -73,6 +75,8 @@ struct pool_counters	 pool_stats;
 static TAILQ_HEAD(pool_child_list, pool_child) pool_idle =
     TAILQ_HEAD_INITIALIZER(pool_idle);
 static struct event	*pool_refill_ev;
+static struct event	*pool_lazy_ev;	/* the top-up after a quiet spell */
+static struct event	*pool_step_ev;	/* the refill after a spawn */
 static unsigned int	 pool_failures;	/* consecutive deaths while idle */
 static uint64_t		 pool_backoff_until;	/* mono ms; no refill before */
 /* A flattened plan: forkd packs into it, a pool child receives into it and
@@ -158,6 +162,7 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 	int			 fds[WIRE_MAX_FDS];
 	size_t			 nfds;
 	ssize_t			 n;
+	int			 cwd_root;
 
 	/* Idle pool children die with the daemon; a specialized one lives
 	 * on like any child (see below). */
@@ -174,9 +179,11 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 		pool_close_all_but(ctl, server_devnull());
 	}
 	(void)prctl(PR_SET_NAME, "forkd-pool", 0, 0, 0);
-	/* What child_run() would do first, done now, off the critical path. */
+	/* What child_run() would do first, done now, off the critical path;
+	 * and the chdir of the usual cwd "/". */
 	if (setsid() < 0)
 		_exit(127);
+	cwd_root = chdir("/") == 0;
 	pool_child_warm(&plan);
 
 	n = wire_recv(ctl, pool_buf, sizeof pool_buf, fds, WIRE_MAX_FDS,
@@ -201,6 +208,8 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	plan.cp_errfd = ctl;
 	plan.cp_presetup = 1;
+	plan.cp_cwd_done = cwd_root && strcmp(plan.cp_cwd, "/") == 0 &&
+	    !plan.cp_identity && plan.cp_unshare == 0;
 	child_run(&plan);
 fail:
 	(void)!write(ctl, &ce, sizeof ce);
@@ -229,7 +238,7 @@ pool_adopt(pid_t pid, int fd)
 	struct pool_child *pc;
 
 	if (server_stopping() ||
-	    pool_stats.idle >= server_config.limits.pool_max ||
+	    pool_stats.idle >= server_config_get()->limits.pool_max ||
 	    (pc = calloc(1, sizeof *pc)) == NULL) {
 		/* Not kept: a stopped child would not see EOF. */
 		pool_kill_unless_gone(pid, fd);
@@ -313,7 +322,7 @@ pool_backoff_left_ms(void)
 static void
 pool_fill(void)
 {
-	unsigned int	max = server_config.limits.pool_max;
+	unsigned int	max = server_config_get()->limits.pool_max;
 	uint64_t	wait = pool_backoff_left_ms();
 
 	if (server_stopping())
@@ -324,7 +333,7 @@ pool_fill(void)
 	}
 	if (zygote_active()) {
 		unsigned int have = pool_stats.idle + zygote_pending();
-		unsigned int room = server_config.limits.max_children;
+		unsigned int room = server_config_get()->limits.max_children;
 
 		room = room > spawn_stats.live + have ?
 		    room - spawn_stats.live - have : 0;
@@ -334,7 +343,8 @@ pool_fill(void)
 		return;
 	}
 	while (pool_stats.idle < max &&
-	    spawn_stats.live + pool_stats.idle < server_config.limits.max_children) {
+	    spawn_stats.live + pool_stats.idle <
+	    server_config_get()->limits.max_children) {
 		int r = pool_fork_one();
 
 		if (r != 0) {
@@ -354,14 +364,79 @@ pool_refill_cb(evutil_socket_t fd, short what, void *arg)
 static void
 pool_schedule(unsigned int delay_ms)
 {
-	struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+	struct timeval tv = clock_tv(delay_ms);
 
 	if (pool_refill_ev == NULL)
-		pool_refill_ev = evtimer_new(server_base, pool_refill_cb, NULL);
+		pool_refill_ev = evtimer_new(server_evbase(), pool_refill_cb,
+		    NULL);
 	/* A pending lazy top-up is brought forward by an urgent refill. */
 	if (pool_refill_ev != NULL && (!evtimer_pending(pool_refill_ev, NULL) ||
 	    delay_ms <= POOL_REFILL_DELAY_MS))
 		evtimer_add(pool_refill_ev, &tv);
+}
+
+/* (Re)arm *evp, made on first use with cb, to fire in delay_ms: a
+ * pending one is pushed back when push, else left as it is. */
+static void
+pool_timer(struct event **evp, event_callback_fn cb, unsigned int delay_ms,
+    int push)
+{
+	struct timeval tv = clock_tv(delay_ms);
+
+	if (*evp == NULL)
+		*evp = evtimer_new(server_evbase(), cb, NULL);
+	if (*evp != NULL && (push || !evtimer_pending(*evp, NULL)))
+		evtimer_add(*evp, &tv);
+}
+
+/* No spawn for POOL_REFILL_LAZY_MS: top the pool up to pool_max. */
+static void
+pool_lazy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pool_fill();
+}
+
+/* A spawn took a child POOL_STEP_MS ago and left the pool below
+ * pool_min: refill it, all that is missing in one request to the zygote,
+ * now that the spawn's own set-up is done. */
+static void
+pool_step_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pool_fill();
+}
+
+/* A spawn took an idle child: refill so that the zygote's clones (130 us
+ * of a CPU each at 0 MiB of state, 750 us at 1 GiB on the 2-vCPU
+ * benchmark VM) land beside as few spawns as they can: a spawn with a
+ * clone running beside it took 3 to 10 times as long to its first byte
+ * at 1 GiB (bench/README.md, hops). So they come in batches (one clone
+ * per spawn measured worse: more spawns had one beside them), started
+ * POOL_STEP_MS after the spawn that left the pool below pool_min (its
+ * set-up is done by then), and the top-up to pool_max waits for
+ * POOL_REFILL_LAZY_MS without a spawn (re-armed by every spawn, where it
+ * used to fire 20 ms after the first spawn of a series, beside a later
+ * one). Running dry (under half of pool_min), the zygote is asked at
+ * once: throughput first. */
+static void
+pool_after_launch(void)
+{
+	unsigned int min = server_config_get()->limits.pool_min;
+	unsigned int have = pool_stats.idle + zygote_pending();
+
+	if (!zygote_active()) {
+		/* forkd forks them itself, 1 ms later, after this spawn. */
+		if (pool_stats.idle < min)
+			pool_schedule(POOL_REFILL_DELAY_MS);
+		else
+			pool_timer(&pool_lazy_ev, pool_lazy_cb,
+			    POOL_REFILL_LAZY_MS, 1);
+		return;
+	}
+	if (have < (min + 1) / 2)
+		pool_fill();
+	else if (have < min)
+		pool_timer(&pool_step_ev, pool_step_cb, POOL_STEP_MS, 0);
+	pool_timer(&pool_lazy_ev, pool_lazy_cb, POOL_REFILL_LAZY_MS, 1);
 }
 
 /* Fill the pool at start-up. */
@@ -372,13 +447,13 @@ pool_init(void)
 
 	/* Before the zygote is forked: it inherits the answer. */
 	(void)clone_clone3_probe();
-	if (server_config.limits.pool_max > 0 &&
+	if (server_config_get()->limits.pool_max > 0 &&
 	    (r = zygote_start(pool_zygote_child_main, pool_adopt,
 	    pool_zygote_off)) != 0)
 		log_info("pool: no zygote (%s); forkd forks pool children",
 		    strerror(-r));
 	pool_fill();
-	if (server_config.limits.pool_max > 0)
+	if (server_config_get()->limits.pool_max > 0)
 		log_info("pool: %u children %s", pool_stats.idle +
 		    zygote_pending(), zygote_active() ? "asked of the zygote" :
 		    "pre-forked");
@@ -446,23 +521,14 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 		pool_drop(pc);
 		pool_stats.launched++;
 		pool_failures = 0;
-		/* Below pool_min: refill at once (the zygote is asked now;
-		 * without it, forkd forks 1 ms later, after this spawn).
-		 * Otherwise top up after 20 ms of quiet: a fork running
-		 * beside a spawn slows it down even on another core (the
-		 * harness measured cycles 1.5-2x slower with eager refills,
-		 * and no throughput gained). */
-		if (zygote_active() &&
-		    pool_stats.idle < server_config.limits.pool_min)
-			pool_fill();
-		else
-			pool_schedule(pool_stats.idle <
-			    server_config.limits.pool_min ?
-			    POOL_REFILL_DELAY_MS : POOL_REFILL_LAZY_MS);
+		/* A fork running beside a spawn slows it down even on
+		 * another core (the harness measured cycles 1.5-2x slower
+		 * with eager refills, and no throughput gained). */
+		pool_after_launch();
 		return 0;
 	}
 	sodium_memzero(pool_buf, len);	/* no child took it: it forks */
-	if (server_config.limits.pool_max > 0) {
+	if (server_config_get()->limits.pool_max > 0) {
 		if (zygote_active())
 			pool_fill();
 		else
@@ -511,7 +577,7 @@ pool_config_changed(void)
 {
 	struct pool_child *pc;
 
-	while (pool_stats.idle > server_config.limits.pool_max &&
+	while (pool_stats.idle > server_config_get()->limits.pool_max &&
 	    (pc = TAILQ_LAST(&pool_idle, pool_child_list)) != NULL) {
 		/* A stopped child would not see EOF: kill it too. */
 		pool_kill_unless_gone(pc->p_pid, pc->p_fd);
@@ -550,6 +616,14 @@ pool_shutdown(void)
 	if (pool_refill_ev != NULL) {
 		event_free(pool_refill_ev);
 		pool_refill_ev = NULL;
+	}
+	if (pool_lazy_ev != NULL) {
+		event_free(pool_lazy_ev);
+		pool_lazy_ev = NULL;
+	}
+	if (pool_step_ev != NULL) {
+		event_free(pool_step_ev);
+		pool_step_ev = NULL;
 	}
 	/* The zygote sees EOF and exits; children it made meanwhile see EOF
 	 * on their sockets (closed with its end) and exit too. */

@@ -2,19 +2,19 @@
  * max_children_per_uid, and its spawn-rate bucket, for max_spawn_rate. */
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <sys/types.h>
 
 #include "clock.h"
 #include "quota.h"
+#include "uidtab.h"
 
 /*
  * Per client uid: its live children, for max_children_per_uid, and its
  * spawn-rate bucket, for max_spawn_rate. The bucket is the uid's, shared
  * by all its connections, so a client cannot refill it by reconnecting.
  * A record stays while the uid has live children or its bucket is not
- * full again (a second after its last spawn at most); few uids share one
- * forkd, so a small array, swept before each spawn.
+ * full again (a second after its last spawn at most); swept before each
+ * spawn.
  */
 struct quota_uid {
 	uid_t		u_uid;
@@ -22,24 +22,13 @@ struct quota_uid {
 	uint64_t	u_tokens;	/* spawn tokens, in 1/1000 */
 	uint64_t	u_tokens_ms;	/* last refill */
 };
-static struct quota_uid	*quota_uids;
-static size_t		 quota_uids_n, quota_uids_cap;
-
-/* Record of uid, or NULL. */
-static struct quota_uid *
-quota_find(uid_t uid)
-{
-	for (size_t i = 0; i < quota_uids_n; i++)
-		if (quota_uids[i].u_uid == uid)
-			return &quota_uids[i];
-	return NULL;
-}
+static struct uidtab	quota_uids = UIDTAB_INIT(struct quota_uid);
 
 /* Live children of uid. */
 unsigned int
 quota_uid_live(uid_t uid)
 {
-	struct quota_uid *u = quota_find(uid);
+	struct quota_uid *u = uidtab_find(&quota_uids, uid);
 
 	return u != NULL ? u->u_live : 0;
 }
@@ -66,25 +55,17 @@ quota_refill(struct quota_uid *u, uint64_t now, uint64_t rate)
 int
 quota_reserve(unsigned int rate)
 {
-	struct quota_uid	*p;
+	struct quota_uid	*u;
 	uint64_t		 now = clock_mono_ms();
-	size_t			 cap;
 
-	for (size_t i = 0; i < quota_uids_n; ) {
-		if (quota_uids[i].u_live == 0 &&
-		    quota_refill(&quota_uids[i], now, rate))
-			quota_uids[i] = quota_uids[--quota_uids_n];
+	for (size_t i = 0; i < uidtab_len(&quota_uids); ) {
+		u = uidtab_at(&quota_uids, i);
+		if (u->u_live == 0 && quota_refill(u, now, rate))
+			uidtab_del(&quota_uids, u);
 		else
 			i++;
 	}
-	if (quota_uids_n < quota_uids_cap)
-		return 0;
-	cap = quota_uids_cap > 0 ? quota_uids_cap * 2 : 8;
-	if ((p = reallocarray(quota_uids, cap, sizeof *p)) == NULL)
-		return -ENOMEM;
-	quota_uids = p;
-	quota_uids_cap = cap;
-	return 0;
+	return uidtab_reserve(&quota_uids);
 }
 
 /* Record of uid, made (no child, a full bucket) if there is none; room
@@ -94,13 +75,10 @@ quota_get(uid_t uid)
 {
 	struct quota_uid *u;
 
-	if ((u = quota_find(uid)) != NULL)
+	if ((u = uidtab_find(&quota_uids, uid)) != NULL)
 		return u;
-	if (quota_uids_n == quota_uids_cap)
+	if ((u = uidtab_add(&quota_uids, uid)) == NULL)
 		return NULL;
-	u = &quota_uids[quota_uids_n++];
-	u->u_uid = uid;
-	u->u_live = 0;
 	u->u_tokens = UINT64_MAX;	/* full: capped at the refill */
 	u->u_tokens_ms = clock_mono_ms();
 	return u;
@@ -134,7 +112,8 @@ quota_add(uid_t uid, int delta)
 		/* Room was reserved before the fork. */
 		if ((u = quota_get(uid)) != NULL)
 			u->u_live++;
-	} else if ((u = quota_find(uid)) != NULL && u->u_live > 0)
+	} else if ((u = uidtab_find(&quota_uids, uid)) != NULL &&
+	    u->u_live > 0)
 		u->u_live--;
 }
 
@@ -142,7 +121,5 @@ quota_add(uid_t uid, int delta)
 void
 quota_free_all(void)
 {
-	free(quota_uids);
-	quota_uids = NULL;
-	quota_uids_n = quota_uids_cap = 0;
+	uidtab_free(&quota_uids);
 }

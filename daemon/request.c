@@ -14,6 +14,7 @@
 #include "module.h"
 #include "pool.h"
 #include "policy.h"
+#include "reply.h"
 #include "request.h"
 #include "server.h"
 #include "session.h"
@@ -64,13 +65,13 @@ request_resolve(struct session *s, uint32_t id, const Forkd__ChildRef *ref,
 	*ret_done = NULL;
 	if (ref == NULL || (ref->pid == 0 && (ref->name == NULL ||
 	    ref->name[0] == '\0')) || ref->pid < 0) {
-		session_reply_error(s, id, -EINVAL, 0, "no child given");
+		reply_error(s, id, -EINVAL, 0, "no child given");
 		return -EINVAL;
 	}
 	if (ref->pid == 0) {
 		name = ref->name;
 		if (strlen(name) > LIMIT_NAME_MAX) {
-			session_reply_error(s, id, -EINVAL, 0, "name too long");
+			reply_error(s, id, -EINVAL, 0, "name too long");
 			return -EINVAL;
 		}
 	}
@@ -82,7 +83,7 @@ request_resolve(struct session *s, uint32_t id, const Forkd__ChildRef *ref,
 	    ret_done)) > 0) {
 		char esc[LIMIT_NAME_MAX * 4 + 1];
 
-		session_reply_error(s, id, -EINVAL, 0, "%u children of "
+		reply_error(s, id, -EINVAL, 0, "%u children of "
 		    "other uids are named '%s': give the pid", several,
 		    log_escape(esc, sizeof esc, name, strlen(name)));
 		return -EINVAL;
@@ -91,17 +92,17 @@ request_resolve(struct session *s, uint32_t id, const Forkd__ChildRef *ref,
 		char esc[LIMIT_NAME_MAX * 4 + 1];
 
 		if (name != NULL)
-			session_reply_error(s, id, -ESRCH, 0, "no child named "
+			reply_error(s, id, -ESRCH, 0, "no child named "
 			    "'%s'", log_escape(esc, sizeof esc, name,
 			    strlen(name)));
 		else
-			session_reply_error(s, id, -ESRCH, 0, "no child with "
+			reply_error(s, id, -ESRCH, 0, "no child with "
 			    "pid %d", (int)ref->pid);
 		return -ESRCH;
 	}
 	if (!request_may(s, *ret_live ? (*ret_live)->c_uid :
 	    (*ret_done)->e_uid)) {
-		session_reply_error(s, id, -EPERM, 0, "child belongs to "
+		reply_error(s, id, -EPERM, 0, "child belongs to "
 		    "another user");
 		return -EPERM;
 	}
@@ -115,18 +116,18 @@ request_signal(struct session *s, uint32_t id, const Forkd__SignalRequest *r)
 	const struct exit_record	*done;
 
 	if (r->signal < 0 || r->signal >= NSIG) {
-		session_reply_error(s, id, -EINVAL, 0, "invalid signal %d",
+		reply_error(s, id, -EINVAL, 0, "invalid signal %d",
 		    r->signal);
 		return;
 	}
 	if (request_resolve(s, id, r->child, &c, &done) != 0)
 		return;
 	if (c == NULL || c->c_reaped || c->c_state == SPAWN_FAILED) {
-		session_reply_error(s, id, -ESRCH, 0, "child has ended");
+		reply_error(s, id, -ESRCH, 0, "child has ended");
 		return;
 	}
 	if (kill(c->c_pid, r->signal) != 0) {
-		session_reply_error(s, id, -errno, 0, "kill: %s",
+		reply_error(s, id, -errno, 0, "kill: %s",
 		    strerror(errno));
 		return;
 	}
@@ -149,7 +150,7 @@ request_wait(struct session *s, uint32_t id, const Forkd__WaitRequest *r)
 	int				 err;
 
 	if (r->n_children == 0 || r->n_children > LIMIT_WAIT_MAX) {
-		session_reply_error(s, id, -EINVAL, 0, "a wait names 1 to %d "
+		reply_error(s, id, -EINVAL, 0, "a wait names 1 to %d "
 		    "children", LIMIT_WAIT_MAX);
 		return;
 	}
@@ -157,25 +158,25 @@ request_wait(struct session *s, uint32_t id, const Forkd__WaitRequest *r)
 		if (request_resolve(s, id, r->children[i], &c, &done) != 0)
 			return;
 		if (done != NULL) {
-			session_reply_wait(s, id, done);
+			reply_wait(s, id, done);
 			return;
 		}
 		pids[i] = c->c_pid;
 	}
 	if (r->timeout_ms == 0) {
-		session_reply_error(s, id, -ETIMEDOUT, 0, "still running");
+		reply_error(s, id, -ETIMEDOUT, 0, "still running");
 		return;
 	}
 	/* Each pending wait holds memory and a timer: bounded per
 	 * connection like everything else a client can pile up. */
-	if (waiter_count(s) >= LIMIT_WAITS_PENDING_MAX) {
-		session_reply_error(s, id, -EAGAIN, 0, "%d waits already "
+	if (session_waits(s) >= LIMIT_WAITS_PENDING_MAX) {
+		reply_error(s, id, -EAGAIN, 0, "%d waits already "
 		    "pending on this connection", LIMIT_WAITS_PENDING_MAX);
 		return;
 	}
 	if ((err = waiter_add(s, id, pids, r->n_children,
 	    r->timeout_ms < 0 ? -1 : r->timeout_ms)) != 0)
-		session_reply_error(s, id, err, 0, "cannot wait: %s",
+		reply_error(s, id, err, 0, "cannot wait: %s",
 		    strerror(-err));
 }
 
@@ -204,7 +205,7 @@ request_list(struct session *s, uint32_t id, const Forkd__ListRequest *r)
 		free(infos);
 		free(ptrs);
 		free(hist);
-		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
+		reply_error(s, id, -ENOMEM, 0, "out of memory");
 		return;
 	}
 	TAILQ_FOREACH(c, &spawn_children, c_entry) {
@@ -270,7 +271,7 @@ request_list(struct session *s, uint32_t id, const Forkd__ListRequest *r)
 	 * say so instead (sending it would fail and close the connection). */
 	if (forkd__server_message__get_packed_size(&m) + WIRE_OVERHEAD >
 	    s->s_max_send)
-		session_reply_error(s, id, -E2BIG, 0, "too many children to "
+		reply_error(s, id, -E2BIG, 0, "too many children to "
 		    "list in one reply");
 	else
 		session_reply(s, &resp);
@@ -299,7 +300,7 @@ request_status(struct session *s, uint32_t id)
 		free(mi);
 		free(mp);
 		free(ents);
-		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
+		reply_error(s, id, -ENOMEM, 0, "out of memory");
 		return;
 	}
 	for (size_t i = 0; i < nm; i++) {
@@ -324,7 +325,7 @@ request_status(struct session *s, uint32_t id)
 	}
 	st.version = FORKD_VERSION_STRING;
 	st.pid = getpid();
-	st.uptime_ms = clock_since_ms(server_started_ms);
+	st.uptime_ms = server_uptime_ms();
 	st.modules = mp;
 	st.n_modules = nm;
 	st.children = spawn_stats.live;
@@ -353,7 +354,7 @@ request_ping(struct session *s, uint32_t id, const Forkd__PingRequest *r)
 	Forkd__PingReply	pr = FORKD__PING_REPLY__INIT;
 
 	if (r->data.len > LIMIT_PING_MAX) {
-		session_reply_error(s, id, -EMSGSIZE, 0, "ping data over %d "
+		reply_error(s, id, -EMSGSIZE, 0, "ping data over %d "
 		    "bytes", LIMIT_PING_MAX);
 		return;
 	}
@@ -371,15 +372,24 @@ request_uid_refused(struct session *s, uint32_t id, int *fds, size_t nfds)
 {
 	static struct log_ratelimit rl;
 
-	if (policy_uid_allowed(&server_config.policy, s->s_uid))
+	if (policy_uid_allowed(&server_config_get()->policy, s->s_uid))
 		return 0;
 	wire_close_fds(fds, nfds);
 	if (!s->s_uid_refused && session_log_limited(s, &rl, "uid %u is not "
 	    "in policy allow_uids: refusing its requests", (unsigned)s->s_uid))
 		s->s_uid_refused = 1;
-	session_reply_error(s, id, -EPERM, 0, "uid %u may not use forkd "
+	reply_error(s, id, -EPERM, 0, "uid %u may not use forkd "
 	    "(policy allow_uids)", (unsigned)s->s_uid);
 	return -EPERM;
+}
+
+/* Answer a request with an error without handling it; close its fds. */
+void
+request_refuse(struct session *s, uint32_t id, int *fds, size_t nfds,
+    int err, const char *why)
+{
+	wire_close_fds(fds, nfds);
+	reply_error(s, id, err, 0, "%s", why);
 }
 
 /* Handle one decoded request. */
@@ -391,7 +401,7 @@ request_dispatch(struct session *s, const Forkd__Request *r, int *fds,
 		return;
 	if (r->body_case != FORKD__REQUEST__BODY_SPAWN && nfds > 0) {
 		wire_close_fds(fds, nfds);
-		session_reply_error(s, r->id, -EINVAL, 0, "fds are only "
+		reply_error(s, r->id, -EINVAL, 0, "fds are only "
 		    "accepted with a spawn request");
 		return;
 	}
@@ -415,7 +425,7 @@ request_dispatch(struct session *s, const Forkd__Request *r, int *fds,
 		request_ping(s, r->id, r->ping);
 		break;
 	default:
-		session_reply_error(s, r->id, -EINVAL, 0, "unknown or empty "
+		reply_error(s, r->id, -EINVAL, 0, "unknown or empty "
 		    "request");
 		break;
 	}

@@ -32,12 +32,16 @@
 #include "session.h"
 #include "spawn.h"
 
-struct event_base	*server_base;
-struct config		 server_config;
+/* Set by server_init() (or server_test_init()), changed only here: the
+ * configuration by SIGHUP (server_reload()) or server_config_set(), the
+ * key by SIGHUP (server_reload_key()). Others read them through
+ * server_evbase(), server_config_get(), server_authkey(). */
+static struct event_base *server_evb;
+static struct config	 server_cfg;
 static struct server_counters server_stats;
-const unsigned char	*server_key;
-size_t			 server_keylen;
-uint64_t		 server_started_ms;
+static const unsigned char *server_key;
+static size_t		 server_keylen;
+static uint64_t		 server_started_ms;
 static int		 server_shutting_down;
 static int		 server_devnull_fd = -1;
 static pid_t		 server_self;
@@ -54,6 +58,59 @@ static struct event	*server_status_ev;
 static struct event	*server_stop_ev;
 static int		 server_notify;		/* NOTIFY_SOCKET was set */
 static int		 server_status_dirty;
+
+/* The event loop (NULL before server_init() and after server_loop()). */
+struct event_base *
+server_evbase(void)
+{
+	return server_evb;
+}
+
+/* The configuration in force, read-only. */
+const struct config *
+server_config_get(void)
+{
+	return &server_cfg;
+}
+
+/* Replace the configuration: *cfg is taken over, the old one freed. */
+void
+server_config_set(struct config *cfg)
+{
+	config_free(&server_cfg);
+	server_cfg = *cfg;
+	memset(cfg, 0, sizeof *cfg);
+}
+
+/* The authkey; its length in *ret_len. */
+const unsigned char *
+server_authkey(size_t *ret_len)
+{
+	*ret_len = server_keylen;
+	return server_key;
+}
+
+/* Milliseconds since start-up (server_init()). */
+uint64_t
+server_uptime_ms(void)
+{
+	return clock_since_ms(server_started_ms);
+}
+
+/* What server_init() sets for sessions, without a listener, signals,
+ * modules or a closer: for a fuzzer's or a test's set-up. The key stays
+ * the caller's. */
+void
+server_test_init(struct event_base *base, const unsigned char *key,
+    size_t keylen)
+{
+	server_evb = base;
+	server_key = key;
+	server_keylen = keylen;
+	server_started_ms = clock_mono_ms();
+	if (server_cfg.limits.max_frame == 0)
+		config_init(&server_cfg);
+}
 
 /* forkd's fd of /dev/null. */
 int
@@ -130,8 +187,8 @@ void
 server_check_shutdown(void)
 {
 	if (server_shutting_down && spawn_daemon_children_alive() == 0 &&
-	    server_base != NULL)
-		event_base_loopexit(server_base, NULL);
+	    server_evb != NULL)
+		event_base_loopexit(server_evb, NULL);
 }
 
 /* Last resort after the grace period. */
@@ -140,7 +197,7 @@ server_stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	log_warnx("daemon children still alive after the grace period; "
 	    "exiting anyway");
-	event_base_loopexit(server_base, NULL);
+	event_base_loopexit(server_evb, NULL);
 }
 
 /* SIGTERM/SIGINT: stop accepting, terminate daemon children, then exit. */
@@ -163,17 +220,16 @@ server_shutdown(void)
 		close(server_listen_fd);
 		server_listen_fd = -1;
 	}
-	if (server_unlink_socket && server_config.socket_path != NULL)
-		unlink(server_config.socket_path);
+	if (server_unlink_socket && server_cfg.socket_path != NULL)
+		unlink(server_cfg.socket_path);
 	log_info("stopping: no new connections");
 	pool_shutdown();
 	left = spawn_terminate_daemon_children();
 	if (left > 0) {
 		log_info("waiting for %u daemon children to exit", left);
 		/* SIGKILL comes at kill_grace_ms; give reaping a second more. */
-		tv.tv_sec = server_config.limits.kill_grace_ms / 1000 + 1;
-		tv.tv_usec = (server_config.limits.kill_grace_ms % 1000) * 1000;
-		server_stop_ev = evtimer_new(server_base,
+		tv = clock_tv((uint64_t)server_cfg.limits.kill_grace_ms + 1000);
+		server_stop_ev = evtimer_new(server_evb,
 		    server_stop_timeout_cb, NULL);
 		if (server_stop_ev != NULL)
 			evtimer_add(server_stop_ev, &tv);
@@ -191,7 +247,7 @@ server_reload_key(void)
 	size_t		 keylen, oldlen = server_keylen;
 	char		 err[1024];
 
-	if (auth_key_load(server_config.key_file, 1, &key, &keylen, err,
+	if (auth_key_load(server_cfg.key_file, 1, &key, &keylen, err,
 	    sizeof err) != 0) {
 		log_warnx("SIGHUP: %s; keeping the current key", err);
 		return;
@@ -203,10 +259,10 @@ server_reload_key(void)
 	server_keylen = keylen;
 	if (keylen == oldlen && sodium_memcmp(key, old, keylen) == 0)
 		log_info("SIGHUP: key re-read from %s (unchanged)",
-		    server_config.key_file);
+		    server_cfg.key_file);
 	else
 		log_info("SIGHUP: key re-read from %s: new connections must "
-		    "use the new key", server_config.key_file);
+		    "use the new key", server_cfg.key_file);
 	auth_key_free(old, oldlen);
 }
 
@@ -230,20 +286,20 @@ server_reload(void)
 		    err);
 		return;
 	}
-	if (server_config.cli_set & CONFIG_CLI_POOL)
-		lim.pool_max = server_config.limits.pool_max;
-	server_config.limits = lim;
-	if (!(server_config.cli_set & CONFIG_CLI_LOGLEVEL)) {
-		server_config.log_level = level;
+	if (server_cfg.cli_set & CONFIG_CLI_POOL)
+		lim.pool_max = server_cfg.limits.pool_max;
+	server_cfg.limits = lim;
+	if (!(server_cfg.cli_set & CONFIG_CLI_LOGLEVEL)) {
+		server_cfg.log_level = level;
 		log_set_level(level);
 	}
-	config_policy_free(&server_config.policy);
-	server_config.policy = pol;
+	config_policy_free(&server_cfg.policy);
+	server_cfg.policy = pol;
 	pool_config_changed();
 	session_limits_changed();
 	log_info("SIGHUP: limits and policy re-read from %s",
 	    server_config_path);
-	policy_log(&server_config.policy, "SIGHUP");
+	policy_log(&server_cfg.policy, "SIGHUP");
 }
 
 static void
@@ -506,7 +562,7 @@ server_init(struct config *cfg, const char *config_path)
 	size_t		 keylen;
 	int		 cr;
 
-	server_config = *cfg;
+	server_cfg = *cfg;
 	server_config_path = config_path;
 	server_started_ms = clock_mono_ms();
 	server_self = getpid();
@@ -531,18 +587,18 @@ server_init(struct config *cfg, const char *config_path)
 
 	/* Before anything is forked (the zygote, the pool inherit the CPU)
 	 * and before the socket exists (a bad CPU leaves nothing behind). */
-	if (server_config.spawn_cpu >= 0) {
-		int r = child_affinity_init(server_config.spawn_cpu);
+	if (server_cfg.spawn_cpu >= 0) {
+		int r = child_affinity_init(server_cfg.spawn_cpu);
 
 		if (r == -EINVAL)
 			fatalx("spawn_cpu %d: not one of the CPUs forkd may run "
-			    "on (see taskset -p %d)", server_config.spawn_cpu,
+			    "on (see taskset -p %d)", server_cfg.spawn_cpu,
 			    (int)getpid());
 		if (r != 0)
-			fatalx("spawn_cpu %d: %s", server_config.spawn_cpu,
+			fatalx("spawn_cpu %d: %s", server_cfg.spawn_cpu,
 			    strerror(-r));
 		log_info("spawn_cpu: forkd, its zygote and idle pool children "
-		    "run on CPU %d", server_config.spawn_cpu);
+		    "run on CPU %d", server_cfg.spawn_cpu);
 	}
 
 	server_devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -556,21 +612,21 @@ server_init(struct config *cfg, const char *config_path)
 		fatalx("%s", err);
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((server_base = event_base_new()) == NULL)
+	if ((server_evb = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-		server_sig_ev[i] = evsignal_new(server_base, sigs[i],
+		server_sig_ev[i] = evsignal_new(server_evb, sigs[i],
 		    server_signal_cb, NULL);
 		if (server_sig_ev[i] == NULL ||
 		    evsignal_add(server_sig_ev[i], NULL) != 0)
 			fatalx("cannot install signal handler %d", sigs[i]);
 	}
-	server_listen_fd = server_open_listener(&server_config);
-	server_accept_ev = event_new(server_base, server_listen_fd,
+	server_listen_fd = server_open_listener(&server_cfg);
+	server_accept_ev = event_new(server_evb, server_listen_fd,
 	    EV_READ | EV_PERSIST, server_accept_cb, NULL);
-	server_accept_pause_ev = evtimer_new(server_base,
+	server_accept_pause_ev = evtimer_new(server_evb,
 	    server_accept_resume_cb, NULL);
-	server_status_ev = event_new(server_base, -1, EV_PERSIST,
+	server_status_ev = event_new(server_evb, -1, EV_PERSIST,
 	    server_status_cb, NULL);
 	if (server_accept_ev == NULL || server_accept_pause_ev == NULL ||
 	    server_status_ev == NULL || event_add(server_accept_ev, NULL) != 0)
@@ -580,13 +636,13 @@ server_init(struct config *cfg, const char *config_path)
 	child_signals_init();
 	child_nofile_init();
 	/* Before the pool forks: forkd may move itself into a leaf cgroup. */
-	cgroup_init(server_config.cgroup_root);
+	cgroup_init(server_cfg.cgroup_root);
 	/* Pre-fork after everything the children should inherit is set up. */
 	pool_init();
 	/* Children reaped before the loop started (none yet) or after. */
 	log_info("forkd %s ready: %zu module%s, pid %d", FORKD_VERSION_STRING,
 	    module_count(), module_count() == 1 ? "" : "s", (int)getpid());
-	policy_log(&server_config.policy, "start");
+	policy_log(&server_cfg.policy, "start");
 }
 
 /* Run until shutdown. */
@@ -596,7 +652,7 @@ server_loop(void)
 	if (server_notify)
 		sd_notifyf(0, "READY=1\nSTATUS=serving\nMAINPID=%d",
 		    (int)getpid());
-	event_base_dispatch(server_base);
+	event_base_dispatch(server_evb);
 	session_flush_all();
 	log_info("stopped: %llu children spawned, %u still running",
 	    (unsigned long long)spawn_stats.spawned, spawn_stats.live);
@@ -617,13 +673,13 @@ server_loop(void)
 		event_free(server_status_ev);
 	if (server_stop_ev != NULL)
 		event_free(server_stop_ev);
-	event_base_free(server_base);
-	server_base = NULL;
+	event_base_free(server_evb);
+	server_evb = NULL;
 	if (server_listen_fd >= 0)
 		close(server_listen_fd);
 	if (server_unlink_socket && !server_shutting_down &&
-	    server_config.socket_path != NULL)
-		unlink(server_config.socket_path);
+	    server_cfg.socket_path != NULL)
+		unlink(server_cfg.socket_path);
 	secret_unregister(&server_key_secret);
 	auth_key_free(server_key_rw, server_keylen);
 	server_key_rw = NULL;
@@ -631,6 +687,6 @@ server_loop(void)
 	module_unload_all();
 	if (server_devnull_fd >= 0)
 		close(server_devnull_fd);
-	config_free(&server_config);
+	config_free(&server_cfg);
 	return 0;
 }

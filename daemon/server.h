@@ -16,11 +16,23 @@ struct server_counters {
 	uint64_t	connections_refused;
 };
 
-extern struct event_base	*server_base;
-extern struct config		 server_config;
-extern const unsigned char	*server_key;
-extern size_t			 server_keylen;
-extern uint64_t			 server_started_ms;	/* clock_mono_ms() */
+/* The event loop; NULL before server_init() and after server_loop(). */
+struct event_base *server_evbase(void);
+/* The configuration in force, read-only. server.c alone changes it: at
+ * start-up, on SIGHUP, and in server_config_set(). */
+const struct config *server_config_get(void);
+/* Replace the configuration: *cfg is taken over (and zeroed), the old one
+ * freed. For a fuzzer's or a test's set-up; SIGHUP reloads by itself. */
+void	server_config_set(struct config *cfg);
+/* The authkey (changed by SIGHUP); its length in *ret_len. */
+const unsigned char *server_authkey(size_t *ret_len);
+/* Milliseconds since server_init() (monotonic). */
+uint64_t server_uptime_ms(void);
+/* For a fuzzer's or a test's set-up that runs sessions without
+ * server_init(): the loop, the authkey (stays the caller's), the start
+ * time, and the default configuration if none was set. */
+void	server_test_init(struct event_base *, const unsigned char *key,
+	    size_t keylen);
 
 /* Set up everything before the loop; fatal on error. */
 void	server_init(struct config *, const char *config_path);

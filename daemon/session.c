@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "admit.h"
 #include "clock.h"
 #include "forkd.pb-c.h"
 #include "forkd_limits.h"
@@ -25,7 +26,6 @@
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
-#include "waiter.h"
 #include "wire.h"
 
 /* Datagrams handled per read event, so one client cannot starve others. */
@@ -98,87 +98,12 @@ session_log_limited(const struct session *s, struct log_ratelimit *rl,
 	    buf);
 }
 
-/* Connections per client uid: handshakes in progress and authenticated
- * ones, for the per-uid limits and for choosing whom to evict. A sorted
- * array: few distinct uids, looked up by binary search. */
-struct session_uid {
-	uid_t		u_uid;
-	unsigned int	u_hs;		/* in HELLO_SENT */
-	unsigned int	u_authed;	/* in AUTHED */
-};
-static struct session_uid	*session_uids;
-static size_t			 session_nuids, session_uids_cap;
-
-/* The entry of uid, or where it would go (*ret_found 0). */
-static size_t
-session_uid_find(uid_t uid, int *ret_found)
-{
-	size_t lo = 0, hi = session_nuids;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (session_uids[mid].u_uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*ret_found = lo < session_nuids && session_uids[lo].u_uid == uid;
-	return lo;
-}
-
-/* The counters of uid; NULL if it has none (create: add them). */
-static struct session_uid *
-session_uid_get(uid_t uid, int create)
-{
-	struct session_uid	*p;
-	size_t			 i;
-	int			 found;
-
-	i = session_uid_find(uid, &found);
-	if (found)
-		return &session_uids[i];
-	if (!create)
-		return NULL;
-	if (session_nuids == session_uids_cap) {
-		size_t cap = session_uids_cap ? session_uids_cap * 2 : 16;
-
-		if ((p = realloc(session_uids, cap * sizeof *p)) == NULL)
-			return NULL;
-		session_uids = p;
-		session_uids_cap = cap;
-	}
-	memmove(&session_uids[i + 1], &session_uids[i],
-	    (session_nuids - i) * sizeof *session_uids);
-	session_nuids++;
-	memset(&session_uids[i], 0, sizeof session_uids[i]);
-	session_uids[i].u_uid = uid;
-	return &session_uids[i];
-}
-
-/* Count s in (add 1) or out (-1) of its uid's counters for its state. */
+/* Count s in (add 1) or out (-1) of its uid's connections (admit.c). */
 static void
 session_uid_count(const struct session *s, int add)
 {
-	struct session_uid	*u;
-	unsigned int		*n;
-
-	if (s->s_state != SESSION_HELLO_SENT && s->s_state != SESSION_AUTHED)
-		return;
-	if ((u = session_uid_get(s->s_uid, add > 0)) == NULL)
-		return;
-	n = s->s_state == SESSION_HELLO_SENT ? &u->u_hs : &u->u_authed;
-	if (add > 0)
-		(*n)++;
-	else if (*n > 0)
-		(*n)--;
-	if (u->u_hs == 0 && u->u_authed == 0) {
-		size_t i = (size_t)(u - session_uids);
-
-		memmove(&session_uids[i], &session_uids[i + 1],
-		    (session_nuids - i - 1) * sizeof *session_uids);
-		session_nuids--;
-	}
+	if (s->s_state == SESSION_HELLO_SENT || s->s_state == SESSION_AUTHED)
+		admit_count(s->s_uid, s->s_state == SESSION_AUTHED, add);
 }
 
 /* Notices a peer can cause at will, without the key (a bad frame, a failed
@@ -459,6 +384,7 @@ session_close(struct session *s, const char *reason)
 	if (s->s_fd >= 0)
 		(void)shutdown(s->s_fd, SHUT_RD);
 	spawn_session_gone(s);
+	s->s_children = 0;
 	TAILQ_REMOVE(&sessions, s, s_entry);
 	session_n--;
 	TAILQ_INSERT_TAIL(&session_dead, s, s_entry);
@@ -476,62 +402,33 @@ session_protocol_error(struct session *s, int code, const char *what)
 	session_close(s, what);
 }
 
-/* Close s, a session still in its handshake, for a new connection. */
-static void
-session_evict(struct session *s, const char *why)
+/* Close the oldest session of uid still in its handshake, for a new
+ * connection (admit_connection()); -ENOENT if it has none. */
+static int
+session_evict(uid_t uid, const char *why)
 {
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, s_entry)
+		if (s->s_state == SESSION_HELLO_SENT && s->s_uid == uid)
+			break;
+	if (s == NULL)
+		return -ENOENT;
 	server_stats_count(SERVER_STAT_AUTH_FAILURE);
 	session_log_limited(s, &session_peer_rl, "handshake not finished when "
 	    "%s: closed for a new connection", why);
 	session_send_error(s, -EUSERS, "too many connections: closed for a "
 	    "newer one before the handshake finished");
 	session_close(s, "evicted in its handshake");
+	return 0;
 }
 
-/* The oldest session of uid still in its handshake, or NULL. */
-static struct session *
-session_oldest_handshake(uid_t uid)
-{
-	struct session *s;
-
-	TAILQ_FOREACH(s, &sessions, s_entry)
-		if (s->s_state == SESSION_HELLO_SENT && s->s_uid == uid)
-			return s;
-	return NULL;
-}
-
-/* A connection from uid was accepted: make room for it. Handshakes in
- * progress are what a client without the key can hold, so:
- * - a uid at max_handshakes_per_uid loses its own oldest handshake;
- * - when all max_connections slots are taken, the oldest handshake of the
- *   uid holding the most handshakes goes, never that of a uid with fewer
- *   (so one uid's flood cannot evict another uid's clients; a key
- *   holder's handshake takes one round trip).
- * 0 if the connection may have a session, -EUSERS if not (every slot is
- * taken by authenticated connections). */
+/* A connection from uid was accepted: make room for it (admit.c). */
 int
 session_admit(uid_t uid)
 {
-	const struct config_limits	*lim = &server_config.limits;
-	struct session_uid		*u, *most = NULL;
-	struct session			*s;
-
-	u = session_uid_get(uid, 0);
-	if (u != NULL && u->u_hs >= lim->max_handshakes_per_uid &&
-	    (s = session_oldest_handshake(uid)) != NULL)
-		session_evict(s, "its uid had max_handshakes_per_uid in "
-		    "progress");
-	if (session_n < lim->max_connections)
-		return 0;
-	for (size_t i = 0; i < session_nuids; i++)
-		if (session_uids[i].u_hs > 0 && (most == NULL ||
-		    session_uids[i].u_hs > most->u_hs))
-			most = &session_uids[i];
-	if (most == NULL || (s = session_oldest_handshake(most->u_uid)) ==
-	    NULL)
-		return -EUSERS;
-	session_evict(s, "the connection slots ran out (max_connections)");
-	return 0;
+	return admit_connection(uid, &server_config_get()->limits,
+	    session_evict);
 }
 
 /* Accept a new connection: credentials (peer, or read here when NULL),
@@ -548,7 +445,7 @@ session_create(int fd, const struct ucred *peer)
 	int			 sndbuf;
 
 	if (session_gc_ev == NULL) {
-		session_gc_ev = event_new(server_base, -1, 0, session_gc_cb,
+		session_gc_ev = event_new(server_evbase(), -1, 0, session_gc_cb,
 		    NULL);
 		if (session_gc_ev == NULL)
 			return -ENOMEM;
@@ -579,11 +476,11 @@ session_create(int fd, const struct ucred *peer)
 		s->s_gid = (gid_t)-2;
 		s->s_pid = 0;
 	}
-	s->s_rev = event_new(server_base, fd, EV_READ | EV_PERSIST,
+	s->s_rev = event_new(server_evbase(), fd, EV_READ | EV_PERSIST,
 	    session_read_cb, s);
-	s->s_wev = event_new(server_base, fd, EV_WRITE | EV_PERSIST,
+	s->s_wev = event_new(server_evbase(), fd, EV_WRITE | EV_PERSIST,
 	    session_write_cb, s);
-	s->s_timer = evtimer_new(server_base, session_timeout_cb, s);
+	s->s_timer = evtimer_new(server_evbase(), session_timeout_cb, s);
 	if (s->s_rev == NULL || s->s_wev == NULL || s->s_timer == NULL) {
 		s->s_fd = -1;	/* the caller closes fd */
 		session_free(s);
@@ -598,11 +495,10 @@ session_create(int fd, const struct ucred *peer)
 	h.version = WIRE_VERSION;
 	h.server_nonce.data = s->s_sn;
 	h.server_nonce.len = sizeof s->s_sn;
-	h.max_frame = server_config.limits.max_frame;
+	h.max_frame = server_config_get()->limits.max_frame;
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_HELLO;
 	m.hello = &h;
-	tv.tv_sec = server_config.limits.handshake_timeout_ms / 1000;
-	tv.tv_usec = (server_config.limits.handshake_timeout_ms % 1000) * 1000;
+	tv = clock_tv(server_config_get()->limits.handshake_timeout_ms);
 	evtimer_add(s->s_timer, &tv);
 	event_add(s->s_rev, NULL);
 	session_send(s, &m);
@@ -619,12 +515,11 @@ session_idle_arm(struct session *s, uint64_t ms)
 
 	if (s->s_state != SESSION_AUTHED)
 		return;
-	if (server_config.limits.idle_timeout_ms == 0) {
+	if (server_config_get()->limits.idle_timeout_ms == 0) {
 		event_del(s->s_timer);
 		return;
 	}
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	tv = clock_tv(ms);
 	evtimer_add(s->s_timer, &tv);
 }
 
@@ -634,12 +529,13 @@ session_idle_arm(struct session *s, uint64_t ms)
 static void
 session_idle_check(struct session *s)
 {
-	uint64_t	limit = server_config.limits.idle_timeout_ms, idle;
+	uint64_t	limit = server_config_get()->limits.idle_timeout_ms;
+	uint64_t	idle;
 	char		msg[96];
 
 	if (limit == 0)
 		return;
-	if (s->s_children > 0 || waiter_count(s) > 0) {
+	if (s->s_children > 0 || s->s_waits > 0) {
 		session_idle_arm(s, limit);
 		return;
 	}
@@ -681,7 +577,7 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	server_stats_count(SERVER_STAT_AUTH_FAILURE);
 	session_log_limited(s, &session_peer_rl, "handshake not finished within %u ms",
-	    server_config.limits.handshake_timeout_ms);
+	    server_config_get()->limits.handshake_timeout_ms);
 	session_send_error(s, -ETIMEDOUT, "handshake timed out");
 	session_close(s, "handshake timed out");
 }
@@ -695,8 +591,9 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	Forkd__AuthOk		 ok = FORKD__AUTH_OK__INIT;
 	Forkd__ClientMessage	*cm;
 	Forkd__Auth		*a;
-	struct session_uid	*u;
 	unsigned char		 proof[AUTH_PROOF_LEN];
+	const unsigned char	*key;
+	size_t			 keylen;
 
 	cm = forkd__client_message__unpack(NULL, len, payload);
 	if (cm == NULL || cm->body_case != FORKD__CLIENT_MESSAGE__BODY_AUTH) {
@@ -717,8 +614,9 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 		session_protocol_error(s, -EPROTONOSUPPORT, msg);
 		return;
 	}
+	key = server_authkey(&keylen);
 	if (a->client_nonce.len != AUTH_NONCE_LEN ||
-	    auth_proof_verify(server_key, server_keylen, AUTH_ROLE_CLIENT,
+	    auth_proof_verify(key, keylen, AUTH_ROLE_CLIENT,
 	    s->s_sn, a->client_nonce.data, a->proof.data, a->proof.len) != 0) {
 		forkd__client_message__free_unpacked(cm, NULL);
 		server_stats_count(SERVER_STAT_AUTH_FAILURE);
@@ -728,19 +626,18 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 		return;
 	}
 	/* One key holder cannot take every slot. */
-	u = session_uid_get(s->s_uid, 0);
-	if (u != NULL && u->u_authed >=
-	    server_config.limits.max_connections_per_uid) {
+	if (admit_authed(s->s_uid) >=
+	    server_config_get()->limits.max_connections_per_uid) {
 		char msg[128];
 
 		forkd__client_message__free_unpacked(cm, NULL);
 		server_stats_count(SERVER_STAT_REFUSED);
 		session_log_limited(s, &session_peer_rl, "refused: uid %u has "
 		    "%u authenticated connections (max_connections_per_uid)",
-		    (unsigned)s->s_uid, u->u_authed);
+		    (unsigned)s->s_uid, admit_authed(s->s_uid));
 		snprintf(msg, sizeof msg, "too many connections for uid %u "
 		    "(max_connections_per_uid %u)", (unsigned)s->s_uid,
-		    server_config.limits.max_connections_per_uid);
+		    server_config_get()->limits.max_connections_per_uid);
 		session_send_error(s, -EUSERS, msg);
 		session_close(s, "max_connections_per_uid");
 		return;
@@ -753,9 +650,9 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 		return;
 	}
 	secret_register(&s->s_key_secret, s->s_key, WIRE_KEY_LEN, 0);
-	auth_session_key(server_key, server_keylen, s->s_sn,
+	auth_session_key(key, keylen, s->s_sn,
 	    a->client_nonce.data, s->s_key);
-	auth_proof(server_key, server_keylen, AUTH_ROLE_SERVER, s->s_sn,
+	auth_proof(key, keylen, AUTH_ROLE_SERVER, s->s_sn,
 	    a->client_nonce.data, proof);
 	forkd__client_message__free_unpacked(cm, NULL);
 
@@ -771,7 +668,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	session_set_state(s, SESSION_AUTHED);
 	session_log(s, LOG_LVL_INFO, "authenticated");
 	s->s_active_ms = clock_mono_ms();
-	session_idle_arm(s, server_config.limits.idle_timeout_ms);
+	session_idle_arm(s, server_config_get()->limits.idle_timeout_ms);
 }
 
 /* One authenticated frame: check MAC and sequence, decode, dispatch. */
@@ -784,7 +681,7 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 	int			 r, nul;
 
 	r = wire_open(&s->s_mac, session_rbuf, len,
-	    server_config.limits.max_frame, &payload, &plen);
+	    server_config_get()->limits.max_frame, &payload, &plen);
 	if (r != 0) {
 		wire_close_fds(fds, nfds);
 		/* Nothing the frame asked for is done. */
@@ -808,11 +705,10 @@ session_handle_frame(struct session *s, size_t len, int *fds, size_t nfds)
 	}
 	s->s_requests++;
 	s->s_active_ms = clock_mono_ms();
-	if (nul) {
-		wire_close_fds(fds, nfds);
-		session_reply_error(s, cm->request->id, -EINVAL, 0,
+	if (nul)
+		request_refuse(s, cm->request->id, fds, nfds, -EINVAL,
 		    "a string field holds a NUL byte");
-	} else
+	else
 		request_dispatch(s, cm->request, fds, nfds);
 	forkd__client_message__free_unpacked(cm, NULL);
 }
@@ -860,7 +756,8 @@ session_read_frames(struct session *s, int fd)
 				return;
 			}
 			r = wire_open(NULL, session_rbuf, (size_t)n,
-			    server_config.limits.max_frame, &payload, &plen);
+			    server_config_get()->limits.max_frame, &payload,
+			    &plen);
 			if (r != 0) {
 				server_stats_count(SERVER_STAT_AUTH_FAILURE);
 				session_protocol_error(s, r, wire_strerror(r));
@@ -880,8 +777,9 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 	session_rbuf_wipe();
 }
 
-/* Send a Response with fd (or -1), which is consumed either way. */
-static void
+/* Send a Response with fd (or -1), which is consumed either way; nothing
+ * unless s is authenticated. */
+void
 session_reply_fd(struct session *s, Forkd__Response *resp, int fd)
 {
 	Forkd__ServerMessage m = FORKD__SERVER_MESSAGE__INIT;
@@ -897,99 +795,24 @@ session_reply_fd(struct session *s, Forkd__Response *resp, int fd)
 	session_send_fd(s, &m, fd);
 }
 
-/* Replies. */
+/* Send a Response (no-op unless authenticated). */
 void
 session_reply(struct session *s, Forkd__Response *resp)
 {
 	session_reply_fd(s, resp, -1);
 }
 
+/* Push an ExitEvent (no-op unless authenticated). */
 void
-session_reply_error(struct session *s, uint32_t id, int err, int step,
-    const char *fmt, ...)
-{
-	Forkd__Response	resp = FORKD__RESPONSE__INIT;
-	char		msg[512];
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	resp.id = id;
-	resp.error = err < 0 ? err : -EIO;
-	resp.message = msg;
-	resp.spawn_step = step;
-	if (s != NULL)
-		session_log(s, LOG_LVL_DEBUG, "request %u: error %d: %s", id,
-		    resp.error, msg);
-	session_reply(s, &resp);
-}
-
-void
-session_reply_spawn(struct session *s, uint32_t id, pid_t pid, const char *name,
-    int pidfd, const char *cgroup)
-{
-	Forkd__Response		resp = FORKD__RESPONSE__INIT;
-	Forkd__SpawnReply	sr = FORKD__SPAWN_REPLY__INIT;
-
-	sr.pid = pid;
-	sr.name = (char *)name;
-	sr.pidfd = pidfd >= 0;
-	if (cgroup != NULL)
-		sr.cgroup = (char *)cgroup;
-	resp.id = id;
-	resp.body_case = FORKD__RESPONSE__BODY_SPAWN;
-	resp.spawn = &sr;
-	session_reply_fd(s, &resp, pidfd);
-}
-
-/* Fill an ExitInfo from a record; the strings stay owned by e. */
-static void
-session_exit_info(const struct exit_record *e, Forkd__ExitInfo *xi,
-    Forkd__Rusage *ru)
-{
-	xi->pid = e->e_pid;
-	xi->name = (char *)e->e_name;
-	xi->exitcode = e->e_exitcode;
-	xi->timed_out = e->e_timed_out != 0;
-	xi->oom_killed = e->e_oom_killed != 0;
-	ru->utime_us = e->e_utime_us;
-	ru->stime_us = e->e_stime_us;
-	ru->maxrss_kb = e->e_maxrss_kb;
-	xi->rusage = ru;
-}
-
-void
-session_reply_wait(struct session *s, uint32_t id, const struct exit_record *e)
-{
-	Forkd__Response	resp = FORKD__RESPONSE__INIT;
-	Forkd__WaitReply wr = FORKD__WAIT_REPLY__INIT;
-	Forkd__ExitInfo	xi = FORKD__EXIT_INFO__INIT;
-	Forkd__Rusage	ru = FORKD__RUSAGE__INIT;
-
-	session_exit_info(e, &xi, &ru);
-	wr.exit = &xi;
-	resp.id = id;
-	resp.body_case = FORKD__RESPONSE__BODY_WAIT;
-	resp.wait = &wr;
-	session_reply(s, &resp);
-}
-
-void
-session_push_exit(struct session *s, const struct exit_record *e)
+session_push_exit(struct session *s, Forkd__ExitEvent *ev)
 {
 	Forkd__ServerMessage	m = FORKD__SERVER_MESSAGE__INIT;
-	Forkd__ExitEvent	ev = FORKD__EXIT_EVENT__INIT;
-	Forkd__ExitInfo		xi = FORKD__EXIT_INFO__INIT;
-	Forkd__Rusage		ru = FORKD__RUSAGE__INIT;
 
 	if (s->s_state != SESSION_AUTHED)
 		return;
 	s->s_active_ms = clock_mono_ms();
-	session_exit_info(e, &xi, &ru);
-	ev.exit = &xi;
 	m.body_case = FORKD__SERVER_MESSAGE__BODY_EXIT;
-	m.exit = &ev;
+	m.exit = ev;
 	session_send(s, &m);
 }
 
@@ -1001,6 +824,37 @@ session_flush_all(void)
 
 	TAILQ_FOREACH(s, &sessions, s_entry)
 		(void)session_flush(s);
+}
+
+/* Count one in (delta > 0) or out (delta < 0) of *n, never below 0. */
+static void
+session_counter(unsigned int *n, int delta)
+{
+	if (delta > 0)
+		(*n)++;
+	else if (*n > 0)
+		(*n)--;
+}
+
+/* Count a live child of s in or out. */
+void
+session_count_child(struct session *s, int delta)
+{
+	session_counter(&s->s_children, delta);
+}
+
+/* Count a pending wait of s in or out. */
+void
+session_count_wait(struct session *s, int delta)
+{
+	session_counter(&s->s_waits, delta);
+}
+
+/* Pending waits of s. */
+unsigned int
+session_waits(const struct session *s)
+{
+	return s->s_waits;
 }
 
 /* Free everything now (exit path). */
@@ -1018,7 +872,5 @@ session_free_all(void)
 	if (session_gc_ev != NULL)
 		event_free(session_gc_ev);
 	session_gc_ev = NULL;
-	free(session_uids);
-	session_uids = NULL;
-	session_nuids = session_uids_cap = 0;
+	admit_free_all();
 }

@@ -11,7 +11,6 @@
 #include "wire.h"
 
 struct event;
-struct exit_record;
 
 enum session_state {
 	SESSION_HELLO_SENT,	/* waiting for the client's Auth */
@@ -50,8 +49,10 @@ struct session {
 	unsigned int		 s_outq_fds;	/* queued frames holding an fd */
 	const char		*s_close_reason;
 	uint64_t		 s_requests;
-	unsigned int		 s_children;	/* live children it owns */
-	unsigned int		 s_waits;	/* pending waits (spawn.c) */
+	unsigned int		 s_children;	/* live children it owns
+						 * (session_count_child()) */
+	unsigned int		 s_waits;	/* pending waits
+						 * (session_count_wait()) */
 	uint64_t		 s_active_ms;	/* last request or reply */
 	int			 s_uid_refused;	/* allow_uids refusal logged */
 };
@@ -76,20 +77,22 @@ void	session_free_all(void);
 void	session_flush_all(void);
 /* The limits changed (SIGHUP): re-arm every idle timer. */
 void	session_limits_changed(void);
+/* Count a live child of s in (delta > 0, spawn.c) or out (< 0); the
+ * idle timeout spares a session that owns one. */
+void	session_count_child(struct session *, int delta);
+/* Count a pending wait of s in or out (waiter.c); the idle timeout spares
+ * a session that waits. */
+void	session_count_wait(struct session *, int delta);
+/* Pending waits of s (request.c caps them). */
+unsigned int session_waits(const struct session *);
 
-/* Replies, built by request/spawn code. errmsg is printf-style. */
-void	session_reply_error(struct session *, uint32_t id, int err, int step,
-	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* pidfd (>= 0) goes with the reply and is consumed either way; cgroup is
- * the child's cgroup path or NULL. */
-void	session_reply_spawn(struct session *, uint32_t id, pid_t pid,
-	    const char *name, int pidfd, const char *cgroup);
-void	session_reply_wait(struct session *, uint32_t id,
-	    const struct exit_record *);
-void	session_push_exit(struct session *, const struct exit_record *);
 struct Forkd__Response;
-/* Send a built Response (no-op unless authenticated). */
+struct Forkd__ExitEvent;
+/* Send a built Response with fd (>= 0, consumed either way; -1: none), or
+ * push an ExitEvent: no-op unless authenticated. reply.c builds them. */
+void	session_reply_fd(struct session *, struct Forkd__Response *, int fd);
 void	session_reply(struct session *, struct Forkd__Response *);
+void	session_push_exit(struct session *, struct Forkd__ExitEvent *);
 
 /* Log with the session prefix. */
 void	session_log(const struct session *, int level, const char *fmt, ...)

@@ -35,6 +35,7 @@
 #include "policy.h"
 #include "pool.h"
 #include "quota.h"
+#include "reply.h"
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
@@ -165,8 +166,8 @@ spawn_child_free(struct spawn_child *c)
 		close(c->c_pidfd);
 	cgroup_release(c->c_cgroup);
 	clone_vm_free(c->c_vm);
-	if (c->c_session != NULL && c->c_session->s_children > 0)
-		c->c_session->s_children--;
+	if (c->c_session != NULL)
+		session_count_child(c->c_session, -1);
 	if (spawn_stats.live > 0)
 		spawn_stats.live--;
 	quota_add(c->c_uid, -1);
@@ -203,7 +204,7 @@ spawn_child_ended(struct spawn_child *c)
 	    c->c_name, e.e_exitcode, e.e_timed_out ? ", timed out" : "",
 	    e.e_oom_killed ? ", OOM-killed" : "");
 	if (c->c_session != NULL)
-		session_push_exit(c->c_session, &e);
+		reply_exit_event(c->c_session, &e);
 	waiter_notify(c->c_pid, &e);
 	spawn_child_free(c);
 }
@@ -228,7 +229,7 @@ spawn_child_failed(struct spawn_child *c, int kill_it, int err, int step,
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof msg, fmt, ap);
 		va_end(ap);
-		session_reply_error(c->c_session, c->c_req_id, err, step, "%s",
+		reply_error(c->c_session, c->c_req_id, err, step, "%s",
 		    msg);
 	}
 	waiter_notify(c->c_pid, NULL);
@@ -365,7 +366,7 @@ spawn_errpipe_cb(evutil_socket_t fd, short what, void *arg)
 	spawn_stats.spawned++;
 	if (c->c_session != NULL) {
 		/* The reply takes the pidfd (sent, or closed if dropped). */
-		session_reply_spawn(c->c_session, c->c_req_id, c->c_pid,
+		reply_spawn(c->c_session, c->c_req_id, c->c_pid,
 		    c->c_name, c->c_pidfd, c->c_cgroup != NULL ?
 		    c->c_cgroup->cu_rel : NULL);
 		c->c_pidfd = -1;
@@ -443,7 +444,7 @@ spawn_kill_cb(evutil_socket_t fd, short what, void *arg)
 	if (!c->c_reaped) {
 		log_info("child %d (%s) still alive after %u ms, sending "
 		    "SIGKILL", (int)c->c_pid, c->c_name,
-		    server_config.limits.kill_grace_ms);
+		    server_config_get()->limits.kill_grace_ms);
 		spawn_signal_group(c, SIGKILL);
 	}
 }
@@ -459,13 +460,12 @@ spawn_terminate(struct spawn_child *c)
 		return;
 	spawn_signal_group(c, SIGTERM);
 	if (c->c_killev == NULL)
-		c->c_killev = evtimer_new(server_base, spawn_kill_cb, c);
+		c->c_killev = evtimer_new(server_evbase(), spawn_kill_cb, c);
 	if (c->c_killev == NULL) {
 		spawn_signal_group(c, SIGKILL);
 		return;
 	}
-	tv.tv_sec = server_config.limits.kill_grace_ms / 1000;
-	tv.tv_usec = (server_config.limits.kill_grace_ms % 1000) * 1000;
+	tv = clock_tv(server_config_get()->limits.kill_grace_ms);
 	evtimer_add(c->c_killev, &tv);
 }
 
@@ -486,7 +486,6 @@ spawn_session_gone(struct session *s)
 			spawn_terminate(c);
 		}
 	}
-	s->s_children = 0;
 	waiter_session_gone(s);
 }
 
@@ -545,8 +544,7 @@ spawn_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("child %d (%s): timeout, sending SIGTERM (SIGKILL in "
 		    "%u ms)", (int)c->c_pid, c->c_name, c->c_grace_ms);
 		spawn_signal_group(c, SIGTERM);
-		tv.tv_sec = c->c_grace_ms / 1000;
-		tv.tv_usec = (c->c_grace_ms % 1000) * 1000;
+		tv = clock_tv(c->c_grace_ms);
 		evtimer_add(c->c_timeoutev, &tv);
 		return;
 	}
@@ -568,11 +566,10 @@ spawn_life_attach(struct spawn_child *c, const Forkd__SpawnRequest *r,
 	if (r->timeout_ms == 0)
 		return 0;
 	c->c_grace_ms = r->kill_grace_ms > 0 ? r->kill_grace_ms : 2000;
-	if ((c->c_timeoutev = evtimer_new(server_base, spawn_timeout_cb,
+	if ((c->c_timeoutev = evtimer_new(server_evbase(), spawn_timeout_cb,
 	    c)) == NULL)
 		return -ENOMEM;
-	tv.tv_sec = r->timeout_ms / 1000;
-	tv.tv_usec = (r->timeout_ms % 1000) * 1000;
+	tv = clock_tv(r->timeout_ms);
 	return evtimer_add(c->c_timeoutev, &tv) == 0 ? 0 : -ENOMEM;
 }
 
@@ -595,30 +592,13 @@ static void
 spawn_log_audit(const struct session *s, pid_t pid, const char *name,
     const char *target, const char *exec_path)
 {
-	const struct config_policy	*p = &server_config.policy;
-	const char			*rule;
-	char				 etarget[256], erule[320];
+	char	etarget[256], erule[320];
 
 	if (LOG_LVL_INFO > log_get_level())
 		return;
 	log_escape(etarget, sizeof etarget, target, strlen(target));
-	if (exec_path != NULL) {
-		/* The child resolves the path and checks it again: the entry
-		 * named here is the one the path matches as written. */
-		rule = policy_path_rule(p, exec_path);
-		if (rule != NULL)
-			snprintf(erule, sizeof erule, "allow_exec_paths %s",
-			    rule);
-		else if (p->exec_paths_set)
-			snprintf(erule, sizeof erule, "allow_exec_paths (as "
-			    "resolved by the child)");
-		else
-			snprintf(erule, sizeof erule, "allow_exec = yes, "
-			    "allow_exec_paths unset");
-	} else if ((rule = policy_target_rule(p, target)) != NULL)
-		snprintf(erule, sizeof erule, "allow_targets %s", rule);
-	else
-		snprintf(erule, sizeof erule, "allow_targets unset");
+	policy_allowed_by(&server_config_get()->policy, target, exec_path,
+	    erule, sizeof erule);
 	if (log_is_journald() && sd_journal_send("MESSAGE=session %llu (uid "
 	    "%u pid %d): spawned child %d (%s): %s, allowed by %s",
 	    (unsigned long long)s->s_id, (unsigned)s->s_uid, (int)s->s_pid,
@@ -652,6 +632,7 @@ struct spawn_admit {
 	char		 a_name[LIMIT_NAME_MAX + 1];
 	const char	*a_base;	/* entry or file name: for a_name */
 	const char	*a_exec_path;	/* NULL: a module entry */
+	const struct forkd_module_entry *a_entry; /* when not a_exec_path */
 };
 
 /* Target: MODULE:ENTRY or an absolute path; the policy first, so that a
@@ -667,8 +648,8 @@ spawn_admit_target(const Forkd__SpawnRequest *r, struct spawn_admit *a,
 
 	if (r->target[0] == '/') {
 		a->a_base = strrchr(r->target, '/') + 1;
-		if ((err = policy_exec_check(&server_config.policy, r->target,
-		    msg, msglen)) != 0) {
+		if ((err = policy_exec_check(&server_config_get()->policy,
+		    r->target, msg, msglen)) != 0) {
 			*ret_refused = err == -EPERM;
 			return err;
 		}
@@ -676,14 +657,14 @@ spawn_admit_target(const Forkd__SpawnRequest *r, struct spawn_admit *a,
 		return 0;
 	}
 	colon = strchr(r->target, ':');	/* validate_spawn() saw it */
-	if (!policy_target_allowed(&server_config.policy, r->target)) {
+	if (!policy_target_allowed(&server_config_get()->policy, r->target)) {
 		snprintf(msg, msglen, "target %s is not in policy allow_targets",
 		    log_escape(esc, sizeof esc, r->target, strlen(r->target)));
 		*ret_refused = 1;
 		return -EPERM;
 	}
-	if (module_find_entry(r->target, (size_t)(colon - r->target),
-	    colon + 1) == NULL) {
+	if ((a->a_entry = module_find_entry(r->target,
+	    (size_t)(colon - r->target), colon + 1)) == NULL) {
 		snprintf(msg, msglen, "no module entry '%s' (see 'forkctl "
 		    "status' for the loaded modules)", log_escape(esc,
 		    sizeof esc, r->target, strlen(r->target)));
@@ -728,15 +709,16 @@ spawn_admit(const struct session *s, const Forkd__SpawnRequest *r,
     size_t nfds, struct spawn_admit *a, char *msg, size_t msglen,
     int *ret_refused)
 {
-	const struct config_limits	*lim = &server_config.limits;
+	const struct config_limits	*lim = &server_config_get()->limits;
 	struct validate_ctx		 vctx = {
-		.vc_limits = lim, .vc_policy = &server_config.policy,
+		.vc_limits = lim, .vc_policy = &server_config_get()->policy,
 		.vc_uid = s->s_uid, .vc_root = geteuid() == 0,
 		.vc_nfds = nfds };
 	int				 err;
 
 	*ret_refused = 0;
 	a->a_exec_path = NULL;
+	a->a_entry = NULL;
 	if (server_stopping()) {
 		snprintf(msg, msglen, "forkd is stopping");
 		return -ESHUTDOWN;
@@ -760,8 +742,8 @@ spawn_admit(const struct session *s, const Forkd__SpawnRequest *r,
 		return err;
 	/* The environment is part of what runs: an allowed program with
 	 * the client's LD_PRELOAD is not an allowed program. */
-	if ((err = policy_env_check(&server_config.policy, r->env, r->n_env,
-	    msg, msglen)) != 0) {
+	if ((err = policy_env_check(&server_config_get()->policy, r->env,
+	    r->n_env, msg, msglen)) != 0) {
 		*ret_refused = 1;
 		return err;
 	}
@@ -808,11 +790,11 @@ spawn_register(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	c->c_errfd = ctlfd;
 	c->c_is_entry = a->a_exec_path == NULL;
 	fcntl(c->c_errfd, F_SETFL, O_NONBLOCK);
-	c->c_errev = event_new(server_base, c->c_errfd, EV_READ | EV_PERSIST,
-	    spawn_errpipe_cb, c);
-	c->c_setupev = evtimer_new(server_base, spawn_setup_deadline_cb, c);
+	c->c_errev = event_new(server_evbase(), c->c_errfd,
+	    EV_READ | EV_PERSIST, spawn_errpipe_cb, c);
+	c->c_setupev = evtimer_new(server_evbase(), spawn_setup_deadline_cb, c);
 	TAILQ_INSERT_TAIL(&spawn_children, c, c_entry);
-	s->s_children++;
+	session_count_child(s, 1);
 	spawn_stats.live++;
 	quota_add(c->c_uid, 1);
 	if (spawn_life_attach(c, r, life) != 0 || c->c_errev == NULL ||
@@ -825,7 +807,7 @@ spawn_register(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		c->c_errev = NULL;
 		c->c_state = SPAWN_FAILED;
 		spawn_stats.failed++;
-		session_reply_error(s, id, -ENOMEM, 0, "out of memory");
+		reply_error(s, id, -ENOMEM, 0, "out of memory");
 	}
 	spawn_log_audit(s, pid, a->a_name, r->target, a->a_exec_path);
 	server_status_changed();
@@ -852,7 +834,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	if ((err = spawn_admit(s, r, nfds, &a, msg, sizeof msg, &refused)) != 0)
 		goto fail;
 	if ((err = plan_build(r, fds, nfds, a.a_name, a.a_exec_path,
-	    &plan)) != 0) {
+	    a.a_entry, &plan)) != 0) {
 		snprintf(msg, sizeof msg, "cannot prepare the child: %s",
 		    strerror(-err));
 		goto fail;
@@ -860,8 +842,8 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	/* allow_exec_paths: the child resolves and checks the path (a path
 	 * on a hung mount must not block the loop); forkd's own children
 	 * only, which see the policy as it is now. */
-	if (a.a_exec_path != NULL && server_config.policy.exec_paths_set)
-		plan.cp_exec_policy = &server_config.policy;
+	if (a.a_exec_path != NULL && server_config_get()->policy.exec_paths_set)
+		plan.cp_exec_policy = &server_config_get()->policy;
 	if ((c = calloc(1, sizeof *c)) == NULL ||
 	    (c->c_target = strdup(r->target)) == NULL ||
 	    (c->c_cwd = strdup(plan.cp_cwd)) == NULL) {
@@ -903,7 +885,7 @@ fail:
 	if (refused)
 		spawn_log_refusal(s, msg);
 	spawn_stats.failed++;
-	session_reply_error(s, id, err, 0, "%s", msg);
+	reply_error(s, id, err, 0, "%s", msg);
 out:
 	if (c != NULL) {
 		free(c->c_target);

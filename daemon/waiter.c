@@ -9,6 +9,8 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
+#include "reply.h"
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
@@ -110,8 +112,8 @@ static void
 waiter_unlink(struct waiter *w)
 {
 	waiter_detach(w);
-	if (w->w_session != NULL && w->w_session->s_waits > 0)
-		w->w_session->s_waits--;
+	if (w->w_session != NULL)
+		session_count_wait(w->w_session, -1);
 }
 
 /* Answer waits that name pid. e NULL: the child vanished (failed spawn). */
@@ -137,9 +139,9 @@ waiter_notify(pid_t pid, const struct exit_record *e)
 	while ((w = TAILQ_FIRST(&hit)) != NULL) {
 		TAILQ_REMOVE(&hit, w, w_entry);
 		if (e != NULL)
-			session_reply_wait(w->w_session, w->w_id, e);
+			reply_wait(w->w_session, w->w_id, e);
 		else
-			session_reply_error(w->w_session, w->w_id, -ESRCH, 0,
+			reply_error(w->w_session, w->w_id, -ESRCH, 0,
 			    "child %d failed to start", (int)pid);
 		event_free(w->w_timer);
 		free(w);
@@ -156,7 +158,7 @@ waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	 * the session's waits on the list (this one would be freed twice). */
 	TAILQ_REMOVE(&waiters, w, w_entry);
 	waiter_unlink(w);
-	session_reply_error(w->w_session, w->w_id, -ETIMEDOUT, 0,
+	reply_error(w->w_session, w->w_id, -ETIMEDOUT, 0,
 	    "no listed child ended in time");
 	event_free(w->w_timer);
 	free(w);
@@ -175,7 +177,7 @@ waiter_add(struct session *s, uint32_t id, const pid_t *pids, size_t n,
 	w->w_session = s;
 	w->w_id = id;
 	w->w_n = n;
-	w->w_timer = evtimer_new(server_base, waiter_timeout_cb, w);
+	w->w_timer = evtimer_new(server_evbase(), waiter_timeout_cb, w);
 	if (w->w_timer == NULL || waiter_attach(w, pids) != 0) {
 		if (w->w_timer != NULL)
 			event_free(w->w_timer);
@@ -183,22 +185,13 @@ waiter_add(struct session *s, uint32_t id, const pid_t *pids, size_t n,
 		return -ENOMEM;
 	}
 	if (timeout_ms >= 0) {
-		struct timeval tv = {
-			.tv_sec = timeout_ms / 1000,
-			.tv_usec = (timeout_ms % 1000) * 1000,
-		};
+		struct timeval tv = clock_tv((uint64_t)timeout_ms);
+
 		evtimer_add(w->w_timer, &tv);
 	}
 	TAILQ_INSERT_TAIL(&waiters, w, w_entry);
-	s->s_waits++;
+	session_count_wait(s, 1);
 	return 0;
-}
-
-/* Pending waits of a session (for the idle timeout). */
-unsigned int
-waiter_count(const struct session *s)
-{
-	return s->s_waits;
 }
 
 /* Drop the waits of a closing session. */

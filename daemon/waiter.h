@@ -17,8 +17,6 @@ int	waiter_add(struct session *, uint32_t id, const pid_t *pids,
 void	waiter_notify(pid_t pid, const struct exit_record *e);
 /* The session is going away: drop its waits unanswered. */
 void	waiter_session_gone(struct session *);
-/* Pending waits of a session. */
-unsigned int waiter_count(const struct session *);
 /* Free every pending wait (exit). */
 void	waiter_free_all(void);
 

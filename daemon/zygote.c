@@ -298,7 +298,7 @@ zygote_start(void (*child_main)(int, pid_t), void (*adopt)(pid_t, int),
 		return -err;
 	}
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	zygote_ev = event_new(server_base, sv[0], EV_READ | EV_PERSIST,
+	zygote_ev = event_new(server_evbase(), sv[0], EV_READ | EV_PERSIST,
 	    zygote_cb, NULL);
 	if (zygote_ev == NULL || event_add(zygote_ev, NULL) != 0) {
 		if (zygote_ev != NULL)

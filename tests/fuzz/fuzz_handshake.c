@@ -33,12 +33,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t		*q = data + (size > 0);
 	size_t			 left = size > 0 ? size - 1 : 0;
 	unsigned int		 flags = size > 0 ? data[0] : 0;
+	struct config		 cfg;
 
 	fuzz_session_setup();
-	config_free(&server_config);	/* fresh limits for every input */
-	config_init(&server_config);
+	config_init(&cfg);	/* fresh limits for every input */
 	if (flags & FLAG_SMALL_FRAME)
-		server_config.limits.max_frame = 1024;
+		cfg.limits.max_frame = 1024;
+	server_config_set(&cfg);
 
 	fuzz_session_begin(&p);
 	if (flags & FLAG_AUTH)

@@ -73,11 +73,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Set "section.key = value" as a config file would. */
 static void
-fuzz_set(const char *section, const char *key, const char *value)
+fuzz_set(struct config *cfg, const char *section, const char *key,
+    const char *value)
 {
 	char err[512];
 
-	(void)config_set(&server_config, section, key, value, err, sizeof err);
+	(void)config_set(cfg, section, key, value, err, sizeof err);
 }
 
 /* Send one record; returns -1 once the connection is closed. */
@@ -108,7 +109,8 @@ fuzz_request_record(struct fuzz_peer *p, const struct fuzz_record *r)
 		id = cm->request->id;
 	if (cm != NULL)
 		forkd__client_message__free_unpacked(cm, NULL);
-	must_close = !is_request || flen > server_config.limits.max_frame ||
+	must_close = !is_request ||
+	    flen > server_config_get()->limits.max_frame ||
 	    nfds > WIRE_MAX_FDS;
 
 	fuzz_peer_clear(p);
@@ -144,36 +146,38 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t		*q = data + (size > 0);
 	size_t			 left = size > 0 ? size - 1 : 0;
 	unsigned int		 flags = size > 0 ? data[0] : 0;
+	struct config		 cfg;
 
 	fuzz_session_setup();
-	config_free(&server_config);	/* fresh limits for every input */
-	config_init(&server_config);
+	config_init(&cfg);	/* fresh limits for every input */
 	if (flags & FLAG_NO_CHILDREN)
-		server_config.limits.max_children = 0;	/* below config's 1 */
+		cfg.limits.max_children = 0;	/* below config's 1 */
 	if (flags & FLAG_SMALL_FRAME)
-		server_config.limits.max_frame = 1024;
+		cfg.limits.max_frame = 1024;
 	if (flags & FLAG_SMALL_COUNTS) {
-		server_config.limits.max_argv = 2;
-		server_config.limits.max_env = 2;
-		server_config.limits.max_fds = 1;
-		fuzz_set("limits", "max_spawn_rate", "1");
+		cfg.limits.max_argv = 2;
+		cfg.limits.max_env = 2;
+		cfg.limits.max_fds = 1;
+		fuzz_set(&cfg, "limits", "max_spawn_rate", "1");
 	}
 	if (flags & FLAG_POLICY) {
-		fuzz_set("policy", "allow_targets", "pi:* bench:ex*");
-		fuzz_set("policy", "allow_exec_paths", "/usr/bin/ /bin/true");
+		fuzz_set(&cfg, "policy", "allow_targets", "pi:* bench:ex*");
+		fuzz_set(&cfg, "policy", "allow_exec_paths",
+		    "/usr/bin/ /bin/true");
 	}
 	fuzz_fake_children = (flags & FLAG_FAKE_CHILDREN) != 0;
 	if (fuzz_fake_children) {
-		fuzz_set("limits", "pool_min", "0");
-		fuzz_set("limits", "pool_max", "0");
+		fuzz_set(&cfg, "limits", "pool_min", "0");
+		fuzz_set(&cfg, "limits", "pool_max", "0");
 	}
 	if (flags & FLAG_STRANGER) {
 		char uid[32];
 
 		snprintf(uid, sizeof uid, "%u", (unsigned)getuid() + 1);
-		fuzz_set("policy", "allow_exec", "no");
-		fuzz_set("policy", "allow_uids", uid);
+		fuzz_set(&cfg, "policy", "allow_exec", "no");
+		fuzz_set(&cfg, "policy", "allow_uids", uid);
 	}
+	server_config_set(&cfg);
 
 	fuzz_session_begin(&p);
 	fuzz_session_auth(&p);

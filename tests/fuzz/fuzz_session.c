@@ -196,6 +196,7 @@ fuzz_session_setup(void)
 {
 	static int	 done;
 	const char	*lvl = getenv("FORKD_FUZZ_LOG");
+	struct event_base *base;
 	unsigned char	*key;
 	int		 level = LOG_LVL_ERR, fd;
 
@@ -209,16 +210,13 @@ fuzz_session_setup(void)
 	if (sodium_init() < 0)
 		fuzz_fail("sodium_init");
 	signal(SIGPIPE, SIG_IGN);
-	config_init(&server_config);
-	if ((server_base = event_base_new()) == NULL)
+	if ((base = event_base_new()) == NULL)
 		fuzz_fail("event_base_new");
 	if ((key = sodium_malloc(sizeof fuzz_authkey)) == NULL)
 		fuzz_fail("sodium_malloc");
 	memcpy(key, fuzz_authkey, sizeof fuzz_authkey);
 	sodium_mprotect_readonly(key);
-	server_key = key;
-	server_keylen = sizeof fuzz_authkey;
-	server_started_ms = clock_mono_ms();
+	server_test_init(base, key, sizeof fuzz_authkey);
 	server_devnull_set(open("/dev/null", O_RDWR | O_CLOEXEC));
 	if (server_devnull() < 0)
 		fuzz_fail("/dev/null: %s", strerror(errno));
@@ -254,7 +252,8 @@ fuzz_peer_frame(struct fuzz_peer *p, const unsigned char *frame, size_t len)
 			fuzz_fail("Hello twice");
 		if (m->hello->version != WIRE_VERSION ||
 		    m->hello->server_nonce.len != AUTH_NONCE_LEN ||
-		    m->hello->max_frame != server_config.limits.max_frame)
+		    m->hello->max_frame !=
+		    server_config_get()->limits.max_frame)
 			fuzz_fail("bad Hello");
 		memcpy(p->sn, m->hello->server_nonce.data, AUTH_NONCE_LEN);
 		p->max_frame = m->hello->max_frame;
@@ -339,7 +338,7 @@ static void
 fuzz_run(struct fuzz_peer *p)
 {
 	for (int i = 0; i < 2; i++) {
-		if (event_base_loop(server_base, EVLOOP_NONBLOCK) < 0)
+		if (event_base_loop(server_evbase(), EVLOOP_NONBLOCK) < 0)
 			fuzz_fail("event_base_loop");
 		fuzz_peer_drain(p);
 	}
@@ -495,14 +494,14 @@ fuzz_session_end(struct fuzz_peer *p)
 	p->fd = -1;
 	/* forkd must notice the closed connection by itself. */
 	for (int i = 0; i < 64 && session_count() > 0; i++)
-		if (event_base_loop(server_base, EVLOOP_NONBLOCK) < 0)
+		if (event_base_loop(server_evbase(), EVLOOP_NONBLOCK) < 0)
 			fuzz_fail("event_base_loop");
 	if (session_count() != 0)
 		fuzz_fail("forkd kept a session whose peer is gone");
 	/* One more turn for the deferred free, then free anything left (the
 	 * gc event, fake children and their waits) so that nothing but the
 	 * exit history carries over to the next input. */
-	if (event_base_loop(server_base, EVLOOP_NONBLOCK) < 0)
+	if (event_base_loop(server_evbase(), EVLOOP_NONBLOCK) < 0)
 		fuzz_fail("event_base_loop");
 	session_free_all();
 	spawn_reap();		/* daemon children killed at the close */

@@ -124,6 +124,28 @@ test_left(void **state)
 	assert_int_equal(clock_left_ms(due), 0);
 }
 
+/* clock_tv(): milliseconds as libevent's struct timeval. */
+static void
+test_tv(void **state)
+{
+	struct timeval tv;
+
+	(void)state;
+	tv = clock_tv(0);
+	assert_int_equal(tv.tv_sec, 0);
+	assert_int_equal(tv.tv_usec, 0);
+	tv = clock_tv(999);
+	assert_int_equal(tv.tv_sec, 0);
+	assert_int_equal(tv.tv_usec, 999000);
+	tv = clock_tv(3001);
+	assert_int_equal(tv.tv_sec, 3);
+	assert_int_equal(tv.tv_usec, 1000);
+	/* A 32-bit limit in ms: no overflow on the way. */
+	tv = clock_tv(UINT32_MAX);
+	assert_int_equal(tv.tv_sec, UINT32_MAX / 1000);
+	assert_int_equal(tv.tv_usec, (UINT32_MAX % 1000) * 1000);
+}
+
 int
 main(void)
 {
@@ -132,6 +154,7 @@ main(void)
 		cmocka_unit_test_setup(test_pool_backoff_wall_step, reset),
 		cmocka_unit_test_setup(test_since_wall_step, reset),
 		cmocka_unit_test_setup(test_left, reset),
+		cmocka_unit_test(test_tv),
 	};
 
 	return cmocka_run_group_tests_name("clock", tests, NULL, NULL);

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "forkd.pb-c.h"
 #include "plan.h"
 
 static unsigned char	buf[64 * 1024] __attribute__((aligned(16)));
@@ -388,11 +389,13 @@ test_refusals(void **state)
 	i = 1;
 	put_field(FIELD(cp_shared_vm), &i, sizeof i);
 	put_field(FIELD(cp_presetup), &i, sizeof i);
+	put_field(FIELD(cp_cwd_done), &i, sizeof i);
 	assert_int_equal(unpack(len, t_fds, 2, &q), 0);
 	assert_int_equal(q.cp_errfd, -1);
 	assert_int_equal(q.cp_cgroup_procs_fd, -1);
 	assert_int_equal(q.cp_shared_vm, 0);
 	assert_int_equal(q.cp_presetup, 0);
+	assert_int_equal(q.cp_cwd_done, 0);
 }
 
 /* Every truncation of a good message is refused; every single-byte change
@@ -443,6 +446,98 @@ test_damaged(void **state)
 	}
 }
 
+/* Is "NAME=..." in the plan's environment, and with which value? */
+static const char *
+env_of(const struct child_plan *p, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (char **e = p->cp_envp; *e != NULL; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			return *e + len + 1;
+	return NULL;
+}
+
+/* plan_build()'s environment is forkd's less its private variables, with
+ * the request's on top, and follows forkd's environment when it changes
+ * between two spawns (the inheritable part is cached, issue 17). */
+static void
+test_build_env(void **state)
+{
+	Forkd__SpawnRequest	 r = FORKD__SPAWN_REQUEST__INIT;
+	struct child_plan	 p;
+	char			*env[] = { "T_REQ=r", "T_BASE=over" };
+
+	(void)state;
+	r.target = "/bin/true";
+	assert_int_equal(setenv("NOTIFY_SOCKET", "/run/notify", 1), 0);
+	assert_int_equal(setenv("T_BASE", "b", 1), 0);
+	unsetenv("T_LATER");
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
+	assert_null(env_of(&p, "NOTIFY_SOCKET"));
+	assert_string_equal(env_of(&p, "T_BASE"), "b");
+	assert_null(env_of(&p, "T_LATER"));
+	plan_free(&p);
+
+	/* Changed between two spawns: added, replaced, removed. */
+	assert_int_equal(setenv("T_LATER", "1", 1), 0);
+	assert_int_equal(setenv("T_BASE", "c", 1), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
+	assert_string_equal(env_of(&p, "T_LATER"), "1");
+	assert_string_equal(env_of(&p, "T_BASE"), "c");
+	assert_null(env_of(&p, "NOTIFY_SOCKET"));
+	plan_free(&p);
+	unsetenv("T_LATER");
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
+	assert_null(env_of(&p, "T_LATER"));
+	plan_free(&p);
+
+	/* The request's on top, once each; env_replace: the request's only. */
+	r.env = env;
+	r.n_env = 2;
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
+	assert_string_equal(env_of(&p, "T_REQ"), "r");
+	assert_string_equal(env_of(&p, "T_BASE"), "over");
+	{
+		size_t n = 0;
+
+		for (char **e = p.cp_envp; *e != NULL; e++)
+			n += strncmp(*e, "T_BASE=", 7) == 0;
+		assert_int_equal(n, 1);
+	}
+	plan_free(&p);
+	r.env_replace = 1;
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
+	assert_string_equal(p.cp_envp[0], "T_REQ=r");
+	assert_string_equal(p.cp_envp[1], "T_BASE=over");
+	assert_null(p.cp_envp[2]);
+	plan_free(&p);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("T_BASE");
+
+	/* No environment at all (clearenv() leaves environ NULL), then one
+	 * variable again. */
+	r.env = NULL;
+	r.n_env = 0;
+	r.env_replace = 0;
+	assert_int_equal(clearenv(), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
+	assert_null(p.cp_envp[0]);
+	plan_free(&p);
+	assert_int_equal(setenv("T_AGAIN", "1", 1), 0);
+	assert_int_equal(plan_build(&r, NULL, 0, "t", "/bin/true", NULL, &p),
+	    0);
+	assert_string_equal(env_of(&p, "T_AGAIN"), "1");
+	assert_null(p.cp_envp[1]);
+	plan_free(&p);
+}
+
 int
 main(void)
 {
@@ -452,6 +547,7 @@ main(void)
 		cmocka_unit_test(test_pack_refusals),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_build_env),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -425,6 +425,34 @@ test_env(void **state)
 	config_free(&c);
 }
 
+/* policy_allowed_by(): the rule the audit line names. */
+static void
+test_allowed_by(void **state)
+{
+	struct config	c;
+	char		buf[320];
+
+	(void)state;
+	config_init(&c);
+	policy_allowed_by(&c.policy, "pi:leibniz", NULL, buf, sizeof buf);
+	assert_string_equal(buf, "allow_targets unset");
+	policy_allowed_by(&c.policy, "/bin/true", "/bin/true", buf,
+	    sizeof buf);
+	assert_string_equal(buf, "allow_exec = yes, allow_exec_paths unset");
+	set(&c, "allow_targets", "bench:* pi:*");
+	set(&c, "allow_exec_paths", "/usr/bin/");
+	policy_allowed_by(&c.policy, "pi:leibniz", NULL, buf, sizeof buf);
+	assert_string_equal(buf, "allow_targets pi:*");
+	policy_allowed_by(&c.policy, "/usr/bin/env", "/usr/bin/env", buf,
+	    sizeof buf);
+	assert_string_equal(buf, "allow_exec_paths /usr/bin/");
+	policy_allowed_by(&c.policy, "/usr/bin/../bin/true",
+	    "/usr/bin/../bin/true", buf, sizeof buf);
+	assert_string_equal(buf, "allow_exec_paths (as resolved by the "
+	    "child)");
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -435,6 +463,7 @@ main(void)
 		cmocka_unit_test(test_path_listed),
 		cmocka_unit_test(test_exec_check),
 		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_allowed_by),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, setup, teardown);
