@@ -75,6 +75,20 @@ module_check(const char *path, const struct forkd_module *info,
 	return 0;
 }
 
+/* A module's optional void (void) function, or NULL. dlsym() returns an
+ * object pointer; POSIX makes it convertible to a function pointer, which
+ * ISO C does not spell: copy the bits. */
+static void
+(*module_sym_fn(void *handle, const char *name))(void)
+{
+	void	*p = dlsym(handle, name);
+	void	(*fn)(void) = NULL;
+
+	if (p != NULL)
+		memcpy(&fn, &p, sizeof fn);
+	return fn;
+}
+
 /* Run a module's init (if it has one) with its options. 0, or -errno
  * with errbuf. */
 static int
@@ -146,6 +160,8 @@ module_load(const char *spec, char *errbuf, size_t errlen)
 	    (r = module_init(&m, info, errbuf, errlen)) != 0)
 		goto fail;
 	m.m_info = info;
+	m.m_pool_warm = module_sym_fn(m.m_handle,
+	    FORKD_MODULE_POOL_WARM_SYMBOL);
 	/* The resolved path, for status replies (resolved here, at start-up,
 	 * so that no request makes the loop walk a path). */
 	m.m_realpath = realpath(m.m_path, NULL);
@@ -202,6 +218,14 @@ size_t
 module_count(void)
 {
 	return n_modules;
+}
+
+void
+module_pool_warm(void)
+{
+	for (size_t i = 0; i < n_modules; i++)
+		if (modules[i].m_pool_warm != NULL)
+			modules[i].m_pool_warm();
 }
 
 const struct module *

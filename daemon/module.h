@@ -12,6 +12,7 @@ struct module {
 	char				*m_realpath;	/* NULL: unknown */
 	void				*m_handle;
 	const struct forkd_module	*m_info;
+	void				(*m_pool_warm)(void); /* or NULL */
 };
 
 /* Load, check and init "PATH[:OPTS]". On error errbuf says why. */
@@ -22,6 +23,8 @@ const struct forkd_module_entry *module_find_entry(const char *module,
 /* Is e an entry of a loaded module (the very pointer)? */
 int	module_entry_known(const struct forkd_module_entry *e);
 size_t	module_count(void);
+/* In a new pool child: each module's forkd_module_pool_warm(), if any. */
+void	module_pool_warm(void);
 const struct module *module_get(size_t i);
 /* Check that no thread besides the main one runs (fork safety). */
 int	module_check_single_threaded(char *errbuf, size_t errlen);

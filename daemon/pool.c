@@ -185,6 +185,9 @@ pool_child_main(int ctl, pid_t daemon_pid, int from_zygote)
 		_exit(127);
 	cwd_root = chdir("/") == 0;
 	pool_child_warm(&plan);
+	/* The modules' own warm-up (forkd_module_pool_warm()), here, off a
+	 * spawn's path. */
+	module_pool_warm();
 
 	n = wire_recv(ctl, pool_buf, sizeof pool_buf, fds, WIRE_MAX_FDS,
 	    &nfds);

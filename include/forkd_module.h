@@ -65,6 +65,8 @@ extern "C" {
 
 #define FORKD_MODULE_ABI_VERSION	1
 #define FORKD_MODULE_SYMBOL		"forkd_module_info"
+/* Optional second symbol: void forkd_module_pool_warm(void). See below. */
+#define FORKD_MODULE_POOL_WARM_SYMBOL	"forkd_module_pool_warm"
 #define FORKD_MODULE_NAME_MAX		32
 #define FORKD_MODULE_ENTRY_NAME_MAX	64
 
@@ -93,6 +95,23 @@ struct forkd_module {
 	const struct forkd_module_entry *entries;
 };
 
+
+/*
+ * Optional: warming an idle pool child.
+ *
+ *	FORKD_MODULE_EXPORT void forkd_module_pool_warm(void) { ... }
+ *
+ * When a module exports FORKD_MODULE_POOL_WARM_SYMBOL, forkd calls it in
+ * each pool child once, right after the child is forked from the warm
+ * image and before it waits for a spawn. An entry's first writes to the
+ * preloaded state are copy-on-write faults; a hook that makes them ahead
+ * (madvise(MADV_POPULATE_WRITE) on the pages an entry is known to write,
+ * say) takes them off the spawn's path. It costs each idle pool child the
+ * memory it copies. It runs with forkd's identity, before any client's
+ * fds or set-up, once per pool child (not with --pool 0); it must return
+ * soon, must not block, and must not start threads or touch the network.
+ * The python module uses it (modules/python).
+ */
 
 /*
  * Preloaded state that keeps fork() cheap.

@@ -264,6 +264,29 @@ testing_memscan(int argc, char **argv)
 	return hits;
 }
 
+/* How many times forkd_module_pool_warm() ran in this process. */
+static int	testing_warm_calls;
+
+/* forkd's pool-warm hook: counted, for testing:warmed. */
+FORKD_MODULE_EXPORT void	forkd_module_pool_warm(void);
+
+void
+forkd_module_pool_warm(void)
+{
+	testing_warm_calls++;
+}
+
+/* Print how many times the pool-warm hook ran in this child: 1 when it
+ * was a pool child, 0 when forkd forked it for the spawn (--pool 0). */
+static int
+testing_warmed(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("%d\n", testing_warm_calls);
+	return testing_flush();
+}
+
 static const struct forkd_module_entry testing_entries[] = {
 	{ "fds", testing_fds, "print the open fd numbers, sorted" },
 	{ "env", testing_env, "print the environment" },
@@ -271,6 +294,8 @@ static const struct forkd_module_entry testing_entries[] = {
 	{ "crash", testing_crash, "die by SIGSEGV" },
 	{ "cat", testing_cat, "FILE...: copy files to stdout" },
 	{ "readlink", testing_readlink, "LINK...: print symbolic link targets" },
+	{ "warmed", testing_warmed, "print how many times the pool-warm "
+	    "hook ran in this child" },
 	{ "memscan", testing_memscan, "SECRET+1: count copies of SECRET in "
 	    "this child's memory" },
 	{ NULL, NULL, NULL }

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -417,6 +418,36 @@ test_cwd(void **state)
 		o.cwd = H.h_dir;
 		out = run_output(f, &o);
 		EXPECT_STR(out, want, "cwd of an exec'd /bin/sh");
+	}
+	forkd_close(f);
+}
+
+/* A module's forkd_module_pool_warm() runs once in each pool child, before
+ * the spawn it serves, and never in a child forkd forks for the spawn
+ * (--pool 0: FORKD_TEST_POOL=0). */
+static void
+test_pool_warm_hook(void **state)
+{
+	struct forkd		*f = harness_connect(&H);
+	struct forkd_spawn_opts	 o;
+	const char		*pool = getenv("FORKD_TEST_POOL");
+	const char		*want;
+
+	(void)state;
+	want = pool != NULL && strcmp(pool, "0") == 0 ? "0\n" : "1\n";
+	for (int i = 0; i < 3; i++) {
+		pid_t	pc[16];
+		int64_t	end = harness_now_ms() + 10000 * harness_slow();
+
+		/* With the pool on, let an idle pool child be there to take
+		 * it (a spawn finding the pool empty is forked by forkd). */
+		while (want[0] == '1' && harness_children_named(H.h_pid,
+		    "forkd-pool\n", pc, 16) < 1 && harness_now_ms() < end)
+			harness_sleep_ms(20);
+		forkd_spawn_opts_init(&o);
+		o.target = "testing:warmed";
+		EXPECT_STR(run_output(f, &o), want,
+		    "pool-warm hook calls seen by the child");
 	}
 	forkd_close(f);
 }
@@ -862,6 +893,7 @@ main(void)
 		cmocka_unit_test(test_stdin_stdout_stderr),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_cwd),
+		cmocka_unit_test(test_pool_warm_hook),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_events_to_owner_only),
 		cmocka_unit_test(test_large_requests),
