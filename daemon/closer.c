@@ -31,23 +31,12 @@
  * Only when the closer is gone (killed), or could not start (valgrind
  * does not run clone(CLONE_FILES)), does forkd close fds itself, with
  * lingering turned off first, and say so in the log.
- *
- * One kind of fd forkd closes itself, as it comes: an anonymous pipe's
- * end (pipefs), the stdio of most spawns. Its close() never waits (no
- * flush, no lingering, no fds in flight, its inode on no file system),
- * and handing it over cost every spawn a write and two processes woken
- * beside it (issue 17). It is told apart without asking any file system:
- * its link in /proc/self/fd, which the kernel makes from the open file in
- * memory, reads "pipe:[INODE]" for pipefs only (a FIFO on a mount, whose
- * last close may write its times back, reads as its path, from "/").
- * fstat() would not do: on a FUSE FIFO it asks the server.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -92,7 +81,6 @@ static int		*closer_pending;	/* numbers not yet sent */
 static size_t		 closer_npending, closer_cap;
 static struct event	*closer_wev;
 static int		 closer_broken;		/* closer gone: close here */
-static int		 closer_fddir = -1;	/* forkd's /proc/self/fd */
 
 static void	closer_writable_cb(evutil_socket_t, short, void *);
 
@@ -106,26 +94,6 @@ closer_close_one(int fd)
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &nl, sizeof nl);
 	(void)close(fd);
-}
-
-/* Is fd an anonymous pipe's end, whose close() cannot block? A pipe or
- * FIFO (F_GETPIPE_SZ) whose /proc/self/fd link, made in memory with no
- * file system asked, reads "pipe:[": pipefs. No /proc: no fd is. */
-static int
-closer_is_pipe(int fd)
-{
-	char	name[16], link[16];
-	ssize_t	n;
-
-	if (closer_fddir < 0 || fd < 0)
-		return 0;
-	/* Pipes and FIFOs only (0.2 us, no file system asked), so that
-	 * other fds skip the link's 2 us. */
-	if (fcntl(fd, F_GETPIPE_SZ) < 0)
-		return 0;
-	snprintf(name, sizeof name, "%d", fd);
-	n = readlinkat(closer_fddir, name, link, sizeof link);
-	return n > 6 && memcmp(link, "pipe:[", 6) == 0;
 }
 
 /* fork(), sharing the caller's fd table. */
@@ -419,9 +387,6 @@ closer_start(void)
 	}
 	closer_wfd = pp[1];
 	closer_cpid = cpid;
-	/* O_PATH: a name to look fds up in, never read. */
-	closer_fddir = open("/proc/self/fd", O_PATH | O_DIRECTORY |
-	    O_CLOEXEC);
 	closer_owner = getpid();
 	wire_set_fd_disposer(closer_dispose);
 	return 0;
@@ -521,16 +486,10 @@ closer_dispose(int *fds, size_t n)
 		closer_pending = p;
 		closer_cap = cap;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (fds[i] < 0)
-			continue;
-		if (closer_is_pipe(fds[i]))
-			(void)close(fds[i]);	/* cannot block */
-		else
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
 			closer_pending[closer_npending++] = fds[i];
-	}
-	if (closer_npending > 0)
-		closer_flush();
+	closer_flush();
 }
 
 /* forkd-closer's pid, or -1: it goes where forkd goes in the cgroup tree
@@ -561,9 +520,6 @@ closer_stop(void)
 	closer_wev = NULL;
 	close(closer_wfd);
 	closer_wfd = -1;
-	if (closer_fddir >= 0)
-		close(closer_fddir);
-	closer_fddir = -1;
 	free(closer_pending);
 	closer_pending = NULL;
 	closer_cap = 0;
