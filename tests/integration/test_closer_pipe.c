@@ -191,6 +191,31 @@ test_pipe_via_closer(void **state)
 	via_closer(pp[1], pp[0], "a pipe");
 }
 
+/* Has pid's fd table an fd of the pipe whose inode is ino? */
+static int
+has_pipe(pid_t pid, ino_t ino)
+{
+	char		 dir[64], path[384], link[64], want[64];
+	DIR		*d;
+	struct dirent	*de;
+	ssize_t		 n;
+	int		 found = 0;
+
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof want, "pipe:[%llu]", (unsigned long long)ino);
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if ((n = readlink(path, link, sizeof link - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		found = strcmp(link, want) == 0;
+	}
+	closedir(d);
+	return found;
+}
+
 struct stuck_writer {
 	int	sw_fd;
 	char	*sw_buf;
@@ -227,6 +252,8 @@ test_pipe_lock_held(void **state)
 	} cbuf;
 	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
 	struct forkd		*f;
+	struct stat		 st;
+	int64_t			 end;
 	pthread_t		 th;
 	char			 junk = 'j';
 	int			 uffd, pp[2], s;
@@ -248,6 +275,7 @@ test_pipe_lock_held(void **state)
 	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
 	assert_int_equal(ioctl(uffd, UFFDIO_REGISTER, &reg), 0);
 	harness_pipe(pp);
+	assert_int_equal(fstat(pp[0], &st), 0);
 	w.sw_fd = pp[1];
 	assert_int_equal(pthread_create(&th, NULL, stuck_writer_main, &w), 0);
 	/* The writer is in its fault (with the pipe's lock) once the
@@ -278,6 +306,13 @@ test_pipe_lock_held(void **state)
 	assert_int_equal(sendmsg(s, &msg, 0), 1);
 	close(pp[0]);
 	assert_int_equal(kill(H.h_pid, SIGCONT), 0);
+	/* Until forkd's table holds it no more (a child forked meanwhile
+	 * would inherit it and hang in its own last close instead). */
+	end = harness_now_ms() + 10000 * harness_slow();
+	while (has_pipe(H.h_pid, st.st_ino) && harness_now_ms() < end)
+		harness_sleep_ms(5);
+	if (has_pipe(H.h_pid, st.st_ino))
+		fail_msg("forkd still holds the pipe's read end");
 
 	/* forkd still serves: a spawn and its exit (SIGALRM ends the test
 	 * if forkd hangs). */
