@@ -69,6 +69,9 @@ struct pool_child {
 	TAILQ_ENTRY(pool_child)	 p_entry;
 	pid_t			 p_pid;
 	int			 p_fd;		/* daemon's end of the socket */
+	/* Its report event, made when it joined (not added): the spawn
+	 * that takes it assigns its callback (NULL if event_new failed). */
+	struct event		*p_ev;
 };
 
 struct pool_counters	 pool_stats;
@@ -233,6 +236,31 @@ pool_kill_unless_gone(pid_t pid, int fd)
 		kill(pid, SIGKILL);
 }
 
+/* Placeholder callback of an idle child's event: it is never added
+ * before spawn_register() assigns the real one. */
+static void
+pool_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* An idle child pc joins the pool: fd non-blocking, its event made now
+ * (off the spawn path: a spawn only assigns and adds it). */
+static void
+pool_join(struct pool_child *pc, pid_t pid, int fd)
+{
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	pc->p_pid = pid;
+	pc->p_fd = fd;
+	pc->p_ev = server_evbase() != NULL ? event_new(server_evbase(), fd,
+	    EV_READ | EV_PERSIST, pool_idle_cb, NULL) : NULL;
+	TAILQ_INSERT_TAIL(&pool_idle, pc, p_entry);
+	pool_stats.idle++;
+	pool_stats.forked++;
+}
+
 /* A pool child the zygote made: forkd's end of its socket is fd. Keep it
  * idle, or end it when the pool is full or forkd stops. */
 static void
@@ -248,12 +276,7 @@ pool_adopt(pid_t pid, int fd)
 		close(fd);
 		return;
 	}
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	pc->p_pid = pid;
-	pc->p_fd = fd;
-	TAILQ_INSERT_TAIL(&pool_idle, pc, p_entry);
-	pool_stats.idle++;
-	pool_stats.forked++;
+	pool_join(pc, pid, fd);
 }
 
 /* In a child of the zygote: become an idle pool child. */
@@ -298,12 +321,7 @@ pool_fork_one(void)
 		free(pc);
 		return -err;
 	}
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	pc->p_pid = pid;
-	pc->p_fd = sv[0];
-	TAILQ_INSERT_TAIL(&pool_idle, pc, p_entry);
-	pool_stats.idle++;
-	pool_stats.forked++;
+	pool_join(pc, pid, sv[0]);
 	return 0;
 }
 
@@ -466,6 +484,8 @@ pool_init(void)
 static void
 pool_drop(struct pool_child *pc)
 {
+	if (pc->p_ev != NULL)
+		event_free(pc->p_ev);
 	TAILQ_REMOVE(&pool_idle, pc, p_entry);
 	pool_stats.idle--;
 	free(pc);
@@ -474,7 +494,7 @@ pool_drop(struct pool_child *pc)
 /* Hand a spawn's plan to the first idle pool child. */
 int
 pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
-    pid_t *ret_pid, int *ret_ctlfd)
+    pid_t *ret_pid, int *ret_ctlfd, struct event **ret_ev)
 {
 	struct pool_child	*pc;
 	size_t			 len = 0;
@@ -521,6 +541,8 @@ pool_launch(const struct child_plan *plan, const int *fds, size_t nfds,
 		}
 		*ret_pid = pc->p_pid;
 		*ret_ctlfd = pc->p_fd;
+		*ret_ev = pc->p_ev;	/* the caller's now */
+		pc->p_ev = NULL;
 		pool_drop(pc);
 		pool_stats.launched++;
 		pool_failures = 0;

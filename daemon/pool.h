@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 struct child_plan;
+struct event;
 
 struct pool_counters {
 	unsigned int	idle;
@@ -20,11 +21,14 @@ extern struct pool_counters pool_stats;
 void	pool_init(void);
 /* Hand the plan of a validated request to an idle pool child. 0 with its
  * pid and the daemon's end of its control socket (which acts as the error
- * pipe); -EAGAIN when none is idle, -EOPNOTSUPP or -EMSGSIZE when the plan
- * cannot go to a pool child (the caller forks instead). fds, the fds the
- * plan names, stay the caller's. */
+ * pipe, already non-blocking) and *ret_ev, an event made for that socket
+ * when the child joined the pool (not added; the caller event_assign()s
+ * its callback and frees it; NULL if it could not be made); -EAGAIN when
+ * none is idle, -EOPNOTSUPP or -EMSGSIZE when the plan cannot go to a
+ * pool child (the caller forks instead). fds, the fds the plan names,
+ * stay the caller's. */
 int	pool_launch(const struct child_plan *, const int *fds, size_t nfds,
-	    pid_t *ret_pid, int *ret_ctlfd);
+	    pid_t *ret_pid, int *ret_ctlfd, struct event **ret_ev);
 /* The reaper found pid; returns 1 if it was an idle pool child. */
 int	pool_reaped(pid_t pid, int wstatus);
 /* Limits changed (SIGHUP): trim or refill. */

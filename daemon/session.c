@@ -593,7 +593,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	Forkd__Auth		*a;
 	unsigned char		 proof[AUTH_PROOF_LEN];
 	const unsigned char	*key;
-	size_t			 keylen;
+	size_t			 keylen, keymat;
 
 	cm = forkd__client_message__unpack(NULL, len, payload);
 	if (cm == NULL || cm->body_case != FORKD__CLIENT_MESSAGE__BODY_AUTH) {
@@ -642,14 +642,17 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 		session_close(s, "max_connections_per_uid");
 		return;
 	}
-	s->s_key = sodium_malloc(WIRE_KEY_LEN);
+	/* The key and its keyed HMAC state (as secret as the key): one
+	 * secure region, wiped in every child. */
+	keymat = WIRE_KEY_LEN + wire_mac_keyed_size();
+	s->s_key = sodium_malloc(keymat);
 	if (s->s_key == NULL) {
 		forkd__client_message__free_unpacked(cm, NULL);
 		session_send_error(s, -ENOMEM, "out of memory");
 		session_close(s, "out of secure memory");
 		return;
 	}
-	secret_register(&s->s_key_secret, s->s_key, WIRE_KEY_LEN, 0);
+	secret_register(&s->s_key_secret, s->s_key, keymat, 0);
 	auth_session_key(key, keylen, s->s_sn,
 	    a->client_nonce.data, s->s_key);
 	auth_proof(key, keylen, AUTH_ROLE_SERVER, s->s_sn,
@@ -664,7 +667,7 @@ session_handle_auth(struct session *s, const unsigned char *payload,
 	if (s->s_state == SESSION_CLOSING)
 		return;
 	event_del(s->s_timer);
-	wire_mac_init(&s->s_mac, s->s_key, 1);
+	wire_mac_init_keyed(&s->s_mac, s->s_key, s->s_key + WIRE_KEY_LEN, 1);
 	session_set_state(s, SESSION_AUTHED);
 	session_log(s, LOG_LVL_INFO, "authenticated");
 	s->s_active_ms = clock_mono_ms();

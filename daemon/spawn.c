@@ -699,6 +699,22 @@ spawn_admit_name(const struct session *s, const Forkd__SpawnRequest *r,
 	return 0;
 }
 
+/* forkd's effective uid: it never changes (forkd drops nothing after
+ * start-up; children change theirs), so one geteuid() serves every spawn
+ * (it was two system calls per spawn). */
+static uid_t
+spawn_euid(void)
+{
+	static uid_t	euid;
+	static int	known;
+
+	if (!known) {
+		euid = geteuid();
+		known = 1;
+	}
+	return euid;
+}
+
 /* Every check before a spawn uses anything: validate_spawn(), the child
  * limits, the policy (target, exec path, environment), the name, what the
  * life options need of this host, and last, as it takes a token, the
@@ -712,7 +728,7 @@ spawn_admit(const struct session *s, const Forkd__SpawnRequest *r,
 	const struct config_limits	*lim = &server_config_get()->limits;
 	struct validate_ctx		 vctx = {
 		.vc_limits = lim, .vc_policy = &server_config_get()->policy,
-		.vc_uid = s->s_uid, .vc_root = geteuid() == 0,
+		.vc_uid = s->s_uid, .vc_root = spawn_euid() == 0,
 		.vc_nfds = nfds };
 	int				 err;
 
@@ -767,12 +783,14 @@ spawn_admit(const struct session *s, const Forkd__SpawnRequest *r,
 
 /* A started child c (pid, its error pipe ctlfd) joins the registry: its
  * set-up deadline and error pipe armed, its life attached, the audit line
- * logged. Past the point of no return: on failure the child is killed and
- * the client told. */
+ * logged. ctlev: a pool child's event for ctlfd, made when it joined the
+ * pool (ctlfd non-blocking already), taken over; NULL: made here. Past
+ * the point of no return: on failure the child is killed and the client
+ * told. */
 static void
 spawn_register(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
     struct spawn_child *c, const struct spawn_admit *a,
-    struct life *life, pid_t pid, int ctlfd)
+    struct life *life, pid_t pid, int ctlfd, struct event *ctlev)
 {
 	struct timeval	setup_tv = {
 		SPAWN_SETUP_DEADLINE_MS / 1000,
@@ -782,16 +800,23 @@ spawn_register(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	memcpy(c->c_name, a->a_name, sizeof c->c_name);
 	c->c_daemon = r->daemon;
 	c->c_uid = s->s_uid;
-	c->c_run_uid = r->identity != NULL ? r->identity->uid : geteuid();
+	c->c_run_uid = r->identity != NULL ? r->identity->uid : spawn_euid();
 	c->c_started_ms = clock_wall_ms();
 	c->c_state = SPAWN_STARTING;
 	c->c_session = s;
 	c->c_req_id = id;
 	c->c_errfd = ctlfd;
 	c->c_is_entry = a->a_exec_path == NULL;
-	fcntl(c->c_errfd, F_SETFL, O_NONBLOCK);
-	c->c_errev = event_new(server_evbase(), c->c_errfd,
-	    EV_READ | EV_PERSIST, spawn_errpipe_cb, c);
+	if (ctlev != NULL && event_assign(ctlev, server_evbase(), c->c_errfd,
+	    EV_READ | EV_PERSIST, spawn_errpipe_cb, c) == 0)
+		c->c_errev = ctlev;
+	else {
+		if (ctlev != NULL)
+			event_free(ctlev);
+		fcntl(c->c_errfd, F_SETFL, O_NONBLOCK);
+		c->c_errev = event_new(server_evbase(), c->c_errfd,
+		    EV_READ | EV_PERSIST, spawn_errpipe_cb, c);
+	}
 	c->c_setupev = evtimer_new(server_evbase(), spawn_setup_deadline_cb, c);
 	TAILQ_INSERT_TAIL(&spawn_children, c, c_entry);
 	session_count_child(s, 1);
@@ -826,6 +851,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		.l_create = { .sc_cgroup_fd = -1, .sc_procs_fd = -1 },
 		.l_pidfd = -1,
 	};
+	struct event		*ctlev = NULL;
 	char			 msg[512];
 	int			 ctlfd = -1, err, refused = 0;
 	pid_t			 pid;
@@ -861,7 +887,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 	 * hand-over (and, without CLONE_VFORK, holds nothing up, issue 13).
 	 * A cgroup or a PID namespace is had at creation only (life.c). */
 	if (a.a_exec_path == NULL && !life.l_bypass_pool && pool_launch(&plan,
-	    fds, nfds, &pid, &ctlfd) == 0) {
+	    fds, nfds, &pid, &ctlfd, &ctlev) == 0) {
 		/* A pidfd of the pool child (unreaped: its pid is its own);
 		 * without one the reply has none, as from a forkd that
 		 * passes no pidfds. */
@@ -878,7 +904,7 @@ spawn_request(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		goto fail;
 	}
 	life_created(&life);
-	spawn_register(s, id, r, c, &a, &life, pid, ctlfd);
+	spawn_register(s, id, r, c, &a, &life, pid, ctlfd, ctlev);
 	c = NULL;
 	goto out;
 fail:

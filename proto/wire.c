@@ -35,15 +35,19 @@ get_be64(const unsigned char *p)
 	return ((uint64_t)get_be32(p) << 32) | get_be32(p + 4);
 }
 
-/* MAC over direction, header and payload under key. */
+/* MAC over direction, header and payload under mac's key: from its
+ * keyed state when it has one (a copy: no key hashing per frame). */
 static void
-wire_compute_mac(const unsigned char *key, uint8_t dir,
+wire_compute_mac(const struct wire_mac *mac, uint8_t dir,
     const unsigned char *frame, size_t hdr_and_payload,
     unsigned char out[WIRE_MAC_LEN])
 {
 	crypto_auth_hmacsha256_state st;
 
-	crypto_auth_hmacsha256_init(&st, key, WIRE_KEY_LEN);
+	if (mac->keyed != NULL)
+		memcpy(&st, mac->keyed, sizeof st);
+	else
+		crypto_auth_hmacsha256_init(&st, mac->key, WIRE_KEY_LEN);
 	crypto_auth_hmacsha256_update(&st, &dir, 1);
 	crypto_auth_hmacsha256_update(&st, frame, hdr_and_payload);
 	crypto_auth_hmacsha256_final(&st, out);
@@ -58,6 +62,27 @@ wire_mac_init(struct wire_mac *m, const unsigned char *key, int is_server)
 	m->key = key;
 	m->send_dir = is_server ? WIRE_DIR_S2C : WIRE_DIR_C2S;
 	m->recv_dir = is_server ? WIRE_DIR_C2S : WIRE_DIR_S2C;
+}
+
+/* Size of the keyed state wire_mac_init_keyed() writes. */
+size_t
+wire_mac_keyed_size(void)
+{
+	return sizeof(crypto_auth_hmacsha256_state);
+}
+
+/* Set up MAC state with the HMAC keyed once, into the caller's keyed. */
+void
+wire_mac_init_keyed(struct wire_mac *m, const unsigned char *key,
+    void *keyed, int is_server)
+{
+	crypto_auth_hmacsha256_state st;
+
+	wire_mac_init(m, key, is_server);
+	crypto_auth_hmacsha256_init(&st, key, WIRE_KEY_LEN);
+	memcpy(keyed, &st, sizeof st);
+	sodium_memzero(&st, sizeof st);
+	m->keyed = keyed;
 }
 
 /* Build a frame around payload into out. */
@@ -79,7 +104,7 @@ wire_seal(struct wire_mac *mac, const void *payload, size_t len,
 	if (len > 0)
 		memcpy(out + WIRE_HDR_LEN, payload, len);
 	if (mac != NULL) {
-		wire_compute_mac(mac->key, mac->send_dir, out,
+		wire_compute_mac(mac, mac->send_dir, out,
 		    WIRE_HDR_LEN + len, out + WIRE_HDR_LEN + len);
 		mac->send_seq = seq;
 	}
@@ -123,7 +148,7 @@ wire_open(struct wire_mac *mac, const unsigned char *frame, size_t len,
 		if (seq != 0)
 			return -EBADMSG;
 	} else {
-		wire_compute_mac(mac->key, mac->recv_dir, frame,
+		wire_compute_mac(mac, mac->recv_dir, frame,
 		    WIRE_HDR_LEN + plen, expect);
 		if (crypto_verify_32(expect, frame + WIRE_HDR_LEN + plen) != 0)
 			return -EKEYREJECTED;

@@ -21,7 +21,7 @@ SYS = {0: "read", 1: "write", 3: "close", 7: "poll", 15: "rt_sigreturn",
        56: "clone", 61: "wait4", 62: "kill", 72: "fcntl", 107: "geteuid",
        228: "clock_gettime", 231: "exit_group", 232: "epoll_wait",
        233: "epoll_ctl", 281: "epoll_pwait", 435: "clone3",
-       434: "pidfd_open"}
+       434: "pidfd_open", 39: "getpid", 267: "readlinkat"}
 
 LINE = re.compile(r"^\s*(?P<comm>.+?)\s+(?P<pid>\d+)/(?P<tid>\d+)\s+"
                   r"\[(?P<cpu>\d+)\]\s+(?P<time>\d+\.\d+):\s+"

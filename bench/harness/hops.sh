@@ -58,8 +58,29 @@ while [ ! -S "$tmp/s.sock" ]; do
 done
 "$build/bench/harness/forkd-hops" "$tmp/s.sock" "$tmp/authkey" 50 "$gap" \
 	>/dev/null
+# CPU time (ns) and times run of forkd, or of its forkd-closer processes
+# (those in forkd's session), from /proc/PID/schedstat.
+sched() {
+	if [ "$1" = forkd ]; then
+		pids=$pid
+	else
+		sess=$(ps -o sess= -p "$pid")
+		pids=$(ps -eo pid=,sess=,comm= |
+			awk -v s="$sess" '$2 == s && $3 == "forkd-closer" { print $1 }')
+	fi
+	for p in $pids; do cat "/proc/$p/schedstat" 2>/dev/null; done |
+		awk '{ ns += $1; runs += $3 } END { print ns + 0, runs + 0 }'
+}
 echo "untraced:"
+d0=$(sched forkd)
+c0=$(sched closer)
 "$build/bench/harness/forkd-hops" "$tmp/s.sock" "$tmp/authkey" "$n" "$gap"
+d1=$(sched forkd)
+c1=$(sched closer)
+echo "$d0 $d1 $c0 $c1" | awk -v n="$n" '{
+	printf "per round (untraced, /proc/PID/schedstat): forkd %.1f us on " \
+	    "CPU; forkd-closer %.1f us on CPU, run %.2f times\n",
+	    ($3 - $1) / 1000 / n, ($7 - $5) / 1000 / n, ($8 - $6) / n }'
 zpid=$(ps -o pid= -o comm= --ppid "$pid" | awk '$2 == "forkd-zygote" { print $1 }')
 pool=$(ps -o pid= -o comm= --ppid "$pid" | awk '$2 == "forkd-pool" { print $1 }')
 echo "traced:"

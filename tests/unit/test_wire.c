@@ -8,12 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "forkd.pb-c.h"
 #include "wire.h"
@@ -714,11 +716,82 @@ test_nul_string(void **state)
 		    buf, cut);
 }
 
+/* A MAC keyed once (wire_mac_init_keyed(), issue 17) seals the same
+ * frames as one keyed per frame, byte for byte, over several sequence
+ * numbers and sizes; each is HMAC-SHA256(key, dir || frame); the two
+ * open each other's frames, and a keyed side still refuses a frame under
+ * another key or with a bit flipped. */
+static void
+test_keyed_mac(void **state)
+{
+	struct wire_mac		 c, ck, s, sk;
+	unsigned char		 f1[512], f2[512], want[32], big[300];
+	unsigned char		*keyed_c, *keyed_s;
+	const unsigned char	*p;
+	unsigned char		 dirframe[1 + sizeof f1];
+	size_t			 l1, l2, plen, len;
+
+	(void)state;
+	assert_int_equal(wire_mac_keyed_size(),
+	    sizeof(crypto_auth_hmacsha256_state));
+	keyed_c = malloc(wire_mac_keyed_size());
+	keyed_s = malloc(wire_mac_keyed_size());
+	assert_non_null(keyed_c);
+	assert_non_null(keyed_s);
+	memset(big, 'b', sizeof big);
+	wire_mac_init(&c, key1, 0);
+	wire_mac_init_keyed(&ck, key1, keyed_c, 0);
+	wire_mac_init(&s, key1, 1);
+	wire_mac_init_keyed(&sk, key1, keyed_s, 1);
+	for (int i = 0; i < 6; i++) {
+		len = i % 2 ? sizeof big : (size_t)i;
+		l1 = seal(&c, big, len, f1, sizeof f1);
+		l2 = seal(&ck, big, len, f2, sizeof f2);
+		assert_int_equal(l1, l2);
+		assert_memory_equal(f1, f2, l1);
+		dirframe[0] = WIRE_DIR_C2S;
+		memcpy(dirframe + 1, f2, l2 - WIRE_MAC_LEN);
+		crypto_auth_hmacsha256(want, dirframe, 1 + l2 - WIRE_MAC_LEN,
+		    key1);
+		assert_memory_equal(want, f2 + l2 - WIRE_MAC_LEN, 32);
+		/* The keyed server opens the plain client's frame, the plain
+		 * server the keyed client's. */
+		EXPECT_RC(wire_open(&sk, f1, l1, sizeof f1, &p, &plen), 0,
+		    "keyed open");
+		assert_int_equal(plen, len);
+		EXPECT_RC(wire_open(&s, f2, l2, sizeof f2, &p, &plen), 0,
+		    "plain open");
+		/* And the keyed server's replies are the plain one's. */
+		l1 = seal(&s, big, len, f1, sizeof f1);
+		l2 = seal(&sk, big, len, f2, sizeof f2);
+		assert_int_equal(l1, l2);
+		assert_memory_equal(f1, f2, l1);
+	}
+	/* Another key: refused, sequence not consumed. */
+	wire_mac_init(&c, key2, 0);
+	c.send_seq = ck.send_seq;
+	l1 = seal(&c, payload, sizeof payload, f1, sizeof f1);
+	EXPECT_RC(wire_open(&sk, f1, l1, sizeof f1, &p, &plen),
+	    -EKEYREJECTED, "open under another key");
+	l2 = seal(&ck, payload, sizeof payload, f2, sizeof f2);
+	f2[WIRE_HDR_LEN] ^= 1;
+	EXPECT_RC(wire_open(&sk, f2, l2, sizeof f2, &p, &plen),
+	    -EKEYREJECTED, "open of a flipped bit");
+	f2[WIRE_HDR_LEN] ^= 1;
+	EXPECT_RC(wire_open(&sk, f2, l2, sizeof f2, &p, &plen), 0,
+	    "open of the intact frame");
+	sodium_memzero(keyed_c, wire_mac_keyed_size());
+	sodium_memzero(keyed_s, wire_mac_keyed_size());
+	free(keyed_c);
+	free(keyed_s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_keyed_mac),
 		cmocka_unit_test(test_nul_string),
 		cmocka_unit_test(test_handshake_roundtrip),
 		cmocka_unit_test(test_handshake_mac_mismatch),
