@@ -20,8 +20,8 @@
 
 #include <event2/event.h>
 #include <sodium.h>
-#include <systemd/sd-journal.h>
 
+#include "audit.h"
 #include "cgroup.h"
 #include "child.h"
 #include "clock.h"
@@ -584,34 +584,6 @@ spawn_log_refusal(struct session *s, const char *msg)
 	session_log_limited(s, &spawn_refuse_rl, "spawn refused: %s", msg);
 }
 
-/* The audit line of a started child, at info: who asked (client uid and
- * pid), what runs (child pid and name, target) and which policy rule let
- * it. Under journald also as fields FORKD_TARGET=, FORKD_CLIENT_UID=,
- * FORKD_CLIENT_PID=, FORKD_CHILD_PID=, FORKD_CHILD_NAME=, FORKD_RULE=. */
-static void
-spawn_log_audit(const struct session *s, pid_t pid, const char *name,
-    const char *target, const char *exec_path)
-{
-	char	etarget[256], erule[320];
-
-	if (LOG_LVL_INFO > log_get_level())
-		return;
-	log_escape(etarget, sizeof etarget, target, strlen(target));
-	policy_allowed_by(&server_config_get()->policy, target, exec_path,
-	    erule, sizeof erule);
-	if (log_is_journald() && sd_journal_send("MESSAGE=session %llu (uid "
-	    "%u pid %d): spawned child %d (%s): %s, allowed by %s",
-	    (unsigned long long)s->s_id, (unsigned)s->s_uid, (int)s->s_pid,
-	    (int)pid, name, etarget, erule, "PRIORITY=%d", LOG_LVL_INFO,
-	    "SYSLOG_IDENTIFIER=forkd", "FORKD_TARGET=%s", etarget,
-	    "FORKD_CLIENT_UID=%u", (unsigned)s->s_uid, "FORKD_CLIENT_PID=%d",
-	    (int)s->s_pid, "FORKD_CHILD_PID=%d", (int)pid,
-	    "FORKD_CHILD_NAME=%s", name, "FORKD_RULE=%s", erule, NULL) >= 0)
-		return;
-	session_log(s, LOG_LVL_INFO, "spawned child %d (%s): %s, allowed by "
-	    "%s", (int)pid, name, etarget, erule);
-}
-
 /* Wipe the strings of a handled request (environment, argv, cwd) before
  * protobuf-c frees them: freed heap is still in every child forkd forks
  * later, and an --env secret of one client must not reach another
@@ -834,7 +806,7 @@ spawn_register(struct session *s, uint32_t id, const Forkd__SpawnRequest *r,
 		spawn_stats.failed++;
 		reply_error(s, id, -ENOMEM, 0, "out of memory");
 	}
-	spawn_log_audit(s, pid, a->a_name, r->target, a->a_exec_path);
+	audit_spawn(s, pid, a->a_name, r->target, a->a_exec_path);
 	server_status_changed();
 }
 
