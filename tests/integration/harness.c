@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -688,4 +689,35 @@ harness_wait_ignored(pid_t pid, int sig, int timeout_ms)
 		fail_msg("process %d %s signal %d after %d ms", (int)pid,
 		    r < 0 ? "is gone instead of ignoring" : "still does not "
 		    "ignore", sig, timeout_ms);
+}
+
+int
+harness_conf_new(char *path, size_t len, const char *tag)
+{
+	const char	*tmp = getenv("TMPDIR");
+	int		 n, fd;
+
+	if (tmp == NULL || *tmp == '\0' || strlen(tmp) >= 60)
+		tmp = "/tmp";
+	n = snprintf(path, len, "%s/forkd-%s.XXXXXX", tmp, tag);
+	if (n < 0 || (size_t)n >= len || (fd = mkstemp(path)) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+void
+harness_conf_write(const char *path, const char *fmt, ...)
+{
+	FILE	*f = fopen(path, "w");
+	va_list	 ap;
+	int	 r;
+
+	if (f == NULL)
+		fail_msg("fopen %s: %s", path, strerror(errno));
+	va_start(ap, fmt);
+	r = vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (fclose(f) != 0 || r < 0)
+		fail_msg("writing %s failed", path);
 }

@@ -91,6 +91,14 @@ void	harness_wait_log(const struct harness *h, const char *needle, int n,
 /* Wait until pid ignores sig (SigIgn in /proc/PID/status), as a shell does
  * once its "trap '' SIG" ran; fails the test after timeout_ms. */
 void	harness_wait_ignored(pid_t pid, int sig, int timeout_ms);
+/* A new, empty temp file for a forkd config (-c), named "forkd-TAG.XXXXXX"
+ * in TMPDIR (when set and short enough) or /tmp; its name in path. 0, or
+ * -1 when it cannot be made. */
+int	harness_conf_new(char *path, size_t len, const char *tag);
+/* (Re)write the config file path from printf-style text; fails the test
+ * when it cannot. */
+void	harness_conf_write(const char *path, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 /* Failure messages say what was observed. */
 #define EXPECT_OK(f, call) do {						\

@@ -932,23 +932,17 @@ test_stop(void **state)
 static int
 group_setup(void **state)
 {
-	const char	*tmp = getenv("TMPDIR");
 	const char	*extra[] = { "-c", conf, NULL };
-	FILE		*f;
-	int		 fd;
 
 	/* Writes to the dead clients' sockets must not kill the test. */
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(conf, sizeof conf, "%s/forkd-adv.XXXXXX",
-	    tmp != NULL && *tmp != '\0' && strlen(tmp) < 60 ? tmp : "/tmp");
-	if ((fd = mkstemp(conf)) < 0 || (f = fdopen(fd, "w")) == NULL)
+	if (harness_conf_new(conf, sizeof conf, "adv") != 0)
 		return -1;
 	/* A long handshake deadline keeps the 1,000-connection count exact;
 	 * a short grace keeps the SIGTERM-ignoring children quick. */
-	fprintf(f, "# written by test_adversarial\n[limits]\n"
+	harness_conf_write(conf, "# written by test_adversarial\n[limits]\n"
 	    "max_connections = 64\nhandshake_timeout_ms = 60000\n"
 	    "kill_grace_ms = 1000\n");
-	fclose(f);
 	return harness_start(&H, extra);
 }
 

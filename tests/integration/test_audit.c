@@ -121,22 +121,16 @@ test_escaped(void **state)
 static int
 group_setup(void **state)
 {
-	const char	*tmp = getenv("TMPDIR");
 	const char	*extra[] = { "-v", "-c", conf, NULL };
-	FILE		*fp;
-	int		 fd;
 
 	/* The plain log format, also when the tests run under systemd
 	 * (CI runners): forkd would take journald's otherwise. */
 	unsetenv("INVOCATION_ID");
 	unsetenv("JOURNAL_STREAM");
-	snprintf(conf, sizeof conf, "%s/forkd-audit.XXXXXX",
-	    tmp != NULL && *tmp != '\0' && strlen(tmp) < 60 ? tmp : "/tmp");
-	if ((fd = mkstemp(conf)) < 0 || (fp = fdopen(fd, "w")) == NULL)
+	if (harness_conf_new(conf, sizeof conf, "audit") != 0)
 		return -1;
-	fprintf(fp, "[policy]\nallow_targets = bench:n* bench:exit pi:* "
-	    "testing:*\n");
-	fclose(fp);
+	harness_conf_write(conf, "[policy]\nallow_targets = bench:n* "
+	    "bench:exit pi:* testing:*\n");
 	return harness_start(&H, extra);
 }
 

@@ -783,10 +783,7 @@ find_cgroup2(char *out, size_t outlen)
 static int
 group_setup(void **state)
 {
-	const char	*tmp = getenv("TMPDIR");
 	const char	*extra[] = { "-c", conf, NULL };
-	FILE		*f;
-	int		 fd;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (!find_cgroup2(cg_mount, sizeof cg_mount))
@@ -801,13 +798,10 @@ group_setup(void **state)
 			cg_root[0] = '\0';
 		}
 	}
-	snprintf(conf, sizeof conf, "%s/forkd-contain.XXXXXX",
-	    tmp != NULL && *tmp != '\0' && strlen(tmp) < 60 ? tmp : "/tmp");
-	if ((fd = mkstemp(conf)) < 0 || (f = fdopen(fd, "w")) == NULL)
+	if (harness_conf_new(conf, sizeof conf, "contain") != 0)
 		return -1;
-	fprintf(f, "# written by test_contain\n[forkd]\ncgroup_root = %s\n",
-	    cg_root[0] ? cg_root : "none");
-	fclose(f);
+	harness_conf_write(conf, "# written by test_contain\n[forkd]\n"
+	    "cgroup_root = %s\n", cg_root[0] ? cg_root : "none");
 	if (harness_start(&H, extra) != 0)
 		return -1;
 	if (rawclient_connect(&RC, H.h_sock, H.h_key) != 0) {

@@ -22,11 +22,7 @@ static char		conf[HARNESS_PATH_MAX + 16];
 static void
 write_conf(const char *path, int max_children)
 {
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL)
-		fail_msg("fopen %s: %s", path, strerror(errno));
-	fprintf(f, "# written by test_limits\n"
+	harness_conf_write(path, "# written by test_limits\n"
 	    "[limits]\n"
 	    "max_connections = 3\n"
 	    "max_children = %d\n"
@@ -35,7 +31,6 @@ write_conf(const char *path, int max_children)
 	    "max_fds = 2\n"
 	    "handshake_timeout_ms = %d\n"
 	    "kill_grace_ms = 500\n", max_children, HANDSHAKE_MS);
-	fclose(f);
 }
 
 static pid_t
@@ -294,15 +289,10 @@ test_stop(void **state)
 static int
 group_setup(void **state)
 {
-	const char	*tmp = getenv("TMPDIR");
 	const char	*extra[] = { "-c", conf, NULL };
-	int		 fd;
 
-	snprintf(conf, sizeof conf, "%s/forkd-limits.XXXXXX",
-	    tmp != NULL && *tmp != '\0' && strlen(tmp) < 60 ? tmp : "/tmp");
-	if ((fd = mkstemp(conf)) < 0)
+	if (harness_conf_new(conf, sizeof conf, "limits") != 0)
 		return -1;
-	close(fd);
 	write_conf(conf, 2);
 	return harness_start(&H, extra);
 }

@@ -25,13 +25,8 @@ static size_t		keylen;
 static void
 write_conf(const char *limits, const char *policy)
 {
-	FILE *f = fopen(conf, "w");
-
-	if (f == NULL)
-		fail_msg("fopen %s: %s", conf, strerror(errno));
-	fprintf(f, "# written by test_policy\n[limits]\n%s\n[policy]\n%s\n",
-	    limits, policy);
-	fclose(f);
+	harness_conf_write(conf, "# written by test_policy\n[limits]\n%s\n"
+	    "[policy]\n%s\n", limits, policy);
 }
 
 /* How often needle occurs in forkd's log. */
@@ -658,17 +653,13 @@ test_stop(void **state)
 static int
 group_setup(void **state)
 {
-	const char	*tmp = getenv("TMPDIR");
 	const char	*extra[] = { "-c", conf, "--socket-mode", "0666",
 	    NULL };
 	ssize_t		 n;
 	int		 fd;
 
-	snprintf(conf, sizeof conf, "%s/forkd-policy.XXXXXX",
-	    tmp != NULL && *tmp != '\0' && strlen(tmp) < 60 ? tmp : "/tmp");
-	if ((fd = mkstemp(conf)) < 0)
+	if (harness_conf_new(conf, sizeof conf, "policy") != 0)
 		return -1;
-	close(fd);
 	write_conf("", "allow_exec = no\n");
 	if (harness_start(&H, extra) != 0)
 		return -1;

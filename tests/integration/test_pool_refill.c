@@ -110,23 +110,13 @@ test_stop(void **state)
 static int
 group_setup(void **state)
 {
-	const char	*tmp = getenv("TMPDIR");
 	const char	*extra[] = { "-c", conf, NULL };
-	FILE		*fp;
-	int		 fd;
 
 	(void)state;
-	snprintf(conf, sizeof conf, "%s/forkd-refill.XXXXXX",
-	    tmp != NULL && *tmp != '\0' && strlen(tmp) < 60 ? tmp : "/tmp");
-	if ((fd = mkstemp(conf)) < 0)
+	if (harness_conf_new(conf, sizeof conf, "refill") != 0)
 		return -1;
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		return -1;
-	}
-	fprintf(fp, "# written by test_pool_refill\n[limits]\n"
+	harness_conf_write(conf, "# written by test_pool_refill\n[limits]\n"
 	    "pool_max = %d\npool_min = %d\n", POOL_MAX, POOL_MIN);
-	fclose(fp);
 	return harness_start(&H, extra);
 }
 

@@ -17,15 +17,10 @@ static char		conf[HARNESS_PATH_MAX + 16];
 static void
 write_conf(int n)
 {
-	FILE *f = fopen(conf, "w");
-
-	if (f == NULL)
-		fail_msg("fopen %s: %s", conf, strerror(errno));
-	fprintf(f, "# written by test_pool_shrink\n"
+	harness_conf_write(conf, "# written by test_pool_shrink\n"
 	    "[limits]\n"
 	    "pool_max = %d\n"
 	    "pool_min = %d\n", n, n);
-	fclose(f);
 }
 
 /* Stop every idle pool child, shrink the pool to 0 by SIGHUP: each is
@@ -79,16 +74,11 @@ test_stop(void **state)
 static int
 group_setup(void **state)
 {
-	const char	*tmp = getenv("TMPDIR");
 	const char	*extra[] = { "-c", conf, NULL };
-	int		 fd;
 
 	(void)state;
-	snprintf(conf, sizeof conf, "%s/forkd-shrink.XXXXXX",
-	    tmp != NULL && *tmp != '\0' && strlen(tmp) < 60 ? tmp : "/tmp");
-	if ((fd = mkstemp(conf)) < 0)
+	if (harness_conf_new(conf, sizeof conf, "shrink") != 0)
 		return -1;
-	close(fd);
 	write_conf(POOL_N);
 	return harness_start(&H, extra);
 }

@@ -1352,21 +1352,16 @@ test_stop(void **state)
 static int
 group_setup(void **state)
 {
-	const char	*tmp = getenv("TMPDIR");
 	const char	*extra[] = { "-c", conf, NULL };
-	FILE		*f;
-	int		 fd;
 
 	if (sodium_init() < 0)
 		return -1;
-	snprintf(conf, sizeof conf, "%s/forkd-setup.XXXXXX",
-	    tmp != NULL && *tmp != '\0' && strlen(tmp) < 60 ? tmp : "/tmp");
-	if ((fd = mkstemp(conf)) < 0 || (f = fdopen(fd, "w")) == NULL)
+	if (harness_conf_new(conf, sizeof conf, "setup") != 0)
 		return -1;
 	/* The test runs as uid 0 (or its own uid) and may ask for an
 	 * identity. */
-	fprintf(f, "[policy]\nallow_identity = %u\n", (unsigned)getuid());
-	fclose(f);
+	harness_conf_write(conf, "[policy]\nallow_identity = %u\n",
+	    (unsigned)getuid());
 	umask(022);
 	return harness_start(&H, extra);
 }
