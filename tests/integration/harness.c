@@ -156,11 +156,20 @@ harness_cleanup(struct harness *h)
 	h->h_dir[0] = '\0';
 }
 
+/* Where temp files go: TMPDIR when set and short enough for a socket
+ * path under it, else /tmp. */
+static const char *
+harness_tmpdir(void)
+{
+	const char	*tmp = getenv("TMPDIR");
+
+	return tmp != NULL && *tmp != '\0' && strlen(tmp) < 60 ? tmp : "/tmp";
+}
+
 /* Start forkd and wait until it answers a ping. */
 int
 harness_start(struct harness *h, const char *const *extra)
 {
-	const char	*tmp = getenv("TMPDIR");
 	char		 pi[HARNESS_PATH_MAX + 16], bench[HARNESS_PATH_MAX + 16];
 	char		 testing[HARNESS_PATH_MAX + 16];
 	const char	*argv[64];
@@ -172,7 +181,7 @@ harness_start(struct harness *h, const char *const *extra)
 	memset(h, 0, sizeof *h);
 	h->h_pid = -1;
 	snprintf(h->h_dir, sizeof h->h_dir, "%s/forkd-it.XXXXXX",
-	    tmp != NULL && *tmp != '\0' && strlen(tmp) < 60 ? tmp : "/tmp");
+	    harness_tmpdir());
 	if (mkdtemp(h->h_dir) == NULL) {
 		fprintf(stderr, "harness: mkdtemp %s: %s\n", h->h_dir,
 		    strerror(errno));
@@ -694,12 +703,9 @@ harness_wait_ignored(pid_t pid, int sig, int timeout_ms)
 int
 harness_conf_new(char *path, size_t len, const char *tag)
 {
-	const char	*tmp = getenv("TMPDIR");
-	int		 n, fd;
+	int	n, fd;
 
-	if (tmp == NULL || *tmp == '\0' || strlen(tmp) >= 60)
-		tmp = "/tmp";
-	n = snprintf(path, len, "%s/forkd-%s.XXXXXX", tmp, tag);
+	n = snprintf(path, len, "%s/forkd-%s.XXXXXX", harness_tmpdir(), tag);
 	if (n < 0 || (size_t)n >= len || (fd = mkstemp(path)) < 0)
 		return -1;
 	close(fd);
