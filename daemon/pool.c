@@ -375,55 +375,43 @@ pool_fill(void)
 	}
 }
 
+/* A refill timer fired (pool_refill_ev, pool_lazy_ev or pool_step_ev):
+ * fill the pool, all that is missing in one request to the zygote. */
 static void
 pool_refill_cb(evutil_socket_t fd, short what, void *arg)
 {
 	pool_fill();
 }
 
-/* Schedule a refill after delay_ms, unless one is pending. */
+/* (Re)arm the refill timer *evp (made on first use) to fire in delay_ms:
+ * a pending one is pushed back when push, else left as it is. */
 static void
-pool_schedule(unsigned int delay_ms)
-{
-	struct timeval tv = clock_tv(delay_ms);
-
-	if (pool_refill_ev == NULL)
-		pool_refill_ev = evtimer_new(server_evbase(), pool_refill_cb,
-		    NULL);
-	/* A pending lazy top-up is brought forward by an urgent refill. */
-	if (pool_refill_ev != NULL && (!evtimer_pending(pool_refill_ev, NULL) ||
-	    delay_ms <= POOL_REFILL_DELAY_MS))
-		evtimer_add(pool_refill_ev, &tv);
-}
-
-/* (Re)arm *evp, made on first use with cb, to fire in delay_ms: a
- * pending one is pushed back when push, else left as it is. */
-static void
-pool_timer(struct event **evp, event_callback_fn cb, unsigned int delay_ms,
-    int push)
+pool_timer(struct event **evp, unsigned int delay_ms, int push)
 {
 	struct timeval tv = clock_tv(delay_ms);
 
 	if (*evp == NULL)
-		*evp = evtimer_new(server_evbase(), cb, NULL);
+		*evp = evtimer_new(server_evbase(), pool_refill_cb, NULL);
 	if (*evp != NULL && (push || !evtimer_pending(*evp, NULL)))
 		evtimer_add(*evp, &tv);
 }
 
-/* No spawn for POOL_REFILL_LAZY_MS: top the pool up to pool_max. */
+/* Schedule a refill after delay_ms, unless one is pending; an urgent one
+ * (POOL_REFILL_DELAY_MS or less) brings a pending one forward. */
 static void
-pool_lazy_cb(evutil_socket_t fd, short what, void *arg)
+pool_schedule(unsigned int delay_ms)
 {
-	pool_fill();
+	pool_timer(&pool_refill_ev, delay_ms, delay_ms <= POOL_REFILL_DELAY_MS);
 }
 
-/* A spawn took a child POOL_STEP_MS ago and left the pool below
- * pool_min: refill it, all that is missing in one request to the zygote,
- * now that the spawn's own set-up is done. */
+/* Free a refill timer made by pool_timer(). */
 static void
-pool_step_cb(evutil_socket_t fd, short what, void *arg)
+pool_timer_free(struct event **evp)
 {
-	pool_fill();
+	if (*evp != NULL) {
+		event_free(*evp);
+		*evp = NULL;
+	}
 }
 
 /* A spawn took an idle child: refill so that the zygote's clones (130 us
@@ -449,15 +437,14 @@ pool_after_launch(void)
 		if (pool_stats.idle < min)
 			pool_schedule(POOL_REFILL_DELAY_MS);
 		else
-			pool_timer(&pool_lazy_ev, pool_lazy_cb,
-			    POOL_REFILL_LAZY_MS, 1);
+			pool_timer(&pool_lazy_ev, POOL_REFILL_LAZY_MS, 1);
 		return;
 	}
 	if (have < (min + 1) / 2)
 		pool_fill();
 	else if (have < min)
-		pool_timer(&pool_step_ev, pool_step_cb, POOL_STEP_MS, 0);
-	pool_timer(&pool_lazy_ev, pool_lazy_cb, POOL_REFILL_LAZY_MS, 1);
+		pool_timer(&pool_step_ev, POOL_STEP_MS, 0);
+	pool_timer(&pool_lazy_ev, POOL_REFILL_LAZY_MS, 1);
 }
 
 /* Fill the pool at start-up. */
@@ -638,18 +625,9 @@ pool_shutdown(void)
 		close(pc->p_fd);
 		pool_drop(pc);
 	}
-	if (pool_refill_ev != NULL) {
-		event_free(pool_refill_ev);
-		pool_refill_ev = NULL;
-	}
-	if (pool_lazy_ev != NULL) {
-		event_free(pool_lazy_ev);
-		pool_lazy_ev = NULL;
-	}
-	if (pool_step_ev != NULL) {
-		event_free(pool_step_ev);
-		pool_step_ev = NULL;
-	}
+	pool_timer_free(&pool_refill_ev);
+	pool_timer_free(&pool_lazy_ev);
+	pool_timer_free(&pool_step_ev);
 	/* The zygote sees EOF and exits; children it made meanwhile see EOF
 	 * on their sockets (closed with its end) and exit too. */
 	zygote_stop();
