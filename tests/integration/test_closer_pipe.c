@@ -98,6 +98,50 @@ find_closers(void)
 	return nclosers;
 }
 
+/* What forkd and every forkd-closer process are doing (state, kernel wait
+ * channel), and forkd's log: printed when a test here fails. */
+static void
+diagnose(const char *why)
+{
+	DIR		*d = opendir("/proc");
+	struct dirent	*de;
+	char		 path[300], buf[512];
+	FILE		*fp;
+
+	fprintf(stderr, "---- %s: forkd %d and forkd-closer processes ----\n",
+	    why, (int)H.h_pid);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		pid_t	pid = (pid_t)atoi(de->d_name);
+		size_t	n;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof buf - 1, fp);
+		buf[n] = '\0';
+		fclose(fp);
+		if (pid != H.h_pid && strstr(buf, "(forkd-closer)") == NULL)
+			continue;
+		buf[strcspn(buf, "\n")] = '\0';
+		fprintf(stderr, "%.120s%s", buf, pid == H.h_pid ? "" :
+		    shares_table(H.h_pid, pid) ? " [shares forkd's table]" :
+		    " [another table]");
+		snprintf(path, sizeof path, "/proc/%s/wchan", de->d_name);
+		if ((fp = fopen(path, "r")) != NULL) {
+			n = fread(buf, 1, sizeof buf - 1, fp);
+			buf[n] = '\0';
+			fclose(fp);
+			fprintf(stderr, " wchan=%s", buf);
+		}
+		fputc('\n', stderr);
+	}
+	if (d != NULL)
+		closedir(d);
+	harness_dump_log(&H);
+}
+
 /* Stop or continue every forkd-closer process of this forkd. */
 static void
 closers_signal(int sig)
@@ -172,8 +216,10 @@ via_closer(int fd, int rfd, const char *what)
 		    "it itself", what);
 	}
 	closers_signal(SIGCONT);
-	if (!eof_within(rfd, 5000 * harness_slow(), out, &got))
+	if (!eof_within(rfd, 5000 * harness_slow(), out, &got)) {
+		diagnose(what);
 		fail_msg("%s: no EOF after forkd-closer went on", what);
+	}
 	EXPECT_STR(out, "x", what);
 	close(rfd);
 	forkd_close(f);
@@ -216,6 +262,19 @@ has_pipe(pid_t pid, ino_t ino)
 	return found;
 }
 
+/* forkd's count of failed authentications. */
+static uint64_t
+auth_failures(struct forkd *f)
+{
+	struct forkd_status	*st;
+	uint64_t		 n;
+
+	EXPECT_OK(f, forkd_status(f, &st));
+	n = st->auth_failures;
+	forkd_status_free(st);
+	return n;
+}
+
 struct stuck_writer {
 	int	sw_fd;
 	char	*sw_buf;
@@ -256,6 +315,7 @@ test_pipe_lock_held(void **state)
 	int64_t			 end;
 	pthread_t		 th;
 	char			 junk = 'j';
+	uint64_t		 failures0;
 	int			 uffd, pp[2], s;
 
 	(void)state;
@@ -291,6 +351,8 @@ test_pipe_lock_held(void **state)
 	assert_true(strlen(H.h_sock) < sizeof sun.sun_path);
 	memcpy(sun.sun_path, H.h_sock, strlen(H.h_sock) + 1);
 	assert_int_equal(connect(s, (struct sockaddr *)&sun, sizeof sun), 0);
+	f = harness_connect(&H);
+	failures0 = auth_failures(f);
 	assert_int_equal(kill(H.h_pid, SIGSTOP), 0);
 	iov.iov_base = &junk;
 	iov.iov_len = 1;
@@ -306,18 +368,27 @@ test_pipe_lock_held(void **state)
 	assert_int_equal(sendmsg(s, &msg, 0), 1);
 	close(pp[0]);
 	assert_int_equal(kill(H.h_pid, SIGCONT), 0);
-	/* Until forkd's table holds it no more (a child forked meanwhile
-	 * would inherit it and hang in its own last close instead). */
+	/* Until forkd has read the frame (it counts an authentication
+	 * failure) and its table holds the pipe's end no more: a spawn
+	 * before that, with the pool off, would fork a child that inherits
+	 * it and hangs in its own last close instead. */
 	end = harness_now_ms() + 10000 * harness_slow();
+	while (auth_failures(f) == failures0 && harness_now_ms() < end)
+		harness_sleep_ms(5);
 	while (has_pipe(H.h_pid, st.st_ino) && harness_now_ms() < end)
 		harness_sleep_ms(5);
-	if (has_pipe(H.h_pid, st.st_ino))
+	if (auth_failures(f) == failures0) {
+		diagnose("the bad frame");
+		fail_msg("forkd did not read the bad frame in 10 s");
+	}
+	if (has_pipe(H.h_pid, st.st_ino)) {
+		diagnose("the pipe's read end");
 		fail_msg("forkd still holds the pipe's read end");
+	}
 
 	/* forkd still serves: a spawn and its exit (SIGALRM ends the test
 	 * if forkd hangs). */
 	alarm(30 * harness_slow());
-	f = harness_connect(&H);
 	harness_pipe(pp);
 	fcntl(pp[0], F_SETFL, O_NONBLOCK);
 	spawn_byte(f, pp[1]);
