@@ -181,7 +181,13 @@ eof_within(int rfd, int timeout_ms, char *buf, size_t *got)
 
 		if (left < 0)
 			left = 0;
-		if (poll(&p, 1, left) <= 0)
+		int r = poll(&p, 1, left);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			fail_msg("poll: %s", strerror(errno));
+		if (r == 0)
 			return 0;
 		n = read(rfd, buf + *got, 63 - *got);
 		if (n == 0)
@@ -275,10 +281,41 @@ auth_failures(struct forkd *f)
 	return n;
 }
 
-struct stuck_writer {
-	int	sw_fd;
-	char	*sw_buf;
-};
+/* A writer stuck in a pipe's write, on a userfaultfd page, holding the
+ * pipe's lock; released by stuck_release() (the test's end, or the group
+ * teardown when the test failed half-way). */
+static struct stuck_writer {
+	int		sw_fd;		/* the pipe's write end */
+	char		*sw_buf;	/* the page it writes from */
+	int		sw_uffd;
+	pthread_t	sw_thread;
+	int		sw_running;
+} stuck = { -1, NULL, -1, 0, 0 };
+
+/* Let the writer go (a zero page), so that the last close of the read
+ * end (forkd-closer's) ends too; then free it all. */
+static void
+stuck_release(void)
+{
+	struct uffdio_zeropage zp;
+
+	if (stuck.sw_running) {
+		memset(&zp, 0, sizeof zp);
+		zp.range.start = (unsigned long)stuck.sw_buf;
+		zp.range.len = 4096;
+		(void)ioctl(stuck.sw_uffd, UFFDIO_ZEROPAGE, &zp);
+		pthread_join(stuck.sw_thread, NULL);
+		stuck.sw_running = 0;
+	}
+	if (stuck.sw_fd >= 0)
+		close(stuck.sw_fd);
+	if (stuck.sw_uffd >= 0)
+		close(stuck.sw_uffd);
+	if (stuck.sw_buf != NULL)
+		munmap(stuck.sw_buf, 4096);
+	stuck.sw_fd = stuck.sw_uffd = -1;
+	stuck.sw_buf = NULL;
+}
 
 /* Write a page from a region no page is mapped in yet: the copy faults
  * and waits on the userfaultfd, holding the pipe's lock. */
@@ -299,8 +336,6 @@ test_pipe_lock_held(void **state)
 {
 	struct uffdio_api	 api = { .api = UFFD_API };
 	struct uffdio_register	 reg;
-	struct uffdio_zeropage	 zp;
-	struct stuck_writer	 w;
 	struct pollfd		 pfd;
 	struct msghdr		 msg = { 0 };
 	struct cmsghdr		*cm;
@@ -313,7 +348,6 @@ test_pipe_lock_held(void **state)
 	struct forkd		*f;
 	struct stat		 st;
 	int64_t			 end;
-	pthread_t		 th;
 	char			 junk = 'j';
 	uint64_t		 failures0;
 	int			 uffd, pp[2], s;
@@ -326,18 +360,23 @@ test_pipe_lock_held(void **state)
 			close(uffd);
 		skip();
 	}
-	w.sw_buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	stuck.sw_uffd = uffd;
+	stuck.sw_buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE |
 	    MAP_ANONYMOUS, -1, 0);
-	assert_true(w.sw_buf != MAP_FAILED);
+	if (stuck.sw_buf == MAP_FAILED)
+		stuck.sw_buf = NULL;
+	assert_non_null(stuck.sw_buf);
 	memset(&reg, 0, sizeof reg);
-	reg.range.start = (unsigned long)w.sw_buf;
+	reg.range.start = (unsigned long)stuck.sw_buf;
 	reg.range.len = 4096;
 	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
 	assert_int_equal(ioctl(uffd, UFFDIO_REGISTER, &reg), 0);
 	harness_pipe(pp);
 	assert_int_equal(fstat(pp[0], &st), 0);
-	w.sw_fd = pp[1];
-	assert_int_equal(pthread_create(&th, NULL, stuck_writer_main, &w), 0);
+	stuck.sw_fd = pp[1];
+	assert_int_equal(pthread_create(&stuck.sw_thread, NULL,
+	    stuck_writer_main, &stuck), 0);
+	stuck.sw_running = 1;
 	/* The writer is in its fault (with the pipe's lock) once the
 	 * userfaultfd has a message. */
 	pfd.fd = uffd;
@@ -396,18 +435,9 @@ test_pipe_lock_held(void **state)
 	forkd_close(f);
 	alarm(0);
 
-	/* Let the writer go (a zero page), so that the closer's close of
-	 * the read end ends too. */
-	memset(&zp, 0, sizeof zp);
-	zp.range.start = (unsigned long)w.sw_buf;
-	zp.range.len = 4096;
-	(void)ioctl(uffd, UFFDIO_ZEROPAGE, &zp);
-	pthread_join(th, NULL);
+	stuck_release();
 	close(pp[0]);
-	close(w.sw_fd);
 	close(s);
-	close(uffd);
-	munmap(w.sw_buf, 4096);
 }
 
 /* A FIFO on a file system goes to the closer (its last close may call
@@ -454,6 +484,7 @@ group_teardown(void **state)
 {
 	(void)state;
 	closers_signal(SIGCONT);
+	stuck_release();
 	if (H.h_pid > 0)
 		harness_stop(&H);
 	return 0;
