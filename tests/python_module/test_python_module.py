@@ -7,10 +7,11 @@ import pickle
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from conftest import TARGETS, run_forkd_until_exit
+from conftest import SLOW, TARGETS, run_forkd_until_exit
 
 MIB = 1 << 20
 
@@ -157,6 +158,46 @@ def test_sys_exit(forkd):
     assert r.exitcode == 1 and r.stderr == b"a message\n"
     assert r.result is None     # nothing written on sys.exit()
     forkd.assert_serving()
+
+
+def _processes_named(names):
+    """Pids of the processes whose comm is one of names."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % d) as f:
+                if f.read().rstrip("\n") in names:
+                    found.append(int(d))
+        except OSError:
+            pass
+    return found
+
+
+def test_exit_leaves_no_process_behind(forkd, forkd_nopool):
+    # A child hands the unmapping of its image to a helper that shares it
+    # (python_exit_early()) and exits; the helper, named as the child,
+    # goes right after it: none may be left.
+    names = set()
+    for i, server in enumerate((forkd, forkd_nopool) * 4):
+        name = "pm-exit-%d" % i
+        r = server.call("pm_targets:name_self", (name,))
+        assert r.exitcode == 0 and r.result[0] == "ok", r
+        names.add(name)
+    deadline = time.monotonic() + 10 * SLOW
+    while _processes_named(names):
+        assert time.monotonic() < deadline, \
+            "left behind: %r" % _processes_named(names)
+        time.sleep(0.02)
+    forkd.assert_serving()
+
+
+def test_target_has_no_child_of_forkds(forkd):
+    # Nothing forkd or the module makes is the target's child while it
+    # runs: os.wait() finds none (it would block on a helper).
+    r = forkd.call("pm_targets:children_now", timeout=30)
+    assert (r.exitcode, r.result) == (0, ("ok", None))
 
 
 def test_segfault(forkd):

@@ -115,6 +115,22 @@ def threads_now():
     return len(os.listdir("/proc/self/task"))
 
 
+def children_now():
+    """What os.wait() says with no child of the target's own: None for
+    ChildProcessError, or the (pid, status) it reaped."""
+    try:
+        return os.wait()
+    except ChildProcessError:
+        return None
+
+
+def name_self(name):
+    """Set this process's name (comm); return its pid."""
+    with open("/proc/self/comm", "w") as f:
+        f.write(name)
+    return os.getpid()
+
+
 def write_then_raw():
     """'text' through sys.stdout, then 'raw' straight to fd 1."""
     sys.stdout.write("text")
