@@ -22,7 +22,10 @@
  * image. After preloading, init runs one call in a throwaway child and
  * records which pages it copied (python_probe()); the optional export
  * forkd_module_pool_warm() copies those ahead, for a forkd that calls it
- * in idle pool children.
+ * in idle pool children. Most of the rest is the exit: unmapping the image
+ * in the child's last exit_mm(), before its exit can be reported. So an
+ * entry, once its target has returned, leaves that to a helper that
+ * shares the child's memory (python_exit_early()).
  *
  * The daemon's thread keeps the GIL from init on: forkd is single-threaded
  * and every child continues on that thread, so PyOS_AfterFork_Child() finds
