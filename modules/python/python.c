@@ -772,8 +772,8 @@ python_reaper_main(void *arg)
  * the exit is reported at once, and the helper, killed by the child's
  * death (PR_SET_PDEATHSIG), unmaps everything after it.
  * - The helper is made here, after the set-up: it has the child's
- *   credentials, limits, cgroup and namespaces, and a privilege the
- *   target lacks it cannot have. It exists only once the target's code
+ *   credentials, limits, cgroup, namespaces and seccomp filter, so no
+ *   privilege the target lacks. It exists only once the target's code
  *   has returned, so the target never sees it (an os.wait() of its own).
  * - Where it cannot be made (a pids limit, a seccomp filter, valgrind,
  *   which runs no clone() it does not know), the child exits as before.
