@@ -183,6 +183,56 @@ def test_run_calls_the_target_here(tmp_path):
     assert calls == [1] and p.pid is None
 
 
+def test_subclass_run_runs_in_the_child(conn):
+    import pp_subclass as sc
+    p = sc.Worker(21, name="w", daemon=True, connection=conn)
+    p.start()
+    r = p.result(T)
+    assert p.exitcode == 0
+    # The child ran run() on its own copy: its pid, name and attributes.
+    assert r == {"pid": p.pid, "self_pid": p.pid, "name": "w",
+                 "daemon": True, "value": 42, "alive": True,
+                 "exitcode": None}
+    # run() through super() calls the target with its arguments.
+    p = sc.Traced(target=t.add, args=(1, 2), kwargs={"c": 3},
+                  connection=conn)
+    p.start()
+    assert p.result(T) == ("traced", 6)
+    # Called here, run() runs here (multiprocessing's run()).
+    assert sc.Traced(target=t.add, args=(4, 5)).run() == ("traced", 9)
+
+
+def test_subclass_run_errors(conn):
+    import pp_subclass as sc
+    p = sc.Failing(connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == 1
+    with pytest.raises(KeyError, match="from run"):
+        p.result()
+    p = sc.Failing(3, connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == 3
+    # In the child, the copy refuses what only its parent may do.
+    p = sc.Meddler(connection=conn)
+    p.start()
+    assert p.result(T) == ["join", "start", "terminate", "result"]
+    # Refused before anything is sent: an attribute that does not pickle,
+    # a subclass that cannot be imported by name.
+    with pytest.raises(pickle.PicklingError, match="process object"):
+        sc.Locked(connection=conn).start()
+
+    class Local(forkd.Process):
+        def run(self):
+            return 1
+    with pytest.raises(ValueError, match="module level"):
+        Local(connection=conn).start()
+    with pytest.raises(ValueError, match="needs a target"):
+        forkd.Process(connection=conn).start()
+    conn.ping()
+
+
 def test_unknown_option():
     with pytest.raises(TypeError, match="bogus"):
         forkd.Process(target=t.add, bogus=1)
@@ -566,6 +616,8 @@ EXPECTED = {
                            "next: nap-1.0", "all done: [0.1, 1.0, 1.5]"],
     "pi.py": ["pi    = 3.14159", "from 4 children"],
     "pi_executor.py": ["pi    = 3.14159", "through forkd.Executor"],
+    "subclass.py": ["counter counting to 100 in pid",
+                    "exitcode 0, run() returned 5050"],
     "asyncio_executor.py": ["sum of squares below 10000 = 333283335000",
                             "sum of squares below 30000 = 8999550005000"],
 }

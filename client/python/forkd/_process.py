@@ -155,14 +155,15 @@ def main_path() -> str:
     return os.path.abspath(path)
 
 
-def dump_args(args: tuple, kwargs: dict) -> bytes:
-    """The pickled (args, kwargs), or pickle.PicklingError."""
+def dump_args(args: tuple, kwargs: dict,
+              what: str = "the arguments") -> bytes:
+    """The pickled (args, kwargs), or pickle.PicklingError naming what."""
     try:
         return pickle.dumps((tuple(args), dict(kwargs)),
                             protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as e:
         raise pickle.PicklingError(
-            "forkd: the arguments cannot be pickled: %s" % (e,)) from e
+            "forkd: %s cannot be pickled: %s" % (what, e)) from e
 
 
 class _Sink:
@@ -280,7 +281,9 @@ class Process:
     by this process): it starts with forkd's preloaded modules imported, and
     runs ``target(*args, **kwargs)``. *target* must be importable by name
     (a module-level function or class); *args* and *kwargs* are pickled,
-    and so is the return value, which :meth:`result` gives back.
+    and so is the return value, which :meth:`result` gives back. A
+    subclass may override :meth:`run` instead: the child then runs it on a
+    pickled copy of the object.
 
     A target defined in the main script is found by importing the script
     in the child as ``__mp_main__``, as multiprocessing's forkserver and
@@ -343,6 +346,7 @@ class Process:
         self._closed = False
         self._parent_pid = os.getpid()
         self._finalizer: weakref.finalize | None = None
+        self._copy = False      # True: the child's copy (a subclass's run())
 
     def __repr__(self) -> str:
         if self._pid is None:
@@ -366,11 +370,51 @@ class Process:
             raise ValueError("process object is closed")
 
     def run(self) -> None:
-        """Call the target in *this* process (multiprocessing's run()).
-        forkd's child does not call run(): overriding it in a subclass has
-        no effect on the child, which runs *target* by name."""
+        """The child's activity: call *target* with *args* and *kwargs*.
+
+        As in multiprocessing, a subclass may override it. The child then
+        runs ``run()`` on a copy of this object, pickled at :meth:`start`
+        as multiprocessing's spawn and forkserver methods pickle theirs:
+        the subclass must be defined at module level, its attributes must
+        pickle, and what ``run()`` returns is what :meth:`result` gives.
+        In the child, :attr:`pid` is the child's own pid; :meth:`start`,
+        :meth:`join` and the other methods that act on a child raise
+        :exc:`AssertionError` there. Called directly, it runs in this
+        process."""
         if self._target is not None:
-            self._target(*self._args, **self._kwargs)
+            return self._target(*self._args, **self._kwargs)
+        return None
+
+    # The fields that describe this object's child here, and the options of
+    # its set-up: not sent to the child with a subclass's run().
+    _LOCAL_FIELDS = frozenset((
+        "_connection", "_spawn_options", "_conn", "_pid", "_forkd_name",
+        "_cgroup", "_pidfd", "_sink", "_status", "_outcome", "_closed",
+        "_finalizer", "_copy"))
+
+    def __getstate__(self) -> dict:
+        """What a child gets of this object (a subclass's run()): the
+        process's name, daemon flag, target, arguments and the subclass's
+        own attributes, without this end's connection, pidfd and state."""
+        return {k: v for k, v in self.__dict__.items()
+                if k not in self._LOCAL_FIELDS}
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled in the child: the object is the process that runs."""
+        self.__dict__.update(state)
+        self._connection = None
+        self._spawn_options = {}
+        self._conn = None
+        self._pid = os.getpid()
+        self._forkd_name = None
+        self._cgroup = None
+        self._pidfd = [-1]
+        self._sink = None
+        self._status = None
+        self._outcome = None
+        self._closed = False
+        self._finalizer = None
+        self._copy = True
 
     def start(self) -> None:
         """Start the child: pickle the arguments (refusing unpicklable ones
@@ -379,17 +423,32 @@ class Process:
         Raises :exc:`forkd.SpawnError` when forkd refuses or the child's
         set-up fails. At most once per process object."""
         self._check_closed()
+        if self._copy:
+            raise AssertionError("can only start a process object created "
+                                 "by current process")
         if self._pid is not None:
             raise AssertionError("cannot start a process twice")
         if self._parent_pid != os.getpid():
             raise AssertionError(
                 "can only start a process object created by current process")
-        if self._target is None:
-            raise ValueError("forkd.Process needs a target")
-        ref, in_main = target_ref(self._target)
-        payload = None
-        if self._args or self._kwargs:
-            payload = dump_args(self._args, self._kwargs)
+        if type(self).run is not Process.run:
+            # A subclass's run(): the child calls it on a copy of self.
+            try:
+                ref, in_main = target_ref(type(self).run)
+            except ValueError:
+                raise ValueError(
+                    "forkd runs %s.run() in the child by importing the "
+                    "class by name: define the subclass at module level"
+                    % type(self).__qualname__) from None
+            payload = dump_args((self,), {}, "the process object")
+        elif self._target is None:
+            raise ValueError("forkd.Process needs a target (or a subclass "
+                             "that overrides run())")
+        else:
+            ref, in_main = target_ref(self._target)
+            payload = None
+            if self._args or self._kwargs:
+                payload = dump_args(self._args, self._kwargs)
         argv = [ENTRY, ref]
         if in_main or (payload is not None and b"__main__" in payload):
             argv += ["--main", main_path()]
@@ -469,6 +528,8 @@ class Process:
         exit status is known."""
         if self._status is not None:
             return True
+        if self._copy:
+            return False        # the child's copy: this process runs
         conn = self._conn
         if conn.closed:
             # Its connection was closed (a daemon child then ends): forkd
@@ -535,6 +596,9 @@ class Process:
         result (a signal, ``sys.exit()``) raises :exc:`forkd.ProcessError`
         with its ``exitcode``."""
         self._check_closed()
+        if self._copy:
+            raise AssertionError("can only get the result of a child "
+                                 "process")
         if self._pid is None:
             raise AssertionError("can only get the result of a started "
                                  "process")
@@ -583,6 +647,8 @@ class Process:
 
     def _signal(self, sig: int) -> None:
         self._check_closed()
+        if self._copy:
+            raise AssertionError("can only signal a child process")
         if self._pid is None or self._status is not None:
             return
         try:
@@ -604,7 +670,7 @@ class Process:
         afterwards."""
         if self._closed:
             return
-        if self._pid is not None and not self._poll(0):
+        if self._pid is not None and not self._copy and not self._poll(0):
             raise ValueError("Cannot close a process while it is still "
                              "running. You should first call join() or "
                              "terminate().")
@@ -679,7 +745,7 @@ class Process:
         :func:`multiprocessing.connection.wait`, :mod:`selectors` and
         asyncio's ``loop.add_reader()``."""
         self._check_closed()
-        if self._pid is None:
+        if self._pid is None or self._copy:
             raise ValueError("process not started")
         return self._pidfd[0]
 
