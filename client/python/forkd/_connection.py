@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import select
 import threading
+import time
 from typing import Any, NamedTuple
 
 from . import _forkd
@@ -25,6 +27,11 @@ class ExitStatus(NamedTuple):
     timed_out: bool
     #: The child's cgroup memory limit killed it.
     oom_killed: bool
+
+
+# How long a child known to have ended (its pidfd said so) may take to have
+# its ExitEvent arrive before forkd is asked with a Wait request instead.
+_EVENT_WAIT = 1.0
 
 
 def _status(t: tuple) -> ExitStatus:
@@ -115,6 +122,22 @@ class Connection:
     def _spawn(self, target: str, argv: list[str], **opts: Any) -> tuple:
         return self._call(self._conn.spawn, target, argv, **opts)
 
+    def _event_locked(self, pid: int, timeout: float) -> ExitStatus | None:
+        """Read forkd's frames for up to timeout seconds, until pid's
+        ExitEvent is among them (lock held); None if it did not come."""
+        fd = self._conn.fileno()
+        deadline = time.monotonic() + timeout
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not p.poll(max(1, int(left * 1000))):
+                return None
+            self._drain()
+            st = self._exits.pop(pid, None)
+            if st is not None:
+                return st
+
     def _signal(self, pid: int, sig: int) -> None:
         self._call(self._conn.signal, pid, sig)
 
@@ -124,12 +147,17 @@ class Connection:
         while (t := self._conn.next_exit()) is not None:
             self._exits[t[0]] = _status(t)
 
-    def _reap(self, pid: int, timeout: float | None = None) -> ExitStatus:
+    def _reap(self, pid: int, timeout: float | None = None,
+              ended: bool = False) -> ExitStatus:
         """The exit status of child pid, waiting at most timeout seconds
-        (TimeoutError)."""
-        return self._call(self._reap_locked, pid, timeout)
+        (TimeoutError). ended: pid was spawned on this connection and has
+        ended (its pidfd is readable), so forkd's ExitEvent is on its way
+        here: wait for that rather than ask with a Wait request, a round
+        trip to forkd."""
+        return self._call(self._reap_locked, pid, timeout, ended)
 
-    def _reap_locked(self, pid: int, timeout: float | None) -> ExitStatus:
+    def _reap_locked(self, pid: int, timeout: float | None,
+                     ended: bool = False) -> ExitStatus:
         st = self._exits.pop(pid, None)
         if st is not None:
             return st
@@ -137,6 +165,11 @@ class Connection:
         st = self._exits.pop(pid, None)
         if st is not None:
             return st
+        if ended:
+            st = self._event_locked(pid, _EVENT_WAIT if timeout is None
+                                    else min(timeout, _EVENT_WAIT))
+            if st is not None:
+                return st
         st = _status(self._conn.wait(pid, timeout))
         # The exit event of that child is queued too: drop it.
         self._drain()

@@ -549,7 +549,7 @@ class Process:
                 if left <= 0:
                     return False
                 ms = max(1, int(left * 1000))
-            st = conn._reap(self._pid, 30)
+            st = conn._reap(self._pid, 30, ended=conn is self._conn)
         else:
             # No pidfd (an older forkd): ask forkd in short slices, so the
             # connection's lock is never held for long.
