@@ -687,6 +687,12 @@ def test_spawn_options_reach_the_child(conn):
     q.start()
     r = q.result(T)
     assert r["sid"] == r["pid"]         # default: a session of its own
+    # A resource by name; one number for both limits.
+    for res in ("nofile", "RLIMIT_NOFILE"):
+        q = forkd.Process(target=t.report, connection=conn,
+                          rlimits={res: 48})
+        q.start()
+        assert q.result(T)["nofile"] == (48, 48)
 
 
 def test_namespaces_option(conn):
@@ -797,6 +803,15 @@ def test_bad_spawn_options_refused_before_sending(conn):
                       connection=conn).start()
     with pytest.raises(TypeError):
         forkd.Process(target=t.add, cwd=42, connection=conn).start()
+    # Said in Python terms, before anything is sent.
+    for bad, exc, msg in (({"timeout": -1}, ValueError, "positive"),
+                          ({"timeout": 0}, ValueError, "positive"),
+                          ({"kill_grace": -0.5}, ValueError, "positive"),
+                          ({"timeout": "5"}, TypeError, "number"),
+                          ({"rlimits": {"bogus": 1}}, ValueError, "bogus"),
+                          ({"rlimits": {1.5: 1}}, TypeError, "RLIMIT")):
+        with pytest.raises(exc, match=msg):
+            forkd.Process(target=t.add, connection=conn, **bad).start()
     assert conn.status()["spawned_total"] == before
 
 

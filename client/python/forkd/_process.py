@@ -7,6 +7,7 @@ import fcntl
 import itertools
 import os
 import pickle
+import resource
 import select
 import selectors
 import signal
@@ -100,15 +101,16 @@ def spawn_kwargs(opts: Mapping[str, Any], daemon: bool) -> dict:
         kw["cwd"] = os.fspath(opts["cwd"])
     if opts.get("forkd_name") is not None:
         kw["name"] = opts["forkd_name"]
-    if opts.get("timeout") is not None:
-        kw["timeout_ms"] = max(1, int(opts["timeout"] * 1000))
-    if opts.get("kill_grace") is not None:
-        kw["kill_grace_ms"] = max(1, int(opts["kill_grace"] * 1000))
+    for k, wire in (("timeout", "timeout_ms"),
+                    ("kill_grace", "kill_grace_ms")):
+        if opts.get(k) is not None:
+            kw[wire] = _positive_ms(k, opts[k])
     if opts.get("rlimits") is not None:
         rl = []
         for res, lim in dict(opts["rlimits"]).items():
-            soft, hard = lim if isinstance(lim, tuple) else (lim, lim)
-            rl.append((int(res), soft, hard))
+            soft, hard = lim if isinstance(lim, (tuple, list)) and \
+                len(lim) == 2 else (lim, lim)
+            rl.append((_rlimit_resource(res), soft, hard))
         kw["rlimits"] = rl
     if opts.get("pgroup") is not None:
         kw["pgroup"] = _PGROUPS[opts["pgroup"]]
@@ -120,6 +122,36 @@ def spawn_kwargs(opts: Mapping[str, Any], daemon: bool) -> dict:
     if kw.get("cgroup") is not None:
         kw["cgroup"] = int(bool(kw["cgroup"]))
     return kw
+
+
+def _positive_ms(name: str, seconds: Any) -> int:
+    """Seconds (a positive number) as whole milliseconds, at least 1."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError("%s must be a number of seconds, not %s"
+                        % (name, type(seconds).__name__))
+    if not seconds > 0:
+        raise ValueError("%s must be a positive number of seconds (or "
+                         "None: none), not %r" % (name, seconds))
+    return max(1, int(seconds * 1000))
+
+
+def _rlimit_resource(res: Any) -> int:
+    """A resource of the rlimits option: resource.RLIMIT_NOFILE (an int)
+    or its name ("RLIMIT_NOFILE", "nofile")."""
+    if isinstance(res, str):
+        name = res.upper()
+        if not name.startswith("RLIMIT_"):
+            name = "RLIMIT_" + name
+        value = getattr(resource, name, None)
+        if not isinstance(value, int):
+            raise ValueError("rlimits: unknown resource %r (want a "
+                             "resource.RLIMIT_* constant or its name)"
+                             % (res,))
+        return value
+    if isinstance(res, bool) or not isinstance(res, int):
+        raise TypeError("rlimits: a resource is a resource.RLIMIT_* "
+                        "constant or its name, not %r" % (res,))
+    return res
 
 
 def target_ref(fn: Callable) -> tuple[str, bool]:
@@ -307,7 +339,9 @@ class Process:
       for stdin and this process's fds 1 and 2 for the others;
       :data:`forkd.DEVNULL` for /dev/null;
     - *timeout* (seconds: SIGTERM to the child's group, then SIGKILL
-      *kill_grace* seconds later), *rlimits* (``{resource: (soft, hard)}``),
+      *kill_grace* seconds later), *rlimits* (``{resource: (soft, hard)}``,
+      a resource as ``resource.RLIMIT_NOFILE`` or ``"nofile"``; -1 or None
+      for infinity),
       *umask*, *nice*, *cpus*, *pgroup* (``"session"`` or ``"group"``);
     - *cgroup* True with *memory_max*, *pids_max*, *cpu_quota_us*,
       *cpu_period_us*; *namespaces* (names from ``pid``, ``mount``,
