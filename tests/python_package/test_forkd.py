@@ -4,6 +4,7 @@ serving afterwards (the conn fixture checks)."""
 
 import asyncio
 import concurrent.futures
+import copy
 import errno
 import os
 import pickle
@@ -230,6 +231,15 @@ def test_subclass_run_errors(conn):
         Local(connection=conn).start()
     with pytest.raises(ValueError, match="needs a target"):
         forkd.Process(connection=conn).start()
+    # Only start() pickles a process object (multiprocessing refuses it
+    # too): a copy passed elsewhere would take the pid of its unpickler.
+    w = sc.Worker(1, connection=conn)
+    for attempt in (lambda: pickle.dumps(w), lambda: copy.copy(w),
+                    lambda: forkd.Process(target=t.echo, args=(w,),
+                                          connection=conn).start()):
+        with pytest.raises((TypeError, pickle.PicklingError),
+                           match="start"):
+            attempt()
     conn.ping()
 
 

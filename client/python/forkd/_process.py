@@ -49,6 +49,8 @@ _NAMESPACES = {"pid": _forkd.NS_PID, "mount": _forkd.NS_MOUNT,
 _PGROUPS = {"session": _forkd.PGROUP_SESSION, "group": _forkd.PGROUP_GROUP}
 
 _counter = itertools.count(1)
+# The process object start() is pickling in this thread (__getstate__).
+_pickling = threading.local()
 _children: set["Process"] = set()
 _children_lock = threading.Lock()
 
@@ -429,7 +431,13 @@ class Process:
     def __getstate__(self) -> dict:
         """What a child gets of this object (a subclass's run()): the
         process's name, daemon flag, target, arguments and the subclass's
-        own attributes, without this end's connection, pidfd and state."""
+        own attributes, without this end's connection, pidfd and state.
+        Only start() pickles a process object (as multiprocessing, which
+        refuses it elsewhere): a copy elsewhere would take its pid for
+        its own."""
+        if getattr(_pickling, "obj", None) is not self:
+            raise TypeError("a forkd.Process object is pickled only by its "
+                            "own start(), for a subclass's run()")
         return {k: v for k, v in self.__dict__.items()
                 if k not in self._LOCAL_FIELDS}
 
@@ -474,7 +482,11 @@ class Process:
                     "forkd runs %s.run() in the child by importing the "
                     "class by name: define the subclass at module level"
                     % type(self).__qualname__) from None
-            payload = dump_args((self,), {}, "the process object")
+            _pickling.obj = self
+            try:
+                payload = dump_args((self,), {}, "the process object")
+            finally:
+                _pickling.obj = None
         elif self._target is None:
             raise ValueError("forkd.Process needs a target (or a subclass "
                              "that overrides run())")
