@@ -405,7 +405,7 @@ class Process:
         if self._closed:
             raise ValueError("process object is closed")
 
-    def run(self) -> None:
+    def run(self) -> Any:
         """The child's activity: call *target* with *args* and *kwargs*.
 
         As in multiprocessing, a subclass may override it. The child then
