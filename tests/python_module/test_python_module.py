@@ -576,3 +576,26 @@ def test_two_paths_and_users_thread_settings_win(tmp_path):
         assert e["OPENBLAS_NUM_THREADS"] == e["OMP_NUM_THREADS"] == "1"
     finally:
         _finish(f)
+
+
+def test_forkd_package_preloaded_when_importable(tmp_path):
+    # forkd's own package, found on the path, is preloaded: a main script
+    # that starts forkd children imports it, and so does each child that
+    # imports that script for a target defined there. A "forkd" that is
+    # not the package (no _process.py) is not imported; one that fails to
+    # import does not stop forkd.
+    from conftest import _server, _finish
+    real, fake, broken = (tmp_path / d for d in ("real", "fake", "broken"))
+    for d, init in ((real, "MARK = 'package'\n"), (fake, "MARK = 'fake'\n"),
+                    (broken, "raise ImportError('half built')\n")):
+        (d / "forkd").mkdir(parents=True)
+        (d / "forkd" / "__init__.py").write_text(init)
+    (real / "forkd" / "_process.py").write_text("")
+    (broken / "forkd" / "_process.py").write_text("")
+    for d, want in ((real, "package"), (fake, None), (broken, None)):
+        f = _server("path=%s:%s,import=pm_targets" % (TARGETS, d))
+        try:
+            r = f.call("pm_targets:module_attr", ("forkd", "MARK")).result
+            assert r == ("ok", want), d
+        finally:
+            _finish(f)

@@ -163,3 +163,10 @@ def log_warning(text):
     import logging
     logging.getLogger("pm").warning(text)
     return text
+
+
+def module_attr(name, attr):
+    """getattr(sys.modules[name], attr), None when name is not imported:
+    what the warm image had, without importing anything."""
+    mod = sys.modules.get(name)
+    return None if mod is None else getattr(mod, attr, None)
