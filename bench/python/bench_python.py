@@ -11,6 +11,9 @@ numpy, the package from DIR/client/python) on a temporary socket, then:
   start+join   one trivial function: forkd.Process; multiprocessing
                forkserver with set_forkserver_preload(["numpy"]); fork from
                this process (numpy imported); spawn
+  main script  the same, the function defined in the main script as the
+               multiprocessing docs write it (main_forkd.py, main_mp.py):
+               each child imports the script to find it
   map          N tiny tasks through map(): forkd.Executor (a fresh child per
                task) against ProcessPoolExecutor on forkserver with
                max_tasks_per_child=1, and with reused workers
@@ -23,6 +26,7 @@ part of ctest: numbers, not pass/fail.
 """
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import platform
@@ -89,6 +93,15 @@ def time_start_join(make, n, warm=3):
         if i >= warm:
             out.append(dt)
     return out
+
+
+def run_main_script(argv, env):
+    """Run bench/python/ARGV[0] with ARGV[1:] (one of the main_*.py
+    scripts); the times it prints."""
+    r = subprocess.run([sys.executable, os.path.join(HERE, argv[0])] +
+                       argv[1:], env=env, stdout=subprocess.PIPE,
+                       check=True, timeout=600)
+    return json.loads(r.stdout)
 
 
 def time_map(make_executor, tasks, repeat):
@@ -193,6 +206,24 @@ def main():
             print("  %-32s %8.3f / %8.3f / %8.3f  n=%-4d %6.1fx"
                   % (k, q1 * 1e3, med * 1e3, q3 * 1e3, len(xs), med / base))
             rows.append(("start+join", k, med))
+
+        # The same with the target in the main script, as the
+        # multiprocessing docs write it: each child imports the script.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [os.path.join(build, "client", "python"), HERE]))
+        per = {}
+        per["forkd.Process"] = run_main_script(
+            ["main_forkd.py", conn.socket, conn.key, str(n_forkd)], env)
+        for how, n in (("forkserver", n_fs), ("fork", n_fork),
+                       ("spawn", n_spawn)):
+            per[how] = run_main_script(["main_mp.py", how, str(n)], env)
+        base = statistics.median(per["forkd.Process"])
+        print("\nstart+join of a trivial function defined in the main "
+              "script (main_forkd.py, main_mp.py; ms, as above)")
+        for k, xs in per.items():
+            q1, med, q3 = quartiles(xs)
+            print("  %-32s %8.3f / %8.3f / %8.3f  n=%-4d %6.1fx"
+                  % (k, q1 * 1e3, med * 1e3, q3 * 1e3, len(xs), med / base))
 
         thr = {}
         thr["forkd.Executor (fresh child)"] = time_map(
