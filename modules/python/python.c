@@ -3,9 +3,9 @@
  * init "path=DIR[:DIR...],import=MOD[,MOD...],allow=PATTERN[,PATTERN...],
  * gc_freeze=0|1" starts the interpreter once in forkd, imports the
  * preloads (set_forkserver_preload()'s job) and forkd's own Python package
- * where it is on the path, checks that no thread was
- * left behind and freezes the heap (gc.freeze()). Options are separated by
- * ','; an item without "KEY=" continues the list of the option before it
+ * where it is on the path, checks that no thread was left behind and
+ * freezes the heap (gc.freeze()). Options are separated by ','; an item
+ * without "KEY=" continues the list of the option before it
  * (import=numpy,json). The entries run in forked children:
  *
  *   python:call MODULE:QUALNAME [--main /abs/script.py]
