@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -571,11 +570,6 @@ server_init(struct config *cfg, const char *config_path)
 
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
-	/* What the children leave behind (a python child's exit helper, a
-	 * target's own orphans) is forkd's to reap, not init's: a container's
-	 * first process may never reap them. The reaper takes any pid. */
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
-		log_debug("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 	/* First: the closer of clients' fds holds no key and no module. */
 	/* Only refused where clone(CLONE_FILES) is (valgrind): forkd then
 	 * closes clients' fds itself, without lingering, and says so. */

@@ -193,37 +193,6 @@ def test_exit_leaves_no_process_behind(forkd, forkd_nopool):
     forkd.assert_serving()
 
 
-def _ppid_and_state(pid):
-    """(PPid, State letter) of pid, or None once it is gone (reaped)."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            fields = dict(line.split(":\t", 1) for line in f)
-    except (OSError, ValueError):
-        return None
-    return int(fields["PPid"]), fields["State"].strip()[:1]
-
-
-def test_forkd_reaps_what_children_leave_behind(forkd, forkd_nopool):
-    # forkd is a child subreaper: a process a target leaves behind becomes
-    # forkd's, and forkd reaps it when it ends (a container's first
-    # process may never reap it; the exit helper of every python child
-    # is such a process too, see above).
-    for server in (forkd, forkd_nopool):
-        r = server.call("pm_targets:orphan", ("pm-orphan", 60))
-        assert r.exitcode == 0 and r.result[0] == "ok", r
-        pid = r.result[1]
-        deadline = time.monotonic() + 10 * SLOW
-        while _ppid_and_state(pid)[0] != server.proc.pid:
-            assert time.monotonic() < deadline, _ppid_and_state(pid)
-            time.sleep(0.02)
-        os.kill(pid, signal.SIGKILL)
-        while _ppid_and_state(pid) is not None:
-            assert time.monotonic() < deadline, \
-                "not reaped: %r" % (_ppid_and_state(pid),)
-            time.sleep(0.02)
-        server.assert_serving()
-
-
 def test_target_has_no_child_of_forkds(forkd):
     # Nothing forkd or the module makes is the target's child while it
     # runs: os.wait() finds none (it would block on a helper).

@@ -170,19 +170,3 @@ def module_attr(name, attr):
     what the warm image had, without importing anything."""
     mod = sys.modules.get(name)
     return None if mod is None else getattr(mod, attr, None)
-
-
-def orphan(name, seconds):
-    """Leave a process behind: fork one that names itself, lets go of
-    the caller's pipes and sleeps; return its pid (the target returns, so
-    it is orphaned)."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.closerange(0, 64)
-            with open("/proc/self/comm", "w") as f:
-                f.write(name)
-            time.sleep(seconds)
-        finally:
-            os._exit(0)
-    return pid
