@@ -395,8 +395,8 @@ spawn_reap(void)
 				break;
 		if (c == NULL) {
 			if (!pool_reaped(pid, st))
-				log_debug("reaped %d, left behind by a child",
-				    (int)pid);
+				log_debug("reaped %d, not a child forkd "
+				    "spawned", (int)pid);
 			continue;
 		}
 		c->c_reaped = 1;
