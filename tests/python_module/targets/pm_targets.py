@@ -170,3 +170,13 @@ def module_attr(name, attr):
     what the warm image had, without importing anything."""
     mod = sys.modules.get(name)
     return None if mod is None else getattr(mod, attr, None)
+
+
+def fill_and_name(name, mib):
+    """Write mib MiB (so that unmapping them takes a while after the
+    child's exit), set this process's name; return its pid."""
+    held.append(bytearray(b"x") * (mib << 20))
+    return name_self(name)
+
+
+held = []
