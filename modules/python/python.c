@@ -736,37 +736,34 @@ python_on_valgrind(void)
 }
 
 /* The helper that outlives a child by the time its address space takes
- * to go: its stack, and the child's pidfd, which says when it is gone. */
+ * to go: its stack, and the child it belongs to. */
 static char	python_reaper_stack[16384] __attribute__((aligned(64)));
-static int	python_reaper_pidfd = -1;
+static pid_t	python_reaper_parent;
 
-/* The helper: once the child is gone (its pidfd readable), exit, and so
+/* The helper: once its parent (the child) is gone, be killed, and so
  * release the address space last. Raw system calls only, on its own
- * stack, every signal blocked: it never runs code of the child's again,
- * and touches no state of libc's (only errno, on a failed call, which
- * the exiting child no longer reads). It first closes its copies of the
- * child's fds, so that a client reading the child's stdout sees the end
- * when the child ends, not when the unmapping does. Exiting earlier (a
- * poll that fails) is harmless: the child's exit then unmaps, as without
- * it. */
+ * stack, every signal blocked but the death signal: it never runs code
+ * of the child's again, and touches no state of libc's (only errno, on a
+ * failed call, which the exiting child no longer reads). It first closes
+ * its copies of the child's fds, so that a client reading the child's
+ * stdout sees the end when the child ends, not when the unmapping does. */
 __attribute__((no_sanitize("address", "undefined")))
 static int
 python_reaper_main(void *arg)
 {
-	uint64_t	all = ~UINT64_C(0);
-	unsigned int	fd = (unsigned int)python_reaper_pidfd;
-	struct pollfd	pfd = { python_reaper_pidfd, POLLIN, 0 };
+	uint64_t all = ~UINT64_C(0);
 
 	(void)arg;
 	(void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL,
 	    sizeof all);
-	if (fd > 0)
-		(void)syscall(SYS_close_range, 0U, fd - 1, 0U);
-	(void)syscall(SYS_close_range, fd + 1, ~0U, 0U);
-	while (syscall(SYS_ppoll, &pfd, 1, NULL, NULL, 0) < 0 &&
-	    errno == EINTR)
-		;
-	(void)syscall(SYS_exit, 0);
+	(void)syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (syscall(SYS_getppid) != python_reaper_parent)
+		(void)syscall(SYS_exit, 0);
+	/* After the death signal is set: a close() that blocks (FUSE) ends
+	 * with the child too. */
+	(void)syscall(SYS_close_range, 0U, ~0U, 0U);
+	for (;;)
+		(void)syscall(SYS_pause);
 	return 0;
 }
 
@@ -778,31 +775,28 @@ python_reaper_main(void *arg)
  * the bench's 2-vCPU VM, and the child's exit status reaches forkd (and
  * join()) only after it. So the child clones a helper that shares its
  * memory (CLONE_VM) and then exits: its own exit_mm() is not the last,
- * the exit is reported at once, and the helper, which waits on the
- * child's pidfd, exits after it and unmaps everything.
- * - The helper is forkd's child, not the child's (CLONE_PARENT): forkd
- *   reaps it as soon as it ends. As the child's own, it was re-parented
- *   to PID 1 when the child ended, and a PID 1 that reaps late (or never,
- *   in some containers) kept a zombie per spawn.
- * - It is made here, after the set-up: it has the child's credentials,
- *   limits, cgroup, namespaces and seccomp filter, so no privilege the
- *   target lacks. It exists only once the target's code has returned, so
- *   the target never sees it.
- * - Where it cannot be made (a pids limit, a seccomp filter, a child that
- *   is PID 1 of its namespace, no pidfd_open() before Linux 5.3,
- *   valgrind, which runs no clone() it does not know), the child exits
- *   as before.
+ * the exit is reported at once, and the helper, killed by the child's
+ * death (PR_SET_PDEATHSIG), unmaps everything after it.
+ * - The helper is made here, after the set-up: it has the child's
+ *   credentials, limits, cgroup, namespaces and seccomp filter, so no
+ *   privilege the target lacks. It exists only once the target's code
+ *   has returned, so the target never sees it (an os.wait() of its own).
+ * - It is the child's child, so once the child is gone it is re-parented
+ *   (to PID 1 or the nearest subreaper), which reaps it. Not forkd's
+ *   (CLONE_PARENT): it would then be, for the time the unmapping takes,
+ *   a child of forkd's after the child's exit was reported, where
+ *   forkd's own children are the ones it spawned.
+ * - Where it cannot be made (a pids limit, a seccomp filter, valgrind,
+ *   which runs no clone() it does not know), the child exits as before.
  * - The child's reported rusage no longer counts the unmapping. */
 static void
 python_exit_early(void)
 {
 	if (python_on_valgrind())
 		return;
-	python_reaper_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	if (python_reaper_pidfd < 0)
-		return;
+	python_reaper_parent = getpid();
 	(void)clone(python_reaper_main, python_reaper_stack +
-	    sizeof python_reaper_stack, CLONE_VM | CLONE_PARENT, NULL);
+	    sizeof python_reaper_stack, CLONE_VM | SIGCHLD, NULL);
 }
 
 /* Entry python:call MODULE:QUALNAME [--main PATH]. */

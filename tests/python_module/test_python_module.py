@@ -193,33 +193,21 @@ def test_exit_leaves_no_process_behind(forkd, forkd_nopool):
     forkd.assert_serving()
 
 
-def _ppid(pid):
-    """pid's parent, or None once pid is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def test_exit_helper_is_forkds_child(forkd, forkd_nopool):
-    # The helper that unmaps a child's image after its exit is forkd's
-    # child (CLONE_PARENT), so forkd reaps it, not PID 1 (which may reap
-    # late or never: a zombie per spawn). 1 GiB to unmap keeps it alive
-    # long enough to be seen after the call returns. It holds none of the
-    # child's pipes: the call returns at the child's exit, not after the
-    # unmapping.
+def test_exit_helper_holds_no_pipe(forkd, forkd_nopool):
+    # The helper that unmaps a child's image after its exit holds none of
+    # the child's pipes: the call (which reads stdout, stderr and the
+    # result to their end) returns at the child's exit, while the helper
+    # still unmaps (1 GiB keeps it at it long enough to be seen), and the
+    # helper is gone soon after.
     for i, server in enumerate((forkd, forkd_nopool)):
         name = "pm-helper-%d" % i
         r = server.call("pm_targets:fill_and_name", (name, 1024))
         assert r.exitcode == 0 and r.result[0] == "ok", r
         helpers = [p for p in _processes_named({name}) if p != r.result[1]]
         assert helpers, "no helper left unmapping after the call returned"
-        assert {_ppid(p) for p in helpers} <= {server.proc.pid, None}, \
-            [(p, _ppid(p)) for p in helpers]
         deadline = time.monotonic() + 10 * SLOW
         while _processes_named({name}):
-            assert time.monotonic() < deadline, "helper not reaped"
+            assert time.monotonic() < deadline, "helper left behind"
             time.sleep(0.01)
         server.assert_serving()
 
