@@ -95,6 +95,17 @@ def time_start_join(make, n, warm=3):
     return out
 
 
+def print_times(title, per):
+    """A table of per-process times (seconds) under title: quartiles in
+    ms, and each median as a multiple of forkd.Process's."""
+    base = statistics.median(per["forkd.Process"])
+    print("\n" + title)
+    for k, xs in per.items():
+        q1, med, q3 = quartiles(xs)
+        print("  %-32s %8.3f / %8.3f / %8.3f  n=%-4d %6.1fx"
+              % (k, q1 * 1e3, med * 1e3, q3 * 1e3, len(xs), med / base))
+
+
 def run_main_script(argv, env):
     """Run bench/python/ARGV[0] with ARGV[1:] (one of the main_*.py
     scripts); the times it prints."""
@@ -181,7 +192,6 @@ def main():
     fs.set_forkserver_preload(["numpy"])
     fork = mp.get_context("fork")
     spawn = mp.get_context("spawn")
-    rows = []
     try:
         print("machine: %s, %d CPUs usable, Python %s, numpy %s"
               % (platform.processor() or platform.machine(), workers,
@@ -198,14 +208,8 @@ def main():
             lambda: fork.Process(target=tg.noop), n_fork)
         per["spawn"] = time_start_join(
             lambda: spawn.Process(target=tg.noop), n_spawn)
-        base = statistics.median(per["forkd.Process"])
-        print("\nstart+join of a trivial function (ms: q1 / median / q3, "
-              "n; x = median / forkd's)")
-        for k, xs in per.items():
-            q1, med, q3 = quartiles(xs)
-            print("  %-32s %8.3f / %8.3f / %8.3f  n=%-4d %6.1fx"
-                  % (k, q1 * 1e3, med * 1e3, q3 * 1e3, len(xs), med / base))
-            rows.append(("start+join", k, med))
+        print_times("start+join of a trivial function (ms: q1 / median / "
+                    "q3, n; x = median / forkd's)", per)
 
         # The same with the target in the main script, as the
         # multiprocessing docs write it: each child imports the script.
@@ -217,13 +221,8 @@ def main():
         for how, n in (("forkserver", n_fs), ("fork", n_fork),
                        ("spawn", n_spawn)):
             per[how] = run_main_script(["main_mp.py", how, str(n)], env)
-        base = statistics.median(per["forkd.Process"])
-        print("\nstart+join of a trivial function defined in the main "
-              "script (main_forkd.py, main_mp.py; ms, as above)")
-        for k, xs in per.items():
-            q1, med, q3 = quartiles(xs)
-            print("  %-32s %8.3f / %8.3f / %8.3f  n=%-4d %6.1fx"
-                  % (k, q1 * 1e3, med * 1e3, q3 * 1e3, len(xs), med / base))
+        print_times("start+join of a trivial function defined in the main "
+                    "script (main_forkd.py, main_mp.py; ms, as above)", per)
 
         thr = {}
         thr["forkd.Executor (fresh child)"] = time_map(
@@ -248,13 +247,8 @@ def main():
         fb = {}
         fb["forkd.Process"] = time_first_byte_forkd(forkd, conn, n_forkd)
         fb["forkserver (numpy preloaded)"] = time_first_byte_mp(fs, n_fs)
-        base = statistics.median(fb["forkd.Process"])
-        print("\nfirst byte of output from the child, from start() "
-              "(ms: q1 / median / q3)")
-        for k, xs in fb.items():
-            q1, med, q3 = quartiles(xs)
-            print("  %-32s %8.3f / %8.3f / %8.3f  n=%-4d %6.1fx"
-                  % (k, q1 * 1e3, med * 1e3, q3 * 1e3, len(xs), med / base))
+        print_times("first byte of output from the child, from start() "
+                    "(ms: q1 / median / q3)", fb)
         print("\nload average after: %s" % open("/proc/loadavg").read()
               .split()[:3])
     finally:
