@@ -113,9 +113,9 @@ def _threads_report():
 def preload(paths, imports, allow, freeze):
     """Run once in forkd: add path= dirs, import the preloads (and the
     forkd package, _preload_package()), check that no thread was left
-    behind, freeze the heap. Returns 0; 1 when an
-    option or a preload failed, 2 when a thread was left behind, after
-    writing why to stderr (forkd then does not start)."""
+    behind, freeze the heap. Returns 0; 1 when an option or a preload
+    failed, 2 when a thread was left behind, after writing why to stderr
+    (forkd then does not start)."""
     global _allow, _paths, _freeze
     _freeze = bool(freeze)
     if _freeze:
