@@ -369,8 +369,15 @@ class Process:
         self._name = name if name is not None else \
             "Process-%d" % next(_counter)
         self._daemon = bool(daemon)
+        self._parent_pid = os.getpid()
+        self._init_local(connection, dict(spawn_options))
+
+    def _init_local(self, connection: Connection | None,
+                    spawn_options: dict) -> None:
+        """The fields about this object's child here (_LOCAL_FIELDS), as
+        before start(): set by __init__, and in the child's copy."""
         self._connection = connection
-        self._spawn_options = dict(spawn_options)
+        self._spawn_options = spawn_options
         self._conn: Connection | None = None
         self._pid: int | None = None
         self._forkd_name: str | None = None
@@ -380,7 +387,6 @@ class Process:
         self._status: ExitStatus | None = None
         self._outcome: tuple | None = None
         self._closed = False
-        self._parent_pid = os.getpid()
         self._finalizer: weakref.finalize | None = None
         self._copy = False      # True: the child's copy (a subclass's run())
 
@@ -444,18 +450,8 @@ class Process:
     def __setstate__(self, state: dict) -> None:
         """Unpickled in the child: the object is the process that runs."""
         self.__dict__.update(state)
-        self._connection = None
-        self._spawn_options = {}
-        self._conn = None
+        self._init_local(None, {})
         self._pid = os.getpid()
-        self._forkd_name = None
-        self._cgroup = None
-        self._pidfd = [-1]
-        self._sink = None
-        self._status = None
-        self._outcome = None
-        self._closed = False
-        self._finalizer = None
         self._copy = True
 
     def start(self) -> None:
