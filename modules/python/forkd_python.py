@@ -6,8 +6,15 @@ child_call() (entry python:call) or child_main() (entry python:main) after
 PyOS_AfterFork_Child(). See modules/python/README section in the top-level
 README ("The python module") for the options and the wire contract:
 
-python:call MODULE:QUALNAME [--main /abs/script.py]
+python:call MODULE:QUALNAME [--main /abs/script.py] [--name NAME]
+            [--identity N[:N...]] [--authkey HEX] [--daemon]
+            [--parent-pid PID] [--parent-name NAME]
     fd 3 (optional): a pipe carrying pickle((args, kwargs)), read to EOF.
+    fd 5 (optional): a pidfd of the client process, the sentinel of
+        multiprocessing.parent_process().
+    The options after --main say what multiprocessing.current_process()
+    and parent_process() give in the child (as in a multiprocessing
+    child), set before the arguments are unpickled.
     fd 4 (optional): a pipe; one pickle is written, then it is closed:
         ("ok", value) on return,
         ("err", exc_or_None, traceback_text, repr_of_exc) on an exception
@@ -26,6 +33,10 @@ import importlib
 import importlib.machinery
 import importlib.util
 import io
+import itertools
+import multiprocessing
+import multiprocessing.process as _mpp
+import multiprocessing.util as _mputil
 import os
 import pickle
 import runpy
@@ -227,21 +238,27 @@ _PROBE_MODULES = ("colorsys", "fractions", "textwrap")
 
 def probe_prepare():
     """In the page probe (a throwaway child of forkd made once at init):
-    what python:call is then asked to run, as (target, pickled args). The
-    probe calls a stdlib function whose module is not imported yet, so it
-    takes the import, unpickling, call and result paths a real call
-    takes; allow= is lifted in that child only."""
+    what python:call is then asked to run, as (argv after the entry name,
+    pickled fd 3). The probe calls a stdlib function whose module is not
+    imported yet, so it takes the import, unpickling, call and result
+    paths a real call takes, with the options forkd's package sends (fd 5
+    is set up by the caller); allow= is lifted in that child only."""
     global _allow
     _allow = None
+    opts = ["--name", "Process-1", "--identity", "1", "--authkey",
+            os.urandom(32).hex(), "--parent-pid", str(os.getppid()),
+            "--parent-name", "MainProcess"]
     mod = next((m for m in _PROBE_MODULES if m not in sys.modules), None)
     if mod is None:
-        return "os:getpid", pickle.dumps(((), {}), pickle.HIGHEST_PROTOCOL)
+        return (["os:getpid"] + opts,
+                pickle.dumps(((), {}), pickle.HIGHEST_PROTOCOL))
     target = {"colorsys": "colorsys:rgb_to_hsv",
               "fractions": "fractions:Fraction",
               "textwrap": "textwrap:dedent"}[mod]
     args = {"colorsys": (0.1, 0.2, 0.3), "fractions": (1, 3),
             "textwrap": ("  x",)}[mod]
-    return target, pickle.dumps((args, {}), pickle.HIGHEST_PROTOCOL)
+    return ([target] + opts,
+            pickle.dumps((args, {}), pickle.HIGHEST_PROTOCOL))
 
 
 def _allowed(name):
@@ -471,6 +488,106 @@ def _read_args():
     return value
 
 
+# python:call's options after the target: name -> takes a value.
+_CALL_OPTS = {"--main": True, "--name": True, "--identity": True,
+              "--authkey": True, "--parent-pid": True, "--parent-name": True,
+              "--daemon": False}
+
+
+def _call_opts(args):
+    """(target, {option: value}) from python:call's arguments; ValueError
+    for a malformed command line."""
+    if not args or args[0].startswith("--"):
+        raise ValueError("no MODULE:QUALNAME")
+    opts = {}
+    i = 1
+    while i < len(args):
+        o = args[i]
+        if o not in _CALL_OPTS:
+            raise ValueError("unknown argument %r" % o)
+        if o in opts:
+            raise ValueError("%s given twice" % o)
+        if _CALL_OPTS[o]:
+            if i + 1 >= len(args):
+                raise ValueError("%s needs a value" % o)
+            opts[o] = args[i + 1]
+            i += 2
+        else:
+            opts[o] = True
+            i += 1
+    for o in ("--identity", "--parent-pid"):
+        v = opts.get(o)
+        if v is not None and not all(x.isdigit() and x.isascii()
+                                     for x in v.split(":")):
+            raise ValueError("%s %r: want numbers" % (o, v))
+    key = opts.get("--authkey")
+    if key is not None:
+        try:
+            opts["--authkey"] = bytes.fromhex(key)
+        except ValueError:
+            raise ValueError("--authkey: want hexadecimal digits") from None
+        if not opts["--authkey"]:
+            raise ValueError("--authkey: empty")
+    return args[0], opts
+
+
+def _mp_templates():
+    """The child's multiprocessing process objects, made once in forkd
+    (a child only fills them in: made there, they would cost each child
+    some 100 us of first touches)."""
+    me = multiprocessing.Process()
+    _mpp._dangling.discard(me)
+    return me, _mpp._ParentProcess("MainProcess", None, None)
+
+
+_mp_me, _mp_parent = _mp_templates()
+
+
+def _set_process(opts):
+    """Make multiprocessing see this child as its own process, as its
+    children do (BaseProcess._bootstrap()): current_process() named and
+    numbered as the client's Process object, with the client's authkey
+    (a fresh random one when it sent none: never the one forkd's image
+    shares with every child), no children, parent_process() the client
+    (its pidfd on fd 5 as the sentinel), and multiprocessing's after-fork
+    hooks run."""
+    authkey = opts.get("--authkey") or os.urandom(32)
+    me = _mp_me
+    name = opts.get("--name")
+    if name is None:
+        # Without a name (a client other than forkd's package): forkd's
+        # name for the child, as forkctl ps shows it (its comm).
+        try:
+            with open("/proc/self/comm") as f:
+                name = f.read().strip() or "Process"
+        except OSError:
+            name = "Process-%d" % os.getpid()
+    me._name = name
+    ident = opts.get("--identity")
+    me._identity = tuple(int(x) for x in ident.split(":")) if ident else ()
+    me._config = {"authkey": _mpp.AuthenticationString(authkey),
+                  "semprefix": "/mp"}
+    if opts.get("--daemon"):
+        me._config["daemon"] = True
+    ppid = opts.get("--parent-pid")
+    me._parent_pid = int(ppid) if ppid is not None else None
+    me._parent_name = opts.get("--parent-name", "MainProcess")
+    _mpp._process_counter = itertools.count(1)
+    _mpp._children = set()
+    _mpp._current_process = me
+    _mpp._parent_process = None
+    if me._parent_pid is not None and _fd_open(5):
+        par = _mp_parent
+        par._name = me._parent_name
+        par._pid = me._parent_pid
+        par._sentinel = 5
+        _mpp._parent_process = par
+    if _mputil._finalizer_registry:
+        _mputil._finalizer_registry.clear()
+    if _mputil._afterfork_registry:
+        _mputil._run_after_forkers()
+
+
 def _write_result(result):
     """Write one pickle to fd 4 (when the client passed it) and close it."""
     if not _fd_open(4):
@@ -509,20 +626,25 @@ def _report(e, to_pipe):
 def child_call(argv, environ):
     """Entry python:call; argv as bytes (argv[0] the target name)."""
     args = [os.fsdecode(a) for a in argv[1:]]
-    main_path = None
-    target = None
-    if len(args) == 3 and args[1] == "--main":
-        target, main_path = args[0], args[2]
-    elif len(args) == 1:
-        target = args[0]
+    try:
+        target, opts = _call_opts(args)
+        bad = None
+    except ValueError as e:
+        target, opts, bad = None, {}, e
+    main_path = opts.get("--main")
     _child_setup(main_path or "python:call", environ)
-    if target is None:
-        e = ValueError("usage: python:call MODULE:QUALNAME "
-                       "[--main /abs/path/script.py]")
+    if bad is not None:
+        e = ValueError("python:call: %s; usage: python:call MODULE:QUALNAME "
+                       "[--main /abs/path/script.py] [--name NAME] "
+                       "[--identity N[:N...]] [--authkey HEX] [--daemon] "
+                       "[--parent-pid PID] [--parent-name NAME]" % bad)
         _report(e, True)
         return _child_finish(2)
     # Finding the target: errors go back to the client (exit 1).
     try:
+        # First, as multiprocessing's spawn names its child and sets its
+        # key before it imports the main script.
+        _set_process(opts)
         _check_name(target)
         main = _import_main(main_path, target) if main_path is not None \
             else None
@@ -584,6 +706,10 @@ def child_main(argv, environ):
         return _child_finish(2)
     mod = args[0]
     _child_setup(mod, environ)
+    # A main process, with a key of its own: not the one forkd's image
+    # shares with every child.
+    _mpp.current_process()._config["authkey"] = \
+        _mpp.AuthenticationString(os.urandom(32))
     sys.argv = list(args)
     if _allow is not None and not _allowed(mod + ":__main__"):
         _err("python:main %r is not allowed by the python module's allow= "

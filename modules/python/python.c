@@ -74,6 +74,7 @@
 #define PYTHON_OPT_ITEMS_MAX	1024	/* imports or patterns */
 #define PYTHON_WARM_MAX		8192	/* page ranges the probe may report */
 #define PYTHON_PROBE_MS		10000	/* the probe's deadline */
+#define PYTHON_PROBE_ARGS	16	/* the probe's arguments, at most */
 #define PYTHON_SCAN_VMA_MAX	((uintptr_t)1 << 30)	/* larger: skipped */
 #define PYTHON_PAGEMAP_PRESENT	(UINT64_C(1) << 63)
 #define PYTHON_PAGEMAP_EXCL	(UINT64_C(1) << 56)
@@ -524,35 +525,41 @@ static __attribute__((noreturn)) void
 python_probe_child(int out)
 {
 	static struct python_range	 r[PYTHON_WARM_MAX];
-	PyObject			*res;
-	const char			*target;
-	char				*argv[3];
-	char				*tcopy;
-	const char			*args;
-	Py_ssize_t			 alen;
-	int				 p[2], null;
+	PyObject			*res, *list;
+	char				*argv[PYTHON_PROBE_ARGS + 2];
+	const char			*args, *a;
+	Py_ssize_t			 alen, argc;
+	int				 p[2], null, me;
 	size_t				 n;
 
 	/* Above the fds that get dup2()ed below. */
 	if ((out = fcntl(out, F_DUPFD_CLOEXEC, 10)) < 0)
 		_exit(1);
 	res = PyObject_CallMethod(python_boot, "probe_prepare", NULL);
-	if (res == NULL || !PyArg_ParseTuple(res, "sy#", &target, &args,
-	    &alen) || (tcopy = strdup(target)) == NULL)
+	if (res == NULL || !PyArg_ParseTuple(res, "O!y#", &PyList_Type, &list,
+	    &args, &alen) || (argc = PyList_GET_SIZE(list)) < 1 ||
+	    argc > PYTHON_PROBE_ARGS)
 		_exit(1);
+	argv[0] = "python:call";
+	for (Py_ssize_t i = 0; i < argc; i++) {
+		if ((a = PyUnicode_AsUTF8(PyList_GET_ITEM(list, i))) == NULL ||
+		    (argv[i + 1] = strdup(a)) == NULL)
+			_exit(1);
+	}
+	argv[argc + 1] = NULL;
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
 	    pipe2(p, O_CLOEXEC) != 0 ||
 	    write(p[1], args, (size_t)alen) != alen)
 		_exit(1);
 	close(p[1]);
+	/* fd 5: a pidfd of the parent, as forkd's package passes its own. */
+	me = (int)syscall(SYS_pidfd_open, getppid(), 0);
 	if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-	    dup2(p[0], 3) < 0 || dup2(null, 4) < 0)
+	    dup2(p[0], 3) < 0 || dup2(null, 4) < 0 ||
+	    (me >= 0 && dup2(me, 5) < 0))
 		_exit(1);
 	Py_DECREF(res);
-	argv[0] = "python:call";
-	argv[1] = tcopy;
-	argv[2] = NULL;
-	(void)python_child_run("child_call", 2, argv);
+	(void)python_child_run("child_call", (int)argc + 1, argv);
 	n = python_probe_scan(r);
 	if (n > 0 && write(out, r, n * sizeof r[0]) !=
 	    (ssize_t)(n * sizeof r[0]))

@@ -98,7 +98,7 @@ class Forkd(ForkdServer):
 
     def call(self, target, args=(), kwargs=None, main=None, argv=None,
              env=None, payload=None, pass_args=True, pass_result=True,
-             stdin=None, timeout=60):
+             stdin=None, timeout=60, extra_fds=None):
         """Run python:call TARGET; write (args, kwargs) on fd 3 while the
         child reads it, and read fd 4, stdout and stderr while it writes
         them (threads), so neither side can block on a full pipe."""
@@ -134,6 +134,7 @@ class Forkd(ForkdServer):
             fds[4] = w
             theirs.append(w)
             readers.append(threading.Thread(target=_read_all, args=(r, res)))
+        fds.update(extra_fds or {})
         try:
             pid, _ = self.conn.spawn("python:call", argv=argv, fds=fds,
                                      env=env)

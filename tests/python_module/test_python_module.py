@@ -257,6 +257,45 @@ def test_bad_args_pickle(forkd):
     forkd.assert_serving()
 
 
+def test_multiprocessing_sees_the_child(forkd):
+    # The options after the target say what multiprocessing's
+    # current_process() and parent_process() give in the child.
+    me = os.pidfd_open(os.getpid())
+    try:
+        r = forkd.call("pm_targets:mp_process", argv=[
+            "python:call", "pm_targets:mp_process", "--name", "w 1",
+            "--identity", "4:2", "--parent-pid", str(os.getpid()),
+            "--parent-name", "Boss", "--daemon", "--authkey", "6b" * 32],
+            extra_fds={5: me})
+    finally:
+        os.close(me)
+    assert r.exitcode == 0, r
+    assert r.result[1] == {
+        "name": "w 1", "pid_ok": True, "daemon": True, "identity": (4, 2),
+        "authkey": b"k" * 32, "alive": True,
+        "parent": ("Boss", os.getpid(), True)}
+    # Without them: named as a first child, no parent, and an authkey of
+    # its own, never the one forkd's image would give every child.
+    a = forkd.call("pm_targets:mp_process").result[1]
+    b = forkd.call("pm_targets:mp_process").result[1]
+    assert a["name"].startswith("call-") and a["daemon"] is False
+    assert a["parent"] is None and a["identity"] == ()
+    assert len(a["authkey"]) == 32 and a["authkey"] != b["authkey"]
+
+
+def test_bad_call_options(forkd):
+    for extra, msg in ((["--bogus"], "unknown argument '--bogus'"),
+                       (["--name"], "--name needs a value"),
+                       (["--identity", "1:x"], "want numbers"),
+                       (["--authkey", "xyz"], "hexadecimal"),
+                       (["--authkey", ""], "empty"),
+                       (["--daemon", "--daemon"], "given twice")):
+        r = forkd.call("pm_targets:add", (1, 2),
+                       argv=["python:call", "pm_targets:add"] + extra)
+        assert r.exitcode == 2 and msg in r.result[3], (extra, r)
+    forkd.assert_serving()
+
+
 def test_50_mib_stdout(forkd):
     r = forkd.call("pm_targets:print_mib", (50,), timeout=120)
     assert r.exitcode == 0 and r.result == ("ok", 50)
@@ -349,6 +388,15 @@ def test_python_main(forkd):
     assert code == 1 and b"RuntimeError: main failed" in err
     code, out, err = forkd.spawn_main("no_such_module_pm")
     assert code == 1 and b"no_such_module_pm" in err
+    # A main process, with an authkey of its own.
+    keys = set()
+    for _ in range(2):
+        code, out, err = forkd.spawn_main("pm_main_mod", ["process"])
+        assert code == 0, err
+        name, key = out.decode().split()[-2:]
+        assert name == "MainProcess" and len(key) == 64
+        keys.add(key)
+    assert len(keys) == 2
     forkd.assert_serving()
 
 

@@ -112,3 +112,24 @@ def report():
             "pid": os.getpid(), "pgid": os.getpgid(0), "sid": os.getsid(0),
             "net": sorted(n for _, n in __import__("socket").if_nameindex()),
             "cgroup": open("/proc/self/cgroup").read().strip()}
+
+
+def mp_process():
+    """What multiprocessing says of this process and its parent."""
+    import multiprocessing as mp
+    cur, par = mp.current_process(), mp.parent_process()
+    return {"name": cur.name, "pid": cur.pid, "daemon": cur.daemon,
+            "authkey": bytes(cur.authkey), "identity": cur._identity,
+            "parent": None if par is None else (par.name, par.pid,
+                                                par.is_alive())}
+
+
+def through_proxy(d, key):
+    """Write to a multiprocessing manager's dict, through its proxy."""
+    d[key] = os.getpid()
+    return sorted(d.keys())
+
+
+def mp_grandchild_name():
+    import multiprocessing as mp
+    return mp.Process(target=os.getpid).name

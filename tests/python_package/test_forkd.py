@@ -184,6 +184,54 @@ def test_run_calls_the_target_here(tmp_path):
     assert calls == [1] and p.pid is None
 
 
+def test_multiprocessing_current_and_parent_process(conn):
+    import multiprocessing as mp
+    p = forkd.Process(target=t.mp_process, name="worker", daemon=True,
+                      connection=conn)
+    assert p.authkey == mp.current_process().authkey
+    p.start()
+    r = p.result(T)
+    assert p.ident == p.pid
+    assert r == {"name": "worker", "pid": p.pid, "daemon": True,
+                 "authkey": bytes(mp.current_process().authkey),
+                 "identity": p._identity,
+                 "parent": (mp.current_process().name, os.getpid(), True)}
+    # Named and numbered as multiprocessing numbers its own: a child's
+    # multiprocessing children are Process-N:M.
+    p = forkd.Process(target=t.mp_grandchild_name, connection=conn)
+    p.start()
+    n = p.name.split("-")[1]
+    assert p.result(T) == "Process-%s:1" % n
+    # An authkey of the caller's choice; refused when not bytes.
+    p = forkd.Process(target=t.mp_process, connection=conn)
+    p.authkey = b"k" * 20
+    p.start()
+    r = p.result(T)
+    assert r["authkey"] == b"k" * 20 and r["daemon"] is False
+    with pytest.raises(TypeError, match="bytes"):
+        p.authkey = "text"
+    # Executor tasks are not multiprocessing daemons (which may not have
+    # children), as ProcessPoolExecutor's workers are not.
+    with forkd.Executor(1, connection=conn) as ex:
+        assert ex.submit(t.mp_process).result(T)["daemon"] is False
+
+
+def test_multiprocessing_manager_proxy_as_argument(conn):
+    # The child has this process's authkey, so a manager's proxy passed as
+    # an argument reaches the manager (a wrong key: AuthenticationError).
+    import multiprocessing as mp
+    with mp.Manager() as m:
+        d = m.dict()
+        ps = [forkd.Process(target=t.through_proxy, args=(d, i),
+                            connection=conn) for i in range(3)]
+        for p in ps:
+            p.start()
+        for p in ps:
+            p.join(T)
+            assert p.exitcode == 0
+        assert dict(d) == {i: p.pid for i, p in enumerate(ps)}
+
+
 def test_subclass_run_runs_in_the_child(conn):
     import pp_subclass as sc
     p = sc.Worker(21, name="w", daemon=True, connection=conn)

@@ -86,6 +86,7 @@ class Executor(_BaseExecutor):
         # Check now what start() would refuse, so the caller sees it here.
         proc = Process(fn, args, kwargs, daemon=True,
                        connection=self._connection, **self._spawn_options)
+        proc._mp_daemon = False     # as a ProcessPoolExecutor's worker
         _, in_main = target_ref(fn)
         if in_main:
             main_path()

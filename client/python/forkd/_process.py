@@ -33,6 +33,7 @@ DEVNULL = -1
 ENTRY = "python:call"
 ARGS_FD = 3
 RESULT_FD = 4
+PARENT_FD = 5           # a pidfd of this process: parent_process()'s sentinel
 
 # Keyword arguments of Process() and Executor() that are forkd spawn options.
 SPAWN_OPTIONS = frozenset((
@@ -175,6 +176,21 @@ def target_ref(fn: Callable) -> tuple[str, bool]:
     return "%s:%s" % (mod, qual), mod in ("__main__", "__mp_main__")
 
 
+def _mp_current() -> Any:
+    """multiprocessing's current_process() when this process has loaded
+    multiprocessing (None when not: then it uses nothing of it)."""
+    mpp = sys.modules.get("multiprocessing.process")
+    return mpp.current_process() if mpp is not None else None
+
+
+def _identity() -> tuple:
+    """A new process's identity, as multiprocessing numbers its own:
+    this process's identity and the next count (Process-N, or
+    Process-M:N in a child)."""
+    cur = _mp_current()
+    return (getattr(cur, "_identity", ()) or ()) + (next(_counter),)
+
+
 def main_path() -> str:
     """The main script's absolute path, for a child to import as
     __mp_main__; ValueError when __main__ has no file."""
@@ -301,6 +317,25 @@ def _close_fds(*fds: int) -> None:
                 pass
 
 
+_me_lock = threading.Lock()
+_me: tuple[int, int] = (-1, -1)     # (pid, a pidfd of that pid)
+
+
+def _self_pidfd() -> int:
+    """A pidfd of this process (opened once per process; -1 where the
+    kernel has none), passed to children as parent_process()'s
+    sentinel."""
+    global _me
+    pid = os.getpid()
+    with _me_lock:
+        if _me[0] != pid:
+            try:
+                _me = (pid, os.pidfd_open(pid))
+            except (AttributeError, OSError):
+                _me = (pid, -1)
+        return _me[1]
+
+
 def _finalize(pidfd: list) -> None:
     _close_fds(pidfd[0])
     pidfd[0] = -1
@@ -366,8 +401,16 @@ class Process:
         self._target = target
         self._args = tuple(args)
         self._kwargs = dict(kwargs) if kwargs is not None else {}
+        self._identity = _identity()
         self._name = name if name is not None else \
-            "Process-%d" % next(_counter)
+            "Process-" + ":".join(str(i) for i in self._identity)
+        # multiprocessing's: the creator's authkey (None: it has none yet).
+        cur = _mp_current()
+        self._authkey: bytes | None = \
+            cur.authkey if cur is not None else None
+        # Executor tasks are forkd daemons (ended with their connection)
+        # but not multiprocessing's (which may not have children).
+        self._mp_daemon = True
         self._daemon = bool(daemon)
         self._parent_pid = os.getpid()
         self._init_local(connection, dict(spawn_options))
@@ -432,7 +475,7 @@ class Process:
     _LOCAL_FIELDS = frozenset((
         "_connection", "_spawn_options", "_conn", "_pid", "_forkd_name",
         "_cgroup", "_pidfd", "_sink", "_status", "_outcome", "_closed",
-        "_finalizer", "_copy"))
+        "_finalizer", "_copy", "_authkey"))
 
     def __getstate__(self) -> dict:
         """What a child gets of this object (a subclass's run()): the
@@ -494,6 +537,21 @@ class Process:
         argv = [ENTRY, ref]
         if in_main or (payload is not None and b"__main__" in payload):
             argv += ["--main", main_path()]
+        # What the child's multiprocessing.current_process() and
+        # parent_process() say. forkd treats a request's arguments as
+        # secret (it wipes them once handled; nobody else sees them).
+        cur = _mp_current()
+        argv += ["--name", self._name,
+                 "--identity", ":".join(str(i) for i in self._identity),
+                 "--parent-pid", str(os.getpid()),
+                 "--parent-name", cur.name if cur is not None
+                 else "MainProcess"]
+        key = self._authkey if self._authkey is not None else \
+            (cur.authkey if cur is not None else None)
+        if key is not None:
+            argv += ["--authkey", bytes(key).hex()]
+        if self._daemon and self._mp_daemon:
+            argv.append("--daemon")
         kw = spawn_kwargs(self._spawn_options, self._daemon)
         conn = self._connection or default_connection()
 
@@ -510,6 +568,9 @@ class Process:
                 fds.append((args_r, ARGS_FD))
             res_r, res_w = os.pipe2(os.O_CLOEXEC)
             fds.append((res_w, RESULT_FD))
+            me = _self_pidfd()
+            if me >= 0:
+                fds.append((me, PARENT_FD))
             kw["fds"] = fds
             # Nothing buffered here may be written twice or late.
             for f in (sys.stdout, sys.stderr):
@@ -747,6 +808,32 @@ class Process:
         self._daemon = bool(daemonic)
 
     @property
+    def authkey(self) -> bytes:
+        """The child's ``multiprocessing.current_process().authkey``, as
+        in multiprocessing: by default this process's own, so the child
+        can reach this process's managers and listeners. A child whose
+        creator never loaded multiprocessing gets a random one."""
+        if self._authkey is None:
+            from multiprocessing import process
+            if self._copy:
+                return process.current_process().authkey
+            self._authkey = process.current_process().authkey
+        return self._authkey
+
+    @authkey.setter
+    def authkey(self, authkey: bytes) -> None:
+        if not isinstance(authkey, (bytes, bytearray, memoryview)):
+            raise TypeError("authkey must be bytes, not %s"
+                            % type(authkey).__name__)
+        from multiprocessing import process
+        self._authkey = process.AuthenticationString(authkey)
+
+    @property
+    def ident(self) -> int | None:
+        """Alias of :attr:`pid`, as in multiprocessing."""
+        return self.pid
+
+    @property
     def pid(self) -> int | None:
         """The child's pid (as forkd sees it); None before start()."""
         return self._pid
@@ -850,9 +937,13 @@ def active_children() -> list[Process]:
 def _after_fork_in_child() -> None:
     """A child of os.fork() starts with no children and fresh locks (a
     thread of the parent may have held one)."""
-    global _children_lock, _collector_lock
+    global _children_lock, _collector_lock, _me_lock, _me
     _children_lock = threading.Lock()
     _collector_lock = threading.Lock()
+    _me_lock = threading.Lock()
+    if _me[1] >= 0:
+        _close_fds(_me[1])      # the parent's pidfd
+    _me = (-1, -1)
     _children.clear()
 
 

@@ -180,3 +180,14 @@ def fill_and_name(name, mib):
 
 
 held = []
+
+
+def mp_process():
+    """What multiprocessing says of this process and its parent."""
+    import multiprocessing as mp
+    cur, par = mp.current_process(), mp.parent_process()
+    return {"name": cur.name, "pid_ok": cur.pid == os.getpid(),
+            "daemon": cur.daemon, "identity": cur._identity,
+            "authkey": bytes(cur.authkey), "alive": cur.is_alive(),
+            "parent": None if par is None else
+            (par.name, par.pid, par.is_alive())}
