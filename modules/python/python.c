@@ -20,10 +20,12 @@
  *
  * Most of a call's cost in a child is copy-on-write: running Python
  * writes refcounts and interpreter state on some 500 pages of the warm
- * image. After preloading, init runs one call in a throwaway child and
- * records which pages it copied (python_probe()); the optional export
- * forkd_module_pool_warm() copies those ahead, for a forkd that calls it
- * in idle pool children. Most of the rest is the exit: unmapping the image
+ * image, and it maps again, a fault per 16 pages, the code and constants
+ * it reads from files (fork() copies no page table of a file mapping
+ * never written). After preloading, init runs one call in a throwaway
+ * child and records which pages it copied or mapped (python_probe()); the
+ * optional export forkd_module_pool_warm() copies and maps those ahead,
+ * for a forkd that calls it in idle pool children. Most of the rest is the exit: unmapping the image
  * in the child's last exit_mm(), before its exit can be reported. So an
  * entry, once its target has returned, leaves that to a helper that
  * shares the child's memory (python_exit_early()).
@@ -116,6 +118,7 @@ static const char *const python_list_names[PYTHON_LIST_MAX] = {
 struct python_range {
 	uintptr_t	pr_start;
 	size_t		pr_pages;
+	int		pr_write;	/* 0: a read-only file mapping's */
 };
 
 static PyObject		*python_boot;	/* the _forkd_python module */
@@ -442,11 +445,12 @@ out:
 /* Append page addr to ranges r[*n], merging with the last range when
  * adjacent; 0, or -E2BIG when full. */
 static int
-python_range_add(struct python_range *r, size_t *n, uintptr_t addr)
+python_range_add(struct python_range *r, size_t *n, uintptr_t addr,
+    int write)
 {
 	struct python_range	*last = *n > 0 ? &r[*n - 1] : NULL;
 
-	if (last != NULL &&
+	if (last != NULL && last->pr_write == write &&
 	    last->pr_start + last->pr_pages * python_pagesz == addr) {
 		last->pr_pages++;
 		return 0;
@@ -455,15 +459,17 @@ python_range_add(struct python_range *r, size_t *n, uintptr_t addr)
 		return -E2BIG;
 	r[*n].pr_start = addr;
 	r[*n].pr_pages = 1;
+	r[*n].pr_write = write;
 	(*n)++;
 	return 0;
 }
 
 /* In the probe child: the pages of private writable mappings that this
  * process has made its own (present and exclusive: copied on write, or
- * new), as ranges in r; returns the count. Read-only file pages are left
- * out: a child maps them 16 at a time on a fault (fault-around), which
- * costs less than populating each one ahead. */
+ * new), and the pages of read-only file mappings (code, constants) that
+ * it mapped (present: fork() copies no page table of a mapping never
+ * written, so each was a fault of the probe's, or of the fault-around
+ * that maps 16 pages at a time), as ranges in r; returns the count. */
 static size_t
 python_probe_scan(struct python_range *r)
 {
@@ -486,9 +492,17 @@ python_probe_scan(struct python_range *r)
 		/* A mapping of more than 1 GiB is reserved address space
 		 * (a sanitizer's shadow memory: terabytes), whose page map
 		 * would take minutes to read: skipped. */
+		int		 write;
+
 		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3 ||
-		    strcmp(perms, "rw-p") != 0 ||
 		    hi - lo > PYTHON_SCAN_VMA_MAX)
+			continue;
+		if (strcmp(perms, "rw-p") == 0)
+			write = 1;
+		else if ((strcmp(perms, "r-xp") == 0 ||
+		    strcmp(perms, "r--p") == 0) && strchr(line, '/') != NULL)
+			write = 0;
+		else
 			continue;
 		for (uintptr_t a = lo; a < hi; ) {
 			size_t	 k = (hi - a) / python_pagesz;
@@ -505,9 +519,9 @@ python_probe_scan(struct python_range *r)
 				uint64_t e = ent[i];
 
 				if (!(e & PYTHON_PAGEMAP_PRESENT) ||
-				    !(e & PYTHON_PAGEMAP_EXCL))
+				    (write && !(e & PYTHON_PAGEMAP_EXCL)))
 					continue;
-				if (python_range_add(r, &n, a) != 0)
+				if (python_range_add(r, &n, a, write) != 0)
 					goto out;
 			}
 		}
@@ -655,7 +669,8 @@ forkd_module_pool_warm(void)
 	for (size_t i = 0; i < python_nwarm; i++)
 		(void)madvise((void *)python_warm[i].pr_start,
 		    python_warm[i].pr_pages * python_pagesz,
-		    MADV_POPULATE_WRITE);
+		    python_warm[i].pr_write ? MADV_POPULATE_WRITE :
+		    MADV_POPULATE_READ);
 }
 
 /* Start the interpreter and preload; any failure stops forkd's start-up

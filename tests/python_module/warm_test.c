@@ -1,6 +1,7 @@
 /* warm_test.c: the python module's pool-warm hook. After
- * forkd_module_pool_warm(), a python:call child copies far fewer pages
- * than without it, and still runs its target.
+ * forkd_module_pool_warm(), a python:call child takes far fewer page
+ * faults than without it (copies on write, and the code it maps), and
+ * still runs its target.
  *
  *	python_warm_test PYTHON_SO [OPTS]
  *
@@ -131,9 +132,10 @@ main(int argc, char **argv)
 		fputs("FAIL: python:call did not exit 0\n", stderr);
 		_exit(1);
 	}
-	/* Cold: several hundred; warm: a few dozen (pages first written
-	 * after the probe's, new allocations). */
-	if (warm.wr_faults * 3 > cold.wr_faults) {
+	/* Cold: several hundred; warm: about ten (pages first written
+	 * after the probe's, new allocations). Some sixty without the read
+	 * faults of code and constants (the probe's present file pages). */
+	if (warm.wr_faults * 10 > cold.wr_faults) {
 		fputs("FAIL: the hook did not spare the child its page "
 		    "faults\n", stderr);
 		_exit(1);
