@@ -16,10 +16,12 @@ class Worker(forkd.Process):
         self.factor = factor
 
     def run(self):
+        import multiprocessing
         return {"pid": os.getpid(), "self_pid": self.pid,
                 "name": self.name, "daemon": self.daemon,
                 "value": self.factor * 2, "alive": self.is_alive(),
-                "exitcode": self.exitcode}
+                "exitcode": self.exitcode, "authkey": bytes(self.authkey),
+                "mp_name": multiprocessing.current_process().name}
 
 
 class Traced(forkd.Process):

@@ -241,7 +241,8 @@ def test_subclass_run_runs_in_the_child(conn):
     # The child ran run() on its own copy: its pid, name and attributes.
     assert r == {"pid": p.pid, "self_pid": p.pid, "name": "w",
                  "daemon": True, "value": 42, "alive": True,
-                 "exitcode": None}
+                 "exitcode": None, "authkey": bytes(p.authkey),
+                 "mp_name": "w"}
     # run() through super() calls the target with its arguments.
     p = sc.Traced(target=t.add, args=(1, 2), kwargs={"c": 3},
                   connection=conn)

@@ -364,6 +364,11 @@ class Process:
     (at the latest when this process exits); non-daemon children are
     joined at exit, as multiprocessing does.
 
+    In the child, multiprocessing sees what one of its own children sees:
+    ``current_process()`` has this object's name, daemon flag and
+    :attr:`authkey` (this process's by default, so proxies of its
+    managers work there), and ``parent_process()`` is this process.
+
     *connection* is a :class:`forkd.Connection` from :func:`forkd.connect`;
     None uses this process's default connection (``FORKD_SOCKET``,
     ``FORKD_KEY_FILE``).
@@ -494,6 +499,7 @@ class Process:
         """Unpickled in the child: the object is the process that runs."""
         self.__dict__.update(state)
         self._init_local(None, {})
+        self._authkey = None        # this process's, as multiprocessing's
         self._pid = os.getpid()
         self._copy = True
 
