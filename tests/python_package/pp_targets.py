@@ -133,3 +133,12 @@ def through_proxy(d, key):
 def mp_grandchild_name():
     import multiprocessing as mp
     return mp.Process(target=os.getpid).name
+
+
+def send_through(conn, sock, value):
+    """Send value on a multiprocessing Connection and on a socket."""
+    conn.send(("conn", value, os.getpid()))
+    conn.close()
+    sock.sendall(b"sock %d" % value)
+    sock.close()
+    return "sent"

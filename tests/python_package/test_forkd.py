@@ -232,6 +232,29 @@ def test_multiprocessing_manager_proxy_as_argument(conn):
         assert dict(d) == {i: p.pid for i, p in enumerate(ps)}
 
 
+def test_multiprocessing_connection_and_socket_as_arguments(conn):
+    # Pickled as multiprocessing's spawn pickles them: the child gets
+    # duplicates of this process's fds (plain pickle sent a Connection's
+    # fd number, and the child wrote into its own result pipe).
+    import multiprocessing as mp
+    r, w = mp.Pipe(duplex=False)
+    a, b = socket.socketpair()
+    p = forkd.Process(target=t.send_through, args=(w, b, 7),
+                      connection=conn)
+    p.start()
+    assert r.poll(T) and r.recv() == ("conn", 7, p.pid)
+    a.settimeout(T)
+    assert a.recv(100) == b"sock 7"
+    assert p.result(T) == "sent" and p.exitcode == 0
+    for x in (r, w, a, b):
+        x.close()
+    # What multiprocessing shares only by inheritance stays refused, before
+    # anything is sent.
+    with pytest.raises(pickle.PicklingError, match="inheritance"):
+        forkd.Process(target=t.add, args=(mp.Lock(), 1),
+                      connection=conn).start()
+
+
 def test_subclass_run_runs_in_the_child(conn):
     import pp_subclass as sc
     p = sc.Worker(21, name="w", daemon=True, connection=conn)

@@ -207,8 +207,19 @@ def main_path() -> str:
 
 def dump_args(args: tuple, kwargs: dict,
               what: str = "the arguments") -> bytes:
-    """The pickled (args, kwargs), or pickle.PicklingError naming what."""
+    """The pickled (args, kwargs), or pickle.PicklingError naming what.
+
+    Where this process has loaded multiprocessing, pickled as its spawn
+    method pickles them (its ForkingPickler): a Connection or a socket
+    then goes as a duplicate the child fetches from this process (its
+    resource sharer, with the authkey the child shares), where plain
+    pickle would send a Connection's fd number, which in the child is
+    some other fd (the result pipe: its writes corrupted the result)."""
+    red = sys.modules.get("multiprocessing.reduction")
     try:
+        if red is not None:
+            return bytes(red.ForkingPickler.dumps(
+                (tuple(args), dict(kwargs)), pickle.HIGHEST_PROTOCOL))
         return pickle.dumps((tuple(args), dict(kwargs)),
                             protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as e:
