@@ -36,6 +36,7 @@ import io
 import itertools
 import multiprocessing
 import multiprocessing.process as _mpp
+import multiprocessing.reduction as _mpred
 import multiprocessing.util as _mputil
 import os
 import pickle
@@ -220,7 +221,7 @@ def _rehearse():
     if _allow is not None:
         _RestrictedUnpickler(io.BytesIO(data)).load()
         _allowed("__forkd__:rehearsal")
-    pickle.dumps(("ok", None), pickle.HIGHEST_PROTOCOL)
+    _mpred.ForkingPickler.dumps(("ok", None), pickle.HIGHEST_PROTOCOL)
     env = {}
     for kv in (b"A=1", b"B=2"):
         k, _, v = kv.partition(b"=")
@@ -671,7 +672,12 @@ def child_call(argv, environ):
     ok = True
     if _fd_open(4):
         try:
-            data = pickle.dumps(("ok", value), pickle.HIGHEST_PROTOCOL)
+            # As multiprocessing pickles (ForkingPickler): a Connection
+            # or socket goes as a duplicate to fetch from this child,
+            # never as a bare fd number, which in the client is another
+            # fd (the child has gone: its unpickling fails there).
+            data = bytes(_mpred.ForkingPickler.dumps(
+                ("ok", value), pickle.HIGHEST_PROTOCOL))
         except BaseException as e:
             # The return value cannot be sent: an error, exit 1.
             data = None

@@ -142,3 +142,9 @@ def send_through(conn, sock, value):
     sock.sendall(b"sock %d" % value)
     sock.close()
     return "sent"
+
+
+def return_connection():
+    """A multiprocessing Connection as the return value."""
+    import multiprocessing as mp
+    return mp.Pipe()[1]

@@ -248,6 +248,12 @@ def test_multiprocessing_connection_and_socket_as_arguments(conn):
     assert p.result(T) == "sent" and p.exitcode == 0
     for x in (r, w, a, b):
         x.close()
+    # A Connection as the return value: an error here, never a
+    # Connection on whatever fd of this process has its number.
+    p = forkd.Process(target=t.return_connection, connection=conn)
+    p.start()
+    with pytest.raises(forkd.RemoteError, match="cannot be unpickled"):
+        p.result(T)
     # What multiprocessing shares only by inheritance stays refused, before
     # anything is sent.
     with pytest.raises(pickle.PicklingError, match="inheritance"):
