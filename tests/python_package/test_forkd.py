@@ -174,6 +174,19 @@ def test_env_and_cwd(conn, tmp_path):
     p = forkd.Process(target=t.cwd, cwd=str(tmp_path), connection=conn)
     p.start()
     assert p.result(T) == str(tmp_path)
+    # By default the child works in this process's directory, as a
+    # multiprocessing child does: relative paths mean the same there.
+    (tmp_path / "sub").mkdir()
+    old = os.getcwd()
+    os.chdir(tmp_path / "sub")
+    try:
+        p = forkd.Process(target=t.cwd, connection=conn)
+        p.start()
+        assert p.result(T) == str(tmp_path / "sub")
+        with forkd.Executor(1, connection=conn) as ex:
+            assert ex.submit(t.cwd).result(T) == str(tmp_path / "sub")
+    finally:
+        os.chdir(old)
 
 
 def test_run_calls_the_target_here(tmp_path):

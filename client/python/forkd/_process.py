@@ -102,6 +102,13 @@ def spawn_kwargs(opts: Mapping[str, Any], daemon: bool) -> dict:
             kw[k] = opts[k]
     if opts.get("cwd") is not None:
         kw["cwd"] = os.fspath(opts["cwd"])
+    else:
+        # As multiprocessing's children: in this process's directory, so
+        # that relative paths mean the same there (forkd's default is /).
+        try:
+            kw["cwd"] = os.getcwd()
+        except OSError:
+            pass                # removed: forkd's default
     if opts.get("forkd_name") is not None:
         kw["name"] = opts["forkd_name"]
     for k, wire in (("timeout", "timeout_ms"),
@@ -387,7 +394,8 @@ class Process:
     The remaining keyword arguments are forkd's spawn options:
 
     - *env* (a mapping added to the child's environment; ``env_replace``
-      True: the whole environment), *cwd* (default ``/``);
+      True: the whole environment), *cwd* (default: this process's
+      working directory, as in multiprocessing);
     - *stdin*, *stdout*, *stderr*: a file object or fd; default /dev/null
       for stdin and this process's fds 1 and 2 for the others;
       :data:`forkd.DEVNULL` for /dev/null;
