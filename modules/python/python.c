@@ -842,8 +842,9 @@ python_main(int argc, char **argv)
 }
 
 static const struct forkd_module_entry python_entries[] = {
-	{ "call", python_call, "MODULE:QUALNAME [--main SCRIPT]: call it with "
-	    "pickled (args, kwargs) from fd 3, the pickled result to fd 4" },
+	{ "call", python_call, "MODULE:QUALNAME [--main SCRIPT] [OPTIONS]: "
+	    "call it with pickled (args, kwargs) from fd 3, the pickled result "
+	    "to fd 4; OPTIONS set multiprocessing's current_process()" },
 	{ "main", python_main, "MODULE [ARGS...]: run MODULE as __main__ "
 	    "(python -m)" },
 	{ NULL, NULL, NULL }
