@@ -9,17 +9,17 @@ README ("The python module") for the options and the wire contract:
 python:call MODULE:QUALNAME [--main /abs/script.py] [--name NAME]
             [--identity N[:N...]] [--authkey HEX] [--daemon]
             [--parent-pid PID] [--parent-name NAME]
-    fd 3 (optional): a pipe carrying pickle((args, kwargs)), read to EOF.
-    fd 5 (optional): a pidfd of the client process, the sentinel of
-        multiprocessing.parent_process().
     The options after --main say what multiprocessing.current_process()
     and parent_process() give in the child (as in a multiprocessing
-    child), set before the arguments are unpickled.
+    child), set before the main script is imported.
+    fd 3 (optional): a pipe carrying pickle((args, kwargs)), read to EOF.
     fd 4 (optional): a pipe; one pickle is written, then it is closed:
         ("ok", value) on return,
         ("err", exc_or_None, traceback_text, repr_of_exc) on an exception
         (and when the target cannot be found or is not allowed);
         nothing on sys.exit() (the exit code says it).
+    fd 5 (optional): a pidfd of the client process, the sentinel of
+        multiprocessing.parent_process().
     exit code: 0 on return, 1 on an exception, n for sys.exit(n).
 
 python:main MODULE [ARGS...]

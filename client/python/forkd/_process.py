@@ -190,14 +190,6 @@ def _mp_current() -> Any:
     return mpp.current_process() if mpp is not None else None
 
 
-def _identity() -> tuple:
-    """A new process's identity, as multiprocessing numbers its own:
-    this process's identity and the next count (Process-N, or
-    Process-M:N in a child)."""
-    cur = _mp_current()
-    return (getattr(cur, "_identity", ()) or ()) + (next(_counter),)
-
-
 def main_path() -> str:
     """The main script's absolute path, for a child to import as
     __mp_main__; ValueError when __main__ has no file."""
@@ -425,11 +417,14 @@ class Process:
         self._target = target
         self._args = tuple(args)
         self._kwargs = dict(kwargs) if kwargs is not None else {}
-        self._identity = _identity()
+        # Numbered as multiprocessing numbers its own: this process's
+        # identity and the next count (Process-N, or Process-M:N in a
+        # child); with the creator's authkey (None: it has none yet).
+        cur = _mp_current()
+        self._identity = (getattr(cur, "_identity", ()) or ()) + \
+            (next(_counter),)
         self._name = name if name is not None else \
             "Process-" + ":".join(str(i) for i in self._identity)
-        # multiprocessing's: the creator's authkey (None: it has none yet).
-        cur = _mp_current()
         self._authkey: bytes | None = \
             cur.authkey if cur is not None else None
         # Executor tasks are forkd daemons (ended with their connection)
