@@ -8,10 +8,14 @@ README ("The python module") for the options and the wire contract:
 
 python:call MODULE:QUALNAME [--main /abs/script.py] [--name NAME]
             [--identity N[:N...]] [--authkey HEX] [--daemon]
-            [--parent-pid PID] [--parent-name NAME]
-    The options after --main say what multiprocessing.current_process()
-    and parent_process() give in the child (as in a multiprocessing
-    child), set before the main script is imported.
+            [--parent-pid PID] [--parent-name NAME] [--path /abs/dir]...
+            [-- ARGV...]
+    The options from --name to --parent-name say what
+    multiprocessing.current_process() and parent_process() give in the
+    child (as in a multiprocessing child); --path (the client's sys.path,
+    one per entry; ignored under allow=) and ARGV (the client's sys.argv)
+    are what multiprocessing's spawn passes its child too. All are set
+    before the main script is imported.
     fd 3 (optional): a pipe carrying pickle((args, kwargs)), read to EOF.
     fd 4 (optional): a pipe; one pickle is written, then it is closed:
         ("ok", value) on return,
@@ -422,6 +426,20 @@ def _import_main(path, target):
     return mod
 
 
+def _client_path(dirs):
+    """Put the client's sys.path entries that this interpreter lacks
+    first, in the client's order: multiprocessing's spawn gives its child
+    the parent's sys.path, so a target in a module beside the client's
+    script, or in its virtual environment, is found. Under allow= they are
+    ignored: the module's path= alone says where code comes from."""
+    if not dirs or _allow is not None:
+        return
+    have = set(sys.path)
+    new = [d for d in dict.fromkeys(dirs) if d not in have]
+    if new:
+        sys.path[:0] = new
+
+
 def _check_name(target):
     """Refuse a malformed target, or one the allow= patterns do not match,
     before anything is imported for it."""
@@ -492,7 +510,8 @@ def _read_args():
 # python:call's options after the target: name -> takes a value.
 _CALL_OPTS = {"--main": True, "--name": True, "--identity": True,
               "--authkey": True, "--parent-pid": True, "--parent-name": True,
-              "--daemon": False}
+              "--path": True, "--daemon": False}
+_CALL_LISTS = frozenset(("--path",))     # may be given more than once
 
 
 def _call_opts(args):
@@ -504,14 +523,20 @@ def _call_opts(args):
     i = 1
     while i < len(args):
         o = args[i]
+        if o == "--":
+            opts["--"] = args[i + 1:]
+            break
         if o not in _CALL_OPTS:
             raise ValueError("unknown argument %r" % o)
-        if o in opts:
+        if o in opts and o not in _CALL_LISTS:
             raise ValueError("%s given twice" % o)
         if _CALL_OPTS[o]:
             if i + 1 >= len(args):
                 raise ValueError("%s needs a value" % o)
-            opts[o] = args[i + 1]
+            if o in _CALL_LISTS:
+                opts.setdefault(o, []).append(args[i + 1])
+            else:
+                opts[o] = args[i + 1]
             i += 2
         else:
             opts[o] = True
@@ -521,6 +546,9 @@ def _call_opts(args):
         if v is not None and not all(x.isdigit() and x.isascii()
                                      for x in v.split(":")):
             raise ValueError("%s %r: want numbers" % (o, v))
+    for d in opts.get("--path", ()):
+        if not os.path.isabs(d):
+            raise ValueError("--path %r: want an absolute directory" % d)
     key = opts.get("--authkey")
     if key is not None:
         try:
@@ -634,11 +662,14 @@ def child_call(argv, environ):
         target, opts, bad = None, {}, e
     main_path = opts.get("--main")
     _child_setup(main_path or "python:call", environ)
+    if "--" in opts:
+        sys.argv = opts["--"]
     if bad is not None:
         e = ValueError("python:call: %s; usage: python:call MODULE:QUALNAME "
                        "[--main /abs/path/script.py] [--name NAME] "
                        "[--identity N[:N...]] [--authkey HEX] [--daemon] "
-                       "[--parent-pid PID] [--parent-name NAME]" % bad)
+                       "[--parent-pid PID] [--parent-name NAME] "
+                       "[--path /abs/dir]... [-- ARGV...]" % bad)
         _report(e, True)
         return _child_finish(2)
     # Finding the target: errors go back to the client (exit 1).
@@ -647,6 +678,7 @@ def child_call(argv, environ):
         # key before it imports the main script.
         _set_process(opts)
         _check_name(target)
+        _client_path(opts.get("--path"))
         main = _import_main(main_path, target) if main_path is not None \
             else None
         fn = _resolve(target, main)

@@ -8,7 +8,7 @@
  * without "KEY=" continues the list of the option before it
  * (import=numpy,json). The entries run in forked children:
  *
- *   python:call MODULE:QUALNAME [--main /abs/script.py]
+ *   python:call MODULE:QUALNAME [--main /abs/script.py] [OPTIONS] [-- ARGV]
  *	calls the target with (args, kwargs) unpickled from fd 3 and writes
  *	the pickled result to fd 4 (both optional); exit codes as
  *	multiprocessing's.
@@ -842,9 +842,10 @@ python_main(int argc, char **argv)
 }
 
 static const struct forkd_module_entry python_entries[] = {
-	{ "call", python_call, "MODULE:QUALNAME [--main SCRIPT] [OPTIONS]: "
-	    "call it with pickled (args, kwargs) from fd 3, the pickled result "
-	    "to fd 4; OPTIONS set multiprocessing's current_process()" },
+	{ "call", python_call, "MODULE:QUALNAME [--main SCRIPT] [OPTIONS] "
+	    "[-- ARGV...]: call it with pickled (args, kwargs) from fd 3, the "
+	    "pickled result to fd 4; OPTIONS set multiprocessing's "
+	    "current_process() and sys.path, ARGV sys.argv" },
 	{ "main", python_main, "MODULE [ARGS...]: run MODULE as __main__ "
 	    "(python -m)" },
 	{ NULL, NULL, NULL }

@@ -289,7 +289,9 @@ def test_bad_call_options(forkd):
                        (["--identity", "1:x"], "want numbers"),
                        (["--authkey", "xyz"], "hexadecimal"),
                        (["--authkey", ""], "empty"),
-                       (["--daemon", "--daemon"], "given twice")):
+                       (["--daemon", "--daemon"], "given twice"),
+                       (["--path", "rel/dir"], "want an absolute directory"),
+                       (["--path"], "--path needs a value")):
         r = forkd.call("pm_targets:add", (1, 2),
                        argv=["python:call", "pm_targets:add"] + extra)
         assert r.exitcode == 2 and msg in r.result[3], (extra, r)
@@ -492,9 +494,43 @@ def test_no_client_import_paths(restricted, forkd, tmp_path):
     outside = _write_main(tmp_path)
     r = restricted.call("pm_targets:sys_path", main=outside)
     assert r.exitcode == 1
+    # Nor the client's sys.path (--path).
+    r = restricted.call("pm_targets:sys_path", argv=[
+        "python:call", "pm_targets:sys_path", "--path", str(tmp_path)])
+    assert r.exitcode == 0 and r.result[1] == base
     # Without allow=, --main's directory comes first, as for a script.
     r = forkd.call("pm_targets:sys_path", main=outside)
     assert r.result[1][0] == str(tmp_path)
+
+
+def test_client_sys_path_and_argv(forkd, tmp_path):
+    # As multiprocessing's spawn gives its child the parent's sys.path and
+    # sys.argv: the --path entries the interpreter lacks go first, in the
+    # client's order, so a module beside the client's script imports;
+    # what follows -- is sys.argv.
+    (tmp_path / "pm_beside.py").write_text(
+        "import sys\ndef where():\n    return __file__, sys.argv\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    base = forkd.call("pm_targets:sys_path").result[1]
+    path = ["--path", str(tmp_path), "--path", base[-1], "--path",
+            str(other), "--path", str(tmp_path)]
+    r = forkd.call("pm_targets:sys_path",
+                   argv=["python:call", "pm_targets:sys_path"] + path)
+    assert r.exitcode == 0 and r.result[1] == [str(tmp_path), str(other)] + base
+    r = forkd.call("pm_beside:where", argv=[
+        "python:call", "pm_beside:where"] + path +
+        ["--", "app.py", "-v", "", "x y", "--path", "--"])
+    assert r.exitcode == 0, r
+    assert r.result[1] == (str(tmp_path / "pm_beside.py"),
+                           ["app.py", "-v", "", "x y", "--path", "--"])
+    r = forkd.call("pm_beside:where", argv=[
+        "python:call", "pm_beside:where", "--path", str(tmp_path)])
+    assert r.result[1][1] == ["python:call"]
+    # The module is not found without the client's path: nothing stays.
+    r = forkd.call("pm_beside:where")
+    assert r.exitcode == 1 and isinstance(r.result[1], ImportError)
+    forkd.assert_serving()
 
 
 def test_allow_python_main(restricted):

@@ -555,17 +555,68 @@ def test_main_in_python_c(daemon):
     assert "refused:" in r.stdout and "python -c" in r.stdout
 
 
-def test_target_not_importable_in_forkd(conn, tmp_path, monkeypatch):
-    # A module this process can import and forkd's interpreter cannot.
-    (tmp_path / "pp_only_here.py").write_text("def f():\n    return 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import pp_only_here
-    p = forkd.Process(target=pp_only_here.f, connection=conn)
+def test_target_not_importable_in_forkd(conn, monkeypatch):
+    # A module this process has and forkd's interpreter cannot import:
+    # made here, with no file.
+    mod = types.ModuleType("pp_only_here")
+    exec("def f():\n    return 1\n", mod.__dict__)
+    monkeypatch.setitem(sys.modules, "pp_only_here", mod)
+    p = forkd.Process(target=mod.f, connection=conn)
     p.start()
     p.join(T)
     assert p.exitcode == 1
     with pytest.raises(ImportError, match="pp_only_here"):
         p.result()
+
+
+def test_this_process_sys_path_and_argv(conn, tmp_path, monkeypatch):
+    # As multiprocessing's spawn: the child imports from this process's
+    # sys.path (a module beside the script, not on forkd's path=).
+    (tmp_path / "pp_beside.py").write_text(
+        "import sys\ndef f(x):\n    return x + 1, sys.argv\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["app.py", "--flag", "x y"])
+    import pp_beside
+    p = forkd.Process(target=pp_beside.f, args=(1,), connection=conn)
+    p.start()
+    assert p.result(T) == (2, ["app.py", "--flag", "x y"])
+    # A sys.argv too long for one request: the child has its first item.
+    monkeypatch.setattr(sys, "argv", ["app.py"] + ["a" * 1000] * 100)
+    with forkd.Executor(1, connection=conn) as ex:
+        assert ex.submit(pp_beside.f, 2).result(T) == (3, ["app.py"])
+
+
+_ARGV_SCRIPT = """
+import sys
+import forkd
+import pp_beside2
+
+MODE = sys.argv[1]          # read at import, outside the main guard
+
+def mode():
+    return MODE, sys.argv
+
+if __name__ == "__main__":
+    for target in (mode, pp_beside2.where):
+        p = forkd.Process(target=target)
+        p.start()
+        print(repr(p.result(60)))
+"""
+
+
+def test_script_reads_sys_argv_at_import(daemon, tmp_path):
+    # A script that reads sys.argv at import, outside its main guard, and
+    # a module beside it: the child imports both as the script did.
+    (tmp_path / "app.py").write_text(_ARGV_SCRIPT)
+    (tmp_path / "pp_beside2.py").write_text(
+        "def where():\n    return __file__\n")
+    r = subprocess.run([sys.executable, "app.py", "fast", ""],
+                       env=daemon.env(), capture_output=True, text=True,
+                       timeout=4 * T, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines() == [
+        repr(("fast", ["app.py", "fast", ""])),
+        repr(str(tmp_path / "pp_beside2.py"))], r.stdout + r.stderr
 
 
 def test_target_not_allowed(restricted):

@@ -204,6 +204,59 @@ def main_path() -> str:
     return os.path.abspath(path)
 
 
+# What of sys.path and sys.argv a spawn request carries (forkd's frame is
+# 64 KiB by default, and its argv at most 1024 strings): beyond these,
+# the child gets sys.argv = [sys.argv[0]] and no more --path entries.
+_PREP_MAX_STRINGS = 256
+_PREP_MAX_BYTES = 16384
+
+
+def _prep_argv() -> list:
+    """["--path", DIR, ..., "--", *sys.argv]: the rest of what
+    multiprocessing's spawn hands its child (its preparation data), so
+    that the child imports from this process's sys.path (forkd's python
+    module adds the entries it lacks, unless its allow= is set) and the
+    main script, imported there, reads this process's sys.argv."""
+    out: list = []
+    budget = [_PREP_MAX_STRINGS, _PREP_MAX_BYTES]
+
+    def fits(x: Any) -> bool:
+        if not isinstance(x, str) or "\0" in x:
+            return False
+        n = len(x.encode("utf-8", "surrogateescape")) + 1
+        if n > 4096 or budget[0] < 1 or budget[1] < n:
+            return False
+        budget[0] -= 1
+        budget[1] -= n
+        return True
+
+    argv = sys.argv if isinstance(sys.argv, list) else []
+    head = [a for a in argv[:1] if fits(a)]
+    cwd = None
+    for d in sys.path:
+        if not isinstance(d, str):
+            continue
+        if not os.path.isabs(d):
+            if cwd is None:
+                try:
+                    cwd = os.getcwd()
+                except OSError:
+                    break
+            d = os.path.normpath(os.path.join(cwd, d))
+        if budget[0] < 2 or not fits(d):
+            continue
+        budget[0] -= 1
+        out += ["--path", d]
+    rest = argv[1:]
+    if all(isinstance(a, str) for a in rest):
+        saved = list(budget)
+        if not all(fits(a) for a in rest):
+            rest, budget[:] = [], saved
+    else:
+        rest = []
+    return out + ["--"] + head + rest
+
+
 def dump_args(args: tuple, kwargs: dict,
               what: str = "the arguments") -> bytes:
     """The pickled (args, kwargs), or pickle.PicklingError naming what.
@@ -367,7 +420,9 @@ class Process:
     A target defined in the main script is found by importing the script
     in the child as ``__mp_main__``, as multiprocessing's forkserver and
     spawn start methods do: protect the script's entry code with
-    ``if __name__ == "__main__":``.
+    ``if __name__ == "__main__":``. As with spawn, the child also gets
+    this process's ``sys.argv``, and imports from its ``sys.path`` unless
+    forkd's python module restricts targets (``allow=``).
 
     *name* is the process's name (default ``Process-N``). *daemon* True:
     forkd terminates the child when this process's connection closes
@@ -572,6 +627,7 @@ class Process:
             argv += ["--authkey", bytes(key).hex()]
         if self._daemon and self._mp_daemon:
             argv.append("--daemon")
+        argv += _prep_argv()
         kw = spawn_kwargs(self._spawn_options, self._daemon)
         conn = self._connection or default_connection()
 
