@@ -9,13 +9,15 @@ README ("The python module") for the options and the wire contract:
 python:call MODULE:QUALNAME [--main /abs/script.py] [--name NAME]
             [--identity N[:N...]] [--authkey HEX] [--daemon]
             [--parent-pid PID] [--parent-name NAME] [--path /abs/dir]...
-            [-- ARGV...]
+            [--forkd-socket PATH] [--forkd-key PATH] [-- ARGV...]
     The options from --name to --parent-name say what
     multiprocessing.current_process() and parent_process() give in the
     child (as in a multiprocessing child); --path (the client's sys.path,
     one per entry; ignored under allow=) and ARGV (the client's sys.argv)
-    are what multiprocessing's spawn passes its child too. All are set
-    before the main script is imported.
+    are what multiprocessing's spawn passes its child too; --forkd-socket
+    and --forkd-key become FORKD_SOCKET and FORKD_KEY_FILE where the
+    environment has none (the forkd a child's own forkd.Process uses). All
+    are set before the main script is imported.
     fd 3 (optional): a pipe carrying pickle((args, kwargs)), read to EOF.
     fd 4 (optional): a pipe; one pickle is written, then it is closed:
         ("ok", value) on return,
@@ -364,7 +366,9 @@ def _child_setup(argv0, environ):
 
 
 def _child_finish(code):
-    """Wait for non-daemon threads and flush stdio; returns code & 0xff."""
+    """Wait for the children (python:call) and non-daemon threads, flush
+    stdio; returns code & 0xff."""
+    _end_process()
     if "threading" in sys.modules:
         try:
             threading._shutdown()
@@ -510,7 +514,8 @@ def _read_args():
 # python:call's options after the target: name -> takes a value.
 _CALL_OPTS = {"--main": True, "--name": True, "--identity": True,
               "--authkey": True, "--parent-pid": True, "--parent-name": True,
-              "--path": True, "--daemon": False}
+              "--path": True, "--forkd-socket": True, "--forkd-key": True,
+              "--daemon": False}
 _CALL_LISTS = frozenset(("--path",))     # may be given more than once
 
 
@@ -549,6 +554,10 @@ def _call_opts(args):
     for d in opts.get("--path", ()):
         if not os.path.isabs(d):
             raise ValueError("--path %r: want an absolute directory" % d)
+    for o in ("--forkd-socket", "--forkd-key"):
+        v = opts.get(o)
+        if v is not None and not os.path.isabs(v):
+            raise ValueError("%s %r: want an absolute path" % (o, v))
     key = opts.get("--authkey")
     if key is not None:
         try:
@@ -601,6 +610,12 @@ def _set_process(opts):
     ppid = opts.get("--parent-pid")
     me._parent_pid = int(ppid) if ppid is not None else None
     me._parent_name = opts.get("--parent-name", "MainProcess")
+    # How this child reaches the forkd that forked it, as its client did
+    # (its forkd.Process, forkctl), unless the request's env says.
+    for o, var in (("--forkd-socket", "FORKD_SOCKET"),
+                   ("--forkd-key", "FORKD_KEY_FILE")):
+        if o in opts and var not in os.environ:
+            os.environ[var] = opts[o]
     _mpp._process_counter = itertools.count(1)
     _mpp._children = set()
     _mpp._current_process = me
@@ -615,6 +630,33 @@ def _set_process(opts):
         _mputil._finalizer_registry.clear()
     if _mputil._afterfork_registry:
         _mputil._run_after_forkers()
+    global _own_process
+    _own_process = True
+
+
+# True once _set_process() ran: the child's multiprocessing state is its
+# own, and its children and finalizers are handled at its end.
+_own_process = False
+
+
+def _end_process():
+    """What a multiprocessing child does when its run() ends
+    (util._exit_function()): run the finalizers, terminate its daemonic
+    children and join the others; and the same for the children it
+    started with forkd's package."""
+    if not _own_process:
+        return
+    try:
+        _mputil._exit_function()
+    except BaseException:
+        pass
+    pkg = sys.modules.get("forkd")
+    join = getattr(pkg, "_join_at_exit", None)
+    if join is not None:
+        try:
+            join()
+        except BaseException:
+            pass
 
 
 def _write_result(result):
@@ -669,7 +711,8 @@ def child_call(argv, environ):
                        "[--main /abs/path/script.py] [--name NAME] "
                        "[--identity N[:N...]] [--authkey HEX] [--daemon] "
                        "[--parent-pid PID] [--parent-name NAME] "
-                       "[--path /abs/dir]... [-- ARGV...]" % bad)
+                       "[--path /abs/dir]... [--forkd-socket PATH] "
+                       "[--forkd-key PATH] [-- ARGV...]" % bad)
         _report(e, True)
         return _child_finish(2)
     # Finding the target: errors go back to the client (exit 1).

@@ -291,7 +291,8 @@ def test_bad_call_options(forkd):
                        (["--authkey", ""], "empty"),
                        (["--daemon", "--daemon"], "given twice"),
                        (["--path", "rel/dir"], "want an absolute directory"),
-                       (["--path"], "--path needs a value")):
+                       (["--path"], "--path needs a value"),
+                       (["--forkd-key", "k"], "want an absolute path")):
         r = forkd.call("pm_targets:add", (1, 2),
                        argv=["python:call", "pm_targets:add"] + extra)
         assert r.exitcode == 2 and msg in r.result[3], (extra, r)

@@ -148,3 +148,27 @@ def return_connection():
     """A multiprocessing Connection as the return value."""
     import multiprocessing as mp
     return mp.Pipe()[1]
+
+
+def nested(x):
+    """Start a forkd child of this child through the default connection;
+    (its result, its pid differs from ours, its parent_process() pid)."""
+    import forkd
+    p = forkd.Process(target=add, args=(x, 1))
+    p.start()
+    return p.result(60), p.pid != os.getpid(), p.pid
+
+
+def leave_child(path, seconds):
+    """Start a non-daemon forkd child that writes path after a while, and
+    return at once: the child's end must join it."""
+    import forkd
+    p = forkd.Process(target=write_later, args=(path, seconds))
+    p.start()
+    return p.pid
+
+
+def write_later(path, seconds):
+    time.sleep(seconds)
+    with open(path, "w") as f:
+        f.write("done")

@@ -197,6 +197,31 @@ def test_run_calls_the_target_here(tmp_path):
     assert calls == [1] and p.pid is None
 
 
+def test_child_starts_its_own_children(conn, tmp_path):
+    # The child's default connection reaches the forkd that forked it,
+    # as this connection was made (no FORKD_SOCKET in forkd's env).
+    p = forkd.Process(target=t.nested, args=(41,), connection=conn)
+    p.start()
+    value, other, grandchild = p.result(T)
+    assert value == 42 and other and grandchild != p.pid
+    # Unless the spawn's env says otherwise.
+    p = forkd.Process(target=t.nested, args=(1,), connection=conn,
+                      env={"FORKD_SOCKET": str(tmp_path / "none.sock")})
+    p.start()
+    p.join(T)
+    assert p.exitcode == 1
+    with pytest.raises(OSError, match="none.sock"):
+        p.result()
+    # At its end a child joins its non-daemon children, as a
+    # multiprocessing child does: its exit comes after theirs.
+    done = tmp_path / "done"
+    p = forkd.Process(target=t.leave_child, args=(str(done), 0.5),
+                      connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == 0 and done.read_text() == "done"
+
+
 def test_multiprocessing_current_and_parent_process(conn):
     import multiprocessing as mp
     p = forkd.Process(target=t.mp_process, name="worker", daemon=True,

@@ -60,6 +60,18 @@ class Connection:
         self._sibling: Connection | None = None
         self.socket = socket
         self.key = key
+        # What python:call is told, for its child's own default
+        # connection: the paths this one was made from, made absolute.
+        self._child_opts: list[str] = []
+        for opt, given, var in (("--forkd-socket", socket, "FORKD_SOCKET"),
+                                ("--forkd-key", key, "FORKD_KEY_FILE")):
+            path = given if given is not None else os.environ.get(var)
+            try:
+                if path:
+                    self._child_opts += [opt,
+                                         os.path.abspath(os.fsdecode(path))]
+            except OSError:     # a relative path, and no cwd
+                pass
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

@@ -422,7 +422,11 @@ class Process:
     spawn start methods do: protect the script's entry code with
     ``if __name__ == "__main__":``. As with spawn, the child also gets
     this process's ``sys.argv``, and imports from its ``sys.path`` unless
-    forkd's python module restricts targets (``allow=``).
+    forkd's python module restricts targets (``allow=``). The child's own
+    default connection goes to the same forkd (``FORKD_SOCKET`` and
+    ``FORKD_KEY_FILE`` are set there from *connection*, unless *env* sets
+    them), so it can start processes of its own; at its end it joins its
+    non-daemon children, as a multiprocessing child does.
 
     *name* is the process's name (default ``Process-N``). *daemon* True:
     forkd terminates the child when this process's connection closes
@@ -627,9 +631,10 @@ class Process:
             argv += ["--authkey", bytes(key).hex()]
         if self._daemon and self._mp_daemon:
             argv.append("--daemon")
-        argv += _prep_argv()
         kw = spawn_kwargs(self._spawn_options, self._daemon)
         conn = self._connection or default_connection()
+        argv += conn._child_opts
+        argv += _prep_argv()
 
         args_r = args_w = res_r = res_w = -1
         rest = None
