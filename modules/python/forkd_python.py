@@ -646,15 +646,16 @@ def _end_process():
     started with forkd's package."""
     if not _own_process:
         return
-    try:
-        _mputil._exit_function()
-    except BaseException:
-        pass
-    pkg = sys.modules.get("forkd")
-    join = getattr(pkg, "_join_at_exit", None)
-    if join is not None:
+    if _mpp._children or _mputil._finalizer_registry:
         try:
-            join()
+            _mputil._exit_function()
+        except BaseException:
+            pass
+    # forkd's package (its _process module holds the children).
+    proc = sys.modules.get("forkd._process")
+    if getattr(proc, "_children", None):
+        try:
+            proc._join_at_exit()
         except BaseException:
             pass
 

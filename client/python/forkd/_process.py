@@ -211,6 +211,23 @@ _PREP_MAX_STRINGS = 256
 _PREP_MAX_BYTES = 16384
 
 
+_stdlib_dirs: tuple = ()
+
+
+def _stdlib() -> tuple:
+    """This interpreter's standard library directories (and zip), which
+    _prep_argv() does not send: forkd's interpreter has its own, and one
+    of another Python version must never come before it."""
+    global _stdlib_dirs
+    if not _stdlib_dirs:
+        import sysconfig
+        dirs = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"),
+                os.path.join(sys.base_prefix, "lib", "python%d%d.zip"
+                             % sys.version_info[:2])}
+        _stdlib_dirs = tuple(sorted(d for d in dirs if d))
+    return _stdlib_dirs
+
+
 def _prep_argv() -> list:
     """["--path", DIR, ..., "--", *sys.argv]: the rest of what
     multiprocessing's spawn hands its child (its preparation data), so
@@ -233,8 +250,10 @@ def _prep_argv() -> list:
     argv = sys.argv if isinstance(sys.argv, list) else []
     head = [a for a in argv[:1] if fits(a)]
     cwd = None
+    stdlib = _stdlib()
     for d in sys.path:
-        if not isinstance(d, str):
+        if not isinstance(d, str) or d in stdlib or \
+                d.startswith(tuple(x + os.sep for x in stdlib)):
             continue
         if not os.path.isabs(d):
             if cwd is None:
