@@ -9,7 +9,7 @@ README ("The python module") for the options and the wire contract:
 python:call MODULE:QUALNAME [--main /abs/script.py] [--name NAME]
             [--identity N[:N...]] [--authkey HEX] [--daemon]
             [--parent-pid PID] [--parent-name NAME] [--path /abs/dir]...
-            [--forkd-socket PATH] [--forkd-key PATH] [-- ARGV...]
+            [--forkd-socket PATH] [--forkd-key PATH] [--quiet] [-- ARGV...]
     The options from --name to --parent-name say what
     multiprocessing.current_process() and parent_process() give in the
     child (as in a multiprocessing child); --path (the client's sys.path,
@@ -22,11 +22,15 @@ python:call MODULE:QUALNAME [--main /abs/script.py] [--name NAME]
     fd 4 (optional): a pipe; one pickle is written, then it is closed:
         ("ok", value) on return,
         ("err", exc_or_None, traceback_text, repr_of_exc) on an exception
-        (and when the target cannot be found or is not allowed);
+        (and when the target cannot be found or is not allowed, or its
+        return value does not pickle);
         nothing on sys.exit() (the exit code says it).
+    An exception's traceback is also printed on stderr after "Process
+    NAME:", as multiprocessing prints it, unless --quiet (and fd 4).
     fd 5 (optional): a pidfd of the client process, the sentinel of
         multiprocessing.parent_process().
-    exit code: 0 on return, 1 on an exception, n for sys.exit(n).
+    exit code: 0 on return, 1 on an exception, n for sys.exit(n), 2 for
+    a malformed command line.
 
 python:main MODULE [ARGS...]
     runs MODULE as __main__ with sys.argv = [MODULE, ARGS...].
@@ -421,11 +425,18 @@ def _import_main(path, target):
                                                   loader=loader)
     mod = importlib.util.module_from_spec(spec)
     sys.modules["__mp_main__"] = mod
+    # As multiprocessing's spawn marks it: a script without the
+    # if __name__ == "__main__": guard, starting a process at import,
+    # gets its RuntimeError (from forkd's package or multiprocessing).
+    me = _mpp.current_process()
+    me._inheriting = True
     try:
         loader.exec_module(mod)
     except BaseException:
         del sys.modules["__mp_main__"]
         raise
+    finally:
+        del me._inheriting
     sys.modules["__main__"] = mod
     return mod
 
@@ -515,7 +526,7 @@ def _read_args():
 _CALL_OPTS = {"--main": True, "--name": True, "--identity": True,
               "--authkey": True, "--parent-pid": True, "--parent-name": True,
               "--path": True, "--forkd-socket": True, "--forkd-key": True,
-              "--daemon": False}
+              "--daemon": False, "--quiet": False}
 _CALL_LISTS = frozenset(("--path",))     # may be given more than once
 
 
@@ -683,16 +694,21 @@ def _err_tuple(e):
     return ("err", exc, tb, repr(e))
 
 
-def _report(e, to_pipe):
-    """Report exception e: on fd 4 when the client passed it, else on
-    stderr (as multiprocessing prints a failed Process's traceback)."""
-    if to_pipe and _fd_open(4):
-        _write_result(_err_tuple(e))
-    else:
-        try:
-            traceback.print_exception(type(e), e, e.__traceback__)
-        except Exception:
-            pass
+def _report(e, quiet):
+    """Report exception e: on fd 4 when the client passed it, and on
+    stderr unless quiet, as multiprocessing prints a failed Process's
+    traceback ("Process NAME:" and the traceback; a concurrent.futures
+    task's is not printed, its client passes --quiet)."""
+    piped = _fd_open(4)
+    if piped:
+        _write_result(_err_tuple(e))    # (closes fd 4)
+    if quiet and piped:
+        return
+    try:
+        sys.stderr.write("Process %s:\n" % _mpp.current_process().name)
+        traceback.print_exception(type(e), e, e.__traceback__)
+    except Exception:
+        pass
 
 
 def child_call(argv, environ):
@@ -704,6 +720,7 @@ def child_call(argv, environ):
     except ValueError as e:
         target, opts, bad = None, {}, e
     main_path = opts.get("--main")
+    quiet = bool(opts.get("--quiet"))
     _child_setup(main_path or "python:call", environ)
     if "--" in opts:
         sys.argv = opts["--"]
@@ -713,8 +730,8 @@ def child_call(argv, environ):
                        "[--identity N[:N...]] [--authkey HEX] [--daemon] "
                        "[--parent-pid PID] [--parent-name NAME] "
                        "[--path /abs/dir]... [--forkd-socket PATH] "
-                       "[--forkd-key PATH] [-- ARGV...]" % bad)
-        _report(e, True)
+                       "[--forkd-key PATH] [--quiet] [-- ARGV...]" % bad)
+        _report(e, False)
         return _child_finish(2)
     # Finding the target: errors go back to the client (exit 1).
     try:
@@ -730,7 +747,7 @@ def child_call(argv, environ):
     except SystemExit as e:
         return _child_finish(_exit_code(e))
     except BaseException as e:
-        _report(e, True)
+        _report(e, quiet)
         return _child_finish(1)
     del main
     try:
@@ -742,10 +759,9 @@ def child_call(argv, environ):
         # The traceback starts at the target, not in this function.
         if e.__traceback__ is not None and e.__traceback__.tb_next:
             e.__traceback__ = e.__traceback__.tb_next
-        _report(e, True)
+        _report(e, quiet)
         return _child_finish(1)
     del a, kw
-    ok = True
     if _fd_open(4):
         try:
             # As multiprocessing pickles (ForkingPickler): a Connection
@@ -755,14 +771,15 @@ def child_call(argv, environ):
             data = bytes(_mpred.ForkingPickler.dumps(
                 ("ok", value), pickle.HIGHEST_PROTOCOL))
         except BaseException as e:
-            # The return value cannot be sent: an error, exit 1.
+            # The return value cannot be sent: result() raises why, but
+            # the target returned (exit 0), and multiprocessing, which
+            # drops return values, would print nothing either.
             data = None
-            _report(e, True)
-            ok = False
+            _write_result(_err_tuple(e))
         del value
         if data is not None:
             _write_raw(data)
-    return _child_finish(0 if ok else 1)
+    return _child_finish(0)
 
 
 def _write_raw(data):

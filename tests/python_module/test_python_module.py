@@ -134,6 +134,13 @@ def test_target_raises(forkd):
     assert str(exc) == "bad thing" and rep == "ValueError('bad thing')"
     assert "pm_targets.py" in tb and "raise ValueError(msg)" in tb
     assert "forkd_python" not in tb     # starts at the target
+    # Printed too, as multiprocessing prints it; not with --quiet.
+    assert r.stderr.startswith(b"Process call-") and \
+        r.stderr.endswith(b"ValueError: bad thing\n"), r.stderr
+    r = forkd.call("pm_targets:boom", ("bad thing",), argv=[
+        "python:call", "pm_targets:boom", "--quiet", "--name", "w"])
+    assert r.exitcode == 1 and r.result[1].args == ("bad thing",)
+    assert r.stderr == b""
     forkd.assert_serving()
 
 
@@ -244,9 +251,11 @@ def test_target_never_returns_terminated(forkd):
 
 
 def test_unpicklable_return_value(forkd):
+    # The target returned: exit 0 and nothing printed (multiprocessing
+    # drops return values); the result pipe says why there is none.
     r = forkd.call("pm_targets:return_lambda")
-    assert r.exitcode == 1 and r.result[0] == "err"
-    assert "pickle" in r.result[2].lower()
+    assert r.exitcode == 0 and r.result[0] == "err"
+    assert "pickle" in r.result[2].lower() and r.stderr == b""
 
 
 def test_bad_args_pickle(forkd):

@@ -121,10 +121,71 @@ def test_process_lifecycle(conn):
     with pytest.raises(AssertionError):
         p.start()
     p.close()
-    with pytest.raises(ValueError):
-        p.is_alive()
-    with pytest.raises(ValueError):
-        p.sentinel
+    assert "closed" in repr(p) and "pid=" not in repr(p)
+    for what in ("is_alive", "sentinel", "pid", "exitcode"):
+        with pytest.raises(ValueError, match="closed"):
+            x = getattr(p, what)
+            x() if callable(x) else x
+    with pytest.raises(ValueError, match="closed"):
+        forkd.wait([p])
+
+
+def test_multiprocessing_details(conn, capfd):
+    # Names, repr and arguments as multiprocessing has them.
+    class Mine(forkd.Process):
+        pass
+    assert Mine(target=t.getpid).name.startswith("Mine-")
+    p = forkd.Process(group=None, target=t.forever, connection=conn)
+    with pytest.raises(AssertionError, match="group"):
+        forkd.Process(group="g", target=t.getpid)
+    with pytest.raises(ValueError, match="not started"):
+        forkd.wait([p])
+    p.start()
+    p.terminate()
+    p.join(T)
+    assert p.exitcode == -signal.SIGTERM
+    assert "exitcode=-SIGTERM" in repr(p)
+    # A target that raises: its traceback on the child's stderr after
+    # "Process NAME:", as multiprocessing prints it; result() has it too.
+    capfd.readouterr()
+    p = forkd.Process(target=t.boom, args=("printed",), name="loud",
+                      connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == 1
+    err = capfd.readouterr().err
+    assert err.startswith("Process loud:\nTraceback") and \
+        "ValueError: printed" in err, err
+    # An Executor's task prints nothing (concurrent.futures does not).
+    with forkd.Executor(1, connection=conn) as ex:
+        with pytest.raises(ValueError, match="quiet"):
+            ex.submit(t.boom, "quiet").result(T)
+    assert "quiet" not in capfd.readouterr().err
+    # A return value that does not pickle: result() says why, but the
+    # target returned (exit 0, nothing printed), as multiprocessing,
+    # which drops return values, has it.
+    p = forkd.Process(target=t.return_lock, connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == 0
+    with pytest.raises(TypeError, match="lock"):
+        p.result()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_daemonic_child_has_no_children(conn):
+    p = forkd.Process(target=t.nested, args=(1,), daemon=True,
+                      connection=conn)
+    p.start()
+    with pytest.raises(AssertionError, match="daemonic processes"):
+        p.result(T)
+
+
+def test_queue_argument_says_what_to_use(conn):
+    import multiprocessing as mp
+    with pytest.raises(pickle.PicklingError, match="Manager"):
+        forkd.Process(target=t.echo, args=(mp.Queue(),),
+                      connection=conn).start()
 
 
 def test_default_names_and_default_connection(default_env):
@@ -627,6 +688,61 @@ if __name__ == "__main__":
         p.start()
         print(repr(p.result(60)))
 """
+
+
+_NO_GUARD_SCRIPT = """
+import forkd
+
+def f():
+    return 1
+
+p = forkd.Process(target=f)     # no if __name__ == "__main__": guard
+p.start()
+p.join(60)
+print("exitcode", p.exitcode)
+"""
+
+_EXECUTOR_AT_EXIT_SCRIPT = """
+import os, sys, time
+import forkd
+
+def w(i):
+    time.sleep(0.2)
+    open(os.path.join(sys.argv[1], str(i)), "w").close()
+
+if __name__ == "__main__":
+    ex = forkd.Executor(2)
+    for i in range(5):
+        ex.submit(w, i)
+    # No shutdown(): the tasks still queued run at exit, as
+    # ProcessPoolExecutor's do.
+"""
+
+
+def test_script_without_main_guard(daemon, tmp_path):
+    # The child imports the script, which starts a process at import:
+    # multiprocessing's RuntimeError there, printed, and exit code 1.
+    (tmp_path / "noguard.py").write_text(_NO_GUARD_SCRIPT)
+    r = subprocess.run([sys.executable, "noguard.py"], env=daemon.env(),
+                       capture_output=True, text=True, timeout=4 * T,
+                       cwd=str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == "exitcode 1", r.stdout + r.stderr
+    assert "bootstrapping phase" in r.stderr and \
+        "if __name__ == '__main__'" in r.stderr, r.stderr
+
+
+def test_executor_tasks_of_main_run_at_exit(daemon, tmp_path):
+    # CPython removes __main__.__file__ once the script's body has run;
+    # the tasks still queued then must run all the same.
+    (tmp_path / "atexit_tasks.py").write_text(_EXECUTOR_AT_EXIT_SCRIPT)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = subprocess.run([sys.executable, "atexit_tasks.py", str(out)],
+                       env=daemon.env(), capture_output=True, text=True,
+                       timeout=4 * T, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(os.listdir(out)) == ["0", "1", "2", "3", "4"], r.stderr
 
 
 def test_script_reads_sys_argv_at_import(daemon, tmp_path):

@@ -87,6 +87,7 @@ class Executor(_BaseExecutor):
         proc = Process(fn, args, kwargs, daemon=True,
                        connection=self._connection, **self._spawn_options)
         proc._mp_daemon = False     # as a ProcessPoolExecutor's worker
+        proc._quiet = True          # its exception goes to the future only
         _, in_main = target_ref(fn)
         if in_main:
             main_path()

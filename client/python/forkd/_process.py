@@ -190,18 +190,55 @@ def _mp_current() -> Any:
     return mpp.current_process() if mpp is not None else None
 
 
+# (__main__ module, its file): CPython removes __main__.__file__ when the
+# script's body has run, before the exit handlers that start what an
+# Executor still has queued.
+_main_file: list = [None, None]
+
+
+def _remember_main() -> str | None:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path and isinstance(path, str):
+        path = os.path.abspath(path)
+        _main_file[:] = [main, path]
+        return path
+    if main is not None and _main_file[0] is main:
+        return _main_file[1]
+    return None
+
+
+def _check_not_importing_main() -> None:
+    """RuntimeError in a child that is importing its client's script
+    (forkd's python module marks it as multiprocessing's spawn does):
+    the script starts a process at import, without the main guard."""
+    cur = _mp_current()
+    if cur is not None and getattr(cur, "_inheriting", False):
+        raise RuntimeError("""
+        An attempt has been made to start a new process before the
+        current process has finished its bootstrapping phase.
+
+        This probably means that the script does not protect its entry
+        code with the proper idiom:
+
+            if __name__ == '__main__':
+                ...
+
+        forkd's child imports the script as __mp_main__ to find its
+        targets, as multiprocessing's spawn and forkserver methods do.""")
+
+
 def main_path() -> str:
     """The main script's absolute path, for a child to import as
     __mp_main__; ValueError when __main__ has no file."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
+    path = _remember_main()
     if not path:
         raise ValueError(
             "the target (or an argument) is defined in __main__, which has "
             "no file here (an interactive session or python -c): forkd's "
             "child imports the main script by path, as multiprocessing's "
             "spawn and forkserver do. Define it in a module or a script.")
-    return os.path.abspath(path)
+    return path
 
 
 # What of sys.path and sys.argv a spawn request carries (forkd's frame is
@@ -294,8 +331,15 @@ def dump_args(args: tuple, kwargs: dict,
         return pickle.dumps((tuple(args), dict(kwargs)),
                             protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as e:
+        hint = ""
+        if "through inheritance" in str(e):
+            # multiprocessing's words for a Queue, Lock, Value, Array...
+            hint = (" (a forkd child is forked by forkd, not by this "
+                    "process, so it inherits none of them: pass a "
+                    "multiprocessing.Manager()'s Queue, Lock or Value, or "
+                    "one end of a Pipe(), instead)")
         raise pickle.PicklingError(
-            "forkd: %s cannot be pickled: %s" % (what, e)) from e
+            "forkd: %s cannot be pickled: %s%s" % (what, e, hint)) from e
 
 
 class _Sink:
@@ -423,6 +467,16 @@ def _finalize(pidfd: list) -> None:
     pidfd[0] = -1
 
 
+def _exitcode_name(code: int) -> str:
+    """-SIGTERM for -15, as multiprocessing's repr says it."""
+    if code < 0:
+        try:
+            return "-" + signal.Signals(-code).name
+        except ValueError:
+            pass
+    return str(code)
+
+
 class Process:
     """A function run in a child forked by forkd from its warm interpreter.
 
@@ -489,8 +543,11 @@ class Process:
                  args: Iterable[Any] = (),
                  kwargs: Mapping[str, Any] = {},  # noqa: B006 (as mp's)
                  name: str | None = None, daemon: bool | None = None, *,
+                 group: None = None,
                  connection: Connection | None = None,
                  **spawn_options: Any) -> None:
+        if group is not None:
+            raise AssertionError("group argument must be None for now")
         check_spawn_options(spawn_options, "Process()")
         self._target = target
         self._args = tuple(args)
@@ -502,12 +559,16 @@ class Process:
         self._identity = (getattr(cur, "_identity", ()) or ()) + \
             (next(_counter),)
         self._name = name if name is not None else \
-            "Process-" + ":".join(str(i) for i in self._identity)
+            type(self).__name__ + "-" + \
+            ":".join(str(i) for i in self._identity)
         self._authkey: bytes | None = \
             cur.authkey if cur is not None else None
         # Executor tasks are forkd daemons (ended with their connection)
         # but not multiprocessing's (which may not have children).
         self._mp_daemon = True
+        # True: the child prints no traceback (a task's, as
+        # concurrent.futures prints none: result() has it).
+        self._quiet = False
         self._daemon = bool(daemon)
         self._parent_pid = os.getpid()
         self._init_local(connection, dict(spawn_options))
@@ -531,16 +592,17 @@ class Process:
         self._copy = False      # True: the child's copy (a subclass's run())
 
     def __repr__(self) -> str:
-        if self._pid is None:
+        if self._closed:
+            state = "closed"
+        elif self._pid is None:
             state = "initial"
         elif self._status is not None:
-            state = "stopped exitcode=%d" % self._status.exitcode
-        elif self._closed:
-            state = "closed"
+            state = "stopped exitcode=%s" % _exitcode_name(
+                self._status.exitcode)
         else:
             state = "started"
         s = "<forkd.Process name=%r" % self._name
-        if self._pid is not None:
+        if self._pid is not None and not self._closed:
             s += " pid=%d" % self._pid
         s += " parent=%d %s" % (self._parent_pid, state)
         if self._daemon:
@@ -610,6 +672,11 @@ class Process:
         if self._parent_pid != os.getpid():
             raise AssertionError(
                 "can only start a process object created by current process")
+        cur = _mp_current()
+        if cur is not None and cur._config.get("daemon"):
+            raise AssertionError(
+                "daemonic processes are not allowed to have children")
+        _check_not_importing_main()
         if type(self).run is not Process.run:
             # A subclass's run(): the child calls it on a copy of self.
             try:
@@ -638,7 +705,6 @@ class Process:
         # What the child's multiprocessing.current_process() and
         # parent_process() say. forkd treats a request's arguments as
         # secret (it wipes them once handled; nobody else sees them).
-        cur = _mp_current()
         argv += ["--name", self._name,
                  "--identity", ":".join(str(i) for i in self._identity),
                  "--parent-pid", str(os.getpid()),
@@ -650,6 +716,8 @@ class Process:
             argv += ["--authkey", bytes(key).hex()]
         if self._daemon and self._mp_daemon:
             argv.append("--daemon")
+        if self._quiet:
+            argv.append("--quiet")
         kw = spawn_kwargs(self._spawn_options, self._daemon)
         conn = self._connection or default_connection()
         argv += conn._child_opts
@@ -935,7 +1003,9 @@ class Process:
 
     @property
     def pid(self) -> int | None:
-        """The child's pid (as forkd sees it); None before start()."""
+        """The child's pid (as forkd sees it); None before start().
+        ValueError once closed, as in multiprocessing."""
+        self._check_closed()
         return self._pid
 
     ident = pid
@@ -998,6 +1068,10 @@ def wait(processes: Iterable[Process], timeout: float | None = None,
     if return_when not in (FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED):
         raise ValueError("invalid return_when: %r" % (return_when,))
     procs = set(processes)
+    for p in procs:
+        p._check_closed()
+        if p._pid is None or p._copy:
+            raise ValueError("cannot wait for %r: process not started" % p)
     deadline = None if timeout is None else time.monotonic() + timeout
     done = {p for p in procs if p._poll(0)}
     while True:
@@ -1063,3 +1137,6 @@ def _join_at_exit() -> None:
                 p.join()
             except Exception:
                 pass
+
+
+_remember_main()
