@@ -100,6 +100,12 @@ class Greeter:
     def shout(s):
         return s.upper()
 
+    def greet(self, greeting="hello"):
+        return "%s %s from %d" % (greeting, self.who, os.getpid())
+
+    def __call__(self, x):
+        return (self.who, x)
+
 
 def report():
     """What the child's set-up gave it."""

@@ -610,10 +610,34 @@ def test_unpicklable_arguments_are_refused_before_sending(conn):
     assert conn.status()["spawned_total"] == before
 
 
+def test_targets_sent_pickled(conn):
+    # What cannot be looked up by name but pickles goes pickled, as
+    # multiprocessing sends its target: a bound method, a partial, a
+    # callable instance; in Process and in Executor.
+    import functools
+    g = t.Greeter("bob")
+    p = forkd.Process(target=g.greet, kwargs={"greeting": "hi"},
+                      connection=conn)
+    p.start()
+    r = p.result(T)
+    assert r.startswith("hi bob from ") and r != "hi bob from %d" % os.getpid()
+    p = forkd.Process(target=functools.partial(t.add, 1, c=10), args=(2,),
+                      connection=conn)
+    p.start()
+    assert p.result(T) == 13
+    with forkd.Executor(2, connection=conn) as ex:
+        assert ex.submit(g, 5).result(T) == ("bob", 5)
+        assert list(ex.map(functools.partial(t.add, 100), [1, 2, 3])) == \
+            [101, 102, 103]
+        assert list(ex.map(g.greet, ["a", "b"], chunksize=2))[1].startswith(
+            "b bob")
+
+
 def test_targets_that_cannot_be_named(conn):
     for bad in (lambda: 1, test_targets_that_cannot_be_named.__code__,
                 threading.Lock().acquire):
-        with pytest.raises(ValueError, match="by name"):
+        with pytest.raises(ValueError, match="by name.*nor can it be "
+                           "pickled"):
             forkd.Process(target=bad, connection=conn).start()
 
     def local():

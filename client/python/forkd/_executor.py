@@ -13,8 +13,8 @@ from concurrent.futures import Future
 from typing import Any, Callable, Iterable, Iterator
 
 from ._connection import Connection
-from ._process import (Process, _close_fds, check_spawn_options, cpu_count,
-                       dump_args, main_path, target_ref)
+from ._process import (Process, _close_fds, call_ref, check_spawn_options,
+                       cpu_count, dump_args, main_path)
 
 __all__ = ["Executor"]
 
@@ -88,11 +88,11 @@ class Executor(_BaseExecutor):
                        connection=self._connection, **self._spawn_options)
         proc._mp_daemon = False     # as a ProcessPoolExecutor's worker
         proc._quiet = True          # its exception goes to the future only
-        _, in_main = target_ref(fn)
+        _, in_main, cargs = call_ref(fn, args)
         if in_main:
             main_path()
-        if args or kwargs:
-            dump_args(args, kwargs)
+        if cargs or kwargs:
+            dump_args(cargs, kwargs)
         fut: Future = Future()
         with self._lock:
             if self._broken is not None:

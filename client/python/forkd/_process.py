@@ -183,6 +183,27 @@ def target_ref(fn: Callable) -> tuple[str, bool]:
     return "%s:%s" % (mod, qual), mod in ("__main__", "__mp_main__")
 
 
+def call_ref(fn: Callable, args: tuple) -> tuple[str, bool, tuple]:
+    """(MODULE:QUALNAME, defined in __main__, args) for the child to call:
+    fn by name, or, for a callable that cannot be looked up by name (a
+    bound method, a functools.partial, a callable instance), operator.call
+    with fn pickled as its first argument, as multiprocessing pickles its
+    target. ValueError when neither works (a lambda, a nested function)."""
+    try:
+        ref, in_main = target_ref(fn)
+        return ref, in_main, args
+    except ValueError as e:
+        err = e
+    red = sys.modules.get("multiprocessing.reduction")
+    try:
+        (red.ForkingPickler if red is not None else pickle).dumps(
+            fn, pickle.HIGHEST_PROTOCOL)
+    except Exception as e:
+        raise ValueError("%s; nor can it be pickled: %s" % (err, e)) \
+            from None
+    return "operator:call", False, (fn,) + tuple(args)
+
+
 def _mp_current() -> Any:
     """multiprocessing's current_process() when this process has loaded
     multiprocessing (None when not: then it uses nothing of it)."""
@@ -484,8 +505,10 @@ class Process:
     *target* callable and its *args* and *kwargs*, :meth:`start` it,
     :meth:`join` it. The child is forked by forkd's ``python`` module (not
     by this process): it starts with forkd's preloaded modules imported, and
-    runs ``target(*args, **kwargs)``. *target* must be importable by name
-    (a module-level function or class); *args* and *kwargs* are pickled,
+    runs ``target(*args, **kwargs)``. *target* is looked up by name in
+    the child when it is a module-level function or class, else pickled
+    (a bound method, a :func:`functools.partial`; not a lambda or a
+    nested function, as in multiprocessing); *args* and *kwargs* are pickled,
     and so is the return value, which :meth:`result` gives back. A
     subclass may override :meth:`run` instead: the child then runs it on a
     pickled copy of the object.
@@ -695,10 +718,10 @@ class Process:
             raise ValueError("forkd.Process needs a target (or a subclass "
                              "that overrides run())")
         else:
-            ref, in_main = target_ref(self._target)
+            ref, in_main, args = call_ref(self._target, self._args)
             payload = None
-            if self._args or self._kwargs:
-                payload = dump_args(self._args, self._kwargs)
+            if args or self._kwargs:
+                payload = dump_args(args, self._kwargs)
         argv = [ENTRY, ref]
         if in_main or (payload is not None and b"__main__" in payload):
             argv += ["--main", main_path()]
