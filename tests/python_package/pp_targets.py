@@ -184,3 +184,11 @@ def return_lock():
     """Returns what does not pickle."""
     import threading
     return threading.Lock()
+
+
+def sleep_then_write(path, seconds):
+    """Sleep, then write path: a KeyboardInterrupt in between leaves no
+    file."""
+    time.sleep(seconds)
+    with open(path, "w") as f:
+        f.write("finished")

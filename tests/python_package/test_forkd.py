@@ -743,6 +743,58 @@ if __name__ == "__main__":
 """
 
 
+_CTRL_C_SCRIPT = """
+import os, signal, sys, threading, time
+import forkd
+import pp_targets as t
+
+if __name__ == "__main__":
+    out = sys.argv[1]
+    ps = [forkd.Process(target=t.sleep_then_write,
+                        args=(os.path.join(out, str(i)), 30))
+          for i in range(2)]
+    for p in ps:
+        p.start()
+    ex = forkd.Executor(1)
+    futs = [ex.submit(t.sleep_then_write, os.path.join(out, "task%d" % i),
+                      30) for i in range(3)]
+    print("started", flush=True)
+    # Ctrl-C: SIGINT to this process (its children are in forkd's
+    # session, the terminal's would not reach them).
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    if sys.argv[2] == "join":
+        try:
+            ps[0].join()
+        except KeyboardInterrupt:
+            ps[0].join(20)
+            ps[1].join(20)
+            print("exitcodes", ps[0].exitcode, ps[1].exitcode, flush=True)
+            raise
+    else:
+        time.sleep(30)          # interrupted here; the exit passes it on
+"""
+
+
+@pytest.mark.parametrize("where", ["join", "sleep"])
+def test_ctrl_c_reaches_the_children(daemon, tmp_path, where):
+    # As a terminal's Ctrl-C reaches multiprocessing's children: the
+    # children get SIGINT (KeyboardInterrupt there, exit code 1), the
+    # queued Executor tasks are cancelled, the script ends at once.
+    (tmp_path / "ctrlc.py").write_text(_CTRL_C_SCRIPT)
+    out = tmp_path / "out"
+    out.mkdir()
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "ctrlc.py", str(out), where],
+                       env=daemon.env(), capture_output=True, text=True,
+                       timeout=4 * T, cwd=str(tmp_path))
+    took = time.monotonic() - t0
+    assert r.returncode != 0 and "KeyboardInterrupt" in r.stderr, r.stderr
+    assert took < 20 * SLOW, (took, r.stdout, r.stderr)
+    assert os.listdir(out) == [], r.stdout + r.stderr
+    if where == "join":
+        assert "exitcodes 1 1" in r.stdout, r.stdout + r.stderr
+
+
 def test_script_without_main_guard(daemon, tmp_path):
     # The child imports the script, which starts a process at import:
     # multiprocessing's RuntimeError there, printed, and exit code 1.

@@ -13,7 +13,8 @@ from concurrent.futures import Future
 from typing import Any, Callable, Iterable, Iterator
 
 from ._connection import Connection
-from ._process import (Process, _close_fds, call_ref, check_spawn_options,
+from ._process import (Process, _close_fds, _interrupt_children,
+                       _interrupted, call_ref, check_spawn_options,
                        cpu_count, dump_args, main_path)
 
 __all__ = ["Executor"]
@@ -24,6 +25,13 @@ _live: "weakref.WeakSet[Executor]" = weakref.WeakSet()
 
 
 def _shutdown_at_exit() -> None:
+    # Ending on a KeyboardInterrupt: the queued tasks are cancelled and
+    # the running ones interrupted (their futures get KeyboardInterrupt),
+    # as a Ctrl-C breaks a ProcessPoolExecutor.
+    if _interrupted():
+        for ex in list(_live):
+            ex.shutdown(wait=False, cancel_futures=True)
+        _interrupt_children()
     for ex in list(_live):
         try:
             ex.shutdown(wait=True)

@@ -871,7 +871,11 @@ class Process:
             raise AssertionError("can only join a child process")
         if self._pid is None:
             raise AssertionError("can only join a started process")
-        self._poll(timeout)
+        try:
+            self._poll(timeout)
+        except KeyboardInterrupt:
+            _interrupt_children()
+            raise
 
     def is_alive(self) -> bool:
         """True from start() until the child has ended."""
@@ -899,7 +903,12 @@ class Process:
         if self._outcome is None:
             deadline = None if timeout is None else \
                 time.monotonic() + timeout
-            if not self._poll(timeout):
+            try:
+                ended = self._poll(timeout)
+            except KeyboardInterrupt:
+                _interrupt_children()
+                raise
+            if not ended:
                 raise TimeoutError("%s (pid %d) still running after %s s"
                                    % (self._name, self._pid, timeout))
             left = 30.0 if deadline is None else \
@@ -1115,8 +1124,12 @@ def wait(processes: Iterable[Process], timeout: float | None = None,
         ready = select.poll()
         for fd in by_fd:
             ready.register(fd, select.POLLIN)
-        events = ready.poll(None if left is None else
-                            max(1, int(left * 1000)))
+        try:
+            events = ready.poll(None if left is None else
+                                max(1, int(left * 1000)))
+        except KeyboardInterrupt:
+            _interrupt_children()
+            raise
         for fd, _ in events:
             if by_fd[fd]._poll(0):
                 done.add(by_fd[fd])
@@ -1147,9 +1160,37 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _interrupted() -> bool:
+    """True when this process is ending on a KeyboardInterrupt (the
+    interpreter has printed it: sys.last_value)."""
+    return isinstance(getattr(sys, "last_exc", None) or
+                      getattr(sys, "last_value", None), KeyboardInterrupt)
+
+
+def _interrupt_children() -> None:
+    """Pass a KeyboardInterrupt on: SIGINT (through forkd) to every child
+    this process started that has not ended. A terminal's Ctrl-C reaches
+    multiprocessing's children, which share the terminal's process group;
+    forkd's children are in a session of their own, so the parent passes
+    it on when it is interrupted while it waits for them, or ends on it."""
+    with _children_lock:
+        kids = list(_children)
+    for p in kids:
+        if p._parent_pid == os.getpid() and not p._closed and \
+                p._status is None and not p._copy:
+            try:
+                p._signal(signal.SIGINT)
+            except Exception:
+                pass
+
+
 def _join_at_exit() -> None:
     """As multiprocessing does at exit: wait for non-daemon children;
-    daemon children end with the connection."""
+    daemon children end with the connection. Ending on a
+    KeyboardInterrupt, pass it on to the children first; a second one
+    while waiting passes it on again and stops waiting."""
+    if _interrupted():
+        _interrupt_children()
     try:
         kids = active_children()
     except Exception:
@@ -1158,6 +1199,9 @@ def _join_at_exit() -> None:
         if not p._daemon and p._parent_pid == os.getpid():
             try:
                 p.join()
+            except KeyboardInterrupt:
+                _interrupt_children()
+                return
             except Exception:
                 pass
 
