@@ -9,15 +9,17 @@ README ("The python module") for the options and the wire contract:
 python:call MODULE:QUALNAME [--main /abs/script.py] [--name NAME]
             [--identity N[:N...]] [--authkey HEX] [--daemon]
             [--parent-pid PID] [--parent-name NAME] [--path /abs/dir]...
-            [--forkd-socket PATH] [--forkd-key PATH] [--quiet] [-- ARGV...]
+            [--forkd-socket PATH] [--forkd-key PATH] [--quiet]
+            [--environ N NAME=VALUE...] [-- ARGV...]
     The options from --name to --parent-name say what
     multiprocessing.current_process() and parent_process() give in the
     child (as in a multiprocessing child); --path (the client's sys.path,
     one per entry; ignored under allow=) and ARGV (the client's sys.argv)
-    are what multiprocessing's spawn passes its child too; --forkd-socket
-    and --forkd-key become FORKD_SOCKET and FORKD_KEY_FILE where the
-    environment has none (the forkd a child's own forkd.Process uses). All
-    are set before the main script is imported.
+    are what multiprocessing's spawn passes its child too, and so are the
+    N variables of --environ (the client's os.environ; ignored under
+    allow=), set over forkd's; --forkd-socket and --forkd-key then become
+    FORKD_SOCKET and FORKD_KEY_FILE (the forkd a child's own forkd.Process
+    uses). All are set before the main script is imported.
     fd 3 (optional): a pipe carrying pickle((args, kwargs)), read to EOF.
     fd 4 (optional): a pipe; one pickle is written, then it is closed:
         ("ok", value) on return,
@@ -441,6 +443,25 @@ def _import_main(path, target):
     return mod
 
 
+def _client_environ(items):
+    """Update os.environ (and the C environment, for what the child runs)
+    with the client's variables, NAME=VALUE each, as multiprocessing's
+    children have their parent's environment; only what differs is set.
+    Ignored under allow=, as --path is."""
+    if not items or _allow is not None:
+        return
+    data = os.environ._data
+    for kv in items:
+        k, _, v = kv.partition("=")
+        kb, vb = os.fsencode(k), os.fsencode(v)
+        if data.get(kb) != vb:
+            try:
+                os.putenv(kb, vb)
+            except ValueError:
+                continue
+            data[kb] = vb
+
+
 def _client_path(dirs):
     """Put the client's sys.path entries that this interpreter lacks
     first, in the client's order: multiprocessing's spawn gives its child
@@ -542,6 +563,22 @@ def _call_opts(args):
         if o == "--":
             opts["--"] = args[i + 1:]
             break
+        if o == "--environ":
+            n = args[i + 1] if i + 1 < len(args) else ""
+            if not (n.isascii() and n.isdigit()):
+                raise ValueError("--environ needs a count")
+            items = args[i + 2:i + 2 + int(n)]
+            if len(items) < int(n):
+                raise ValueError("--environ %s: only %d items follow"
+                                 % (n, len(items)))
+            for kv in items:
+                if not kv.partition("=")[0] or "=" not in kv:
+                    raise ValueError("--environ: %r is not NAME=VALUE" % kv)
+            if o in opts:
+                raise ValueError("%s given twice" % o)
+            opts[o] = items
+            i += 2 + len(items)
+            continue
         if o not in _CALL_OPTS:
             raise ValueError("unknown argument %r" % o)
         if o in opts and o not in _CALL_LISTS:
@@ -625,7 +662,7 @@ def _set_process(opts):
     # (its forkd.Process, forkctl), unless the request's env says.
     for o, var in (("--forkd-socket", "FORKD_SOCKET"),
                    ("--forkd-key", "FORKD_KEY_FILE")):
-        if o in opts and var not in os.environ:
+        if o in opts:
             os.environ[var] = opts[o]
     _mpp._process_counter = itertools.count(1)
     _mpp._children = set()
@@ -730,13 +767,15 @@ def child_call(argv, environ):
                        "[--identity N[:N...]] [--authkey HEX] [--daemon] "
                        "[--parent-pid PID] [--parent-name NAME] "
                        "[--path /abs/dir]... [--forkd-socket PATH] "
-                       "[--forkd-key PATH] [--quiet] [-- ARGV...]" % bad)
+                       "[--forkd-key PATH] [--quiet] [--environ N NAME=VALUE...] "
+                       "[-- ARGV...]" % bad)
         _report(e, False)
         return _child_finish(2)
     # Finding the target: errors go back to the client (exit 1).
     try:
         # First, as multiprocessing's spawn names its child and sets its
-        # key before it imports the main script.
+        # key and environment before it imports the main script.
+        _client_environ(opts.get("--environ"))
         _set_process(opts)
         _check_name(target)
         _client_path(opts.get("--path"))

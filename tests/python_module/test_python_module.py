@@ -301,7 +301,10 @@ def test_bad_call_options(forkd):
                        (["--daemon", "--daemon"], "given twice"),
                        (["--path", "rel/dir"], "want an absolute directory"),
                        (["--path"], "--path needs a value"),
-                       (["--forkd-key", "k"], "want an absolute path")):
+                       (["--forkd-key", "k"], "want an absolute path"),
+                       (["--environ", "x"], "--environ needs a count"),
+                       (["--environ", "2", "A=1"], "only 1 items follow"),
+                       (["--environ", "1", "=1"], "not NAME=VALUE")):
         r = forkd.call("pm_targets:add", (1, 2),
                        argv=["python:call", "pm_targets:add"] + extra)
         assert r.exitcode == 2 and msg in r.result[3], (extra, r)
@@ -504,10 +507,20 @@ def test_no_client_import_paths(restricted, forkd, tmp_path):
     outside = _write_main(tmp_path)
     r = restricted.call("pm_targets:sys_path", main=outside)
     assert r.exitcode == 1
-    # Nor the client's sys.path (--path).
+    # Nor the client's sys.path (--path); nor does its environment reach
+    # os.environ (--environ).
     r = restricted.call("pm_targets:sys_path", argv=[
-        "python:call", "pm_targets:sys_path", "--path", str(tmp_path)])
+        "python:call", "pm_targets:sys_path", "--path", str(tmp_path),
+        "--environ", "1", "PYTHONPATH=%s" % tmp_path])
     assert r.exitcode == 0 and r.result[1] == base
+    r = restricted.call("pm_targets:environ_of", ("FORKD_PM_ENV",), argv=[
+        "python:call", "pm_targets:environ_of", "--environ", "1",
+        "FORKD_PM_ENV=x"])
+    assert r.exitcode == 0 and r.result[1] is None
+    r = forkd.call("pm_targets:environ_of", ("FORKD_PM_ENV",), argv=[
+        "python:call", "pm_targets:environ_of", "--environ", "2",
+        "FORKD_PM_ENV=x=y", "OTHER=1", "--name", "n"])
+    assert r.exitcode == 0 and r.result[1] == "x=y"
     # Without allow=, --main's directory comes first, as for a script.
     r = forkd.call("pm_targets:sys_path", main=outside)
     assert r.result[1][0] == str(tmp_path)

@@ -192,3 +192,14 @@ def sleep_then_write(path, seconds):
     time.sleep(seconds)
     with open(path, "w") as f:
         f.write("finished")
+
+
+def env_and_umask(names, path):
+    """The named variables, the umask, and the mode of a file created
+    at path."""
+    mask = os.umask(0)
+    os.umask(mask)
+    with open(path, "w"):
+        pass
+    return ({n: os.environ.get(n) for n in names}, mask,
+            os.stat(path).st_mode & 0o777)

@@ -250,6 +250,43 @@ def test_env_and_cwd(conn, tmp_path):
         os.chdir(old)
 
 
+def test_environment_and_umask_are_this_process(conn, tmp_path,
+                                                monkeypatch):
+    # As a multiprocessing child: this process's environment (changes
+    # made here included) and umask; the spawn's env= wins.
+    monkeypatch.setenv("FORKD_PP_MINE", "mine")
+    monkeypatch.setenv("FORKD_PP_BOTH", "mine")
+    monkeypatch.delenv("FORKD_PP_ABSENT", raising=False)
+    names = ("FORKD_PP_MINE", "FORKD_PP_BOTH", "FORKD_PP_ABSENT")
+    old = os.umask(0o077)
+    try:
+        p = forkd.Process(target=t.env_and_umask,
+                          args=(names, str(tmp_path / "a")),
+                          env={"FORKD_PP_BOTH": "env="}, connection=conn)
+        p.start()
+        env, mask, mode = p.result(T)
+        assert env == {"FORKD_PP_MINE": "mine", "FORKD_PP_BOTH": "env=",
+                       "FORKD_PP_ABSENT": None}
+        assert mask == 0o077 and mode == 0o600
+        # env_replace: env= is the whole environment; umask= as given.
+        p = forkd.Process(target=t.env_and_umask,
+                          args=(names, str(tmp_path / "b")),
+                          env={"FORKD_PP_BOTH": "only"}, env_replace=True,
+                          umask=0o027, connection=conn)
+        p.start()
+        env, mask, mode = p.result(T)
+        assert env == {"FORKD_PP_MINE": None, "FORKD_PP_BOTH": "only",
+                       "FORKD_PP_ABSENT": None}
+        assert mask == 0o027 and mode == 0o640
+        # Executor tasks too.
+        with forkd.Executor(1, connection=conn) as ex:
+            env, mask, _ = ex.submit(t.env_and_umask, names,
+                                     str(tmp_path / "c")).result(T)
+        assert env["FORKD_PP_MINE"] == "mine" and mask == 0o077
+    finally:
+        os.umask(old)
+
+
 def test_run_calls_the_target_here(tmp_path):
     # multiprocessing's run(): the target in this process, no child.
     calls = []

@@ -6,12 +6,14 @@ import collections
 import itertools
 import os
 import select
+import signal
 import threading
 import weakref
 from concurrent.futures import Executor as _BaseExecutor
 from concurrent.futures import Future
 from typing import Any, Callable, Iterable, Iterator
 
+from . import _process
 from ._connection import Connection
 from ._process import (Process, _close_fds, _interrupt_children,
                        _interrupted, call_ref, check_spawn_options,
@@ -24,13 +26,19 @@ __all__ = ["Executor"]
 _live: "weakref.WeakSet[Executor]" = weakref.WeakSet()
 
 
+def _interrupt_all() -> None:
+    for ex in list(_live):
+        ex._interrupt()
+
+
+_process._on_interrupt.append(_interrupt_all)
+
+
 def _shutdown_at_exit() -> None:
     # Ending on a KeyboardInterrupt: the queued tasks are cancelled and
     # the running ones interrupted (their futures get KeyboardInterrupt),
     # as a Ctrl-C breaks a ProcessPoolExecutor.
     if _interrupted():
-        for ex in list(_live):
-            ex.shutdown(wait=False, cancel_futures=True)
         _interrupt_children()
     for ex in list(_live):
         try:
@@ -78,6 +86,7 @@ class Executor(_BaseExecutor):
         self._running: dict[int, tuple[Process, Future]] = {}
         self._lock = threading.Lock()
         self._shutdown = False
+        self._interrupted = False
         self._broken: BaseException | None = None
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._thread: threading.Thread | None = None
@@ -176,6 +185,20 @@ class Executor(_BaseExecutor):
                 fut.set_exception(e)
                 continue
             self._running[proc.sentinel] = (proc, fut)
+            if self._interrupted:
+                # Started while a KeyboardInterrupt was passed on.
+                try:
+                    proc._signal(signal.SIGINT)
+                except Exception:
+                    pass
+
+    def _interrupt(self) -> None:
+        """A KeyboardInterrupt is being passed on to the children: start
+        no more tasks (the queued ones are cancelled)."""
+        with self._lock:
+            self._interrupted = True
+            while self._queue:
+                self._queue.popleft()[1].cancel()
 
     def _finish(self, proc: Process, fut: Future) -> None:
         try:

@@ -131,7 +131,77 @@ def spawn_kwargs(opts: Mapping[str, Any], daemon: bool) -> dict:
         kw["namespaces"] = ns
     if kw.get("cgroup") is not None:
         kw["cgroup"] = int(bool(kw["cgroup"]))
+    if "umask" not in kw:
+        # As a multiprocessing child has its parent's (forkd's own is
+        # usually 022: a restrictive umask here must not be lost).
+        um = _umask()
+        if um is not None:
+            kw["umask"] = um
     return kw
+
+
+def _umask() -> int | None:
+    """This process's umask, read without changing it (os.umask() would,
+    for a moment, for every thread)."""
+    try:
+        fd = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, 8192)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    i = data.find(b"\nUmask:")
+    if i < 0:
+        return None
+    try:
+        return int(data[i + 7:data.index(b"\n", i + 1)], 8)
+    except ValueError:
+        return None
+
+
+# This process's environment as --environ sends it: (the snapshot it was
+# made from, the NAME=VALUE list). Rebuilt when os.environ changes.
+_env_cache: list = [None, []]
+_ENV_MAX_STRINGS = 512
+_ENV_MAX_BYTES = 24576
+
+
+def _environ_argv(explicit: Mapping[str, Any] | None) -> list:
+    """["--environ", N, NAME=VALUE...]: this process's os.environ, for
+    the child to set over forkd's (as multiprocessing's children have
+    their parent's environment); the spawn's own env= wins. An environment
+    too large for one request is not sent (a RuntimeWarning says so)."""
+    data = getattr(os.environ, "_data", None)
+    if data is None:
+        data = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
+    if _env_cache[0] != data:
+        items = []
+        size = 0
+        for k, v in data.items():
+            if b"=" in k or not k:
+                continue
+            kv = os.fsdecode(k + b"=" + v)
+            size += len(k) + len(v) + 2
+            items.append(kv)
+            if len(k) + len(v) + 2 > 4096:
+                size = _ENV_MAX_BYTES + 1
+        if size > _ENV_MAX_BYTES or len(items) > _ENV_MAX_STRINGS:
+            import warnings
+            warnings.warn("forkd: this process's environment (%d variables, "
+                          "%d bytes, or one over 4 KiB) is too large for a "
+                          "spawn request: children get forkd's environment "
+                          "and env= only" % (len(items), size),
+                          RuntimeWarning, stacklevel=4)
+            items = []
+        _env_cache[:] = [dict(data), items]
+    items = _env_cache[1]
+    if explicit:
+        keys = {str(k) for k in explicit}
+        items = [kv for kv in items if kv.partition("=")[0] not in keys]
+    return ["--environ", str(len(items))] + items if items else []
 
 
 def _positive_ms(name: str, seconds: Any) -> int:
@@ -540,9 +610,12 @@ class Process:
 
     The remaining keyword arguments are forkd's spawn options:
 
-    - *env* (a mapping added to the child's environment; ``env_replace``
-      True: the whole environment), *cwd* (default: this process's
-      working directory, as in multiprocessing);
+    - *env* (a mapping set in the child's environment, which is by
+      default this process's ``os.environ`` over forkd's, as a
+      multiprocessing child has its parent's; ``env_replace`` True: *env*
+      is the whole environment), *cwd* (default: this process's
+      working directory, as in multiprocessing), *umask* (default: this
+      process's);
     - *stdin*, *stdout*, *stderr*: a file object or fd; default /dev/null
       for stdin and this process's fds 1 and 2 for the others;
       :data:`forkd.DEVNULL` for /dev/null;
@@ -743,7 +816,16 @@ class Process:
             argv.append("--quiet")
         kw = spawn_kwargs(self._spawn_options, self._daemon)
         conn = self._connection or default_connection()
-        argv += conn._child_opts
+        env = self._spawn_options.get("env")
+        if not self._spawn_options.get("env_replace"):
+            argv += _environ_argv(env)
+            co = conn._child_opts
+            if env and ("FORKD_SOCKET" in env or "FORKD_KEY_FILE" in env):
+                var = {"--forkd-socket": "FORKD_SOCKET",
+                       "--forkd-key": "FORKD_KEY_FILE"}
+                co = [x for i in range(0, len(co), 2)
+                      if var[co[i]] not in env for x in co[i:i + 2]]
+            argv += co
         argv += _prep_argv()
 
         args_r = args_w = res_r = res_w = -1
@@ -1167,12 +1249,22 @@ def _interrupted() -> bool:
                       getattr(sys, "last_value", None), KeyboardInterrupt)
 
 
+# Run first by _interrupt_children(): forkd.Executor's, which stops
+# starting tasks (a Ctrl-C breaks a ProcessPoolExecutor too).
+_on_interrupt: list = []
+
+
 def _interrupt_children() -> None:
     """Pass a KeyboardInterrupt on: SIGINT (through forkd) to every child
     this process started that has not ended. A terminal's Ctrl-C reaches
     multiprocessing's children, which share the terminal's process group;
     forkd's children are in a session of their own, so the parent passes
     it on when it is interrupted while it waits for them, or ends on it."""
+    for hook in list(_on_interrupt):
+        try:
+            hook()
+        except Exception:
+            pass
     with _children_lock:
         kids = list(_children)
     for p in kids:

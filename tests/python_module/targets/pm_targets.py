@@ -191,3 +191,15 @@ def mp_process():
             "authkey": bytes(cur.authkey), "alive": cur.is_alive(),
             "parent": None if par is None else
             (par.name, par.pid, par.is_alive())}
+
+
+def environ_of(name):
+    """os.environ's value of name, checked against the C environment."""
+    v = os.environ.get(name)
+    assert os.getenv(name) == v
+    import ctypes
+    c = ctypes.CDLL(None).getenv
+    c.restype = ctypes.c_char_p
+    raw = c(name.encode())
+    assert (raw.decode() if raw is not None else None) == v
+    return v
