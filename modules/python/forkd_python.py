@@ -6,18 +6,19 @@ child_call() (entry python:call) or child_main() (entry python:main) after
 PyOS_AfterFork_Child(). See modules/python/README section in the top-level
 README ("The python module") for the options and the wire contract:
 
-python:call MODULE:QUALNAME [--main /abs/script.py] [--name NAME]
+python:call MODULE:QUALNAME [--environ N NAME=VALUE...]
+            [--main /abs/script.py] [--name NAME]
             [--identity N[:N...]] [--authkey HEX] [--daemon]
             [--parent-pid PID] [--parent-name NAME] [--path /abs/dir]...
-            [--forkd-socket PATH] [--forkd-key PATH] [--quiet]
-            [--environ N NAME=VALUE...] [-- ARGV...]
+            [--forkd-socket PATH] [--forkd-key PATH] [--quiet] [-- ARGV...]
     The options from --name to --parent-name say what
     multiprocessing.current_process() and parent_process() give in the
     child (as in a multiprocessing child); --path (the client's sys.path,
     one per entry; ignored under allow=) and ARGV (the client's sys.argv)
     are what multiprocessing's spawn passes its child too, and so are the
     N variables of --environ (the client's os.environ; ignored under
-    allow=), set over forkd's; --forkd-socket and --forkd-key then become
+    allow=), which python.c sets over forkd's before Python reads the
+    environment; --forkd-socket and --forkd-key then become
     FORKD_SOCKET and FORKD_KEY_FILE (the forkd a child's own forkd.Process
     uses). All are set before the main script is imported.
     fd 3 (optional): a pipe carrying pickle((args, kwargs)), read to EOF.
@@ -258,7 +259,11 @@ def probe_prepare():
     is set up by the caller); allow= is lifted in that child only."""
     global _allow
     _allow = None
-    opts = ["--name", "Process-1", "--identity", "1", "--authkey",
+    # Two of forkd's own variables as the client's environment: the
+    # probe takes python.c's path that sets them (the values are forkd's).
+    env = ["%s=%s" % kv for kv in list(os.environ.items())[:2]]
+    opts = ["--environ", str(len(env))] + env + [
+            "--name", "Process-1", "--identity", "1", "--authkey",
             os.urandom(32).hex(), "--parent-pid", str(os.getppid()),
             "--parent-name", "MainProcess"]
     mod = next((m for m in _PROBE_MODULES if m not in sys.modules), None)
@@ -443,25 +448,6 @@ def _import_main(path, target):
     return mod
 
 
-def _client_environ(items):
-    """Update os.environ (and the C environment, for what the child runs)
-    with the client's variables, NAME=VALUE each, as multiprocessing's
-    children have their parent's environment; only what differs is set.
-    Ignored under allow=, as --path is."""
-    if not items or _allow is not None:
-        return
-    data = os.environ._data
-    for kv in items:
-        k, _, v = kv.partition("=")
-        kb, vb = os.fsencode(k), os.fsencode(v)
-        if data.get(kb) != vb:
-            try:
-                os.putenv(kb, vb)
-            except ValueError:
-                continue
-            data[kb] = vb
-
-
 def _client_path(dirs):
     """Put the client's sys.path entries that this interpreter lacks
     first, in the client's order: multiprocessing's spawn gives its child
@@ -564,6 +550,11 @@ def _call_opts(args):
             opts["--"] = args[i + 1:]
             break
         if o == "--environ":
+            # Right after the target: python.c sets these variables
+            # before Python starts (python_client_environ()).
+            if i != 1:
+                raise ValueError("--environ must come right after "
+                                 "MODULE:QUALNAME")
             n = args[i + 1] if i + 1 < len(args) else ""
             if not (n.isascii() and n.isdigit()):
                 raise ValueError("--environ needs a count")
@@ -767,15 +758,18 @@ def child_call(argv, environ):
                        "[--identity N[:N...]] [--authkey HEX] [--daemon] "
                        "[--parent-pid PID] [--parent-name NAME] "
                        "[--path /abs/dir]... [--forkd-socket PATH] "
-                       "[--forkd-key PATH] [--quiet] [--environ N NAME=VALUE...] "
-                       "[-- ARGV...]" % bad)
-        _report(e, False)
+                       "[--forkd-key PATH] [--quiet] [-- ARGV...], with "
+                       "[--environ N NAME=VALUE...] right after the target"
+                       % bad)
+        # A usage error: the message alone (no traceback) on stderr.
+        if _fd_open(4):
+            _write_result(_err_tuple(e))
+        _err(str(e))
         return _child_finish(2)
     # Finding the target: errors go back to the client (exit 1).
     try:
         # First, as multiprocessing's spawn names its child and sets its
         # key and environment before it imports the main script.
-        _client_environ(opts.get("--environ"))
         _set_process(opts)
         _check_name(target)
         _client_path(opts.get("--path"))

@@ -303,6 +303,8 @@ def test_bad_call_options(forkd):
                        (["--path"], "--path needs a value"),
                        (["--forkd-key", "k"], "want an absolute path"),
                        (["--environ", "x"], "--environ needs a count"),
+                       (["--name", "n", "--environ", "0"],
+                        "right after MODULE:QUALNAME"),
                        (["--environ", "2", "A=1"], "only 1 items follow"),
                        (["--environ", "1", "=1"], "not NAME=VALUE")):
         r = forkd.call("pm_targets:add", (1, 2),
@@ -510,17 +512,22 @@ def test_no_client_import_paths(restricted, forkd, tmp_path):
     # Nor the client's sys.path (--path); nor does its environment reach
     # os.environ (--environ).
     r = restricted.call("pm_targets:sys_path", argv=[
-        "python:call", "pm_targets:sys_path", "--path", str(tmp_path),
-        "--environ", "1", "PYTHONPATH=%s" % tmp_path])
+        "python:call", "pm_targets:sys_path",
+        "--environ", "1", "PYTHONPATH=%s" % tmp_path, "--path", str(tmp_path)])
     assert r.exitcode == 0 and r.result[1] == base
     r = restricted.call("pm_targets:environ_of", ("FORKD_PM_ENV",), argv=[
         "python:call", "pm_targets:environ_of", "--environ", "1",
         "FORKD_PM_ENV=x"])
     assert r.exitcode == 0 and r.result[1] is None
     r = forkd.call("pm_targets:environ_of", ("FORKD_PM_ENV",), argv=[
-        "python:call", "pm_targets:environ_of", "--environ", "2",
-        "FORKD_PM_ENV=x=y", "OTHER=1", "--name", "n"])
+        "python:call", "pm_targets:environ_of", "--environ", "3",
+        "FORKD_PM_ENV=a", "OTHER=1", "FORKD_PM_ENV=x=y", "--name", "n"],
+        env=["FORKD_PM_ENV=forkd's", "FORKD_PM_KEEP=k"])
     assert r.exitcode == 0 and r.result[1] == "x=y"
+    r = forkd.call("pm_targets:environ_of", ("FORKD_PM_KEEP",), argv=[
+        "python:call", "pm_targets:environ_of", "--environ", "1",
+        "FORKD_PM_ENV=a"], env=["FORKD_PM_KEEP=k"])
+    assert r.exitcode == 0 and r.result[1] == "k"
     # Without allow=, --main's directory comes first, as for a script.
     r = forkd.call("pm_targets:sys_path", main=outside)
     assert r.result[1][0] == str(tmp_path)

@@ -795,7 +795,10 @@ class Process:
             payload = None
             if args or self._kwargs:
                 payload = dump_args(args, self._kwargs)
-        argv = [ENTRY, ref]
+        env = self._spawn_options.get("env")
+        replace = self._spawn_options.get("env_replace")
+        # First after the target: python.c sets these in C.
+        argv = [ENTRY, ref] + ([] if replace else _environ_argv(env))
         if in_main or (payload is not None and b"__main__" in payload):
             argv += ["--main", main_path()]
         # What the child's multiprocessing.current_process() and
@@ -816,9 +819,7 @@ class Process:
             argv.append("--quiet")
         kw = spawn_kwargs(self._spawn_options, self._daemon)
         conn = self._connection or default_connection()
-        env = self._spawn_options.get("env")
-        if not self._spawn_options.get("env_replace"):
-            argv += _environ_argv(env)
+        if not replace:
             co = conn._child_opts
             if env and ("FORKD_SOCKET" in env or "FORKD_KEY_FILE" in env):
                 var = {"--forkd-socket": "FORKD_SOCKET",
