@@ -248,6 +248,8 @@ def _rehearse():
 # Small pure-Python stdlib modules, one of which the page probe imports
 # (so that the import path of a target module is part of what it sees).
 _PROBE_MODULES = ("colorsys", "fractions", "textwrap")
+_PROBE_ENV = 64         # at most; python.c's PYTHON_PROBE_ARGS bounds all
+_PROBE_PATHS = 8
 
 
 def probe_prepare():
@@ -259,13 +261,20 @@ def probe_prepare():
     is set up by the caller); allow= is lifted in that child only."""
     global _allow
     _allow = None
-    # Two of forkd's own variables as the client's environment: the
-    # probe takes python.c's path that sets them (the values are forkd's).
-    env = ["%s=%s" % kv for kv in list(os.environ.items())[:2]]
+    # Everything forkd's package sends, so that the warm-up covers the
+    # pages a real call writes for it: forkd's own environment as the
+    # client's (python.c sets it, at the size of a shell's), its sys.path
+    # entries as the client's, a sys.argv, where the forkd is.
+    env = ["%s=%s" % kv for kv in list(os.environ.items())[:_PROBE_ENV]
+           if "=" not in kv[0] and kv[0]]
+    paths = [x for d in sys.path[:_PROBE_PATHS] for x in ("--path", d)]
     opts = ["--environ", str(len(env))] + env + [
             "--name", "Process-1", "--identity", "1", "--authkey",
             os.urandom(32).hex(), "--parent-pid", str(os.getppid()),
-            "--parent-name", "MainProcess"]
+            "--parent-name", "MainProcess"] + paths + [
+            "--forkd-socket", "/run/forkd/forkd.sock",
+            "--forkd-key", "/var/lib/forkd/authkey",
+            "--", "/probe/script.py", "--probe"]
     mod = next((m for m in _PROBE_MODULES if m not in sys.modules), None)
     if mod is None:
         return (["os:getpid"] + opts,

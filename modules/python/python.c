@@ -76,7 +76,7 @@
 #define PYTHON_OPT_ITEMS_MAX	1024	/* imports or patterns */
 #define PYTHON_WARM_MAX		8192	/* page ranges the probe may report */
 #define PYTHON_PROBE_MS		10000	/* the probe's deadline */
-#define PYTHON_PROBE_ARGS	16	/* the probe's arguments, at most */
+#define PYTHON_PROBE_ARGS	128	/* the probe's arguments, at most */
 #define PYTHON_SCAN_VMA_MAX	((uintptr_t)1 << 30)	/* larger: skipped */
 #define PYTHON_PAGEMAP_PRESENT	(UINT64_C(1) << 63)
 #define PYTHON_PAGEMAP_EXCL	(UINT64_C(1) << 56)
@@ -534,7 +534,7 @@ out:
 	return n;
 }
 
-static void	python_client_environ(int, char **);
+static int	python_client_environ(int, char **);
 
 /* The probe child: run one python:call as a child of a pool would, on
  * /dev/null and private pipes, then report the pages it touched on out. */
@@ -576,8 +576,8 @@ python_probe_child(int out)
 	    (me >= 0 && dup2(me, 5) < 0))
 		_exit(1);
 	Py_DECREF(res);
-	python_client_environ((int)argc + 1, argv);
-	(void)python_child_run("child_call", (int)argc + 1, argv);
+	(void)python_child_run("child_call",
+	    python_client_environ((int)argc + 1, argv), argv);
 	n = python_probe_scan(r);
 	if (n > 0 && write(out, r, n * sizeof r[0]) !=
 	    (ssize_t)(n * sizeof r[0]))
@@ -844,10 +844,11 @@ python_env_named(char **env, size_t n, const char *s)
  * reads it into os.environ. A setenv() per variable copies the array and
  * allocates each time: some 5 us apiece in a fresh child, 0.2 ms for a
  * shell's environment. The strings stay where they are, in argv, which
- * lives as long as the child. Not under allow= (there the module's
+ * lives as long as the child; the block leaves argv (Python need not
+ * decode it). Returns the new argc. Not under allow= (there the module's
  * options alone say what the child is). Anything malformed is left
  * alone here: child_call() refuses it (exit 2). */
-static void
+static int
 python_client_environ(int argc, char **argv)
 {
 	char		**env, **nenv, *end;
@@ -856,20 +857,20 @@ python_client_environ(int argc, char **argv)
 
 	if (python_restricted || argc < 4 || strcmp(argv[2], "--environ") != 0 ||
 	    argv[3][0] < '0' || argv[3][0] > '9')
-		return;
+		return argc;
 	errno = 0;
 	count = strtol(argv[3], &end, 10);
 	if (*end != '\0' || errno != 0 || count < 1 || count > argc - 4)
-		return;
+		return argc;
 	n = (size_t)count;
 	env = argv + 4;
 	for (size_t i = 0; i < n; i++)
 		if (env[i][0] == '=' || strchr(env[i], '=') == NULL)
-			return;
+			return argc;
 	while (environ != NULL && environ[have] != NULL)
 		have++;
 	if ((nenv = calloc(have + n + 1, sizeof *nenv)) == NULL)
-		return;
+		return argc;
 	for (size_t i = 0; i < have; i++)
 		if (!python_env_named(env, n, environ[i]))
 			nenv[k++] = environ[i];
@@ -878,6 +879,12 @@ python_client_environ(int argc, char **argv)
 			nenv[k++] = env[i];	/* the last of a name wins */
 	nenv[k] = NULL;
 	environ = nenv;
+	/* Python need not see them again: argv loses the block (its
+	 * pointers move down; the strings stay for environ). */
+	memmove(argv + 2, argv + 4 + n, (size_t)(argc - 4 - (int)n) *
+	    sizeof *argv);
+	argv[argc - 2 - (int)n] = NULL;
+	return argc - 2 - (int)n;
 }
 
 /* Entry python:call MODULE:QUALNAME [--environ N NAME=VALUE...] [OPTIONS]
@@ -887,7 +894,7 @@ python_call(int argc, char **argv)
 {
 	int code;
 
-	python_client_environ(argc, argv);
+	argc = python_client_environ(argc, argv);
 	code = python_child_run("child_call", argc, argv);
 
 	python_exit_early();
