@@ -773,7 +773,10 @@ def child_call(argv, environ):
         # A usage error: the message alone (no traceback) on stderr.
         if _fd_open(4):
             _write_result(_err_tuple(e))
-        _err(str(e))
+        try:
+            sys.stderr.write("%s\n" % e)
+        except Exception:
+            pass
         return _child_finish(2)
     # Finding the target: errors go back to the client (exit 1).
     try:
