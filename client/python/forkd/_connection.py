@@ -60,16 +60,16 @@ class Connection:
         self._sibling: Connection | None = None
         self.socket = socket
         self.key = key
-        # What python:call is told, for its child's own default
-        # connection: the paths this one was made from, made absolute.
-        self._child_opts: list[str] = []
-        for opt, given, var in (("--forkd-socket", socket, "FORKD_SOCKET"),
-                                ("--forkd-key", key, "FORKD_KEY_FILE")):
+        # For a child's own default connection: the paths this one was
+        # made from, made absolute, by the variable that names them.
+        self._child_env: dict[str, str] = {}
+        for given, var in ((socket, "FORKD_SOCKET"),
+                           (key, "FORKD_KEY_FILE")):
             path = given if given is not None else os.environ.get(var)
             try:
                 if path:
-                    self._child_opts += [opt,
-                                         os.path.abspath(os.fsdecode(path))]
+                    self._child_env[var] = os.path.abspath(
+                        os.fsdecode(path))
             except OSError:     # a relative path, and no cwd
                 pass
 

@@ -820,13 +820,13 @@ class Process:
         kw = spawn_kwargs(self._spawn_options, self._daemon)
         conn = self._connection or default_connection()
         if not replace:
-            co = conn._child_opts
-            if env and ("FORKD_SOCKET" in env or "FORKD_KEY_FILE" in env):
-                var = {"--forkd-socket": "FORKD_SOCKET",
-                       "--forkd-key": "FORKD_KEY_FILE"}
-                co = [x for i in range(0, len(co), 2)
-                      if var[co[i]] not in env for x in co[i:i + 2]]
-            argv += co
+            # Where the child's own forkd.Process goes: this forkd,
+            # unless env= names another.
+            for opt, var in (("--forkd-socket", "FORKD_SOCKET"),
+                             ("--forkd-key", "FORKD_KEY_FILE")):
+                path = conn._child_env.get(var)
+                if path is not None and not (env and var in env):
+                    argv += [opt, path]
         argv += _prep_argv()
 
         args_r = args_w = res_r = res_w = -1
