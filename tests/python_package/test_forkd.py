@@ -283,6 +283,23 @@ def test_environment_and_umask_are_this_process(conn, tmp_path,
             env, mask, _ = ex.submit(t.env_and_umask, names,
                                      str(tmp_path / "c")).result(T)
         assert env["FORKD_PP_MINE"] == "mine" and mask == 0o077
+        # A variable longer than forkd takes stays here (a warning says
+        # so); an environment too large for one request is not sent.
+        monkeypatch.setenv("FORKD_PP_ABSENT", "x" * 5000)
+        p = forkd.Process(target=t.env_and_umask,
+                          args=(names, str(tmp_path / "d")), connection=conn)
+        with pytest.warns(RuntimeWarning, match="FORKD_PP_ABSENT is over"):
+            p.start()
+        assert p.result(T)[0]["FORKD_PP_MINE"] == "mine"
+        assert p.result(T)[0]["FORKD_PP_ABSENT"] is None
+        monkeypatch.delenv("FORKD_PP_ABSENT")
+        for i in range(10):
+            monkeypatch.setenv("FORKD_PP_FILL%d" % i, "y" * 3000)
+        p = forkd.Process(target=t.env_and_umask,
+                          args=(names, str(tmp_path / "e")), connection=conn)
+        with pytest.warns(RuntimeWarning, match="too large"):
+            p.start()
+        assert p.result(T)[0]["FORKD_PP_MINE"] is None
     finally:
         os.umask(old)
 

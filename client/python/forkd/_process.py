@@ -178,23 +178,26 @@ def _environ_argv(explicit: Mapping[str, Any] | None) -> list:
     if data is None:
         data = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
     if _env_cache[0] != data:
+        import warnings
         items = []
         size = 0
         for k, v in data.items():
             if b"=" in k or not k:
                 continue
-            kv = os.fsdecode(k + b"=" + v)
-            size += len(k) + len(v) + 2
-            items.append(kv)
-            if len(k) + len(v) + 2 > 4096:
-                size = _ENV_MAX_BYTES + 1
+            n = len(k) + len(v) + 2
+            if n > 4096:
+                # forkd takes no longer string.
+                warnings.warn("forkd: %s is over 4 KiB: children do not "
+                              "get it" % os.fsdecode(k), RuntimeWarning,
+                              stacklevel=4)
+                continue
+            size += n
+            items.append(os.fsdecode(k + b"=" + v))
         if size > _ENV_MAX_BYTES or len(items) > _ENV_MAX_STRINGS:
-            import warnings
             warnings.warn("forkd: this process's environment (%d variables, "
-                          "%d bytes, or one over 4 KiB) is too large for a "
-                          "spawn request: children get forkd's environment "
-                          "and env= only" % (len(items), size),
-                          RuntimeWarning, stacklevel=4)
+                          "%d bytes) is too large for a spawn request: "
+                          "children get forkd's environment and env= only"
+                          % (len(items), size), RuntimeWarning, stacklevel=4)
             items = []
         _env_cache[:] = [dict(data), items]
     items = _env_cache[1]
