@@ -265,9 +265,18 @@ def probe_prepare():
     # pages a real call writes for it: forkd's own environment as the
     # client's (python.c sets it, at the size of a shell's), its sys.path
     # entries as the client's, a sys.argv, where the forkd is.
-    env = ["%s=%s" % kv for kv in list(os.environ.items())[:_PROBE_ENV]
-           if "=" not in kv[0] and kv[0]]
-    paths = [x for d in sys.path[:_PROBE_PATHS] for x in ("--path", d)]
+    def text(x):        # what python.c can pass on (UTF-8, no NUL)
+        try:
+            x.encode("utf-8")
+        except UnicodeError:
+            return False
+        return "\0" not in x
+
+    env = [kv for kv in ("%s=%s" % kv for kv in os.environ.items()
+                         if "=" not in kv[0] and kv[0])
+           if text(kv)][:_PROBE_ENV]
+    paths = [x for d in sys.path[:_PROBE_PATHS] if text(d)
+             for x in ("--path", d)]
     opts = ["--environ", str(len(env))] + env + [
             "--name", "Process-1", "--identity", "1", "--authkey",
             os.urandom(32).hex(), "--parent-pid", str(os.getppid()),
@@ -574,8 +583,10 @@ def _call_opts(args):
             for kv in items:
                 if not kv.partition("=")[0] or "=" not in kv:
                     raise ValueError("--environ: %r is not NAME=VALUE" % kv)
-            if o in opts:
-                raise ValueError("%s given twice" % o)
+            if items and _allow is None:
+                # python.c sets a well-formed first block and takes it out
+                # of argv: this one is a second.
+                raise ValueError("--environ given twice")
             opts[o] = items
             i += 2 + len(items)
             continue
@@ -660,9 +671,11 @@ def _set_process(opts):
     me._parent_name = opts.get("--parent-name", "MainProcess")
     # How this child reaches the forkd that forked it, as its client did
     # (its forkd.Process, forkctl), unless the request's env says.
+    # Not under allow=: a client would choose where an allowed target
+    # that starts processes connects, with forkd's user's key file.
     for o, var in (("--forkd-socket", "FORKD_SOCKET"),
                    ("--forkd-key", "FORKD_KEY_FILE")):
-        if o in opts:
+        if o in opts and _allow is None:
             os.environ[var] = opts[o]
     _mpp._process_counter = itertools.count(1)
     _mpp._children = set()
@@ -699,7 +712,14 @@ def _end_process():
             _mputil._exit_function()
         except BaseException:
             pass
-    # forkd's package (its _process module holds the children).
+    # forkd's package: what its exit handlers do, which a child does not
+    # run (an Executor's queued tasks, then the children's join).
+    ex = sys.modules.get("forkd._executor")
+    if getattr(ex, "_live", None):
+        try:
+            ex._shutdown_at_exit()
+        except BaseException:
+            pass
     proc = sys.modules.get("forkd._process")
     if getattr(proc, "_children", None):
         try:

@@ -306,7 +306,11 @@ def test_bad_call_options(forkd):
                        (["--name", "n", "--environ", "0"],
                         "right after MODULE:QUALNAME"),
                        (["--environ", "2", "A=1"], "only 1 items follow"),
-                       (["--environ", "1", "=1"], "not NAME=VALUE")):
+                       (["--environ", "1", "=1"], "not NAME=VALUE"),
+                       (["--environ", "1", "A=1", "--environ", "1", "B=2"],
+                        "--environ given twice"),
+                       (["--environ", "0", "--environ", "1", "B=2"],
+                        "right after")):
         r = forkd.call("pm_targets:add", (1, 2),
                        argv=["python:call", "pm_targets:add"] + extra)
         assert r.exitcode == 2 and msg in r.result[3], (extra, r)
@@ -519,6 +523,11 @@ def test_no_client_import_paths(restricted, forkd, tmp_path):
         "python:call", "pm_targets:environ_of", "--environ", "1",
         "FORKD_PM_ENV=x"])
     assert r.exitcode == 0 and r.result[1] is None
+    # Nor where an allowed target's own forkd.Process would connect.
+    r = restricted.call("pm_targets:environ_of", ("FORKD_SOCKET",), argv=[
+        "python:call", "pm_targets:environ_of", "--forkd-socket",
+        "/evil/forkd.sock"])
+    assert r.exitcode == 0 and r.result[1] != "/evil/forkd.sock"
     r = forkd.call("pm_targets:environ_of", ("FORKD_PM_ENV",), argv=[
         "python:call", "pm_targets:environ_of", "--environ", "3",
         "FORKD_PM_ENV=a", "OTHER=1", "FORKD_PM_ENV=x=y", "--name", "n"],

@@ -203,3 +203,18 @@ def env_and_umask(names, path):
         pass
     return ({n: os.environ.get(n) for n in names}, mask,
             os.stat(path).st_mode & 0o777)
+
+
+def argv():
+    """The child's sys.argv."""
+    return sys.argv
+
+
+def executor_in_child(path, n):
+    """Submit n file-writing tasks to a forkd.Executor and return without
+    shutting it down: the child's end must run them, as an exit would."""
+    import forkd
+    ex = forkd.Executor(1)
+    for i in range(n):
+        ex.submit(sleep_then_write, "%s.%d" % (path, i), 0.1)
+    return n

@@ -268,6 +268,12 @@ def test_environment_and_umask_are_this_process(conn, tmp_path,
         assert env == {"FORKD_PP_MINE": "mine", "FORKD_PP_BOTH": "env=",
                        "FORKD_PP_ABSENT": None}
         assert mask == 0o077 and mode == 0o600
+        # Keys and values as bytes, as os.environb has them.
+        p = forkd.Process(target=t.env_and_umask,
+                          args=(names, str(tmp_path / "a2")),
+                          env={b"FORKD_PP_MINE": b"bytes"}, connection=conn)
+        p.start()
+        assert p.result(T)[0]["FORKD_PP_MINE"] == "bytes"
         # env_replace: env= is the whole environment; umask= as given.
         p = forkd.Process(target=t.env_and_umask,
                           args=(names, str(tmp_path / "b")),
@@ -327,6 +333,14 @@ def test_child_starts_its_own_children(conn, tmp_path):
     assert p.exitcode == 1
     with pytest.raises(OSError, match="none.sock"):
         p.result()
+    # At its end a child runs its Executor's queued tasks, as an exit
+    # would (it runs no exit handler).
+    p = forkd.Process(target=t.executor_in_child,
+                      args=(str(tmp_path / "task"), 3), connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == 0
+    assert sorted(os.listdir(tmp_path)) == ["task.0", "task.1", "task.2"]
     # At its end a child joins its non-daemon children, as a
     # multiprocessing child does: its exit comes after theirs.
     done = tmp_path / "done"
@@ -748,6 +762,20 @@ def test_this_process_sys_path_and_argv(conn, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["app.py"] + ["a" * 1000] * 100)
     with forkd.Executor(1, connection=conn) as ex:
         assert ex.submit(pp_beside.f, 2).result(T) == (3, ["app.py"])
+    # A first item forkd cannot take: none of it (never shifted).
+    monkeypatch.setattr(sys, "argv", ["x" * 5000, "-v"])
+    p = forkd.Process(target=t.argv, connection=conn)
+    p.start()
+    assert p.result(T) == ["python:call"]
+    # Many sys.path entries: those over the budget are left out (a
+    # warning says so), sys.argv still goes whole.
+    monkeypatch.setattr(sys, "argv", ["app.py", "-v"])
+    monkeypatch.setattr(sys, "path", sys.path + [
+        "/nonexistent/forkd-pp-%03d" % i for i in range(300)])
+    p = forkd.Process(target=t.argv, connection=conn)
+    with pytest.warns(RuntimeWarning, match="sys.path entries are not sent"):
+        p.start()
+    assert p.result(T) == ["app.py", "-v"]
 
 
 _ARGV_SCRIPT = """
@@ -827,6 +855,21 @@ if __name__ == "__main__":
     else:
         time.sleep(30)          # interrupted here; the exit passes it on
 """
+
+
+def test_executor_works_after_a_caught_ctrl_c(conn):
+    # A KeyboardInterrupt caught while joining: the program goes on, and
+    # so do its executors (only what was queued then is cancelled).
+    with forkd.Executor(1, connection=conn) as ex:
+        assert ex.submit(t.add, 1, 2).result(T) == 3
+        p = forkd.Process(target=t.nap, args=(30,), connection=conn)
+        p.start()
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            p.join()
+        p.join(T)
+        assert p.exitcode == 1          # its KeyboardInterrupt
+        assert [ex.submit(t.add, i, 1).result(T) for i in range(2)] == [1, 2]
 
 
 @pytest.mark.parametrize("where", ["join", "sleep"])

@@ -15,9 +15,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import _process
 from ._connection import Connection
-from ._process import (Process, _close_fds, _interrupt_children,
-                       _interrupted, call_ref, check_spawn_options,
-                       cpu_count, dump_args, main_path)
+from ._process import (Process, _close_fds, _interrupt_at_exit, call_ref,
+                       check_spawn_options, cpu_count, dump_args, main_path)
 
 __all__ = ["Executor"]
 
@@ -36,10 +35,9 @@ _process._on_interrupt.append(_interrupt_all)
 
 def _shutdown_at_exit() -> None:
     # Ending on a KeyboardInterrupt: the queued tasks are cancelled and
-    # the running ones interrupted (their futures get KeyboardInterrupt),
-    # as a Ctrl-C breaks a ProcessPoolExecutor.
-    if _interrupted():
-        _interrupt_children()
+    # the running ones interrupted (their futures fail), as a Ctrl-C
+    # breaks a ProcessPoolExecutor.
+    _interrupt_at_exit()
     for ex in list(_live):
         try:
             ex.shutdown(wait=True)
@@ -86,7 +84,7 @@ class Executor(_BaseExecutor):
         self._running: dict[int, tuple[Process, Future]] = {}
         self._lock = threading.Lock()
         self._shutdown = False
-        self._interrupted = False
+        self._interrupts = 0        # KeyboardInterrupts passed on
         self._broken: BaseException | None = None
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._thread: threading.Thread | None = None
@@ -177,6 +175,7 @@ class Executor(_BaseExecutor):
                         len(self._running) >= self._max_workers:
                     return
                 proc, fut = self._queue.popleft()
+                gen = self._interrupts
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
@@ -185,18 +184,20 @@ class Executor(_BaseExecutor):
                 fut.set_exception(e)
                 continue
             self._running[proc.sentinel] = (proc, fut)
-            if self._interrupted:
-                # Started while a KeyboardInterrupt was passed on.
+            if self._interrupts != gen:
+                # Taken from the queue before a KeyboardInterrupt was
+                # passed on, started after: it gets one too.
                 try:
                     proc._signal(signal.SIGINT)
                 except Exception:
                     pass
 
     def _interrupt(self) -> None:
-        """A KeyboardInterrupt is being passed on to the children: start
-        no more tasks (the queued ones are cancelled)."""
+        """A KeyboardInterrupt is being passed on to the children: the
+        queued tasks are cancelled (later ones run as usual, when the
+        program goes on)."""
         with self._lock:
-            self._interrupted = True
+            self._interrupts += 1
             while self._queue:
                 self._queue.popleft()[1].cancel()
 

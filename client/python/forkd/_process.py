@@ -93,7 +93,8 @@ def spawn_kwargs(opts: Mapping[str, Any], daemon: bool) -> dict:
                           "stderr": _fd_of(opts.get("stderr"), 2)}
     env = opts.get("env")
     if env is not None:
-        kw["env"] = ["%s=%s" % (k, v) for k, v in env.items()]
+        kw["env"] = ["%s=%s" % (_env_str(k), _env_str(v))
+                     for k, v in env.items()]
         kw["env_replace"] = bool(opts.get("env_replace", False))
     for k in ("cwd", "umask", "nice", "cpus", "uid", "gid", "groups",
               "no_new_privs", "drop_caps", "cgroup", "memory_max",
@@ -140,6 +141,11 @@ def spawn_kwargs(opts: Mapping[str, Any], daemon: bool) -> dict:
     return kw
 
 
+def _env_str(x: Any) -> str:
+    """An env= key or value as a string (bytes as os.environb has them)."""
+    return os.fsdecode(x) if isinstance(x, bytes) else str(x)
+
+
 def _umask() -> int | None:
     """This process's umask, read without changing it (os.umask() would,
     for a moment, for every thread)."""
@@ -165,7 +171,7 @@ def _umask() -> int | None:
 # This process's environment as --environ sends it: (the snapshot it was
 # made from, the NAME=VALUE list). Rebuilt when os.environ changes.
 _env_cache: list = [None, []]
-_ENV_MAX_STRINGS = 512
+_ENV_MAX_STRINGS = 400
 _ENV_MAX_BYTES = 24576
 
 
@@ -179,6 +185,8 @@ def _environ_argv(explicit: Mapping[str, Any] | None) -> list:
         data = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
     if _env_cache[0] != data:
         import warnings
+        # A copy, made in one step: another thread may change os.environ.
+        data = dict(data)
         items = []
         size = 0
         for k, v in data.items():
@@ -199,10 +207,10 @@ def _environ_argv(explicit: Mapping[str, Any] | None) -> list:
                           "children get forkd's environment and env= only"
                           % (len(items), size), RuntimeWarning, stacklevel=4)
             items = []
-        _env_cache[:] = [dict(data), items]
+        _env_cache[:] = [data, items]
     items = _env_cache[1]
     if explicit:
-        keys = {str(k) for k in explicit}
+        keys = {_env_str(k) for k in explicit}
         items = [kv for kv in items if kv.partition("=")[0] not in keys]
     return ["--environ", str(len(items))] + items if items else []
 
@@ -338,8 +346,10 @@ def main_path() -> str:
 # What of sys.path and sys.argv a spawn request carries (forkd's frame is
 # 64 KiB by default, and its argv at most 1024 strings): beyond these,
 # the child gets sys.argv = [sys.argv[0]] and no more --path entries.
-_PREP_MAX_STRINGS = 256
+_PREP_MAX_STRINGS = 256     # sys.argv
 _PREP_MAX_BYTES = 16384
+_PATH_MAX_ENTRIES = 128     # sys.path
+_PATH_MAX_BYTES = 8192
 
 
 _stdlib_dirs: tuple = ()
@@ -364,24 +374,28 @@ def _prep_argv() -> list:
     multiprocessing's spawn hands its child (its preparation data), so
     that the child imports from this process's sys.path (forkd's python
     module adds the entries it lacks, unless its allow= is set) and the
-    main script, imported there, reads this process's sys.argv."""
-    out: list = []
-    budget = [_PREP_MAX_STRINGS, _PREP_MAX_BYTES]
+    main script, imported there, reads this process's sys.argv. Each has
+    a budget of its own (with --environ's, a request stays within forkd's
+    default frame and argv limits): a sys.argv over it goes as its first
+    item alone, path entries over it are left out (a RuntimeWarning says
+    so)."""
 
-    def fits(x: Any) -> bool:
+    def size(x: Any) -> int:
+        """Bytes of x on the wire; 0 for what forkd cannot take."""
         if not isinstance(x, str) or "\0" in x:
-            return False
-        n = len(x.encode("utf-8", "surrogateescape")) + 1
-        if n > 4096 or budget[0] < 1 or budget[1] < n:
-            return False
-        budget[0] -= 1
-        budget[1] -= n
-        return True
+            return 0
+        try:
+            n = len(os.fsencode(x)) + 1
+        except UnicodeError:
+            return 0
+        return n if n <= 4096 else 0
 
-    argv = sys.argv if isinstance(sys.argv, list) else []
-    head = [a for a in argv[:1] if fits(a)]
+    out: list = []
+    left = [_PATH_MAX_ENTRIES, _PATH_MAX_BYTES]
     cwd = None
     stdlib = _stdlib()
+    seen: set = set()
+    dropped = 0
     for d in sys.path:
         if not isinstance(d, str) or d in stdlib or \
                 d.startswith(tuple(x + os.sep for x in stdlib)):
@@ -391,20 +405,31 @@ def _prep_argv() -> list:
                 try:
                     cwd = os.getcwd()
                 except OSError:
-                    break
+                    continue
             d = os.path.normpath(os.path.join(cwd, d))
-        if budget[0] < 2 or not fits(d):
+        if d in seen:
             continue
-        budget[0] -= 1
+        seen.add(d)
+        n = size(d)
+        if not n or left[0] < 1 or left[1] < n:
+            dropped += 1
+            continue
+        left[0] -= 1
+        left[1] -= n
         out += ["--path", d]
-    rest = argv[1:]
-    if all(isinstance(a, str) for a in rest):
-        saved = list(budget)
-        if not all(fits(a) for a in rest):
-            rest, budget[:] = [], saved
-    else:
-        rest = []
-    return out + ["--"] + head + rest
+    if dropped:
+        import warnings
+        warnings.warn("forkd: %d sys.path entries are not sent (too many, "
+                      "too long, or not text): children may not import "
+                      "from them" % dropped, RuntimeWarning, stacklevel=4)
+    argv = sys.argv if isinstance(sys.argv, list) else []
+    sizes = [size(a) for a in argv]
+    if argv and all(sizes) and len(argv) <= _PREP_MAX_STRINGS and \
+            sum(sizes) <= _PREP_MAX_BYTES:
+        return out + ["--"] + argv
+    if sizes and sizes[0]:
+        return out + ["--", argv[0]]
+    return out
 
 
 def dump_args(args: tuple, kwargs: dict,
@@ -1248,9 +1273,26 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def _interrupted() -> bool:
     """True when this process is ending on a KeyboardInterrupt (the
-    interpreter has printed it: sys.last_value)."""
+    interpreter has printed it: sys.last_value). Not in an interactive
+    session, where sys.last_value is whatever a statement last raised."""
+    if hasattr(sys, "ps1") or sys.flags.interactive:
+        return False
     return isinstance(getattr(sys, "last_exc", None) or
                       getattr(sys, "last_value", None), KeyboardInterrupt)
+
+
+_exit_interrupt_done = False
+
+
+def _interrupt_at_exit() -> None:
+    """At exit (forkd's exit handlers, the Executor's and the joining
+    one, both call it): pass a KeyboardInterrupt the process ends on to
+    its children, once (a second SIGINT could cut the first one's
+    handling short in a child)."""
+    global _exit_interrupt_done
+    if not _exit_interrupt_done and _interrupted():
+        _exit_interrupt_done = True
+        _interrupt_children()
 
 
 # Run first by _interrupt_children(): forkd.Executor's, which stops
@@ -1285,8 +1327,7 @@ def _join_at_exit() -> None:
     daemon children end with the connection. Ending on a
     KeyboardInterrupt, pass it on to the children first; a second one
     while waiting passes it on again and stops waiting."""
-    if _interrupted():
-        _interrupt_children()
+    _interrupt_at_exit()
     try:
         kids = active_children()
     except Exception:
