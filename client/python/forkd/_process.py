@@ -275,10 +275,8 @@ def call_ref(fn: Callable, args: tuple) -> tuple[str, bool, tuple]:
         return ref, in_main, args
     except ValueError as e:
         err = e
-    red = sys.modules.get("multiprocessing.reduction")
     try:
-        (red.ForkingPickler if red is not None else pickle).dumps(
-            fn, pickle.HIGHEST_PROTOCOL)
+        _dumps(fn)
     except Exception as e:
         raise ValueError("%s; nor can it be pickled: %s" % (err, e)) \
             from None
@@ -356,16 +354,18 @@ _stdlib_dirs: tuple = ()
 
 
 def _stdlib() -> tuple:
-    """This interpreter's standard library directories (and zip), which
-    _prep_argv() does not send: forkd's interpreter has its own, and one
-    of another Python version must never come before it."""
+    """(dirs, the same with a trailing separator): this interpreter's
+    standard library directories (and zip), which _prep_argv() does not
+    send, nor what lies under them: forkd's interpreter has its own, and
+    one of another Python version must never come before it."""
     global _stdlib_dirs
     if not _stdlib_dirs:
         import sysconfig
         dirs = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"),
                 os.path.join(sys.base_prefix, "lib", "python%d%d.zip"
                              % sys.version_info[:2])}
-        _stdlib_dirs = tuple(sorted(d for d in dirs if d))
+        dirs = tuple(sorted(d for d in dirs if d))
+        _stdlib_dirs = (dirs, tuple(d + os.sep for d in dirs))
     return _stdlib_dirs
 
 
@@ -393,12 +393,11 @@ def _prep_argv() -> list:
     out: list = []
     left = [_PATH_MAX_ENTRIES, _PATH_MAX_BYTES]
     cwd = None
-    stdlib = _stdlib()
+    stdlib, under = _stdlib()
     seen: set = set()
     dropped = 0
     for d in sys.path:
-        if not isinstance(d, str) or d in stdlib or \
-                d.startswith(tuple(x + os.sep for x in stdlib)):
+        if not isinstance(d, str) or d in stdlib or d.startswith(under):
             continue
         if not os.path.isabs(d):
             if cwd is None:
@@ -432,6 +431,16 @@ def _prep_argv() -> list:
     return out
 
 
+def _dumps(obj: Any) -> bytes:
+    """obj pickled as a child gets it: with multiprocessing's
+    ForkingPickler where this process has loaded multiprocessing (see
+    dump_args()), else with pickle."""
+    red = sys.modules.get("multiprocessing.reduction")
+    if red is not None:
+        return bytes(red.ForkingPickler.dumps(obj, pickle.HIGHEST_PROTOCOL))
+    return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+
+
 def dump_args(args: tuple, kwargs: dict,
               what: str = "the arguments") -> bytes:
     """The pickled (args, kwargs), or pickle.PicklingError naming what.
@@ -442,13 +451,8 @@ def dump_args(args: tuple, kwargs: dict,
     resource sharer, with the authkey the child shares), where plain
     pickle would send a Connection's fd number, which in the child is
     some other fd (the result pipe: its writes corrupted the result)."""
-    red = sys.modules.get("multiprocessing.reduction")
     try:
-        if red is not None:
-            return bytes(red.ForkingPickler.dumps(
-                (tuple(args), dict(kwargs)), pickle.HIGHEST_PROTOCOL))
-        return pickle.dumps((tuple(args), dict(kwargs)),
-                            protocol=pickle.HIGHEST_PROTOCOL)
+        return _dumps((tuple(args), dict(kwargs)))
     except Exception as e:
         hint = ""
         if "through inheritance" in str(e):
@@ -1140,18 +1144,13 @@ class Process:
         self._authkey = process.AuthenticationString(authkey)
 
     @property
-    def ident(self) -> int | None:
-        """Alias of :attr:`pid`, as in multiprocessing."""
-        return self.pid
-
-    @property
     def pid(self) -> int | None:
         """The child's pid (as forkd sees it); None before start().
         ValueError once closed, as in multiprocessing."""
         self._check_closed()
         return self._pid
 
-    ident = pid
+    ident = pid     # as in multiprocessing
 
     @property
     def forkd_name(self) -> str | None:
