@@ -470,9 +470,9 @@ def _client_path(dirs):
     """Put the client's sys.path entries that this interpreter lacks
     first, in the client's order: multiprocessing's spawn gives its child
     the parent's sys.path, so a target in a module beside the client's
-    script, or in its virtual environment, is found. Under allow= they are
-    ignored: the module's path= alone says where code comes from."""
-    if not dirs or _allow is not None:
+    script, or in its virtual environment, is found (not under allow=:
+    child_call() drops them)."""
+    if not dirs:
         return
     have = set(sys.path)
     new = [d for d in dict.fromkeys(dirs) if d not in have]
@@ -553,6 +553,8 @@ _CALL_OPTS = {"--main": True, "--name": True, "--identity": True,
               "--path": True, "--forkd-socket": True, "--forkd-key": True,
               "--daemon": False, "--quiet": False}
 _CALL_LISTS = frozenset(("--path",))     # may be given more than once
+# The client's context, which allow= ignores (with --environ).
+_CLIENT_CONTEXT = ("--path", "--forkd-socket", "--forkd-key")
 
 
 def _call_opts(args):
@@ -671,11 +673,9 @@ def _set_process(opts):
     me._parent_name = opts.get("--parent-name", "MainProcess")
     # How this child reaches the forkd that forked it, as its client did
     # (its forkd.Process, forkctl), unless the request's env says.
-    # Not under allow=: a client would choose where an allowed target
-    # that starts processes connects, with forkd's user's key file.
     for o, var in (("--forkd-socket", "FORKD_SOCKET"),
                    ("--forkd-key", "FORKD_KEY_FILE")):
-        if o in opts and _allow is None:
+        if o in opts:
             os.environ[var] = opts[o]
     _mpp._process_counter = itertools.count(1)
     _mpp._children = set()
@@ -776,6 +776,13 @@ def child_call(argv, environ):
         bad = None
     except ValueError as e:
         target, opts, bad = None, {}, e
+    if _allow is not None:
+        # Under allow=, the module's options alone say what the child is:
+        # not the client's sys.path (path= says where code comes from),
+        # nor where an allowed target's own spawns connect (with forkd's
+        # user's key file). python.c leaves its --environ alone too.
+        for o in _CLIENT_CONTEXT:
+            opts.pop(o, None)
     main_path = opts.get("--main")
     quiet = bool(opts.get("--quiet"))
     _child_setup(main_path or "python:call", environ)
