@@ -1336,8 +1336,7 @@ def _join_at_exit() -> None:
             try:
                 p.join()
             except KeyboardInterrupt:
-                _interrupt_children()
-                return
+                return          # join() has passed it on
             except Exception:
                 pass
 
