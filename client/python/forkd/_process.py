@@ -718,6 +718,7 @@ class Process:
         self._closed = False
         self._finalizer: weakref.finalize | None = None
         self._copy = False      # True: the child's copy (a subclass's run())
+        self._prepared: tuple | None = None     # _prepare()'s, for start()
 
     def __repr__(self) -> str:
         if self._closed:
@@ -762,7 +763,7 @@ class Process:
     _LOCAL_FIELDS = frozenset((
         "_connection", "_spawn_options", "_conn", "_pid", "_forkd_name",
         "_cgroup", "_pidfd", "_sink", "_status", "_outcome", "_closed",
-        "_finalizer", "_copy", "_authkey"))
+        "_finalizer", "_copy", "_authkey", "_prepared"))
 
     def __getstate__(self) -> dict:
         """What a child gets of this object (a subclass's run()): the
@@ -805,28 +806,8 @@ class Process:
             raise AssertionError(
                 "daemonic processes are not allowed to have children")
         _check_not_importing_main()
-        if type(self).run is not Process.run:
-            # A subclass's run(): the child calls it on a copy of self.
-            try:
-                ref, in_main = target_ref(type(self).run)
-            except ValueError:
-                raise ValueError(
-                    "forkd runs %s.run() in the child by importing the "
-                    "class by name: define the subclass at module level"
-                    % type(self).__qualname__) from None
-            _pickling.obj = self
-            try:
-                payload = dump_args((self,), {}, "the process object")
-            finally:
-                _pickling.obj = None
-        elif self._target is None:
-            raise ValueError("forkd.Process needs a target (or a subclass "
-                             "that overrides run())")
-        else:
-            ref, in_main, args = call_ref(self._target, self._args)
-            payload = None
-            if args or self._kwargs:
-                payload = dump_args(args, self._kwargs)
+        ref, in_main, payload = self._prepared or self._prepare()
+        self._prepared = None
         env = self._spawn_options.get("env")
         replace = self._spawn_options.get("env_replace")
         # First after the target: python.c sets these in C.
@@ -911,6 +892,41 @@ class Process:
                              daemon=True, name="forkd-args").start()
         with _children_lock:
             _children.add(self)
+
+    def _prepare(self) -> tuple[str, bool, bytes | None]:
+        """What start() sends for the target: (MODULE:QUALNAME, whether it
+        is the main script's, the pickled arguments or None). Raises what
+        start() would for a target or arguments it cannot send. Kept in
+        _prepared when called before start() (Executor.submit()), so the
+        arguments are pickled once: a Connection among them registers a
+        duplicate fd with multiprocessing's resource sharer per pickling,
+        and only the one the child fetches is ever released."""
+        if type(self).run is not Process.run:
+            # A subclass's run(): the child calls it on a copy of self.
+            try:
+                ref, in_main = target_ref(type(self).run)
+            except ValueError:
+                raise ValueError(
+                    "forkd runs %s.run() in the child by importing the "
+                    "class by name: define the subclass at module level"
+                    % type(self).__qualname__) from None
+            _pickling.obj = self
+            try:
+                payload = dump_args((self,), {}, "the process object")
+            finally:
+                _pickling.obj = None
+        elif self._target is None:
+            raise ValueError("forkd.Process needs a target (or a subclass "
+                             "that overrides run())")
+        else:
+            ref, in_main, args = call_ref(self._target, self._args)
+            payload = None
+            if args or self._kwargs:
+                payload = dump_args(args, self._kwargs)
+        if in_main:
+            main_path()     # no main script to send: the error now
+        self._prepared = (ref, in_main, payload)
+        return self._prepared
 
     @staticmethod
     def _prefill(fd: int, payload: bytes) -> memoryview | None:
