@@ -1063,6 +1063,13 @@ class Process:
             return ("err", ProcessError("%s (pid %d) %s without a result"
                                         % (self._name, self._pid, how),
                                         code))
+        # The child pickled what its __mp_main__ (this main script, which
+        # it imported under that name) defines as __mp_main__.NAME, as a
+        # multiprocessing child does: `import multiprocessing` makes the
+        # same alias, which a script that imports only forkd lacks.
+        main = sys.modules.get("__main__")
+        if main is not None:
+            sys.modules.setdefault("__mp_main__", main)
         try:
             msg = pickle.loads(data)
         except Exception as e:
