@@ -28,6 +28,8 @@ python:call MODULE:QUALNAME [--environ N NAME=VALUE...]
         (and when the target cannot be found or is not allowed, or its
         return value does not pickle);
         nothing on sys.exit() (the exit code says it).
+        The target's own children never hold it (FD_CLOEXEC, and closed
+        after an os.fork()): the client sees its end with the result.
     An exception's traceback is also printed on stderr after "Process
     NAME:", as multiprocessing prints it, unless --quiet (and fd 4).
     fd 5 (optional): a pidfd of the client process, the sentinel of
@@ -64,6 +66,24 @@ _allow = None           # None: any target; else a list of fnmatch patterns
 _paths = []             # path= directories, resolved (realpath)
 _freeze = True
 _old_stdio = []         # the daemon's stdio objects, kept so never flushed
+_result_fd = None       # 4 while this child's result pipe is open
+
+
+def _close_result_fd_after_fork():
+    """os.register_at_fork() hook: a process the target forks (os.fork(),
+    multiprocessing's fork) does not keep the result pipe open, so the
+    client sees its end when this child writes the result, not when the
+    target's children end (exec'd ones lose it by FD_CLOEXEC)."""
+    global _result_fd
+    if _result_fd is not None:
+        try:
+            os.close(_result_fd)
+        except OSError:
+            pass
+        _result_fd = None
+
+
+os.register_at_fork(after_in_child=_close_result_fd_after_fork)
 
 # Builtins a restricted unpickler may construct: plain containers and
 # scalars (the ones pickle has no opcode for in every protocol).
@@ -728,6 +748,19 @@ def _end_process():
             pass
 
 
+def _own_result_fd():
+    """The result pipe (fd 4, when the client passed it) is this child's
+    alone: not inherited by what the target runs (FD_CLOEXEC) or forks
+    (_close_result_fd_after_fork()). A process that kept it open would
+    hold back the client's result() until it ended."""
+    global _result_fd
+    try:
+        os.set_inheritable(4, False)
+    except OSError:
+        return
+    _result_fd = 4
+
+
 def _write_result(result):
     """Write one pickle to fd 4 (when the client passed it) and close it."""
     if not _fd_open(4):
@@ -786,6 +819,7 @@ def child_call(argv, environ):
     main_path = opts.get("--main")
     quiet = bool(opts.get("--quiet"))
     _child_setup(main_path or "python:call", environ)
+    _own_result_fd()
     if "--" in opts:
         sys.argv = opts["--"]
     if bad is not None:
@@ -856,6 +890,7 @@ def child_call(argv, environ):
 
 def _write_raw(data):
     """Write bytes to fd 4 and close it; a gone client is not an error."""
+    global _result_fd
     view = memoryview(data)
     try:
         while view:
@@ -865,6 +900,7 @@ def _write_raw(data):
         pass
     finally:
         view.release()
+        _result_fd = None
         os.close(4)
 
 

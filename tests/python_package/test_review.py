@@ -60,3 +60,59 @@ def test_result_classes_of_the_main_script(daemon, tmp_path):
     assert r.stdout.splitlines() == [
         "Result(value=42)", "Result(value=2)", "MyError from the child"], \
         r.stdout + r.stderr
+
+
+_GRANDCHILDREN = '''
+import os, subprocess, sys, time
+import forkd
+
+def leave(how):
+    if how == "fork":
+        pid = os.fork()
+        if pid == 0:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            time.sleep(60)
+            os._exit(0)
+        return pid
+    # exec'd, inheriting every other inheritable fd
+    return subprocess.Popen(["sleep", "60"], close_fds=False,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL).pid
+
+def quick(x):
+    return x
+
+if __name__ == "__main__":
+    pids = []
+    for how in ("fork", "exec"):
+        t0 = time.monotonic()
+        p = forkd.Process(target=leave, args=(how,))
+        p.start()
+        pids.append(p.result(60))
+        print(how, p.exitcode, time.monotonic() - t0 < 10)
+    with forkd.Executor(1) as ex:
+        t0 = time.monotonic()
+        f = ex.submit(leave, "fork")
+        g = ex.submit(quick, 7)
+        pids.append(f.result(60))
+        print("executor", g.result(60), time.monotonic() - t0 < 10)
+    print(" ".join(map(str, pids)), file=sys.stderr)
+'''
+
+
+def test_result_not_held_back_by_the_targets_children(daemon, tmp_path):
+    # A target that leaves a process running (os.fork(), or a program run
+    # with close_fds=False): its result comes when it returns, not when
+    # that process ends (the result pipe was inherited, and result() and
+    # the Executor's thread waited 30 s for its end).
+    r = _run(daemon, tmp_path, "grandchildren.py", _GRANDCHILDREN)
+    for pid in r.stderr.split()[-3:]:
+        try:
+            os.kill(int(pid), 9)
+        except (ValueError, OSError):
+            pass
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines() == [
+        "fork 0 True", "exec 0 True", "executor 7 True"], r.stdout + r.stderr
