@@ -10,7 +10,8 @@ python:call MODULE:QUALNAME [--environ N NAME=VALUE...]
             [--main /abs/script.py] [--name NAME]
             [--identity N[:N...]] [--authkey HEX] [--daemon]
             [--parent-pid PID] [--parent-name NAME] [--path /abs/dir]...
-            [--forkd-socket PATH] [--forkd-key PATH] [--quiet] [-- ARGV...]
+            [--forkd-socket PATH] [--forkd-key PATH] [--quiet]
+            [--resource-tracker] [-- ARGV...]
     The options from --name to --parent-name say what
     multiprocessing.current_process() and parent_process() give in the
     child (as in a multiprocessing child); --path (the client's sys.path,
@@ -34,6 +35,9 @@ python:call MODULE:QUALNAME [--environ N NAME=VALUE...]
     NAME:", as multiprocessing prints it, unless --quiet (and fd 4).
     fd 5 (optional): a pidfd of the client process, the sentinel of
         multiprocessing.parent_process().
+    fd 6 (with --resource-tracker): the client's multiprocessing resource
+        tracker, which the child's shared memory and semaphores register
+        with (as a spawned child uses its parent's).
     exit code: 0 on return, 1 on an exception, n for sys.exit(n), 2 for
     a malformed command line.
 
@@ -52,6 +56,7 @@ import itertools
 import multiprocessing
 import multiprocessing.process as _mpp
 import multiprocessing.reduction as _mpred
+import multiprocessing.resource_tracker as _mprt
 import multiprocessing.util as _mputil
 import os
 import pickle
@@ -571,7 +576,8 @@ def _read_args():
 _CALL_OPTS = {"--main": True, "--name": True, "--identity": True,
               "--authkey": True, "--parent-pid": True, "--parent-name": True,
               "--path": True, "--forkd-socket": True, "--forkd-key": True,
-              "--daemon": False, "--quiet": False}
+              "--daemon": False, "--quiet": False,
+              "--resource-tracker": False}
 _CALL_LISTS = frozenset(("--path",))     # may be given more than once
 # The client's context, which allow= ignores (with --environ).
 _CLIENT_CONTEXT = ("--path", "--forkd-socket", "--forkd-key")
@@ -707,6 +713,14 @@ def _set_process(opts):
         par._pid = me._parent_pid
         par._sentinel = 5
         _mpp._parent_process = par
+    if opts.get("--resource-tracker") and _fd_open(6):
+        # The client's resource tracker (fd 6), as a spawned child gets
+        # its parent's: what this child registers is unlinked when the
+        # client ends, not when this child does (a tracker of its own).
+        # Not for the programs the target runs (a forked child keeps it,
+        # as under multiprocessing).
+        os.set_inheritable(6, False)
+        _mprt._resource_tracker._fd = 6
     if _mputil._finalizer_registry:
         _mputil._finalizer_registry.clear()
     if _mputil._afterfork_registry:
@@ -828,7 +842,8 @@ def child_call(argv, environ):
                        "[--identity N[:N...]] [--authkey HEX] [--daemon] "
                        "[--parent-pid PID] [--parent-name NAME] "
                        "[--path /abs/dir]... [--forkd-socket PATH] "
-                       "[--forkd-key PATH] [--quiet] [-- ARGV...], with "
+                       "[--forkd-key PATH] [--quiet] [--resource-tracker] "
+                       "[-- ARGV...], with "
                        "[--environ N NAME=VALUE...] right after the target"
                        % bad)
         # A usage error: the message alone (no traceback) on stderr.

@@ -73,6 +73,10 @@ def leave(how):
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
+            try:
+                os.close(6)     # the client's resource tracker: not ours
+            except OSError:
+                pass
             time.sleep(60)
             os._exit(0)
         return pid
@@ -116,3 +120,50 @@ def test_result_not_held_back_by_the_targets_children(daemon, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.splitlines() == [
         "fork 0 True", "exec 0 True", "executor 7 True"], r.stdout + r.stderr
+
+
+_SHARED_MEMORY = '''
+import sys
+from multiprocessing import shared_memory
+import forkd
+
+def attach(name):
+    s = shared_memory.SharedMemory(name=name)
+    s.buf[0] += 1
+    s.close()
+
+def create():
+    s = shared_memory.SharedMemory(create=True, size=16)
+    s.buf[0] = 99
+    s.close()           # not unlinked: the parent reads it, then unlinks
+    return s.name
+
+if __name__ == "__main__":
+    s = shared_memory.SharedMemory(create=True, size=16)
+    for i in range(3):
+        p = forkd.Process(target=attach, args=(s.name,))
+        p.start()
+        p.join(60)
+        print(p.exitcode, s.buf[0])
+    s.close()
+    s.unlink()
+    p = forkd.Process(target=create)
+    p.start()
+    name = p.result(60)
+    s = shared_memory.SharedMemory(name=name)
+    print("created", s.buf[0])
+    s.close()
+    s.unlink()
+'''
+
+
+def test_shared_memory_outlives_the_child(daemon, tmp_path):
+    # A segment a child attaches to, or creates and leaves, lives until the
+    # client is done with it: the child registers it with the client's
+    # resource tracker (as a spawned child does), not with one of its own
+    # that unlinked it when the child ended.
+    r = _run(daemon, tmp_path, "shm.py", _SHARED_MEMORY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines() == ["0 1", "0 2", "0 3", "created 99"], \
+        r.stdout + r.stderr
+    assert "leaked" not in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -34,6 +34,7 @@ ENTRY = "python:call"
 ARGS_FD = 3
 RESULT_FD = 4
 PARENT_FD = 5           # a pidfd of this process: parent_process()'s sentinel
+TRACKER_FD = 6          # multiprocessing's resource tracker, this process's
 
 # Keyword arguments of Process() and Executor() that are forkd spawn options.
 SPAWN_OPTIONS = frozenset((
@@ -585,6 +586,31 @@ def _self_pidfd() -> int:
         return _me[1]
 
 
+_tracker = (0, -1, 0.0)      # (pid, fd, when checked): _tracker_fd()
+
+
+def _tracker_fd() -> int:
+    """The pipe to this process's multiprocessing resource tracker,
+    started now if it is not running yet (as the forkserver and spawn
+    start methods start it), or -1. A child that registers a shared
+    memory segment or semaphore (even one it only attaches to, in Python
+    3.11) with a tracker of its own has it unlinked when the child ends;
+    with this one, when this process ends, as under spawn."""
+    global _tracker
+    now = time.monotonic()
+    pid, fd, when = _tracker
+    # getfd() probes the tracker with a write each time: once a second.
+    if pid == os.getpid() and now - when < 1.0:
+        return fd
+    try:
+        from multiprocessing import resource_tracker
+        fd = resource_tracker.getfd()
+    except Exception:
+        fd = -1
+    _tracker = (os.getpid(), fd, now)
+    return fd
+
+
 def _finalize(pidfd: list) -> None:
     _close_fds(pidfd[0])
     pidfd[0] = -1
@@ -840,6 +866,9 @@ class Process:
                 path = conn._child_env.get(var)
                 if path is not None and not (env and var in env):
                     argv += [opt, path]
+        tracker = _tracker_fd()
+        if tracker >= 0:
+            argv.append("--resource-tracker")       # on TRACKER_FD
         argv += _prep_argv()
 
         args_r = args_w = res_r = res_w = -1
@@ -858,6 +887,8 @@ class Process:
             me = _self_pidfd()
             if me >= 0:
                 fds.append((me, PARENT_FD))
+            if tracker >= 0:
+                fds.append((tracker, TRACKER_FD))
             kw["fds"] = fds
             # Nothing buffered here may be written twice or late.
             for f in (sys.stdout, sys.stderr):
