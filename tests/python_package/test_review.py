@@ -167,3 +167,39 @@ def test_shared_memory_outlives_the_child(daemon, tmp_path):
     assert r.stdout.splitlines() == ["0 1", "0 2", "0 3", "created 99"], \
         r.stdout + r.stderr
     assert "leaked" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+_DAEMONS_AT_EXIT = '''
+import os, sys, time
+import forkd
+
+def mark(path, t):
+    time.sleep(t)
+    open(path, "w").write("alive")
+
+if __name__ == "__main__":
+    d = sys.argv[1]
+    forkd.Process(target=mark, args=(os.path.join(d, "daemon"), 1.5),
+                  daemon=True).start()
+    forkd.Process(target=mark, args=(os.path.join(d, "other"), 3)).start()
+    if sys.argv[2] == "fork" and os.fork() == 0:
+        time.sleep(5)   # holds a copy of the connection meanwhile
+        os._exit(0)
+'''
+
+
+def test_daemon_children_terminated_at_exit(daemon, tmp_path):
+    # At exit the daemonic child is terminated, then the other joined, as
+    # multiprocessing's exit handler does: the daemonic one used to run on
+    # (and finish) while the other was joined, or while a process this
+    # one forked kept the connection open.
+    for how in ("plain", "fork"):
+        out = tmp_path / how
+        out.mkdir()
+        r = _run(daemon, tmp_path, "daemons.py", _DAEMONS_AT_EXIT, str(out),
+                 how)
+        assert r.returncode == 0, r.stdout + r.stderr
+        # run() returned after the other child's 3 s: the daemonic one
+        # would have written its file at 1.5 s.
+        time.sleep(0.5 * SLOW)
+        assert sorted(os.listdir(out)) == ["other"], how

@@ -653,9 +653,9 @@ class Process:
     non-daemon children, as a multiprocessing child does.
 
     *name* is the process's name (default ``Process-N``). *daemon* True:
-    forkd terminates the child when this process's connection closes
-    (at the latest when this process exits); non-daemon children are
-    joined at exit, as multiprocessing does.
+    the child is terminated when this process exits, before the
+    non-daemon children are joined, as multiprocessing does; and forkd
+    terminates it if this process's connection closes first.
 
     In the child, multiprocessing sees what one of its own children sees:
     ``current_process()`` has this object's name, daemon flag and
@@ -1166,8 +1166,9 @@ class Process:
 
     @property
     def daemon(self) -> bool:
-        """True: forkd terminates the child when this process's connection
-        closes. Set before start()."""
+        """True: the child is terminated when this process exits (before
+        the non-daemon children are joined), or by forkd when this
+        process's connection closes first. Set before start()."""
         return self._daemon
 
     @daemon.setter
@@ -1376,15 +1377,25 @@ def _interrupt_children() -> None:
 
 
 def _join_at_exit() -> None:
-    """As multiprocessing does at exit: wait for non-daemon children;
-    daemon children end with the connection. Ending on a
-    KeyboardInterrupt, pass it on to the children first; a second one
-    while waiting passes it on again and stops waiting."""
+    """As multiprocessing does at exit (util._exit_function()): terminate
+    the daemonic children first, then wait for the others. (A daemon
+    child would also end with the connection, but only once this process
+    has closed it: after the join, or after a process it forked, which
+    holds a copy, has ended too.) An Executor's tasks are forkd daemons
+    but not multiprocessing's: its own exit handler waits for them.
+    Ending on a KeyboardInterrupt, pass it on to the children first; a
+    second one while waiting passes it on again and stops waiting."""
     _interrupt_at_exit()
     try:
         kids = active_children()
     except Exception:
         return
+    for p in kids:
+        if p._daemon and p._mp_daemon and p._parent_pid == os.getpid():
+            try:
+                p.terminate()
+            except Exception:
+                pass
     for p in kids:
         if not p._daemon and p._parent_pid == os.getpid():
             try:
