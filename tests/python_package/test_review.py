@@ -203,3 +203,64 @@ def test_daemon_children_terminated_at_exit(daemon, tmp_path):
         # would have written its file at 1.5 s.
         time.sleep(0.5 * SLOW)
         assert sorted(os.listdir(out)) == ["other"], how
+
+
+def _private_forkd():
+    from conftest import Forkd, _paths
+    return Forkd("path=%s" % _paths()).start()
+
+
+def test_forkd_gone_while_children_run():
+    # forkd killed while two children run: join() waits for each child's
+    # end (its pidfd) and reports 255, as multiprocessing's forkserver
+    # reports a child whose status it lost; the result still comes (it
+    # is the child's own pipe), and terminate() reaches the child. Every
+    # accessor used to raise ConnectionResetError, then
+    # ConnectionRefusedError, for good.
+    import signal as sig
+    d = _private_forkd()
+    try:
+        c = d.connect()
+        p = forkd.Process(target=t.nap, args=(1.0,), connection=c)
+        q = forkd.Process(target=t.forever, connection=c)
+        p.start()
+        q.start()
+        d.proc.send_signal(sig.SIGKILL)
+        d.proc.wait()
+        p.join(T)
+        assert p.exitcode == 255 and not p.is_alive()
+        assert p.result(T) == 1.0
+        assert q.is_alive()
+        q.terminate()
+        q.join(T)
+        assert q.exitcode == 255 and not q.is_alive()
+        assert forkd.active_children() == [] or \
+            all(x not in forkd.active_children() for x in (p, q))
+    finally:
+        d.cleanup()
+
+
+def test_stopped_forkd_does_not_hold_up_is_alive_and_join():
+    # forkd stopped (SIGSTOP) after a child ended: is_alive() is False at
+    # once (the pidfd says so), join(0.1) and exitcode wait about a second
+    # for forkd's word, not 36 s; once forkd runs again, the status comes.
+    import signal as sig
+    d = _private_forkd()
+    try:
+        c = d.connect()
+        p = forkd.Process(target=t.nap, args=(0.2,), connection=c)
+        p.start()
+        d.proc.send_signal(sig.SIGSTOP)
+        try:
+            time.sleep(1.0)
+            t0 = time.monotonic()
+            assert not p.is_alive()
+            p.join(0.1)
+            assert p.exitcode is None
+            assert time.monotonic() - t0 < 5 * SLOW
+        finally:
+            d.proc.send_signal(sig.SIGCONT)
+        p.join(T)
+        assert p.exitcode == 0 and p.result(T) == 0.2
+    finally:
+        d.cleanup()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import threading
@@ -178,10 +179,16 @@ class Connection:
         if st is not None:
             return st
         if ended:
+            # The event is on its way: with a time limit, wait for it
+            # alone (a Wait request's reply may take libforkd's few
+            # seconds beyond it, from a stopped forkd).
             st = self._event_locked(pid, _EVENT_WAIT if timeout is None
-                                    else min(timeout, _EVENT_WAIT))
+                                    else timeout)
             if st is not None:
                 return st
+            if timeout is not None:
+                raise TimeoutError(errno.ETIMEDOUT, "forkd has not reported "
+                                   "the exit of child %d yet" % pid)
         st = _status(self._conn.wait(pid, timeout))
         # The exit event of that child is queued too: drop it.
         self._drain()

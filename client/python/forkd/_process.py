@@ -19,7 +19,8 @@ from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from . import _forkd
-from ._connection import Connection, ExitStatus, default_connection
+from ._connection import (_EVENT_WAIT, Connection, ExitStatus,
+                          default_connection)
 from ._errors import ProcessError, RemoteError, RemoteTraceback, spawn_error
 
 __all__ = ["Process", "wait", "active_children", "cpu_count",
@@ -981,23 +982,23 @@ class Process:
 
     def _poll(self, timeout: float | None) -> bool:
         """Wait up to timeout seconds for the child to end; True once its
-        exit status is known."""
+        exit status is known. The pidfd says when the child has ended;
+        forkd, how (its exit event, or a Wait request), within what is
+        left of timeout: a forkd that is slow to answer does not hold up
+        is_alive() or join(t) past t. A forkd that has gone away (or was
+        replaced, and does not know the child) cannot say: the status is
+        then 255, as multiprocessing's forkserver reports a child whose
+        status it lost, once the pidfd says the child has ended."""
         if self._status is not None:
             return True
         if self._copy:
             return False        # the child's copy: this process runs
-        conn = self._conn
-        if conn.closed:
-            # Its connection was closed (a daemon child then ends): forkd
-            # still reports the exit to another connection of this uid.
-            conn = conn._reopen()
+        deadline = None if timeout is None else time.monotonic() + timeout
         fd = self._pidfd[0]
         if fd >= 0:
             p = select.poll()
             p.register(fd, select.POLLIN)
             ms = None if timeout is None else max(0, int(timeout * 1000))
-            deadline = None if timeout is None else \
-                time.monotonic() + timeout
             while not p.poll(ms):
                 if deadline is None:
                     continue
@@ -1005,16 +1006,19 @@ class Process:
                 if left <= 0:
                     return False
                 ms = max(1, int(left * 1000))
-            st = conn._reap(self._pid, 30, ended=conn is self._conn)
+            st = self._reap_ended(deadline)
+            if st is None:
+                return False
         else:
             # No pidfd (an older forkd): ask forkd in short slices, so the
             # connection's lock is never held for long.
-            deadline = None if timeout is None else \
-                time.monotonic() + timeout
+            conn = self._conn
             while True:
                 left = 0.05 if deadline is None else \
                     min(0.05, max(0.0, deadline - time.monotonic()))
                 try:
+                    if conn.closed:
+                        conn = conn._reopen()
                     st = conn._reap(self._pid, left)
                     break
                 except TimeoutError:
@@ -1024,6 +1028,37 @@ class Process:
         with _children_lock:
             _children.discard(self)
         return True
+
+    def _reap_ended(self, deadline: float | None) -> ExitStatus | None:
+        """The exit status of the child, which has ended (its pidfd said
+        so), from forkd by deadline (None: however long forkd takes);
+        None when the deadline passed first."""
+        conn = self._conn
+        for retry in (False, True):
+            try:
+                if conn.closed:
+                    # Its connection was closed (a daemon child then
+                    # ends): forkd reports the exit to another connection
+                    # of this uid.
+                    conn = conn._reopen()
+                # At least _EVENT_WAIT: a sentinel that just fired, then
+                # exitcode, must see the exit forkd is reporting now.
+                left = None if deadline is None else \
+                    max(_EVENT_WAIT, deadline - time.monotonic())
+                return conn._reap(self._pid, left, ended=conn is self._conn)
+            except TimeoutError:
+                if deadline is None:
+                    raise
+                return None
+            except ConnectionResetError:
+                if retry:
+                    break       # forkd closed the new connection too
+            except (ConnectionError, FileNotFoundError, ProcessLookupError):
+                # Nothing listens there now, or a new forkd that never
+                # had this child.
+                break
+        return ExitStatus(self._pid, self._forkd_name or "", 255, 0, 0, 0,
+                          False, False)
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the child ends, or at most *timeout* seconds. Returns
@@ -1044,7 +1079,11 @@ class Process:
         self._check_closed()
         if self._pid is None:
             return False
-        return not self._poll(0)
+        if self._poll(0):
+            return False
+        # Ended, by its pidfd, though forkd has not said how yet.
+        fd = self._pidfd[0]
+        return fd < 0 or not select.select([fd], [], [], 0)[0]
 
     def result(self, timeout: float | None = None) -> Any:
         """The target's return value, waiting at most *timeout* seconds
@@ -1123,10 +1162,31 @@ class Process:
             raise AssertionError("can only signal a child process")
         if self._pid is None or self._status is not None:
             return
+        conn = self._conn
+        for retry in (False, True):
+            try:
+                if conn.closed:
+                    conn = conn._reopen()   # as _poll() does
+                conn._signal(self._pid, sig)
+                return
+            except ProcessLookupError:
+                return          # already ended
+            except ConnectionResetError:
+                if not retry:
+                    continue    # closed by forkd meanwhile: a new one
+            except (ConnectionError, FileNotFoundError):
+                pass
+            break
+        # forkd has gone away: signal the child through its pidfd.
+        fd = self._pidfd[0]
+        if fd < 0:
+            raise ConnectionError(errno.ENOTCONN, "forkd is gone and "
+                                  "there is no pidfd of %s (pid %d) to "
+                                  "signal it by" % (self._name, self._pid))
         try:
-            self._conn._signal(self._pid, sig)
+            signal.pidfd_send_signal(fd, sig)
         except ProcessLookupError:
-            pass        # already ended
+            pass
 
     def terminate(self) -> None:
         """Send SIGTERM to the child (through forkd)."""
