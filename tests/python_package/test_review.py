@@ -264,3 +264,63 @@ def test_stopped_forkd_does_not_hold_up_is_alive_and_join():
         assert p.exitcode == 0 and p.result(T) == 0.2
     finally:
         d.cleanup()
+
+
+def test_spawn_after_forkd_closed_an_idle_connection(tmp_path):
+    # forkd closes idle connections (idle_timeout_ms): the next spawn, on
+    # the default connection or on one given, goes on a new connection,
+    # where it used to fail with ConnectionResetError (nothing spawned).
+    from conftest import Forkd, _paths
+    conf = tmp_path / "forkd.conf"
+    conf.write_text("[limits]\nidle_timeout_ms = 300\n")
+    d = Forkd("path=%s" % _paths())
+    d.cmd += ["-c", str(conf)]
+    d = d.start()
+    try:
+        c = d.connect()
+        for conn in (None, c):
+            p = forkd.Process(target=t.add, args=(1, 2), connection=conn,
+                              env={"FORKD_SOCKET": d.sock,
+                                   "FORKD_KEY_FILE": d.keyfile})
+            os.environ["FORKD_SOCKET"] = d.sock
+            os.environ["FORKD_KEY_FILE"] = d.keyfile
+            p.start()
+            assert p.result(T) == 3
+            time.sleep(1.0 * SLOW)      # forkd closes the connection
+            q = forkd.Process(target=t.add, args=(2, 3), connection=conn)
+            q.start()
+            assert q.result(T) == 5
+    finally:
+        os.environ.pop("FORKD_SOCKET", None)
+        os.environ.pop("FORKD_KEY_FILE", None)
+        d.cleanup()
+
+
+def test_connection_used_in_a_forked_child():
+    # A connection made before os.fork(), used in the child: a clear error
+    # there, and the parent's connection still works (it used to be broken
+    # for both: frames out of sequence).
+    d = _private_forkd()
+    try:
+        c = d.connect()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                forkd.Process(target=t.add, args=(1, 2), connection=c).start()
+                msg = b"started"
+            except ValueError as e:
+                msg = str(e).encode()
+            os.write(w, msg)
+            os._exit(0)
+        os.close(w)
+        msg = os.read(r, 1000).decode()
+        os.close(r)
+        os.waitpid(pid, 0)
+        assert "needs its own" in msg, msg
+        p = forkd.Process(target=t.add, args=(3, 4), connection=c)
+        p.start()
+        assert p.result(T) == 7
+        c.ping()
+    finally:
+        d.cleanup()

@@ -90,9 +90,34 @@ class Connection:
         forkd (which then answered ConnectionResetError)."""
         return self._dead or self._conn.closed
 
+    def _hung_up(self) -> bool:
+        """Has forkd closed this connection (idle_timeout_ms, a restart)?
+        Seen without sending: a request sent on it would be lost, and
+        whether forkd had acted on it unknown."""
+        if self.closed:
+            return True
+        try:
+            ev = select.poll()
+            ev.register(self._conn.fileno(), select.POLLIN)
+            hup = any(e & (select.POLLHUP | select.POLLERR)
+                      for _, e in ev.poll(0))
+        except (OSError, ValueError):
+            hup = True
+        if hup:
+            self._dead = True
+        return hup
+
     def _call(self, fn, *args, **kw):
         """One extension call under the lock; a connection forkd closed
         is marked so (the default connection is then made again)."""
+        if self._pid != os.getpid():
+            # Frames are numbered: a forked child's request on its
+            # parent's connection breaks that connection for both.
+            raise ValueError("this forkd connection belongs to process %d; "
+                             "a process made by os.fork() needs its own "
+                             "(forkd.connect(), or the default connection, "
+                             "which each process makes for itself)"
+                             % self._pid)
         with self._lock:
             try:
                 return fn(*args, **kw)
@@ -126,9 +151,10 @@ class Connection:
         return [dict(zip(keys, r)) for r in rows]
 
     def _reopen(self) -> "Connection":
-        """A connection to the same forkd, for a closed one's children."""
+        """A connection to the same forkd, for a closed one's children
+        and, once forkd has closed this one, for new spawns."""
         with self._lock:
-            if self._sibling is None or self._sibling.closed:
+            if self._sibling is None or self._sibling._hung_up():
                 self._sibling = Connection(self.socket, self.key)
             return self._sibling
 
@@ -228,7 +254,7 @@ def default_connection() -> Connection:
         c = _default
         # After os.fork() the child makes a connection of its own: two
         # processes must not talk on one (frames are numbered).
-        if c is None or c._pid != os.getpid() or c.closed:
+        if c is None or c._pid != os.getpid() or c._hung_up():
             c = _default = Connection()
         return c
 

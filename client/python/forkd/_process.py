@@ -859,6 +859,11 @@ class Process:
             argv.append("--quiet")
         kw = spawn_kwargs(self._spawn_options, self._daemon)
         conn = self._connection or default_connection()
+        if conn._pid == os.getpid() and not conn._conn.closed and \
+                conn._hung_up():
+            # forkd closed the connection given (idle_timeout_ms, a
+            # restart) before this spawn: one to the same forkd instead.
+            conn = conn._reopen()
         if not replace:
             # Where the child's own forkd.Process goes: this forkd,
             # unless env= names another.
@@ -1077,6 +1082,8 @@ class Process:
     def is_alive(self) -> bool:
         """True from start() until the child has ended."""
         self._check_closed()
+        if self._parent_pid != os.getpid():
+            raise AssertionError("can only test a child process")
         if self._pid is None:
             return False
         if self._poll(0):
