@@ -1082,6 +1082,8 @@ class Process:
     def is_alive(self) -> bool:
         """True from start() until the child has ended."""
         self._check_closed()
+        if self._copy:
+            return True         # the child's copy: this process runs
         if self._parent_pid != os.getpid():
             raise AssertionError("can only test a child process")
         if self._pid is None:
