@@ -46,6 +46,7 @@ python:main MODULE [ARGS...]
 """
 
 import builtins
+import codecs
 import fnmatch
 import gc
 import importlib
@@ -374,10 +375,28 @@ def _std(fd, old, write, line, check=True):
     enc = getattr(old, "encoding", None) or "utf-8"
     errors = getattr(old, "errors", None) or \
         ("backslashreplace" if fd == 2 else "strict")
+    # The child's environment (the client's, over forkd's) says what the
+    # interpreter would take from it: PYTHONIOENCODING=ENC[:ERRORS] (its
+    # ERRORS not for stderr, as CPython), PYTHONUNBUFFERED; else as
+    # forkd's own streams were made (forkd's environment, -u).
+    env = os.environ
+    spec = env.get("PYTHONIOENCODING", "")
+    if spec:
+        e, _, h = spec.partition(":")
+        if e:
+            try:
+                enc = codecs.lookup(e).name
+            except LookupError:
+                pass
+        if h and fd != 2:
+            try:
+                codecs.lookup_error(h)
+                errors = h
+            except LookupError:
+                pass
     raw = io.FileIO(fd, "wb" if write else "rb", closefd=False)
-    # PYTHONUNBUFFERED (or -u) in forkd's environment: unbuffered, as the
-    # interpreter made the originals.
-    unbuffered = write and getattr(old, "write_through", False)
+    unbuffered = write and (bool(env.get("PYTHONUNBUFFERED")) or
+                            getattr(old, "write_through", False))
     if unbuffered:
         buf = raw
     else:
@@ -491,6 +510,16 @@ def _import_main(path, target):
     return mod
 
 
+def _warnoptions(options):
+    """The client's -W options and PYTHONWARNINGS (its sys.warnoptions),
+    as the interpreter flags multiprocessing's spawn passes its child."""
+    if not options:
+        return
+    import warnings
+    sys.warnoptions[:] = list(options)
+    warnings._processoptions(sys.warnoptions)
+
+
 def _client_path(dirs):
     """Put the client's sys.path entries that this interpreter lacks
     first, in the client's order: multiprocessing's spawn gives its child
@@ -577,8 +606,8 @@ _CALL_OPTS = {"--main": True, "--name": True, "--identity": True,
               "--authkey": True, "--parent-pid": True, "--parent-name": True,
               "--path": True, "--forkd-socket": True, "--forkd-key": True,
               "--daemon": False, "--quiet": False,
-              "--resource-tracker": False}
-_CALL_LISTS = frozenset(("--path",))     # may be given more than once
+              "--resource-tracker": False, "--warnoption": True}
+_CALL_LISTS = frozenset(("--path", "--warnoption"))    # more than once
 # The client's context, which allow= ignores (with --environ).
 _CLIENT_CONTEXT = ("--path", "--forkd-socket", "--forkd-key")
 
@@ -859,6 +888,7 @@ def child_call(argv, environ):
         # First, as multiprocessing's spawn names its child and sets its
         # key and environment before it imports the main script.
         _set_process(opts)
+        _warnoptions(opts.get("--warnoption"))
         _check_name(target)
         _client_path(opts.get("--path"))
         main = _import_main(main_path, target) if main_path is not None \

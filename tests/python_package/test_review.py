@@ -324,3 +324,42 @@ def test_connection_used_in_a_forked_child():
         c.ping()
     finally:
         d.cleanup()
+
+
+_INTERPRETER_SETTINGS = '''
+import os, signal, sys, warnings
+import forkd
+
+def child():
+    print(sys.stdout.encoding, sys.stdout.errors, "\\u00e9")
+    try:
+        warnings.warn("old", DeprecationWarning)
+        print("no raise")
+    except DeprecationWarning:
+        print("raised")
+    print("before the kill")        # unbuffered: out before the kill
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if __name__ == "__main__":
+    p = forkd.Process(target=child)
+    p.start()
+    p.join(60)
+    print("exitcode", p.exitcode)
+'''
+
+
+def test_interpreter_settings_reach_the_child(daemon, tmp_path):
+    # PYTHONUNBUFFERED, PYTHONIOENCODING and -W, in the client: the child
+    # has them, as a spawned one (its output was buffered and lost at the
+    # kill, its encoding forkd's, its warnings filters forkd's).
+    env = daemon.env()
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "ascii:backslashreplace"
+    (tmp_path / "settings.py").write_text(_INTERPRETER_SETTINGS)
+    r = subprocess.run([sys.executable, "-W", "error::DeprecationWarning",
+                        "settings.py"], env=env, capture_output=True,
+                       timeout=4 * T, cwd=str(tmp_path))
+    out = r.stdout.decode("ascii").splitlines()
+    assert r.returncode == 0, r
+    assert out == ["ascii backslashreplace \\xe9", "raised",
+                   "before the kill", "exitcode -9"], out

@@ -423,6 +423,11 @@ def _prep_argv() -> list:
         warnings.warn("forkd: %d sys.path entries are not sent (too many, "
                       "too long, or not text): children may not import "
                       "from them" % dropped, RuntimeWarning, stacklevel=4)
+    # -W and PYTHONWARNINGS, as the interpreter flags multiprocessing's
+    # spawn passes on (the few a forkd child can take).
+    for w in sys.warnoptions[:_PATH_MAX_ENTRIES]:
+        if isinstance(w, str) and 0 < size(w) <= 256:
+            out += ["--warnoption", w]
     argv = sys.argv if isinstance(sys.argv, list) else []
     sizes = [size(a) for a in argv]
     if argv and all(sizes) and len(argv) <= _PREP_MAX_STRINGS and \
