@@ -1262,7 +1262,7 @@ def test_bad_spawn_options_refused_before_sending(conn):
             p.start()
         assert ei.value.errno == errno.EINVAL, bad
         assert ei.value.strerror and ei.value.step is None, bad
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="bogus"):
         forkd.Process(target=t.add, namespaces=["bogus"],
                       connection=conn).start()
     with pytest.raises(TypeError):

@@ -363,3 +363,36 @@ def test_interpreter_settings_reach_the_child(daemon, tmp_path):
     assert r.returncode == 0, r
     assert out == ["ascii backslashreplace \\xe9", "raised",
                    "before the kill", "exitcode -9"], out
+
+
+def test_bad_spawn_option_values_refused_at_construction():
+    # A bad value is a TypeError or ValueError naming the option, from
+    # Process() and Executor() (it was a KeyError, AttributeError or
+    # TypeError about something else, from start(), or in every future).
+    import pytest
+    cases = [({"env": "x"}, TypeError, "env must be a mapping"),
+             ({"env": ["A=1"]}, TypeError, "env must be a mapping"),
+             ({"env": {"A=B": "1"}}, ValueError, "not a variable name"),
+             ({"stdout": "bad"}, TypeError, "stdout must be a file"),
+             ({"stderr": -3}, ValueError, "forkd.DEVNULL"),
+             ({"pgroup": "x"}, ValueError, "pgroup must be one of"),
+             ({"namespaces": ["bogus"]}, ValueError, "unknown namespace"),
+             ({"namespaces": 1.5}, TypeError, "namespaces must be"),
+             ({"cpus": "0"}, TypeError, "cpus must be a sequence of ints"),
+             ({"groups": [1, "2"]}, TypeError, "groups must be a sequence"),
+             ({"nice": "5"}, TypeError, "nice must be an int"),
+             ({"umask": 0.5}, TypeError, "umask must be an int"),
+             ({"rlimits": [1]}, TypeError, "rlimits must be a mapping"),
+             ({"rlimits": {"nofile": "x"}}, ValueError, "rlimits"),
+             ({"forkd_name": 5}, TypeError, "forkd_name must be a str"),
+             ({"timeout": -1}, ValueError, "positive"),
+             ({"connection": "/tmp/sock"}, TypeError, "forkd.Connection")]
+    for kw, exc, msg in cases:
+        with pytest.raises(exc, match=msg):
+            forkd.Process(target=t.add, **kw)
+        if "connection" not in kw:
+            with pytest.raises(exc, match=msg):
+                forkd.Executor(1, **kw)
+    # Good values still pass.
+    forkd.Process(target=t.add, namespaces="pid", cpus=(0,), groups=[],
+                  rlimits={"nofile": (64, None)}, stdout=forkd.DEVNULL)

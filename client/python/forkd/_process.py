@@ -65,11 +65,91 @@ def cpu_count() -> int:
 
 
 def check_spawn_options(opts: Mapping[str, Any], who: str) -> None:
-    """Raise TypeError for a keyword that is not a spawn option."""
+    """Raise TypeError for a keyword that is not a spawn option, and
+    TypeError or ValueError, naming the option, for a value start() could
+    not send: at construction, not later from start() (or in an
+    Executor's future) as a KeyError or AttributeError."""
     for k in opts:
         if k not in SPAWN_OPTIONS:
             raise TypeError("%s got an unexpected keyword argument %r"
                             % (who, k))
+    for k, v in opts.items():
+        if v is not None:
+            _check_value(who, k, v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_value(who: str, k: str, v: Any) -> None:
+    """check_spawn_options() for one option k (v not None)."""
+    def bad(what: str) -> TypeError:
+        return TypeError("%s: %s must be %s, not %s"
+                         % (who, k, what, type(v).__name__))
+    if k == "env":
+        if not hasattr(v, "items"):
+            raise bad("a mapping of variable names to values")
+        for name in v:
+            n = _env_str(name)
+            if not n or "=" in n:
+                raise ValueError("%s: env: %r is not a variable name"
+                                 % (who, name))
+    elif k in ("stdin", "stdout", "stderr"):
+        if _is_int(v):
+            if v < 0 and v != DEVNULL:
+                raise ValueError("%s: %s=%d: an fd is 0 or more, or "
+                                 "forkd.DEVNULL for /dev/null (subprocess's "
+                                 "DEVNULL and STDOUT are not forkd's)"
+                                 % (who, k, v))
+        elif not callable(getattr(v, "fileno", None)):
+            raise bad("a file object, an fd or forkd.DEVNULL")
+    elif k in ("timeout", "kill_grace"):
+        _positive_ms(k, v)
+    elif k == "cwd":
+        if not isinstance(v, (str, bytes, os.PathLike)):
+            raise bad("a path")
+    elif k in ("umask", "nice", "uid", "gid", "memory_max", "pids_max",
+               "cpu_quota_us", "cpu_period_us"):
+        if not _is_int(v):
+            raise bad("an int")
+    elif k in ("cpus", "groups"):
+        try:
+            ok = not isinstance(v, (str, bytes)) and all(_is_int(x)
+                                                         for x in v)
+        except TypeError:
+            ok = False
+        if not ok:
+            raise bad("a sequence of ints")
+    elif k == "pgroup":
+        if v not in _PGROUPS:
+            raise ValueError("%s: pgroup must be one of %s, not %r"
+                             % (who, ", ".join(map(repr, _PGROUPS)), v))
+    elif k == "namespaces":
+        if _is_int(v):
+            return
+        try:
+            names = [v] if isinstance(v, str) else list(v)
+        except TypeError:
+            raise bad("namespace names or their int mask") from None
+        for n in names:
+            if n not in _NAMESPACES:
+                raise ValueError("%s: unknown namespace %r (known: %s)"
+                                 % (who, n, ", ".join(_NAMESPACES)))
+    elif k == "rlimits":
+        if not hasattr(v, "items"):
+            raise bad("a mapping of resources to (soft, hard) limits")
+        for res, lim in v.items():
+            _rlimit_resource(res)
+            lims = lim if isinstance(lim, (tuple, list)) else (lim,)
+            if len(lims) not in (1, 2) or not all(
+                    x is None or _is_int(x) for x in lims):
+                raise ValueError("%s: rlimits[%r] must be a limit or "
+                                 "(soft, hard) limits (ints, -1 or None "
+                                 "for infinity), not %r" % (who, res, lim))
+    elif k == "forkd_name":
+        if not isinstance(v, str):
+            raise bad("a str")
 
 
 def _fd_of(obj: Any, default: int) -> int:
@@ -130,7 +210,8 @@ def spawn_kwargs(opts: Mapping[str, Any], daemon: bool) -> dict:
     ns = opts.get("namespaces")
     if ns is not None:
         if not isinstance(ns, int):
-            ns = sum(_NAMESPACES[n] for n in set(ns))
+            ns = sum(_NAMESPACES[n] for n in
+                     ({ns} if isinstance(ns, str) else set(ns)))
         kw["namespaces"] = ns
     if kw.get("cgroup") is not None:
         kw["cgroup"] = int(bool(kw["cgroup"]))
@@ -708,6 +789,10 @@ class Process:
                  **spawn_options: Any) -> None:
         if group is not None:
             raise AssertionError("group argument must be None for now")
+        if connection is not None and not isinstance(connection, Connection):
+            raise TypeError("Process(): connection must be a "
+                            "forkd.Connection (forkd.connect()) or None, "
+                            "not %s" % type(connection).__name__)
         check_spawn_options(spawn_options, "Process()")
         self._target = target
         self._args = tuple(args)
