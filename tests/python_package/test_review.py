@@ -234,6 +234,9 @@ def test_forkd_gone_while_children_run():
         q.terminate()
         q.join(T)
         assert q.exitcode == 255 and not q.is_alive()
+        import pytest
+        with pytest.raises(forkd.ProcessError, match="forkd was gone"):
+            q.result()
         assert forkd.active_children() == [] or \
             all(x not in forkd.active_children() for x in (p, q))
     finally:
@@ -396,3 +399,16 @@ def test_bad_spawn_option_values_refused_at_construction():
     # Good values still pass.
     forkd.Process(target=t.add, namespaces="pid", cpus=(0,), groups=[],
                   rlimits={"nofile": (64, None)}, stdout=forkd.DEVNULL)
+
+
+def test_result_says_the_timeout_fired(conn):
+    # A child stopped by forkd at its timeout: ProcessError says so (it
+    # said only "killed by signal 15").
+    import pytest
+    p = forkd.Process(target=t.forever, timeout=0.3, connection=conn)
+    p.start()
+    p.join(T)
+    assert p.exitcode == -15 and p.exit_status.timed_out
+    with pytest.raises(forkd.ProcessError, match="reached its timeout and "
+                       "was killed by signal 15"):
+        p.result()

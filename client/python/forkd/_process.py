@@ -836,6 +836,7 @@ class Process:
         self._finalizer: weakref.finalize | None = None
         self._copy = False      # True: the child's copy (a subclass's run())
         self._prepared: tuple | None = None     # _prepare()'s, for start()
+        self._status_lost = False   # 255: forkd gone, the status unknown
 
     def __repr__(self) -> str:
         if self._closed:
@@ -880,7 +881,7 @@ class Process:
     _LOCAL_FIELDS = frozenset((
         "_connection", "_spawn_options", "_conn", "_pid", "_forkd_name",
         "_cgroup", "_pidfd", "_sink", "_status", "_outcome", "_closed",
-        "_finalizer", "_copy", "_authkey", "_prepared"))
+        "_finalizer", "_copy", "_authkey", "_prepared", "_status_lost"))
 
     def __getstate__(self) -> dict:
         """What a child gets of this object (a subclass's run()): the
@@ -1152,6 +1153,7 @@ class Process:
                 # Nothing listens there now, or a new forkd that never
                 # had this child.
                 break
+        self._status_lost = True
         return ExitStatus(self._pid, self._forkd_name or "", 255, 0, 0, 0,
                           False, False)
 
@@ -1225,10 +1227,18 @@ class Process:
         raise value
 
     def _decode(self, data: bytes) -> tuple:
-        code = self._status.exitcode
+        st = self._status
+        code = st.exitcode
         if not data:
             how = ("was killed by signal %d" % -code if code < 0 else
                    "exited with code %d" % code)
+            if st.timed_out:
+                how = "reached its timeout and " + how
+            elif st.oom_killed:
+                how = "ran out of its cgroup's memory and " + how
+            elif self._status_lost:
+                how = ("ended while forkd was gone (its exit status is "
+                       "unknown: exitcode 255)")
             return ("err", ProcessError("%s (pid %d) %s without a result"
                                         % (self._name, self._pid, how),
                                         code))
