@@ -7,7 +7,7 @@ PyOS_AfterFork_Child(). See modules/python/README section in the top-level
 README ("The python module") for the options and the wire contract:
 
 python:call MODULE:QUALNAME [--environ N NAME=VALUE...]
-            [--main /abs/script.py] [--name NAME]
+            [--main /abs/script.py | --main-module NAME] [--name NAME]
             [--identity N[:N...]] [--authkey HEX] [--daemon]
             [--parent-pid PID] [--parent-name NAME] [--path /abs/dir]...
             [--forkd-socket PATH] [--forkd-key PATH] [--quiet]
@@ -66,6 +66,7 @@ import signal
 import sys
 import threading
 import traceback
+import types
 
 # Set by preload().
 _allow = None           # None: any target; else a list of fnmatch patterns
@@ -520,6 +521,32 @@ def _warnoptions(options):
     warnings._processoptions(sys.warnoptions)
 
 
+def _import_main_name(name, target):
+    """Import the client's main module, run as python -m NAME, by name as
+    __mp_main__, aliased __main__, as multiprocessing's spawn does
+    (_fixup_main_from_name()): its relative imports work. Under allow=,
+    only where a pattern allows __main__ targets, from path= and forkd's
+    own sys.path (the client's is not added there)."""
+    if _allow is not None and not any(
+            fnmatch.fnmatchcase("__main__", p.partition(":")[0])
+            for p in _allow):
+        raise PermissionError(
+            "target %r: --main-module %r is refused: with allow= set, a "
+            "main module runs only when a pattern allows __main__ targets"
+            % (target, name))
+    me = _mpp.current_process()
+    me._inheriting = True
+    try:
+        content = runpy.run_module(name, run_name="__mp_main__",
+                                   alter_sys=True)
+    finally:
+        del me._inheriting
+    mod = types.ModuleType("__mp_main__")
+    mod.__dict__.update(content)
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = mod
+    return mod
+
+
 def _client_path(dirs):
     """Put the client's sys.path entries that this interpreter lacks
     first, in the client's order: multiprocessing's spawn gives its child
@@ -602,7 +629,8 @@ def _read_args():
 
 
 # python:call's options after the target: name -> takes a value.
-_CALL_OPTS = {"--main": True, "--name": True, "--identity": True,
+_CALL_OPTS = {"--main": True, "--main-module": True, "--name": True,
+              "--identity": True,
               "--authkey": True, "--parent-pid": True, "--parent-name": True,
               "--path": True, "--forkd-socket": True, "--forkd-key": True,
               "--daemon": False, "--quiet": False,
@@ -860,6 +888,7 @@ def child_call(argv, environ):
         for o in _CLIENT_CONTEXT:
             opts.pop(o, None)
     main_path = opts.get("--main")
+    main_name = opts.get("--main-module")
     quiet = bool(opts.get("--quiet"))
     _child_setup(main_path or "python:call", environ)
     _own_result_fd()
@@ -867,7 +896,8 @@ def child_call(argv, environ):
         sys.argv = opts["--"]
     if bad is not None:
         e = ValueError("python:call: %s; usage: python:call MODULE:QUALNAME "
-                       "[--main /abs/path/script.py] [--name NAME] "
+                       "[--main /abs/path/script.py | --main-module NAME] "
+                       "[--name NAME] "
                        "[--identity N[:N...]] [--authkey HEX] [--daemon] "
                        "[--parent-pid PID] [--parent-name NAME] "
                        "[--path /abs/dir]... [--forkd-socket PATH] "
@@ -891,8 +921,12 @@ def child_call(argv, environ):
         _warnoptions(opts.get("--warnoption"))
         _check_name(target)
         _client_path(opts.get("--path"))
-        main = _import_main(main_path, target) if main_path is not None \
-            else None
+        if main_name is not None:
+            main = _import_main_name(main_name, target)
+        elif main_path is not None:
+            main = _import_main(main_path, target)
+        else:
+            main = None
         fn = _resolve(target, main)
         a, kw = _read_args()
     except SystemExit as e:

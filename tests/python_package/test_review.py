@@ -412,3 +412,37 @@ def test_result_says_the_timeout_fired(conn):
     with pytest.raises(forkd.ProcessError, match="reached its timeout and "
                        "was killed by signal 15"):
         p.result()
+
+
+_PKG_APP = '''
+import sys
+import forkd
+from .helper import K
+
+def work(x):
+    return x + K
+
+if __name__ == "__main__":
+    with forkd.Executor(2) as ex:
+        print(list(ex.map(work, [1, 2])))
+    p = forkd.Process(target=work, args=(5,))
+    p.start()
+    print(p.result(60), sys.argv[1:])
+'''
+
+
+def test_main_module_run_with_dash_m(daemon, tmp_path):
+    # python -m pkg.app, with relative imports: the child imports the main
+    # module by name, as multiprocessing's spawn does (by path, its
+    # relative import failed in every task).
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helper.py").write_text("K = 10\n")
+    (pkg / "app.py").write_text(_PKG_APP)
+    r = subprocess.run([sys.executable, "-m", "pkg.app", "x"],
+                       env=daemon.env(), capture_output=True, text=True,
+                       timeout=4 * T, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines() == ["[11, 12]", "15 ['x']"], \
+        r.stdout + r.stderr

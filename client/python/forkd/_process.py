@@ -411,6 +411,28 @@ def _check_not_importing_main() -> None:
         targets, as multiprocessing's spawn and forkserver methods do.""")
 
 
+def _main_module_name() -> str | None:
+    """The main module's name when this process runs as ``python -m
+    NAME`` (its __spec__), which a child imports by name, as
+    multiprocessing's spawn does: relative imports then work there. Not
+    for a package's __main__ (spawn skips those too): by path instead."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    name = getattr(spec, "name", None)
+    if not isinstance(name, str) or not name or name == "__main__" or \
+            name.endswith(".__main__") or "\0" in name:
+        return None
+    return name
+
+
+def _main_argv() -> list:
+    """How the child finds the main script: --main-module NAME (python
+    -m NAME) or --main PATH."""
+    name = _main_module_name()
+    if name is not None:
+        return ["--main-module", name]
+    return ["--main", main_path()]
+
+
 def main_path() -> str:
     """The main script's absolute path, for a child to import as
     __mp_main__; ValueError when __main__ has no file."""
@@ -931,7 +953,7 @@ class Process:
         # First after the target: python.c sets these in C.
         argv = [ENTRY, ref] + ([] if replace else _environ_argv(env))
         if in_main or (payload is not None and b"__main__" in payload):
-            argv += ["--main", main_path()]
+            argv += _main_argv()
         # What the child's multiprocessing.current_process() and
         # parent_process() say. forkd treats a request's arguments as
         # secret (it wipes them once handled; nobody else sees them).
@@ -1052,7 +1074,7 @@ class Process:
             if args or self._kwargs:
                 payload = dump_args(args, self._kwargs)
         if in_main:
-            main_path()     # no main script to send: the error now
+            _main_argv()    # no main script to send: the error now
         self._prepared = (ref, in_main, payload)
         return self._prepared
 
