@@ -227,6 +227,11 @@ class _Work:
                 self.refused_since = now
             elif not self.running and \
                     now - self.refused_since > _AGAIN_GIVE_UP:
+                if not self.queue:
+                    # The tasks queued behind it get one try each; a task
+                    # submitted later waits as long as this one did.
+                    self.refused_since = self.retry_at = None
+                    self.backoff = _AGAIN_FIRST
                 return False
             task.refused = e
             self.queue.appendleft(task)
@@ -235,9 +240,11 @@ class _Work:
             return True
 
     def poll_timeout(self) -> int | None:
-        """Milliseconds until the refused task's next try (None: none)."""
+        """Milliseconds until the refused task's next try (None: none,
+        or no room for it: a task's end comes first)."""
         with self.lock:
-            if self.retry_at is None or not self.queue:
+            if self.retry_at is None or not self.queue or \
+                    len(self.running) >= self.max_workers:
                 return None
             return max(0, int((self.retry_at - time.monotonic()) * 1000)
                        + 1)
