@@ -11,8 +11,10 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
+import types
 import weakref
 
 import pytest
@@ -278,6 +280,19 @@ def test_initializer_runs_in_each_child(conn, tmp_path):
             ex.submit(get_mark, 1).result(T)
         flag.unlink()
         assert ex.submit(get_mark, 2).result(T) == ("ok", 2)
+
+
+def test_initializer_with_a_task_of_a_main_without_a_file(conn,
+                                                         monkeypatch):
+    # The task travels pickled then, and still says at submit() what
+    # start() would refuse.
+    main = types.ModuleType("__main__")
+    exec("def f():\n    return 1\n", main.__dict__)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    with forkd.Executor(1, connection=conn, initializer=set_mark,
+                        initargs=(1,)) as ex:
+        with pytest.raises(ValueError, match="no file"):
+            ex.submit(main.f)
 
 
 # ---- 6. map() chunks: a list of argument tuples, no itertools pickle ---------

@@ -20,7 +20,7 @@ from . import _process
 from ._connection import Connection
 from ._errors import SpawnError
 from ._process import (Process, _close_fds, _interrupt_at_exit,
-                       check_spawn_options, cpu_count)
+                       check_spawn_options, cpu_count, main_path)
 
 __all__ = ["Executor"]
 
@@ -338,7 +338,11 @@ class Executor(_BaseExecutor):
     before its task (once per worker, as in ProcessPoolExecutor: here a
     worker is the task's child); one that raises fails that task only.
     *max_tasks_per_child* may only be None or 1 and *mp_context* only
-    None: forkd forks a fresh child for every task itself.
+    None: forkd forks a fresh child for every task itself. The child then
+    runs ``forkd._executor._with_initializer``, which calls both: under
+    the python module's ``allow=`` patterns it needs
+    ``forkd._executor:_with_initializer`` besides the initializer's and
+    the task's own patterns.
 
     A spawn forkd refuses for now (EAGAIN: ``max_children_per_uid``,
     ``max_spawn_rate``) goes back to the head of the queue and is tried
@@ -414,7 +418,9 @@ class Executor(_BaseExecutor):
         proc._quiet = True          # its exception goes to the future only
         # Check now what start() would refuse, so the caller sees it here;
         # start() sends what this pickled (once: see _prepare()).
-        proc._prepare()
+        _, in_main, payload = proc._prepare()
+        if in_main or (payload is not None and b"__main__" in payload):
+            main_path()     # the script start() would send: none is an error
         fut: Future = Future()
         with work.lock:
             self._check_open()
