@@ -131,6 +131,7 @@ class _Work:
         self.running: dict[int, _Task] = {}
         self.lock = threading.Lock()
         self.shutdown_flag = False
+        self.cancelled = False      # shutdown(cancel_futures=True)
         self.interrupts = 0         # KeyboardInterrupts passed on
         self.broken: BaseException | None = None
         self.thread: threading.Thread | None = None
@@ -156,6 +157,7 @@ class _Work:
         with self.lock:
             self.shutdown_flag = True
             if cancel_futures:
+                self.cancelled = True
                 while self.queue:
                     self.queue.popleft().drop()
             t = self.thread
@@ -195,7 +197,7 @@ class _Work:
                 task.proc.start()
             except SpawnError as e:
                 if e.errno == errno.EAGAIN and \
-                        self._refused(task, prepared, e, now):
+                        self._refused(task, prepared, e, now, gen):
                     return
                 task.fut.set_exception(e)
                 continue
@@ -216,13 +218,16 @@ class _Work:
                     pass
 
     def _refused(self, task: _Task, prepared: Any, e: SpawnError,
-                 now: float) -> bool:
+                 now: float, gen: int) -> bool:
         """forkd refused task with EAGAIN: put it back at the queue's head
         for a later try (True), or False when it has waited long enough
         (it then fails with e). A shutdown(cancel_futures=True) or a
-        KeyboardInterrupt meanwhile fails it with e too."""
+        KeyboardInterrupt (which cancel the queued tasks) meanwhile fails
+        it with e too."""
         task.proc._prepared = prepared
         with self.lock:
+            if self.cancelled or self.interrupts != gen:
+                return False
             if self.refused_since is None:
                 self.refused_since = now
             elif not self.running and \
