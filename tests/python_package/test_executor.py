@@ -4,7 +4,6 @@ multiprocessing Connection as an argument, forkd's children limit,
 ProcessPoolExecutor's constructor arguments, map() chunks. Against real
 forkds (the session's, and some of their own)."""
 
-import concurrent.futures
 import errno
 import gc
 import multiprocessing
@@ -147,7 +146,7 @@ def test_dropped_executor_still_runs_its_tasks(conn):
     assert not th.is_alive()
 
 
-# ---- 3. a multiprocessing Connection as an argument is pickled once ----------
+# ---- 3. a multiprocessing Connection as an argument is pickled once ---------
 
 def test_connection_argument_leaks_no_fd(conn):
     from multiprocessing import resource_sharer
@@ -237,7 +236,7 @@ def test_executor_waits_for_the_children_limit(monkeypatch):
         d.cleanup()
 
 
-# ---- 5. ProcessPoolExecutor's constructor arguments --------------------------
+# ---- 5. ProcessPoolExecutor's constructor arguments -------------------------
 
 def test_process_pool_executor_arguments():
     with pytest.raises(TypeError, match="cannot be interpreted as an int"):
@@ -295,7 +294,7 @@ def test_initializer_with_a_task_of_a_main_without_a_file(conn,
             ex.submit(main.f)
 
 
-# ---- 6. map() chunks: a list of argument tuples, no itertools pickle ---------
+# ---- 6. map() chunks: a list of argument tuples, no itertools pickle --------
 
 def test_map_chunks_as_process_pool_executor(conn):
     with forkd.Executor(2, connection=conn) as ex:
