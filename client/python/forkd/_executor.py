@@ -342,18 +342,20 @@ class Executor(_BaseExecutor):
     something here: *initializer* (with *initargs*) runs in each child
     before its task (once per worker, as in ProcessPoolExecutor: here a
     worker is the task's child); one that raises fails that task only.
-    *max_tasks_per_child* may only be None or 1 and *mp_context* only
-    None: forkd forks a fresh child for every task itself. The child then
-    runs ``forkd._executor._with_initializer``, which calls both: under
-    the python module's ``allow=`` patterns it needs
+    The child then runs ``forkd._executor._with_initializer``, which calls
+    both: under the python module's ``allow=`` patterns it needs
     ``forkd._executor:_with_initializer`` besides the initializer's and
-    the task's own patterns.
+    the task's own patterns. *max_tasks_per_child* may only be None or 1
+    and *mp_context* only None: forkd forks a fresh child for every task
+    itself.
 
     A spawn forkd refuses for now (EAGAIN: ``max_children_per_uid``,
     ``max_spawn_rate``) goes back to the head of the queue and is tried
     again when a task ends, or after a back-off of 50 ms growing to 1 s;
     it fails with forkd's error after 60 s of refusals while none of
     this executor's tasks runs, or at ``shutdown(cancel_futures=True)``.
+    An executor dropped without :meth:`shutdown` runs its tasks to the
+    end, then its thread ends, as concurrent.futures' do.
     """
 
     def __init__(self, max_workers: int | None = None, *,
