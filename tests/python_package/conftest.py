@@ -104,8 +104,7 @@ def restricted():
     if not os.path.exists(MODULE):
         pytest.skip("the python module is not built (%s)" % MODULE)
     d = Forkd("path=%s,import=numpy,allow=pp_targets:add,pp_targets:echo,"
-              "builtins:list,builtins:iter,itertools:starmap"
-              % _paths()).start()
+              "forkd._executor:_run_chunk" % _paths()).start()
     yield d
     d.cleanup()
 

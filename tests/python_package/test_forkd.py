@@ -945,7 +945,7 @@ def test_target_not_allowed(restricted):
         with pytest.raises(PermissionError, match="pp_targets:getpid"):
             p.result()
         c.ping()
-        # Chunks run as builtins:list(itertools.starmap(fn, iter(chunk))).
+        # Chunks run as forkd._executor:_run_chunk(fn, chunk).
         with forkd.Executor(2, connection=c) as ex:
             assert list(ex.map(t.add, range(7), range(7), chunksize=3)) == \
                 [2 * i for i in range(7)]

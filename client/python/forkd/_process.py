@@ -946,8 +946,9 @@ class Process:
             raise AssertionError(
                 "daemonic processes are not allowed to have children")
         _check_not_importing_main()
+        # Kept until the spawn is made: a retry (an Executor's, after
+        # forkd's EAGAIN) sends the same pickle.
         ref, in_main, payload = self._prepared or self._prepare()
-        self._prepared = None
         env = self._spawn_options.get("env")
         replace = self._spawn_options.get("env_replace")
         # First after the target: python.c sets these in C.
@@ -1026,6 +1027,7 @@ class Process:
             _close_fds(args_r, args_w, res_r, res_w)
             raise
         _close_fds(args_r, res_w)
+        self._prepared = None
         self._conn = conn
         self._pid = pid
         self._forkd_name = fname
@@ -1345,8 +1347,9 @@ class Process:
 
     @property
     def name(self) -> str:
-        """The process's name, for humans (not sent to forkd: see the
-        *forkd_name* spawn option)."""
+        """The process's name, for humans: the child's
+        ``multiprocessing.current_process().name``. forkd's own name for
+        the child (``forkctl ps``) is the *forkd_name* spawn option."""
         return self._name
 
     @name.setter
