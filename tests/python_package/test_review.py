@@ -446,3 +446,27 @@ def test_main_module_run_with_dash_m(daemon, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.splitlines() == ["[11, 12]", "15 ['x']"], \
         r.stdout + r.stderr
+
+
+def test_join_timeout_values(conn):
+    # As multiprocessing's: a negative or -inf timeout returns at once, an
+    # infinite one waits; a string is a TypeError (it was a ValueError
+    # quoting it a thousand times, and -inf an OverflowError).
+    import pytest
+    p = forkd.Process(target=t.nap, args=(0.3,), connection=conn)
+    p.start()
+    for bad in ("x", b"1", [1]):
+        with pytest.raises(TypeError, match="timeout must be a number"):
+            p.join(bad)
+    with pytest.raises(ValueError, match="NaN"):
+        p.join(float("nan"))
+    p.join(float("-inf"))
+    p.join(-1)
+    assert p.exitcode is None
+    with pytest.raises(TypeError):
+        p.result("5")
+    p.join(float("inf"))
+    assert p.exitcode == 0
+    assert forkd.wait([p], timeout=float("-inf"))[0] == {p}
+    with pytest.raises(TypeError, match="timeout must be a number"):
+        forkd.wait([p], timeout="1")

@@ -1100,6 +1100,22 @@ class Process:
 
     # -- waiting ------------------------------------------------------------
 
+    @staticmethod
+    def _seconds(timeout: Any) -> float | None:
+        """A wait's timeout: None, or seconds (a negative one is 0, an
+        infinite one None); TypeError for what is not a number."""
+        if timeout is None:
+            return None
+        if isinstance(timeout, bool) or \
+                not isinstance(timeout, (int, float)):
+            raise TypeError("timeout must be a number of seconds or None, "
+                            "not %s" % type(timeout).__name__)
+        if timeout != timeout:
+            raise ValueError("timeout is NaN")
+        if timeout == float("inf"):
+            return None
+        return max(0.0, float(timeout))
+
     def _poll(self, timeout: float | None) -> bool:
         """Wait up to timeout seconds for the child to end; True once its
         exit status is known. The pidfd says when the child has ended;
@@ -1189,6 +1205,7 @@ class Process:
             raise AssertionError("can only join a child process")
         if self._pid is None:
             raise AssertionError("can only join a started process")
+        timeout = self._seconds(timeout)
         try:
             self._poll(timeout)
         except KeyboardInterrupt:
@@ -1227,6 +1244,7 @@ class Process:
             raise AssertionError("can only get the result of a started "
                                  "process")
         if self._outcome is None:
+            timeout = self._seconds(timeout)
             deadline = None if timeout is None else \
                 time.monotonic() + timeout
             try:
@@ -1463,6 +1481,7 @@ def wait(processes: Iterable[Process], timeout: float | None = None,
         p._check_closed()
         if p._pid is None or p._copy:
             raise ValueError("cannot wait for %r: process not started" % p)
+    timeout = Process._seconds(timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     done = {p for p in procs if p._poll(0)}
     while True:
