@@ -470,3 +470,21 @@ def test_join_timeout_values(conn):
     assert forkd.wait([p], timeout=float("-inf"))[0] == {p}
     with pytest.raises(TypeError, match="timeout must be a number"):
         forkd.wait([p], timeout="1")
+
+
+def test_forkd_without_the_python_module_says_so(tmp_path):
+    # A forkd started without python.so: the SpawnError says what to do,
+    # not only "no module entry 'python:call'".
+    import pytest
+    from conftest import MODULE, Forkd, _paths
+    pi = os.path.join(os.path.dirname(MODULE), "pi.so")
+    d = Forkd("path=%s" % _paths())
+    d.cmd[d.cmd.index("-m") + 1] = pi
+    d.start()
+    try:
+        p = forkd.Process(target=t.add, args=(1, 2), connection=d.connect())
+        with pytest.raises(forkd.SpawnError, match="python module: start "
+                           "forkd with -m"):
+            p.start()
+    finally:
+        d.cleanup()

@@ -83,6 +83,11 @@ def spawn_error(e: OSError) -> OSError:
     step = None
     if first in _STEPS and msg.endswith(": " + _os.strerror(code)):
         step = first
+    if code == _errno.ENOENT and msg.startswith("no module entry "
+                                                "'python:call'"):
+        msg += ("; forkd's Python processes need its python module: start "
+                "forkd with -m /path/to/python.so (README, 'The python "
+                "module')")
     if code in (_errno.EPERM, _errno.EACCES):
         cls: type[SpawnError] = SpawnPermissionError
     elif code == _errno.ETIMEDOUT:
