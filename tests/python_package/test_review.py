@@ -488,3 +488,23 @@ def test_forkd_without_the_python_module_says_so(tmp_path):
             p.start()
     finally:
         d.cleanup()
+
+
+def test_connect_says_which_paths_were_defaults(daemon, monkeypatch):
+    # Nothing given nor set: the error says the path was the default and
+    # which variable names another.
+    import pytest
+    monkeypatch.delenv("FORKD_SOCKET", raising=False)
+    monkeypatch.delenv("FORKD_KEY_FILE", raising=False)
+    if os.path.exists("/var/lib/forkd/authkey"):
+        pytest.skip("a forkd is installed here")
+    with pytest.raises(OSError, match="default: set FORKD_KEY_FILE"):
+        forkd.connect()
+    monkeypatch.setenv("FORKD_KEY_FILE", daemon.keyfile)
+    if not os.path.exists("/run/forkd/forkd.sock"):
+        with pytest.raises(OSError, match="default: set FORKD_SOCKET"):
+            forkd.connect()
+    # Given: no such note.
+    with pytest.raises(OSError) as ei:
+        forkd.connect(daemon.sock + ".none")
+    assert "default" not in str(ei.value)

@@ -54,7 +54,11 @@ class Connection:
         self._lock = threading.Lock()
         # A failure is an OSError naming the file (its filename) and the
         # step that failed (its step: key, socket, connect, handshake).
-        self._conn = _forkd.Connection(socket, key)
+        try:
+            self._conn = _forkd.Connection(socket, key)
+        except OSError as e:
+            _say_defaults(e, socket, key)
+            raise
         self._exits: dict[int, ExitStatus] = {}
         self._pid = os.getpid()
         self._dead = False          # forkd closed it (ECONNRESET)
@@ -220,6 +224,19 @@ class Connection:
         self._drain()
         self._exits.pop(pid, None)
         return st
+
+
+def _say_defaults(e: OSError, socket: Any, key: Any) -> None:
+    """Add to a failed connection's message that the path was the
+    default, none being given nor set in the environment."""
+    step = getattr(e, "step", None)
+    for given, var, steps in ((socket, "FORKD_SOCKET",
+                               ("socket", "connect")),
+                              (key, "FORKD_KEY_FILE", ("key",))):
+        if step in steps and given is None and not os.environ.get(var) \
+                and isinstance(e.strerror, str):
+            e.strerror += ("; that is the default: set %s (or pass it to "
+                           "forkd.connect()) for another forkd" % var)
 
 
 def connect(socket: str | os.PathLike | None = None,
