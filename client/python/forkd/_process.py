@@ -60,7 +60,9 @@ _children_lock = threading.Lock()
 
 def cpu_count() -> int:
     """The number of CPUs this process may run on
-    (``len(os.sched_getaffinity(0))``), which is what a pool should use."""
+    (``len(os.sched_getaffinity(0))``), which is what a pool should use.
+    forkd's children run on forkd's CPUs unless the *cpus* spawn option
+    says otherwise."""
     return len(os.sched_getaffinity(0))
 
 
