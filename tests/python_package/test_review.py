@@ -508,3 +508,19 @@ def test_connect_says_which_paths_were_defaults(daemon, monkeypatch):
     with pytest.raises(OSError) as ei:
         forkd.connect(daemon.sock + ".none")
     assert "default" not in str(ei.value)
+
+
+def test_connect_to_a_socket_of_another_kind(tmp_path, daemon):
+    # A stream socket where forkd's should be: the error says it is not
+    # forkd's (it said only "Protocol wrong type for socket").
+    import pytest
+    import socket
+    path = str(tmp_path / "stream.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(1)
+    try:
+        with pytest.raises(OSError, match="not forkd's socket"):
+            forkd.connect(path, daemon.keyfile)
+    finally:
+        s.close()

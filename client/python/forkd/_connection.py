@@ -230,6 +230,9 @@ def _say_defaults(e: OSError, socket: Any, key: Any) -> None:
     """Add to a failed connection's message that the path was the
     default, none being given nor set in the environment."""
     step = getattr(e, "step", None)
+    if e.errno == errno.EPROTOTYPE and isinstance(e.strerror, str):
+        e.strerror += (" (not forkd's socket: forkd listens on a "
+                       "SOCK_SEQPACKET socket)")
     for given, var, steps in ((socket, "FORKD_SOCKET",
                                ("socket", "connect")),
                               (key, "FORKD_KEY_FILE", ("key",))):
