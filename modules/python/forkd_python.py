@@ -472,12 +472,7 @@ def _import_main(path, target):
         raise ValueError("target %r: --main %r is not an absolute path"
                          % (target, path))
     if _allow is not None:
-        if not any(fnmatch.fnmatchcase("__main__", p.partition(":")[0])
-                   for p in _allow):
-            raise PermissionError(
-                "target %r: --main %r is refused: with allow= set, a main "
-                "script runs only when a pattern allows __main__ targets"
-                % (target, path))
+        _main_allowed(target, "--main", path)
         real = os.path.realpath(path)
         if not any(os.path.commonpath([real, d]) == d for d in _paths):
             raise PermissionError(
@@ -495,20 +490,37 @@ def _import_main(path, target):
                                                   loader=loader)
     mod = importlib.util.module_from_spec(spec)
     sys.modules["__mp_main__"] = mod
-    # As multiprocessing's spawn marks it: a script without the
-    # if __name__ == "__main__": guard, starting a process at import,
-    # gets its RuntimeError (from forkd's package or multiprocessing).
-    me = _mpp.current_process()
-    me._inheriting = True
     try:
-        loader.exec_module(mod)
+        _inheriting(loader.exec_module, mod)
     except BaseException:
         del sys.modules["__mp_main__"]
         raise
-    finally:
-        del me._inheriting
     sys.modules["__main__"] = mod
     return mod
+
+
+def _main_allowed(target, opt, value):
+    """Under allow=: PermissionError unless a pattern allows __main__
+    targets (the client's main script is then run)."""
+    if not any(fnmatch.fnmatchcase("__main__", p.partition(":")[0])
+               for p in _allow):
+        raise PermissionError(
+            "target %r: %s %r is refused: with allow= set, a main script "
+            "runs only when a pattern allows __main__ targets"
+            % (target, opt, value))
+
+
+def _inheriting(fn, *args):
+    """fn(*args) as multiprocessing's spawn imports the main script: a
+    script without the if __name__ == "__main__": guard, starting a
+    process at import, gets its RuntimeError (from forkd's package or
+    multiprocessing)."""
+    me = _mpp.current_process()
+    me._inheriting = True
+    try:
+        return fn(*args)
+    finally:
+        del me._inheriting
 
 
 def _warnoptions(options):
@@ -527,20 +539,10 @@ def _import_main_name(name, target):
     (_fixup_main_from_name()): its relative imports work. Under allow=,
     only where a pattern allows __main__ targets, from path= and forkd's
     own sys.path (the client's is not added there)."""
-    if _allow is not None and not any(
-            fnmatch.fnmatchcase("__main__", p.partition(":")[0])
-            for p in _allow):
-        raise PermissionError(
-            "target %r: --main-module %r is refused: with allow= set, a "
-            "main module runs only when a pattern allows __main__ targets"
-            % (target, name))
-    me = _mpp.current_process()
-    me._inheriting = True
-    try:
-        content = runpy.run_module(name, run_name="__mp_main__",
-                                   alter_sys=True)
-    finally:
-        del me._inheriting
+    if _allow is not None:
+        _main_allowed(target, "--main-module", name)
+    # runpy.run_module(name, init_globals, run_name, alter_sys)
+    content = _inheriting(runpy.run_module, name, None, "__mp_main__", True)
     mod = types.ModuleType("__mp_main__")
     mod.__dict__.update(content)
     sys.modules["__main__"] = sys.modules["__mp_main__"] = mod

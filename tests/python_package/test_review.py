@@ -524,3 +524,26 @@ def test_connect_to_a_socket_of_another_kind(tmp_path, daemon):
             forkd.connect(path, daemon.keyfile)
     finally:
         s.close()
+
+
+def test_main_module_refused_under_allow(restricted, tmp_path):
+    # Under allow= without a __main__ pattern, a target of a main module
+    # run with -m is refused, as one of a main script is (before the
+    # module is imported).
+    pkg = tmp_path / "pkg2"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "app.py").write_text(
+        "import forkd\n"
+        "def work():\n    return 1\n"
+        "if __name__ == '__main__':\n"
+        "    p = forkd.Process(target=work)\n"
+        "    p.start()\n"
+        "    try:\n        p.result(60)\n"
+        "    except PermissionError as e:\n        print('refused', e)\n")
+    r = subprocess.run([sys.executable, "-m", "pkg2.app"],
+                       env=restricted.env(), capture_output=True, text=True,
+                       timeout=4 * T, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("refused") and "not allowed" in r.stdout, \
+        r.stdout + r.stderr
