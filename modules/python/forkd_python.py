@@ -533,14 +533,12 @@ def _warnoptions(options):
     warnings._processoptions(sys.warnoptions)
 
 
-def _import_main_name(name, target):
+def _import_main_name(name):
     """Import the client's main module, run as python -m NAME, by name as
     __mp_main__, aliased __main__, as multiprocessing's spawn does
-    (_fixup_main_from_name()): its relative imports work. Under allow=,
-    only where a pattern allows __main__ targets, from path= and forkd's
-    own sys.path (the client's is not added there)."""
-    if _allow is not None:
-        _main_allowed(target, "--main-module", name)
+    (_fixup_main_from_name()): its relative imports work. Not under
+    allow= (child_call() drops --main-module there: --main's path, which
+    forkd's package sends too, is checked against path=)."""
     # runpy.run_module(name, init_globals, run_name, alter_sys)
     content = _inheriting(runpy.run_module, name, None, "__mp_main__", True)
     mod = types.ModuleType("__mp_main__")
@@ -639,7 +637,8 @@ _CALL_OPTS = {"--main": True, "--main-module": True, "--name": True,
               "--resource-tracker": False, "--warnoption": True}
 _CALL_LISTS = frozenset(("--path", "--warnoption"))    # more than once
 # The client's context, which allow= ignores (with --environ).
-_CLIENT_CONTEXT = ("--path", "--forkd-socket", "--forkd-key")
+_CLIENT_CONTEXT = ("--path", "--forkd-socket", "--forkd-key",
+                   "--warnoption", "--main-module")
 
 
 def _call_opts(args):
@@ -886,7 +885,10 @@ def child_call(argv, environ):
         # Under allow=, the module's options alone say what the child is:
         # not the client's sys.path (path= says where code comes from),
         # nor where an allowed target's own spawns connect (with forkd's
-        # user's key file). python.c leaves its --environ alone too.
+        # user's key file), nor a module to import by name (a -W
+        # option's warning category, a main module's name: a main
+        # script is taken by --main's path, which must lie in path=).
+        # python.c leaves its --environ alone too.
         for o in _CLIENT_CONTEXT:
             opts.pop(o, None)
     main_path = opts.get("--main")
@@ -924,7 +926,7 @@ def child_call(argv, environ):
         _check_name(target)
         _client_path(opts.get("--path"))
         if main_name is not None:
-            main = _import_main_name(main_name, target)
+            main = _import_main_name(main_name)
         elif main_path is not None:
             main = _import_main(main_path, target)
         else:

@@ -547,3 +547,19 @@ def test_main_module_refused_under_allow(restricted, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("refused") and "not allowed" in r.stdout, \
         r.stdout + r.stderr
+
+
+def test_warnoption_imports_nothing_under_allow(daemon, restricted,
+                                                tmp_path, monkeypatch):
+    # A -W option's category is imported by name in the child: without
+    # allow= as the interpreter would; under allow= the option is ignored
+    # (a client must not make the child import what it names).
+    monkeypatch.setattr(sys, "warnoptions", ["ignore::pp_marker.Marker"])
+    for d, imported in ((daemon, True), (restricted, False)):
+        mark = tmp_path / ("mark-%s" % imported)
+        with d.connect() as c:
+            p = forkd.Process(target=t.echo, args=(1,), connection=c,
+                              env={"PP_MARKER": str(mark)})
+            p.start()
+            assert p.result(T) == ((1,), {})
+        assert mark.exists() == imported

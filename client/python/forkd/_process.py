@@ -427,12 +427,13 @@ def _main_module_name() -> str | None:
 
 
 def _main_argv() -> list:
-    """How the child finds the main script: --main-module NAME (python
-    -m NAME) or --main PATH."""
+    """How the child finds the main script: --main PATH, and --main-module
+    NAME for python -m NAME (the child imports it by name, unless the
+    python module's allow= is set: then by path, which must lie in
+    path=)."""
+    path = ["--main", main_path()]
     name = _main_module_name()
-    if name is not None:
-        return ["--main-module", name]
-    return ["--main", main_path()]
+    return path if name is None else ["--main-module", name] + path
 
 
 def main_path() -> str:
