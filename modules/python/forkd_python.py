@@ -11,7 +11,7 @@ python:call MODULE:QUALNAME [--environ N NAME=VALUE...]
             [--identity N[:N...]] [--authkey HEX] [--daemon]
             [--parent-pid PID] [--parent-name NAME] [--path /abs/dir]...
             [--forkd-socket PATH] [--forkd-key PATH] [--quiet]
-            [--resource-tracker] [-- ARGV...]
+            [--resource-tracker] [--warnoption W]... [-- ARGV...]
     The options from --name to --parent-name say what
     multiprocessing.current_process() and parent_process() give in the
     child (as in a multiprocessing child); --path (the client's sys.path,
@@ -386,7 +386,11 @@ def _std(fd, old, write, line, check=True):
         e, _, h = spec.partition(":")
         if e:
             try:
-                enc = codecs.lookup(e).name
+                info = codecs.lookup(e)
+                # Not a bytes-to-bytes codec (hex, rot13), which
+                # TextIOWrapper refuses: the child would end in its set-up.
+                if getattr(info, "_is_text_encoding", True):
+                    enc = info.name
             except LookupError:
                 pass
         if h and fd != 2:
@@ -638,7 +642,7 @@ _CALL_OPTS = {"--main": True, "--main-module": True, "--name": True,
 _CALL_LISTS = frozenset(("--path", "--warnoption"))    # more than once
 # The client's context, which allow= ignores (with --environ).
 _CLIENT_CONTEXT = ("--path", "--forkd-socket", "--forkd-key",
-                   "--warnoption", "--main-module")
+                   "--warnoption", "--main-module", "--resource-tracker")
 
 
 def _call_opts(args):
@@ -835,7 +839,7 @@ def _own_result_fd():
 
 def _write_result(result):
     """Write one pickle to fd 4 (when the client passed it) and close it."""
-    if not _fd_open(4):
+    if _result_fd is None:
         return
     try:
         data = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
@@ -861,7 +865,7 @@ def _report(e, quiet):
     stderr unless quiet, as multiprocessing prints a failed Process's
     traceback ("Process NAME:" and the traceback; a concurrent.futures
     task's is not printed, its client passes --quiet)."""
-    piped = _fd_open(4)
+    piped = _result_fd is not None
     if piped:
         _write_result(_err_tuple(e))    # (closes fd 4)
     if quiet and piped:
@@ -887,7 +891,9 @@ def child_call(argv, environ):
         # nor where an allowed target's own spawns connect (with forkd's
         # user's key file), nor a module to import by name (a -W
         # option's warning category, a main module's name: a main
-        # script is taken by --main's path, which must lie in path=).
+        # script is taken by --main's path, which must lie in path=),
+        # nor who cleans up the shared memory it leaves (a client's fd
+        # 6 that is no tracker would leave it in /dev/shm for good).
         # python.c leaves its --environ alone too.
         for o in _CLIENT_CONTEXT:
             opts.pop(o, None)
@@ -906,11 +912,11 @@ def child_call(argv, environ):
                        "[--parent-pid PID] [--parent-name NAME] "
                        "[--path /abs/dir]... [--forkd-socket PATH] "
                        "[--forkd-key PATH] [--quiet] [--resource-tracker] "
-                       "[-- ARGV...], with "
+                       "[--warnoption W]... [-- ARGV...], with "
                        "[--environ N NAME=VALUE...] right after the target"
                        % bad)
         # A usage error: the message alone (no traceback) on stderr.
-        if _fd_open(4):
+        if _result_fd is not None:
             _write_result(_err_tuple(e))
         try:
             sys.stderr.write("%s\n" % e)
@@ -951,7 +957,7 @@ def child_call(argv, environ):
         _report(e, quiet)
         return _child_finish(1)
     del a, kw
-    if _fd_open(4):
+    if _result_fd is not None:
         try:
             # As multiprocessing pickles (ForkingPickler): a Connection
             # or socket goes as a duplicate to fetch from this child,

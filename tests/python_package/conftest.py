@@ -99,12 +99,14 @@ def daemon():
 
 @pytest.fixture(scope="session")
 def restricted():
-    """forkd whose python module allows only pp_targets:add and
-    pp_targets:echo, and what Executor.map(chunksize > 1) needs."""
+    """forkd whose python module allows only pp_targets:add,
+    pp_targets:echo and pp_targets:shm_leave, and what
+    Executor.map(chunksize > 1) needs."""
     if not os.path.exists(MODULE):
         pytest.skip("the python module is not built (%s)" % MODULE)
     d = Forkd("path=%s,import=numpy,allow=pp_targets:add,pp_targets:echo,"
-              "forkd._executor:_run_chunk" % _paths()).start()
+              "pp_targets:shm_leave,forkd._executor:_run_chunk"
+              % _paths()).start()
     yield d
     d.cleanup()
 

@@ -218,3 +218,12 @@ def executor_in_child(path, n):
     for i in range(n):
         ex.submit(sleep_then_write, "%s.%d" % (path, i), 0.1)
     return n
+
+
+def shm_leave():
+    """Create a shared memory segment, close it without unlinking it, and
+    return its name (its tracker decides when it goes)."""
+    from multiprocessing import shared_memory
+    s = shared_memory.SharedMemory(create=True, size=16)
+    s.close()
+    return s.name

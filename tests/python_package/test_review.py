@@ -563,3 +563,161 @@ def test_warnoption_imports_nothing_under_allow(daemon, restricted,
             p.start()
             assert p.result(T) == ((1,), {})
         assert mark.exists() == imported
+
+
+def test_terminate_after_forkd_restarted():
+    # A restarted forkd does not know the child: terminate() goes through
+    # the child's pidfd (it did nothing: "no child with pid N" was taken
+    # for "already ended").
+    d = _private_forkd()
+    try:
+        q = forkd.Process(target=t.forever, connection=d.connect())
+        q.start()
+        assert d.stop() == 0
+        d.start()
+        assert q.is_alive()
+        q.terminate()
+        q.join(T)
+        assert q.exitcode == 255 and not q.is_alive()
+    finally:
+        d.cleanup()
+
+
+_NO_MULTIPROCESSING = '''
+import sys
+import forkd
+
+def key():
+    import multiprocessing
+    return bytes(multiprocessing.current_process().authkey)
+
+if __name__ == "__main__":
+    keys = []
+    for i in range(3):
+        p = forkd.Process(target=key)
+        p.start()
+        keys.append(p.result(60))
+    print(len(set(keys)), "multiprocessing" in sys.modules)
+'''
+
+
+def test_a_client_without_multiprocessing_stays_so(daemon, tmp_path):
+    # A client that has not loaded multiprocessing sends no key (each
+    # child gets a random one) and does not load it by starting children
+    # (the first start() loaded it for the resource tracker, and later
+    # children got the client's key).
+    r = _run(daemon, tmp_path, "nomp.py", _NO_MULTIPROCESSING)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == ["3", "False"], r.stdout + r.stderr
+
+
+def test_numpy_numbers_as_options_and_timeouts(conn):
+    # Integers and numbers that are not int or float (numpy's) work as
+    # spawn options and timeouts, as before and as multiprocessing's
+    # join() takes them.
+    import numpy
+    p = forkd.Process(target=t.add, args=(1, 2), connection=conn,
+                      umask=numpy.int32(0o22), cpus=numpy.arange(1),
+                      timeout=numpy.float32(30))
+    p.start()
+    p.join(numpy.int64(30))
+    assert p.result(numpy.float32(30)) == 3
+
+
+_GRANDCHILD_RETURNS = '''
+import os
+import forkd
+
+def forks(path):
+    pid = os.fork()
+    if pid == 0:
+        global log
+        log = open(path, "w")       # may be fd 4 again
+        return "from the grandchild"
+    os.waitpid(pid, 0)
+    return "from the child"
+
+if __name__ == "__main__":
+    import sys
+    p = forkd.Process(target=forks, args=(sys.argv[1],))
+    p.start()
+    print(p.result(60))
+    print(repr(open(sys.argv[1], "rb").read()))
+'''
+
+
+def test_forked_grandchild_writes_no_result(daemon, tmp_path):
+    # A process the target forks, returning through it, writes no result:
+    # fd 4 may be another file of its own by then (the pickle went into
+    # that file).
+    r = _run(daemon, tmp_path, "grand.py", _GRANDCHILD_RETURNS,
+             str(tmp_path / "log"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines() == ["from the child", "b''"], \
+        r.stdout + r.stderr
+
+
+def test_resource_tracker_fd_ignored_under_allow(restricted):
+    # Under allow=, a client's fd 6 is not taken for a resource tracker: an
+    # allowed target's segment is cleaned up by the child's own tracker,
+    # where /dev/null as fd 6 left it in /dev/shm for good.
+    import pickle
+    with restricted.connect() as c:
+        r, w = os.pipe()
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            c._spawn("python:call", ["python:call", "pp_targets:shm_leave",
+                                     "--resource-tracker"],
+                     fds=[(w, 4), (null, 6)])
+        finally:
+            os.close(w)
+            os.close(null)
+        data = b""
+        while True:
+            b = os.read(r, 65536)
+            if not b:
+                break
+            data += b
+        os.close(r)
+    name = pickle.loads(data)[1]
+    path = "/dev/shm/" + name.lstrip("/")
+    deadline = time.monotonic() + T
+    while os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gone = not os.path.exists(path)
+    if not gone:
+        os.unlink(path)
+    assert gone
+
+
+def test_a_stopped_forkd_holds_no_other_thread_up():
+    # forkd stopped; one thread join()s an ended child (no timeout), and
+    # another asks is_alive() and join(0.2) of another ended child: each
+    # waits about a second, not as long as forkd stays stopped (the first
+    # held the connection's lock all that time).
+    import signal as sig
+    import threading
+    d = _private_forkd()
+    try:
+        c = d.connect()
+        p1 = forkd.Process(target=t.nap, args=(0.2,), connection=c)
+        p2 = forkd.Process(target=t.nap, args=(0.3,), connection=c)
+        p1.start()
+        p2.start()
+        d.proc.send_signal(sig.SIGSTOP)
+        try:
+            time.sleep(1.0)
+            threading.Thread(target=p1.join, daemon=True).start()
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            assert not p2.is_alive()
+            p2.join(0.2)
+            assert p2.exitcode is None
+            assert time.monotonic() - t0 < 4 * SLOW
+        finally:
+            d.proc.send_signal(sig.SIGCONT)
+        p1.join(T)
+        p2.join(T)
+        assert p1.exitcode == 0 and p2.exitcode == 0
+    finally:
+        d.cleanup()

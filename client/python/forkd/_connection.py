@@ -196,8 +196,22 @@ class Connection:
         (TimeoutError). ended: pid was spawned on this connection and has
         ended (its pidfd is readable), so forkd's ExitEvent is on its way
         here: wait for that rather than ask with a Wait request, a round
-        trip to forkd."""
-        return self._call(self._reap_locked, pid, timeout, ended)
+        trip to forkd; with a timeout, without holding the lock while
+        forkd is silent (other threads' calls go on meanwhile)."""
+        if not ended or timeout is None:
+            return self._call(self._reap_locked, pid, timeout, ended)
+        deadline = time.monotonic() + timeout
+        p = select.poll()
+        p.register(self._conn.fileno(), select.POLLIN)
+        while True:
+            st = self._call(self._reap_locked, pid, 0, ended)
+            if st is not None:
+                return st
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(errno.ETIMEDOUT, "forkd has not reported "
+                                   "the exit of child %d yet" % pid)
+            p.poll(max(1, int(left * 1000)))
 
     def _reap_locked(self, pid: int, timeout: float | None,
                      ended: bool = False) -> ExitStatus:
@@ -209,16 +223,14 @@ class Connection:
         if st is not None:
             return st
         if ended:
-            # The event is on its way: with a time limit, wait for it
-            # alone (a Wait request's reply may take libforkd's few
-            # seconds beyond it, from a stopped forkd).
-            st = self._event_locked(pid, _EVENT_WAIT if timeout is None
-                                    else timeout)
+            # The event is on its way. With a time limit, _reap() waits
+            # for it (timeout 0 here: what has come is in the cache or
+            # None).
+            if timeout is not None:
+                return None
+            st = self._event_locked(pid, _EVENT_WAIT)
             if st is not None:
                 return st
-            if timeout is not None:
-                raise TimeoutError(errno.ETIMEDOUT, "forkd has not reported "
-                                   "the exit of child %d yet" % pid)
         st = _status(self._conn.wait(pid, timeout))
         # The exit event of that child is queued too: drop it.
         self._drain()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import itertools
+import operator
 import os
 import pickle
 import resource
@@ -81,7 +82,15 @@ def check_spawn_options(opts: Mapping[str, Any], who: str) -> None:
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """An integer, as the extension takes it (int, numpy's: __index__),
+    not a bool."""
+    if isinstance(v, bool):
+        return False
+    try:
+        operator.index(v)
+    except TypeError:
+        return False
+    return True
 
 
 def _check_value(who: str, k: str, v: Any) -> None:
@@ -300,11 +309,23 @@ def _environ_argv(explicit: Mapping[str, Any] | None) -> list:
     return ["--environ", str(len(items))] + items if items else []
 
 
+def _real(x: Any) -> float | None:
+    """x as a float when it is a real number (int, float, numpy's,
+    Fraction, Decimal), else None."""
+    if isinstance(x, (bool, str, bytes, bytearray)):
+        return None
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
 def _positive_ms(name: str, seconds: Any) -> int:
     """Seconds (a positive number) as whole milliseconds, at least 1."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+    if _real(seconds) is None:
         raise TypeError("%s must be a number of seconds, not %s"
                         % (name, type(seconds).__name__))
+    seconds = _real(seconds)
     if not seconds > 0:
         raise ValueError("%s must be a positive number of seconds (or "
                          "None: none), not %r" % (name, seconds))
@@ -456,6 +477,8 @@ _PREP_MAX_STRINGS = 256     # sys.argv
 _PREP_MAX_BYTES = 16384
 _PATH_MAX_ENTRIES = 128     # sys.path
 _PATH_MAX_BYTES = 8192
+_WARN_MAX_ENTRIES = 16      # sys.warnoptions
+_WARN_MAX_BYTES = 2048
 
 
 _stdlib_dirs: tuple = ()
@@ -531,8 +554,11 @@ def _prep_argv() -> list:
                       "from them" % dropped, RuntimeWarning, stacklevel=4)
     # -W and PYTHONWARNINGS, as the interpreter flags multiprocessing's
     # spawn passes on (the few a forkd child can take).
-    for w in sys.warnoptions[:_PATH_MAX_ENTRIES]:
-        if isinstance(w, str) and 0 < size(w) <= 256:
+    wleft = _WARN_MAX_BYTES
+    for w in sys.warnoptions[:_WARN_MAX_ENTRIES]:
+        n = size(w)
+        if 0 < n <= wleft:
+            wleft -= n
             out += ["--warnoption", w]
     argv = sys.argv if isinstance(sys.argv, list) else []
     sizes = [size(a) for a in argv]
@@ -704,11 +730,17 @@ _tracker = (0, -1, 0.0)      # (pid, fd, when checked): _tracker_fd()
 def _tracker_fd() -> int:
     """The pipe to this process's multiprocessing resource tracker,
     started now if it is not running yet (as the forkserver and spawn
-    start methods start it), or -1. A child that registers a shared
+    start methods start it), or -1 (also when this process has not loaded
+    multiprocessing). A child that registers a shared
     memory segment or semaphore (even one it only attaches to, in Python
     3.11) with a tracker of its own has it unlinked when the child ends;
     with this one, when this process ends, as under spawn."""
     global _tracker
+    if "multiprocessing" not in sys.modules:
+        # Loading it here would change what this process sends from now
+        # on (its authkey, ForkingPickler); a process that has not loaded
+        # it has no shared memory or semaphores to share either.
+        return -1
     now = time.monotonic()
     pid, fd, when = _tracker
     # getfd() probes the tracker with a write each time: once a second.
@@ -1109,15 +1141,16 @@ class Process:
         infinite one None); TypeError for what is not a number."""
         if timeout is None:
             return None
-        if isinstance(timeout, bool) or \
-                not isinstance(timeout, (int, float)):
+        secs = _real(timeout)
+        if secs is None:
             raise TypeError("timeout must be a number of seconds or None, "
                             "not %s" % type(timeout).__name__)
+        timeout = secs
         if timeout != timeout:
             raise ValueError("timeout is NaN")
         if timeout == float("inf"):
             return None
-        return max(0.0, float(timeout))
+        return max(0.0, timeout)
 
     def _poll(self, timeout: float | None) -> bool:
         """Wait up to timeout seconds for the child to end; True once its
@@ -1171,27 +1204,37 @@ class Process:
     def _reap_ended(self, deadline: float | None) -> ExitStatus | None:
         """The exit status of the child, which has ended (its pidfd said
         so), from forkd by deadline (None: however long forkd takes);
-        None when the deadline passed first."""
+        None when the deadline passed first. At least _EVENT_WAIT: a
+        sentinel that just fired, then exitcode, must see the exit forkd
+        is reporting now. Asked in slices of _EVENT_WAIT, so that the
+        connection's lock is never held longer while forkd is slow (other
+        threads' is_alive() and join(t) use it too)."""
+        end = None if deadline is None else \
+            max(deadline, time.monotonic() + _EVENT_WAIT)
         conn = self._conn
-        for retry in (False, True):
+        reset = False
+        while True:
+            left = _EVENT_WAIT if end is None else \
+                min(_EVENT_WAIT, end - time.monotonic())
+            if left <= 0:
+                return None
             try:
                 if conn.closed:
                     # Its connection was closed (a daemon child then
                     # ends): forkd reports the exit to another connection
                     # of this uid.
                     conn = conn._reopen()
-                # At least _EVENT_WAIT: a sentinel that just fired, then
-                # exitcode, must see the exit forkd is reporting now.
-                left = None if deadline is None else \
-                    max(_EVENT_WAIT, deadline - time.monotonic())
-                return conn._reap(self._pid, left, ended=conn is self._conn)
+                # The exit event comes to the spawning connection (a
+                # Wait request's reply would keep the lock for libforkd's
+                # few seconds beyond the slice); another one asks.
+                return conn._reap(self._pid, left,
+                                  ended=conn is self._conn)
             except TimeoutError:
-                if deadline is None:
-                    raise
-                return None
+                continue
             except ConnectionResetError:
-                if retry:
+                if reset:
                     break       # forkd closed the new connection too
+                reset = True
             except (ConnectionError, FileNotFoundError, ProcessLookupError):
                 # Nothing listens there now, or a new forkd that never
                 # had this child.
@@ -1324,14 +1367,17 @@ class Process:
                 conn._signal(self._pid, sig)
                 return
             except ProcessLookupError:
-                return          # already ended
+                # Ended; or a restarted forkd that never had the child:
+                # the pidfd says which (ESRCH once it has ended).
+                break
             except ConnectionResetError:
                 if not retry:
                     continue    # closed by forkd meanwhile: a new one
             except (ConnectionError, FileNotFoundError):
                 pass
             break
-        # forkd has gone away: signal the child through its pidfd.
+        # forkd has gone away, or does not know the child: signal it
+        # through its pidfd (which cannot name another process).
         fd = self._pidfd[0]
         if fd < 0:
             raise ConnectionError(errno.ENOTCONN, "forkd is gone and "
