@@ -189,15 +189,14 @@ class _Work:
             if task.refused is None and \
                     not task.fut.set_running_or_notify_cancel():
                 continue
-            # start() clears what _prepare() kept; a retry must send the
-            # same pickle (a Connection in it is shared once, see
-            # Process._prepare()).
-            prepared = task.proc._prepared
+            # start() keeps what _prepare() made until the spawn is made:
+            # a retry sends the same pickle (a Connection in it is shared
+            # once, see Process._prepare()).
             try:
                 task.proc.start()
             except SpawnError as e:
                 if e.errno == errno.EAGAIN and \
-                        self._refused(task, prepared, e, now, gen):
+                        self._refused(task, e, now, gen):
                     return
                 task.fut.set_exception(e)
                 continue
@@ -217,14 +216,13 @@ class _Work:
                 except Exception:
                     pass
 
-    def _refused(self, task: _Task, prepared: Any, e: SpawnError,
-                 now: float, gen: int) -> bool:
+    def _refused(self, task: _Task, e: SpawnError, now: float,
+                 gen: int) -> bool:
         """forkd refused task with EAGAIN: put it back at the queue's head
         for a later try (True), or False when it has waited long enough
         (it then fails with e). A shutdown(cancel_futures=True) or a
         KeyboardInterrupt (which cancel the queued tasks) meanwhile fails
         it with e too."""
-        task.proc._prepared = prepared
         with self.lock:
             if self.cancelled or self.interrupts != gen:
                 return False

@@ -322,10 +322,11 @@ def _real(x: Any) -> float | None:
 
 def _positive_ms(name: str, seconds: Any) -> int:
     """Seconds (a positive number) as whole milliseconds, at least 1."""
-    if _real(seconds) is None:
+    secs = _real(seconds)
+    if secs is None:
         raise TypeError("%s must be a number of seconds, not %s"
                         % (name, type(seconds).__name__))
-    seconds = _real(seconds)
+    seconds = secs
     if not seconds > 0:
         raise ValueError("%s must be a positive number of seconds (or "
                          "None: none), not %r" % (name, seconds))
@@ -725,6 +726,7 @@ def _self_pidfd() -> int:
 
 
 _tracker = (0, -1, 0.0)      # (pid, fd, when checked): _tracker_fd()
+_GONE = object()             # Process._ask(): forkd cannot answer
 
 
 def _tracker_fd() -> int:
@@ -1211,37 +1213,45 @@ class Process:
         threads' is_alive() and join(t) use it too)."""
         end = None if deadline is None else \
             max(deadline, time.monotonic() + _EVENT_WAIT)
-        conn = self._conn
-        reset = False
         while True:
             left = _EVENT_WAIT if end is None else \
                 min(_EVENT_WAIT, end - time.monotonic())
             if left <= 0:
                 return None
             try:
-                if conn.closed:
-                    # Its connection was closed (a daemon child then
-                    # ends): forkd reports the exit to another connection
-                    # of this uid.
-                    conn = conn._reopen()
                 # The exit event comes to the spawning connection (a
                 # Wait request's reply would keep the lock for libforkd's
                 # few seconds beyond the slice); another one asks.
-                return conn._reap(self._pid, left,
-                                  ended=conn is self._conn)
+                st = self._ask(lambda c: c._reap(self._pid, left,
+                                                 ended=c is self._conn))
             except TimeoutError:
                 continue
-            except ConnectionResetError:
-                if reset:
-                    break       # forkd closed the new connection too
-                reset = True
-            except (ConnectionError, FileNotFoundError, ProcessLookupError):
-                # Nothing listens there now, or a new forkd that never
-                # had this child.
-                break
+            if st is not _GONE:
+                return st
+            break
         self._status_lost = True
         return ExitStatus(self._pid, self._forkd_name or "", 255, 0, 0, 0,
                           False, False)
+
+    def _ask(self, call: Callable[[Connection], Any]) -> Any:
+        """call(conn) on the child's connection, or on a new one to the
+        same forkd once forkd has closed it (its children's exits and
+        signals go to any connection of the uid), once more if forkd
+        closes that one too; _GONE when forkd has gone away or, a new
+        forkd, does not know the child (ProcessLookupError). A
+        TimeoutError is the caller's."""
+        conn = self._conn
+        for retry in (False, True):
+            try:
+                if conn.closed:
+                    conn = conn._reopen()
+                return call(conn)
+            except ConnectionResetError:
+                if retry:
+                    break       # forkd closed the new connection too
+            except (ConnectionError, FileNotFoundError, ProcessLookupError):
+                break
+        return _GONE
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the child ends, or at most *timeout* seconds. Returns
@@ -1359,25 +1369,11 @@ class Process:
             raise AssertionError("can only signal a child process")
         if self._pid is None or self._status is not None:
             return
-        conn = self._conn
-        for retry in (False, True):
-            try:
-                if conn.closed:
-                    conn = conn._reopen()   # as _poll() does
-                conn._signal(self._pid, sig)
-                return
-            except ProcessLookupError:
-                # Ended; or a restarted forkd that never had the child:
-                # the pidfd says which (ESRCH once it has ended).
-                break
-            except ConnectionResetError:
-                if not retry:
-                    continue    # closed by forkd meanwhile: a new one
-            except (ConnectionError, FileNotFoundError):
-                pass
-            break
-        # forkd has gone away, or does not know the child: signal it
-        # through its pidfd (which cannot name another process).
+        if self._ask(lambda c: c._signal(self._pid, sig)) is not _GONE:
+            return
+        # forkd has gone away, or does not know the child (ended; or a
+        # restarted forkd that never had it): signal it through its
+        # pidfd, which cannot name another process (ESRCH once ended).
         fd = self._pidfd[0]
         if fd < 0:
             raise ConnectionError(errno.ENOTCONN, "forkd is gone and "
