@@ -1,0 +1,3 @@
+import time
+def stamp():
+    return time.monotonic()
