@@ -89,6 +89,20 @@ static void
 	return fn;
 }
 
+/* The module's forkd_module_restricted(), called once (after its init):
+ * 1 when it says it restricts what its entries run, else 0. */
+static int
+module_restricted(void *handle)
+{
+	void	*p = dlsym(handle, FORKD_MODULE_RESTRICTED_SYMBOL);
+	int	(*fn)(void);
+
+	if (p == NULL)
+		return 0;
+	memcpy(&fn, &p, sizeof fn);
+	return fn() != 0;
+}
+
 /* Run a module's init (if it has one) with its options. 0, or -errno
  * with errbuf. */
 static int
@@ -162,6 +176,7 @@ module_load(const char *spec, char *errbuf, size_t errlen)
 	m.m_info = info;
 	m.m_pool_warm = module_sym_fn(m.m_handle,
 	    FORKD_MODULE_POOL_WARM_SYMBOL);
+	m.m_restricted = module_restricted(m.m_handle);
 	/* The resolved path, for status replies (resolved here, at start-up,
 	 * so that no request makes the loop walk a path). */
 	m.m_realpath = realpath(m.m_path, NULL);
@@ -226,6 +241,15 @@ module_pool_warm(void)
 	for (size_t i = 0; i < n_modules; i++)
 		if (modules[i].m_pool_warm != NULL)
 			modules[i].m_pool_warm();
+}
+
+int
+module_any_restricted(void)
+{
+	for (size_t i = 0; i < n_modules; i++)
+		if (modules[i].m_restricted)
+			return 1;
+	return 0;
 }
 
 const struct module *

@@ -13,6 +13,7 @@ struct module {
 	void				*m_handle;
 	const struct forkd_module	*m_info;
 	void				(*m_pool_warm)(void); /* or NULL */
+	int				 m_restricted;	/* its own limits */
 };
 
 /* Load, check and init "PATH[:OPTS]". On error errbuf says why. */
@@ -25,6 +26,9 @@ int	module_entry_known(const struct forkd_module_entry *e);
 size_t	module_count(void);
 /* In a new pool child: each module's forkd_module_pool_warm(), if any. */
 void	module_pool_warm(void);
+/* Does a loaded module restrict what its entries run
+ * (forkd_module_restricted())? 1 or 0. */
+int	module_any_restricted(void);
 const struct module *module_get(size_t i);
 /* Check that no thread besides the main one runs (fork safety). */
 int	module_check_single_threaded(char *errbuf, size_t errlen);

@@ -309,11 +309,20 @@ policy_env_unsafe(const char *name, size_t len)
 	return policy_env_unsafe_name(buf);
 }
 
-/* allow_targets or allow_exec_paths set. */
+/* A module restricts what its entries run (module_any_restricted()). */
+static int	policy_module_restricted;
+
+void
+policy_set_module_restricted(int on)
+{
+	policy_module_restricted = on != 0;
+}
+
+/* allow_targets or allow_exec_paths set, or a module's own limits. */
 int
 policy_env_restricted(const struct config_policy *p)
 {
-	return p->targets_set || p->exec_paths_set;
+	return p->targets_set || p->exec_paths_set || policy_module_restricted;
 }
 
 /* Does an allow_env entry name exactly these len bytes (no wildcard)? */
@@ -355,9 +364,11 @@ policy_env_check(const struct config_policy *p, char *const *env, size_t n,
 		    !policy_env_named(p, e, len)) {
 			snprintf(errbuf, errlen, "env[%zu]: variable %s may "
 			    "change what an allowed target loads or runs: "
-			    "refused while the policy restricts targets (name "
+			    "refused while the policy restricts targets%s (name "
 			    "it in policy allow_env to allow it)", i,
-			    log_escape(esc, sizeof esc, e, len));
+			    log_escape(esc, sizeof esc, e, len),
+			    policy_module_restricted ? " or a module does "
+			    "(the python module's allow=)" : "");
 			return -EPERM;
 		}
 	}

@@ -45,9 +45,13 @@ void	policy_exec_refusal(const char *esc, char *errbuf, size_t errlen);
  * and every LD_*), an interpreter's (BASH_ENV, PYTHON*, PERL*, ...), PATH,
  * HOME? 1 or 0. */
 int	policy_env_unsafe(const char *name, size_t len);
-/* Does the policy restrict targets (allow_targets or allow_exec_paths)?
- * Then unsafe names are refused unless allow_env names them exactly. */
+/* Does the policy restrict targets (allow_targets or allow_exec_paths),
+ * or a module its own (policy_set_module_restricted())? Then unsafe names
+ * are refused unless allow_env names them exactly. */
 int	policy_env_restricted(const struct config_policy *);
+/* A loaded module restricts what its entries run (the python module's
+ * allow=): set once at start-up, after the modules are loaded. */
+void	policy_set_module_restricted(int);
 /* May a client set these n "NAME=VALUE" entries (allow_env, and the unsafe
  * names under a restricted policy)? 0, or -EPERM with errbuf naming the
  * first refused variable (escaped) and the setting to change. */

@@ -610,6 +610,7 @@ server_init(struct config *cfg, const char *config_path)
 			fatalx("%s", err);
 	if (module_check_single_threaded(err, sizeof err) != 0)
 		fatalx("%s", err);
+	policy_set_module_restricted(module_any_restricted());
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((server_evb = event_base_new()) == NULL)

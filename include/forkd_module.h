@@ -67,6 +67,8 @@ extern "C" {
 #define FORKD_MODULE_SYMBOL		"forkd_module_info"
 /* Optional second symbol: void forkd_module_pool_warm(void). See below. */
 #define FORKD_MODULE_POOL_WARM_SYMBOL	"forkd_module_pool_warm"
+/* Optional: int forkd_module_restricted(void). See below. */
+#define FORKD_MODULE_RESTRICTED_SYMBOL	"forkd_module_restricted"
 #define FORKD_MODULE_NAME_MAX		32
 #define FORKD_MODULE_ENTRY_NAME_MAX	64
 
@@ -95,6 +97,20 @@ struct forkd_module {
 	const struct forkd_module_entry *entries;
 };
 
+
+/*
+ * Optional: a module that restricts what its entries run.
+ *
+ *	FORKD_MODULE_EXPORT int forkd_module_restricted(void) { ... }
+ *
+ * Called once, after init. Nonzero says that the module's options limit
+ * what a client may make its entries run (the python module's allow=):
+ * forkd then checks each request's environment as under a policy that
+ * restricts targets (allow_targets): names that change what a program
+ * loads or runs (LD_*, PYTHON*, PATH, ...) are refused unless allow_env
+ * names them exactly. Without it, such a module's limits could be undone
+ * by the environment a client sends.
+ */
 
 /*
  * Optional: warming an idle pool child.

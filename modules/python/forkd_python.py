@@ -342,6 +342,17 @@ def _identity_allowed(obj):
     return _allowed("%s:%s" % (mod, qual))
 
 
+def _unpickle_unsafe(obj):
+    """Is obj a global no allow= pattern can let a client's pickle use:
+    numpy's dtype (or a subclass), whose unpickling (BUILD, __setstate__)
+    takes the flags that say whether its items are object pointers from
+    the pickle as they come?"""
+    np = sys.modules.get("numpy")
+    dtype = getattr(np, "dtype", None) if np is not None else None
+    return isinstance(obj, type) and isinstance(dtype, type) and \
+        issubclass(obj, dtype)
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """Unpickler for a restricted policy (allow= set): plain builtin
     containers and scalars, and globals that match the allow= patterns."""
@@ -352,6 +363,15 @@ class _RestrictedUnpickler(pickle.Unpickler):
         spec = "%s:%s" % (module, name)
         if _allowed(spec):
             obj = super().find_class(module, name)
+            if _unpickle_unsafe(obj):
+                raise pickle.UnpicklingError(
+                    "global %r is never unpickled from a client under "
+                    "allow=: numpy rebuilds a dtype from the state it is "
+                    "sent without checking it, and a forged one reads "
+                    "object pointers from the client's bytes; send an "
+                    "array as its bytes, dtype string and shape "
+                    "(a.tobytes(), a.dtype.str, a.shape) and rebuild it "
+                    "with numpy.frombuffer()" % spec)
             if _identity_allowed(obj):
                 return obj
         raise pickle.UnpicklingError(
@@ -441,6 +461,18 @@ def _child_setup(argv0, environ):
     sys.stdout = sys.__stdout__ = _std(1, sys.__stdout__, True, False)
     sys.stderr = sys.__stderr__ = _std(2, sys.__stderr__, True, True)
     sys.argv = [argv0]
+    if _allow is not None:
+        # A breakpoint() left in allowed code would start pdb on the
+        # client's stdin, or call the hook its PYTHONBREAKPOINT names:
+        # either runs what the client sends.
+        sys.breakpointhook = _no_breakpoint
+
+
+def _no_breakpoint(*args, **kwargs):
+    """sys.breakpointhook under allow=: breakpoint() does nothing."""
+    import warnings
+    warnings.warn("breakpoint() ignored: the python module's allow= is set",
+                  RuntimeWarning, stacklevel=2)
 
 
 def _child_finish(code):
@@ -483,6 +515,11 @@ def _import_main(path, target):
                 "target %r: --main %r is refused: with allow= set, a main "
                 "script must lie in one of the python module's path= "
                 "directories" % (target, path))
+        # Loaded by the path checked, not the one given: a link the client
+        # made elsewhere could point somewhere else by the time the file
+        # is opened, and the loader reads a .pyc from the __pycache__
+        # beside the path it is given, which the client would own.
+        path = real
     else:
         # Unrestricted: as when the script runs, its directory comes first
         # (multiprocessing passes the parent's sys.path the same way).
@@ -1002,6 +1039,9 @@ def child_main(argv, environ):
         return _child_finish(2)
     mod = args[0]
     _child_setup(mod, environ)
+    if not all(part.isidentifier() for part in mod.split(".")):
+        _err("python:main: %r is not a module name (NAME[.NAME...])" % mod)
+        return _child_finish(2)
     # A main process, with a key of its own: not the one forkd's image
     # shares with every child.
     _mpp.current_process()._config["authkey"] = \

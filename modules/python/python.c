@@ -921,6 +921,19 @@ static const struct forkd_module_entry python_entries[] = {
 	{ NULL, NULL, NULL }
 };
 
+/* With allow= set, this module limits what its entries run: forkd then
+ * checks a request's environment as under allow_targets (PYTHON*, LD_*
+ * and the like refused unless allow_env names them), or a client could
+ * undo those limits through the environment of the child or of the
+ * programs an allowed target runs. */
+FORKD_MODULE_EXPORT int	forkd_module_restricted(void);
+
+int
+forkd_module_restricted(void)
+{
+	return python_restricted;
+}
+
 FORKD_MODULE_EXPORT const struct forkd_module forkd_module_info = {
 	.abi_version = FORKD_MODULE_ABI_VERSION,
 	.name = "python",

@@ -2,6 +2,7 @@
 numpy: python:call, python:main, what goes wrong, allow=, start-up
 refusals. Run: /usr/bin/python3 -m pytest tests/python_module"""
 
+import errno
 import os
 import pickle
 import signal
@@ -462,17 +463,30 @@ def test_allow_restricts_unpickling(restricted, forkd, tmp_path):
     assert marker.exists()
 
 
-def test_allow_numpy_arrays(restricted):
+def test_allow_refuses_numpy_dtypes(restricted):
     # A numpy array pickles (protocol 5) as numpy.core.numeric:_frombuffer
-    # and numpy:dtype: with those two allowed, arrays pass both ways.
+    # and numpy:dtype. numpy's dtype takes its flags (are the items object
+    # pointers?) from the pickle unchecked, so a forged one turned a
+    # client's bytes into pointers (a crash, -11). Under allow=, no
+    # pattern lets a dtype be unpickled: the fixture's allow= names
+    # numpy:dtype, and the array is still refused, with how to send it.
     import numpy
     a = numpy.arange(12, dtype=numpy.int64).reshape(3, 4)
-    r = restricted.call("pm_targets:echo", (a,))
-    assert r.exitcode == 0 and (r.result[1][0][0] == a).all()
-    # Older protocols name other globals, which are not allowed.
-    payload = pickle.dumps(((a,), {}), protocol=2)
-    r = restricted.call("pm_targets:echo", payload=payload)
-    assert r.exitcode == 1 and "not allowed" in r.result[3]
+    for proto in (2, 5):
+        payload = pickle.dumps(((a,), {}), protocol=proto)
+        r = restricted.call("pm_targets:echo", payload=payload)
+        assert r.exitcode == 1 and isinstance(r.result[1],
+                                              pickle.UnpicklingError), r
+        assert "not allowed" in r.result[3] or \
+            "never unpickled" in r.result[3], r
+    r = restricted.call("pm_targets:echo", (a.dtype,))
+    assert r.exitcode == 1 and "numpy.frombuffer" in r.result[3], r
+    # What it says to do instead works.
+    r = restricted.call("pm_targets:echo", (a.tobytes(), a.dtype.str,
+                                            a.shape))
+    raw, dt, shape = r.result[1][0]
+    assert (numpy.frombuffer(raw, dt).reshape(shape) == a).all()
+    restricted.assert_serving()
 
 
 def test_allow_confines_main(restricted, tmp_path):
@@ -488,6 +502,75 @@ def test_allow_confines_main(restricted, tmp_path):
         assert r.exitcode == 1 and isinstance(r.result[1], PermissionError)
     finally:
         os.unlink(link)
+
+
+def test_allow_main_loaded_from_the_path_checked(restricted, tmp_path):
+    # A link the client owns, to a script inside path=, passes the check;
+    # the script must then be read where the check found it. Loaded by
+    # the link's path, the loader read a .pyc from the __pycache__ beside
+    # the link, which the client wrote: its code ran as forkd's user.
+    import importlib._bootstrap_external as be
+    import importlib.util
+    inside = _write_main(TARGETS, "pm_main_link_%d.py" % os.getpid())
+    link = tmp_path / "t.py"
+    os.symlink(inside, link)
+    marker = tmp_path / "evil-ran"
+    st = os.stat(inside)
+    code = compile("open(%r, 'w').write('x')\ndef where():\n"
+                   "    return 'evil', 'evil'\n" % str(marker), str(link),
+                   "exec")
+    pyc = importlib.util.cache_from_source(str(link))
+    os.makedirs(os.path.dirname(pyc))
+    with open(pyc, "wb") as f:
+        f.write(be._code_to_timestamp_pyc(code, st.st_mtime, st.st_size))
+    try:
+        r = restricted.call("__main__:where", main=str(link))
+        assert r.result == ("ok", ("__mp_main__", "__mp_main__")), r
+        assert not marker.exists()
+    finally:
+        os.unlink(inside)
+
+
+def test_allow_ignores_breakpoint(restricted):
+    # Under allow=, a breakpoint() in allowed code does nothing: pdb would
+    # read its commands from the client's stdin, and PYTHONBREAKPOINT
+    # would name any callable to import and call.
+    r = restricted.call("pm_targets:debug",
+                        stdin=b"import os; print('pdb ran')\nc\n")
+    assert r.result == ("ok", None), r
+    assert b"pdb ran" not in r.stdout and b"(Pdb)" not in r.stdout
+    assert b"breakpoint() ignored" in r.stderr
+    restricted.assert_serving()
+
+
+def test_allow_makes_forkd_check_the_environment(restricted, forkd):
+    import forkd_client as fc
+    # allow= alone (no allow_targets in forkd's [policy]) restricts the
+    # request's environment as allow_targets does: PYTHONBREAKPOINT would
+    # name a hook to import and call, LD_PRELOAD a library for every
+    # program an allowed target runs.
+    for var in ("PYTHONBREAKPOINT=os.system", "LD_PRELOAD=/tmp/x.so",
+                "PYTHONINSPECT=1"):
+        with pytest.raises(fc.ForkdError) as e:
+            restricted.call("pm_targets:add", (1, 2), env=[var])
+        assert e.value.code == -errno.EPERM, e.value
+        assert "python module's allow=" in e.value.message, e.value
+    r = restricted.call("pm_targets:environ_of", ("MYAPP_X",),
+                        env=["MYAPP_X=1"])
+    assert r.result == ("ok", "1"), r
+    # Without allow=, forkd's default policy checks nothing.
+    r = forkd.call("pm_targets:environ_of", ("PYTHONINSPECT",),
+                   env=["PYTHONINSPECT=1"])
+    assert r.result == ("ok", "1"), r
+    restricted.assert_serving()
+
+
+def test_python_main_refuses_what_is_not_a_module_name(restricted):
+    # pm_targets:x:__main__ would match allow=pm_targets:*; python:main
+    # takes module names only.
+    for name in ("pm_targets:x", "pm_targets.", "../pm_targets", ""):
+        code, out, err = restricted.spawn_main(name)
+        assert code == 2 and b"not a module name" in err, (name, err)
 
 
 def test_allow_main_inside_path(restricted):
@@ -507,9 +590,13 @@ def test_no_client_import_paths(restricted, forkd, tmp_path):
     (tmp_path / "pm_planted.py").write_text("X = 1\n")
     base = restricted.call("pm_targets:sys_path").result[1]
     assert all(os.path.isabs(p) for p in base)
-    r = restricted.call("pm_targets:sys_path",
+    # forkd refuses a PYTHONPATH under allow= (the python module says it
+    # restricts targets); the interpreter would not read it anyway.
+    import forkd_client as fc
+    with pytest.raises(fc.ForkdError) as e:
+        restricted.call("pm_targets:sys_path",
                         env=["PYTHONPATH=%s" % tmp_path])
-    assert r.result[1] == base
+    assert e.value.code == -errno.EPERM and "PYTHONPATH" in e.value.message
     outside = _write_main(tmp_path)
     r = restricted.call("pm_targets:sys_path", main=outside)
     assert r.exitcode == 1
