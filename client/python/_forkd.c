@@ -179,7 +179,10 @@ conn_init(conn_object *self, PyObject *args, PyObject *kwds)
 	if (keybuf.buf != NULL)
 		r = forkd_connect_key(&f, sock, keybuf.buf,
 		    (size_t)keybuf.len);
-	else
+	else if ((r = forkd_key_check(keyfile, FORKD_KEY_CHECK_MODE,
+	    &err)) == 0)
+		/* The modes forkd refuses for its key, as forkctl does: a
+		 * key others can read is anyone's. */
 		r = forkd_connect_ex(&f, sock, keyfile, &err);
 	Py_END_ALLOW_THREADS
 	if (r < 0) {

@@ -356,10 +356,10 @@ class Executor(_BaseExecutor):
     end, then its thread ends, as concurrent.futures' do.
     """
 
-    def __init__(self, max_workers: int | None = None, *,
+    def __init__(self, max_workers: int | None = None,
                  mp_context: None = None,
                  initializer: Callable[..., Any] | None = None,
-                 initargs: tuple = (),
+                 initargs: tuple = (), *,
                  max_tasks_per_child: int | None = None,
                  connection: Connection | None = None,
                  **spawn_options: Any) -> None:

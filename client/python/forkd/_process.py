@@ -493,7 +493,14 @@ def _stdlib() -> tuple:
     global _stdlib_dirs
     if not _stdlib_dirs:
         import sysconfig
-        dirs = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"),
+        # The base installation's: in a virtual environment platstdlib
+        # is the environment's own lib/pythonX.Y, whose site-packages is
+        # just what its children need.
+        base = {"installed_base": sys.base_prefix, "base": sys.base_prefix,
+                "installed_platbase": sys.base_exec_prefix,
+                "platbase": sys.base_exec_prefix}
+        dirs = {sysconfig.get_path("stdlib", vars=base),
+                sysconfig.get_path("platstdlib", vars=base),
                 os.path.join(sys.base_prefix, "lib", "python%d%d.zip"
                              % sys.version_info[:2])}
         dirs = tuple(sorted(d for d in dirs if d))
@@ -848,6 +855,14 @@ class Process:
                  **spawn_options: Any) -> None:
         if group is not None:
             raise AssertionError("group argument must be None for now")
+        if target is None and callable(args):
+            # multiprocessing.Process(None, f, ...): its first parameter
+            # is group; here the target comes first.
+            raise TypeError("forkd.Process() takes the target first: "
+                            "Process(target, args=(), kwargs={}, name=None, "
+                            "daemon=None); multiprocessing.Process's first "
+                            "parameter is group, so Process(None, f, ...) "
+                            "becomes Process(f, ...) (or pass target=f)")
         if connection is not None and not isinstance(connection, Connection):
             raise TypeError("Process(): connection must be a "
                             "forkd.Connection (forkd.connect()) or None, "
