@@ -479,6 +479,10 @@ server_listen_path(const char *path, mode_t mode, gid_t gid)
 
 		umask(old);
 		errno = e;
+		if (e == ENOENT)
+			fatal("socket path %s: bind (does its directory exist? "
+			    "-s PATH or socket= in the config chooses another)",
+			    path);
 		fatal("socket path %s: bind", path);
 	}
 	umask(old);

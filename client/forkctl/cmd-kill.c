@@ -85,7 +85,7 @@ const struct forkctl_cmd cmd_kill_entry = {
 "Ask forkd to send SIGNAL (default SIGTERM) to each child, given by pid\n"
 "(all digits) or by name. A user other than root may signal only the\n"
 "children of its own uid. Nothing is printed on success; every failure\n"
-"is reported and makes the exit status 1, but the other children are\n"
+"is reported and makes the exit status 125, but the other children are\n"
 "still signalled.\n"
 "\n"
 "SIGNAL is a name with or without the SIG prefix, in any case (TERM,\n"
