@@ -5,6 +5,7 @@ arguments, the key file's modes."""
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -16,6 +17,7 @@ T = 30 * SLOW
 
 _VENV_APP = '''
 import sys
+import time
 import venvmod              # only in the virtual environment
 
 import forkd
@@ -90,3 +92,112 @@ def test_key_file_modes_checked_as_forkctl(daemon, tmp_path):
     os.chmod(loose, 0o640)      # a trusted group may read it
     with forkd.connect(daemon.sock, str(loose)) as c:
         c.ping()
+
+
+def test_two_threads_join_one_process(conn):
+    # The first waiter to collect the exit took forkd's event; a second
+    # one waited for it for ever (join(), result(), wait(), exit).
+    import threading
+    for _ in range(3):
+        p = forkd.Process(target=t.nap, args=(0.3,), connection=conn)
+        p.start()
+        seen = []
+
+        def waiter(how):
+            if how == "join":
+                p.join()
+            elif how == "wait":
+                forkd.wait([p])
+            else:
+                while p.is_alive():
+                    time.sleep(0.001)
+            seen.append(p.exitcode)
+
+        ts = [threading.Thread(target=waiter, args=(how,), daemon=True)
+              for how in ("join", "join", "wait", "poll")]
+        for th in ts:
+            th.start()
+        for th in ts:
+            th.join(T)
+        assert seen == [0, 0, 0, 0], seen
+        p.close()
+
+
+_WATCHERS = '''
+import threading
+import forkd
+import pp_targets as t
+
+
+def watch(p):
+    p.join()
+    print("watched", p.exitcode, flush=True)
+
+
+if __name__ == "__main__":
+    for i in range(3):
+        p = forkd.Process(target=t.nap, args=(0.5,))
+        p.start()
+        threading.Thread(target=watch, args=(p,), daemon=True).start()
+    print("main done", flush=True)
+'''
+
+
+def test_exit_with_threads_joining_the_children(daemon, tmp_path):
+    # Daemon threads that join their processes raced the exit handler's
+    # joins, which then waited for the events the threads had taken.
+    (tmp_path / "watchers.py").write_text(_WATCHERS)
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, str(tmp_path / "watchers.py")],
+                       env=daemon.env(), capture_output=True, text=True,
+                       timeout=4 * T)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "main done" in r.stdout
+    assert time.monotonic() - t0 < 10 * SLOW, r.stdout + r.stderr
+
+
+def test_dropped_processes_are_let_go(conn):
+    # Started and dropped without join(): each was kept in the package's
+    # list of children with its pidfd for good (300 of them held 300
+    # fds); multiprocessing's start() lets go of the ended ones.
+    import gc
+
+    def fds():
+        return len(os.listdir("/proc/self/fd"))
+
+    before = fds()
+    for _ in range(60):
+        forkd.Process(target=t.add, args=(1, 2), connection=conn).start()
+    time.sleep(1)
+    p = forkd.Process(target=t.add, args=(1, 2), connection=conn)
+    p.start()
+    p.join()
+    p.close()
+    gc.collect()
+    assert fds() - before < 15, fds() - before
+    assert forkd.active_children() == []
+
+
+_EXECUTOR_NO_GUARD = '''
+import forkd
+
+
+def sq(x):
+    return x * x
+
+
+with forkd.Executor(1) as ex:
+    print("result", ex.submit(sq, 3).result())
+'''
+
+
+def test_executor_in_script_without_main_guard(daemon, tmp_path):
+    # As forkd.Process (and ProcessPoolExecutor, whose worker says it):
+    # the child, importing the script, refuses to submit with the
+    # bootstrapping error; it said its __main__ had no file.
+    (tmp_path / "noguard.py").write_text(_EXECUTOR_NO_GUARD)
+    r = subprocess.run([sys.executable, "noguard.py"], env=daemon.env(),
+                       capture_output=True, text=True, timeout=4 * T,
+                       cwd=str(tmp_path))
+    assert "bootstrapping phase" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "has no file" not in r.stdout + r.stderr, r.stdout + r.stderr

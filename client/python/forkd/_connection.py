@@ -181,6 +181,15 @@ class Connection:
             if st is not None:
                 return st
 
+    def _reported(self, pids: list[int]) -> dict:
+        """{pid: exit status} of those of pids whose exit forkd has
+        reported on this connection, taken from the cache; no waiting."""
+        def take() -> dict:
+            self._drain()
+            return {pid: self._exits.pop(pid) for pid in pids
+                    if pid in self._exits}
+        return self._call(take)
+
     def _signal(self, pid: int, sig: int) -> None:
         self._call(self._conn.signal, pid, sig)
 

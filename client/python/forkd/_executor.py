@@ -19,8 +19,9 @@ from typing import Any, Callable, Iterable, Iterator
 from . import _process
 from ._connection import Connection
 from ._errors import SpawnError
-from ._process import (Process, _close_fds, _interrupt_at_exit,
-                       check_spawn_options, cpu_count, main_path)
+from ._process import (Process, _check_not_importing_main, _close_fds,
+                       _interrupt_at_exit, check_spawn_options, cpu_count,
+                       main_path)
 
 __all__ = ["Executor"]
 
@@ -414,6 +415,9 @@ class Executor(_BaseExecutor):
         work = self._work
         with work.lock:
             self._check_open()      # before anything is pickled
+        # A child importing a script without the main guard: say so, not
+        # that its __main__ has no file (what _prepare() finds first).
+        _check_not_importing_main()
         if self._initializer is not None:
             fn, args, kwargs = _with_initializer, \
                 (self._initializer, self._initargs, fn, args, kwargs), {}

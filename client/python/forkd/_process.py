@@ -998,6 +998,7 @@ class Process:
             raise AssertionError(
                 "daemonic processes are not allowed to have children")
         _check_not_importing_main()
+        _forget_ended()
         # Kept until the spawn is made: a retry (an Executor's, after
         # forkd's EAGAIN) sends the same pickle.
         ref, in_main, payload = self._prepared or self._prepare()
@@ -1203,6 +1204,8 @@ class Process:
             # connection's lock is never held for long.
             conn = self._conn
             while True:
+                if self._status is not None:
+                    return True     # another thread took the event
                 left = 0.05 if deadline is None else \
                     min(0.05, max(0.0, deadline - time.monotonic()))
                 try:
@@ -1229,6 +1232,10 @@ class Process:
         end = None if deadline is None else \
             max(deadline, time.monotonic() + _EVENT_WAIT)
         while True:
+            # Another thread's join() (is_alive(), wait()) may have taken
+            # the exit event meanwhile: the status is then known here.
+            if self._status is not None:
+                return self._status
             left = _EVENT_WAIT if end is None else \
                 min(_EVENT_WAIT, end - time.monotonic())
             if left <= 0:
@@ -1572,6 +1579,34 @@ def wait(processes: Iterable[Process], timeout: float | None = None,
             if by_fd[fd]._poll(0):
                 done.add(by_fd[fd])
     return DoneAndNotDone(done, procs - done)
+
+
+def _forget_ended() -> None:
+    """Let go of the children whose exit forkd has reported already, as
+    multiprocessing's start() does (util._cleanup()): a process started
+    and dropped without join() is then freed, and its pidfd closed, rather
+    than kept in _children for good (300 such held 300 fds)."""
+    with _children_lock:
+        if not _children:
+            return
+        kids = [p for p in _children if p._status is None]
+    by_conn: dict = {}
+    for p in kids:
+        if p._conn is not None and not p._conn.closed and \
+                p._conn._pid == os.getpid():
+            by_conn.setdefault(p._conn, []).append(p)
+    for conn, procs in by_conn.items():
+        try:
+            got = conn._reported([p._pid for p in procs])
+        except OSError:
+            continue
+        for p in procs:
+            st = got.get(p._pid)
+            if st is not None and p._status is None:
+                p._status = st
+    with _children_lock:
+        _children.difference_update([p for p in _children
+                                     if p._status is not None])
 
 
 def active_children() -> list[Process]:
