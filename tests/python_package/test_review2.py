@@ -201,3 +201,50 @@ def test_executor_in_script_without_main_guard(daemon, tmp_path):
                        cwd=str(tmp_path))
     assert "bootstrapping phase" in r.stdout + r.stderr, r.stdout + r.stderr
     assert "has no file" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+_ATEXIT_ORDER = '''
+import atexit
+import os
+import shutil
+import sys
+import time
+
+import forkd
+
+
+def write(d, i):
+    time.sleep(0.3)
+    with open(os.path.join(d, "out%d" % i), "w") as f:
+        f.write("x")
+
+
+def removed(d):
+    print("files at exit:", sorted(os.listdir(d)), flush=True)
+    shutil.rmtree(d)
+
+
+if __name__ == "__main__":
+    d = sys.argv[1]
+    atexit.register(removed, d)
+    ex = forkd.Executor(2)
+    for i in range(2):
+        ex.submit(write, d, i)
+    forkd.Process(target=write, args=(d, 9)).start()
+'''
+
+
+def test_exit_handlers_run_after_the_children(daemon, tmp_path):
+    # A script's atexit handler registered before its first start() ran
+    # before forkd's joins and the Executor's shutdown (atexit runs the
+    # last registered first): it removed what the children still wrote.
+    # As multiprocessing and concurrent.futures, the children finish first.
+    (tmp_path / "order.py").write_text(_ATEXIT_ORDER)
+    d = tmp_path / "d"
+    d.mkdir()
+    r = subprocess.run([sys.executable, "order.py", str(d)],
+                       env=daemon.env(), capture_output=True, text=True,
+                       timeout=4 * T, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "files at exit: ['out0', 'out1', 'out9']" in r.stdout, \
+        r.stdout + r.stderr

@@ -27,8 +27,8 @@ from ._errors import (ProcessError, RemoteError, RemoteTraceback, SpawnError,
                       SpawnPermissionError, SpawnTimeoutError)
 from . import _executor
 from ._executor import Executor
-from ._process import (DEVNULL, DoneAndNotDone, Process, _join_at_exit,
-                       active_children, cpu_count, wait)
+from ._process import (DEVNULL, DoneAndNotDone, Process, active_children,
+                       cpu_count, wait)
 
 __version__ = "0.2.0"
 
@@ -49,7 +49,10 @@ for _obj in (Connection, ExitStatus, connect, ProcessError, RemoteError,
     _obj.__module__ = __name__
 del _obj
 
-import atexit as _atexit  # noqa: E402
+import threading as _threading  # noqa: E402
 
-_atexit.register(_join_at_exit)
-_atexit.register(_executor._shutdown_at_exit)
+# As concurrent.futures does: before the non-daemon threads are joined and
+# before any atexit handler (the script's own included), the executors'
+# tasks are finished. forkd.Process's joins are registered with atexit at
+# the first start(), as multiprocessing's are.
+_threading._register_atexit(_executor._shutdown_at_exit)

@@ -56,6 +56,7 @@ _counter = itertools.count(1)
 # The process object start() is pickling in this thread (__getstate__).
 _pickling = threading.local()
 _children: set["Process"] = set()
+_join_registered = False        # _join_at_exit() is an atexit handler
 _children_lock = threading.Lock()
 
 
@@ -1095,8 +1096,16 @@ class Process:
         if args_w >= 0:
             threading.Thread(target=_write_all, args=(args_w, rest),
                              daemon=True, name="forkd-args").start()
+        global _join_registered
         with _children_lock:
             _children.add(self)
+            if not _join_registered:
+                # At the first start(), as multiprocessing registers its
+                # exit function (util is imported then): the script's own
+                # atexit handlers registered before run after the join.
+                import atexit
+                atexit.register(_join_at_exit)
+                _join_registered = True
 
     def _prepare(self) -> tuple[str, bool, bytes | None]:
         """What start() sends for the target: (MODULE:QUALNAME, whether it
