@@ -219,10 +219,12 @@ client_server_error(struct forkd *f, const Forkd__Error *e)
 }
 
 /* fds that came with one frame: at most one is kept (cf_fd, or -1);
- * cf_extra counts those that came and were closed at once. */
+ * cf_extra counts those that came and were closed at once; cf_lost: fds
+ * forkd sent that this process could not take (its fd limit). */
 struct client_fds {
 	int	cf_fd;
 	size_t	cf_extra;
+	int	cf_lost;
 };
 
 /* Close the kept fd, if any. NULL is fine. */
@@ -279,7 +281,7 @@ client_recv(struct forkd *f, int64_t deadline, int handshake,
 	int			 fds[WIRE_MAX_FDS];
 	size_t			 nfds = 0, plen;
 	ssize_t			 n;
-	int			 r;
+	int			 r, lost;
 
 	r = client_poll_in(f, deadline);
 	if (r == -ETIMEDOUT)
@@ -288,23 +290,32 @@ client_recv(struct forkd *f, int64_t deadline, int handshake,
 		client_seterr(f, "poll: %s", strerror(-r));
 		return client_kill(f, r);
 	}
-	n = wire_recv(f->f_fd, f->f_rbuf, CLIENT_RBUF_LEN, fds, WIRE_MAX_FDS,
-	    &nfds);
+	n = wire_recv_ex(f->f_fd, f->f_rbuf, CLIENT_RBUF_LEN, fds,
+	    WIRE_MAX_FDS, &nfds, &lost);
 	/* Only a spawn reply may carry an fd (the pidfd), and only one: keep
 	 * a single fd for the caller to judge once the frame is decoded and
 	 * authenticated, close everything else so nothing leaks. */
-	if (n > 0 && ret_fds != NULL && nfds == 1 && !handshake) {
+	if (n > 0 && ret_fds != NULL && nfds == 1 && !handshake && !lost) {
 		ret_fds->cf_fd = fds[0];
 		ret_fds->cf_extra = 0;
+		ret_fds->cf_lost = 0;
 		fds[0] = -1;
 		nfds = 0;
 	} else if (ret_fds != NULL) {
 		ret_fds->cf_fd = -1;
 		ret_fds->cf_extra = nfds;
+		ret_fds->cf_lost = lost;
 	}
 	wire_close_fds(fds, nfds);
 	if (n == 0 || n == -ECONNRESET || n == -EPIPE)
 		return client_kill(f, -ECONNRESET);
+	/* Where no fd may come, fds that could not be taken are as bad as
+	 * fds that came (the frame's check says so where one may). */
+	if (n > 0 && lost && (ret_fds == NULL || handshake)) {
+		client_seterr(f, "a frame from forkd came with fds this process "
+		    "could not take (its open files limit?)");
+		return client_kill(f, -EMFILE);
+	}
 	if (n == -EMSGSIZE) {
 		client_seterr(f, "frame from forkd is larger than %d bytes",
 		    WIRE_FRAME_HARD_MAX);
@@ -581,7 +592,7 @@ client_call_fds(struct forkd *f, Forkd__Request *req, const int *fds,
 {
 	Forkd__ServerMessage	*m = NULL, *resp = NULL;
 	Forkd__Response		*rs;
-	struct client_fds	 cf = { -1, 0 };
+	struct client_fds	 cf = { -1, 0, 0 };
 	int64_t			 deadline;
 	int			 r, code;
 
@@ -1725,15 +1736,23 @@ static int
 client_spawn_reply(struct forkd *f, const Forkd__SpawnReply *rep,
     int want_pidfd, struct client_fds *cf, struct forkd_spawned *ret)
 {
+	int	lost;
+
 	if (rep == NULL || rep->pid <= 0 || rep->name == NULL ||
 	    strlen(rep->name) > FORKD_NAME_MAX || (rep->cgroup != NULL &&
 	    strlen(rep->cgroup) > FORKD_TARGET_MAX)) {
 		client_seterr(f, "malformed spawn reply from forkd");
 		return client_kill(f, -EBADMSG);
 	}
-	/* Exactly one fd, and only when we asked and the reply says so. */
-	if (rep->pidfd ? (!want_pidfd || cf->cf_fd < 0 || cf->cf_extra > 0) :
-	    (cf->cf_fd >= 0 || cf->cf_extra > 0)) {
+	/* Exactly one fd, and only when we asked and the reply says so; or
+	 * none, when this process could not take it (EMFILE: its open files
+	 * limit): the child runs all the same, and the spawn succeeded, its
+	 * pidfd -1. Failing it would leave a child nobody knows of. */
+	lost = rep->pidfd && want_pidfd && cf->cf_fd < 0 &&
+	    cf->cf_extra == 0 && cf->cf_lost;
+	if (!lost && (rep->pidfd ? (!want_pidfd || cf->cf_fd < 0 ||
+	    cf->cf_extra > 0) : (cf->cf_fd >= 0 || cf->cf_extra > 0 ||
+	    cf->cf_lost))) {
 		client_seterr(f, "spawn reply from forkd %s", rep->pidfd ?
 		    (want_pidfd ? "announces a pidfd but does not carry "
 		    "exactly one fd" : "carries a pidfd nobody asked for") :
@@ -1762,7 +1781,7 @@ forkd_spawn_ex(struct forkd *f, const struct forkd_spawn_opts *o,
 	struct client_spawn_req	 sr;
 	struct forkd_spawned	 sp;
 	Forkd__ServerMessage	*m = NULL;
-	struct client_fds	 cf = { -1, 0 };
+	struct client_fds	 cf = { -1, 0, 0 };
 	int			 r;
 
 	if ((r = client_begin(f)) < 0)
@@ -2462,7 +2481,7 @@ static int
 client_pump(struct forkd *f, int64_t deadline, int stop)
 {
 	Forkd__ServerMessage	*m = NULL, *resp = NULL;
-	struct client_fds	 cf = { -1, 0 };
+	struct client_fds	 cf = { -1, 0, 0 };
 	int			 r, queued = 0;
 
 	for (;;) {

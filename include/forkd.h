@@ -342,7 +342,9 @@ int	forkd_spawn(struct forkd *, const struct forkd_spawn_opts *,
 /* forkd_spawn() returning everything the daemon replied, including the
  * pidfd (-1 unless opts->want_pidfd) and the cgroup; *ret is untouched on
  * failure. A forkd that does not pass pidfds gives pidfd -1 even with
- * want_pidfd. libforkd accepts an fd only as the single fd of a spawn
+ * want_pidfd, and so does a caller at its open files limit, which could
+ * not take the pidfd (the child runs; the spawn succeeded: its exit
+ * still comes from forkd). libforkd accepts an fd only as the single fd of a spawn
  * reply that announces it, after want_pidfd; an fd on any other frame is
  * closed at once, and a spawn reply with an unannounced or extra fd is a
  * protocol error (-EBADMSG, the handle is dead). forkd_spawn() is this

@@ -195,6 +195,15 @@ ssize_t
 wire_recv(int fd, unsigned char *buf, size_t cap, int *fds, size_t maxfds,
     size_t *ret_nfds)
 {
+	return wire_recv_ex(fd, buf, cap, fds, maxfds, ret_nfds, NULL);
+}
+
+/* wire_recv(); ret_lost non-NULL: fds the kernel could not install do
+ * not fail the datagram. */
+ssize_t
+wire_recv_ex(int fd, unsigned char *buf, size_t cap, int *fds, size_t maxfds,
+    size_t *ret_nfds, int *ret_lost)
+{
 	/* Room for every fd one datagram can carry (the kernel's SCM_MAX_FD,
 	 * 253) and a credentials message: an fd that does not fit is dropped
 	 * by the kernel inside recvmsg(), and a dropped last reference is
@@ -220,6 +229,8 @@ wire_recv(int fd, unsigned char *buf, size_t cap, int *fds, size_t maxfds,
 	msg.msg_control = cmsgbuf.buf;
 	msg.msg_controllen = sizeof cmsgbuf.buf;
 	*ret_nfds = 0;
+	if (ret_lost != NULL)
+		*ret_lost = 0;
 
 	do {
 		r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
@@ -248,6 +259,15 @@ wire_recv(int fd, unsigned char *buf, size_t cap, int *fds, size_t maxfds,
 			}
 		} else
 			bad = 1;
+	}
+	/* The buffer holds every fd a datagram can carry: MSG_CTRUNC alone
+	 * is the kernel's failure to install one here (EMFILE), the data
+	 * whole. */
+	if (!bad && ret_lost != NULL && (msg.msg_flags & MSG_CTRUNC) &&
+	    !(msg.msg_flags & MSG_TRUNC)) {
+		*ret_lost = 1;
+		*ret_nfds = n;
+		return r;
 	}
 	if (bad || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		wire_close_fds(fds, n);

@@ -88,6 +88,11 @@ int	wire_open(struct wire_mac *mac, const unsigned char *frame, size_t len,
  * -EMSGSIZE returned. Returns bytes received (0 = peer closed) or -errno. */
 ssize_t	wire_recv(int fd, unsigned char *buf, size_t cap, int *fds,
 	    size_t maxfds, size_t *ret_nfds);
+/* wire_recv(), except that a datagram whole but for fds the kernel could
+ * not install (the receiver's fd limit: MSG_CTRUNC alone) is returned,
+ * with the fds that did come, and *ret_lost set to 1 (else 0). */
+ssize_t	wire_recv_ex(int fd, unsigned char *buf, size_t cap, int *fds,
+	    size_t maxfds, size_t *ret_nfds, int *ret_lost);
 
 /* Send one datagram with nfds fds. Returns 0 or -errno (-EAGAIN included). */
 int	wire_send(int fd, const unsigned char *buf, size_t len, const int *fds,

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -446,6 +447,39 @@ test_good_pidfd(void **state)
 	forkd_close(f);
 }
 
+/* At its open files limit the client cannot take the pidfd (the kernel
+ * drops it: MSG_CTRUNC). The child runs, so the spawn succeeds with pidfd
+ * -1 and the connection serves on; it was -EMSGSIZE ("frame larger than")
+ * and a dead connection, whose daemon children forkd then ended. */
+static void
+test_pidfd_at_fd_limit(void **state)
+{
+	struct forkd		*f;
+	struct forkd_spawned	 sp;
+	struct rlimit		 old, lim;
+	int			 lowest;
+
+	(void)state;
+	f = conn();
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	lowest = dup(0);
+	assert_true(lowest >= 0);
+	close(lowest);
+	lim = old;
+	lim.rlim_cur = (rlim_t)lowest;	/* no new fd number fits */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	assert_true(dup(0) < 0 && errno == EMFILE);
+	assert_int_equal(spawn_sc(f, "good", 1, &sp), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_true(sp.pid > 0);
+	assert_int_equal(sp.pidfd, -1);
+	/* The connection still serves, pidfds included. */
+	assert_int_equal(spawn_sc(f, "good", 1, &sp), 0);
+	assert_true(sp.pidfd >= 0);
+	close(sp.pidfd);
+	forkd_close(f);
+}
+
 int
 main(void)
 {
@@ -454,6 +488,7 @@ main(void)
 		cmocka_unit_test(test_bad_spawn_replies),
 		cmocka_unit_test(test_nul_string_reply),
 		cmocka_unit_test(test_good_pidfd),
+		cmocka_unit_test(test_pidfd_at_fd_limit),
 	};
 
 	return cmocka_run_group_tests_name("unit_client_fds", tests,
