@@ -28,6 +28,10 @@ typedef struct {
 	PyObject_HEAD
 	struct forkd	*c_forkd;
 	int		 c_busy;	/* a call runs without the GIL */
+	/* {thread ident: spawn()'s tuple} of each thread's last spawn, until
+	 * take_started(): a KeyboardInterrupt raised as spawn() returns
+	 * loses the tuple, not the child. */
+	PyObject	*c_started;
 } conn_object;
 
 /* A libforkd call without the GIL. c_busy is only read and written with
@@ -220,6 +224,7 @@ static void
 conn_dealloc(conn_object *self)
 {
 	conn_do_close(self);
+	Py_CLEAR(self->c_started);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -470,6 +475,7 @@ conn_spawn(conn_object *self, PyObject *args, PyObject *kwds)
 	struct forkd_spawned	 sp;
 	struct spawn_args	 a = { 0 };
 	PyObject		*target, *argv_obj = Py_None, *env = Py_None;
+	PyObject		*tid = NULL;
 	PyObject		*cwd = Py_None, *name = Py_None, *fds = Py_None;
 	PyObject		*rlimits = Py_None, *nice = Py_None;
 	PyObject		*cpus = Py_None, *uid = Py_None, *gid = Py_None;
@@ -611,6 +617,13 @@ conn_spawn(conn_object *self, PyObject *args, PyObject *kwds)
 	o.cpu_period_us = period;
 	o.namespaces = namespaces;
 
+	if ((tid = PyLong_FromUnsignedLong(PyThread_get_thread_ident())) ==
+	    NULL || (self->c_started == NULL &&
+	    (self->c_started = PyDict_New()) == NULL) ||
+	    (PyDict_DelItem(self->c_started, tid) < 0 &&
+	    !PyErr_ExceptionMatches(PyExc_KeyError)))
+		goto out;
+	PyErr_Clear();
 	CONN_BLOCKING_BEGIN(self);
 	r = forkd_spawn_ex(f, &o, &sp);
 	CONN_BLOCKING_END(self);
@@ -622,9 +635,40 @@ conn_spawn(conn_object *self, PyObject *args, PyObject *kwds)
 	    sp.cgroup);
 	if (ret == NULL && sp.pidfd >= 0)
 		close(sp.pidfd);
+	/* Kept for take_started(); without room for it, only that is lost. */
+	if (ret != NULL && PyDict_SetItem(self->c_started, tid, ret) < 0)
+		PyErr_Clear();
 out:
+	Py_XDECREF(tid);
 	spawn_args_free(&a);
 	return ret;
+}
+
+/* take_started(): this thread's last spawn()'s tuple, once, or None. */
+static PyObject *
+conn_take_started(conn_object *self, PyObject *unused)
+{
+	PyObject	*tid, *t;
+
+	if (self->c_started == NULL)
+		Py_RETURN_NONE;
+	if ((tid = PyLong_FromUnsignedLong(PyThread_get_thread_ident())) ==
+	    NULL)
+		return NULL;
+	t = PyDict_GetItemWithError(self->c_started, tid);
+	if (t == NULL) {
+		Py_DECREF(tid);
+		if (PyErr_Occurred())
+			return NULL;
+		Py_RETURN_NONE;
+	}
+	Py_INCREF(t);
+	if (PyDict_DelItem(self->c_started, tid) < 0) {
+		Py_DECREF(t);
+		t = NULL;
+	}
+	Py_DECREF(tid);
+	return t;
 }
 
 /* signal(pid, sig) */
@@ -857,6 +901,10 @@ static PyMethodDef conn_methods[] = {
 	  "spawn(target, argv=None, **options)\n--\n\nStart a child; "
 	  "returns (pid, name, pidfd, cgroup). The options are those of "
 	  "struct forkd_spawn_opts; fds is a sequence of (fd, child_fd)." },
+	{ "take_started", (PyCFunction)conn_take_started, METH_NOARGS,
+	  "take_started()\n--\n\nThis thread's last spawn()'s tuple, once "
+	  "(None after that): a caller interrupted as spawn() returned finds "
+	  "its child here." },
 	{ "signal", (PyCFunction)conn_signal, METH_VARARGS,
 	  "signal(pid, sig)\n--\n\nSend sig to a child of this uid." },
 	{ "wait", (PyCFunction)conn_wait, METH_VARARGS,

@@ -1046,7 +1046,9 @@ class Process:
         argv += _prep_argv()
 
         args_r = args_w = res_r = res_w = -1
-        rest = None
+        rest = started = None
+        res: list = []              # the result pipe's read end, until taken
+        spawning = False
         try:
             fds = []
             if payload is not None:
@@ -1057,6 +1059,7 @@ class Process:
                     args_w = -1
                 fds.append((args_r, ARGS_FD))
             res_r, res_w = os.pipe2(os.O_CLOEXEC)
+            res.append(res_r)
             fds.append((res_w, RESULT_FD))
             me = _self_pidfd()
             if me >= 0:
@@ -1070,33 +1073,51 @@ class Process:
                     f.flush()
                 except (AttributeError, ValueError, OSError):
                     pass
+            spawning = True
             try:
-                pid, fname, pidfd, cgroup = conn._spawn(ENTRY, argv, **kw)
+                started = conn._spawn(ENTRY, argv, **kw)
             except OSError as e:
                 if isinstance(e, (ConnectionError, TimeoutError)) and \
                         e.errno != errno.ETIMEDOUT:
                     raise
                 raise spawn_error(e) from None
-        except BaseException:
-            _close_fds(args_r, args_w, res_r, res_w)
+            # The child runs: from here whatever is raised (a signal
+            # handler's KeyboardInterrupt), it is kept track of.
+            self._started(conn, started, res)
+            conn._conn.take_started()
+        except BaseException as e:
+            _close_fds(args_r, args_w, res_w, *res)
+            if spawning and not isinstance(e, OSError):
+                # Raised as the spawn returned, its tuple lost: the child
+                # is in take_started(), which is emptied either way.
+                got = conn._conn.take_started()
+                if started is None:
+                    started = got
+            if started is not None:
+                self._started(conn, started, [])
+                self._prepared = None
+                if isinstance(e, KeyboardInterrupt):
+                    try:
+                        self._signal(signal.SIGINT)   # passed on
+                    except Exception:
+                        pass
             raise
         _close_fds(args_r, res_w)
         self._prepared = None
-        self._conn = conn
-        self._pid = pid
-        self._forkd_name = fname
-        self._cgroup = cgroup or None
-        self._pidfd[0] = pidfd
-        self._finalizer = weakref.finalize(self, _finalize, self._pidfd)
-        # Not at exit: weakref's own exit hook would close the pidfd before
-        # ours joins the children.
-        self._finalizer.atexit = False
-        self._sink = _Sink()
-        _collect(res_r, self._sink)
         if args_w >= 0:
             threading.Thread(target=_write_all, args=(args_w, rest),
                              daemon=True, name="forkd-args").start()
+
+    def _started(self, conn: Connection, started: tuple, res: list) -> None:
+        """Record the child spawn() started, (pid, name, pidfd, cgroup),
+        and collect its result from res's fd (none: res is empty). Again
+        after an interruption, it does what is left."""
         global _join_registered
+        if self._pid is None:
+            self._conn = conn
+            _, self._forkd_name, self._pidfd[0], cgroup = started
+            self._cgroup = cgroup or None
+            self._pid = started[0]      # last: the rest is set
         with _children_lock:
             _children.add(self)
             if not _join_registered:
@@ -1106,6 +1127,19 @@ class Process:
                 import atexit
                 atexit.register(_join_at_exit)
                 _join_registered = True
+        if self._finalizer is None:
+            self._finalizer = weakref.finalize(self, _finalize, self._pidfd)
+            # Not at exit: weakref's own exit hook would close the pidfd
+            # before ours joins the children.
+            self._finalizer.atexit = False
+        if self._sink is None:
+            sink = _Sink()
+            fd = res.pop() if res else -1
+            if fd >= 0:
+                _collect(fd, sink)
+            else:
+                sink.done.set()     # no result pipe
+            self._sink = sink
 
     def _prepare(self) -> tuple[str, bool, bytes | None]:
         """What start() sends for the target: (MODULE:QUALNAME, whether it
