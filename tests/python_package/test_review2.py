@@ -294,3 +294,23 @@ def test_interrupted_start_keeps_track_of_its_child(conn):
     live = {c["pid"] for c in conn.list()}
     assert not live & {p.pid for p in interrupted}
     assert forkd.active_children() == []
+
+
+def test_spawn_errors_are_the_builtin_oserror_subclasses(conn):
+    # OSError(ENOENT, ...) is a FileNotFoundError, OSError(EAGAIN, ...) a
+    # BlockingIOError; forkd's SpawnError of those codes was neither.
+    import errno
+    import pickle
+    p = forkd.Process(target=t.add, args=(1, 2), cwd="/nonexistent/dir",
+                      connection=conn)
+    with pytest.raises(FileNotFoundError) as e:
+        p.start()
+    assert isinstance(e.value, forkd.SpawnError) and e.value.step == "chdir"
+    from forkd._errors import spawn_error
+    again = spawn_error(OSError(errno.EAGAIN, "too many children for uid "
+                                "0 (limit 4, max_children_per_uid)"))
+    assert isinstance(again, BlockingIOError) and \
+        isinstance(again, forkd.SpawnError)
+    back = pickle.loads(pickle.dumps(again))
+    assert type(back) is type(again) and back.errno == errno.EAGAIN
+    assert type(spawn_error(OSError(errno.EINVAL, "x"))) is forkd.SpawnError

@@ -23,7 +23,9 @@ given to :func:`connect`.
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION
 
 from ._connection import Connection, ExitStatus, connect
-from ._errors import (ProcessError, RemoteError, RemoteTraceback, SpawnError,
+from ._errors import (ProcessError, RemoteError, RemoteTraceback,
+                      SpawnBlockingIOError, SpawnError,
+                      SpawnFileNotFoundError, SpawnNotADirectoryError,
                       SpawnPermissionError, SpawnTimeoutError)
 from . import _executor
 from ._executor import Executor
@@ -35,7 +37,8 @@ __version__ = "0.2.0"
 __all__ = [
     "ALL_COMPLETED", "Connection", "DEVNULL", "DoneAndNotDone", "Executor",
     "ExitStatus", "FIRST_COMPLETED", "FIRST_EXCEPTION", "Process",
-    "ProcessError", "RemoteError", "RemoteTraceback", "SpawnError",
+    "ProcessError", "RemoteError", "RemoteTraceback", "SpawnBlockingIOError",
+    "SpawnError", "SpawnFileNotFoundError", "SpawnNotADirectoryError",
     "SpawnPermissionError", "SpawnTimeoutError", "active_children",
     "connect", "cpu_count", "wait",
 ]
@@ -44,7 +47,8 @@ __all__ = [
 # of the exceptions name forkd too.
 for _obj in (Connection, ExitStatus, connect, ProcessError, RemoteError,
              RemoteTraceback, SpawnError, SpawnPermissionError,
-             SpawnTimeoutError, Executor, DoneAndNotDone, Process,
+             SpawnTimeoutError, SpawnBlockingIOError, SpawnFileNotFoundError,
+             SpawnNotADirectoryError, Executor, DoneAndNotDone, Process,
              active_children, cpu_count, wait):
     _obj.__module__ = __name__
 del _obj

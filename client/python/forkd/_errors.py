@@ -42,6 +42,29 @@ class SpawnTimeoutError(SpawnError, TimeoutError):
     """forkd did not answer the spawn request in time."""
 
 
+class SpawnBlockingIOError(SpawnError, BlockingIOError):
+    """forkd refused for now (EAGAIN: a limit such as
+    max_children_per_uid); as OSError(EAGAIN, ...) is a BlockingIOError."""
+
+
+class SpawnFileNotFoundError(SpawnError, FileNotFoundError):
+    """ENOENT: a working directory, program or module entry missing."""
+
+
+class SpawnNotADirectoryError(SpawnError, NotADirectoryError):
+    """ENOTDIR: a path component is not a directory."""
+
+
+# OSError(code, ...) is one of these built-in subclasses; a SpawnError of
+# that code is too, so that except FileNotFoundError: works on it.
+_BY_CODE = {
+    _errno.EPERM: SpawnPermissionError, _errno.EACCES: SpawnPermissionError,
+    _errno.ETIMEDOUT: SpawnTimeoutError, _errno.EAGAIN: SpawnBlockingIOError,
+    _errno.ENOENT: SpawnFileNotFoundError,
+    _errno.ENOTDIR: SpawnNotADirectoryError,
+}
+
+
 class ProcessError(Exception):
     """The child ended without a result: killed by a signal, or it left
     through ``sys.exit()`` / ``os._exit()``. ``exitcode`` says how."""
@@ -88,10 +111,4 @@ def spawn_error(e: OSError) -> OSError:
         msg += ("; forkd's Python processes need its python module: start "
                 "forkd with -m /path/to/python.so (README, 'The python "
                 "module')")
-    if code in (_errno.EPERM, _errno.EACCES):
-        cls: type[SpawnError] = SpawnPermissionError
-    elif code == _errno.ETIMEDOUT:
-        cls = SpawnTimeoutError
-    else:
-        cls = SpawnError
-    return cls(code, msg, step)
+    return _BY_CODE.get(code, SpawnError)(code, msg, step)
