@@ -7,7 +7,7 @@ import os
 import select
 import threading
 import time
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_type_hints
 
 from . import _forkd
 
@@ -28,6 +28,12 @@ class ExitStatus(NamedTuple):
     timed_out: bool
     #: The child's cgroup memory limit killed it.
     oom_killed: bool
+
+
+# help() shows the fields' types, not ForwardRef('int') (the annotations
+# are strings here: from __future__ import annotations).
+ExitStatus.__annotations__ = ExitStatus.__new__.__annotations__ = \
+    get_type_hints(ExitStatus)
 
 
 # How long a child known to have ended (its pidfd said so) may take to have
@@ -275,7 +281,10 @@ def connect(socket: str | os.PathLike | None = None,
     (``"key"``, ``"socket"``, ``"connect"``, ``"handshake"``):
     :exc:`FileNotFoundError` or :exc:`ConnectionRefusedError` when forkd
     does not listen there, :exc:`PermissionError` when the key file cannot
-    be read, ``OSError(EKEYREJECTED)`` for a wrong key.
+    be read or others may read or write it (as forkd and forkctl refuse
+    it), or when the socket's permissions do not let this user connect
+    (forkd's ``socket_mode``, ``socket_group``), ``OSError(EKEYREJECTED)``
+    for a wrong key.
 
     Whoever holds the key holds forkd's powers: it can run any code as
     forkd's user.

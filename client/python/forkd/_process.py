@@ -17,7 +17,8 @@ import threading
 import time
 import weakref
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from typing import (Any, Callable, Iterable, Mapping, NamedTuple,
+                    get_type_hints)
 
 from . import _forkd
 from ._connection import (_EVENT_WAIT, Connection, ExitStatus,
@@ -1573,6 +1574,10 @@ class DoneAndNotDone(NamedTuple):
 
     done: set
     not_done: set
+
+
+DoneAndNotDone.__annotations__ = DoneAndNotDone.__new__.__annotations__ = \
+    get_type_hints(DoneAndNotDone)
 
 
 def wait(processes: Iterable[Process], timeout: float | None = None,
