@@ -314,3 +314,26 @@ def test_spawn_errors_are_the_builtin_oserror_subclasses(conn):
     back = pickle.loads(pickle.dumps(again))
     assert type(back) is type(again) and back.errno == errno.EAGAIN
     assert type(spawn_error(OSError(errno.EINVAL, "x"))) is forkd.SpawnError
+
+
+def test_executor_copied_by_fork_refuses_work(conn):
+    # In an os.fork() child the executor's thread does not exist: a task
+    # submitted there never ran (its future never completed).
+    with forkd.Executor(1, connection=conn) as ex:
+        assert ex.submit(t.add, 1, 2).result(T) == 3
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ex.submit(t.add, 1, 2)
+                os.write(w, b"accepted")
+            except RuntimeError as e:
+                os.write(w, str(e).encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        said = os.read(r, 1000).decode()
+        os.close(r)
+        os.waitpid(pid, 0)
+        assert "belongs to process %d" % os.getpid() in said, said
+        assert ex.submit(t.add, 2, 3).result(T) == 5

@@ -127,6 +127,7 @@ class _Work:
     concurrent.futures' threads do."""
 
     def __init__(self, max_workers: int) -> None:
+        self.pid = os.getpid()      # whose thread runs the tasks
         self.max_workers = max_workers
         self.queue: collections.deque[_Task] = collections.deque()
         self.running: dict[int, _Task] = {}
@@ -400,6 +401,12 @@ class Executor(_BaseExecutor):
     def _check_open(self) -> None:
         """RuntimeError once no task may be submitted (lock held)."""
         work = self._work
+        if work.pid != os.getpid():
+            # os.fork() copied the executor, not its thread: nothing here
+            # would ever run a task.
+            raise RuntimeError("this forkd.Executor belongs to process %d; "
+                               "a process made by os.fork() needs its own"
+                               % work.pid)
         if work.broken is not None:
             raise RuntimeError("the executor's thread failed: %r"
                                % (work.broken,))
